@@ -1,0 +1,25 @@
+import pytest
+
+from labkit import costs
+
+
+def test_standard_flop_rules():
+    assert costs.train_flops(1e9, 1e6) == pytest.approx(6e15)
+    assert costs.train_flops(1e9, 1e6, "lora") == pytest.approx(4e15)
+    assert costs.generate_flops(1e9, 100) == pytest.approx(2e11)
+
+
+def test_projection_scales_with_model_size_and_device():
+    rows = costs.project(measured_train_tokens_per_s=1000, measured_params=135e6, train_tokens=1e5)
+    cpu = {r.model: r for r in rows if r.device == "this CPU"}
+    # on the machine that measured it, the 135M row reproduces the measurement: 1e5 tokens at 1000 tokens/s
+    assert cpu["SmolLM2-135M"].train_seconds == pytest.approx(100)
+    assert cpu["7B model"].train_seconds == pytest.approx(100 * 7e9 / 135e6)
+    h100 = next(r for r in rows if r.model == "7B model" and r.device.startswith("NVIDIA H100"))
+    assert h100.train_seconds < cpu["7B model"].train_seconds
+    assert "assumed" in h100.assumption
+
+
+@pytest.mark.parametrize("seconds, text", [(5400, "1.5 h"), (30, "30.0 s"), (0.02, "20.0 ms"), (172800, "2.0 d")])
+def test_format_seconds(seconds, text):
+    assert costs.format_seconds(seconds) == text
