@@ -188,7 +188,7 @@ class VectorIndex:
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype="int64")
         self.index.add_with_ids(vectors, ids)
         self.next_id += len(chunks)
-        for i, chunk in zip(ids.tolist(), chunks):
+        for i, chunk in zip(ids.tolist(), chunks, strict=True):
             self.chunks[i] = chunk
             self.doc_chunks.setdefault(chunk.doc_id, []).append(i)
             self.documents.setdefault(chunk.doc_id, {"title": chunk.title, "path": chunk.path, "sha": ""})
@@ -271,9 +271,9 @@ class VectorIndex:
         fetch = min(top_k + self.tombstones, self.index.ntotal)
         scores, ids = self.index.search(np.ascontiguousarray(vectors, dtype="float32"), fetch)
         results = []
-        for row_scores, row_ids in zip(scores, ids):
+        for row_scores, row_ids in zip(scores, ids, strict=True):
             hits = []
-            for score, i in zip(row_scores.tolist(), row_ids.tolist()):
+            for score, i in zip(row_scores.tolist(), row_ids.tolist(), strict=True):
                 if i >= 0 and i in self.chunks:  # -1: not enough neighbours; missing: a tombstone
                     hits.append(Hit(self.chunks[i], float(score), len(hits) + 1))
                 if len(hits) == top_k:
@@ -426,7 +426,7 @@ def evaluate_retrieval(index: VectorIndex, questions: list[dict], per_question: 
     hits = index.search_many([it["asked"] for it in items], fetch)
     seconds = (time.perf_counter() - start) / max(1, len(items))
     records = []
-    for it, row in zip(items, hits):
+    for it, row in zip(items, hits, strict=True):
         docs = list(dict.fromkeys(h.chunk.doc_id for h in row))
         rec = {"id": it["id"], "question": it["asked"], "gold": it["doc_ids"], "retrieved": docs[: max(ks)]}
         rec.update({f"recall@{k}": recall_at_k(docs, it["doc_ids"], k) for k in ks})

@@ -1,0 +1,283 @@
+"""Retrieval-augmented generation: numbered sources in the prompt, a short answer that cites them.
+
+What it holds:
+- `build_prompt`: the question and the top-k chunks as numbered sources ([1], [2], ...).
+- `RAG(index, gen).answer(question)` -> `RAGAnswer` (answer, sources with scores and
+  document ids, retrieve/generate seconds, prompt tokens); `answer_many` batches the
+  generation; `RAG.answer_fn` is the `answer_fn(question) -> dict` that
+  `labkit.evaluate.evaluate_answers` scores. `closed_book(gen)` is the same without sources.
+- `evaluate_rag` / `evaluate_closed_book`: normalised match and token F1 on held-out
+  paraphrases, batched; `run_ask`: the `labkit ask` command.
+
+What it leaves out: retrieval itself (`labkit.retrieval`), multi-turn chat, query
+rewriting, re-ranking, and sampling (decoding is greedy, so answers repeat).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+from labkit.evaluate import EvalResult, answer_variants, heldout_questions, is_match, summarize, token_f1
+
+# The 135M model follows a short instruction placed *after* the sources far better than a
+# system prompt or an instruction before long context (measured in notebook 03's study).
+INSTRUCTION = "Answer the question in one short sentence using the sources above. Cite the source number like [1]."
+MAX_SOURCE_WORDS = 120  # a source longer than this is cut in the prompt: long context drowns a 135M model
+
+
+@dataclass
+class Source:
+    """One retrieved chunk as shown to the model."""
+
+    number: int  # 1-based: how the answer cites it, "[1]"
+    chunk_id: str  # e.g. "policy-returns#3"
+    doc_id: str  # e.g. "policy-returns"
+    path: str  # the document's file
+    title: str  # the document's title
+    heading: str  # heading path of the chunk
+    score: float  # cosine similarity to the question
+    text: str  # the chunk's text
+
+
+@dataclass
+class RAGAnswer:
+    """A RAG answer with everything needed to check it."""
+
+    question: str
+    answer: str
+    sources: list[Source] = field(default_factory=list)
+    cited: list[int] = field(default_factory=list)  # source numbers the answer cites
+    cited_by: str = "model"  # "model" if the model wrote the citation, "overlap" if labkit added it
+    retrieve_seconds: float = 0.0
+    generate_seconds: float = 0.0
+    prompt_tokens: int = 0
+    prompt: str = ""
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (evaluate_answers reads its "answer"). Example: result.to_dict()["sources"][0]["chunk_id"]."""
+        out = asdict(self)
+        for key in ("retrieve_seconds", "generate_seconds"):
+            out[key] = round(out[key], 4)
+        for s in out["sources"]:
+            s["score"] = round(s["score"], 4)
+        return out
+
+
+def sources_from_hits(hits) -> list[Source]:
+    """Numbered Sources from retrieval Hits. Example: sources_from_hits(index.search(q, 3))[0].number -> 1."""
+    return [
+        Source(i, h.chunk.id, h.chunk.doc_id, h.chunk.path, h.chunk.title, h.chunk.heading, float(h.score), h.chunk.text)
+        for i, h in enumerate(hits, 1)
+    ]
+
+
+def format_source(source: Source, max_words: int = MAX_SOURCE_WORDS) -> str:
+    """One source as a prompt line. Example: "[1] Returns Policy > Return shipping: A return label costs $6.50, ..."."""
+    words = source.text.split()
+    text = " ".join(words[:max_words]) + (" ..." if len(words) > max_words else "")
+    return f"[{source.number}] {source.heading or source.title}: {text}"
+
+
+def build_prompt(question: str, sources: list[Source], instruction: str = INSTRUCTION, max_words: int = MAX_SOURCE_WORDS) -> str:
+    """The user message: numbered sources, then the question, then the instruction.
+
+    Example: build_prompt("Price?", [src]) -> "Sources:\\n[1] Brimble Kettle: It costs $89.\\n\\nQuestion: Price?\\nAnswer the question ..."
+    """
+    lines = ["Sources:", *(format_source(s, max_words) for s in sources), "", f"Question: {question.strip()}", instruction]
+    return "\n".join(lines)
+
+
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+def cited_numbers(answer: str, n_sources: int) -> list[int]:
+    """Source numbers cited in an answer, in order, valid ones only. Example: ("It is $89 [1][3].", 2) -> [1]."""
+    return list(dict.fromkeys(int(m) for m in _CITATION.findall(answer) if 1 <= int(m) <= n_sources))
+
+
+def best_source(answer: str, sources: list[Source]) -> int | None:
+    """The source sharing the most words with an answer (1-based), or None. Example: ("It costs $89", [kettle, lamp]) -> 1."""
+    words = {w for w in re.findall(r"\w+", answer.lower()) if len(w) > 2 or w.isdigit()}
+    best, best_overlap = None, 0
+    for s in sources:
+        overlap = len(words & set(re.findall(r"\w+", s.text.lower())))
+        if overlap > best_overlap:
+            best, best_overlap = s.number, overlap
+    return best
+
+
+def clean_answer(text: str) -> str:
+    """Trim a generated answer to its first paragraph. Example: "It costs $89 [1].\\n\\nQuestion: ..." -> "It costs $89 [1]."."""
+    text = text.strip()
+    text = re.split(r"\n\s*\n|\n(?:Question|Sources):", text)[0].strip()
+    return text
+
+
+class RAG:
+    """Retrieve top_k chunks, put them in the prompt as numbered sources, generate a cited answer.
+
+    Example: RAG(index, gen).answer("What is the price of the Brimble Kettle?").answer -> "The Brimble Kettle costs $89 [1]."
+    """
+
+    def __init__(self, index, gen, top_k: int = 3, max_new_tokens: int = 48, instruction: str = INSTRUCTION,
+                 max_words: int = MAX_SOURCE_WORDS, add_citation: bool = True):
+        self.index = index  # a labkit.retrieval.VectorIndex
+        self.gen = gen  # a labkit.models.Generator
+        self.top_k = top_k  # sources per prompt
+        self.max_new_tokens = max_new_tokens  # answer length cap (greedy decoding)
+        self.instruction = instruction  # the instruction after the question
+        self.max_words = max_words  # words kept per source in the prompt
+        self.add_citation = add_citation  # cite the best-overlapping source when the model forgot to
+
+    def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s) -> RAGAnswer:
+        answer = clean_answer(raw)
+        cited = cited_numbers(answer, len(sources))
+        cited_by = "model"
+        if not cited and self.add_citation and sources:
+            best = best_source(answer, sources)
+            if best is not None:
+                answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
+        tokens = len(self.gen.tokenizer(self.gen.chat_prompt(prompt), add_special_tokens=False)["input_ids"])
+        return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt)
+
+    def answer(self, question: str) -> RAGAnswer:
+        """Answer one question with cited sources. Example: rag.answer("Who is the CEO?").sources[0].doc_id -> "company-leadership"."""
+        return self.answer_many([question], batch_size=1)[0]
+
+    def answer_many(self, questions: list[str], batch_size: int = 8) -> list[RAGAnswer]:
+        """Answer many questions; retrieval in one batch, generation in batches of batch_size.
+
+        Example: [a.answer for a in rag.answer_many(["Price of the kettle?", "Who is the CEO?"])]
+        """
+        for q in questions:
+            if not isinstance(q, str) or not q.strip():
+                raise ValueError("The question is empty: type a question (a few words) and try again.")
+        start = time.perf_counter()
+        all_hits = self.index.search_many(list(questions), self.top_k)
+        retrieve_s = (time.perf_counter() - start) / max(1, len(questions))
+        sources = [sources_from_hits(h) for h in all_hits]
+        prompts = [build_prompt(q, s, self.instruction, self.max_words) for q, s in zip(questions, sources, strict=True)]
+        start = time.perf_counter()
+        raws = self.gen.generate(prompts, max_new_tokens=self.max_new_tokens, batch_size=batch_size)
+        generate_s = (time.perf_counter() - start) / max(1, len(questions))
+        return [self._finish(q, r, s, p, retrieve_s, generate_s) for q, r, s, p in zip(questions, raws, sources, prompts, strict=True)]
+
+    def answer_fn(self, question: str) -> dict:
+        """The answer as a dict, the shape evaluate_answers scores. Example: evaluate_answers(rag.answer_fn, qa[:5])."""
+        return self.answer(question).to_dict()
+
+
+def closed_book(gen, max_new_tokens: int = 48):
+    """An answer_fn that asks the model with no sources. Example: closed_book(gen)("Price of the kettle?") -> "The price is $50."."""
+
+    def answer_fn(question: str) -> str:
+        return clean_answer(gen.generate(question, max_new_tokens=max_new_tokens))
+
+    return answer_fn
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def _records(items, answers, accepted_fn=None, extra=None) -> list[dict]:
+    records = []
+    for i, (it, a) in enumerate(zip(items, answers, strict=True)):
+        accepted = accepted_fn(it) if accepted_fn else answer_variants(it)
+        rec = {"id": it["id"], "question": it["asked"], "answer": a, "expected": accepted[0],
+               "match": is_match(a, accepted), "f1": round(token_f1(a, accepted), 4)}
+        if extra:
+            rec.update(extra[i])
+        records.append(rec)
+    return records
+
+
+def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_size: int = 8, answers_key=None) -> EvalResult:
+    """RAG's normalised match and token F1 on held-out paraphrases, generation batched.
+
+    Example: evaluate_rag(RAG(index, gen), load_qa()).summary -> {"n": 195, "accuracy": 0.6, "f1": ..., ...}
+    Each record also has the cited sources, whether the gold document was retrieved, and the seconds.
+    """
+    items = heldout_questions(questions, per_question)
+    results = rag.answer_many([it["asked"] for it in items], batch_size)
+    extra = [
+        {"sources": [s.doc_id for s in r.sources], "cited": r.cited, "cited_by": r.cited_by,
+         "retrieved_gold": any(s.doc_id in it["doc_ids"] for s in r.sources),
+         "seconds": r.retrieve_seconds + r.generate_seconds, "prompt_tokens": r.prompt_tokens}
+        for it, r in zip(items, results, strict=True)
+    ]
+    records = _records(items, [r.answer for r in results], answers_key, extra)
+    return EvalResult(records, summarize(records))
+
+
+def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 48, batch_size: int = 8) -> EvalResult:
+    """The same questions with no sources (the baseline RAG is compared with). Example: evaluate_closed_book(gen, qa).summary["accuracy"] -> 0.0."""
+    items = heldout_questions(questions, per_question)
+    start = time.perf_counter()
+    answers = [clean_answer(a) for a in gen.generate([it["asked"] for it in items], max_new_tokens=max_new_tokens, batch_size=batch_size)]
+    per = (time.perf_counter() - start) / max(1, len(items))
+    records = _records(items, answers, extra=[{"seconds": per}] * len(items))
+    return EvalResult(records, summarize(records))
+
+
+# ---------------------------------------------------------------- command line
+
+
+def format_answer(result: RAGAnswer) -> str:
+    """A RAG answer as text for a terminal. Example: "The kettle costs $89 [1].\\n\\nSources:\\n[1] 0.71 product-brimble-kettle#2 ..."."""
+    lines = [result.answer, "", "Sources:"]
+    for s in result.sources:
+        mark = "*" if s.number in result.cited else " "
+        lines.append(f"{mark}[{s.number}] {s.score:.2f}  {s.chunk_id}  ({s.path})")
+    lines.append(f"\nretrieve {result.retrieve_seconds * 1000:.0f} ms, generate {result.generate_seconds:.2f} s, {result.prompt_tokens} prompt tokens"
+                 + ("; citation added by labkit (best word overlap)" if result.cited_by == "overlap" else ""))
+    return "\n".join(lines)
+
+
+def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False) -> int:
+    """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
+
+    Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
+    The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
+    """
+    from labkit.config import KB_DIR
+    from labkit.models import load_embedder, load_generator
+    from labkit.retrieval import index_folder
+
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
+    if top_k < 1 or top_k > 20:
+        raise ValueError(f"--top-k must be between 1 and 20 (got {top_k}); 3 is a good start.")
+    folder = docs or KB_DIR
+    start = time.perf_counter()
+    index = index_folder(folder, load_embedder(), progress=not as_json)
+    index_s = time.perf_counter() - start
+    report = index.report or {}
+    if not as_json:
+        for row in report.get("skipped", [])[:10]:
+            if not row["reason"].startswith("unsupported"):
+                print(f"skipped {row['path']}: {row['reason']}", file=sys.stderr)
+        for row in report.get("warnings", [])[:10]:
+            print(f"warning {row['path']}: {row['reason']}", file=sys.stderr)
+    result = RAG(index, load_generator(), top_k=top_k).answer(question)
+    if as_json:
+        out = {
+            "question": result.question,
+            "answer": result.answer,
+            "cited": result.cited,
+            "cited_by": result.cited_by,
+            "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id, "score": round(s.score, 4)} for s in result.sources],
+            "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
+                        "retrieve_s": round(result.retrieve_seconds, 4), "generate_s": round(result.generate_seconds, 3)},
+            "prompt_tokens": result.prompt_tokens,
+            "documents": len(index.documents),
+            "skipped": report.get("skipped", []),
+            "warnings": report.get("warnings", []),
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        print(format_answer(result))
+    return 0
