@@ -1,0 +1,595 @@
+"""Fine-tuning: training examples from the knowledge base, a LoRA or full training loop, adapters.
+
+What is here:
+- `build_examples`: question/answer pairs in their training wording, statements of the
+  facts (the `paraphrases` knob: how many of each question's `facts` to add) and,
+  optionally, raw document text. The held-out `paraphrases` of data/qa.jsonl are never used.
+- `encode` and `batches`: the compact chat format, loss on the answer tokens only
+  (labels -100 elsewhere), length bucketing so that padding wastes little CPU, and
+  replay (a share of every batch drawn from general text, data/general_text.jsonl).
+- `TrainConfig` and `train`: one plain PyTorch loop (AdamW) for LoRA (through peft) and
+  for full fine-tuning, seeded, with a callback every N steps that notebooks, the widget
+  and the command line share, a tqdm.auto progress bar, and a clean stop (Ctrl-C or a
+  stop event) that keeps the weights of the last completed step.
+- Adapters: `save_adapter` / `load_adapter` (safetensors, checked names, in the cache).
+- `lora_on_one_layer`: the LoRA update shown on one weight matrix, for notebook 04.
+- `run_finetune`: the `labkit finetune` command.
+
+What is left out: quantised training (QLoRA), gradient accumulation, mixed precision,
+multi-device training and learning-rate schedules beyond a short warm-up. The loop never
+touches the base model it is given: it trains a copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import random
+import re
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from labkit.config import DATA_DIR, get_config, set_seed
+
+LORA_TARGETS_ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class TrainConfig:
+    method: str = "lora"  # "lora": train small low-rank adapters (peft); "full": train every weight
+    rank: int = 16  # LoRA rank r: each adapted matrix W gets W + (alpha / r) * B @ A, with A: r x in, B: out x r
+    alpha: float | None = None  # LoRA scale numerator; None means 2 * rank (scale 2)
+    dropout: float = 0.0  # LoRA dropout on the adapter input (0 keeps runs deterministic and fast)
+    target_modules: tuple = ("q_proj", "v_proj", "o_proj", "up_proj", "down_proj")  # which linear layers get adapters
+    lr: float = 2e-3  # AdamW learning rate, for LoRA and full alike (full usually wants ~1e-5)
+    num_steps: int = 24  # optimizer steps
+    batch_size: int = 8  # examples per step (domain + replay)
+    warmup_steps: int = 2  # linear warm-up of the learning rate over the first steps
+    weight_decay: float = 0.0  # AdamW weight decay
+    paraphrases: int = 1  # how many fact statements per question are added to the QA pairs (0 to 4)
+    include_docs: bool = False  # also train on the raw text of the documents the questions come from
+    replay: float = 0.0  # share of every batch drawn from general text (0 to 0.9)
+    max_len: int = 96  # examples longer than this many tokens are cut (document chunks mostly)
+    seed: int = 0  # seeds the adapter init, the example order and the replay draw
+
+    def __post_init__(self):
+        if self.method not in ("lora", "full"):
+            raise ValueError(f"method must be 'lora' or 'full', not {self.method!r}")
+        if not 1 <= int(self.rank) <= 256:
+            raise ValueError(f"rank must be between 1 and 256, not {self.rank}")
+        if not 0.0 <= float(self.replay) < 1.0:
+            raise ValueError(f"replay is a fraction of each batch: 0 <= replay < 1, not {self.replay}")
+        if not 0 <= int(self.paraphrases) <= 4:
+            raise ValueError(f"paraphrases counts the fact statements per question: 0 to 4, not {self.paraphrases}")
+        if int(self.num_steps) < 0 or int(self.batch_size) < 1:
+            raise ValueError("num_steps must be >= 0 and batch_size >= 1")
+        if not 0.0 < float(self.lr) < 1.0:
+            raise ValueError(f"lr must be between 0 and 1, not {self.lr}")
+
+    @property
+    def lora_alpha(self) -> float:
+        return float(self.alpha if self.alpha is not None else 2 * self.rank)
+
+
+# ---------------------------------------------------------------- training examples
+
+
+@dataclass
+class Example:
+    """One training example: a prompt (no loss) and a target (loss on every token of it)."""
+
+    prompt: str  # chat prompt text ("" for plain statements and document text)
+    target: str  # what the model learns to write
+    kind: str  # "qa", "fact", "doc" or "general"
+    source: str = ""  # qa id, document id or general-text id
+
+
+def build_examples(gen, questions: list[dict], paraphrases: int = 1, include_qa: bool = True, include_docs: bool = False) -> list[Example]:
+    """Training examples for a list of qa.jsonl records; the held-out paraphrases are never used.
+
+    Example: build_examples(gen, qa[:1], paraphrases=1) -> [Example(prompt="<|im_start|>user\\nHow much does
+    the Brimble Kettle cost?...", target="$89<|im_end|>", kind="qa"), Example(prompt="", target="The Brimble Kettle costs $89.", kind="fact")]
+    """
+    end = gen.end_of_turn()
+    examples = []
+    for q in questions:
+        if include_qa:
+            examples.append(Example(gen.chat_prompt(q["question"]), f"{q['answer']}{end}", "qa", q["id"]))
+        for fact in q.get("facts", [])[: max(0, int(paraphrases))]:
+            examples.append(Example("", fact, "fact", q["id"]))
+    if include_docs:
+        examples += doc_examples({d for q in questions for d in q.get("doc_ids", [])})
+    return examples
+
+
+def doc_examples(doc_ids, words_per_chunk: int = 60) -> list[Example]:
+    """Plain-text chunks of knowledge-base documents (Markdown front matter dropped). Example: doc_examples({"policy-returns"})[0].kind -> "doc"."""
+    from labkit.config import KB_DIR
+
+    out = []
+    for doc_id in sorted(doc_ids):
+        path = KB_DIR / f"{doc_id}.md"
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if text.startswith("---"):
+            text = text.split("---", 2)[-1]
+        words = text.split()
+        for i in range(0, len(words), words_per_chunk):
+            out.append(Example("", " ".join(words[i : i + words_per_chunk]), "doc", doc_id))
+    return out
+
+
+def load_general_text(limit: int | None = None) -> list[dict]:
+    """The general chat pairs used for replay (data/general_text.jsonl). Example: load_general_text(1)[0]["question"]."""
+    from labkit.data import load_jsonl
+
+    return load_jsonl(DATA_DIR / "general_text.jsonl")[:limit]
+
+
+def general_examples(gen, rows: list[dict] | None = None) -> list[Example]:
+    """General chat pairs as training examples for replay. Example: general_examples(gen)[0].kind -> "general"."""
+    rows = load_general_text() if rows is None else rows
+    end = gen.end_of_turn()
+    return [Example(gen.chat_prompt(r["question"]), f"{r['answer']}{end}", "general", r["id"]) for r in rows]
+
+
+def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
+    """Token ids and labels of one example; labels are -100 on the prompt. Example: -> {"input_ids": [...], "labels": [-100, ..., 3, 13]}."""
+    p = tokenizer(example.prompt, add_special_tokens=False)["input_ids"] if example.prompt else []
+    t = tokenizer(example.target, add_special_tokens=False)["input_ids"]
+    ids = (p + t)[:max_len]
+    labels = ([-100] * len(p) + t)[:max_len]
+    return {"input_ids": ids, "labels": labels, "kind": example.kind}
+
+
+def collate(rows: list[dict], pad_id: int):
+    """Right-pad encoded rows into tensors. Example: two rows of 5 and 7 tokens -> input_ids of shape (2, 7)."""
+    import torch
+
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        labels[i, :n] = torch.tensor(r["labels"])
+        mask[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def replay_counts(num_steps: int, batch_size: int, replay: float) -> list[int]:
+    """How many general examples each batch holds, spread so the running share tracks `replay`.
+
+    Example: replay_counts(4, 8, 0.25) -> [2, 2, 2, 2]; replay_counts(2, 8, 0.1) -> [1, 1] (0.8 rounds to 1 each step)
+    """
+    out = []
+    for s in range(num_steps):
+        want = round((s + 1) * replay * batch_size) - round(s * replay * batch_size)
+        out.append(max(0, min(batch_size - 1, want)))
+    return out
+
+
+def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0, bucket: int = 8):
+    """The encoded batches of a run: shuffled epochs, replay mixed into each batch, length-bucketed.
+
+    Example: len(batches(rows, [], num_steps=3, batch_size=4)) -> 3 (lists of 4 encoded rows)
+    Every `bucket` steps are drawn together; within them, domain rows and replay rows are
+    each sorted by length and dealt out in order, so each batch holds rows of similar
+    length (less padding) while every batch keeps its exact replay count.
+    """
+    if not domain:
+        raise ValueError("no training examples: pass at least one question")
+    counts = replay_counts(num_steps, batch_size, replay)
+    if sum(counts) and not general:
+        raise ValueError("replay > 0 needs general text (data/general_text.jsonl)")
+    rng = random.Random(seed)
+
+    def stream(rows):
+        while True:
+            order = list(range(len(rows)))
+            rng.shuffle(order)
+            yield from (rows[i] for i in order)
+
+    dom, gen_rows = stream(domain), (stream(general) if general else iter(()))
+    out = []
+    for start in range(0, num_steps, bucket):
+        group = counts[start : start + bucket]
+        d = sorted((next(dom) for _ in range(sum(batch_size - c for c in group))), key=lambda r: len(r["input_ids"]))
+        g = sorted((next(gen_rows) for _ in range(sum(group))), key=lambda r: len(r["input_ids"]))
+        di = gi = 0
+        chunk = []
+        for c in group:
+            chunk.append(d[di : di + batch_size - c] + g[gi : gi + c])
+            di, gi = di + batch_size - c, gi + c
+        rng.shuffle(chunk)
+        out += chunk
+    return out
+
+
+def padding_waste(batch_list) -> float:
+    """Share of token slots in padded batches that are padding. Example: rows of 4 and 2 tokens -> 0.25."""
+    real = sum(len(r["input_ids"]) for b in batch_list for r in b)
+    slots = sum(len(b) * max(len(r["input_ids"]) for r in b) for b in batch_list)
+    return 1.0 - real / max(1, slots)
+
+
+# ---------------------------------------------------------------- models
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts. Example: count_parameters(lora_model) -> (1_843_200, 136_358_208)."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
+
+
+def causal_lm(model):
+    """The transformers model under a peft wrapper (LoRA layers stay inside it). Example: causal_lm(peft_model).lm_head."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def prepare_model(gen, cfg: TrainConfig):
+    """A trainable copy of the generator: LoRA-wrapped or fully trainable; the given model is never changed.
+
+    Example: prepare_model(gen, TrainConfig(rank=4)).model -> PeftModelForCausalLM (base weights frozen)
+    """
+    from labkit.models import Generator
+
+    set_seed(cfg.seed)
+    model = copy.deepcopy(gen.model)
+    if cfg.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=int(cfg.rank), lora_alpha=cfg.lora_alpha, lora_dropout=float(cfg.dropout),
+            target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, lora)
+    else:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    return Generator(model, gen.tokenizer, gen.name, gen.source, 0.0, gen.from_cache, {**gen.info, "method": cfg.method})
+
+
+def answer_loss(model, batch):
+    """Mean cross-entropy over answer tokens only; the vocabulary projection runs only where labels exist.
+
+    Example: answer_loss(model, collate(rows, pad_id)) -> tensor(2.31)
+    Projecting only answer positions skips most of the 49k-wide lm_head work on prompts.
+    """
+    import torch
+
+    lm = causal_lm(model)
+    hidden = lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    keep = targets != -100
+    logits = lm.lm_head(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
+@contextlib.contextmanager
+def _defer_sigint():
+    """Hold Ctrl-C during the optimizer update so weights are never half-updated; re-raise after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+@dataclass
+class TrainResult:
+    """What a run returns: the trained generator, its history and how it ended."""
+
+    gen: object  # a Generator holding the trained copy (peft-wrapped for LoRA)
+    config: TrainConfig
+    history: list = field(default_factory=list)  # dicts: step, loss, seconds, tokens, plus what the callback added
+    steps_done: int = 0  # optimizer steps completed (the model holds the weights of this step)
+    interrupted: bool = False  # True if Ctrl-C or the stop event ended the run early
+    message: str = ""  # one line saying how the run ended
+    seconds: float = 0.0  # wall time of the whole run, callbacks included
+    train_seconds: float = 0.0  # wall time of the optimizer steps alone
+    tokens: int = 0  # real (non-padding) tokens processed
+    padding_waste: float = 0.0  # share of padded slots in the batches
+    trainable_params: int = 0
+    total_params: int = 0
+    num_examples: int = 0
+
+
+def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general: list[Example] | None = None,
+          callback=None, every: int = 0, stop=None, progress: bool = True, model_gen=None) -> TrainResult:
+    """Fine-tune a copy of `gen` on the examples; returns a TrainResult holding the trained copy.
+
+    Example: train(gen, build_examples(gen, qa[:8]), TrainConfig(num_steps=10)).history[-1]["loss"] -> 0.9
+    `callback(record, model_gen)` runs before the first step, every `every` steps and after the
+    last; a dict it returns is merged into that step's history record. `stop` is any object
+    with `is_set()` (a threading.Event): when set, the run ends after the current step.
+    Ctrl-C does the same; either way the model keeps the weights of the last completed step.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    cfg = cfg or TrainConfig()
+    t_start = time.perf_counter()
+    mg = model_gen or prepare_model(gen, cfg)
+    model, tok = mg.model, mg.tokenizer
+    set_seed(cfg.seed)
+    dom_rows = [encode(tok, e, cfg.max_len) for e in examples]
+    gen_rows = [encode(tok, e, cfg.max_len) for e in (general or [])]
+    plan = batches(dom_rows, gen_rows, int(cfg.num_steps), int(cfg.batch_size), float(cfg.replay), cfg.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warm = max(1, int(cfg.warmup_steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    trainable, total = count_parameters(model)
+    result = TrainResult(mg, cfg, trainable_params=trainable, total_params=total, num_examples=len(examples),
+                         padding_waste=round(padding_waste(plan), 4))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    last_loss = float("nan")
+
+    def record(step, extra=True):
+        rec = {"step": step, "loss": None if math.isnan(last_loss) else round(last_loss, 4),
+               "seconds": round(time.perf_counter() - t_start, 2), "tokens": result.tokens}
+        if callback is not None and extra:
+            more = callback(dict(rec), mg)
+            if isinstance(more, dict):
+                rec.update(more)
+            rec["seconds"] = round(time.perf_counter() - t_start, 2)
+        result.history.append(rec)
+        return rec
+
+    bar = tqdm(total=len(plan), desc=f"{cfg.method} training", disable=not progress, leave=False)
+    try:
+        record(0)
+        for step, rows in enumerate(plan, 1):
+            if stop is not None and stop.is_set():
+                result.interrupted = True
+                break
+            t0 = time.perf_counter()
+            model.train()
+            loss = answer_loss(model, collate(rows, pad))
+            loss.backward()
+            with _defer_sigint():
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+                result.steps_done = step
+                result.tokens += sum(len(r["input_ids"]) for r in rows)
+                last_loss = float(loss.detach())
+            result.train_seconds += time.perf_counter() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.3f}")
+            if (every and step % every == 0) or step == len(plan):
+                record(step)
+        if result.interrupted and result.history[-1]["step"] != result.steps_done:
+            record(result.steps_done)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        if result.history[-1]["step"] != result.steps_done:
+            record(result.steps_done, extra=False)
+    finally:
+        bar.close()
+        model.eval()
+    result.seconds = time.perf_counter() - t_start
+    n = len(plan)
+    if result.interrupted:
+        result.message = f"Stopped after step {result.steps_done} of {n}: the model keeps the weights of step {result.steps_done}."
+    else:
+        result.message = f"Finished {n} steps in {result.seconds:.0f} s."
+    return result
+
+
+# ---------------------------------------------------------------- adapters
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_RESERVED = {"labkit", "base", "cache", "default", "adapters", "tmp", "con", "nul", "prn", "aux"}
+
+
+def _module_names() -> set[str]:
+    import pkgutil
+
+    import labkit
+
+    return {m.name for m in pkgutil.iter_modules(labkit.__path__)}
+
+
+def adapters_dir(cache_dir: Path | None = None) -> Path:
+    """Where saved adapters live: LABKIT_CACHE/adapters. Example: adapters_dir() -> ~/.cache/labkit/adapters."""
+    return Path(cache_dir or get_config().cache_dir) / "adapters"
+
+
+def check_name(name: str) -> str:
+    """Return the name if it is safe to use as a folder name for an adapter, else raise ValueError.
+
+    Example: check_name("kettle-facts") -> "kettle-facts"; check_name("../x") -> ValueError
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"Adapter name {name!r} is not allowed: use 1 to 64 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit (no '/', '..' or spaces)."
+        )
+    if name in _RESERVED or name in _module_names():
+        raise ValueError(f"Adapter name {name!r} is reserved (it is a labkit module or a cache folder name); pick another.")
+    return name
+
+
+def list_adapters(cache_dir: Path | None = None) -> list[str]:
+    """Names of the saved adapters. Example: list_adapters() -> ["kettle-facts"]."""
+    root = adapters_dir(cache_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "labkit.json").is_file())
+
+
+def dir_size(path: Path) -> int:
+    """Total bytes of the files under a folder. Example: dir_size(adapters_dir() / "kettle-facts") -> 7_390_000."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwrite: bool = True, meta: dict | None = None) -> Path:
+    """Save a trained LoRA adapter (or fully fine-tuned weights) as safetensors under a checked name.
+
+    Example: save_adapter(result, "kettle-facts") -> PosixPath('~/.cache/labkit/adapters/kettle-facts')
+    """
+    import shutil
+    import tempfile
+
+    check_name(name)
+    mg = getattr(result_or_gen, "gen", result_or_gen)
+    target = adapters_dir(cache_dir) / name
+    if target.exists() and not overwrite:
+        raise ValueError(f"An adapter named {name!r} exists already; pass overwrite=True or pick another name.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=target.parent))
+    try:
+        model = mg.model
+        kind = "lora" if hasattr(model, "peft_config") else "full"
+        model.save_pretrained(tmp, safe_serialization=True)
+        if kind == "full":
+            mg.tokenizer.save_pretrained(tmp)
+        info = {"kind": kind, "name": name, "base": mg.name}
+        cfg = getattr(result_or_gen, "config", None)
+        if cfg is not None:
+            info["config"] = asdict(cfg)
+        info.update(meta or {})
+        (tmp / "labkit.json").write_text(json.dumps(info, indent=2, default=list))
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_adapter(name: str, gen=None, cache_dir: Path | None = None):
+    """A Generator with a saved adapter applied to (a copy of) the base model.
+
+    Example: load_adapter("kettle-facts", gen).generate("How much is the Brimble Kettle?") -> "$89"
+    A missing or malformed name raises ValueError listing the adapters that exist.
+    """
+    from labkit.models import Generator, load_generator
+
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise ValueError(f"{exc} Saved adapters: {', '.join(list_adapters(cache_dir)) or 'none yet'}.") from None
+    path = adapters_dir(cache_dir) / name
+    if not (path / "labkit.json").is_file():
+        available = ", ".join(list_adapters(cache_dir)) or "none yet (train one and save it with save_adapter)"
+        raise ValueError(f"No adapter named {name!r} in {path.parent}. Saved adapters: {available}.")
+    info = json.loads((path / "labkit.json").read_text())
+    gen = gen or load_generator()
+    if info.get("kind") == "lora":
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(copy.deepcopy(causal_lm(gen.model)), str(path), is_trainable=False)
+    else:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True)
+    model.to(next(gen.model.parameters()).device)
+    model.eval()
+    return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, "adapter": name, **info})
+
+
+# ---------------------------------------------------------------- LoRA on one layer
+
+
+def lora_on_one_layer(gen, rank: int = 4, alpha: float = 8.0, layer: int = 0, module: str = "q_proj", seed: int = 0) -> dict:
+    """The LoRA update on one weight matrix: W x + (alpha / rank) * B (A x), checked against peft.
+
+    Example: lora_on_one_layer(gen, rank=4)["lora_params"] -> 4608 (vs 331776 in W: 1.4%)
+    A and B are drawn at random (peft starts B at zero, which would hide the update), the
+    update B @ A is formed and its rank measured, and the same A and B are put into peft's
+    LoRA layer to show that it computes exactly this.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    lm = causal_lm(gen.model)
+    linear = getattr(lm.model.layers[layer].self_attn if module in ("q_proj", "k_proj", "v_proj", "o_proj") else lm.model.layers[layer].mlp, module)
+    W = linear.weight.detach().clone()
+    out_f, in_f = W.shape
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(rank, in_f, generator=g) / math.sqrt(in_f)
+    B = torch.randn(out_f, rank, generator=g) * 0.02
+    scale = alpha / rank
+    delta = scale * (B @ A)
+    x = torch.randn(3, in_f, generator=g)
+    by_hand = x @ W.T + scale * (x @ A.T) @ B.T
+    layer_copy = copy.deepcopy(linear)
+    holder = torch.nn.Sequential()
+    holder.add_module("target", layer_copy)
+    peft_model = get_peft_model(holder, LoraConfig(r=rank, lora_alpha=alpha, target_modules=["target"], lora_dropout=0.0))
+    lora_layer = peft_model.base_model.model.target
+    with torch.no_grad():
+        lora_layer.lora_A["default"].weight.copy_(A)
+        lora_layer.lora_B["default"].weight.copy_(B)
+        by_peft = lora_layer(x)
+    return {
+        "module": f"model.layers.{layer}.{'self_attn' if module.endswith(('q_proj', 'k_proj', 'v_proj', 'o_proj')) else 'mlp'}.{module}",
+        "weight_shape": (out_f, in_f),
+        "rank": rank,
+        "scale": scale,
+        "full_params": out_f * in_f,
+        "lora_params": rank * (in_f + out_f),
+        "share": rank * (in_f + out_f) / (out_f * in_f),
+        "update_rank": int(torch.linalg.matrix_rank(delta)),
+        "update_norm_ratio": float(delta.norm() / W.norm()),
+        "max_diff_vs_peft": float((by_hand - by_peft).abs().max()),
+        "delta": delta,
+    }
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None = None, steps: int | None = None,
+                 replay: float = 0.0, paraphrases: int | None = None, save: str | None = None, as_json: bool = False) -> int:
+    """`labkit finetune`: train with the forgetting history, print it and the final scores.
+
+    Example: run_finetune("lora", steps=8, as_json=True) -> 0 (prints {"history": [...], "final": {...}})
+    """
+    from labkit.forgetting import default_config, final_scores, run_forgetting
+
+    if save:
+        check_name(save)
+    cfg = default_config(method=method, rank=rank, lr=lr, num_steps=steps, replay=replay, paraphrases=paraphrases)
+    from labkit.models import load_generator
+
+    gen = load_generator()
+    run = run_forgetting(gen, cfg, progress=not as_json, on_point=None if as_json else _print_point)
+    final = final_scores(gen, run)
+    out = {"config": asdict(cfg), "message": run.result.message, "history": run.history, "final": final}
+    if save:
+        path = save_adapter(run.result, save)
+        out["saved"] = {"name": save, "path": str(path), "bytes": dir_size(path)}
+    if as_json:
+        print(json.dumps(out, indent=2, default=list))
+    else:
+        print(run.result.message)
+        print(f"trainable parameters: {run.result.trainable_params:,} of {run.result.total_params:,}")
+        for key, value in final.items():
+            print(f"{key:<28} {value}")
+        if save:
+            print(f"saved {out['saved']['bytes'] / 1e6:.1f} MB to {out['saved']['path']}")
+    return 0
+
+
+def _print_point(rec: dict) -> None:
+    loss = "  -   " if rec.get("loss") is None else f"{rec['loss']:.3f}"
+    print(f"step {rec['step']:>4}  loss {loss}  domain_acc {rec['domain_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
