@@ -1,0 +1,154 @@
+"""Tests of labkit.finetune with the real model: examples, masking, training, stopping, adapters, replay."""
+
+import threading
+
+import pytest
+import torch
+
+from labkit.data import load_qa
+from labkit.finetune import (
+    Example,
+    TrainConfig,
+    answer_loss,
+    batches,
+    build_examples,
+    check_name,
+    collate,
+    encode,
+    list_adapters,
+    load_adapter,
+    lora_on_one_layer,
+    padding_waste,
+    replay_counts,
+    save_adapter,
+    train,
+)
+
+FAST = {"lora": {"lr": 5e-3}, "full": {"lr": 1e-4}}
+
+
+def test_examples_never_contain_heldout_paraphrases(generator):
+    qa = load_qa()
+    examples = build_examples(generator, qa, paraphrases=4, include_docs=True)
+    text = "\n".join(e.prompt + e.target for e in examples)
+    leaked = [p for q in qa for p in q["paraphrases"] if p in text]
+    assert not leaked, leaked[:3]
+    assert sum(e.kind == "fact" for e in examples) == sum(len(q["facts"][:4]) for q in qa)
+
+
+@pytest.mark.parametrize("paraphrases", [0, 1, 3])
+def test_paraphrase_knob_counts_facts(generator, paraphrases):
+    qa = load_qa(3)
+    examples = build_examples(generator, qa, paraphrases=paraphrases)
+    assert sum(e.kind == "qa" for e in examples) == 3
+    assert sum(e.kind == "fact" for e in examples) == 3 * paraphrases
+
+
+def test_loss_only_on_answer_tokens(generator):
+    ex = build_examples(generator, load_qa(1), paraphrases=0)[0]
+    row = encode(generator.tokenizer, ex)
+    n_prompt = len(generator.tokenizer(ex.prompt, add_special_tokens=False)["input_ids"])
+    assert row["labels"][:n_prompt] == [-100] * n_prompt
+    assert row["labels"][n_prompt:] == row["input_ids"][n_prompt:] and len(row["labels"]) > n_prompt
+    batch = collate([row, encode(generator.tokenizer, Example("", "Short.", "fact"))], generator.tokenizer.pad_token_id)
+    assert (batch["labels"][batch["attention_mask"] == 0] == -100).all()
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method):
+    examples = build_examples(generator, load_qa(2), paraphrases=0)
+    before_weight = generator.model.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    cfg = TrainConfig(method=method, num_steps=3, batch_size=2, rank=8, **FAST[method])
+    result = train(generator, examples, cfg, progress=False)
+    batch = collate([encode(generator.tokenizer, e) for e in examples], generator.tokenizer.pad_token_id)
+    with torch.no_grad():
+        base_loss = answer_loss(generator.model, batch).item()
+        tuned_loss = answer_loss(result.gen.model, batch).item()
+    assert tuned_loss < base_loss - 0.2, (base_loss, tuned_loss)
+    assert torch.equal(generator.model.model.layers[0].self_attn.q_proj.weight, before_weight)
+    assert result.steps_done == 3 and not result.interrupted
+    if method == "lora":
+        assert result.trainable_params < 0.05 * result.total_params
+    else:
+        assert result.trainable_params == result.total_params
+
+
+def test_stop_event_keeps_the_last_completed_step(generator):
+    stop = threading.Event()
+    seen = {}
+
+    def callback(rec, mg):
+        if rec["step"] == 2:
+            seen["weights"] = {k: v.detach().clone() for k, v in mg.model.named_parameters() if v.requires_grad}
+            stop.set()
+
+    examples = build_examples(generator, load_qa(2), paraphrases=0)
+    result = train(generator, examples, TrainConfig(num_steps=6, batch_size=2, rank=4), callback=callback, every=1, stop=stop, progress=False)
+    assert result.interrupted and result.steps_done == 2
+    assert "step 2" in result.message and "keeps" in result.message
+    now = {k: v for k, v in result.gen.model.named_parameters() if v.requires_grad}
+    assert all(torch.equal(now[k], w) for k, w in seen["weights"].items())
+
+
+def test_keyboard_interrupt_keeps_the_last_completed_step(generator):
+    def callback(rec, mg):
+        if rec["step"] == 1:
+            raise KeyboardInterrupt
+
+    examples = build_examples(generator, load_qa(2), paraphrases=0)
+    result = train(generator, examples, TrainConfig(num_steps=5, batch_size=2, rank=4), callback=callback, every=1, progress=False)
+    assert result.interrupted and result.steps_done == 1 and "step 1" in result.message
+
+
+def test_adapter_round_trip_gives_identical_outputs(generator, tmp_path):
+    examples = build_examples(generator, load_qa(2), paraphrases=0)
+    result = train(generator, examples, TrainConfig(num_steps=2, batch_size=2, rank=4, lr=1e-2), progress=False)
+    path = save_adapter(result, "test-adapter", cache_dir=tmp_path)
+    assert (path / "adapter_model.safetensors").is_file() and not list(path.glob("*.bin"))
+    loaded = load_adapter("test-adapter", generator, cache_dir=tmp_path)
+    ids = generator.tokenizer(generator.chat_prompt(load_qa(1)[0]["question"]), return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        a = result.gen.model(input_ids=ids).logits
+        b = loaded.model(input_ids=ids).logits
+        base = generator.model(input_ids=ids).logits
+    assert torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(a, base, atol=1e-3)
+    assert list_adapters(tmp_path) == ["test-adapter"]
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", "Capital", ".hidden", "x" * 65, "finetune", "models", "labkit", "sp ace"])
+def test_bad_adapter_names_are_rejected(name):
+    with pytest.raises(ValueError):
+        check_name(name)
+
+
+def test_missing_adapter_lists_what_exists(generator, tmp_path):
+    (tmp_path / "adapters" / "kettle").mkdir(parents=True)
+    (tmp_path / "adapters" / "kettle" / "labkit.json").write_text('{"kind": "lora"}')
+    with pytest.raises(ValueError, match="kettle"):
+        load_adapter("nothing-here", generator, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("replay", [0.0, 0.25, 0.5])
+def test_replay_share_of_every_batch(replay):
+    domain = [{"input_ids": [1] * (3 + i % 5), "labels": [1] * (3 + i % 5), "kind": "qa"} for i in range(20)]
+    general = [{"input_ids": [2] * (4 + i % 7), "labels": [2] * (4 + i % 7), "kind": "general"} for i in range(30)]
+    plan = batches(domain, general, num_steps=10, batch_size=8, replay=replay, seed=0)
+    counts = [sum(r["kind"] == "general" for r in b) for b in plan]
+    assert all(len(b) == 8 for b in plan)
+    assert counts == replay_counts(10, 8, replay) and all(c == round(8 * replay) for c in counts)
+
+
+def test_length_bucketing_reduces_padding():
+    rows = [{"input_ids": [1] * n, "labels": [1] * n, "kind": "qa"} for n in [4, 30, 5, 28, 6, 31, 4, 29] * 4]
+    bucketed = padding_waste(batches(rows, [], num_steps=8, batch_size=4, bucket=8))
+    unbucketed = padding_waste(batches(rows, [], num_steps=8, batch_size=4, bucket=1))
+    assert bucketed < unbucketed
+
+
+@pytest.mark.parametrize("rank", [1, 4])
+def test_lora_on_one_layer_matches_peft(generator, rank):
+    demo = lora_on_one_layer(generator, rank=rank)
+    assert demo["max_diff_vs_peft"] < 1e-5
+    assert demo["update_rank"] == rank
+    assert demo["lora_params"] == rank * sum(demo["weight_shape"])
