@@ -3,7 +3,8 @@
 What it holds:
 - `embed_texts`: batched, normalised sentence embeddings with a tqdm.auto progress bar.
 - `VectorIndex`: a FAISS index chosen by name ("flat" exact inner product, "hnsw" graph,
-  "ivf" inverted lists) wrapped in `IndexIDMap2`, so every chunk has a stable integer id
+  "ivf" inverted lists) with our own ids (`IndexIDMap2` for flat and HNSW; IVF lists store
+  ids themselves), so every chunk has a stable integer id
   and documents can be added, replaced and deleted without rebuilding. It keeps its chunk
   store next to it, searches with a question, and saves to / loads from a directory
   (`index.faiss` + `chunks.json`, no pickle).
@@ -133,7 +134,7 @@ class VectorIndex:
     next_id: int = 0
     tombstones: int = 0  # HNSW only: deleted vectors still in the graph (they are filtered out)
     from_cache: bool = False
-    index: object = None  # the faiss.IndexIDMap2, created with the first vectors
+    index: object = None  # the faiss index (IndexIDMap2, or IndexIVFFlat), created with the first vectors
 
     def __post_init__(self):
         if self.kind not in INDEX_KINDS:
@@ -165,12 +166,14 @@ class VectorIndex:
             base.train(train)
             base.nprobe = self.nprobe or max(2, nlist // 4)
             base.nprobe = min(base.nprobe, nlist)
-            # a hash-table direct map lets IVF both remove ids and reconstruct vectors (compact())
-            base.set_direct_map_type(faiss.DirectMap.Hashtable)
             self.notes.append(
                 f"IVF trained on {len(train)} vectors: nlist={nlist} lists (about sqrt(n), at most n/39), nprobe={base.nprobe}."
             )
-        # faiss's Python layer keeps `base` (and the IVF quantizer) alive with the wrapper
+        if self.kind == "ivf":
+            # IVF lists store our ids themselves and remove them correctly; wrapping IVF in
+            # IndexIDMap2 breaks deletion (the wrapper renumbers, IVF does not)
+            return base
+        # faiss's Python layer keeps `base` alive with the wrapper
         return faiss.IndexIDMap2(base)
 
     def add_vectors(self, chunks: list[Chunk], vectors: np.ndarray) -> list[int]:
@@ -252,8 +255,11 @@ class VectorIndex:
         return {"removed": removed, "added": len(chunks), "seconds": round(time.perf_counter() - start, 4)}
 
     def compact(self) -> None:
-        """Rebuild the FAISS index from the live chunks' vectors (drops HNSW tombstones). Example: index.compact()."""
-        if self.index is None or not self.chunks:
+        """Rebuild an HNSW index from the live chunks' vectors, dropping tombstones. Example: index.compact().
+
+        Flat and IVF indexes remove vectors for real, so there is nothing to compact.
+        """
+        if self.kind != "hnsw" or self.index is None or not self.chunks:
             return
         ids = np.asarray(sorted(self.chunks), dtype="int64")
         vectors = np.vstack([self.index.reconstruct(int(i)) for i in ids]).astype("float32")

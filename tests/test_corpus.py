@@ -1,0 +1,79 @@
+"""labkit.corpus: loading folders (and every kind of bad file), chunking, ids."""
+
+import pytest
+
+from labkit.config import KB_DIR
+from labkit.corpus import Document, chunk_document, load_folder, split_sections, word_count
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_folder(KB_DIR)
+
+
+def test_kb_loads_with_titles(kb):
+    assert len(kb) >= 40 and not kb.skipped and not kb.warnings
+    doc = next(d for d in kb.documents if d.id == "policy-returns")
+    assert doc.title == "Returns Policy" and doc.path.endswith("policy-returns.md")
+
+
+def test_sections_keep_heading_path():
+    sections = split_sections("# A\nx\n\n## B\ny\n### C\nz\n## D\nw")
+    assert sections == [("A", "x"), ("A > B", "y"), ("A > B > C", "z"), ("A > D", "w")]
+
+
+@pytest.mark.parametrize("chunk_size,overlap", [(16, 0), (32, 8), (128, 24)])
+def test_chunks_respect_budget_and_ids(kb, chunk_size, overlap):
+    for doc in kb.documents[:10]:
+        chunks = chunk_document(doc, chunk_size, overlap)
+        assert [c.id for c in chunks] == [f"{doc.id}#{i}" for i in range(len(chunks))]
+        assert all(word_count(c.text) <= chunk_size and c.doc_id == doc.id and c.heading for c in chunks)
+    # the same input gives the same chunks: ids are stable
+    assert [c.to_dict() for c in chunk_document(kb.documents[0], chunk_size, overlap)] == [c.to_dict() for c in chunk_document(kb.documents[0], chunk_size, overlap)]
+
+
+def test_overlap_repeats_text():
+    text = "# T\n\n" + " ".join(f"Sentence number {i} is here." for i in range(20))
+    chunks = chunk_document(Document("t", "T", "t.md", text), chunk_size=20, overlap=5)
+    assert len(chunks) > 2
+    assert chunks[1].text.split("\n\n")[0].split()[-1] in chunks[0].text  # the first unit of chunk 1 ends chunk 0
+
+
+@pytest.mark.parametrize("chunk_size,overlap", [(0, 0), (10, 10), (10, -1)])
+def test_bad_chunk_parameters(chunk_size, overlap):
+    with pytest.raises(ValueError):
+        chunk_document(Document("t", "T", "t.md", "hello"), chunk_size, overlap)
+
+
+def test_bad_files_are_reported(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "good.md").write_text("# Good\n\nThe kettle costs $89.\n")
+    (tmp_path / "sub" / "copy.md").write_text("# Good\n\nThe kettle costs $89.\n")  # duplicate
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 opens at nine.".encode("latin-1"))
+    (tmp_path / "blob.txt").write_bytes(bytes(range(256)) * 10)
+    (tmp_path / "empty.md").write_text("  \n")
+    (tmp_path / "big.md").write_text("word " * 5000)
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
+    (tmp_path / "page.html").write_text("<html><title>Page</title><body><nav>menu</nav><h1>Head</h1><p>Body text.</p><script>x()</script></body></html>")
+    corpus = load_folder(tmp_path, max_bytes=10_000)
+    ids = {d.id for d in corpus.documents}
+    assert ids == {"good", "latin1", "page"}
+    reasons = {r["path"]: r["reason"] for r in corpus.skipped}
+    assert "duplicate of good.md" in reasons["sub/copy.md"]
+    assert "binary" in reasons["blob.txt"] and "empty" in reasons["empty.md"] and "too big" in reasons["big.md"]
+    assert "PDF" in reasons["broken.pdf"] and "unsupported" in reasons["image.png"]
+    assert corpus.warnings == [{"path": "latin1.txt", "reason": "not valid UTF-8: undecodable bytes were replaced with \ufffd"}]
+    page = next(d for d in corpus.documents if d.id == "page")
+    assert page.title == "Page" and "Body text." in page.text and "menu" not in page.text and "x()" not in page.text
+    assert "skipped" in corpus.report()
+
+
+def test_empty_and_missing_folders(tmp_path):
+    with pytest.raises(ValueError, match="No documents found"):
+        load_folder(tmp_path)
+    (tmp_path / "x.bin").write_bytes(b"\x00\x01")
+    with pytest.raises(ValueError, match="Put .md"):
+        load_folder(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_folder(tmp_path / "nope")

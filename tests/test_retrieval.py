@@ -1,0 +1,121 @@
+"""labkit.retrieval: index kinds, search, add/replace/delete by document, save/load, the folder cache."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from labkit.config import KB_DIR
+from labkit.corpus import Document, chunk_corpus, load_folder
+from labkit.data import load_qa
+from labkit.retrieval import INDEX_KINDS, VectorIndex, build_index, embed_texts, evaluate_retrieval, index_folder, ivf_nlist
+
+DOCS = ["product-brimble-kettle", "policy-returns", "company-leadership", "faq-gift-cards"]
+
+
+@pytest.fixture(scope="module")
+def small_docs():
+    corpus = load_folder(KB_DIR)
+    return [d for d in corpus.documents if d.id in DOCS]
+
+
+@pytest.fixture(scope="module")
+def small_vectors(embedder, small_docs):
+    chunks = chunk_corpus(small_docs)
+    return chunks, embed_texts(embedder, [c.embed_text() for c in chunks], progress=False)
+
+
+def fresh_index(embedder, kind, small_vectors):
+    """A new index of the small documents, from vectors embedded once (the CPU is the bottleneck)."""
+    index = VectorIndex(embedder, kind)
+    index.add_vectors(*small_vectors)
+    return index
+
+
+@pytest.fixture(scope="module", params=INDEX_KINDS)
+def small_index(request, embedder, small_vectors):
+    return fresh_index(embedder, request.param, small_vectors)
+
+
+def test_build_index_from_documents(embedder, small_docs):
+    index = build_index(small_docs[:1], embedder, "flat", progress=False)
+    assert set(index.documents) == {small_docs[0].id} and index.documents[small_docs[0].id]["sha"]
+
+
+def test_embeddings_are_unit_length(embedder):
+    vectors = embed_texts(embedder, ["hello", "a kettle costs money", "x"], batch_size=2, progress=False)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_search_finds_the_right_document(small_index):
+    hits = small_index.search("How much does the Brimble Kettle cost?", 3)
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert hits[0].chunk.doc_id == "product-brimble-kettle"
+    assert hits[0].score >= hits[-1].score
+
+
+def test_delete_then_replace_keeps_other_documents(embedder, small_docs, small_vectors, small_index):
+    index = fresh_index(embedder, small_index.kind, small_vectors)  # a copy this test may change
+    before = len(index)
+    removed = index.delete_document("policy-returns")
+    assert removed > 0 and len(index) == before - removed and "policy-returns" not in index.documents
+    assert all(h.chunk.doc_id != "policy-returns" for h in index.search("How many days do I have to return a product?", 5))
+    assert index.search("How much does the Brimble Kettle cost?", 1)[0].chunk.doc_id == "product-brimble-kettle"
+    with pytest.raises(KeyError):
+        index.delete_document("policy-returns")
+    kettle = next(d for d in small_docs if d.id == "product-brimble-kettle")
+    new = Document(kettle.id, kettle.title, kettle.path, kettle.text.replace("$89", "$95"))
+    stats = index.replace_document(new)
+    assert stats["removed"] == stats["added"] > 0
+    texts = " ".join(h.chunk.text for h in index.search("What is the price of the Brimble Kettle?", 3))
+    assert "$95" in texts and "$89" not in texts
+    index.compact()  # a no-op except for HNSW, where it drops the tombstones
+    assert index.tombstones == 0 and index.search("What is the price of the Brimble Kettle?", 1)[0].chunk.doc_id == kettle.id
+
+
+def test_add_existing_document_is_refused(small_index, small_docs):
+    with pytest.raises(ValueError, match="replace_document"):
+        small_index.add_documents(small_docs[:1], progress=False)
+
+
+def test_save_and_load_round_trip(tmp_path, embedder, small_index):
+    small_index.save(tmp_path / "idx")
+    loaded = VectorIndex.load(tmp_path / "idx", embedder)
+    q = "Who is the chief executive?"
+    assert [(h.chunk.id, round(h.score, 4)) for h in loaded.search(q, 3)] == [(h.chunk.id, round(h.score, 4)) for h in small_index.search(q, 3)]
+    assert loaded.kind == small_index.kind and len(loaded) == len(small_index)
+
+
+def test_bad_queries_and_empty_index(embedder, small_index):
+    with pytest.raises(ValueError, match="empty"):
+        small_index.search("   ")
+    with pytest.raises(ValueError, match="index is empty"):
+        VectorIndex(embedder).search("anything")
+    with pytest.raises(ValueError, match="choose one of"):
+        VectorIndex(embedder, kind="lsh")
+
+
+def test_folder_index_is_cached(tmp_path, embedder, small_docs, monkeypatch):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for doc in small_docs[:2]:
+        shutil.copy(doc.path, folder)
+    first = index_folder(folder, embedder, progress=False)
+    second = index_folder(folder, embedder, progress=False)
+    assert not first.from_cache and second.from_cache and len(first) == len(second)
+    (folder / "new.md").write_text("# New\n\nThe lighthouse opens at dawn.\n")
+    third = index_folder(folder, embedder, progress=False)
+    assert not third.from_cache and "new" in third.documents
+
+
+@pytest.mark.parametrize("n,expected", [(10, 1), (323, 8), (100_000, 316)])
+def test_ivf_nlist(n, expected):
+    assert ivf_nlist(n) == expected
+
+
+def test_kb_retrieval_recall(embedder):
+    index = index_folder(KB_DIR, embedder, progress=False)
+    result = evaluate_retrieval(index, load_qa()[::4])
+    assert result["summary"]["recall@3"] >= 0.85 and 0.7 <= result["summary"]["mrr"] <= 1.0
