@@ -1,0 +1,73 @@
+"""labkit.rag: prompts with numbered sources, cited answers from the real model, `labkit ask`."""
+
+import json
+
+import pytest
+
+from labkit.config import KB_DIR
+from labkit.rag import RAG, Source, best_source, build_prompt, cited_numbers, clean_answer, closed_book, run_ask
+from labkit.retrieval import index_folder
+
+SOURCES = [
+    Source(1, "kettle#2", "kettle", "kettle.md", "Brimble Kettle", "Brimble Kettle > Price", 0.7, "The Brimble Kettle costs $89."),
+    Source(2, "lamp#0", "lamp", "lamp.md", "Orrin Desk Lamp", "Orrin Desk Lamp", 0.4, "The lamp has a five year warranty."),
+]
+
+
+@pytest.fixture(scope="module")
+def kb_index(embedder):
+    return index_folder(KB_DIR, embedder, progress=False)
+
+
+def test_prompt_numbers_sources_then_question():
+    prompt = build_prompt("What does the kettle cost?", SOURCES)
+    assert prompt.index("[1] Brimble Kettle > Price: The Brimble Kettle costs $89.") < prompt.index("[2] Orrin") < prompt.index("Question: What does")
+    assert len(build_prompt("q", [Source(1, "a#0", "a", "a", "A", "", 0.1, "word " * 500)], max_words=10).split()) < 40
+
+
+@pytest.mark.parametrize("answer,n,expected", [("It costs $89 [1].", 2, [1]), ("See [2] and [1][2]", 2, [2, 1]), ("[7] nope", 2, []), ("none", 2, [])])
+def test_cited_numbers(answer, n, expected):
+    assert cited_numbers(answer, n) == expected
+
+
+def test_best_source_and_cleaning():
+    assert best_source("The kettle costs $89", SOURCES) == 1
+    assert best_source("zzz", SOURCES) is None
+    assert clean_answer(" It costs $89 [1].\n\nQuestion: what else?") == "It costs $89 [1]."
+
+
+def test_rag_answers_with_sources_and_timings(kb_index, generator):
+    result = RAG(kb_index, generator, top_k=3).answer("What is the price of the Brimble Kettle?")
+    assert [s.number for s in result.sources] == [1, 2, 3]
+    assert result.sources[0].doc_id == "product-brimble-kettle" and result.sources[0].chunk_id.startswith("product-brimble-kettle#")
+    assert result.cited and result.answer
+    assert 0 < result.retrieve_seconds < 5 and result.generate_seconds > 0 and 100 < result.prompt_tokens < 1000  # no upper bound: the CPU may be shared
+    data = result.to_dict()
+    assert data["answer"] == result.answer and json.dumps(data)
+
+
+def test_empty_question_is_refused(kb_index, generator):
+    with pytest.raises(ValueError, match="empty"):
+        RAG(kb_index, generator).answer("  ")
+    with pytest.raises(ValueError, match="empty"):
+        closed_book(generator)("")
+
+
+def test_labkit_ask_json_on_own_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Grey Point Lighthouse\n\nThe Grey Point Lighthouse was built in 1871 by Ada Pell.\n")
+    (docs / "notes.txt").write_bytes("Le caf\xe9 ferme \xe0 midi.".encode("latin-1"))
+    (docs / "blob.txt").write_bytes(b"\x00\x01\x02")
+    assert run_ask("When was the Grey Point Lighthouse built?", docs=str(docs), top_k=2, as_json=True) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sources"][0]["path"].endswith("lighthouse.md") and out["sources"][0]["chunk_id"] == "lighthouse#0"
+    assert {"retrieve_s", "generate_s"} <= set(out["timings"]) and out["documents"] == 2
+    assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
+
+
+@pytest.mark.parametrize("question,top_k", [("", 3), ("ok?", 0)])
+def test_labkit_ask_bad_arguments(question, top_k):
+    with pytest.raises(ValueError):
+        run_ask(question, top_k=top_k)
