@@ -62,10 +62,10 @@ def default_config(method: str = "lora", rank: int | None = None, lr: float | No
 # ---------------------------------------------------------------- fast multiple choice
 
 
-def mc_scores_fast(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16) -> list[list[float]]:
-    """Mean log-probability per token of each choice, as `evaluate.mc_logprobs`, with the prompt encoded once.
+def mc_scores_fast(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16, reduce: str = "sum") -> list[list[float]]:
+    """Log-probability of each choice, as `evaluate.mc_logprobs` (same `reduce`), with the prompt encoded once.
 
-    Example: mc_scores_fast(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-0.9, -6.2]]
+    Example: mc_scores_fast(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-2.3, -5.2]]
     Each question's prompt runs once; its keys and values are copied for every choice,
     and only the choice tokens run after it. The vocabulary projection runs only at the
     positions that predict a choice token.
@@ -115,7 +115,8 @@ def mc_scores_fast(gen, questions: list[str], choices: list[list[str]], batch_si
             k = 0
             scores = []
             for n in counts:
-                scores.append(picked[k : k + n].mean().item())
+                part = picked[k : k + n]
+                scores.append((part.sum() if reduce == "sum" else part.mean()).item())
                 k += n
             k = 0
             for o in opts:
