@@ -5,7 +5,7 @@ Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same func
   answer or an alias as whole words ("costs $89" matches "$89", "$899" does not).
 - `token_f1`: SQuAD token overlap F1, the best over the accepted answers.
 - `mc_logprobs` / `mc_accuracy`: which of several choices the model finds most likely as
-  its answer (mean log-probability per token), batched. Fast and deterministic: used for
+  its answer (summed log-probability of its tokens), batched. Fast and deterministic: used for
   the general probe and to watch forgetting during training.
 - `evaluate_answers`: runs any `answer_fn(question) -> str` over held-out paraphrases and
   returns per-question records and a summary.
@@ -60,12 +60,15 @@ def token_f1(prediction: str, answers) -> float:
 # ---------------------------------------------------------------- multiple choice
 
 
-def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size: int = 32) -> list[list[float]]:
-    """Mean log-probability per token of each choice as the model's answer to each question.
+def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size: int = 32, reduce: str = "sum") -> list[list[float]]:
+    """Log-probability of each choice as the model's answer to each question.
 
-    Example: mc_logprobs(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-0.9, -6.2]]
+    Example: mc_logprobs(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-2.3, -5.2]]
     The prompt is the chat prompt of the question; each choice is scored as the start of
     the assistant's turn. Rows are right-padded and batched across questions.
+    reduce="sum" (the default) adds the choice's token log-probabilities; "mean" divides
+    by its length. We use the sum: the mean favours multi-token choices, because the
+    second token of a word is nearly free ("Venice" beats "Rome" as Italy's capital).
     """
     import torch
 
@@ -94,7 +97,8 @@ def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size:
             for row, (p, c, _) in enumerate(chunk):
                 positions = torch.arange(len(p) - 1, len(p) + len(c) - 1, device=device)
                 targets = torch.tensor(c, device=device)
-                scores.append(logp[row, positions, targets].mean().item())
+                token_logp = logp[row, positions, targets]
+                scores.append((token_logp.sum() if reduce == "sum" else token_logp.mean()).item())
     if was_training:
         model.train()
     out: list[list[float]] = [[] for _ in questions]
@@ -136,9 +140,9 @@ def mc_items_from_probe(probe: list[dict]) -> list[MCItem]:
     return [MCItem(p["id"], p["question"], list(p["choices"]), int(p["answer_index"])) for p in probe]
 
 
-def mc_accuracy(gen, items: list[MCItem], batch_size: int = 32, return_records: bool = False):
-    """Share of items whose right choice has the highest score. Example: mc_accuracy(gen, probe_items) -> 0.78."""
-    scores = mc_logprobs(gen, [it.question for it in items], [it.choices for it in items], batch_size)
+def mc_accuracy(gen, items: list[MCItem], batch_size: int = 32, return_records: bool = False, reduce: str = "sum"):
+    """Share of items whose right choice has the highest log-probability. Example: mc_accuracy(gen, probe_items) -> 0.78."""
+    scores = mc_logprobs(gen, [it.question for it in items], [it.choices for it in items], batch_size, reduce)
     picks = [max(range(len(s)), key=s.__getitem__) for s in scores]
     acc = sum(p == it.answer_index for p, it in zip(picks, items)) / max(1, len(items))
     if return_records:
