@@ -74,7 +74,7 @@ def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size:
 
     tok, model = gen.tokenizer, gen.model
     pairs = []  # (prompt ids, choice ids, question index)
-    for qi, (question, opts) in enumerate(zip(questions, choices)):
+    for qi, (question, opts) in enumerate(zip(questions, choices, strict=True)):
         prompt_ids = tok(gen.chat_prompt(question), add_special_tokens=False)["input_ids"]
         for choice in opts:
             choice_ids = tok(str(choice), add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
@@ -102,7 +102,7 @@ def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size:
     if was_training:
         model.train()
     out: list[list[float]] = [[] for _ in questions]
-    for (_, _, qi), score in zip(pairs, scores):
+    for (_, _, qi), score in zip(pairs, scores, strict=True):
         out[qi].append(score)
     return out
 
@@ -144,11 +144,11 @@ def mc_accuracy(gen, items: list[MCItem], batch_size: int = 32, return_records: 
     """Share of items whose right choice has the highest log-probability. Example: mc_accuracy(gen, probe_items) -> 0.78."""
     scores = mc_logprobs(gen, [it.question for it in items], [it.choices for it in items], batch_size, reduce)
     picks = [max(range(len(s)), key=s.__getitem__) for s in scores]
-    acc = sum(p == it.answer_index for p, it in zip(picks, items)) / max(1, len(items))
+    acc = sum(p == it.answer_index for p, it in zip(picks, items, strict=True)) / max(1, len(items))
     if return_records:
         records = [
             {"id": it.id, "question": it.question, "picked": it.choices[p], "right": it.choices[it.answer_index], "correct": p == it.answer_index}
-            for it, p in zip(items, picks)
+            for it, p in zip(items, picks, strict=True)
         ]
         return acc, records
     return acc
@@ -235,7 +235,7 @@ def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_
             "f1": round(token_f1(a, answer_variants(it)), 4),
             "seconds": per,
         }
-        for it, a in zip(items, answers)
+        for it, a in zip(items, answers, strict=True)
     ]
     return EvalResult(records, summarize(records))
 

@@ -81,6 +81,13 @@ class Generator:
     info: dict = field(default_factory=dict)
 
     @property
+    def chatml(self) -> bool:
+        """True for ChatML models (SmolLM2): we then write the compact format ourselves. Cached: get_vocab() is slow."""
+        if "chatml" not in self.info:
+            self.info["chatml"] = "<|im_start|>" in self.tokenizer.get_vocab()
+        return self.info["chatml"]
+
+    @property
     def max_context(self) -> int:
         return int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
 
@@ -90,7 +97,7 @@ class Generator:
         Example: chat_prompt("Hi") -> "<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n"
         SmolLM2's own template adds a default system prompt; we leave it out (shorter, faster).
         """
-        if "<|im_start|>" in self.tokenizer.get_vocab():
+        if self.chatml:
             head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
             return f"{head}<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
@@ -100,7 +107,7 @@ class Generator:
 
     def end_of_turn(self) -> str:
         """The text that closes an assistant turn. Example: '<|im_end|>' for ChatML models."""
-        if "<|im_start|>" in self.tokenizer.get_vocab():
+        if self.chatml:
             return "<|im_end|>"
         return self.tokenizer.eos_token or ""
 
