@@ -1,0 +1,172 @@
+"""The decision guide: RAG, fine-tuning or both, with reasons backed by the kit's own measurements.
+
+What it holds:
+- `Recommendation`: the choice ("RAG", "fine-tuning" or "both"), the reasons (each quoting
+  a figure measured by `labkit.compare`) and the figures quoted.
+- `recommend(answers, results)`: plain rules over the learner's answers (how often the
+  data changes, how much traceability matters, knowledge or behaviour, compute budget,
+  latency budget) and the measured results of `labkit.compare.run_experiment`.
+- `decision_guide(results)`: the ipywidgets form over `recommend` (explicit widgets,
+  observe, an Output for errors).
+
+What it leaves out: costs in money (see `labkit.costs` for seconds) and any opinion that
+the scoreboard cannot back: a rule whose figure is missing says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CHANGE = ("never", "monthly", "weekly or faster")  # how often the knowledge changes
+TRACEABILITY = ("nice to have", "required")  # must every answer point at its source?
+NEED = ("knowledge", "behaviour", "both")  # facts to answer from, a fixed task/format to follow, or both
+COMPUTE = ("no training", "some training")  # can the team afford fine-tuning runs?
+DEFAULT_ANSWERS = {"change": "monthly", "traceability": "required", "need": "knowledge", "compute": "some training", "latency_s": 5.0}
+
+
+@dataclass
+class Recommendation:
+    """What to build, why, and the measured figures the reasons quote."""
+
+    choice: str  # "RAG", "fine-tuning" or "both"
+    reasons: list = field(default_factory=list)  # one sentence each, each quoting a measured figure
+    figures: dict = field(default_factory=dict)  # "name" -> the number quoted (as printed)
+
+    def text(self) -> str:
+        """The recommendation as plain text. Example: Recommendation("RAG", ["RAG answers 0.62 ..."]).text() -> "Recommended: RAG\\n- RAG answers 0.62 ..."."""
+        return "\n".join([f"Recommended: {self.choice}", *(f"- {r}" for r in self.reasons)])
+
+
+def _mean(results: dict, approach: str, metric: str):
+    stat = results.get("scoreboard", {}).get(approach, {}).get(metric)
+    return None if stat is None else stat["mean"]
+
+
+def check_answers(answers: dict) -> dict:
+    """The answers with defaults filled in and each value checked. Example: check_answers({"need": "behaviour"})["change"] -> "monthly"."""
+    out = {**DEFAULT_ANSWERS, **(answers or {})}
+    for key, allowed in (("change", CHANGE), ("traceability", TRACEABILITY), ("need", NEED), ("compute", COMPUTE)):
+        if out[key] not in allowed:
+            raise ValueError(f"{key} must be one of {', '.join(allowed)}, not {out[key]!r}")
+    out["latency_s"] = float(out["latency_s"])
+    if out["latency_s"] <= 0:
+        raise ValueError("latency_s is the seconds an answer may take: give a positive number")
+    return out
+
+
+def recommend(answers: dict, results: dict) -> Recommendation:
+    """RAG, fine-tuning or both for these answers, with reasons quoting the measured results.
+
+    Example: recommend({"change": "weekly or faster", "need": "knowledge"}, results).choice -> "RAG"
+    `results` is what `labkit.compare.run_experiment` returns (or `compare.load_latest()`).
+    """
+    a = check_answers(answers)
+    rec = Recommendation("RAG")
+    figures = rec.figures
+
+    def num(name, value, digits=2):
+        text = f"{value:.{digits}f}"
+        figures[name] = text
+        return text
+
+    rag_acc, cb_acc, ft_acc = (_mean(results, x, "accuracy") for x in ("RAG", "closed-book", "fine-tuned"))
+    fresh = results.get("freshness") or {}
+    behaviour = results.get("behaviour")
+
+    knowledge = a["need"] in ("knowledge", "both")
+    wants_behaviour = a["need"] in ("behaviour", "both")
+    can_train = a["compute"] == "some training"
+    if knowledge and rag_acc is not None and cb_acc is not None:
+        rec.reasons.append(f"On the kit's questions RAG answered {num('RAG accuracy', rag_acc)} correctly, against "
+                           f"{num('closed-book accuracy', cb_acc)} closed-book"
+                           + (f" and {num('fine-tuned accuracy', ft_acc)} after fine-tuning on the same facts." if ft_acc is not None else "."))
+    if knowledge and a["change"] != "never" and fresh:
+        rec.reasons.append(f"The data changes {a['change']}: after an index update of {num('update seconds', fresh['update_s']['mean'])} s, "
+                           f"RAG gave the new value in {num('RAG fresh', fresh['RAG after update']['new']['mean'])} of answers; the fine-tuned "
+                           f"model gave it in {num('stale fine-tune', fresh['fine-tuned (stale)']['new']['mean'])} until retrained "
+                           f"({num('retrain seconds', fresh['retrain_s']['mean'], 0)} s each time).")
+    cited = _mean(results, "RAG", "cited_gold")
+    if a["traceability"] == "required" and cited is not None:
+        rec.reasons.append(f"Traceability is required: {num('RAG gold citations', cited)} of RAG answers cited a gold document; "
+                           "a fine-tuned model answering closed-book cites nothing (0.00).")
+        figures["fine-tuned citations"] = "0.00"
+    latency = _mean(results, "RAG", "latency_p50_s")
+    if latency is not None and latency > a["latency_s"]:
+        rec.reasons.append(f"Warning: RAG's median answer took {num('RAG latency', latency)} s here, over your {a['latency_s']:.1f} s budget; "
+                           f"the closed-book prompt is shorter ({num('closed-book prompt tokens', _mean(results, 'closed-book', 'prompt_tokens'), 0)} "
+                           f"tokens against {num('RAG prompt tokens', _mean(results, 'RAG', 'prompt_tokens'), 0)}): use fewer sources or a faster machine.")
+    if wants_behaviour and behaviour:
+        b = behaviour
+        if can_train:
+            rec.reasons.append(f"For a fixed behaviour (the triage format) LoRA reached format compliance {num('LoRA format', b['lora']['format_compliance'])} "
+                               f"and label accuracy {num('LoRA labels', b['lora']['label_accuracy'])}, against "
+                               f"{num('few-shot format', b['few_shot']['format_compliance'])} / {num('few-shot labels', b['few_shot']['label_accuracy'])} "
+                               f"with retrieved examples and {num('zero-shot format', b['zero_shot']['format_compliance'])} zero-shot, "
+                               f"after {num('behaviour training seconds', b['lora']['train_s'], 0)} s of training.")
+        else:
+            rec.reasons.append(f"Without training, retrieved examples are the best prompt here: format compliance "
+                               f"{num('few-shot format', b['few_shot']['format_compliance'])} against {num('zero-shot format', b['zero_shot']['format_compliance'])} "
+                               f"zero-shot (LoRA reached {num('LoRA format', b['lora']['format_compliance'])}).")
+    forgetting = (_mean(results, "closed-book", "general_acc"), _mean(results, "fine-tuned", "general_acc"))
+    if wants_behaviour and can_train and None not in forgetting:
+        rec.reasons.append(f"Watch forgetting: the general probe moved from {num('general before', forgetting[0])} to "
+                           f"{num('general after', forgetting[1])} after the knowledge fine-tune.")
+    if a["need"] == "behaviour":
+        rec.choice = "fine-tuning" if can_train else "RAG"
+        if not can_train:
+            rec.choice = "RAG"  # retrieved few-shot examples: the RAG-style answer to a task
+    elif a["need"] == "both":
+        rec.choice = "both" if can_train else "RAG"
+    if knowledge and not can_train and "train_s" not in figures:
+        train_s = _mean(results, "fine-tuned", "train_s")
+        build = _mean(results, "RAG", "index_build_s")
+        if train_s is not None and build is not None:
+            rec.reasons.append(f"No training budget: RAG's one-off cost is an index build of {num('index build seconds', build, 1)} s, "
+                               f"against {num('train_s', train_s, 1)} s per fine-tune on this CPU.")
+    if not rec.reasons:
+        rec.reasons.append("The results hold no figure for these answers: run labkit compare first (0 measurements found).")
+    return rec
+
+
+def guide_html(rec: Recommendation) -> str:
+    """A recommendation as HTML. Example: guide_html(recommend({}, results)).startswith("<h4>") -> True."""
+    import html
+
+    items = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
+    return f"<h4>Recommended: {html.escape(rec.choice)}</h4><ul>{items}</ul>"
+
+
+def decision_guide(results: dict, answers: dict | None = None):
+    """The decision guide form; every change recomputes the recommendation from the measured results.
+
+    Example: ui = decision_guide(results); ui.need.value = "behaviour"; ui.result.value -> "<h4>Recommended: fine-tuning</h4>..."
+    The box exposes .change, .traceability, .need, .compute, .latency, .result (HTML), .out and .update().
+    """
+    import ipywidgets as w
+
+    a = check_answers(answers or {})
+    style = {"description_width": "150px"}
+    change = w.Dropdown(options=CHANGE, value=a["change"], description="data changes", style=style)
+    trace = w.Dropdown(options=TRACEABILITY, value=a["traceability"], description="traceability", style=style)
+    need = w.Dropdown(options=NEED, value=a["need"], description="need", style=style)
+    compute = w.Dropdown(options=COMPUTE, value=a["compute"], description="compute budget", style=style)
+    latency = w.FloatSlider(value=a["latency_s"], min=0.2, max=20.0, step=0.2, description="latency budget (s)", style=style)
+    result = w.HTML()
+    out = w.Output()
+
+    def update(_change=None):
+        out.clear_output()
+        try:
+            rec = recommend({"change": change.value, "traceability": trace.value, "need": need.value,
+                             "compute": compute.value, "latency_s": latency.value}, results)
+            result.value = guide_html(rec)
+        except Exception as exc:
+            with out:
+                print(f"Error: {exc}")
+
+    for widget in (change, trace, need, compute, latency):
+        widget.observe(update, names="value")
+    update()
+    ui = w.VBox([change, trace, need, compute, latency, result, out])
+    ui.change, ui.traceability, ui.need, ui.compute, ui.latency, ui.result, ui.out, ui.update = change, trace, need, compute, latency, result, out, update
+    return ui
