@@ -65,6 +65,7 @@ class CompareConfig:
     behaviour_test: int | None = 48  # triage test messages scored (stratified; None = all)
     behaviour_steps: int = 120  # LoRA steps on the triage training pairs
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
+    rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
 
 
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
@@ -228,7 +229,7 @@ def _adapter_bytes(result, name: str) -> int:
         return dir_size(Path(tmp) / name)
 
 
-def measure_index(embedder) -> tuple[object, dict]:
+def measure_index(embedder, rebuild: bool = True) -> tuple[object, dict]:
     """Build the knowledge-base index from scratch (timed) and measure its size on disk.
 
     Example: index, info = measure_index(embedder); info -> {"index_build_s": 21.4, "index_bytes": 1480000, "chunks": 323}
@@ -237,11 +238,11 @@ def measure_index(embedder) -> tuple[object, dict]:
     from labkit.retrieval import index_folder
 
     start = time.perf_counter()
-    index = index_folder(KB_DIR, embedder, cache=False, progress=False)
+    index = index_folder(KB_DIR, embedder, cache=not rebuild, progress=False)
     build = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         size = dir_size(index.save(Path(tmp) / "kb"))
-    return index, {"index_build_s": round(build, 2), "index_bytes": size, "chunks": len(index)}
+    return index, {"index_build_s": round(build, 2), "index_bytes": size, "chunks": len(index), "rebuilt": rebuild}
 
 
 def run_seed(gen, embedder, index, ccfg: CompareConfig, seed: int, index_info: dict, approaches=APPROACHES, log=print) -> dict:
@@ -404,7 +405,7 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     ccfg = ccfg or default_compare_config()
     t0 = time.perf_counter()
     gen, embedder = gen or load_generator(), embedder or load_embedder()
-    index, index_info = measure_index(embedder)
+    index, index_info = measure_index(embedder, ccfg.rebuild_index)
     log(f"index: {index_info['chunks']} chunks built in {index_info['index_build_s']} s")
     seed_runs = []
     for seed in ccfg.seeds:
