@@ -32,3 +32,6 @@ bench: $(STAMP)
 
 clean-cache:
 	rm -rf $(LABKIT_CACHE)
+
+report: $(STAMP)
+	$(BIN)/labkit compare --out reports

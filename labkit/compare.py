@@ -65,6 +65,7 @@ class CompareConfig:
     behaviour_test: int | None = 48  # triage test messages scored (stratified; None = all)
     behaviour_steps: int = 120  # LoRA steps on the triage training pairs
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
+    approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
     rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
 
 
@@ -409,7 +410,7 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     log(f"index: {index_info['chunks']} chunks built in {index_info['index_build_s']} s")
     seed_runs = []
     for seed in ccfg.seeds:
-        seed_runs.append(run_seed(gen, embedder, index, ccfg, seed, index_info, log=log))
+        seed_runs.append(run_seed(gen, embedder, index, ccfg, seed, index_info, tuple(ccfg.approaches), log=log))
     out = {"config": asdict(ccfg), "quick": get_config().quick, "index": index_info, **aggregate(seed_runs),
            "seeds": [{k: v for k, v in r.items() if k != "rows"} | {"rows": _strip(r["rows"])} for r in seed_runs]}
     tps = [r["train_tokens_per_s"] for r in seed_runs if r.get("train_tokens_per_s")]
