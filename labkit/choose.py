@@ -111,12 +111,21 @@ def recommend(answers: dict, results: dict) -> Recommendation:
     if wants_behaviour and can_train and None not in forgetting:
         rec.reasons.append(f"Watch forgetting: the general probe moved from {num('general before', forgetting[0])} to "
                            f"{num('general after', forgetting[1])} after the knowledge fine-tune.")
+    # fine-tuning wins the behaviour only where the measurements say so: LoRA's labels within
+    # 0.05 of the retrieved examples', or few-shot too slow for the latency budget
+    lora_wins = False
+    if wants_behaviour and can_train and behaviour:
+        few, lora = behaviour["few_shot"], behaviour["lora"]
+        lora_wins = lora["label_accuracy"] >= few["label_accuracy"] - 0.05 or few.get("seconds_per_message", 0) > a["latency_s"]
+        if not lora_wins:
+            rec.reasons.append(f"Here the retrieved examples beat this LoRA run on labels ({num('few-shot labels', few['label_accuracy'])} against "
+                               f"{num('LoRA labels', lora['label_accuracy'])}) within your latency budget, so retrieval is the measured choice; "
+                               f"LoRA's prompt is {num('LoRA prompt tokens', lora['prompt_tokens'], 0)} tokens against {num('few-shot prompt tokens', few['prompt_tokens'], 0)}: "
+                               "train longer if prompt cost matters.")
     if a["need"] == "behaviour":
-        rec.choice = "fine-tuning" if can_train else "RAG"
-        if not can_train:
-            rec.choice = "RAG"  # retrieved few-shot examples: the RAG-style answer to a task
+        rec.choice = "fine-tuning" if lora_wins else "RAG"  # RAG here: retrieved few-shot examples, the RAG-style answer to a task
     elif a["need"] == "both":
-        rec.choice = "both" if can_train else "RAG"
+        rec.choice = "both" if lora_wins else "RAG"
     if knowledge and not can_train and "train_s" not in figures:
         train_s = _mean(results, "fine-tuned", "train_s")
         build = _mean(results, "RAG", "index_build_s")

@@ -46,8 +46,8 @@ METRICS = {  # key -> (label, higher is better)
     "prompt_tokens": ("prompt tokens", False),
     "index_build_s": ("index build (s)", False),
     "train_s": ("training (s)", False),
-    "index_bytes": ("index size (bytes)", False),
-    "adapter_bytes": ("adapter size (bytes)", False),
+    "index_bytes": ("index size", False),
+    "adapter_bytes": ("adapter size", False),
 }
 
 
@@ -59,6 +59,8 @@ class CompareConfig:
     rank: int = 16  # LoRA rank
     lr: float = 2e-3  # LoRA learning rate
     paraphrases: int = 2  # fact statements per question added to the QA pairs
+    raft_steps: int = 96  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair)
+    raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
     probe: int = 40  # general-probe items scored for forgetting
@@ -72,7 +74,7 @@ class CompareConfig:
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
     """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(questions=16, updates=4, num_steps=24, probe=16, behaviour_test=8, behaviour_steps=16, seeds=[0])
+    base = (CompareConfig(questions=12, updates=4, num_steps=24, raft_steps=8, probe=16, behaviour_test=8, behaviour_steps=24, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
         base.seeds = list(range(int(seeds)))
@@ -215,19 +217,36 @@ def share_new(answers: list[str], items: list[dict], new_answers: dict) -> dict:
     return {"new": round(new, 4), "old": round(old, 4)}
 
 
-def _train(gen, examples, ccfg: CompareConfig, seed: int, steps: int | None = None):
+def _train(gen, examples, ccfg: CompareConfig, seed: int, steps: int | None = None, **more):
     from labkit.finetune import TrainConfig, train
 
-    cfg = TrainConfig(rank=ccfg.rank, lr=ccfg.lr, num_steps=steps or ccfg.num_steps, seed=seed, paraphrases=ccfg.paraphrases)
+    cfg = TrainConfig(rank=ccfg.rank, lr=ccfg.lr, num_steps=steps or ccfg.num_steps, seed=seed, paraphrases=ccfg.paraphrases, **more)
     return train(gen, examples, cfg, progress=False)
 
 
 def _adapter_bytes(result, name: str) -> int:
-    from labkit.finetune import dir_size
+    """Save the adapter in the cache (the playground loads it) and return its size."""
+    from labkit.finetune import dir_size, save_adapter
 
-    with tempfile.TemporaryDirectory() as tmp:
-        result.gen.model.save_pretrained(Path(tmp) / name, safe_serialization=True)
-        return dir_size(Path(tmp) / name)
+    return dir_size(save_adapter(result, name, meta={"made_by": "labkit.compare"}))
+
+
+def playground_columns(index, gen, top_k: int = 3) -> list:
+    """The query playground's columns with the fine-tuned and hybrid ones, from the adapters the last run saved.
+
+    Example: [name for name, _ in playground_columns(index, gen)] -> ["closed-book", "RAG", "fine-tuned", "fine-tuned + RAG", "RAFT + RAG"]
+    """
+    from labkit.finetune import list_adapters, load_adapter
+    from labkit.rag import RAG, closed_book
+    from labkit.widgets import default_columns
+
+    columns = default_columns(index, gen, top_k)
+    if "compare-fine-tuned" in list_adapters():
+        tuned = load_adapter("compare-fine-tuned", gen)
+        columns += [("fine-tuned", closed_book(tuned)), ("fine-tuned + RAG", RAG(index, tuned, top_k=top_k).answer)]
+    if "compare-raft" in list_adapters():
+        columns.append(("RAFT + RAG", RAG(index, load_adapter("compare-raft", gen), top_k=top_k).answer))
+    return columns
 
 
 def measure_index(embedder, rebuild: bool = True) -> tuple[object, dict]:
@@ -277,7 +296,7 @@ def run_seed(gen, embedder, index, ccfg: CompareConfig, seed: int, index_info: d
     ft = None
     if {"fine-tuned", "fine-tuned + RAG"} & set(approaches):
         ft = _train(gen, build_examples(gen, questions, paraphrases=ccfg.paraphrases), ccfg, seed)
-        train_info = {"train_s": round(ft.train_seconds, 2), "adapter_bytes": _adapter_bytes(ft, "fine-tuned")}
+        train_info = {"train_s": round(ft.train_seconds, 2), "adapter_bytes": _adapter_bytes(ft, "compare-fine-tuned")}
         extra["train_tokens"], extra["train_tokens_per_s"] = ft.tokens, round(ft.tokens / max(1e-9, ft.train_seconds), 1)
         extra["trainable_params"], extra["total_params"] = ft.trainable_params, ft.total_params
         ft_row = score_closed_book(ft.gen, questions, ccfg, probe)
@@ -289,11 +308,13 @@ def run_seed(gen, embedder, index, ccfg: CompareConfig, seed: int, index_info: d
                                         "index_build_s": index_info["index_build_s"], "index_bytes": index_info["index_bytes"], **train_info}
             note(f"fine-tuned + RAG accuracy {rows['fine-tuned + RAG']['accuracy']}")
     if "RAFT + RAG" in approaches:
-        raft = _train(gen, raft_examples(gen, index, questions, ccfg.top_k), ccfg, seed)
+        # max_len 640: the whole RAG prompt fits, so the target is never cut off
+        raft = _train(gen, raft_examples(gen, index, questions, ccfg.top_k), ccfg, seed, ccfg.raft_steps,
+                      batch_size=ccfg.raft_batch_size, max_len=640)
         rows["RAFT + RAG"] = {**score_rag(RAG(index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), questions,
                                           round(mc_accuracy_fast(raft.gen, probe), 4)),
                               "mc_acc": None, "index_build_s": index_info["index_build_s"], "train_s": round(raft.train_seconds, 2),
-                              "index_bytes": index_info["index_bytes"], "adapter_bytes": _adapter_bytes(raft, "raft")}
+                              "index_bytes": index_info["index_bytes"], "adapter_bytes": _adapter_bytes(raft, "compare-raft")}
         note(f"RAFT + RAG accuracy {rows['RAFT + RAG']['accuracy']}")
     fresh = None
     if ft is not None and updates:
@@ -313,7 +334,10 @@ def run_seed(gen, embedder, index, ccfg: CompareConfig, seed: int, index_info: d
                  "RAG after update": share_new(after, asked, new_answers),
                  "fine-tuned + RAG after update": share_new(hybrid, asked, new_answers),
                  "fine-tuned (stale)": share_new(stale, asked, new_answers),
-                 "fine-tuned retrained": share_new(redone, asked, new_answers)}
+                 "fine-tuned retrained": share_new(redone, asked, new_answers),
+                 "records": [{"question": t, "new": new_answers[it["qa_id"]], "old": it["answer"], "RAG after update": a,
+                              "fine-tuned (stale)": s_, "fine-tuned retrained": r}
+                             for t, it, a, s_, r in zip(texts, asked, after, stale, redone, strict=True)]}
         note(f"freshness: RAG {fresh['RAG after update']['new']}, stale {fresh['fine-tuned (stale)']['new']}, "
              f"retrained {fresh['fine-tuned retrained']['new']}")
     return {"rows": rows, "freshness": fresh, **extra}

@@ -64,6 +64,14 @@ def test_every_reason_quotes_a_measured_number(need, compute):
     assert set(rec.figures.values()) <= numbers | {"0.00"}
 
 
+def test_behaviour_follows_the_measurements():
+    worse = {**RESULTS, "behaviour": {**RESULTS["behaviour"], "lora": {**RESULTS["behaviour"]["lora"], "label_accuracy": 0.2, "prompt_tokens": 46}}}
+    worse["behaviour"]["few_shot"] = {**worse["behaviour"]["few_shot"], "prompt_tokens": 642, "seconds_per_message": 1.0}
+    rec = recommend({"need": "behaviour", "compute": "some training", "latency_s": 5.0}, worse)
+    assert rec.choice == "RAG" and "0.46" in rec.text() and "0.20" in rec.text()
+    assert recommend({"need": "behaviour", "compute": "some training", "latency_s": 0.5}, worse).choice == "fine-tuning"
+
+
 def test_freshness_and_latency_reasons():
     rec = recommend({"need": "knowledge", "change": "weekly or faster", "latency_s": 0.5}, RESULTS)
     text = rec.text()
