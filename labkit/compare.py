@@ -53,19 +53,19 @@ METRICS = {  # key -> (label, higher is better)
 
 @dataclass
 class CompareConfig:
-    questions: int | None = 48  # qa records taught and asked (spread over the knowledge base); None = all 195
+    questions: int | None = 40  # qa records taught and asked (spread over the knowledge base); None = all 195
     updates: int | None = None  # fact changes of data/updates.jsonl applied (None = all 26); their questions are taught too
-    num_steps: int = 160  # LoRA steps of the knowledge fine-tunes (fine-tuned, retrained, RAFT)
+    num_steps: int = 96  # LoRA steps of the knowledge fine-tunes (fine-tuned, retrained, RAFT)
     rank: int = 16  # LoRA rank
     lr: float = 2e-3  # LoRA learning rate
     paraphrases: int = 2  # fact statements per question added to the QA pairs
-    raft_steps: int = 96  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair)
+    raft_steps: int = 48  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair)
     raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
     probe: int = 40  # general-probe items scored for forgetting
-    behaviour_test: int | None = 48  # triage test messages scored (stratified; None = all)
-    behaviour_steps: int = 120  # LoRA steps on the triage training pairs
+    behaviour_test: int | None = 40  # triage test messages scored (stratified; None = all)
+    behaviour_steps: int = 80  # LoRA steps on the triage training pairs
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
     approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
     rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
