@@ -166,6 +166,24 @@ def heldout_questions(questions: list[dict], per_question: int = 1) -> list[dict
     return out
 
 
+def score_answers(items: list[dict], answers: list[str], accepted_fn=None, extra: list[dict] | None = None) -> list[dict]:
+    """One record per answer: match and F1 against the accepted answers, plus any extra fields.
+
+    Example: score_answers(heldout_questions(qa[:1]), ["It costs $89."])[0]["match"] -> True
+    `items` come from `heldout_questions`; `accepted_fn(item)` may supply other accepted
+    answers (the freshness experiment uses the updated values).
+    """
+    records = []
+    for i, (item, answer) in enumerate(zip(items, answers, strict=True)):
+        accepted = accepted_fn(item) if accepted_fn else answer_variants(item)
+        record = {"id": item["id"], "question": item["asked"], "answer": answer, "expected": accepted[0],
+                  "match": is_match(answer, accepted), "f1": round(token_f1(answer, accepted), 4)}
+        if extra:
+            record.update(extra[i])
+        records.append(record)
+    return records
+
+
 @dataclass
 class EvalResult:
     """Per-question records and a summary (accuracy = normalised match, f1 = token F1, latency)."""
@@ -194,25 +212,15 @@ def evaluate_answers(answer_fn, questions: list[dict], per_question: int = 1, an
     carry sources too, which are kept in the record). `answers_key(record)` may supply
     other accepted answers (the freshness experiment uses the updated values).
     """
-    records = []
-    for item in heldout_questions(questions, per_question):
+    items = heldout_questions(questions, per_question)
+    answers, extra = [], []
+    for item in items:
         start = time.perf_counter()
         result = answer_fn(item["asked"])
         seconds = time.perf_counter() - start
-        answer = result["answer"] if isinstance(result, dict) else str(result)
-        accepted = answers_key(item) if answers_key else answer_variants(item)
-        record = {
-            "id": item["id"],
-            "question": item["asked"],
-            "answer": answer,
-            "expected": accepted[0],
-            "match": is_match(answer, accepted),
-            "f1": round(token_f1(answer, accepted), 4),
-            "seconds": seconds,
-        }
-        if isinstance(result, dict):
-            record.update({k: v for k, v in result.items() if k != "answer"})
-        records.append(record)
+        answers.append(result["answer"] if isinstance(result, dict) else str(result))
+        extra.append({"seconds": seconds, **({k: v for k, v in result.items() if k != "answer"} if isinstance(result, dict) else {})})
+    records = score_answers(items, answers, answers_key, extra)
     return EvalResult(records, summarize(records))
 
 
@@ -225,18 +233,7 @@ def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_
     start = time.perf_counter()
     answers = gen.generate([it["asked"] for it in items], max_new_tokens=max_new_tokens, batch_size=batch_size)
     per = (time.perf_counter() - start) / max(1, len(items))
-    records = [
-        {
-            "id": it["id"],
-            "question": it["asked"],
-            "answer": a,
-            "expected": it["answer"],
-            "match": is_match(a, answer_variants(it)),
-            "f1": round(token_f1(a, answer_variants(it)), 4),
-            "seconds": per,
-        }
-        for it, a in zip(items, answers, strict=True)
-    ]
+    records = score_answers(items, answers, extra=[{"seconds": per}] * len(items))
     return EvalResult(records, summarize(records))
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-from labkit.evaluate import EvalResult, answer_variants, heldout_questions, is_match, summarize, token_f1
+from labkit.evaluate import EvalResult, heldout_questions, score_answers, summarize
 
 # The 135M model follows a short instruction placed *after* the sources far better than a
 # system prompt or an instruction before long context (measured in notebook 03's study).
@@ -183,18 +183,6 @@ def closed_book(gen, max_new_tokens: int = 48):
 # ---------------------------------------------------------------- measuring
 
 
-def _records(items, answers, accepted_fn=None, extra=None) -> list[dict]:
-    records = []
-    for i, (it, a) in enumerate(zip(items, answers, strict=True)):
-        accepted = accepted_fn(it) if accepted_fn else answer_variants(it)
-        rec = {"id": it["id"], "question": it["asked"], "answer": a, "expected": accepted[0],
-               "match": is_match(a, accepted), "f1": round(token_f1(a, accepted), 4)}
-        if extra:
-            rec.update(extra[i])
-        records.append(rec)
-    return records
-
-
 def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_size: int = 8, answers_key=None) -> EvalResult:
     """RAG's normalised match and token F1 on held-out paraphrases, generation batched.
 
@@ -209,7 +197,7 @@ def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_s
          "seconds": r.retrieve_seconds + r.generate_seconds, "prompt_tokens": r.prompt_tokens}
         for it, r in zip(items, results, strict=True)
     ]
-    records = _records(items, [r.answer for r in results], answers_key, extra)
+    records = score_answers(items, [r.answer for r in results], answers_key, extra)
     return EvalResult(records, summarize(records))
 
 
@@ -219,7 +207,7 @@ def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_
     start = time.perf_counter()
     answers = [clean_answer(a) for a in gen.generate([it["asked"] for it in items], max_new_tokens=max_new_tokens, batch_size=batch_size)]
     per = (time.perf_counter() - start) / max(1, len(items))
-    records = _records(items, answers, extra=[{"seconds": per}] * len(items))
+    records = score_answers(items, answers, extra=[{"seconds": per}] * len(items))
     return EvalResult(records, summarize(records))
 
 
