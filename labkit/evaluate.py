@@ -60,6 +60,22 @@ def token_f1(prediction: str, answers) -> float:
 # ---------------------------------------------------------------- multiple choice
 
 
+def pad_right(rows: list[list[int]], pad_id: int):
+    """Right-pad token lists into an ids tensor and its attention mask.
+
+    Example: pad_right([[5, 6, 7], [8]], 0) -> (tensor([[5, 6, 7], [8, 0, 0]]), tensor([[1, 1, 1], [1, 0, 0]]))
+    """
+    import torch
+
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
 def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size: int = 32, reduce: str = "sum") -> list[list[float]]:
     """Log-probability of each choice as the model's answer to each question.
 
@@ -86,12 +102,7 @@ def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size:
     with torch.no_grad():
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
-            width = max(len(p) + len(c) for p, c, _ in chunk)
-            ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, (p, c, _) in enumerate(chunk):
-                ids[row, : len(p) + len(c)] = torch.tensor(p + c)
-                mask[row, : len(p) + len(c)] = 1
+            ids, mask = pad_right([p + c for p, c, _ in chunk], tok.pad_token_id)
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
             for row, (p, c, _) in enumerate(chunk):
@@ -224,14 +235,18 @@ def evaluate_answers(answer_fn, questions: list[dict], per_question: int = 1, an
     return EvalResult(records, summarize(records))
 
 
-def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 32, batch_size: int = 8) -> EvalResult:
+def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 32, batch_size: int = 8,
+                     clean=None) -> EvalResult:
     """Closed-book answers generated in batches (faster than one at a time), scored as evaluate_answers does.
 
     Example: evaluate_batched(gen, qa[:8]).summary["accuracy"] -> 0.0
+    `clean`, if given, rewrites each answer before scoring (rag.clean_answer strips chat debris).
     """
     items = heldout_questions(questions, per_question)
     start = time.perf_counter()
     answers = gen.generate([it["asked"] for it in items], max_new_tokens=max_new_tokens, batch_size=batch_size)
+    if clean is not None:
+        answers = [clean(a) for a in answers]
     per = (time.perf_counter() - start) / max(1, len(items))
     records = score_answers(items, answers, extra=[{"seconds": per}] * len(items))
     return EvalResult(records, summarize(records))

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labkit.config import DATA_DIR, get_config, set_seed
+from labkit.evaluate import pad_right
+from labkit.storage import atomic_dir
 
 LORA_TARGETS_ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -150,17 +152,8 @@ def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
 
 def collate(rows: list[dict], pad_id: int):
     """Right-pad encoded rows into tensors. Example: two rows of 5 and 7 tokens -> input_ids of shape (2, 7)."""
-    import torch
-
-    width = max(len(r["input_ids"]) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), width), -100, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        n = len(r["input_ids"])
-        ids[i, :n] = torch.tensor(r["input_ids"])
-        labels[i, :n] = torch.tensor(r["labels"])
-        mask[i, :n] = 1
+    ids, mask = pad_right([r["input_ids"] for r in rows], pad_id)
+    labels, _ = pad_right([r["labels"] for r in rows], -100)  # -100: no loss on padding
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
@@ -444,17 +437,12 @@ def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwr
 
     Example: save_adapter(result, "kettle-facts") -> PosixPath('~/.cache/labkit/adapters/kettle-facts')
     """
-    import shutil
-    import tempfile
-
     check_name(name)
     mg = getattr(result_or_gen, "gen", result_or_gen)
     target = adapters_dir(cache_dir) / name
     if target.exists() and not overwrite:
         raise ValueError(f"An adapter named {name!r} exists already; pass overwrite=True or pick another name.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:
         model = mg.model
         kind = "lora" if hasattr(model, "peft_config") else "full"
         model.save_pretrained(tmp, safe_serialization=True)
@@ -466,11 +454,6 @@ def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwr
             info["config"] = asdict(cfg)
         info.update(meta or {})
         (tmp / "labkit.json").write_text(json.dumps(info, indent=2, default=list))
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labkit.config import DATA_DIR, get_config
+from labkit.evaluate import pad_right
 from labkit.finetune import TrainConfig, build_examples, causal_lm, general_examples, train
 
 SWEEP_PATH = DATA_DIR / "forgetting_sweep.json"
@@ -84,23 +85,14 @@ def mc_scores_fast(gen, questions: list[str], choices: list[list[str]], batch_si
             qs, cs = questions[start : start + batch_size], choices[start : start + batch_size]
             prompts = [_prompt_ids(gen, q) for q in qs]
             opts = [[tok(str(c), add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for c in cc] for cc in cs]
-            width = max(map(len, prompts))
-            ids = torch.full((len(qs), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(qs), width), dtype=torch.long)
-            for i, p in enumerate(prompts):
-                ids[i, : len(p)] = torch.tensor(p)
-                mask[i, : len(p)] = 1
+            ids, mask = pad_right(prompts, pad)
             first = lm.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True)
             cache = first.past_key_values
             rows = [i for i, o in enumerate(opts) for _ in o]
             flat = [c for o in opts for c in o]
             cache.batch_select_indices(torch.tensor(rows, device=device))
-            cwidth = max(map(len, flat))
-            cids = torch.full((len(flat), cwidth), pad, dtype=torch.long)
-            cmask = torch.zeros((len(flat), cwidth), dtype=torch.long)
-            for r, c in enumerate(flat):
-                cids[r, : len(c)] = torch.tensor(c)
-                cmask[r, : len(c)] = 1
+            cids, cmask = pad_right(flat, pad)
+            cwidth = cids.shape[1]
             pos = torch.tensor([len(prompts[i]) for i in rows]).unsqueeze(1) + torch.arange(cwidth).unsqueeze(0)
             full_mask = torch.cat([mask[rows], cmask], dim=1)
             second = lm.model(input_ids=cids.to(device), attention_mask=full_mask.to(device), position_ids=pos.to(device),

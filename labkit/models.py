@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.config import get_config
+from labkit.storage import atomic_dir
 
 DEFAULT_GENERATOR = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
@@ -202,28 +203,19 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
 
 def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
     """Write the dequantised weights atomically: a half-written cache is never used."""
-    import shutil
-    import tempfile
-
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=cached.name + ".tmp-", dir=cached.parent))
     try:
-        # transformers marks GGUF-loaded models as "quantized" and refuses to save them,
-        # though the weights are plain float32 after dequantisation: drop the marker.
-        model.hf_quantizer = None
-        model.is_quantized = False
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "labkit.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
-        if cached.exists():
-            shutil.rmtree(cached)
-        tmp.rename(cached)
+        with atomic_dir(cached) as tmp:
+            # transformers marks GGUF-loaded models as "quantized" and refuses to save them,
+            # though the weights are plain float32 after dequantisation: drop the marker.
+            model.hf_quantizer = None
+            model.is_quantized = False
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            (tmp / "labkit.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
     except OSError:
         pass  # a full or read-only cache only costs speed: the next load dequantises again
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load_named(name: str, device: str):

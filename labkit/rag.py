@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
-from labkit.evaluate import EvalResult, heldout_questions, score_answers, summarize
+from labkit.evaluate import EvalResult, evaluate_batched, heldout_questions, score_answers, summarize
 
 # The 135M model follows a short instruction placed *after* the sources far better than a
 # system prompt or an instruction before long context (measured in notebook 03's study).
@@ -203,12 +203,7 @@ def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_s
 
 def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 48, batch_size: int = 8) -> EvalResult:
     """The same questions with no sources (the baseline RAG is compared with). Example: evaluate_closed_book(gen, qa).summary["accuracy"] -> 0.0."""
-    items = heldout_questions(questions, per_question)
-    start = time.perf_counter()
-    answers = [clean_answer(a) for a in gen.generate([it["asked"] for it in items], max_new_tokens=max_new_tokens, batch_size=batch_size)]
-    per = (time.perf_counter() - start) / max(1, len(items))
-    records = score_answers(items, answers, extra=[{"seconds": per}] * len(items))
-    return EvalResult(records, summarize(records))
+    return evaluate_batched(gen, questions, per_question, max_new_tokens, batch_size, clean=clean_answer)
 
 
 # ---------------------------------------------------------------- command line

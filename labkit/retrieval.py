@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ import numpy as np
 
 from labkit.config import get_config
 from labkit.corpus import Chunk, Corpus, Document, chunk_corpus, chunk_document, list_files, load_folder
+from labkit.storage import atomic_dir
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
 FORMAT_VERSION = 1  # bump when the saved layout changes, so old caches are not misread
@@ -308,9 +307,7 @@ class VectorIndex:
         directory = Path(directory).expanduser()
         if self.index is None:
             raise ValueError("The index is empty: add documents before saving it.")
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=directory.name + ".tmp-", dir=directory.parent))
-        try:
+        with atomic_dir(directory) as tmp:
             faiss.write_index(self.index, str(tmp / "index.faiss"))
             store = {
                 "format": FORMAT_VERSION,
@@ -330,11 +327,6 @@ class VectorIndex:
                 "chunks": [{"int_id": i, **c.to_dict()} for i, c in self.chunks.items()],
             }
             (tmp / "chunks.json").write_text(json.dumps(store, ensure_ascii=False), encoding="utf-8")
-            if directory.exists():
-                shutil.rmtree(directory)
-            tmp.rename(directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return directory
 
     @classmethod

@@ -56,3 +56,16 @@ def test_tiny_compare_writes_report(tmp_path, generator, embedder):
     for name in ("scoreboard.png", "freshness.png", "accuracy_vs_cost.png", "results.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "results.json").read_text())["freshness"]["n_updates"]["mean"] == 1
+
+
+def test_untrained_rows_run_once_and_are_reused_across_seeds(generator, embedder):
+    ccfg = compare.default_compare_config(quick=True, questions=2, updates=1, num_steps=1, probe=2, max_new_tokens=6,
+                                          approaches=("closed-book", "RAG"), rebuild_index=False)
+    index, info = compare.measure_index(embedder, rebuild=False)
+    untrained = {}
+    first = compare.run_seed(generator, embedder, index, ccfg, 0, info, ccfg.approaches, log=lambda s: None, untrained=untrained)
+    assert set(untrained) == {"closed-book", "RAG"}
+    untrained["RAG"] = {**untrained["RAG"], "accuracy": -1.0}  # a marker: the second seed must reuse, not recompute
+    second = compare.run_seed(generator, embedder, index, ccfg, 1, info, ccfg.approaches, log=lambda s: None, untrained=untrained)
+    assert second["rows"]["RAG"]["accuracy"] == -1.0
+    assert second["rows"]["closed-book"]["accuracy"] == first["rows"]["closed-book"]["accuracy"]

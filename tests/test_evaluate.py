@@ -64,3 +64,13 @@ def test_evaluate_answers_records_and_summary():
     result = ev.evaluate_answers(lambda q: {"answer": "It is $89 [1].", "sources": [1]}, qa)
     assert result.summary["accuracy"] == 1.0 and result.summary["n"] == 1
     assert result.records[0]["sources"] == [1] and result.records[0]["question"] == "Price of X?"
+
+
+def test_pad_right_pads_ids_and_masks_only_the_padding():
+    from labkit.evaluate import pad_right
+
+    ids, mask = pad_right([[5, 6, 7], [8]], 0)
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    labels, _ = pad_right([[-100, 9], [4, 4, 4, 4]], -100)
+    assert labels.tolist() == [[-100, 9, -100, -100], [4, 4, 4, 4]]
