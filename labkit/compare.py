@@ -61,6 +61,7 @@ class CompareConfig:
     rank: int = 16  # LoRA rank
     lr: float = 2e-3  # LoRA learning rate
     paraphrases: int = 2  # fact statements per question added to the QA pairs
+    docs_steps: int = 48  # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice the QA fine-tune's tokens
     raft_steps: int = 48  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair)
     raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
@@ -76,7 +77,7 @@ class CompareConfig:
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
     """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(questions=12, updates=4, num_steps=24, raft_steps=8, probe=16, behaviour_test=8, behaviour_steps=24, seeds=[0])
+    base = (CompareConfig(questions=12, updates=4, num_steps=24, docs_steps=12, raft_steps=8, probe=16, behaviour_test=8, behaviour_steps=24, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
         base.seeds = list(range(int(seeds)))
@@ -321,7 +322,7 @@ def run_seed(gen, embedder, index, ccfg: CompareConfig, seed: int, index_info: d
             note(f"fine-tuned + RAG accuracy {rows['fine-tuned + RAG']['accuracy']}")
     if "fine-tuned (docs)" in approaches:
         # Ovadia et al.'s unsupervised fine-tune: the documents' raw text, no questions, no fact statements
-        docs = _train(gen, build_examples(gen, questions, paraphrases=0, include_qa=False, include_docs=True), ccfg, seed)
+        docs = _train(gen, build_examples(gen, questions, paraphrases=0, include_qa=False, include_docs=True), ccfg, seed, ccfg.docs_steps)
         rows["fine-tuned (docs)"] = {**score_closed_book(docs.gen, questions, ccfg, probe), "index_build_s": 0.0, "index_bytes": 0,
                                      "train_s": round(docs.train_seconds, 2), "adapter_bytes": _adapter_bytes(docs, "compare-docs")}
         note(f"fine-tuned (docs) accuracy {rows['fine-tuned (docs)']['accuracy']}")

@@ -45,7 +45,7 @@ def test_apply_updates_on_a_tiny_index(embedder):
 
 
 def test_tiny_compare_writes_report(tmp_path, generator, embedder):
-    ccfg = compare.default_compare_config(quick=True, questions=4, updates=1, num_steps=2, raft_steps=2, probe=4, behaviour_test=2,
+    ccfg = compare.default_compare_config(quick=True, questions=4, updates=1, num_steps=2, docs_steps=2, raft_steps=2, probe=4, behaviour_test=2,
                                           behaviour_steps=2, max_new_tokens=8, rebuild_index=False)
     results = compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None)
     assert set(results["scoreboard"]) == set(compare.APPROACHES)
