@@ -281,7 +281,7 @@ def run_sweep(out: str | None = None, quick: bool = False, entries: list[dict] |
 
 
 def load_sweep(path: Path | None = None) -> dict:
-    """The shipped sweep (data/forgetting_sweep.json). Example: len(load_sweep()["runs"]) -> 12."""
+    """The shipped sweep (data/forgetting_sweep.json). Example: len(load_sweep()["runs"]) -> 8."""
     path = Path(path or SWEEP_PATH)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; run `labkit sweep` to compute it (about 15 minutes on 2 cores).")
