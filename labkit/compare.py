@@ -2,7 +2,7 @@
 
 What it holds:
 - `CompareConfig` / `default_compare_config`: the sizes of a run (questions, steps, seeds);
-  quick mode is one seed, 16 questions and a few steps.
+  quick mode is one seed, 12 questions (15 with the updated facts' questions) and a few steps.
 - `run_seed`: for one seed, the six approaches on the embedded model, each scored on the
   held-out paraphrases of the same taught questions: closed-book, RAG, LoRA fine-tuned
   (closed-book) on the questions and fact statements, LoRA fine-tuned on the documents'
@@ -584,8 +584,11 @@ def _meaning(results: dict) -> list[str]:
             line += (f" Fine-tuned on the same questions (training wording plus fact statements) the model answers "
                      f"{m('fine-tuned', 'accuracy'):.2f}, {ahead} RAG.")
         if m("fine-tuned (docs)", "accuracy") is not None:
+            docs_behind = m("fine-tuned (docs)", "accuracy") < m("RAG", "accuracy")
             line += (f" Fine-tuned on the documents' raw text alone (Ovadia et al.'s unsupervised fine-tuning) it answers "
-                     f"{m('fine-tuned (docs)', 'accuracy'):.2f}: reading a fact in training is not learning to answer it.")
+                     f"{m('fine-tuned (docs)', 'accuracy'):.2f}, "
+                     + ("behind RAG, as Ovadia et al. found: reading a fact in training is not learning to answer it." if docs_behind
+                        else "not behind RAG: Ovadia et al.'s finding does not hold on this run."))
         lines.append(line)
     if m("RAFT + RAG", "accuracy") is not None and m("RAG", "accuracy") is not None:
         verdict = "at least as accurate as" if m("RAFT + RAG", "accuracy") >= m("RAG", "accuracy") else "less accurate than"

@@ -69,3 +69,17 @@ def test_untrained_rows_run_once_and_are_reused_across_seeds(generator, embedder
     second = compare.run_seed(generator, embedder, index, ccfg, 1, info, ccfg.approaches, log=lambda s: None, untrained=untrained)
     assert second["rows"]["RAG"]["accuracy"] == -1.0
     assert second["rows"]["closed-book"]["accuracy"] == first["rows"]["closed-book"]["accuracy"]
+
+
+def test_meaning_follows_the_numbers_not_the_literature():
+    def stat(x):
+        return {"mean": x, "spread": 0.0}
+
+    board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)},
+             "fine-tuned": {"accuracy": stat(0.46)}, "fine-tuned (docs)": {"accuracy": stat(0.05)}}
+    text = compare._meaning({"scoreboard": board})[0]
+    assert "0.46, ahead of RAG" in text and "0.05, behind RAG, as Ovadia" in text
+    board["fine-tuned (docs)"] = {"accuracy": stat(0.40)}
+    board["fine-tuned"] = {"accuracy": stat(0.10)}
+    text = compare._meaning({"scoreboard": board})[0]
+    assert "0.10, behind RAG" in text and "does not hold on this run" in text
