@@ -89,7 +89,7 @@ def main() -> None:
         t0 = time.perf_counter()
         result = rag.answer(q["paraphrases"][0])
         latencies.append(time.perf_counter() - t0)
-        generate.append(result.generate_seconds)
+        generate.append(result.generate_s)
         tokens.append(result.prompt_tokens)
     print(f"RAG answer (top_k=3, <=48 new tokens): p50 {statistics.median(latencies):.2f} s  p95 {np.percentile(latencies, 95):.2f} s  "
           f"generate p50 {statistics.median(generate):.2f} s  prompt tokens p50 {statistics.median(tokens):.0f}  n={len(latencies)}")

@@ -7,7 +7,9 @@ let a named model id be downloaded.
 
 import os as _os
 
-if _os.environ.get("LABKIT_ONLINE", "").strip().lower() not in {"1", "true", "yes", "on"}:
+from labkit.config import env_flag as _env_flag
+
+if not _env_flag("LABKIT_ONLINE"):
     for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         _os.environ.setdefault(_name, "1")
 _os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -8,20 +8,21 @@ fixed list of eight, set a priority, and answer in exactly three lines,
     Priority: normal
     Reply: You can return it within 45 days of delivery ... - Tindlewick Support
 
-It holds the data loader (data/triage.jsonl, a fixed train/test split), the format rules
-and a strict parser for them, the scorer (label accuracy, priority accuracy, format
-compliance), the three prompt styles that are compared on it:
+It holds the format rules and a strict parser for them, the scorer (label accuracy,
+priority accuracy, format compliance), the three prompt styles that are compared on it:
 - zero-shot: the long rules and the intent list (system turn), then the message;
 - few-shot: the same plus the k most similar training messages with their required
-  replies as earlier chat turns, found by embedding search (`ExampleRetriever`): the
-  RAG-style answer to a task;
+  replies as earlier chat turns, found by embedding search (`ExampleRetriever`, over a
+  `retrieval.VectorIndex`): the RAG-style answer to a task;
 - fine-tuned: a one-line instruction and the message only (`finetuned_prompt`), because a
   model trained on `training_pairs` has learnt the format and needs no rules,
-and `run_behaviour_baselines`, which scores zero-shot and few-shot on the test split.
+`run_behaviour_baselines`, which scores zero-shot and few-shot on the test split, and
+`run_behaviour`, which adds a LoRA fine-tune on `training_examples` (the experiment's
+behaviour row).
 
-What it leaves out: the training itself (`labkit.finetune` consumes `training_pairs`),
-judging the wording of the reply (only its presence and format are scored; its intent and
-priority are the labels), and sampling (generation is greedy).
+What it leaves out: the data loader (`data.load_triage`), the training loop
+(`labkit.finetune`), judging the wording of the reply (only its presence and format are
+scored; its intent and priority are the labels), and sampling (generation is greedy).
 """
 
 from __future__ import annotations
@@ -29,20 +30,13 @@ from __future__ import annotations
 import re
 import time
 
-from labkit.config import DATA_DIR, get_config
-from labkit.data import load_jsonl
+from labkit.config import get_config
+from labkit.corpus import Chunk
+from labkit.data import TRIAGE_INTENTS as INTENTS
+from labkit.data import load_triage, stratified_subset
+from labkit.finetune import Example, chat_example, make_config, train
+from labkit.retrieval import VectorIndex
 
-TRIAGE_PATH = DATA_DIR / "triage.jsonl"
-INTENTS = (
-    "order_status",
-    "return_request",
-    "warranty_claim",
-    "damaged_delivery",
-    "product_question",
-    "billing_issue",
-    "account_help",
-    "repair_booking",
-)
 PRIORITIES = ("low", "normal", "urgent")
 SIGN_OFF = "- Tindlewick Support"
 # the longest required reply is 64 tokens with its end-of-turn token: 72 leaves a margin
@@ -64,37 +58,6 @@ _COMPLIANT = re.compile(
 _LOOSE_INTENT = re.compile(r"intent\s*[:=\-]\s*\**\s*([A-Za-z_ ]+)", re.IGNORECASE)
 _LOOSE_PRIORITY = re.compile(r"priority\s*[:=\-]\s*\**\s*([A-Za-z]+)", re.IGNORECASE)
 _LOOSE_REPLY = re.compile(r"reply\s*[:=\-]\s*(.+)", re.IGNORECASE)
-
-
-def load_triage(split: str | None = None) -> list[dict]:
-    """The labelled support messages (data/triage.jsonl), all or one split.
-
-    Example: load_triage("test")[0].keys() -> {"id", "message", "intent", "priority", "reply", "split"}
-    """
-    if split not in (None, "train", "test"):
-        raise ValueError(f"split must be None, 'train' or 'test', not {split!r}.")
-    rows = load_jsonl(TRIAGE_PATH)
-    return [r for r in rows if split is None or r["split"] == split]
-
-
-def stratified_subset(examples: list[dict], n: int | None) -> list[dict]:
-    """n examples taken in turn from each intent (file order), so every intent is covered.
-
-    Example: stratified_subset(load_triage("test"), 24) -> 3 messages of each of the 8 intents
-    """
-    if n is None or n >= len(examples):
-        return list(examples)
-    by_intent: dict[str, list[dict]] = {}
-    for ex in examples:
-        by_intent.setdefault(ex["intent"], []).append(ex)
-    queues = [by_intent[i] for i in INTENTS if i in by_intent] + [v for k, v in by_intent.items() if k not in INTENTS]
-    picked, depth = [], 0
-    while len(picked) < n:
-        for queue in queues:
-            if depth < len(queue) and len(picked) < n:
-                picked.append(queue[depth])
-        depth += 1
-    return picked
 
 
 def _snake(text: str) -> str:
@@ -175,11 +138,11 @@ def zero_shot_prompt(message: str) -> list[dict]:
 def few_shot_prompt(message: str, examples: list[dict]) -> list[dict]:
     """The rules, then k worked examples as earlier chat turns (message, required reply), then the message.
 
-    Example: few_shot_prompt("Charged twice!", retriever.search("Charged twice!", k=4)) -> 10 turns
+    Example: few_shot_prompt("Charged twice!", retriever.examples_for("Charged twice!", top_k=4)) -> 10 turns
     Each example is a user turn and an assistant turn, so a small model sees the format
     as its own earlier answers and copies it (putting the examples inside one long user
     turn made SmolLM2-135M echo the rules instead). The examples keep the order given;
-    `ExampleRetriever.search` puts the most similar last, nearest to the new message.
+    `ExampleRetriever.examples_for` puts the most similar last, nearest to the new message.
     """
     turns = [{"role": "system", "content": FORMAT_RULES}]
     for ex in examples:
@@ -214,20 +177,20 @@ def finetuned_prompt(message: str) -> str:
     return f"{SHORT_INSTRUCTION}\nMessage: {message}"
 
 
-def training_pairs(examples: list[dict]) -> list[tuple[str, str]]:
-    """(user prompt, target reply) pairs for fine-tuning; the prompt is the short form.
+def training_examples(gen, examples: list[dict]) -> list[Example]:
+    """Chat training examples for fine-tuning: the short prompt, the required three-line reply.
 
-    Example: training_pairs(load_triage("train"))[0] -> ("Triage this ...\\nMessage: Hi, I ordered ...", "Intent: order_status\\nPriority: normal\\nReply: ...")
+    Example: training_examples(gen, load_triage("train"))[0].target -> "Intent: order_status\\nPriority: normal\\nReply: ...<|im_end|>"
     """
-    return [(finetuned_prompt(ex["message"]), ex["reply"]) for ex in examples]
+    return [chat_example(gen, finetuned_prompt(ex["message"]), ex["reply"], "behaviour", str(i)) for i, ex in enumerate(examples)]
 
 
 class ExampleRetriever:
     """Finds the training examples whose messages are closest to a new message.
 
-    Messages are embedded once with normalised vectors and searched by inner product
-    (cosine similarity) in a FAISS flat index, or with NumPy if FAISS is missing.
-    Example: ExampleRetriever(load_triage("train"), embedder).search("Charged twice for TW-1", k=4)
+    Messages are embedded once with normalised vectors and searched by cosine similarity in
+    a flat `retrieval.VectorIndex` (the kit's one FAISS home), one "chunk" per message.
+    Example: ExampleRetriever(load_triage("train"), embedder).examples_for("Charged twice for TW-1", top_k=4)
     """
 
     def __init__(self, train_examples: list[dict], embedder, batch_size: int = 64):
@@ -238,32 +201,25 @@ class ExampleRetriever:
             raise ValueError("ExampleRetriever needs at least one training example.")
         self.embedder = embedder
         vectors = embedder.encode([ex["message"] for ex in self.examples], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-        self.vectors = np.ascontiguousarray(vectors, dtype="float32")
-        try:
-            import faiss
+        self.index = VectorIndex(embedder, "flat")
+        chunks = [Chunk(str(i), str(i), 0, ex["message"]) for i, ex in enumerate(self.examples)]
+        self.index.add_vectors(chunks, np.asarray(vectors, dtype="float32"))
 
-            self.index = faiss.IndexFlatIP(self.vectors.shape[1])
-            self.index.add(self.vectors)
-        except ImportError:  # pragma: no cover - faiss-cpu is a dependency; NumPy gives the same answer
-            self.index = None
+    def examples_for_many(self, messages: list[str], top_k: int = 4) -> list[list[dict]]:
+        """The top_k nearest training examples for each message, LEAST similar first (the order a few-shot prompt wants).
 
-    def search_many(self, messages: list[str], k: int = 4) -> list[list[dict]]:
-        """The k nearest training examples for each message, least similar first. Example: search_many(["Hi", "Refund?"], 2) -> [[ex, ex], [ex, ex]]."""
-        import numpy as np
-
+        Example: examples_for_many(["Hi", "Refund?"], 2) -> [[ex, ex], [ex, ex]]
+        """
         if not messages:
             return []
-        k = max(1, min(int(k), len(self.examples)))
-        queries = np.ascontiguousarray(self.embedder.encode(list(messages), normalize_embeddings=True, convert_to_numpy=True), dtype="float32")
-        if self.index is not None:
-            _, ids = self.index.search(queries, k)
-        else:  # pragma: no cover
-            ids = np.argsort(-(queries @ self.vectors.T), axis=1)[:, :k]
-        return [[self.examples[int(i)] for i in row[::-1]] for row in ids]
+        top_k = max(1, min(int(top_k), len(self.examples)))
+        queries = self.embedder.encode(list(messages), normalize_embeddings=True, convert_to_numpy=True)
+        hits = self.index.search_vectors(queries, top_k)
+        return [[self.examples[int(h.chunk.id)] for h in reversed(row)] for row in hits]
 
-    def search(self, message: str, k: int = 4) -> list[dict]:
-        """The k nearest training examples for one message, least similar first. Example: search("Where is my kettle?", 1)[0]["intent"] -> "order_status"."""
-        return self.search_many([message], k)[0]
+    def examples_for(self, message: str, top_k: int = 4) -> list[dict]:
+        """The top_k nearest training examples for one message, least similar first. Example: examples_for("Where is my kettle?", 1)[0]["intent"] -> "order_status"."""
+        return self.examples_for_many([message], top_k)[0]
 
 
 def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = 8, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
@@ -273,7 +229,7 @@ def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = 
     Adds seconds, seconds_per_message and prompt_tokens (mean, chat format included).
     """
     texts = [render_prompt(gen, p) for p in prompts]
-    prompt_tokens = [len(gen.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    prompt_tokens = [gen.count_tokens(t) for t in texts]
     start = time.perf_counter()
     answers = gen.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size, chat=False) if texts else []
     seconds = time.perf_counter() - start
@@ -285,27 +241,47 @@ def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = 
 
 
 def run_behaviour_baselines(
-    gen, embedder, n_test: int | None = None, k: int = 4, batch_size: int = 8, max_new_tokens: int = MAX_NEW_TOKENS
+    gen, embedder, num_test: int | None = None, top_k: int = 4, batch_size: int = 8, max_new_tokens: int = MAX_NEW_TOKENS
 ) -> dict:
-    """Score zero-shot and few-shot (k retrieved examples) prompting on the test split.
+    """Score zero-shot and few-shot (top_k retrieved examples) prompting on the test split.
 
     Example: run_behaviour_baselines(gen, embedder)["few_shot"]["format_compliance"] -> 0.9
-    n_test=None uses the whole test split, or a stratified 24 in quick mode. Returns
-    {"n_test", "k", "zero_shot": {...}, "few_shot": {...}}, each with the scores of
+    num_test=None uses the whole test split, or a stratified 24 in quick mode. Returns
+    {"num_test", "top_k", "zero_shot": {...}, "few_shot": {...}}, each with the scores of
     `score_replies` (records included) and the timing of `score_generator`.
     """
     cfg = get_config()
     test = load_triage("test")
-    if n_test is None:
-        n_test = cfg.pick(24, None)
-    test = stratified_subset(test, n_test)
+    if num_test is None:
+        num_test = cfg.pick(24, None)
+    test = stratified_subset(test, num_test)
     messages = [ex["message"] for ex in test]
     t0 = time.perf_counter()
     retriever = ExampleRetriever(load_triage("train"), embedder)
-    shots = retriever.search_many(messages, k)
-    retrieval_seconds = time.perf_counter() - t0
+    shots = retriever.examples_for_many(messages, top_k)
+    retrieval_s = time.perf_counter() - t0
     zero = score_generator(gen, [zero_shot_prompt(m) for m in messages], test, batch_size, max_new_tokens)
     few = score_generator(gen, [few_shot_prompt(m, s) for m, s in zip(messages, shots, strict=True)], test, batch_size, max_new_tokens)
-    few["retrieval_seconds"] = retrieval_seconds
+    few["retrieval_s"] = retrieval_s
     few["shot_intent_match"] = sum(s[-1]["intent"] == ex["intent"] for s, ex in zip(shots, test, strict=True)) / max(1, len(test))
-    return {"n_test": len(test), "k": k, "zero_shot": zero, "few_shot": few}
+    return {"num_test": len(test), "top_k": top_k, "zero_shot": zero, "few_shot": few}
+
+
+def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0) -> dict:
+    """The behaviour experiment: zero-shot, retrieved few-shot and LoRA on the triage test split.
+
+    Example: run_behaviour(gen, embedder, 8, 24, 16, 2e-3)["lora"]["format_compliance"] -> 0.95
+    Returns {"num_test", "top_k", "num_steps", "zero_shot", "few_shot", "lora"}, each approach
+    with label, format and priority accuracy, seconds per message and prompt tokens.
+    """
+    out = run_behaviour_baselines(gen, embedder, num_test=num_test)
+    cfg = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
+    result = train(gen, training_examples(gen, load_triage("train")), cfg, progress=False)
+    test = stratified_subset(load_triage("test"), num_test)
+    lora = score_generator(result.gen, [finetuned_prompt(ex["message"]) for ex in test], test)
+    lora["train_s"] = round(result.train_s, 2)
+    out["lora"] = lora
+    keep = ("label_accuracy", "format_compliance", "priority_accuracy", "seconds_per_message", "prompt_tokens", "train_s")
+    return {"num_test": out["num_test"], "top_k": out["top_k"], "num_steps": num_steps,
+            **{name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out[name].items() if k in keep}
+               for name in ("zero_shot", "few_shot", "lora")}}

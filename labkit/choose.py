@@ -6,11 +6,10 @@ What it holds:
 - `recommend(answers, results)`: plain rules over the learner's answers (how often the
   data changes, how much traceability matters, knowledge or behaviour, compute budget,
   latency budget) and the measured results of `labkit.compare.run_experiment`.
-- `decision_guide(results)`: the ipywidgets form over `recommend` (explicit widgets,
-  observe, an Output for errors).
 
-What it leaves out: costs in money (see `labkit.costs` for seconds) and any opinion that
-the scoreboard cannot back: a rule whose figure is missing says so instead of guessing.
+What it leaves out: the form a learner fills in (`labkit.widgets.DecisionGuide`), costs in
+money (see `labkit.costs` for seconds) and any opinion that the scoreboard cannot back: a
+rule whose figure is missing says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ def recommend(answers: dict, results: dict) -> Recommendation:
     """RAG, fine-tuning or both for these answers, with reasons quoting the measured results.
 
     Example: recommend({"change": "weekly or faster", "need": "knowledge"}, results).choice -> "RAG"
-    `results` is what `labkit.compare.run_experiment` returns (or `compare.load_latest()`).
+    `results` is what `labkit.compare.run_experiment` returns (or `report.load_latest()`).
     """
     a = check_answers(answers)
     rec = Recommendation("RAG")
@@ -135,47 +134,3 @@ def recommend(answers: dict, results: dict) -> Recommendation:
     if not rec.reasons:
         rec.reasons.append("The results hold no figure for these answers: run labkit compare first (0 measurements found).")
     return rec
-
-
-def guide_html(rec: Recommendation) -> str:
-    """A recommendation as HTML. Example: guide_html(recommend({}, results)).startswith("<h4>") -> True."""
-    import html
-
-    items = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
-    return f"<h4>Recommended: {html.escape(rec.choice)}</h4><ul>{items}</ul>"
-
-
-def decision_guide(results: dict, answers: dict | None = None):
-    """The decision guide form; every change recomputes the recommendation from the measured results.
-
-    Example: ui = decision_guide(results); ui.need.value = "behaviour"; ui.result.value -> "<h4>Recommended: fine-tuning</h4>..."
-    The box exposes .change, .traceability, .need, .compute, .latency, .result (HTML), .out and .update().
-    """
-    import ipywidgets as w
-
-    a = check_answers(answers or {})
-    style = {"description_width": "150px"}
-    change = w.Dropdown(options=CHANGE, value=a["change"], description="data changes", style=style)
-    trace = w.Dropdown(options=TRACEABILITY, value=a["traceability"], description="traceability", style=style)
-    need = w.Dropdown(options=NEED, value=a["need"], description="need", style=style)
-    compute = w.Dropdown(options=COMPUTE, value=a["compute"], description="compute budget", style=style)
-    latency = w.FloatSlider(value=a["latency_s"], min=0.2, max=20.0, step=0.2, description="latency budget (s)", style=style)
-    result = w.HTML()
-    out = w.Output()
-
-    def update(_change=None):
-        out.clear_output()
-        try:
-            rec = recommend({"change": change.value, "traceability": trace.value, "need": need.value,
-                             "compute": compute.value, "latency_s": latency.value}, results)
-            result.value = guide_html(rec)
-        except Exception as exc:
-            with out:
-                print(f"Error: {exc}")
-
-    for widget in (change, trace, need, compute, latency):
-        widget.observe(update, names="value")
-    update()
-    ui = w.VBox([change, trace, need, compute, latency, result, out])
-    ui.change, ui.traceability, ui.need, ui.compute, ui.latency, ui.result, ui.out, ui.update = change, trace, need, compute, latency, result, out, update
-    return ui

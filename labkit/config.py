@@ -18,8 +18,11 @@ DATA_DIR = REPO_ROOT / "data"
 KB_DIR = DATA_DIR / "kb"
 
 
-def _env_flag(name: str) -> bool:
-    """True when an environment variable is set to a truthy value. Example: "1" -> True, "0" -> False."""
+def env_flag(name: str) -> bool:
+    """True when an environment variable is set to a truthy value (the kit's one flag parser).
+
+    Example: with LABKIT_QUICK=1, env_flag("LABKIT_QUICK") -> True; "0", "" or unset -> False
+    """
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -38,9 +41,7 @@ class Config:
         default_factory=lambda: Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
     )
     # quick mode ($LABKIT_QUICK=1): fewer questions and training steps, for CI and a first look
-    quick: bool = field(default_factory=lambda: _env_flag("LABKIT_QUICK"))
-    # allow model ids to be fetched from a hub ($LABKIT_ONLINE=1); off by default: labkit runs offline
-    online: bool = field(default_factory=lambda: _env_flag("LABKIT_ONLINE"))
+    quick: bool = field(default_factory=lambda: env_flag("LABKIT_QUICK"))
     # base seed; experiments that run several seeds use seed, seed + 1, ...
     seed: int = 0
     # "cpu" or "cuda"; the embedded default runs on the CPU in minutes

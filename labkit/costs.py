@@ -46,7 +46,7 @@ class Projection:
     model: str
     device: str
     n_params: float
-    train_seconds: float
+    train_s: float
     seconds_per_answer: float
     assumption: str
 

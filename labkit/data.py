@@ -1,8 +1,13 @@
-"""The kit's shipped data: question sets, fact updates, the general probe, the behaviour task.
+"""The kit's shipped data: every loader of data/ and the subsets an experiment picks from it.
 
-Only reading and light checking lives here; the documents themselves are read by
-`labkit.corpus`. Each loader returns plain dicts (one per JSONL line) so learners can
-look at them directly. See data/README.md for every schema.
+Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general probe
+(`load_probe`), general chat text for replay (`load_general_text`), the behaviour task
+(`load_triage`), the shipped forgetting sweep (`load_sweep`). Subsets: `spread` and
+`stratified_subset` (quick mode still covers every document and intent), `taught_questions`
+and `updated_questions` (the side-by-side experiment's questions before and after the facts
+change). Each loader returns plain dicts (one per JSONL line) so learners can look at them
+directly. See data/README.md for every schema. What it leaves out: the documents
+themselves (read by `labkit.corpus`) and the results a run writes (`labkit.report`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,18 @@ import json
 from pathlib import Path
 
 from labkit.config import DATA_DIR
+
+SWEEP_PATH = DATA_DIR / "forgetting_sweep.json"
+TRIAGE_INTENTS = (  # the behaviour task's eight intents, in the order stratified subsets take them
+    "order_status",
+    "return_request",
+    "warranty_claim",
+    "damaged_delivery",
+    "product_question",
+    "billing_issue",
+    "account_help",
+    "repair_booking",
+)
 
 
 def load_jsonl(path) -> list[dict]:
@@ -52,3 +69,77 @@ def spread(rows: list[dict], n: int | None) -> list[dict]:
         return list(rows)
     step = len(rows) / n
     return [rows[int(i * step)] for i in range(n)]
+
+
+def load_general_text(limit: int | None = None) -> list[dict]:
+    """The general chat pairs used for replay (data/general_text.jsonl). Example: load_general_text(1)[0]["question"]."""
+    return load_jsonl(DATA_DIR / "general_text.jsonl")[:limit]
+
+
+def load_triage(split: str | None = None) -> list[dict]:
+    """The labelled support messages of the behaviour task (data/triage.jsonl), all or one split.
+
+    Example: load_triage("test")[0].keys() -> {"id", "message", "intent", "priority", "reply", "split"}
+    """
+    if split not in (None, "train", "test"):
+        raise ValueError(f"split must be None, 'train' or 'test', not {split!r}.")
+    return [r for r in load_jsonl(DATA_DIR / "triage.jsonl") if split is None or r["split"] == split]
+
+
+def stratified_subset(examples: list[dict], n: int | None) -> list[dict]:
+    """n examples taken in turn from each intent (file order), so every intent is covered.
+
+    Example: stratified_subset(load_triage("test"), 24) -> 3 messages of each of the 8 intents
+    """
+    if n is None or n >= len(examples):
+        return list(examples)
+    by_intent: dict[str, list[dict]] = {}
+    for ex in examples:
+        by_intent.setdefault(ex["intent"], []).append(ex)
+    queues = [by_intent[i] for i in TRIAGE_INTENTS if i in by_intent] + [v for k, v in by_intent.items() if k not in TRIAGE_INTENTS]
+    picked, depth = [], 0
+    while len(picked) < n:
+        for queue in queues:
+            if depth < len(queue) and len(picked) < n:
+                picked.append(queue[depth])
+        depth += 1
+    return picked
+
+
+def load_sweep(path=None) -> dict:
+    """The shipped forgetting sweep (data/forgetting_sweep.json). Example: len(load_sweep()["runs"]) -> 8."""
+    path = Path(path or SWEEP_PATH)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `labkit sweep` to compute it (about 15 minutes on 2 cores).")
+    return json.loads(path.read_text())
+
+
+def taught_questions(num_questions: int | None, num_updates: int | None) -> tuple[list[dict], list[dict]]:
+    """The qa records taught and asked, and the updates applied. Example: taught_questions(12, 4)[0][0]["id"] -> "q001".
+
+    `num_questions` records are spread over the knowledge base (None: all 195), and every
+    updated fact's question is added, so the freshness test asks a fine-tuned model about
+    facts it really learnt.
+    """
+    qa = load_qa()
+    updates = spread(load_updates(), num_updates)
+    chosen = spread(qa, num_questions)
+    ids = {q["id"] for q in chosen}
+    by_id = {q["id"]: q for q in qa}
+    chosen += [by_id[i] for u in updates for i in u["question_ids"] if i not in ids and not ids.add(i)]
+    return chosen, updates
+
+
+def updated_questions(questions: list[dict], updates: list[dict]) -> list[dict]:
+    """The qa records after the updates: new answer, facts rewritten, old aliases dropped.
+
+    Example: one record {"answer": "$89", "facts": ["... costs $89."]} with u01 -> {"answer": "$95", "facts": ["... costs $95."]}
+    """
+    new = {qid: answer for u in updates for qid, answer in u["new_answers"].items()}
+    out = []
+    for q in questions:
+        if q["id"] in new:
+            answer = new[q["id"]]
+            q = {**q, "answer": answer, "aliases": [], "facts": [f.replace(q["answer"], answer) for f in q.get("facts", [])]}
+        out.append(q)
+    return out

@@ -4,11 +4,14 @@ Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same func
 - `is_match`: SQuAD-style normalisation; an answer counts if it contains the canonical
   answer or an alias as whole words ("costs $89" matches "$89", "$899" does not).
 - `token_f1`: SQuAD token overlap F1, the best over the accepted answers.
-- `mc_logprobs` / `mc_accuracy`: which of several choices the model finds most likely as
-  its answer (summed log-probability of its tokens), batched. Fast and deterministic: used for
-  the general probe and to watch forgetting during training.
+- `mc_scores` / `mc_accuracy`: which of several choices the model finds most likely as
+  its answer (summed log-probability of its tokens), batched, the prompt encoded once. Fast
+  and deterministic: the one multiple-choice scorer, used for the general probe, for
+  domain_acc and to watch forgetting during training.
 - `evaluate_answers`: runs any `answer_fn(question) -> str` over held-out paraphrases and
   returns per-question records and a summary.
+- `share_new`: after a fact changes, the share of answers holding the new and the old value.
+- `METRIC_LABELS`: the scoreboard's metric keys and the words a reader sees for them.
 Retrieval metrics (recall@k, MRR) live here too. Generation itself is in `labkit.models`.
 """
 
@@ -20,6 +23,23 @@ import string
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+
+from labkit.models import causal_lm
+
+METRIC_LABELS = {  # scoreboard key -> what a reader sees
+    "accuracy": "accuracy (match)",
+    "f1": "token F1",
+    "mc_acc": "multiple choice",
+    "cited": "answers citing a source",
+    "cited_gold": "citing a gold document",
+    "general_acc": "general probe (forgetting)",
+    "latency_p50_s": "latency p50 (s)",
+    "prompt_tokens": "prompt tokens",
+    "index_build_s": "index build (s)",
+    "train_s": "training (s)",
+    "index_bytes": "index size",
+    "adapter_bytes": "adapter size",
+}
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
@@ -76,45 +96,65 @@ def pad_right(rows: list[list[int]], pad_id: int):
     return ids, mask
 
 
-def mc_logprobs(gen, questions: list[str], choices: list[list[str]], batch_size: int = 32, reduce: str = "sum") -> list[list[float]]:
+def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16, reduce: str = "sum") -> list[list[float]]:
     """Log-probability of each choice as the model's answer to each question.
 
-    Example: mc_logprobs(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-2.3, -5.2]]
+    Example: mc_scores(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-2.3, -5.2]]
     The prompt is the chat prompt of the question; each choice is scored as the start of
-    the assistant's turn. Rows are right-padded and batched across questions.
-    reduce="sum" (the default) adds the choice's token log-probabilities; "mean" divides
-    by its length. We use the sum: the mean favours multi-token choices, because the
-    second token of a word is nearly free ("Venice" beats "Rome" as Italy's capital).
+    the assistant's turn. reduce="sum" (the default) adds the choice's token
+    log-probabilities; "mean" divides by its length. We use the sum: the mean favours
+    multi-token choices, because the second token of a word is nearly free ("Venice" beats
+    "Rome" as Italy's capital).
+    Speed: each question's prompt runs once; its keys and values are copied for every
+    choice, and only the choice tokens run after it (about 2.5x fewer tokens than scoring
+    prompt + choice rows); the vocabulary projection runs only at the positions that
+    predict a choice token. tests/test_evaluate.py checks it against a plain reference.
     """
     import torch
 
-    tok, model = gen.tokenizer, gen.model
-    pairs = []  # (prompt ids, choice ids, question index)
-    for qi, (question, opts) in enumerate(zip(questions, choices, strict=True)):
-        prompt_ids = tok(gen.chat_prompt(question), add_special_tokens=False)["input_ids"]
-        for choice in opts:
-            choice_ids = tok(str(choice), add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
-            pairs.append((prompt_ids, choice_ids, qi))
-    device = next(model.parameters()).device
-    scores: list[float] = []
-    was_training = model.training
-    model.eval()
+    tok = gen.tokenizer
+    lm = causal_lm(gen.model)
+    was_training = gen.model.training
+    gen.model.eval()
+    device = next(lm.parameters()).device
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    out: list[list[float]] = []
     with torch.no_grad():
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start : start + batch_size]
-            ids, mask = pad_right([p + c for p, c, _ in chunk], tok.pad_token_id)
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1)
-            for row, (p, c, _) in enumerate(chunk):
-                positions = torch.arange(len(p) - 1, len(p) + len(c) - 1, device=device)
-                targets = torch.tensor(c, device=device)
-                token_logp = logp[row, positions, targets]
-                scores.append((token_logp.sum() if reduce == "sum" else token_logp.mean()).item())
+        for start in range(0, len(questions), batch_size):
+            qs, cs = questions[start : start + batch_size], choices[start : start + batch_size]
+            prompts = [gen.prompt_ids(q) for q in qs]
+            opts = [[tok(str(c), add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for c in cc] for cc in cs]
+            ids, mask = pad_right(prompts, pad)
+            first = lm.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True)
+            cache = first.past_key_values
+            rows = [i for i, o in enumerate(opts) for _ in o]
+            flat = [c for o in opts for c in o]
+            cache.batch_select_indices(torch.tensor(rows, device=device))
+            cids, cmask = pad_right(flat, pad)
+            cwidth = cids.shape[1]
+            pos = torch.tensor([len(prompts[i]) for i in rows]).unsqueeze(1) + torch.arange(cwidth).unsqueeze(0)
+            full_mask = torch.cat([mask[rows], cmask], dim=1)
+            second = lm.model(input_ids=cids.to(device), attention_mask=full_mask.to(device), position_ids=pos.to(device),
+                              past_key_values=cache, use_cache=True)
+            last = first.last_hidden_state[torch.tensor(rows), torch.tensor([len(prompts[i]) - 1 for i in rows])]
+            # hidden state predicting choice token j: the prompt's last for j = 0, choice token j - 1 after
+            hid = torch.cat([last.unsqueeze(1), second.last_hidden_state[:, :-1]], dim=1)
+            keep = cmask.bool().to(device)
+            logp = torch.log_softmax(lm.lm_head(hid[keep]).float(), dim=-1)
+            picked = logp.gather(1, cids.to(device)[keep].unsqueeze(1)).squeeze(1)
+            counts = cmask.sum(1).tolist()
+            k = 0
+            scores = []
+            for n in counts:
+                part = picked[k : k + n]
+                scores.append((part.sum() if reduce == "sum" else part.mean()).item())
+                k += n
+            k = 0
+            for o in opts:
+                out.append(scores[k : k + len(o)])
+                k += len(o)
     if was_training:
-        model.train()
-    out: list[list[float]] = [[] for _ in questions]
-    for (_, _, qi), score in zip(pairs, scores, strict=True):
-        out[qi].append(score)
+        gen.model.train()
     return out
 
 
@@ -151,9 +191,9 @@ def mc_items_from_probe(probe: list[dict]) -> list[MCItem]:
     return [MCItem(p["id"], p["question"], list(p["choices"]), int(p["answer_index"])) for p in probe]
 
 
-def mc_accuracy(gen, items: list[MCItem], batch_size: int = 32, return_records: bool = False, reduce: str = "sum"):
+def mc_accuracy(gen, items: list[MCItem], batch_size: int = 16, return_records: bool = False, reduce: str = "sum"):
     """Share of items whose right choice has the highest log-probability. Example: mc_accuracy(gen, probe_items) -> 0.78."""
-    scores = mc_logprobs(gen, [it.question for it in items], [it.choices for it in items], batch_size, reduce)
+    scores = mc_scores(gen, [it.question for it in items], [it.choices for it in items], batch_size, reduce)
     picks = [max(range(len(s)), key=s.__getitem__) for s in scores]
     acc = sum(p == it.answer_index for p, it in zip(picks, items, strict=True)) / max(1, len(items))
     if return_records:
@@ -250,6 +290,17 @@ def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_
     per = (time.perf_counter() - start) / max(1, len(items))
     records = score_answers(items, answers, extra=[{"seconds": per}] * len(items))
     return EvalResult(records, summarize(records))
+
+
+def share_new(answers: list[str], items: list[dict], new_answers: dict) -> dict:
+    """Share of answers holding the new value, and the old one, after facts changed.
+
+    Example: share_new(["It is $95."], [{"qa_id": "q001", "answer": "$89"}], {"q001": "$95"}) -> {"new": 1.0, "old": 0.0}
+    """
+    n = max(1, len(items))
+    new = sum(is_match(a, [new_answers[it["qa_id"]]]) for a, it in zip(answers, items, strict=True)) / n
+    old = sum(is_match(a, [it["answer"]]) for a, it in zip(answers, items, strict=True)) / n
+    return {"new": round(new, 4), "old": round(old, 4)}
 
 
 # ---------------------------------------------------------------- retrieval

@@ -1,44 +1,48 @@
 """Fine-tuning: training examples from the knowledge base, a LoRA or full training loop, adapters.
 
 What is here:
+- `TrainConfig` and `make_config`: every training setting, and the one way to build a
+  config from overrides (None keeps a default; any value given is validated, never replaced).
 - `build_examples`: question/answer pairs in their training wording, statements of the
-  facts (the `paraphrases` knob: how many of each question's `facts` to add) and,
-  optionally, raw document text. The held-out `paraphrases` of data/qa.jsonl are never used.
+  facts (the `fact_statements` knob: how many of each question's `facts` to add) and,
+  optionally, raw document text. The held-out paraphrases of data/qa.jsonl are never used.
+  `chat_example` is the one way to turn a prompt and a reply into a training example.
 - `encode` and `batches`: the compact chat format, loss on the answer tokens only
   (labels -100 elsewhere), length bucketing so that padding wastes little CPU, and
   replay (a share of every batch drawn from general text, data/general_text.jsonl).
-- `TrainConfig` and `train`: one plain PyTorch loop (AdamW) for LoRA (through peft) and
+- `train`: one plain PyTorch loop (AdamW) for LoRA (through peft) and
   for full fine-tuning, seeded, with a callback every N steps that notebooks, the widget
   and the command line share, a tqdm.auto progress bar, and a clean stop (Ctrl-C or a
   stop event) that keeps the weights of the last completed step.
 - Adapters: `save_adapter` / `load_adapter` (safetensors, checked names, in the cache).
 - `lora_on_one_layer`: the LoRA update shown on one weight matrix, for notebook 04.
-- `run_finetune`: the `labkit finetune` command.
 
 What is left out: quantised training (QLoRA), gradient accumulation, mixed precision,
-multi-device training and learning-rate schedules beyond a short warm-up. The loop never
-touches the base model it is given: it trains a copy.
+multi-device training and learning-rate schedules beyond a short warm-up; scoring while
+training (`labkit.forgetting`) and the `labkit finetune` command (`labkit.cli`). The loop
+never touches the base model it is given: it trains a copy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import random
-import re
 import signal
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labkit.config import DATA_DIR, get_config, set_seed
+from labkit.config import KB_DIR, get_config, set_seed
+from labkit.corpus import load_folder
+from labkit.data import load_general_text
 from labkit.evaluate import pad_right
-from labkit.storage import atomic_dir
-
-LORA_TARGETS_ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+from labkit.models import Generator, causal_lm, load_generator
+from labkit.storage import atomic_dir, check_name
 
 
 @dataclass
@@ -53,7 +57,7 @@ class TrainConfig:
     batch_size: int = 8  # examples per step (domain + replay)
     warmup_steps: int = 2  # linear warm-up of the learning rate over the first steps
     weight_decay: float = 0.0  # AdamW weight decay
-    paraphrases: int = 1  # how many fact statements per question are added to the QA pairs (0 to 4)
+    fact_statements: int = 1  # how many of each question's fact statements are trained beside its QA pair (0 to 4)
     include_docs: bool = False  # also train on the raw text of the documents the questions come from
     replay: float = 0.0  # share of every batch drawn from general text (0 to 0.9)
     max_len: int = 96  # examples longer than this many tokens are cut (document chunks mostly)
@@ -66,8 +70,8 @@ class TrainConfig:
             raise ValueError(f"rank must be between 1 and 256, not {self.rank}")
         if not 0.0 <= float(self.replay) < 1.0:
             raise ValueError(f"replay is a fraction of each batch: 0 <= replay < 1, not {self.replay}")
-        if not 0 <= int(self.paraphrases) <= 4:
-            raise ValueError(f"paraphrases counts the fact statements per question: 0 to 4, not {self.paraphrases}")
+        if not 0 <= int(self.fact_statements) <= 4:
+            raise ValueError(f"fact_statements counts the fact statements per question: 0 to 4, not {self.fact_statements}")
         if int(self.num_steps) < 0 or int(self.batch_size) < 1:
             raise ValueError("num_steps must be >= 0 and batch_size >= 1")
         if not 0.0 < float(self.lr) < 1.0:
@@ -76,6 +80,16 @@ class TrainConfig:
     @property
     def lora_alpha(self) -> float:
         return float(self.alpha if self.alpha is not None else 2 * self.rank)
+
+
+def make_config(base: TrainConfig | None = None, **overrides) -> TrainConfig:
+    """A TrainConfig from a base (default: TrainConfig()) with the given values; None keeps the base's value.
+
+    Example: make_config(rank=4, lr=None).rank -> 4 (lr stays 0.002); make_config(rank=0) -> ValueError
+    The one way configs are built from settings (command line, widget, sweep, experiment):
+    a value given is validated by TrainConfig, never swapped for a default.
+    """
+    return dataclasses.replace(base or TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
 
 
 # ---------------------------------------------------------------- training examples
@@ -91,34 +105,43 @@ class Example:
     source: str = ""  # qa id, document id or general-text id
 
 
-def build_examples(gen, questions: list[dict], paraphrases: int = 1, include_qa: bool = True, include_docs: bool = False) -> list[Example]:
+def chat_example(gen, prompt: str, target: str, kind: str, source: str = "") -> Example:
+    """A chat training example: the prompt as a user turn, the target as the assistant's reply closed by end-of-turn.
+
+    Example: chat_example(gen, "Price?", "$89", "qa").target -> "$89<|im_end|>"
+    """
+    return Example(gen.chat_prompt(prompt), f"{target}{gen.end_of_turn()}", kind, source)
+
+
+def build_examples(gen, questions: list[dict], fact_statements: int = 1, include_qa: bool = True, include_docs: bool = False) -> list[Example]:
     """Training examples for a list of qa.jsonl records; the held-out paraphrases are never used.
 
-    Example: build_examples(gen, qa[:1], paraphrases=1) -> [Example(prompt="<|im_start|>user\\nHow much does
+    Example: build_examples(gen, qa[:1], fact_statements=1) -> [Example(prompt="<|im_start|>user\\nHow much does
     the Brimble Kettle cost?...", target="$89<|im_end|>", kind="qa"), Example(prompt="", target="The Brimble Kettle costs $89.", kind="fact")]
     """
-    end = gen.end_of_turn()
     examples = []
     for q in questions:
         if include_qa:
-            examples.append(Example(gen.chat_prompt(q["question"]), f"{q['answer']}{end}", "qa", q["id"]))
-        for fact in q.get("facts", [])[: max(0, int(paraphrases))]:
+            examples.append(chat_example(gen, q["question"], q["answer"], "qa", q["id"]))
+        for fact in q.get("facts", [])[: max(0, int(fact_statements))]:
             examples.append(Example("", fact, "fact", q["id"]))
     if include_docs:
         examples += doc_examples({d for q in questions for d in q.get("doc_ids", [])})
     return examples
 
 
-def doc_examples(doc_ids, words_per_chunk: int = 60) -> list[Example]:
-    """Plain-text chunks of knowledge-base documents (Markdown front matter dropped). Example: doc_examples({"policy-returns"})[0].kind -> "doc"."""
-    from labkit.config import KB_DIR
+def doc_examples(doc_ids, documents=None, words_per_chunk: int = 60) -> list[Example]:
+    """Plain-text pieces of knowledge-base documents, `words_per_chunk` words each (Markdown front matter dropped).
 
+    Example: doc_examples({"policy-returns"})[0].kind -> "doc"
+    `documents` defaults to the knowledge base as `labkit.corpus` reads it.
+    """
+    by_id = {d.id: d for d in (documents if documents is not None else load_folder(KB_DIR).documents)}
     out = []
     for doc_id in sorted(doc_ids):
-        path = KB_DIR / f"{doc_id}.md"
-        if not path.is_file():
+        if doc_id not in by_id:
             continue
-        text = path.read_text(encoding="utf-8")
+        text = by_id[doc_id].text
         if text.startswith("---"):
             text = text.split("---", 2)[-1]
         words = text.split()
@@ -127,18 +150,10 @@ def doc_examples(doc_ids, words_per_chunk: int = 60) -> list[Example]:
     return out
 
 
-def load_general_text(limit: int | None = None) -> list[dict]:
-    """The general chat pairs used for replay (data/general_text.jsonl). Example: load_general_text(1)[0]["question"]."""
-    from labkit.data import load_jsonl
-
-    return load_jsonl(DATA_DIR / "general_text.jsonl")[:limit]
-
-
 def general_examples(gen, rows: list[dict] | None = None) -> list[Example]:
     """General chat pairs as training examples for replay. Example: general_examples(gen)[0].kind -> "general"."""
     rows = load_general_text() if rows is None else rows
-    end = gen.end_of_turn()
-    return [Example(gen.chat_prompt(r["question"]), f"{r['answer']}{end}", "general", r["id"]) for r in rows]
+    return [chat_example(gen, r["question"], r["answer"], "general", r["id"]) for r in rows]
 
 
 def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
@@ -190,12 +205,12 @@ def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size:
             rng.shuffle(order)
             yield from (rows[i] for i in order)
 
-    dom, gen_rows = stream(domain), (stream(general) if general else iter(()))
+    dom, general_rows = stream(domain), (stream(general) if general else iter(()))
     out = []
     for start in range(0, num_steps, bucket):
         group = counts[start : start + bucket]
         d = sorted((next(dom) for _ in range(sum(batch_size - c for c in group))), key=lambda r: len(r["input_ids"]))
-        g = sorted((next(gen_rows) for _ in range(sum(group))), key=lambda r: len(r["input_ids"]))
+        g = sorted((next(general_rows) for _ in range(sum(group))), key=lambda r: len(r["input_ids"]))
         di = gi = 0
         chunk = []
         for c in group:
@@ -222,18 +237,11 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, sum(p.numel() for p in model.parameters())
 
 
-def causal_lm(model):
-    """The transformers model under a peft wrapper (LoRA layers stay inside it). Example: causal_lm(peft_model).lm_head."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 def prepare_model(gen, cfg: TrainConfig):
     """A trainable copy of the generator: LoRA-wrapped or fully trainable; the given model is never changed.
 
     Example: prepare_model(gen, TrainConfig(rank=4)).model -> PeftModelForCausalLM (base weights frozen)
     """
-    from labkit.models import Generator
-
     set_seed(cfg.seed)
     model = copy.deepcopy(gen.model)
     if cfg.method == "lora":
@@ -293,7 +301,7 @@ class TrainResult:
     interrupted: bool = False  # True if Ctrl-C or the stop event ended the run early
     message: str = ""  # one line saying how the run ended
     seconds: float = 0.0  # wall time of the whole run, callbacks included
-    train_seconds: float = 0.0  # wall time of the optimizer steps alone
+    train_s: float = 0.0  # wall time of the optimizer steps alone
     tokens: int = 0  # real (non-padding) tokens processed
     padding_waste: float = 0.0  # share of padded slots in the batches
     trainable_params: int = 0
@@ -302,7 +310,7 @@ class TrainResult:
 
 
 def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general: list[Example] | None = None,
-          callback=None, every: int = 0, stop=None, progress: bool = True, model_gen=None) -> TrainResult:
+          callback=None, every: int = 0, stop=None, progress: bool = True) -> TrainResult:
     """Fine-tune a copy of `gen` on the examples; returns a TrainResult holding the trained copy.
 
     Example: train(gen, build_examples(gen, qa[:8]), TrainConfig(num_steps=10)).history[-1]["loss"] -> 0.9
@@ -316,12 +324,12 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
 
     cfg = cfg or TrainConfig()
     t_start = time.perf_counter()
-    mg = model_gen or prepare_model(gen, cfg)
+    mg = prepare_model(gen, cfg)
     model, tok = mg.model, mg.tokenizer
     set_seed(cfg.seed)
-    dom_rows = [encode(tok, e, cfg.max_len) for e in examples]
-    gen_rows = [encode(tok, e, cfg.max_len) for e in (general or [])]
-    plan = batches(dom_rows, gen_rows, int(cfg.num_steps), int(cfg.batch_size), float(cfg.replay), cfg.seed)
+    domain_rows = [encode(tok, e, cfg.max_len) for e in examples]
+    general_rows = [encode(tok, e, cfg.max_len) for e in (general or [])]
+    plan = batches(domain_rows, general_rows, int(cfg.num_steps), int(cfg.batch_size), float(cfg.replay), cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     warm = max(1, int(cfg.warmup_steps))
@@ -362,7 +370,7 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
                 result.steps_done = step
                 result.tokens += sum(len(r["input_ids"]) for r in rows)
                 last_loss = float(loss.detach())
-            result.train_seconds += time.perf_counter() - t0
+            result.train_s += time.perf_counter() - t0
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.3f}")
             if (every and step % every == 0) or step == len(plan):
@@ -387,36 +395,9 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
 
 # ---------------------------------------------------------------- adapters
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_RESERVED = {"labkit", "base", "cache", "default", "adapters", "tmp", "con", "nul", "prn", "aux"}
-
-
-def _module_names() -> set[str]:
-    import pkgutil
-
-    import labkit
-
-    return {m.name for m in pkgutil.iter_modules(labkit.__path__)}
-
-
 def adapters_dir(cache_dir: Path | None = None) -> Path:
     """Where saved adapters live: LABKIT_CACHE/adapters. Example: adapters_dir() -> ~/.cache/labkit/adapters."""
     return Path(cache_dir or get_config().cache_dir) / "adapters"
-
-
-def check_name(name: str) -> str:
-    """Return the name if it is safe to use as a folder name for an adapter, else raise ValueError.
-
-    Example: check_name("kettle-facts") -> "kettle-facts"; check_name("../x") -> ValueError
-    """
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(
-            f"Adapter name {name!r} is not allowed: use 1 to 64 lower-case letters, digits, '-' or '_', "
-            "starting with a letter or digit (no '/', '..' or spaces)."
-        )
-    if name in _RESERVED or name in _module_names():
-        raise ValueError(f"Adapter name {name!r} is reserved (it is a labkit module or a cache folder name); pick another.")
-    return name
 
 
 def list_adapters(cache_dir: Path | None = None) -> list[str]:
@@ -425,11 +406,6 @@ def list_adapters(cache_dir: Path | None = None) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "labkit.json").is_file())
-
-
-def dir_size(path: Path) -> int:
-    """Total bytes of the files under a folder. Example: dir_size(adapters_dir() / "kettle-facts") -> 7_390_000."""
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
 def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwrite: bool = True, meta: dict | None = None) -> Path:
@@ -463,8 +439,6 @@ def load_adapter(name: str, gen=None, cache_dir: Path | None = None):
     Example: load_adapter("kettle-facts", gen).generate("How much is the Brimble Kettle?") -> "$89"
     A missing or malformed name raises ValueError listing the adapters that exist.
     """
-    from labkit.models import Generator, load_generator
-
     try:
         check_name(name)
     except ValueError as exc:
@@ -536,43 +510,3 @@ def lora_on_one_layer(gen, rank: int = 4, alpha: float = 8.0, layer: int = 0, mo
         "max_diff_vs_peft": float((by_hand - by_peft).abs().max()),
         "delta": delta,
     }
-
-
-# ---------------------------------------------------------------- the command
-
-
-def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None = None, steps: int | None = None,
-                 replay: float = 0.0, paraphrases: int | None = None, save: str | None = None, as_json: bool = False) -> int:
-    """`labkit finetune`: train with the forgetting history, print it and the final scores.
-
-    Example: run_finetune("lora", steps=8, as_json=True) -> 0 (prints {"history": [...], "final": {...}})
-    """
-    from labkit.forgetting import default_config, final_scores, run_forgetting
-
-    if save:
-        check_name(save)
-    cfg = default_config(method=method, rank=rank, lr=lr, num_steps=steps, replay=replay, paraphrases=paraphrases)
-    from labkit.models import load_generator
-
-    gen = load_generator()
-    run = run_forgetting(gen, cfg, progress=not as_json, on_point=None if as_json else _print_point)
-    final = final_scores(gen, run)
-    out = {"config": asdict(cfg), "message": run.result.message, "history": run.history, "final": final}
-    if save:
-        path = save_adapter(run.result, save)
-        out["saved"] = {"name": save, "path": str(path), "bytes": dir_size(path)}
-    if as_json:
-        print(json.dumps(out, indent=2, default=list))
-    else:
-        print(run.result.message)
-        print(f"trainable parameters: {run.result.trainable_params:,} of {run.result.total_params:,}")
-        for key, value in final.items():
-            print(f"{key:<28} {value}")
-        if save:
-            print(f"saved {out['saved']['bytes'] / 1e6:.1f} MB to {out['saved']['path']}")
-    return 0
-
-
-def _print_point(rec: dict) -> None:
-    loss = "  -   " if rec.get("loss") is None else f"{rec['loss']:.3f}"
-    print(f"step {rec['step']:>4}  loss {loss}  domain_acc {rec['domain_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)

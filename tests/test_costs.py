@@ -13,10 +13,10 @@ def test_projection_scales_with_model_size_and_device():
     rows = costs.project(measured_train_tokens_per_s=1000, measured_params=135e6, train_tokens=1e5)
     cpu = {r.model: r for r in rows if r.device == "this CPU"}
     # on the machine that measured it, the 135M row reproduces the measurement: 1e5 tokens at 1000 tokens/s
-    assert cpu["SmolLM2-135M"].train_seconds == pytest.approx(100)
-    assert cpu["7B model"].train_seconds == pytest.approx(100 * 7e9 / 135e6)
+    assert cpu["SmolLM2-135M"].train_s == pytest.approx(100)
+    assert cpu["7B model"].train_s == pytest.approx(100 * 7e9 / 135e6)
     h100 = next(r for r in rows if r.model == "7B model" and r.device.startswith("NVIDIA H100"))
-    assert h100.train_seconds < cpu["7B model"].train_seconds
+    assert h100.train_s < cpu["7B model"].train_s
     assert "assumed" in h100.assumption
 
 

@@ -1,0 +1,185 @@
+"""The report of a side-by-side run: Markdown tables, charts, "what it means", and the cached latest results.
+
+What it holds:
+- `fmt`: one mean ± spread cell; `scoreboard_markdown`, `freshness_markdown`,
+  `cost_markdown`: the tables; `meaning`: the findings, each sentence computed from the
+  numbers (it says so when a finding of the literature does not hold on this run).
+- `write_report`: report.md, the PNG charts (drawn by `labkit.plots`) and results.json.
+- `save_latest` / `load_latest`: the last run's results in the cache, so notebook 07 can
+  build on notebook 06's run.
+
+What it leaves out: running the experiment (`labkit.compare`) and the decision guide
+(`labkit.choose`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from labkit.config import get_config
+from labkit.evaluate import METRIC_LABELS
+
+
+def fmt(stat, metric: str = "") -> str:
+    """A mean ± spread cell. Example: fmt({"mean": 0.625, "spread": 0.05}) -> "0.62 ± 0.05"; fmt(None) -> "n/a"."""
+    if stat is None:
+        return "n/a"
+    mean, spread = stat["mean"], stat["spread"]
+    if metric.endswith("_bytes"):
+        return f"{mean / 1e6:.2f} MB" if mean else "0"
+    if metric == "prompt_tokens":
+        return f"{mean:.0f}" + (f" ± {spread:.0f}" if spread else "")
+    digits = 1 if metric.endswith("_s") and mean >= 10 else 2
+    return f"{mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread else "")
+
+
+def scoreboard_markdown(board: dict) -> str:
+    """The scoreboard as a Markdown table, one row per approach. Example: scoreboard_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | accuracy (match) | ..."."""
+    head = "| approach | " + " | ".join(METRIC_LABELS.values()) + " |"
+    rule = "|---" * (len(METRIC_LABELS) + 1) + "|"
+    lines = [head, rule]
+    for approach, row in board.items():
+        lines.append(f"| {approach} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS) + " |")
+    return "\n".join(lines)
+
+
+def freshness_markdown(freshness: dict | None) -> str:
+    """The freshness table. Example: freshness_markdown(results["freshness"]).splitlines()[0] -> "| model | new value | old value |"."""
+    if not freshness:
+        return "(no freshness run)"
+    lines = ["| model | answers with the new value | answers with the old value |", "|---|---|---|"]
+    for key, value in freshness.items():
+        if isinstance(value, dict) and "new" in value:
+            lines.append(f"| {key} | {fmt(value['new'])} | {fmt(value['old'])} |")
+    lines.append("")
+    lines.append(f"Index update: {fmt(freshness['update_s'], 'x_s')} s for {fmt(freshness['n_updates'], 'prompt_tokens')} documents; "
+                 f"retraining: {fmt(freshness['retrain_s'], 'x_s')} s.")
+    return "\n".join(lines)
+
+
+def cost_markdown(cost_projection: dict) -> str:
+    """The cost projection as a Markdown table (estimates). Example: cost_markdown(results["cost_projection"]).splitlines()[0] -> "| model | device | ..."."""
+    lines = ["| model | device | fine-tune (estimate) | 32-token answer (estimate) | assumption |", "|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['device']} | {r['train']} | {r['per_answer']} | {r['assumption']} |" for r in cost_projection["rows"]]
+    return "\n".join(lines)
+
+
+def meaning(results: dict) -> list[str]:
+    """What the numbers say, one bullet a finding, each sentence computed from the results (never fixed text).
+
+    Example: meaning(results)[0] -> "- Knowledge: RAG answers 0.27 of the held-out paraphrases against 0.02 closed-book. ..."
+    """
+    board, fr = results["scoreboard"], results.get("freshness")
+
+    def m(a, k):
+        return (board.get(a, {}).get(k) or {}).get("mean")
+
+    lines = []
+    if m("RAG", "accuracy") is not None and m("closed-book", "accuracy") is not None:
+        line = (f"- Knowledge: RAG answers {m('RAG', 'accuracy'):.2f} of the held-out paraphrases against "
+                f"{m('closed-book', 'accuracy'):.2f} closed-book.")
+        if m("fine-tuned", "accuracy") is not None:
+            ahead = "behind" if m("fine-tuned", "accuracy") < m("RAG", "accuracy") else "ahead of"
+            line += (f" Fine-tuned on the same questions (training wording plus fact statements) the model answers "
+                     f"{m('fine-tuned', 'accuracy'):.2f}, {ahead} RAG.")
+        if m("fine-tuned (docs)", "accuracy") is not None:
+            docs_behind = m("fine-tuned (docs)", "accuracy") < m("RAG", "accuracy")
+            line += (f" Fine-tuned on the documents' raw text alone (Ovadia et al.'s unsupervised fine-tuning) it answers "
+                     f"{m('fine-tuned (docs)', 'accuracy'):.2f}, "
+                     + ("behind RAG, as Ovadia et al. found: reading a fact in training is not learning to answer it." if docs_behind
+                        else "not behind RAG: Ovadia et al.'s finding does not hold on this run."))
+        lines.append(line)
+    if m("RAFT + RAG", "accuracy") is not None and m("RAG", "accuracy") is not None:
+        verdict = "at least as accurate as" if m("RAFT + RAG", "accuracy") >= m("RAG", "accuracy") else "less accurate than"
+        lines.append(f"- The retrieval-aware fine-tune is {verdict} plain RAG here ({m('RAFT + RAG', 'accuracy'):.2f} vs {m('RAG', 'accuracy'):.2f}).")
+    if fr:
+        lines.append(f"- Freshness: after the index update ({fr['update_s']['mean']:.2f} s) RAG gives the new value in "
+                     f"{fr['RAG after update']['new']['mean']:.2f} of answers; the fine-tuned model as it is in "
+                     f"{fr['fine-tuned (stale)']['new']['mean']:.2f}, and {fr['fine-tuned retrained']['new']['mean']:.2f} after "
+                     f"{fr['retrain_s']['mean']:.0f} s of retraining.")
+    if m("fine-tuned", "general_acc") is not None and m("closed-book", "general_acc") is not None:
+        lines.append(f"- Forgetting: the general probe goes from {m('closed-book', 'general_acc'):.2f} to {m('fine-tuned', 'general_acc'):.2f} after fine-tuning; RAG leaves the model untouched.")
+    b = results.get("behaviour")
+    if b:
+        lines.append(f"- Behaviour (triage): format compliance {b['zero_shot']['format_compliance']:.2f} zero-shot, "
+                     f"{b['few_shot']['format_compliance']:.2f} with retrieved examples, {b['lora']['format_compliance']:.2f} after LoRA; "
+                     f"label accuracy {b['zero_shot']['label_accuracy']:.2f} / {b['few_shot']['label_accuracy']:.2f} / {b['lora']['label_accuracy']:.2f}. "
+                     "Teaching a fixed behaviour is where fine-tuning earns its cost.")
+    return lines
+
+
+def write_report(results: dict, out) -> Path:
+    """Write report.md, the PNG charts and results.json into a folder. Example: write_report(results, "reports") -> PosixPath('reports/report.md')."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from labkit.plots import plot_accuracy_vs_cost, plot_freshness, plot_metric_bars
+
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    charts = {"scoreboard.png": lambda ax: plot_metric_bars(results["scoreboard"], ax=ax),
+              "accuracy_vs_cost.png": lambda ax: plot_accuracy_vs_cost(results["scoreboard"], ax=ax)}
+    if results.get("freshness"):
+        charts["freshness.png"] = lambda ax: plot_freshness(results["freshness"], ax=ax)
+    for name, draw in charts.items():
+        fig, ax = plt.subplots(figsize=(10, 4) if name == "scoreboard.png" else (7, 4))
+        draw(ax)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+    cfg = results["config"]
+    md = ["# labkit: side by side", "",
+          f"SmolLM2-135M-Instruct (embedded), {len(cfg['seeds'])} seed(s) {cfg['seeds']}, "
+          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {cfg['rank']}, {cfg['num_steps']} steps, "
+          f"top_k {cfg['top_k']}; {'quick' if results.get('quick') else 'full'} mode, {results.get('seconds', 0):.0f} s in all. "
+          "Cells are mean ± sample standard deviation over seeds. Closed-book and RAG involve no training and decode greedily, "
+          "so they run once and show no spread. Multiple choice is n/a for RAG rows (it scores stored knowledge, not reading).",
+          "", "## Scoreboard", "", scoreboard_markdown(results["scoreboard"]), "", "![scoreboard](scoreboard.png)", "",
+          "## Freshness", "", freshness_markdown(results.get("freshness")), ""]
+    if results.get("freshness"):
+        md += ["![freshness](freshness.png)", ""]
+    b = results.get("behaviour")
+    if b:
+        md += ["## Behaviour: triage (fine-tuning's home ground)", "",
+               f"{b['num_test']} test messages; few-shot uses the {b['top_k']} most similar training messages; LoRA {b['num_steps']} steps; "
+               f"one seed ({cfg['seeds'][0]}), to keep the report's time down.", "",
+               "| approach | label accuracy | format compliance | priority accuracy | prompt tokens | s per message |", "|---|---|---|---|---|---|"]
+        for name in ("zero_shot", "few_shot", "lora"):
+            r = b[name]
+            md.append(f"| {name} | {r['label_accuracy']:.2f} | {r['format_compliance']:.2f} | {r['priority_accuracy']:.2f} | {r['prompt_tokens']:.0f} | {r['seconds_per_message']:.2f} |")
+        md.append("")
+    cp = results.get("cost_projection")
+    if cp:
+        md += ["## Cost projection (estimates, not measurements)", "",
+               f"Measured here: {results['train_tokens_per_s']:.0f} training tokens/s (LoRA, {cp['total_params'] / 1e6:.0f}M parameters, "
+               f"{cp['train_tokens']} tokens per fine-tune). Formula: LoRA training ≈ 4·N·D FLOPs (full fine-tuning 6·N·D), "
+               "generation ≈ 2·N FLOPs per token; this CPU's achieved FLOP/s = tokens/s × 4·N; GPUs at an assumed MFU. "
+               "Serving rows are lower bounds (decoding is memory-bound). Same data (D) for every model.", "",
+               cost_markdown(cp), ""]
+    md += ["## Accuracy against cost", "", "![accuracy vs cost](accuracy_vs_cost.png)", "", "## What it means", "", *meaning(results), ""]
+    path = out / "report.md"
+    path.write_text("\n".join(md))
+    return path
+
+
+def latest_path() -> Path:
+    """Where the last run's results are cached for notebook 07. Example: latest_path().name -> "compare-latest.json"."""
+    return get_config().cache_dir / "compare-latest.json"
+
+
+def save_latest(results: dict) -> Path:
+    """Cache a run's results (notebook 06 does, notebook 07 reads them). Example: save_latest(results)."""
+    path = latest_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, default=str))
+    return path
+
+
+def load_latest() -> dict | None:
+    """The cached results of the last run, or None. Example: load_latest()["scoreboard"]["RAG"]."""
+    path = latest_path()
+    return json.loads(path.read_text()) if path.is_file() else None
