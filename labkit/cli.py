@@ -155,14 +155,14 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size
 
-    if save:
-        check_name(save)
+    if save is not None:
+        check_name(save)  # before any work: a bad name must not cost a training run
     cfg = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
     gen = load_generator()
     run = run_forgetting(gen, cfg, progress=not as_json, on_point=None if as_json else _print_point)
     final = final_scores(gen, run)
     out = {"config": asdict(cfg), "message": run.result.message, "history": run.history, "final": final}
-    if save:
+    if save is not None:
         path = save_adapter(run.result, save)
         out["saved"] = {"name": save, "path": str(path), "bytes": dir_size(path)}
     if as_json:

@@ -2,53 +2,25 @@
 the example retriever (real embedder) and a tiny baseline run (real generator)."""
 
 import re
-from collections import Counter
 
 import pytest
 
 from labkit import behaviour as B
+from labkit.data import load_triage
 
 KEYS = {"id", "message", "intent", "priority", "reply", "split"}
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return B.load_triage()
+    return load_triage()
 
 
 def _norm(text):
     return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
 
 
-# ---------------------------------------------------------------- the data
-
-
-def test_schema(rows):
-    ids = [r["id"] for r in rows]
-    assert len(set(ids)) == len(ids)
-    for r in rows:
-        assert set(r) == KEYS, r["id"]
-        assert re.fullmatch(r"t\d{3}", r["id"])
-        assert r["intent"] in B.INTENTS and r["priority"] in B.PRIORITIES and r["split"] in {"train", "test"}
-        assert 10 <= len(r["message"]) <= 400 and "\n" not in r["message"]
-
-
-def test_size_and_balance(rows):
-    counts = Counter(r["intent"] for r in rows)
-    assert len(rows) >= 320
-    assert set(counts) == set(B.INTENTS)
-    assert min(counts.values()) >= 40 and max(counts.values()) - min(counts.values()) <= 4
-    priorities = Counter(r["priority"] for r in rows)
-    assert set(priorities) == set(B.PRIORITIES) and priorities["urgent"] >= 20
-
-
-def test_split_is_stratified(rows):
-    test = [r for r in rows if r["split"] == "test"]
-    assert len(test) >= 80
-    assert B.load_triage("test") == test and len(B.load_triage("train")) == len(rows) - len(test)
-    for intent in B.INTENTS:
-        share = sum(r["split"] == "test" for r in rows if r["intent"] == intent) / sum(r["intent"] == intent for r in rows)
-        assert 0.2 <= share <= 0.3, intent
+# ---------------------------------------------------------------- the format
 
 
 def test_every_reply_is_compliant_and_matches_its_labels(rows):
@@ -63,11 +35,6 @@ def test_no_duplicates_and_no_leak(rows):
     assert len(set(messages)) == len(messages)
     train = {_norm(r["message"]) for r in rows if r["split"] == "train"}
     assert not [r["id"] for r in rows if r["split"] == "test" and _norm(r["message"]) in train]
-
-
-def test_load_triage_rejects_unknown_split():
-    with pytest.raises(ValueError, match="split"):
-        B.load_triage("dev")
 
 
 # ---------------------------------------------------------------- parsing and scoring
@@ -124,12 +91,6 @@ def test_score_replies_arithmetic():
         B.score_replies(predictions[:2], examples)
 
 
-def test_stratified_subset_covers_every_intent():
-    subset = B.stratified_subset(B.load_triage("test"), 24)
-    assert len(subset) == 24 and Counter(r["intent"] for r in subset) == Counter({i: 3 for i in B.INTENTS})
-    assert B.stratified_subset(subset, None) == subset
-
-
 # ---------------------------------------------------------------- prompts
 
 
@@ -143,8 +104,13 @@ def test_prompts(rows):
     assert [t["content"] for t in few[2:-1:2]] == [r["reply"] for r in rows[:3]] and few[-1] == zero[-1]
     short = B.finetuned_prompt(message)
     assert short.endswith(message) and "order_status" not in short and len(short) < len(message) + 80
-    pairs = B.training_pairs(rows[:5])
-    assert pairs == [(B.finetuned_prompt(r["message"]), r["reply"]) for r in rows[:5]]
+
+
+
+def test_training_examples_are_short_prompt_and_required_reply(generator, rows):
+    examples = B.training_examples(generator, rows[:5])
+    assert [e.prompt for e in examples] == [generator.chat_prompt(B.finetuned_prompt(r["message"])) for r in rows[:5]]
+    assert [e.target for e in examples] == [r["reply"] + generator.end_of_turn() for r in rows[:5]]
 
 
 def test_render_prompt(generator, rows):
@@ -168,7 +134,7 @@ def test_gold_replies_fit_the_generation_budget(generator, rows):
 
 @pytest.fixture(scope="module")
 def retriever(embedder):
-    return B.ExampleRetriever(B.load_triage("train"), embedder)
+    return B.ExampleRetriever(load_triage("train"), embedder)
 
 
 @pytest.mark.parametrize(
@@ -181,15 +147,15 @@ def retriever(embedder):
     ],
 )
 def test_retriever_finds_same_intent_neighbours(retriever, message, intent):
-    hits = retriever.search(message, k=4)
+    hits = retriever.examples_for(message, top_k=4)
     assert len(hits) == 4
     assert hits[-1]["intent"] == intent  # the nearest comes last
     assert sum(h["intent"] == intent for h in hits) >= 3
 
 
 def test_baselines_return_the_right_shapes(generator, embedder):
-    result = B.run_behaviour_baselines(generator, embedder, n_test=2, k=1, max_new_tokens=4)
-    assert result["n_test"] == 2 and result["k"] == 1
+    result = B.run_behaviour_baselines(generator, embedder, num_test=2, top_k=1, max_new_tokens=4)
+    assert result["num_test"] == 2 and result["top_k"] == 1
     for name in ("zero_shot", "few_shot"):
         scores = result[name]
         assert scores["n"] == 2 and len(scores["records"]) == 2
@@ -197,3 +163,20 @@ def test_baselines_return_the_right_shapes(generator, embedder):
             assert 0.0 <= scores[key] <= 1.0
         assert scores["seconds"] > 0 and scores["prompt_tokens"] > 0
     assert result["few_shot"]["prompt_tokens"] > result["zero_shot"]["prompt_tokens"]
+
+
+def test_retriever_orders_least_similar_first_by_cosine(retriever, embedder):
+    import numpy as np
+
+    message = "Where is my order TW-55555? It has not arrived."
+    hits = retriever.examples_for(message, top_k=5)
+    q = embedder.encode([message], normalize_embeddings=True)[0]
+    sims = [float(np.dot(q, embedder.encode([h["message"]], normalize_embeddings=True)[0])) for h in hits]
+    assert sims == sorted(sims)  # ascending: the most similar last, nearest to the new message
+
+
+def test_run_behaviour_trains_and_scores_three_approaches(generator, embedder):
+    result = B.run_behaviour(generator, embedder, num_test=2, num_steps=1, rank=4, lr=2e-3)
+    assert (result["num_test"], result["top_k"], result["num_steps"]) == (2, 4, 1)
+    assert set(result) >= {"zero_shot", "few_shot", "lora"} and result["lora"]["train_s"] > 0
+    assert result["lora"]["prompt_tokens"] < result["zero_shot"]["prompt_tokens"] < result["few_shot"]["prompt_tokens"]

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from labkit.choose import check_answers, decision_guide, recommend
+from labkit.choose import check_answers, recommend
 
 
 def stat(mean, spread=0.0):
@@ -82,10 +82,3 @@ def test_freshness_and_latency_reasons():
 def test_check_answers_rejects_unknown_values():
     with pytest.raises(ValueError, match="need must be one of"):
         check_answers({"need": "vibes"})
-
-
-def test_decision_guide_headless():
-    ui = decision_guide(RESULTS)
-    assert "Recommended: RAG" in ui.result.value
-    ui.need.value = "behaviour"
-    assert "Recommended: fine-tuning" in ui.result.value and "0.97" in ui.result.value

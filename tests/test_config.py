@@ -25,9 +25,23 @@ def test_set_seed_repeats_torch_draws():
     assert torch.equal(a, torch.rand(3))
 
 
-def test_importing_labkit_sets_offline():
+@pytest.mark.parametrize("value, expected", [("1", True), ("YES", True), (" on ", True), ("0", False), ("no", False), ("", False)])
+def test_env_flag_is_the_one_parser(monkeypatch, value, expected):
+    from labkit.config import env_flag
+
+    monkeypatch.setenv("LABKIT_SOME_FLAG", value)
+    assert env_flag("LABKIT_SOME_FLAG") is expected
+
+
+@pytest.mark.parametrize("online, expected", [("", "1"), ("1", None)])
+def test_a_fresh_interpreter_importing_labkit_is_offline_unless_asked(online, expected):
+    """Run in a new interpreter: in this one conftest has imported labkit already, so a re-import would prove nothing."""
     import os
+    import subprocess
+    import sys
 
-    import labkit  # noqa: F401
-
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))} | {"LABKIT_ONLINE": online}
+    code = "import os, labkit; print(os.environ.get('HF_HUB_OFFLINE'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(expected)

@@ -1,4 +1,4 @@
-"""The shipped data is checked, not trusted: schemas, unique ids, answers present in their sources."""
+"""labkit.data: the shipped data is checked, not trusted (schemas, unique ids, answers present in their sources), and its loaders and subsets."""
 
 import re
 from collections import Counter
@@ -6,9 +6,22 @@ from collections import Counter
 import pytest
 
 from labkit.config import KB_DIR
-from labkit.data import load_probe, load_qa, load_updates, spread
+from labkit.data import (
+    TRIAGE_INTENTS,
+    load_general_text,
+    load_probe,
+    load_qa,
+    load_sweep,
+    load_triage,
+    load_updates,
+    spread,
+    stratified_subset,
+    taught_questions,
+    updated_questions,
+)
 from labkit.evaluate import normalize_answer
 
+TRIAGE_KEYS = {"id", "message", "intent", "priority", "reply", "split"}
 QA_KEYS = {"id", "question", "paraphrases", "answer", "aliases", "doc_ids", "distractors", "kind", "facts"}
 
 
@@ -79,3 +92,83 @@ def test_base_model_knows_the_general_probe(generator):
 @pytest.mark.parametrize("n, expected", [(3, [0, 3, 6]), (None, list(range(10))), (20, list(range(10)))])
 def test_spread_covers_the_list(n, expected):
     assert spread(list(range(10)), n) == expected
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return load_triage()
+
+
+def _norm(text):
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
+
+# ---------------------------------------------------------------- the behaviour task (data/triage.jsonl)
+
+
+def test_schema(rows):
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == len(ids)
+    for r in rows:
+        assert set(r) == TRIAGE_KEYS, r["id"]
+        assert re.fullmatch(r"t\d{3}", r["id"])
+        assert r["intent"] in TRIAGE_INTENTS and r["priority"] in ("low", "normal", "urgent") and r["split"] in {"train", "test"}
+        assert 10 <= len(r["message"]) <= 400 and "\n" not in r["message"]
+
+
+def test_size_and_balance(rows):
+    counts = Counter(r["intent"] for r in rows)
+    assert len(rows) >= 320
+    assert set(counts) == set(TRIAGE_INTENTS)
+    assert min(counts.values()) >= 40 and max(counts.values()) - min(counts.values()) <= 4
+    priorities = Counter(r["priority"] for r in rows)
+    assert set(priorities) == set(("low", "normal", "urgent")) and priorities["urgent"] >= 20
+
+
+def test_split_is_stratified(rows):
+    test = [r for r in rows if r["split"] == "test"]
+    assert len(test) >= 80
+    assert load_triage("test") == test and len(load_triage("train")) == len(rows) - len(test)
+    for intent in TRIAGE_INTENTS:
+        share = sum(r["split"] == "test" for r in rows if r["intent"] == intent) / sum(r["intent"] == intent for r in rows)
+        assert 0.2 <= share <= 0.3, intent
+
+
+def test_load_triage_rejects_unknown_split():
+    with pytest.raises(ValueError, match="split"):
+        load_triage("dev")
+
+
+def test_stratified_subset_covers_every_intent():
+    subset = stratified_subset(load_triage("test"), 24)
+    assert len(subset) == 24 and Counter(r["intent"] for r in subset) == Counter({i: 3 for i in TRIAGE_INTENTS})
+    assert stratified_subset(subset, None) == subset
+
+
+# ---------------------------------------------------------------- subsets the experiment takes
+
+
+def test_taught_questions_include_updated_ones():
+    questions, updates = taught_questions(2, 3)
+    ids = [q["id"] for q in questions]
+    assert len(updates) == 3 and all(i in ids for u in updates for i in u["question_ids"])
+    assert len(set(ids)) == len(ids) and ids[:2] == [q["id"] for q in spread(load_qa(), 2)]
+
+
+def test_updated_questions_swap_the_answer_and_the_facts():
+    q = next(q for q in load_qa() if q["id"] == "q001")
+    u = next(u for u in load_updates() if "q001" in u["question_ids"])
+    other = next(q for q in load_qa() if q["id"] not in u["question_ids"])
+    new, same = updated_questions([q, other], [u])
+    assert new["answer"] == u["new_answers"]["q001"] and new["aliases"] == [] and all(q["answer"] not in f for f in new["facts"])
+    assert any(new["answer"] in f for f in new["facts"]) and same == other
+
+
+def test_shipped_sweep_and_general_text_load():
+    sweep = load_sweep()
+    assert sweep["runs"] and set(sweep["setup"]) == {"num_questions", "num_probe", "every", "seed"}
+    assert all("fact_statements" in r["config"] for r in sweep["runs"])
+    general = load_general_text()
+    assert len(general) >= 100 and len(load_general_text(3)) == 3 and {"id", "question", "answer"} <= set(general[0])
+    with pytest.raises(FileNotFoundError, match="labkit sweep"):
+        load_sweep("/nonexistent/sweep.json")

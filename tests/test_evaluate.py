@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from labkit import evaluate as ev
 
@@ -38,6 +39,32 @@ def test_retrieval_metrics():
     assert ev.reciprocal_rank(["a"], ["z"]) == 0.0
 
 
+def reference_mc_logprobs(gen, questions, choices):
+    """The plain multiple-choice scorer the fast one must equal: one row per (question, choice), no cache, no batching."""
+    tok, scores = gen.tokenizer, []
+    for question, opts in zip(questions, choices, strict=True):
+        prompt = tok(gen.chat_prompt(question), add_special_tokens=False)["input_ids"]
+        row = []
+        for choice in opts:
+            ids = tok(str(choice), add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
+            with torch.no_grad():
+                logits = gen.model(input_ids=torch.tensor([prompt + ids])).logits[0].float()
+            logp = torch.log_softmax(logits[len(prompt) - 1 : len(prompt) + len(ids) - 1], dim=-1)
+            row.append(logp[torch.arange(len(ids)), torch.tensor(ids)].sum().item())
+        scores.append(row)
+    return scores
+
+
+@pytest.mark.parametrize("source", ["qa", "probe"])
+def test_mc_scores_equal_the_plain_reference(generator, source):
+    from labkit.data import load_probe, load_qa, spread
+
+    items = ev.mc_items_from_qa(spread(load_qa(), 4)) if source == "qa" else ev.mc_items_from_probe(spread(load_probe(), 4))
+    qs, cs = [it.question for it in items], [it.choices for it in items]
+    fast, slow = ev.mc_scores(generator, qs, cs), reference_mc_logprobs(generator, qs, cs)
+    assert sum(fast, []) == pytest.approx(sum(slow, []), abs=1e-3)
+
+
 def test_mc_accuracy_knows_easy_facts_and_is_batch_invariant(generator):
     items = [
         ev.MCItem("1", "What is the capital of France?", ["Berlin", "Paris", "Rome", "Madrid"], 1),
@@ -45,9 +72,16 @@ def test_mc_accuracy_knows_easy_facts_and_is_batch_invariant(generator):
     ]
     acc, records = ev.mc_accuracy(generator, items, return_records=True)
     assert acc == 1.0 and all(r["correct"] for r in records)
-    a = ev.mc_logprobs(generator, [i.question for i in items], [i.choices for i in items], batch_size=8)
-    b = ev.mc_logprobs(generator, [i.question for i in items], [i.choices for i in items], batch_size=1)
+    assert [r["picked"] for r in records] == ["Paris", "Leonardo da Vinci"]
+    a = ev.mc_scores(generator, [i.question for i in items], [i.choices for i in items], batch_size=8)
+    b = ev.mc_scores(generator, [i.question for i in items], [i.choices for i in items], batch_size=1)
     assert sum(a, []) == pytest.approx(sum(b, []), abs=1e-3)
+
+
+def test_share_new_counts_new_and_old_values():
+    items = [{"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}]
+    answers = ["It costs $95.", "It costs $89.", "It was $89, now $95.", "No idea."]
+    assert ev.share_new(answers, items, {"q1": "$95"}) == {"new": 0.5, "old": 0.5}
 
 
 def test_mc_items_from_qa_keeps_answer_and_hides_position():

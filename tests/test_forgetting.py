@@ -1,48 +1,60 @@
-"""Tests of labkit.forgetting: the fast multiple-choice scorer, one short run, and the shipped sweep."""
+"""Tests of labkit.forgetting: the lab's config, one short run, and the shipped sweep and its readers."""
 
 import threading
 
 import pytest
 
-from labkit.data import load_probe, load_qa, spread
-from labkit.evaluate import mc_items_from_probe, mc_items_from_qa, mc_logprobs
+from labkit.data import load_sweep
 from labkit.finetune import TrainConfig
 from labkit.forgetting import (
     SWEEP_GRID,
     SWEEP_SETUP,
     SWEEP_TOLERANCE,
     LabSetup,
-    default_config,
-    load_sweep,
-    mc_scores_fast,
+    drop_and_gain,
+    lab_config,
     nearest_run,
     run_forgetting,
     sweep_config,
     sweep_key,
+    sweep_runs,
 )
-
-
-@pytest.mark.parametrize("source", ["qa", "probe"])
-def test_fast_scorer_equals_evaluate_mc_logprobs(generator, source):
-    items = mc_items_from_qa(spread(load_qa(), 4)) if source == "qa" else mc_items_from_probe(spread(load_probe(), 4))
-    qs, cs = [it.question for it in items], [it.choices for it in items]
-    slow, fast = mc_logprobs(generator, qs, cs), mc_scores_fast(generator, qs, cs)
-    assert all(abs(a - b) < 1e-4 for sa, sb in zip(slow, fast, strict=True) for a, b in zip(sa, sb, strict=True))
 
 
 def test_run_records_both_curves_from_step_zero(generator):
     points = []
-    run = run_forgetting(generator, TrainConfig(num_steps=2, batch_size=4, rank=4, replay=0.25), LabSetup(questions=2, probe=2, every=1),
+    run = run_forgetting(generator, TrainConfig(num_steps=2, batch_size=4, rank=4, replay=0.25), LabSetup(num_questions=2, num_probe=2, every=1),
                          on_point=points.append, progress=False)
-    assert [p["step"] for p in run.history] == [0, 1, 2] and points == run.history
-    assert set(run.history[0]) == {"step", "domain_acc", "general_acc", "loss", "seconds"}
+    assert [p["step"] for p in run.history] == [0, 1, 2] == [p["step"] for p in points]
+    keys = ("step", "domain_acc", "general_acc", "loss")
+    assert [{k: p[k] for k in keys} for p in points] == [{k: h[k] for k in keys} for h in run.history]  # live points = the history
+    assert run.history == run.result.history  # one history, kept by the training run
     assert run.history[0]["loss"] is None and run.history[-1]["loss"] > 0
 
 
-@pytest.mark.parametrize("method", ["lora", "full"])
-def test_default_config_is_valid(method):
-    cfg = default_config(method)
-    assert cfg.method == method and cfg.num_steps > 0 and 0 < cfg.lr < 0.1
+@pytest.mark.parametrize("method, quick, steps", [("lora", True, 12), ("lora", False, 24), ("full", False, 24)])
+def test_lab_config_defaults(method, quick, steps):
+    cfg = lab_config(method, quick=quick)
+    assert cfg.method == method and cfg.num_steps == steps and cfg.rank == 16 and cfg.lr == 2e-3
+
+
+@pytest.mark.parametrize("bad", [{"rank": 0}, {"lr": 0.0}, {"num_steps": -1}, {"replay": 1.0}])
+def test_lab_config_rejects_zero_and_out_of_range_instead_of_defaulting(bad):
+    with pytest.raises(ValueError):
+        lab_config(**bad)
+
+
+def test_sweep_readers():
+    sweep = {"runs": [
+        {"key": "a", "entry": {"method": "lora", "rank": 64, "lr": 2e-3}, "history": [{"domain_acc": 0.25, "general_acc": 0.88}, {"domain_acc": 0.83, "general_acc": 0.69}]},
+        {"key": "b", "entry": {"method": "lora", "rank": 4, "lr": 2e-3}, "history": [{"domain_acc": 0.25, "general_acc": 0.88}, {"domain_acc": 0.5, "general_acc": 0.88}]},
+        {"key": "c", "entry": {"method": "lora", "rank": 16, "lr": 2e-3, "replay": 0.5}, "history": []},
+        {"key": "d", "entry": {"method": "full", "lr": 1e-4}, "history": []},
+    ]}
+    assert [r["key"] for r in sweep_runs(sweep, "lora", lr=2e-3, replay=0.0)] == ["b", "a"]  # sorted by rank, replay run left out
+    assert [r["key"] for r in sweep_runs(sweep, "full")] == ["d"] and len(sweep_runs(sweep)) == 4
+    assert drop_and_gain(sweep["runs"][0]) == {"drop": 0.19, "gain": 0.58}
+    assert nearest_run(sweep, "lora", rank=8, lr=2e-3)["key"] == "b" and nearest_run(sweep, "full", lr=2e-3)["key"] == "d"
 
 
 def test_shipped_sweep_covers_the_grid_and_finds_nearest():

@@ -1,3 +1,5 @@
+"""labkit.models: the embedded models found offline, the chat format, greedy generation and the shared helpers."""
+
 import pytest
 
 from labkit import models
@@ -66,3 +68,22 @@ def test_embedder_gives_normalisable_384d_vectors(embedder):
     vectors = embedder.encode(["a kettle", "a teapot", "tax law"], normalize_embeddings=True)
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+@pytest.mark.parametrize("bad", ["", "  \n ", None, 3])
+def test_check_question_refuses_empty_with_what_to_do(bad):
+    with pytest.raises(ValueError, match="type a question"):
+        models.check_question(bad)
+    assert models.check_question("Who?") == "Who?"
+
+
+def test_token_counting_and_memoised_prompt_ids(generator):
+    assert generator.count_tokens("Hello world") == len(generator.tokenizer("Hello world", add_special_tokens=False)["input_ids"])
+    ids = generator.prompt_ids("What is the capital of France?")
+    assert ids == generator.tokenizer(generator.chat_prompt("What is the capital of France?"), add_special_tokens=False)["input_ids"]
+    assert generator.prompt_ids("What is the capital of France?") is ids  # memoised on this generator
+
+
+def test_causal_lm_and_embedding_dim(generator, embedder):
+    assert models.causal_lm(generator.model) is generator.model  # no peft wrapper: the model itself
+    assert models.embedding_dim(embedder) == 384

@@ -1,11 +1,11 @@
-"""labkit.rag: prompts with numbered sources, cited answers from the real model, `labkit ask`."""
+"""labkit.rag: prompts with numbered sources, cited answers from the real model, the terminal view of an answer."""
 
 import json
 
 import pytest
 
 from labkit.config import KB_DIR
-from labkit.rag import RAG, Source, best_source, build_prompt, cited_numbers, clean_answer, closed_book, run_ask
+from labkit.rag import RAG, Source, best_source, build_prompt, cited_numbers, clean_answer, closed_book, format_answer
 from labkit.retrieval import index_folder
 
 SOURCES = [
@@ -41,9 +41,12 @@ def test_rag_answers_with_sources_and_timings(kb_index, generator):
     assert [s.number for s in result.sources] == [1, 2, 3]
     assert result.sources[0].doc_id == "product-brimble-kettle" and result.sources[0].chunk_id.startswith("product-brimble-kettle#")
     assert result.cited and result.answer
-    assert 0 < result.retrieve_s < 5 and result.generate_s > 0 and 100 < result.prompt_tokens < 1000  # no upper bound: the CPU may be shared
+    assert result.retrieve_s > 0 and result.generate_s > 0 and 100 < result.prompt_tokens < 1000
+    assert result.prompt_tokens == generator.count_tokens(generator.chat_prompt(result.prompt))
     data = result.to_dict()
     assert data["answer"] == result.answer and json.dumps(data)
+    text = format_answer(result)
+    assert text.startswith(result.answer) and f"[1] {result.sources[0].score:.2f}  {result.sources[0].chunk_id}" in text
 
 
 def test_empty_question_is_refused(kb_index, generator):
@@ -51,23 +54,3 @@ def test_empty_question_is_refused(kb_index, generator):
         RAG(kb_index, generator).answer("  ")
     with pytest.raises(ValueError, match="empty"):
         closed_book(generator)("")
-
-
-def test_labkit_ask_json_on_own_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "lighthouse.md").write_text("# Grey Point Lighthouse\n\nThe Grey Point Lighthouse was built in 1871 by Ada Pell.\n")
-    (docs / "notes.txt").write_bytes("Le caf\xe9 ferme \xe0 midi.".encode("latin-1"))
-    (docs / "blob.txt").write_bytes(b"\x00\x01\x02")
-    assert run_ask("When was the Grey Point Lighthouse built?", docs=str(docs), top_k=2, as_json=True) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["sources"][0]["path"].endswith("lighthouse.md") and out["sources"][0]["chunk_id"] == "lighthouse#0"
-    assert {"retrieve_s", "generate_s"} <= set(out["timings"]) and out["documents"] == 2
-    assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
-
-
-@pytest.mark.parametrize("question,top_k", [("", 3), ("ok?", 0)])
-def test_labkit_ask_bad_arguments(question, top_k):
-    with pytest.raises(ValueError):
-        run_ask(question, top_k=top_k)

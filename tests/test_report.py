@@ -1,0 +1,74 @@
+"""labkit.report: cells, tables, "what it means" from the numbers, the written report, the latest-results cache."""
+
+import json
+
+import pytest
+
+from labkit import report
+
+
+def stat(x, spread=0.0):
+    return {"mean": x, "spread": spread}
+
+
+@pytest.mark.parametrize("value, metric, text", [
+    (stat(0.625, 0.05), "", "0.62 ± 0.05"), (None, "", "n/a"), (stat(0.5), "", "0.50"),
+    (stat(14.05e6), "adapter_bytes", "14.05 MB"), (stat(227.0, 3.0), "prompt_tokens", "227 ± 3"), (stat(91.5, 2.8), "train_s", "91.5 ± 2.8"),
+])
+def test_fmt(value, metric, text):
+    assert report.fmt(value, metric) == text
+
+
+def test_scoreboard_markdown_has_a_row_per_approach_and_a_column_per_metric():
+    board = {"RAG": {"accuracy": stat(0.27)}, "closed-book": {"accuracy": stat(0.02)}}
+    lines = report.scoreboard_markdown(board).splitlines()
+    assert lines[0].startswith("| approach | accuracy (match) | token F1 |") and len(lines) == 4
+    assert lines[2].startswith("| RAG | 0.27 | n/a |") and lines[3].startswith("| closed-book | 0.02 |")
+
+
+def test_meaning_follows_the_numbers_not_the_literature():
+    board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)},
+             "fine-tuned": {"accuracy": stat(0.46)}, "fine-tuned (docs)": {"accuracy": stat(0.05)}}
+    text = report.meaning({"scoreboard": board})[0]
+    assert "0.46, ahead of RAG" in text and "0.05, behind RAG, as Ovadia" in text
+    board["fine-tuned (docs)"] = {"accuracy": stat(0.40)}
+    board["fine-tuned"] = {"accuracy": stat(0.10)}
+    text = report.meaning({"scoreboard": board})[0]
+    assert "0.10, behind RAG" in text and "does not hold on this run" in text
+
+
+def test_cost_markdown_rows():
+    cp = {"rows": [{"model": "7B model", "device": "this CPU", "train": "1.3 h", "per_answer": "2.0 s", "assumption": "measured"}]}
+    assert report.cost_markdown(cp).splitlines()[2] == "| 7B model | this CPU | 1.3 h | 2.0 s | measured |"
+
+
+def test_write_report_and_latest_cache(tiny_results, tmp_path, monkeypatch):
+    path = report.write_report(tiny_results, tmp_path)
+    text = path.read_text()
+    assert "| RAFT + RAG |" in text and "estimates" in text and "## Freshness" in text and "## What it means" in text
+    for name in ("scoreboard.png", "freshness.png", "accuracy_vs_cost.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "results.json").read_text())["scoreboard"] == tiny_results["scoreboard"]
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    assert report.load_latest() is None
+    report.save_latest(tiny_results)
+    assert report.load_latest()["scoreboard"] == tiny_results["scoreboard"]
+
+
+@pytest.fixture
+def tiny_results():
+    """A hand-made results dict with every section the report draws (no model run needed)."""
+    approaches = ("closed-book", "RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
+    metrics = ("accuracy", "f1", "mc_acc", "cited", "cited_gold", "general_acc", "latency_p50_s", "prompt_tokens",
+               "index_build_s", "train_s", "index_bytes", "adapter_bytes")
+    board = {a: {m: stat(0.1 * (i + 1)) for m in metrics} for i, a in enumerate(approaches)}
+    fresh = {k: {"new": stat(0.3), "old": stat(0.1)} for k in ("RAG after update", "fine-tuned (stale)", "fine-tuned retrained")}
+    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions")}
+    behaviour = {"num_test": 8, "top_k": 4, "num_steps": 24,
+                 **{n: {"label_accuracy": 0.5, "format_compliance": 0.9, "priority_accuracy": 0.6, "prompt_tokens": 40.0,
+                        "seconds_per_message": 0.7, "train_s": 3.0} for n in ("zero_shot", "few_shot", "lora")}}
+    cp = {"train_tokens": 1000, "total_params": 135e6,
+          "rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train": "9 s", "per_answer": "0.1 s", "assumption": "measured"}]}
+    return {"config": {"seeds": [0], "rank": 16, "num_steps": 24, "top_k": 3}, "quick": True, "seconds": 12.0,
+            "seeds": [{"n_questions": 15}], "scoreboard": board, "freshness": fresh, "behaviour": behaviour,
+            "cost_projection": cp, "train_tokens_per_s": 160.0}
