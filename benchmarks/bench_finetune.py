@@ -45,7 +45,7 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> float:
 
 
 def model_sizes(gen):
-    from labkit.finetune import causal_lm
+    from labkit.models import causal_lm
 
     lm = causal_lm(gen.model)
     embed = lm.model.embed_tokens.weight.numel()
@@ -103,7 +103,7 @@ def full_memory_child(steps: int) -> None:
     from labkit.models import load_generator
 
     gen = load_generator()
-    examples = build_examples(gen, spread(load_qa(), 16), paraphrases=1)
+    examples = build_examples(gen, spread(load_qa(), 16), fact_statements=1)
     train(gen, examples, TrainConfig(method="full", num_steps=steps, lr=1e-4, batch_size=8), progress=False)
     print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -121,7 +121,7 @@ def main() -> None:
     from labkit.data import load_qa, spread
     from labkit.evaluate import mc_accuracy, mc_items_from_qa
     from labkit.finetune import build_examples
-    from labkit.forgetting import default_config, default_setup, mc_accuracy_fast, run_forgetting
+    from labkit.forgetting import default_setup, lab_config, run_forgetting
     from labkit.models import load_generator
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
@@ -129,7 +129,7 @@ def main() -> None:
     print(f"matmul peak (float32 2048^3, best of 10): {peak:.1f} GFLOP/s")
     gen = load_generator()
     body, head = model_sizes(gen)
-    examples = build_examples(gen, spread(load_qa(), 16), paraphrases=1)
+    examples = build_examples(gen, spread(load_qa(), 16), fact_statements=1)
     for method, lr in (("lora", 2e-3), ("full", 1e-4)):
         result, ans = kit_train(gen, examples, method, args.steps, lr)
         T = result.tokens
@@ -138,22 +138,18 @@ def main() -> None:
             flops = 6 * body * T + 6 * head * T * ans
         else:
             flops = 4 * body * T + 6 * lora_params * T + 4 * head * T * ans
-        rate = flops / result.train_seconds / 1e9
-        print(f"kit {method:<4}: {T / result.train_seconds:7.1f} tokens/s, {rate:5.1f} GFLOP/s model, MFU {rate / peak:.0%} of measured peak, "
-              f"padding waste {result.padding_waste:.1%} ({T} tokens, {args.steps} steps, {result.train_seconds:.1f} s)")
+        rate = flops / result.train_s / 1e9
+        print(f"kit {method:<4}: {T / result.train_s:7.1f} tokens/s, {rate:5.1f} GFLOP/s model, MFU {rate / peak:.0%} of measured peak, "
+              f"padding waste {result.padding_waste:.1%} ({T} tokens, {args.steps} steps, {result.train_s:.1f} s)")
         if method == "lora":
-            kit_lora_rate, kit_waste = T / result.train_seconds, result.padding_waste
+            kit_lora_rate, kit_waste = T / result.train_s, result.padding_waste
     seconds, real, waste = trainer_train(gen, examples, args.steps, 2e-3)
     print(f"Trainer lora: {real / seconds:7.1f} tokens/s, padding waste {waste:.1%}  | kit/Trainer speed {kit_lora_rate / (real / seconds):.2f}x "
           f"(kit waste {kit_waste:.1%})")
     items = mc_items_from_qa(spread(load_qa(), 16))
     t = time.perf_counter()
-    mc_accuracy_fast(gen, items)
-    fast = len(items) / (time.perf_counter() - t)
-    t = time.perf_counter()
     mc_accuracy(gen, items)
-    slow = len(items) / (time.perf_counter() - t)
-    print(f"evaluation: {fast:.2f} MC items/s (kit, cached prompt) vs {slow:.2f} items/s (evaluate.mc_accuracy)")
+    print(f"evaluation: {len(items) / (time.perf_counter() - t):.2f} MC items/s (evaluate.mc_accuracy, prompt encoded once)")
     child = subprocess.run([sys.executable, __file__, "--full-memory-child", "--steps", "3"], capture_output=True, text=True)
     try:
         mem = json.loads(child.stdout.strip().splitlines()[-1])["maxrss_mb"]
@@ -163,7 +159,7 @@ def main() -> None:
     if not args.skip_lab:
         first = {}
         t = time.perf_counter()
-        run = run_forgetting(gen, default_config("lora", quick=False), default_setup(quick=False),
+        run = run_forgetting(gen, lab_config("lora", quick=False), default_setup(quick=False),
                              on_point=lambda p: first.setdefault("s", time.perf_counter() - t), progress=False)
         total = time.perf_counter() - t
         print(f"default forgetting-lab run ({run.config.num_steps} steps, {len(run.history)} points): {total:.1f} s, first point after {first['s']:.1f} s; "
