@@ -96,6 +96,7 @@ def test_spread_covers_the_list(n, expected):
 
 @pytest.fixture(scope="module")
 def rows():
+    """Every triage message (train and test)."""
     return load_triage()
 
 
@@ -172,3 +173,10 @@ def test_shipped_sweep_and_general_text_load():
     assert len(general) >= 100 and len(load_general_text(3)) == 3 and {"id", "question", "answer"} <= set(general[0])
     with pytest.raises(FileNotFoundError, match="labkit sweep"):
         load_sweep("/nonexistent/sweep.json")
+
+
+def test_no_duplicates_and_no_leak(rows):
+    messages = [_norm(r["message"]) for r in rows]
+    assert len(set(messages)) == len(messages)
+    train = {_norm(r["message"]) for r in rows if r["split"] == "train"}
+    assert not [r["id"] for r in rows if r["split"] == "test" and _norm(r["message"]) in train]
