@@ -10,8 +10,9 @@ import os as _os
 from labkit.config import env_flag as _env_flag
 
 if not _env_flag("LABKIT_ONLINE"):
+    # assigned, not defaulted: an HF_HUB_OFFLINE=0 left in a shell must not send labkit to a hub
     for _name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        _os.environ.setdefault(_name, "1")
+        _os.environ[_name] = "1"
 _os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 

@@ -32,7 +32,7 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def doctor_report(load: bool = True) -> dict:
+def doctor_report(load: bool = True, generator: str | None = None) -> dict:
     """Facts about this environment: versions, model files, cache, load times, threads, quick mode.
 
     Example: doctor_report(load=False)["quick"] -> False
@@ -54,10 +54,24 @@ def doctor_report(load: bool = True) -> dict:
         "cache_dir": str(cfg.cache_dir),
     }
     problems = []
+    from labkit.config import cache_problem, check_device
+
+    if (problem := cache_problem(cfg.cache_dir)) is not None:
+        problems.append(problem)
+    try:
+        check_device(cfg.device)
+    except ValueError as exc:
+        problems.append(str(exc))
     try:
         report["generator_file"] = str(models.gguf_path())
         cached = models.generator_cache_dir()
-        report["generator_cache"] = str(cached) if (cached / "model.safetensors").is_file() else "not cached yet (first load dequantises, ~20 s)"
+        if (cached / "model.safetensors").is_file():
+            damage = models.cache_damage(cached)
+            report["generator_cache"] = str(cached) + ("" if damage is None else f" (damaged: {damage}; the next load rebuilds it)")
+            if damage is not None and not load:  # with load, the load below rebuilds it and says so
+                problems.append(f"the model cache is damaged ({damage}); the next load dequantises the GGUF again")
+        else:
+            report["generator_cache"] = "not cached yet (first load dequantises, ~20 s)"
     except models.ModelNotAvailableError as exc:
         problems.append(str(exc))
     try:
@@ -65,7 +79,7 @@ def doctor_report(load: bool = True) -> dict:
     except models.ModelNotAvailableError as exc:
         problems.append(str(exc))
     if load and not problems:
-        gen = models.load_generator()
+        gen = models.load_generator(generator)
         report["generator_load_s"] = round(gen.load_s, 2)
         report["generator_loaded_from"] = "safetensors cache" if gen.from_cache else "GGUF (now cached)"
         start = time.perf_counter()
@@ -96,18 +110,19 @@ def format_doctor(report: dict) -> str:
 # ---------------------------------------------------------------- command bodies
 
 
-def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False) -> int:
+def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None) -> int:
     """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
 
     Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
     The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
     """
     from labkit.config import KB_DIR
+    from labkit.corpus import skip_summary
     from labkit.models import check_question, load_embedder, load_generator
     from labkit.rag import RAG, format_answer
     from labkit.retrieval import index_folder
 
-    check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
+    question = check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
     if top_k < 1 or top_k > 20:
         raise ValueError(f"--top-k must be between 1 and 20 (got {top_k}); 3 is a good start.")
     folder = docs or KB_DIR
@@ -116,12 +131,11 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     index_s = time.perf_counter() - start
     report = index.report or {}
     if not as_json:
-        for row in report.get("skipped", [])[:10]:
-            if not row["reason"].startswith("unsupported"):
-                print(f"skipped {row['path']}: {row['reason']}", file=sys.stderr)
-        for row in report.get("warnings", [])[:10]:
-            print(f"warning {row['path']}: {row['reason']}", file=sys.stderr)
-    result = RAG(index, load_generator(), top_k=top_k).answer(question)
+        for line in skip_summary(report.get("skipped", [])):
+            print(line, file=sys.stderr)
+        for line in skip_summary(report.get("warnings", [])):
+            print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
+    result = RAG(index, load_generator(generator), top_k=top_k).answer(question)
     if as_json:
         out = {
             "question": result.question,
@@ -132,6 +146,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
                         "retrieve_s": round(result.retrieve_s, 4), "generate_s": round(result.generate_s, 3)},
             "prompt_tokens": result.prompt_tokens,
+            "question_cut": result.question_cut,
             "documents": len(index.documents),
             "skipped": report.get("skipped", []),
             "warnings": report.get("warnings", []),
@@ -143,28 +158,39 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
 
 
 def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None = None, num_steps: int | None = None,
-                 replay: float = 0.0, fact_statements: int | None = None, save: str | None = None, as_json: bool = False) -> int:
-    """`labkit finetune`: train with the forgetting history, print it and the final scores.
+                 replay: float = 0.0, fact_statements: int | None = None, save: str | None = None, as_json: bool = False,
+                 overwrite: bool = False, save_partial: bool = False, generator: str | None = None) -> int:
+    """`labkit finetune`: train with the forgetting history, print it and the final scores; 130 if interrupted.
 
     Example: run_finetune("lora", num_steps=8, as_json=True) -> 0 (prints {"history": [...], "final": {...}})
+    An interrupted run (Ctrl-C) is scored on the weights it kept and saved only with
+    save_partial, as NAME-partial, its labkit.json saying how many steps it did.
     """
     from dataclasses import asdict
 
-    from labkit.finetune import save_adapter
+    from labkit.finetune import adapters_dir, save_adapter
     from labkit.forgetting import final_scores, lab_config, run_forgetting
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size
 
-    if save is not None:
-        check_name(save)  # before any work: a bad name must not cost a training run
+    if save is not None:  # before any work: a bad or taken name must not cost a training run
+        check_name(save)
+        check_name(f"{save}-partial")
+        if (adapters_dir() / save / "labkit.json").exists() and not overwrite:
+            raise ValueError(f"An adapter named {save!r} exists already in {adapters_dir()}; pick another --save name or add --overwrite.")
     cfg = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
-    gen = load_generator()
+    gen = load_generator(generator)
     run = run_forgetting(gen, cfg, progress=not as_json, on_point=None if as_json else _print_point)
+    interrupted = run.result.interrupted
     final = final_scores(gen, run)
-    out = {"config": asdict(cfg), "message": run.result.message, "history": run.history, "final": final}
-    if save is not None:
-        path = save_adapter(run.result, save)
-        out["saved"] = {"name": save, "path": str(path), "bytes": dir_size(path)}
+    out = {"config": asdict(cfg), "message": run.result.message, "interrupted": interrupted, "history": run.history, "final": final}
+    name = None if save is None else (f"{save}-partial" if interrupted else save)
+    if name is not None and (save_partial or not interrupted):
+        path = save_adapter(run.result, name, overwrite=overwrite)
+        out["saved"] = {"name": name, "path": str(path), "bytes": dir_size(path)}
+    elif name is not None:
+        out["not_saved"] = (f"interrupted after step {run.result.steps_done} of {cfg.num_steps}: {save!r} was not written "
+                            f"(add --save-partial to keep these weights as {name!r})")
     if as_json:
         print(json.dumps(out, indent=2, default=list))
     else:
@@ -172,9 +198,11 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
         print(f"trainable parameters: {run.result.trainable_params:,} of {run.result.total_params:,}")
         for key, value in final.items():
             print(f"{key:<28} {value}")
-        if save:
+        if "saved" in out:
             print(f"saved {out['saved']['bytes'] / 1e6:.1f} MB to {out['saved']['path']}")
-    return 0
+        if "not_saved" in out:
+            print(out["not_saved"])
+    return 130 if interrupted else 0
 
 
 def _print_point(rec: dict) -> None:
@@ -182,40 +210,79 @@ def _print_point(rec: dict) -> None:
     print(f"step {rec['step']:>4}  loss {loss}  domain_acc {rec['domain_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
 
 
-def run_sweep(out: str | None = None, quick: bool = False) -> int:
+def run_sweep(out: str | None = None, quick: bool = False, generator: str | None = None) -> int:
     """`labkit sweep`: recompute the forgetting sweep and write it as JSON. Example: run_sweep(out="/tmp/s.json", quick=True) -> 0.
 
-    A quick sweep runs the first two grid entries for 8 steps.
+    A quick sweep runs the first two grid entries for 8 steps. The default output is in the
+    cache, not the shipped data/forgetting_sweep.json: replacing that takes `--out` naming
+    it, and never a quick sweep.
     """
     from labkit.data import SWEEP_PATH
     from labkit.forgetting import SWEEP_GRID, SWEEP_STEPS, compute_sweep
     from labkit.models import load_generator
 
-    path = Path(out) if out else SWEEP_PATH
-    payload = compute_sweep(load_generator(), path, num_steps=8 if quick else SWEEP_STEPS,
+    path = Path(out).expanduser() if out else get_config().cache_dir / "forgetting_sweep.json"
+    if quick and path.resolve() == SWEEP_PATH.resolve():
+        raise ValueError(f"a quick sweep would replace the shipped {SWEEP_PATH} with 8-step runs; write it elsewhere (--out)")
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; name a .json file")
+    payload = compute_sweep(load_generator(generator), path, num_steps=8 if quick else SWEEP_STEPS,
                             entries=SWEEP_GRID[:2] if quick else SWEEP_GRID, log=lambda s: print(s, flush=True))
     print(f"wrote {len(payload['runs'])} runs to {path}")
     return 0
 
 
-def run_compare(seeds: int | None = None, out: str = "reports", **overrides) -> int:
-    """`labkit compare`: run the experiment and write the report. Example: run_compare(seeds=1, out="/tmp/r") -> 0."""
+def check_report_dir(out, overwrite: bool = False) -> Path:
+    """The report folder, checked before any work: it must be a folder we can write, and not an earlier report unless overwrite.
+
+    Example: check_report_dir("reports") -> PosixPath("reports"); check_report_dir("notes.txt") -> ValueError
+    """
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} is a file; name a folder for the report (it will hold report.md, charts and results.json)")
+    if path.is_dir() and ((path / "report.md").exists() or (path / "results.json").exists()) and not overwrite:
+        raise ValueError(f"{path} holds an earlier report; add --overwrite to replace it, or choose another --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".labkit-write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"cannot write the report in {path} ({exc.strerror or exc}); choose a folder you can write (--out)") from None
+    return path
+
+
+def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool = False, generator: str | None = None, **overrides) -> int:
+    """`labkit compare`: run the experiment and write the report. Example: run_compare(seeds=1, out="/tmp/r") -> 0.
+
+    The report folder is checked before the experiment starts; the results are saved in the
+    cache (`report.save_latest`) before the report is written, so a failing write loses nothing.
+    """
     import math
 
     from labkit.compare import default_compare_config, run_experiment
-    from labkit.report import save_latest, scoreboard_markdown, write_report
+    from labkit.models import load_generator
+    from labkit.report import latest_path, save_latest, scoreboard_markdown, write_report
 
     ccfg = default_compare_config(seeds=seeds, **overrides)
     if not ccfg.seeds:
         raise ValueError("--seeds must be at least 1")
+    check_report_dir(out, overwrite)
     print(f"labkit compare: {len(ccfg.seeds)} seed(s), {ccfg.num_questions} questions, {ccfg.num_steps} steps "
           f"({'quick' if get_config().quick else 'full'} mode)", flush=True)
-    results = run_experiment(ccfg, log=lambda s: print(s, flush=True))
+    results = run_experiment(ccfg, gen=load_generator(generator) if generator else None, log=lambda s: print(s, flush=True))
     save_latest(results)
-    path = write_report(results, out)
+    try:
+        path = write_report(results, out)
+    except OSError as exc:
+        print(f"labkit compare: could not write the report in {out} ({exc}); the results are kept in {latest_path()}", file=sys.stderr)
+        return 1
     print(scoreboard_markdown(results["scoreboard"]))
     print(f"\nwrote {path} and charts in {path.parent} ({results['seconds']:.0f} s)")
     return 0 if all(not math.isnan(v["accuracy"]["mean"]) for v in results["scoreboard"].values()) else 1
+
+
+GENERATOR_HELP = "a model id in your Hugging Face cache, or a local model folder (default: the embedded SmolLM2-135M-Instruct)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,12 +292,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check the environment: versions, model files, cache, load times")
     p.add_argument("--no-load", action="store_true", help="skip loading the models")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("ask", help="answer a question with RAG, citing sources")
     p.add_argument("question")
     p.add_argument("--docs", help="a folder of your own documents (default: the kit's knowledge base)")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print the answer, sources and timings as JSON")
+    p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("finetune", help="fine-tune on the knowledge base and show learning and forgetting")
     p.add_argument("--method", choices=["lora", "full"], default="lora")
@@ -240,16 +309,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", type=float, default=0.0, help="fraction of general text mixed into each batch")
     p.add_argument("--fact-statements", dest="fact_statements", type=int, default=None, help="fact statements per question trained beside its QA pair (0 to 4)")
     p.add_argument("--save", help="save the adapter (or model) under this name")
+    p.add_argument("--overwrite", action="store_true", help="replace an adapter of the same name")
+    p.add_argument("--save-partial", action="store_true", help="after Ctrl-C, keep the weights as NAME-partial")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--generator", help=GENERATOR_HELP)
 
-    p = sub.add_parser("sweep", help="recompute the forgetting lab's precomputed sweep (data/forgetting_sweep.json)")
-    p.add_argument("--out", default=None)
+    p = sub.add_parser("sweep", help="recompute the forgetting lab's precomputed sweep")
+    p.add_argument("--out", default=None, help="where to write it (default: the cache; name data/forgetting_sweep.json to replace the shipped one)")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("compare", help="run the side-by-side experiment and write a Markdown report")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--out", default="reports")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
+    p.add_argument("--generator", help=GENERATOR_HELP)
     return parser
 
 
@@ -258,23 +333,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "doctor":
-            report = doctor_report(load=not args.no_load)
+            report = doctor_report(load=not args.no_load, generator=args.generator)
             print(json.dumps(report, indent=2) if args.json else format_doctor(report))
             return 1 if report["problems"] else 0
         if args.command == "ask":
-            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json)
+            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator)
         if args.command == "finetune":
             return run_finetune(
                 method=args.method, rank=args.rank, lr=args.lr, num_steps=args.num_steps, replay=args.replay,
-                fact_statements=args.fact_statements, save=args.save, as_json=args.json,
+                fact_statements=args.fact_statements, save=args.save, as_json=args.json, overwrite=args.overwrite,
+                save_partial=args.save_partial, generator=args.generator,
             )
         if args.command == "sweep":
-            return run_sweep(out=args.out, quick=args.quick)
+            return run_sweep(out=args.out, quick=args.quick, generator=args.generator)
         if args.command == "compare":
             if args.quick:
                 os.environ["LABKIT_QUICK"] = "1"
-            return run_compare(seeds=args.seeds, out=args.out)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+            return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError
         print(f"labkit {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -187,7 +187,7 @@ def _train(gen, examples, ccfg: CompareConfig, seed: int, num_steps: int | None 
 
 def _adapter_bytes(result, approach: str) -> int:
     """Save the adapter in the cache (the playground loads it) and return its size."""
-    return dir_size(save_adapter(result, ADAPTERS[approach], meta={"made_by": "labkit.compare"}))
+    return dir_size(save_adapter(result, ADAPTERS[approach], overwrite=True, meta={"made_by": "labkit.compare"}))
 
 
 def _costs(shared: Shared, rag: bool, train_s: float = 0.0, adapter_bytes: int = 0) -> dict:

@@ -34,6 +34,55 @@ def _default_device() -> str:
     return "cpu"
 
 
+def check_device(device: str) -> str:
+    """The device if this machine has it, else a ValueError that says what to do.
+
+    Example: check_device("cpu") -> "cpu"; check_device("cuda") on a machine without a GPU -> ValueError
+    """
+    import torch
+
+    kind = str(device).split(":")[0]
+    if kind not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"LABKIT_DEVICE={device!r} is not a device labkit knows: use cpu, cuda or mps (or leave it unset).")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"LABKIT_DEVICE={device!r} but PyTorch sees no CUDA GPU here (torch {torch.__version__}). "
+                         "Unset LABKIT_DEVICE (labkit picks the CPU) or install a CUDA build of torch on a GPU machine.")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"LABKIT_DEVICE={device!r} but this machine has no Apple GPU (MPS). Unset LABKIT_DEVICE to use the CPU.")
+    return device
+
+
+def cache_problem(cache_dir) -> str | None:
+    """Why the cache folder cannot be used, or None when it can (created if missing).
+
+    Example: cache_problem("/tmp/labkit-cache") -> None; cache_problem("/etc/passwd") -> "... is a file, not a folder ..."
+    An unusable cache costs time, not results: every run dequantises and embeds again.
+    """
+    path = Path(cache_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        return f"the cache {path} is a file, not a folder: point LABKIT_CACHE at a folder (every run re-dequantises and re-embeds until then)"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".labkit-write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return f"the cache {path} is not writable ({exc.strerror or exc}): point LABKIT_CACHE at a writable folder"
+    return None
+
+
+_WARNED: set = set()
+
+
+def warn_once(message: str) -> None:
+    """Print a warning to stderr once per process. Example: warn_once("cache not writable") prints it the first time only."""
+    import sys
+
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"labkit: warning: {message}", file=sys.stderr, flush=True)
+
+
 @dataclass
 class Config:
     # where dequantised weights, indexes and adapters are cached ($LABKIT_CACHE overrides)

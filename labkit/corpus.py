@@ -17,6 +17,7 @@ counted in words unless a tokenizer is passed.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -218,16 +219,63 @@ def read_document(path: Path, root: Path, max_bytes: int = MAX_FILE_BYTES, max_p
     return Document(doc_id, title or path.stem, str(path), text, kind, text_hash(text)), None, warning
 
 
+def walk_folder(folder) -> tuple[list[Path], list[dict]]:
+    """Files under a folder (sorted; hidden files and folders left out), and what could not be walked.
+
+    Example: walk_folder("data/kb") -> ([PosixPath("data/kb/changelog-app-2-3.md"), ...], [])
+    Links to folders are not followed (a link back up would loop forever) and unreadable
+    folders are passed over; each is reported as {"path", "reason"} so nothing is skipped silently.
+    """
+    root = Path(folder).expanduser()
+    files, problems = [], []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append({"path": Path(exc.filename).relative_to(root).as_posix() if exc.filename else str(root),
+                         "reason": f"unreadable folder: {exc.strerror or exc}"})
+
+    for here, dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
+        base = Path(here)
+        keep = []
+        for d in sorted(dirs):
+            if d.startswith(".") or d == "__pycache__":
+                continue
+            if (base / d).is_symlink():
+                problems.append({"path": (base / d).relative_to(root).as_posix(), "reason": "link to a folder: not followed (it could loop)"})
+                continue
+            keep.append(d)
+        dirs[:] = keep
+        for name in names:
+            path = base / name
+            if name.startswith("."):
+                continue
+            if path.is_file():
+                files.append(path)
+            elif path.is_symlink():
+                problems.append({"path": path.relative_to(root).as_posix(), "reason": "broken link: its target does not exist"})
+    return sorted(files), problems
+
+
 def list_files(folder) -> list[Path]:
     """Files under a folder, sorted, hidden files and folders left out. Example: list_files("data/kb")[0].name -> "changelog-app-2-3.md"."""
-    root = Path(folder).expanduser()
-    files = []
-    for path in sorted(root.rglob("*")):
-        parts = path.relative_to(root).parts
-        if any(p.startswith(".") or p == "__pycache__" for p in parts) or not path.is_file():
-            continue
-        files.append(path)
-    return files
+    return walk_folder(folder)[0]
+
+
+def skip_summary(rows: list[dict], examples: int = 3) -> list[str]:
+    """Skipped files grouped by reason, with counts: one line a reason, a few paths, "and N more".
+
+    Example: skip_summary([{"path": "a.docx", "reason": "unsupported file type .docx; ..."}] * 12)
+    -> ["skipped 12 files: unsupported file type .docx; ... (a.docx, a.docx, a.docx and 9 more)"]
+    """
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        key = re.sub(r"\d+(\.\d+)?", "N", row["reason"]) if row["reason"].startswith("too big") else row["reason"]
+        groups.setdefault(key, []).append(row["path"])
+    lines = []
+    for reason, paths in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        more = f" and {len(paths) - examples} more" if len(paths) > examples else ""
+        noun = "file" if len(paths) == 1 else "files"
+        lines.append(f"skipped {len(paths)} {noun}: {reason} ({', '.join(paths[:examples])}{more})")
+    return lines
 
 
 def load_folder(folder, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MAX_PDF_PAGES, report_unsupported: bool = True) -> Corpus:
@@ -242,10 +290,11 @@ def load_folder(folder, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MA
         raise FileNotFoundError(f"The folder {root} does not exist. Give the path of a folder of .md, .txt, .html or .pdf files.")
     if root.is_file():
         raise ValueError(f"{root} is a file, not a folder. Put it in a folder and pass the folder (labkit reads every document in it).")
-    files = list_files(root)
+    files, problems = walk_folder(root)
     if len(files) > MAX_FILES:
         raise ValueError(f"{root} holds {len(files)} files, more than labkit's cap of {MAX_FILES}. Point it at a smaller folder of documents.")
     corpus = Corpus(root=str(root))
+    corpus.skipped += problems
     seen: dict[str, str] = {}
     for path in files:
         doc, reason, warning = read_document(path, root, max_bytes, max_pdf_pages)
@@ -275,11 +324,6 @@ def load_folder(folder, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MA
 def word_count(text: str) -> int:
     """Number of whitespace-separated words: labkit's default token proxy. Example: word_count("a b  c") -> 3."""
     return len(text.split())
-
-
-def tokenizer_counter(tokenizer) -> Callable[[str], int]:
-    """A token counter from a Hugging Face tokenizer. Example: tokenizer_counter(embedder.tokenizer)("hello world") -> 2."""
-    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def split_sections(text: str, title: str = "") -> list[tuple[str, str]]:

@@ -408,17 +408,26 @@ def list_adapters(cache_dir: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "labkit.json").is_file())
 
 
-def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwrite: bool = True, meta: dict | None = None) -> Path:
+def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwrite: bool = False, meta: dict | None = None) -> Path:
     """Save a trained LoRA adapter (or fully fine-tuned weights) as safetensors under a checked name.
 
     Example: save_adapter(result, "kettle-facts") -> PosixPath('~/.cache/labkit/adapters/kettle-facts')
+    An existing adapter of that name is kept unless overwrite=True (a second run must not
+    silently replace a good adapter). Its labkit.json records the steps done and whether the
+    run was interrupted.
     """
+    import warnings
+
     check_name(name)
     mg = getattr(result_or_gen, "gen", result_or_gen)
     target = adapters_dir(cache_dir) / name
-    if target.exists() and not overwrite:
-        raise ValueError(f"An adapter named {name!r} exists already; pass overwrite=True or pick another name.")
-    with atomic_dir(target) as tmp:
+    if (target / "labkit.json").exists() and not overwrite:
+        raise ValueError(f"An adapter named {name!r} exists already in {target.parent}; pick another name, "
+                         "or replace it on purpose (--overwrite on the command line, overwrite=True in Python).")
+    with atomic_dir(target) as tmp, warnings.catch_warnings():
+        # peft looks for a config.json next to the base model's file to see if the vocabulary changed; the
+        # embedded model's folder is a Python package without one, and the vocabulary is never changed here
+        warnings.filterwarnings("ignore", message="Could not find a config file")
         model = mg.model
         kind = "lora" if hasattr(model, "peft_config") else "full"
         model.save_pretrained(tmp, safe_serialization=True)
@@ -428,6 +437,8 @@ def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwr
         cfg = getattr(result_or_gen, "config", None)
         if cfg is not None:
             info["config"] = asdict(cfg)
+        if hasattr(result_or_gen, "steps_done"):
+            info["steps_done"], info["interrupted"] = result_or_gen.steps_done, result_or_gen.interrupted
         info.update(meta or {})
         (tmp / "labkit.json").write_text(json.dumps(info, indent=2, default=list))
     return target

@@ -115,10 +115,20 @@ def final_scores(gen, run: ForgettingRun, closed_book: bool = True, max_new_toke
 
     Example: final_scores(gen, run) -> {"domain_acc_before": 0.29, "domain_acc_after": 0.83, ..., "closed_book_after": 0.42}
     Closed-book accuracy: greedy answers to the held-out paraphrases, normalised match.
+    "after" always scores the weights the run kept: a run stopped (Ctrl-C) between two
+    scoring points is scored again here, never reported with an older point's scores.
     """
-    first, last = run.history[0], run.history[-1]
+    hist = run.history
+
+    def score(g) -> dict:
+        _, domain_items, general_items = lesson(run.setup)
+        return {"domain_acc": round(mc_accuracy(g, domain_items), 4), "general_acc": round(mc_accuracy(g, general_items), 4)}
+
+    first = hist[0] if hist and hist[0]["step"] == 0 else score(gen)
+    last = hist[-1] if hist and hist[-1]["step"] == run.result.steps_done else score(run.result.gen)
     out = {
         "steps_done": run.result.steps_done,
+        "interrupted": run.result.interrupted,
         "domain_acc_before": first["domain_acc"], "domain_acc_after": last["domain_acc"],
         "general_acc_before": first["general_acc"], "general_acc_after": last["general_acc"],
         "train_s": round(run.result.seconds, 1),

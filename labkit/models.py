@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.config import get_config
-from labkit.storage import atomic_dir
+from labkit.config import cache_problem, check_device, get_config, warn_once
+from labkit.storage import atomic_dir, recover
 
 DEFAULT_GENERATOR = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
@@ -41,13 +41,28 @@ EMPTY_QUESTION = "The question is empty: type a question (a few words) and try a
 
 
 def check_question(question, message: str = EMPTY_QUESTION) -> str:
-    """Return the question if it holds text, else raise ValueError with a message that says what to do.
+    """The question, ready to use, or a ValueError with a message that says what to do.
 
     Example: check_question("Who is the CEO?") -> "Who is the CEO?"; check_question("  ") -> ValueError
+    Bytes that are not UTF-8 (a Latin-1 "é" typed in a terminal reaches Python as a lone
+    surrogate) are read as Windows-1252/Latin-1 instead of crashing the tokenizer later.
     """
+    if isinstance(question, bytes):
+        question = _decode_bytes(question)
     if not isinstance(question, str) or not question.strip():
         raise ValueError(message)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in question):
+        question = _decode_bytes(question.encode("utf-8", "surrogateescape"))
     return question
+
+
+def _decode_bytes(data: bytes) -> str:
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")  # never reached: latin-1 decodes every byte
 
 
 def causal_lm(model):
@@ -166,8 +181,7 @@ class Generator:
 
         single = isinstance(prompts, str) or prompts is None
         prompts = [prompts] if single else list(prompts)
-        for p in prompts:
-            check_question(p)
+        prompts = [check_question(p) for p in prompts]
         cfg = get_config()
         max_new_tokens = max(1, min(int(max_new_tokens), cfg.max_new_tokens_limit))
         texts = [self.chat_prompt(p, system) if chat else p for p in prompts]
@@ -219,12 +233,20 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
 
     _set_threads()
     cfg = get_config()
-    device = device or cfg.device
+    device = check_device(device or cfg.device)
     t0 = time.perf_counter()
     if name in (None, "", DEFAULT_GENERATOR):
         gguf = gguf_path()
         cached = generator_cache_dir(cache_dir)
-        if (cached / "model.safetensors").is_file() and (cached / "labkit.json").is_file():
+        problem = cache_problem(cached.parent)
+        if problem:
+            warn_once(problem)
+        for line in recover(cached):  # a load killed while writing the cache left a temporary folder
+            warn_once(f"model cache: {line}")
+        damage = cache_damage(cached) if (cached / "model.safetensors").is_file() else "missing"
+        if damage not in ("missing", None):
+            warn_once(f"the model cache {cached} is damaged ({damage}); dequantising the GGUF file again to rebuild it")
+        if damage is None:
             tokenizer = AutoTokenizer.from_pretrained(cached)
             model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
             source, from_cache = str(cached), True
@@ -255,9 +277,48 @@ def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
                 del model.config.quantization_config
             model.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
-            (tmp / "labkit.json").write_text(json.dumps({"gguf": str(gguf), "size": gguf.stat().st_size}))
-    except OSError:
-        pass  # a full or read-only cache only costs speed: the next load dequantises again
+            info = {"gguf": str(gguf), "size": gguf.stat().st_size, "weights": file_fingerprint(tmp / "model.safetensors")}
+            (tmp / "labkit.json").write_text(json.dumps(info))
+    except OSError as exc:  # a full or read-only cache only costs speed: the next load dequantises again
+        warn_once(f"could not write the model cache {cached} ({exc.strerror or exc}); the next load will dequantise again")
+
+
+SAMPLE_BLOCKS = 64  # blocks of the weights file hashed to spot damage (64 x 64 KiB of ~540 MB: a few ms)
+BLOCK = 65536
+
+
+def file_fingerprint(path: Path) -> dict:
+    """Size and sha256 of SAMPLE_BLOCKS evenly spread blocks of a file (fast, and catches truncation or a zeroed span).
+
+    Example: file_fingerprint(cache / "model.safetensors") -> {"size": 538090408, "sample_sha256": "9c1e..."}
+    """
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        for i in range(SAMPLE_BLOCKS):
+            f.seek(max(0, size - BLOCK) * i // max(1, SAMPLE_BLOCKS - 1))
+            digest.update(f.read(BLOCK))
+    return {"size": size, "sample_sha256": digest.hexdigest()}
+
+
+def cache_damage(cached: Path) -> str | None:
+    """Why the cached dequantised model cannot be trusted, or None when its weights match the fingerprint recorded at writing.
+
+    Example: cache_damage(generator_cache_dir()) -> None; after truncating model.safetensors -> "model.safetensors is 1000 bytes, 538090408 were written"
+    """
+    try:
+        info = json.loads((cached / "labkit.json").read_text())
+        recorded = info["weights"]
+        now = file_fingerprint(cached / "model.safetensors")
+    except FileNotFoundError as exc:
+        return f"{Path(exc.filename).name} is missing"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its labkit.json has no weights fingerprint (written by an older labkit, or damaged)"
+    if now["size"] != recorded.get("size"):
+        return f"model.safetensors is {now['size']} bytes, {recorded.get('size')} were written"
+    if now["sample_sha256"] != recorded.get("sample_sha256"):
+        return "model.safetensors does not match the checksum recorded when it was written"
+    return None
 
 
 def _load_named(name: str, device: str):
@@ -290,7 +351,7 @@ def load_embedder(name: str | None = None, device: str | None = None):
     from sentence_transformers import SentenceTransformer
 
     _set_threads()
-    device = device or get_config().device
+    device = check_device(device or get_config().device)
     if name in (None, "", DEFAULT_EMBEDDER):
         return SentenceTransformer(str(embedder_dir()), device=device)
     try:

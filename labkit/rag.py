@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
+from labkit.config import get_config
 from labkit.evaluate import EvalResult, evaluate_batched, heldout_questions, score_answers, summarize
 from labkit.models import check_question
 
@@ -56,6 +57,7 @@ class RAGAnswer:
     generate_s: float = 0.0
     prompt_tokens: int = 0
     prompt: str = ""
+    question_cut: bool = False  # True when a very long question was shortened so that the sources fit the prompt
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evaluate_answers reads its "answer"). Example: result.to_dict()["sources"][0]["chunk_id"]."""
@@ -80,6 +82,29 @@ def format_source(source: Source, max_words: int = MAX_SOURCE_WORDS) -> str:
     words = source.text.split()
     text = " ".join(words[:max_words]) + (" ..." if len(words) > max_words else "")
     return f"[{source.number}] {source.heading or source.title}: {text}"
+
+
+def fit_prompt(gen, question: str, sources: list[Source], limit: int, instruction: str = INSTRUCTION,
+               max_words: int = MAX_SOURCE_WORDS) -> tuple[str, list[Source], bool]:
+    """The prompt within `limit` tokens: a too-long question is cut (its end kept), never the sources; sources are
+    dropped from the last only when they alone do not fit. Returns (prompt, the sources shown, question cut?).
+
+    Example: fit_prompt(gen, "word " * 10000 + "Price?", [src], 1504) -> ("Sources:\n[1] ...Question: ... word Price?\n...", [src], True)
+    The generator cuts a prompt over its limit from the left, which would remove the sources
+    and leave citations pointing at text the model never saw.
+    """
+    prompt = build_prompt(question, sources, instruction, max_words)
+    if gen.count_tokens(gen.chat_prompt(prompt)) <= limit:
+        return prompt, sources, False
+    sources = list(sources)
+    while True:
+        room = limit - gen.count_tokens(gen.chat_prompt(build_prompt("", sources, instruction, max_words))) - 4
+        if room >= 32 or not sources:
+            break
+        sources.pop()  # the least similar source goes first
+    ids = gen.tokenizer(question.strip(), add_special_tokens=False)["input_ids"]
+    cut = "... " + gen.tokenizer.decode(ids[-max(1, room):]).strip() if len(ids) > room else question
+    return build_prompt(cut, sources, instruction, max_words), sources, cut != question
 
 
 def build_prompt(question: str, sources: list[Source], instruction: str = INSTRUCTION, max_words: int = MAX_SOURCE_WORDS) -> str:
@@ -133,7 +158,7 @@ class RAG:
         self.max_words = max_words  # words kept per source in the prompt
         self.add_citation = add_citation  # cite the best-overlapping source when the model forgot to
 
-    def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s) -> RAGAnswer:
+    def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s, question_cut=False) -> RAGAnswer:
         answer = clean_answer(raw)
         cited = cited_numbers(answer, len(sources))
         cited_by = "model"
@@ -142,7 +167,7 @@ class RAG:
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
         tokens = self.gen.count_tokens(self.gen.chat_prompt(prompt))
-        return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt)
+        return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt, question_cut)
 
     def answer(self, question: str) -> RAGAnswer:
         """Answer one question with cited sources. Example: rag.answer("Who is the CEO?").sources[0].doc_id -> "company-leadership"."""
@@ -153,17 +178,17 @@ class RAG:
 
         Example: [a.answer for a in rag.answer_many(["Price of the kettle?", "Who is the CEO?"])]
         """
-        for q in questions:
-            check_question(q)
+        questions = [check_question(q) for q in questions]
         start = time.perf_counter()
-        all_hits = self.index.search_many(list(questions), self.top_k)
+        all_hits = self.index.search_many(questions, self.top_k)
         retrieve_s = (time.perf_counter() - start) / max(1, len(questions))
-        sources = [sources_from_hits(h) for h in all_hits]
-        prompts = [build_prompt(q, s, self.instruction, self.max_words) for q, s in zip(questions, sources, strict=True)]
+        cfg = get_config()
+        limit = min(cfg.max_prompt_tokens, self.gen.max_context - min(self.max_new_tokens, cfg.max_new_tokens_limit))
+        fitted = [fit_prompt(self.gen, q, sources_from_hits(h), limit, self.instruction, self.max_words) for q, h in zip(questions, all_hits, strict=True)]
         start = time.perf_counter()
-        raws = self.gen.generate(prompts, max_new_tokens=self.max_new_tokens, batch_size=batch_size)
+        raws = self.gen.generate([p for p, _, _ in fitted], max_new_tokens=self.max_new_tokens, batch_size=batch_size)
         generate_s = (time.perf_counter() - start) / max(1, len(questions))
-        return [self._finish(q, r, s, p, retrieve_s, generate_s) for q, r, s, p in zip(questions, raws, sources, prompts, strict=True)]
+        return [self._finish(q, r, s, p, retrieve_s, generate_s, cut) for q, r, (p, s, cut) in zip(questions, raws, fitted, strict=True)]
 
     def answer_fn(self, question: str) -> dict:
         """The answer as a dict, the shape evaluate_answers scores. Example: evaluate_answers(rag.answer_fn, qa[:5])."""
@@ -214,6 +239,8 @@ def format_answer(result: RAGAnswer) -> str:
     for s in result.sources:
         mark = "*" if s.number in result.cited else " "
         lines.append(f"{mark}[{s.number}] {s.score:.2f}  {s.chunk_id}  ({s.path})")
+    if result.question_cut:
+        lines.append("\nyour question was very long: only its end was kept, so that the sources fit the prompt")
     lines.append(f"\nretrieve {result.retrieve_s * 1000:.0f} ms, generate {result.generate_s:.2f} s, {result.prompt_tokens} prompt tokens"
                  + ("; citation added by labkit (best word overlap)" if result.cited_by == "overlap" else ""))
     return "\n".join(lines)

@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.config import KB_DIR, get_config
+from labkit.config import KB_DIR, get_config, warn_once
 from labkit.corpus import Chunk, Corpus, Document, chunk_corpus, chunk_document, list_files, load_folder
 from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
 from labkit.models import DEFAULT_EMBEDDER, check_question, embedder_dir, embedding_dim
-from labkit.storage import atomic_dir
+from labkit.storage import atomic_dir, recover
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
-FORMAT_VERSION = 1  # bump when the saved layout changes, so old caches are not misread
+FORMAT_VERSION = 2  # bump when the saved layout changes, so old caches are not misread (2: index checksum and count)
 
 
 def embedder_name(embedder) -> str:
@@ -306,6 +306,8 @@ class VectorIndex:
             faiss.write_index(self.index, str(tmp / "index.faiss"))
             store = {
                 "format": FORMAT_VERSION,
+                "index_sha256": hashlib.sha256((tmp / "index.faiss").read_bytes()).hexdigest(),  # ties the vectors to this chunk store
+                "ntotal": int(self.index.ntotal),
                 "kind": self.kind,
                 "embedder": embedder_name(self.embedder),
                 "dim": self.dim,
@@ -337,8 +339,13 @@ class VectorIndex:
             raise ValueError(f"{directory} was saved by another labkit version (format {store.get('format')}); rebuild it.")
         if store["embedder"] != embedder_name(embedder):
             raise ValueError(f"{directory} was built with embedder {store['embedder']!r}, not {embedder_name(embedder)!r}; load it with that embedder or rebuild.")
+        data = (directory / "index.faiss").read_bytes()
+        if hashlib.sha256(data).hexdigest() != store.get("index_sha256"):
+            raise ValueError(f"{directory}: index.faiss does not match its chunk store (another index's file, or a damaged one); rebuild it.")
         self = cls(embedder, store["kind"], store["chunk_size"], store["overlap"], store["hnsw_m"], store["ef_search"], store["nprobe"])
         self.index = faiss.read_index(str(directory / "index.faiss"))
+        if int(self.index.ntotal) != store.get("ntotal") or len(store["chunks"]) + store["tombstones"] != self.index.ntotal:
+            raise ValueError(f"{directory}: the index holds {self.index.ntotal} vectors for {len(store['chunks'])} chunks; rebuild it.")
         self.next_id, self.tombstones = store["next_id"], store["tombstones"]
         self.notes, self.report, self.documents = store["notes"], store["report"], store["documents"]
         for row in store["chunks"]:
@@ -386,14 +393,21 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = 128, ov
         load_folder(root)  # raises the clear FileNotFoundError / ValueError
     key = folder_key(root, embedder, kind, chunk_size, overlap)
     cached = get_config().cache_dir / "indexes" / f"{root.resolve().name or 'root'}-{key[:20]}"
-    if cache and (cached / "chunks.json").is_file():
+    damage = None
+    if cache:
+        for line in recover(cached):  # a build killed while saving left a temporary folder
+            warn_once(f"index cache: {line}")
+    if cache and cached.exists():
         try:
             index = VectorIndex.load(cached, embedder)
             index.from_cache = True
             return index
-        except (ValueError, OSError, RuntimeError, KeyError, TypeError):
-            pass  # a damaged cache entry is rebuilt below
+        except (ValueError, OSError, RuntimeError, KeyError, TypeError, json.JSONDecodeError) as exc:
+            damage = f"the cached index {cached.name} could not be used ({str(exc)[:160]}); rebuilt it"
+            warn_once(damage)
     index = build_index(load_folder(root), embedder, kind, chunk_size, overlap, progress)
+    if damage:
+        index.notes.append(damage)
     if cache:
         try:
             index.save(cached)

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -26,22 +27,71 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _owner(path: Path) -> int | None:
+    """The writer's process id written into a temporary name (".name.tmp-<pid>-xyz"), or None."""
+    try:
+        return int(path.name.rsplit(".", 1)[-1].split("-")[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def recover(target) -> list[str]:
+    """Undo what a killed writer left beside `target`; returns what was done, one line each.
+
+    Example: recover(cache / "adapters" / "keeper") -> ["restored keeper from .keeper.old-4242-ab12"]
+    A writer killed between its two renames left the previous version moved aside and no
+    target: it is put back. Temporary folders of writers that are no longer running are
+    deleted (they held half-written copies). Folders of a writer still running are left alone.
+    """
+    target = Path(target).expanduser()
+    done: list[str] = []
+    if not target.parent.is_dir():
+        return done
+    for aside in sorted(target.parent.glob(f".{target.name}.old-*")):
+        pid = _owner(aside)
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            continue
+        if not target.exists() and (aside / "dir").exists():
+            (aside / "dir").rename(target)
+            done.append(f"restored {target.name} from {aside.name}")
+        shutil.rmtree(aside, ignore_errors=True)
+    for tmp in sorted(target.parent.glob(f".{target.name}.tmp-*")):
+        pid = _owner(tmp)
+        if pid is None or (pid != os.getpid() and not _pid_alive(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            done.append(f"removed {tmp.name}, left by a writer that was stopped")
+    return done
+
+
 @contextmanager
 def atomic_dir(target) -> Iterator[Path]:
     """Yield an empty temporary directory; on success it replaces `target`, on any error it is deleted.
 
-    The temporary name starts with a dot, so listings that skip hidden entries never show it.
-    The old target is moved aside before the new one is renamed in, so the window in which
-    neither exists is two renames long, and the old copy is removed only afterwards.
+    The temporary name starts with a dot, so listings that skip hidden entries never show it,
+    and carries the writer's process id, so `recover` (run first) can tell a killed writer's
+    leftovers from a live one's. The old target is moved aside before the new one is renamed
+    in, so the window in which neither exists is two renames long, and a kill inside it is
+    undone by the next `recover`; the old copy is removed only afterwards.
     """
     target = Path(target).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    recover(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     old = None
     try:
         yield tmp
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
             target.rename(old / "dir")
         tmp.rename(target)
     except BaseException:
@@ -76,7 +126,7 @@ def check_name(name: str) -> str:
 
     Example: check_name("kettle-facts") -> "kettle-facts"; check_name("../x") -> ValueError
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):  # fullmatch: "$" would let a trailing newline through
         raise ValueError(
             f"Adapter name {name!r} is not allowed: use 1 to 64 lower-case letters, digits, '-' or '_', "
             "starting with a letter or digit (no '/', '..' or spaces)."
