@@ -1,6 +1,7 @@
 """labkit.cli: doctor, ask, finetune, sweep and compare as a user runs them."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -77,3 +78,108 @@ def test_sweep_command_writes_where_asked(tmp_path, capsys, monkeypatch):
     assert [r["key"] for r in sweep["runs"]] == [forgetting.sweep_key(e) for e in forgetting.SWEEP_GRID[:2]]
     assert sweep["num_steps"] == 8 and sweep["runs"][0]["history"][-1]["step"] == 8
     assert f"wrote 2 runs to {out}" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- bad input and interruptions lose nothing
+
+
+def test_finetune_refuses_to_replace_an_adapter_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
+    keeper = tmp_path / "adapters" / "keeper"
+    keeper.mkdir(parents=True)
+    (keeper / "labkit.json").write_text('{"kind": "lora", "steps_done": 60}')
+    assert main(["finetune", "--save", "keeper", "--num-steps", "2"]) == 2
+    assert "exists already" in capsys.readouterr().err and (keeper / "labkit.json").read_text() == '{"kind": "lora", "steps_done": 60}'
+
+
+def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_exits_130(tmp_path, monkeypatch, capsys):
+    import labkit.cli as cli
+
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
+    monkeypatch.setenv("LABKIT_QUICK", "1")
+    keeper = tmp_path / "adapters" / "keeper"
+    keeper.mkdir(parents=True)
+    (keeper / "labkit.json").write_text('{"kind": "lora", "steps_done": 60}')
+
+    def ctrl_c_after_step_4(rec):
+        if rec["step"] >= 4:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_print_point", ctrl_c_after_step_4)
+    code = main(["finetune", "--rank", "4", "--num-steps", "12", "--save", "keeper", "--overwrite", "--save-partial"])
+    out = capsys.readouterr().out
+    assert code == 130
+    assert (keeper / "labkit.json").read_text() == '{"kind": "lora", "steps_done": 60}'  # the good adapter is untouched
+    partial = json.loads((tmp_path / "adapters" / "keeper-partial" / "labkit.json").read_text())
+    assert partial["steps_done"] == 4 and partial["interrupted"] is True
+    assert re.search(r"^steps_done\s+4$", out, re.M) and re.search(r"^interrupted\s+True$", out, re.M)
+
+
+def test_final_scores_after_an_interrupt_are_the_kept_weights(generator):
+    import threading
+
+    from labkit.forgetting import LabSetup, final_scores, lab_config, run_forgetting
+
+    stop = threading.Event()
+    setup = LabSetup(num_questions=4, num_probe=8, every=4)
+    cfg = lab_config(rank=4, lr=1e-2, num_steps=8)
+    run = run_forgetting(generator, cfg, setup, progress=False, on_point=lambda p: stop.set() if p["step"] >= 4 else None, stop=stop)
+    scored_at_4 = run.result.history[-1]
+    assert scored_at_4["step"] == 4
+    run.result.history = run.result.history[:1]  # as after a Ctrl-C that came before the step-4 scores were recorded
+    final = final_scores(generator, run, closed_book=False)
+    assert final["steps_done"] == 4 and final["interrupted"]
+    assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"], scored_at_4["general_acc"])
+
+
+@pytest.mark.parametrize("make, message", [("file", "is a file"), ("report", "--overwrite"), ("under_file", "cannot write")])
+def test_compare_checks_out_before_any_work(tmp_path, capsys, monkeypatch, make, message):
+    monkeypatch.setenv("LABKIT_QUICK", "1")  # --quick sets it; restored after the test
+    out = tmp_path / "reports"
+    if make == "file":
+        out.write_text("notes")
+    elif make == "report":
+        out.mkdir()
+        (out / "report.md").write_text("# an earlier report")
+    else:
+        (tmp_path / "afile").write_text("x")
+        out = tmp_path / "afile" / "reports"
+    assert main(["compare", "--quick", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "index:" not in captured.out  # refused before the experiment started
+    if make == "report":
+        assert (out / "report.md").read_text() == "# an earlier report"
+
+
+def test_a_quick_sweep_never_replaces_the_shipped_one(capsys):
+    from labkit.data import SWEEP_PATH
+
+    before = SWEEP_PATH.read_bytes()
+    assert main(["sweep", "--quick", "--out", str(SWEEP_PATH)]) == 2
+    assert "quick sweep would replace" in capsys.readouterr().err and SWEEP_PATH.read_bytes() == before
+
+
+def test_sweep_writes_to_the_cache_by_default(tmp_path, monkeypatch):
+    from labkit import cli
+
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
+    written = {}
+    monkeypatch.setattr("labkit.forgetting.compute_sweep", lambda gen, path, **kw: written.setdefault("path", path) and {"runs": []})
+    monkeypatch.setattr("labkit.models.load_generator", lambda name=None: None)
+    assert cli.run_sweep(quick=True) == 0 and written["path"] == tmp_path / "forgetting_sweep.json"
+
+
+def test_doctor_reports_an_unusable_cache(tmp_path, monkeypatch, capsys):
+    afile = tmp_path / "cache-file"
+    afile.write_text("x")
+    monkeypatch.setenv("LABKIT_CACHE", str(afile))
+    assert main(["doctor", "--no-load"]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["ask", "Who is the CEO?", "--generator", "/nonexistent/model"],
+                                  ["finetune", "--num-steps", "1", "--generator", "no-such-org/no-such-model"]])
+def test_generator_option_gives_the_clear_error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Cannot load generator" in err or "No model directory" in err

@@ -33,15 +33,28 @@ def test_env_flag_is_the_one_parser(monkeypatch, value, expected):
     assert env_flag("LABKIT_SOME_FLAG") is expected
 
 
-@pytest.mark.parametrize("online, expected", [("", "1"), ("1", None)])
-def test_a_fresh_interpreter_importing_labkit_is_offline_unless_asked(online, expected):
-    """Run in a new interpreter: in this one conftest has imported labkit already, so a re-import would prove nothing."""
+@pytest.mark.parametrize("online, hub_offline, expected", [("", None, "1"), ("", "0", "1"), ("1", None, None)])
+def test_a_fresh_interpreter_importing_labkit_is_offline_unless_asked(online, hub_offline, expected):
+    """Run in a new interpreter: in this one conftest has imported labkit already, so a re-import would prove nothing.
+    An HF_HUB_OFFLINE=0 left in the shell must not switch the offline default off."""
     import os
     import subprocess
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))} | {"LABKIT_ONLINE": online}
+    if hub_offline is not None:
+        env["HF_HUB_OFFLINE"] = hub_offline
     code = "import os, labkit; print(os.environ.get('HF_HUB_OFFLINE'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(expected)
+
+
+def test_cache_problem_names_a_file_and_an_unwritable_place(tmp_path):
+    from labkit.config import cache_problem
+
+    afile = tmp_path / "cache-is-a-file"
+    afile.write_text("x")
+    assert "is a file" in cache_problem(afile)
+    assert "not writable" in cache_problem(afile / "sub")  # a folder cannot be made inside a file
+    assert cache_problem(tmp_path / "fine") is None and (tmp_path / "fine").is_dir()

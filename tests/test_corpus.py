@@ -77,3 +77,22 @@ def test_empty_and_missing_folders(tmp_path):
         load_folder(tmp_path)
     with pytest.raises(FileNotFoundError):
         load_folder(tmp_path / "nope")
+
+
+def test_every_skip_is_reported_with_counts(tmp_path):
+    from labkit.corpus import skip_summary
+
+    (tmp_path / "good.md").write_text("# Good\n\nA document.\n")
+    for i in range(12):
+        (tmp_path / f"letter{i:02d}.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "loop").symlink_to(tmp_path)  # a link back up: following it would never end
+    (tmp_path / "gone.md").symlink_to(tmp_path / "missing.md")
+    corpus = load_folder(tmp_path)
+    reasons = [r["reason"] for r in corpus.skipped]
+    assert len(corpus.documents) == 1
+    assert sum(r.startswith("unsupported file type .docx") for r in reasons) == 12
+    assert any("link to a folder" in r for r in reasons) and any("broken link" in r for r in reasons)
+    lines = skip_summary(corpus.skipped)
+    docx = next(line for line in lines if ".docx" in line)
+    assert docx.startswith("skipped 12 files: unsupported file type .docx") and docx.endswith("and 9 more)")
+    assert len(lines) == 3

@@ -87,3 +87,62 @@ def test_token_counting_and_memoised_prompt_ids(generator):
 def test_causal_lm_and_embedding_dim(generator, embedder):
     assert models.causal_lm(generator.model) is generator.model  # no peft wrapper: the model itself
     assert models.embedding_dim(embedder) == 384
+
+
+@pytest.mark.parametrize("raw, expected", [("caf\udce9 hours?", "café hours?"), (b"caf\xe9 hours?", "café hours?"), ("café?", "café?")])
+def test_check_question_reads_latin1_bytes_instead_of_crashing(raw, expected):
+    assert models.check_question(raw) == expected
+
+
+def _fake_cache(tmp_path, size=300_000):
+    import json
+    import os
+
+    cached = tmp_path / "model"
+    cached.mkdir()
+    (cached / "model.safetensors").write_bytes(os.urandom(size))
+    (cached / "labkit.json").write_text(json.dumps({"weights": models.file_fingerprint(cached / "model.safetensors")}))
+    return cached
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero_span", "no_fingerprint"])
+def test_cache_damage_is_detected(tmp_path, damage):
+    cached = _fake_cache(tmp_path)
+    weights = cached / "model.safetensors"
+    assert models.cache_damage(cached) is None
+    data = bytearray(weights.read_bytes())
+    if damage == "truncate":
+        weights.write_bytes(data[:1000])
+    elif damage == "zero_span":
+        data[100_000:200_000] = bytes(100_000)
+        weights.write_bytes(bytes(data))
+    else:
+        (cached / "labkit.json").write_text("{}")
+    assert models.cache_damage(cached)
+
+
+def test_a_damaged_model_cache_is_rebuilt_and_said(tmp_path, capsys, generator):
+    cache = tmp_path / "cache"
+    first = models.load_generator(cache_dir=cache)
+    cached = models.generator_cache_dir(cache)
+    assert not first.from_cache and models.cache_damage(cached) is None
+    weights = cached / "model.safetensors"
+    with open(weights, "r+b") as f:
+        f.truncate(weights.stat().st_size // 2)
+    again = models.load_generator(cache_dir=cache)
+    assert not again.from_cache and "damaged" in capsys.readouterr().err
+    assert models.cache_damage(cached) is None  # rebuilt whole
+    assert again.generate("What is the capital of France?", max_new_tokens=8) == generator.generate("What is the capital of France?", max_new_tokens=8)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    import torch
+
+    from labkit.config import check_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        check_device("cuda")
+    with pytest.raises(ValueError, match="cpu, cuda or mps"):
+        check_device("tpu")

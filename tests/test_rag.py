@@ -54,3 +54,21 @@ def test_empty_question_is_refused(kb_index, generator):
         RAG(kb_index, generator).answer("  ")
     with pytest.raises(ValueError, match="empty"):
         closed_book(generator)("")
+
+
+def test_a_very_long_question_is_cut_and_the_sources_stay(kb_index, generator):
+    question = "word " * 10_000 + "What is the price of the Brimble Kettle?"
+    result = RAG(kb_index, generator, top_k=3, max_new_tokens=8).answer(question)
+    assert result.question_cut and len(result.sources) == 3
+    assert all(s.text.split()[0] in result.prompt for s in result.sources)  # the model saw every source it may cite
+    assert result.prompt.rstrip().endswith(RAG(kb_index, generator).instruction) and "Brimble Kettle?" in result.prompt
+    assert result.prompt_tokens <= 1536 and all(1 <= c <= len(result.sources) for c in result.cited)
+
+
+def test_fit_prompt_drops_sources_only_when_they_alone_overflow(generator):
+    from labkit.rag import fit_prompt
+
+    many = [Source(i, f"d#{i}", "d", "d.md", "D", "", 0.5, "filler " * 120) for i in range(1, 21)]
+    prompt, shown, cut = fit_prompt(generator, "Price?", many, 600)
+    assert 0 < len(shown) < 20 and not cut and generator.count_tokens(generator.chat_prompt(prompt)) <= 600
+    assert [s.number for s in shown] == list(range(1, len(shown) + 1))  # the best-ranked ones are kept

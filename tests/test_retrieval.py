@@ -119,3 +119,44 @@ def test_kb_retrieval_recall(embedder):
     index = index_folder(KB_DIR, embedder, progress=False)
     result = evaluate_retrieval(index, load_qa()[::4])
     assert result["summary"]["recall@3"] >= 0.85 and 0.7 <= result["summary"]["mrr"] <= 1.0
+
+
+def test_an_index_file_from_another_folder_is_refused(tmp_path, embedder, small_vectors):
+    chunks, vectors = small_vectors
+    a, b = VectorIndex(embedder), VectorIndex(embedder)
+    a.add_vectors(chunks, vectors)
+    b.add_vectors(chunks[:3], vectors[:3])
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    shutil.copy(tmp_path / "b" / "index.faiss", tmp_path / "a" / "index.faiss")
+    with pytest.raises(ValueError, match="does not match its chunk store"):
+        VectorIndex.load(tmp_path / "a", embedder)
+
+
+@pytest.mark.parametrize("damage", ["foreign", "truncated"])
+def test_a_damaged_folder_cache_is_rebuilt_and_said(tmp_path, embedder, small_docs, monkeypatch, capsys, damage):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for doc in small_docs[:2]:
+        shutil.copy(doc.path, folder)
+    first = index_folder(folder, embedder, progress=False)
+    cached = next((tmp_path / "cache" / "indexes").iterdir())
+    if damage == "foreign":
+        other = VectorIndex(embedder)
+        other.add_vectors(*[x[:2] for x in (list(first.chunks.values()), embed_texts(embedder, ["a", "b"], progress=False))])
+        other.save(tmp_path / "other")
+        shutil.copy(tmp_path / "other" / "index.faiss", cached / "index.faiss")
+    else:
+        data = (cached / "index.faiss").read_bytes()
+        (cached / "index.faiss").write_bytes(data[: len(data) // 3])
+    again = index_folder(folder, embedder, progress=False)
+    assert not again.from_cache and len(again) == len(first)
+    assert any("rebuilt" in note for note in again.notes) and "rebuilt" in capsys.readouterr().err
+    assert again.search("How much is the kettle?", 1)[0].chunk.doc_id == first.search("How much is the kettle?", 1)[0].chunk.doc_id
+    assert index_folder(folder, embedder, progress=False).from_cache  # the rebuilt cache is good again
+
+
+def test_search_reads_a_latin1_byte_in_the_question(small_index):
+    hits = small_index.search("gift card caf\udce9 balance?", 2)
+    assert hits and hits[0].chunk.doc_id == "faq-gift-cards"

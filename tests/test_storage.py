@@ -2,7 +2,7 @@
 
 import pytest
 
-from labkit.storage import atomic_dir, check_name, dir_size
+from labkit.storage import atomic_dir, check_name, dir_size, recover
 
 
 def test_new_directory_appears_with_its_files(tmp_path):
@@ -52,3 +52,37 @@ def test_dir_size_adds_every_file_below(tmp_path):
     (tmp_path / "a.bin").write_bytes(b"x" * 10)
     (tmp_path / "sub" / "b.bin").write_bytes(b"y" * 5)
     assert dir_size(tmp_path) == 15
+
+
+def test_a_name_with_a_trailing_newline_is_rejected():
+    with pytest.raises(ValueError):
+        check_name("keeper\n")  # re.match with "$" let this through
+
+
+def test_recover_restores_a_target_moved_aside_by_a_killed_writer(tmp_path):
+    target = tmp_path / "keeper"
+    aside = tmp_path / ".keeper.old-999999999-ab12"  # pid 999999999: no such process
+    (aside / "dir").mkdir(parents=True)
+    (aside / "dir" / "labkit.json").write_text('{"num_steps": 60}')
+    half = tmp_path / ".keeper.tmp-999999999-cd34"
+    half.mkdir()
+    (half / "adapter_model.safetensors").write_bytes(b"x" * 100)
+    done = recover(target)
+    assert (target / "labkit.json").read_text() == '{"num_steps": 60}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keeper"] and len(done) == 2
+
+
+def test_recover_leaves_a_running_writer_alone(tmp_path):
+    import os
+
+    live = tmp_path / f".keeper.tmp-{os.getppid()}-ef56"  # our parent process is alive
+    live.mkdir()
+    assert recover(tmp_path / "keeper") == [] and live.is_dir()
+
+
+def test_atomic_dir_cleans_what_a_killed_writer_left(tmp_path):
+    stale = tmp_path / ".idx.tmp-999999999-zz"
+    stale.mkdir()
+    with atomic_dir(tmp_path / "idx") as tmp:
+        (tmp / "a").write_text("1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
