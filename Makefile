@@ -24,11 +24,14 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 $(ROOT_FLAG)
 
 # The whole suite: lint, notebooks stripped, unit tests, then every notebook in quick mode.
+# NETGUARD on PYTHONPATH: every Python process of the run (pytest, its subprocesses, each
+# notebook kernel) refuses network use beyond this machine (tests/netguard/labkit_netguard.py).
+NETGUARD := PYTHONPATH=$(CURDIR)/tests/netguard
 test: $(STAMP)
 	$(BIN)/ruff check labkit tests benchmarks
 	$(BIN)/python tests/check_notebooks_stripped.py notebooks
-	LABKIT_QUICK=1 $(BIN)/python -m pytest -q tests
-	LABKIT_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax notebooks
+	$(NETGUARD) LABKIT_QUICK=1 $(BIN)/python -m pytest -q tests
+	$(NETGUARD) LABKIT_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py

@@ -1,42 +1,37 @@
 """Shared fixtures: the real embedded models, loaded once per session, and no network.
 
-Every test runs with socket connections refused (except to this machine), which proves
-that nothing in labkit's default paths reaches a model hub.
+Every test runs under labkit's network guard (tests/netguard): an audit hook refuses any
+socket connect, UDP send or name lookup that is not this machine, in this process and, through
+PYTHONPATH, in every Python subprocess a test starts. `make test` puts the guard on PYTHONPATH
+itself (so notebook kernels get it too); a plain `pytest tests` gets it from here.
 """
 
-import socket
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
 import labkit  # noqa: F401  (sets the offline variables before transformers is imported)
 
-_real_connect = socket.socket.connect
+NETGUARD = str(Path(__file__).parent / "netguard")
+sys.path.insert(0, NETGUARD)
+import labkit_netguard  # noqa: E402
 
-
-def _guarded_connect(self, address, *args, **kwargs):
-    host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and (host.startswith("127.") or host in {"localhost", "::1"} or self.family == socket.AF_UNIX):
-        return _real_connect(self, address, *args, **kwargs)
-    raise OSError(f"labkit tests block the network: a connection to {address!r} was attempted")
-
-
-@pytest.fixture(autouse=True, scope="session")
-def no_network():
-    """Refuse every non-local socket connection for the whole session."""
-    socket.socket.connect = _guarded_connect
-    yield
-    socket.socket.connect = _real_connect
+labkit_netguard.install()
+if NETGUARD not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (NETGUARD, os.environ.get("PYTHONPATH", "")) if p)
 
 
 @pytest.fixture(scope="session")
-def generator(no_network):
+def generator():
     from labkit.models import load_generator
 
     return load_generator()
 
 
 @pytest.fixture(scope="session")
-def embedder(no_network):
+def embedder():
     from labkit.models import load_embedder
 
     return load_embedder()
