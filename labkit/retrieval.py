@@ -288,8 +288,7 @@ class VectorIndex:
 
     def search_many(self, questions: list[str], top_k: int = 3) -> list[list[Hit]]:
         """search() for many questions, embedded in one batch. Example: index.search_many(["a?", "b?"], 3) -> [[Hit, ...], [...]]."""
-        for q in questions:
-            check_question(q)
+        questions = [check_question(q) for q in questions]
         with few_threads(len(questions)):
             vectors = embed_texts(self.embedder, questions, progress=False)
         return self.search_vectors(vectors, top_k)
