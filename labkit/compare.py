@@ -35,7 +35,17 @@ from labkit.behaviour import run_behaviour
 from labkit.config import KB_DIR, get_config, set_seed
 from labkit.costs import format_seconds, project
 from labkit.data import load_probe, spread, taught_questions, updated_questions
-from labkit.evaluate import METRIC_LABELS, heldout_questions, mc_accuracy, mc_items_from_probe, mc_items_from_qa, share_new
+from labkit.evaluate import (
+    METRIC_LABELS,
+    RATE_N,
+    heldout_questions,
+    mc_accuracy,
+    mc_items_from_probe,
+    mc_items_from_qa,
+    paired_bootstrap,
+    share_new,
+    wilson_interval,
+)
 from labkit.finetune import Example, build_examples, make_config, save_adapter, train
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG, build_prompt, clean_answer, evaluate_closed_book, evaluate_rag, sources_from_hits
@@ -152,28 +162,40 @@ def score_closed_book(gen, questions: list[dict], ccfg: CompareConfig, probe_ite
     Example: score_closed_book(gen, qs, cfg, probe)["accuracy"] -> 0.06
     """
     ev = evaluate_closed_book(gen, questions, max_new_tokens=ccfg.max_new_tokens)
+    mc_items = mc_items_from_qa(questions)
     return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"],
-            "mc_acc": round(mc_accuracy(gen, mc_items_from_qa(questions)), 4),
-            "cited": 0.0, "cited_gold": 0.0,
+            "mc_acc": round(mc_accuracy(gen, mc_items), 4),
+            "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
             "general_acc": round(mc_accuracy(gen, probe_items), 4),
+            "n": len(ev.records), "n_mc": len(mc_items), "n_probe": len(probe_items),
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(gen.count_tokens(gen.chat_prompt(r["question"])) for r in ev.records),
             "records": ev.records}
 
 
-def score_rag(rag_system: RAG, questions: list[dict], general_acc: float) -> dict:
-    """A RAG row: accuracy, F1, traceability (cited, cited gold), latency, prompt tokens; MC is n/a.
+def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int) -> dict:
+    """A RAG row: accuracy, F1, traceability, latency, prompt tokens; MC is n/a.
 
-    Example: score_rag(RAG(index, gen), qs, 0.6)["cited_gold"] -> 0.81
-    `general_acc` is the probe score of the model that answers (RAG leaves a model's weights as they are).
+    Example: score_rag(RAG(index, gen), qs, 0.6, 40)["cited_gold"] -> 0.81
+    `general_acc` is the probe score (over n_probe items) of the model that answers: RAG leaves
+    a model's weights as they are. Traceability is counted twice: citations the model wrote
+    (`cited_by_model`, `cited_gold_by_model`) and those including the ones labkit attributed
+    afterwards by word overlap (`cited`, `cited_gold`), which are 1.00 by construction.
     """
     by_id = {q["id"]: q for q in questions}
     ev = evaluate_rag(rag_system, questions)
     n = max(1, len(ev.records))
-    cited = sum(bool(r["cited"]) for r in ev.records) / n
-    gold = sum(any(r["sources"][c - 1] in by_id[r["id"].split("/")[0]]["doc_ids"] for c in r["cited"]) for r in ev.records) / n
+
+    def gold(r):
+        return any(r["sources"][c - 1] in by_id[r["id"].split("/")[0]]["doc_ids"] for c in r["cited"])
+
+    def share(test):
+        return round(sum(bool(test(r)) for r in ev.records) / n, 4)
+
     return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], "mc_acc": None,
-            "cited": round(cited, 4), "cited_gold": round(gold, 4), "general_acc": general_acc,
+            "cited": share(lambda r: r["cited"]), "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
+            "cited_gold": share(gold), "cited_gold_by_model": share(lambda r: r["cited_by"] == "model" and gold(r)),
+            "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe,
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(r["prompt_tokens"] for r in ev.records),
             "records": ev.records}
@@ -212,7 +234,7 @@ def row_rag(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe) -
     if "RAG" not in shared.untrained:
         base = row_closed_book(shared, questions, ccfg, probe)
         rag = RAG(shared.index, shared.gen, ccfg.top_k, ccfg.max_new_tokens)
-        shared.untrained["RAG"] = {**score_rag(rag, questions, base["general_acc"]), **_costs(shared, rag=True)}
+        shared.untrained["RAG"] = {**score_rag(rag, questions, base["general_acc"], base["n_probe"]), **_costs(shared, rag=True)}
     return shared.untrained["RAG"]
 
 
@@ -224,7 +246,7 @@ def rows_fine_tuned(shared: Shared, questions: list[dict], ccfg: CompareConfig, 
     ft = _train(shared.gen, build_examples(shared.gen, questions, fact_statements=ccfg.fact_statements), ccfg, seed)
     train_s, adapter = round(ft.train_s, 2), _adapter_bytes(ft, "fine-tuned")
     ft_row = {**score_closed_book(ft.gen, questions, ccfg, probe), **_costs(shared, rag=False, train_s=train_s, adapter_bytes=adapter)}
-    hybrid = {**score_rag(RAG(shared.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), questions, ft_row["general_acc"]),
+    hybrid = {**score_rag(RAG(shared.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), questions, ft_row["general_acc"], ft_row["n_probe"]),
               **_costs(shared, rag=True, train_s=train_s, adapter_bytes=adapter)}
     return ft_row, hybrid, ft
 
@@ -245,7 +267,7 @@ def row_raft(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, 
     # max_len 640: the whole RAG prompt fits, so the target is never cut off
     raft = _train(shared.gen, raft_examples(shared.gen, shared.index, questions, ccfg.top_k), ccfg, seed, ccfg.raft_steps,
                   batch_size=ccfg.raft_batch_size, max_len=640)
-    row = score_rag(RAG(shared.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), questions, round(mc_accuracy(raft.gen, probe), 4))
+    row = score_rag(RAG(shared.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), questions, round(mc_accuracy(raft.gen, probe), 4), len(probe))
     return {**row, **_costs(shared, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=_adapter_bytes(raft, "RAFT + RAG"))}
 
 
@@ -332,30 +354,63 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
     return {"rows": rows, "freshness": fresh, **extra}
 
 
-def _stats(values: list) -> dict | None:
+def _stats(values: list, n: int | None = None) -> dict | None:
     values = [v for v in values if v is not None]
     if not values:
         return None
     mean = sum(values) / len(values)
     spread_ = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": round(mean, 4), "spread": round(spread_, 4)}
+    out = {"mean": round(mean, 4), "spread": round(spread_, 4)}
+    if n:  # a rate: its n and the 95% Wilson interval of the mean over the n items
+        out["n"] = n
+        out["lo"], out["hi"] = wilson_interval(mean, n)
+    return out
 
 
 def aggregate(seed_runs: list[dict]) -> dict:
-    """Mean and spread (sample standard deviation; 0 for one seed) of every metric over seeds.
+    """Mean and spread (sample standard deviation; 0 for one seed) of every metric over seeds; rates get n and a 95% interval.
 
-    Example: aggregate([{"rows": {"RAG": {"accuracy": 0.6}}}, {"rows": {"RAG": {"accuracy": 0.8}}}])["scoreboard"]["RAG"]["accuracy"] -> {"mean": 0.7, "spread": 0.1414}
+    Example: aggregate([{"rows": {"RAG": {"accuracy": 0.6, "n": 40}}}, {"rows": {"RAG": {"accuracy": 0.8, "n": 40}}}])["scoreboard"]["RAG"]["accuracy"]
+    -> {"mean": 0.7, "spread": 0.1414, "n": 40, "lo": 0.5457, "hi": 0.8193}
     """
     approaches = [a for a in APPROACHES if any(a in r["rows"] for r in seed_runs)]
-    board = {a: {m: _stats([r["rows"][a].get(m) for r in seed_runs if a in r["rows"]]) for m in METRICS} for a in approaches}
+
+    def n_of(a, m):
+        return next((r["rows"][a].get(RATE_N[m]) for r in seed_runs if a in r["rows"]), None) if m in RATE_N and m != "f1" else None
+
+    board = {a: {m: _stats([r["rows"][a].get(m) for r in seed_runs if a in r["rows"]], n_of(a, m)) for m in METRICS} for a in approaches}
     fresh_runs = [r["freshness"] for r in seed_runs if r.get("freshness")]
     fresh = None
     if fresh_runs:
         keys = [k for k, v in fresh_runs[0].items() if isinstance(v, dict)]
-        fresh = {k: {"new": _stats([f[k]["new"] for f in fresh_runs]), "old": _stats([f[k]["old"] for f in fresh_runs])} for k in keys}
+        n = fresh_runs[0]["n_questions"]  # answers asked about the changed facts
+        fresh = {k: {"new": _stats([f[k]["new"] for f in fresh_runs], n), "old": _stats([f[k]["old"] for f in fresh_runs], n)} for k in keys}
         for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions"):
             fresh[k] = _stats([f[k] for f in fresh_runs])
     return {"scoreboard": board, "freshness": fresh}
+
+
+def differences(seed_runs: list[dict], against: str = "RAG") -> dict:
+    """Each approach's accuracy minus `against`'s, paired by question (each question's match averaged over seeds), with a
+    95% bootstrap interval over questions. Example: differences(runs)["fine-tuned"] -> {"diff": 0.19, "lo": 0.03, "hi": 0.34, "n": 59, "measurable": True}
+    """
+    def per_question(approach):
+        scores: dict[str, list[float]] = {}
+        for r in seed_runs:
+            for rec in r["rows"].get(approach, {}).get("records", []):
+                scores.setdefault(rec["id"], []).append(float(rec["match"]))
+        return {qid: sum(v) / len(v) for qid, v in scores.items()}
+
+    base = per_question(against)
+    out = {}
+    for approach in APPROACHES:
+        if approach == against:
+            continue
+        mine = per_question(approach)
+        shared_ids = sorted(set(base) & set(mine))
+        if shared_ids:
+            out[approach] = paired_bootstrap([mine[q] for q in shared_ids], [base[q] for q in shared_ids])
+    return out
 
 
 def cost_projection(tokens_per_s: float, total_params: float, train_tokens: float) -> list[dict]:
@@ -382,6 +437,7 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     shared = Shared(gen, embedder, index, index_info)
     seed_runs = [run_seed(shared, ccfg, seed, log=log) for seed in ccfg.seeds]
     out = {"config": asdict(ccfg), "quick": get_config().quick, "index": index_info, **aggregate(seed_runs),
+           "differences": differences(seed_runs),
            "seeds": [{k: v for k, v in r.items() if k != "rows"} | {"rows": _strip(r["rows"])} for r in seed_runs]}
     tps = [r["train_tokens_per_s"] for r in seed_runs if r.get("train_tokens_per_s")]
     if tps:

@@ -11,12 +11,16 @@ Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same func
 - `evaluate_answers`: runs any `answer_fn(question) -> str` over held-out paraphrases and
   returns per-question records and a summary.
 - `share_new`: after a fact changes, the share of answers holding the new and the old value.
-- `METRIC_LABELS`: the scoreboard's metric keys and the words a reader sees for them.
+- `METRIC_LABELS`: the scoreboard's metric keys and the words a reader sees for them;
+  `RATE_N`: which count each rate is out of.
+- `wilson_interval` (a proportion's 95% interval) and `paired_bootstrap` (a difference's,
+  resampling questions): every rate the kit prints carries its n and an interval.
 Retrieval metrics (recall@k, MRR) live here too. Generation itself is in `labkit.models`.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import string
@@ -30,8 +34,10 @@ METRIC_LABELS = {  # scoreboard key -> what a reader sees
     "accuracy": "accuracy (match)",
     "f1": "token F1",
     "mc_acc": "multiple choice",
-    "cited": "answers citing a source",
-    "cited_gold": "citing a gold document",
+    "cited": "answers citing a source (model or attributed)",
+    "cited_by_model": "citation written by the model",
+    "cited_gold": "citing a gold document (model or attributed)",
+    "cited_gold_by_model": "model-written gold citation",
     "general_acc": "general probe (forgetting)",
     "latency_p50_s": "latency p50 (s)",
     "prompt_tokens": "prompt tokens",
@@ -40,6 +46,40 @@ METRIC_LABELS = {  # scoreboard key -> what a reader sees
     "index_bytes": "index size",
     "adapter_bytes": "adapter size",
 }
+RATE_N = {  # rate metric -> the row key holding how many items it is a share of
+    "accuracy": "n", "f1": "n", "cited": "n", "cited_by_model": "n", "cited_gold": "n", "cited_gold_by_model": "n",
+    "mc_acc": "n_mc", "general_acc": "n_probe",
+}
+
+
+def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion observed as `rate` over n items.
+
+    Example: wilson_interval(0.5, 40) -> (0.352, 0.648); wilson_interval(0.0, 15) -> (0.0, 0.204)
+    Unlike rate ± 1.96 sd it stays inside [0, 1] and is honest at 0 and 1 with small n.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    denom = 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / denom
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denom
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> dict:
+    """Mean of a - b over paired items (questions) and its 95% bootstrap interval (items resampled with replacement).
+
+    Example: paired_bootstrap([1, 1, 0, 1], [0, 1, 0, 0]) -> {"diff": 0.5, "lo": 0.0, "hi": 1.0, "n": 4, "measurable": False}
+    "measurable" is False when the interval includes 0: then the kit says "no measurable difference".
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired_bootstrap needs two equal, non-empty lists (got {len(a)} and {len(b)})")
+    rng = random.Random(seed)
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    n = len(diffs)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+    return {"diff": round(sum(diffs) / n, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": n, "measurable": not lo <= 0.0 <= hi}
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)

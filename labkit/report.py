@@ -22,10 +22,16 @@ from labkit.evaluate import METRIC_LABELS
 
 
 def fmt(stat, metric: str = "") -> str:
-    """A mean ± spread cell. Example: fmt({"mean": 0.625, "spread": 0.05}) -> "0.62 ± 0.05"; fmt(None) -> "n/a"."""
+    """A cell: mean, its 95% interval if it is a rate, ± the spread over seeds if there are several.
+
+    Example: fmt({"mean": 0.625, "spread": 0.05}) -> "0.62 ± 0.05"; fmt({"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.17, "hi": 0.40})
+    -> "0.27 [0.17, 0.40]"; fmt(None) -> "n/a"
+    """
     if stat is None:
         return "n/a"
     mean, spread = stat["mean"], stat["spread"]
+    if "lo" in stat:
+        return f"{mean:.2f} [{stat['lo']:.2f}, {stat['hi']:.2f}]" + (f" ± {spread:.2f}" if spread else "")
     if metric.endswith("_bytes"):
         return f"{mean / 1e6:.2f} MB" if mean else "0"
     if metric == "prompt_tokens":
@@ -35,13 +41,32 @@ def fmt(stat, metric: str = "") -> str:
 
 
 def scoreboard_markdown(board: dict) -> str:
-    """The scoreboard as a Markdown table, one row per approach. Example: scoreboard_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | accuracy (match) | ..."."""
-    head = "| approach | " + " | ".join(METRIC_LABELS.values()) + " |"
-    rule = "|---" * (len(METRIC_LABELS) + 1) + "|"
+    """The scoreboard as a Markdown table, one row per approach, n (answers scored) first.
+
+    Example: scoreboard_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | n | accuracy (match) | ..."
+    """
+    head = "| approach | n | " + " | ".join(METRIC_LABELS.values()) + " |"
+    rule = "|---" * (len(METRIC_LABELS) + 2) + "|"
     lines = [head, rule]
     for approach, row in board.items():
-        lines.append(f"| {approach} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS) + " |")
+        n = (row.get("accuracy") or {}).get("n", "")
+        lines.append(f"| {approach} | {n} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS) + " |")
     return "\n".join(lines)
+
+
+def versus(results: dict, approach: str, against: str = "RAG") -> str:
+    """How an approach's accuracy compares with another's, in the kit's words: a difference whose 95% interval
+    includes zero is "no measurable difference". Example: versus(results, "fine-tuned") -> "ahead of RAG by 0.19 [0.03, 0.34]"
+    """
+    d = (results.get("differences") or {}).get(approach) if against == "RAG" else None
+    if d is None:
+        board = results["scoreboard"]
+        a, b = board[approach]["accuracy"]["mean"], board[against]["accuracy"]["mean"]
+        return f"{'behind' if a < b else 'ahead of'} {against}"
+    if not d["measurable"]:
+        return f"no measurable difference from {against} ({d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] over {d['n']} questions)"
+    word = "ahead of" if d["diff"] > 0 else "behind"
+    return f"{word} {against} by {abs(d['diff']):.2f} ([{d['lo']:+.2f}, {d['hi']:+.2f}] over {d['n']} questions)"
 
 
 def freshness_markdown(freshness: dict | None) -> str:
@@ -80,19 +105,19 @@ def meaning(results: dict) -> list[str]:
         line = (f"- Knowledge: RAG answers {m('RAG', 'accuracy'):.2f} of the held-out paraphrases against "
                 f"{m('closed-book', 'accuracy'):.2f} closed-book.")
         if m("fine-tuned", "accuracy") is not None:
-            ahead = "behind" if m("fine-tuned", "accuracy") < m("RAG", "accuracy") else "ahead of"
             line += (f" Fine-tuned on the same questions (training wording plus fact statements) the model answers "
-                     f"{m('fine-tuned', 'accuracy'):.2f}, {ahead} RAG.")
+                     f"{m('fine-tuned', 'accuracy'):.2f}, {versus(results, 'fine-tuned')}.")
         if m("fine-tuned (docs)", "accuracy") is not None:
-            docs_behind = m("fine-tuned (docs)", "accuracy") < m("RAG", "accuracy")
+            verdict = versus(results, "fine-tuned (docs)")
             line += (f" Fine-tuned on the documents' raw text alone (Ovadia et al.'s unsupervised fine-tuning) it answers "
-                     f"{m('fine-tuned (docs)', 'accuracy'):.2f}, "
-                     + ("behind RAG, as Ovadia et al. found: reading a fact in training is not learning to answer it." if docs_behind
-                        else "not behind RAG: Ovadia et al.'s finding does not hold on this run."))
+                     f"{m('fine-tuned (docs)', 'accuracy'):.2f}, {verdict}"
+                     + (": as Ovadia et al. found, reading a fact in training is not learning to answer it." if verdict.startswith("behind")
+                        else ": Ovadia et al.'s finding is not confirmed on this run." if verdict.startswith("no measurable")
+                        else ": Ovadia et al.'s finding does not hold on this run."))
         lines.append(line)
     if m("RAFT + RAG", "accuracy") is not None and m("RAG", "accuracy") is not None:
-        verdict = "at least as accurate as" if m("RAFT + RAG", "accuracy") >= m("RAG", "accuracy") else "less accurate than"
-        lines.append(f"- The retrieval-aware fine-tune is {verdict} plain RAG here ({m('RAFT + RAG', 'accuracy'):.2f} vs {m('RAG', 'accuracy'):.2f}).")
+        lines.append(f"- The retrieval-aware fine-tune answers {m('RAFT + RAG', 'accuracy'):.2f}, {versus(results, 'RAFT + RAG')} "
+                     f"({m('RAG', 'accuracy'):.2f}).")
     if fr:
         lines.append(f"- Freshness: after the index update ({fr['update_s']['mean']:.2f} s) RAG gives the new value in "
                      f"{fr['RAG after update']['new']['mean']:.2f} of answers; the fine-tuned model as it is in "

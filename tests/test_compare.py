@@ -7,12 +7,22 @@ from labkit.config import KB_DIR
 from labkit.data import load_updates
 
 
-def test_aggregate_means_and_spread():
-    runs = [{"rows": {"RAG": {"accuracy": 0.6, "mc_acc": None}}, "freshness": None},
-            {"rows": {"RAG": {"accuracy": 0.8, "mc_acc": None}}, "freshness": None}]
+def test_aggregate_means_spread_and_intervals():
+    runs = [{"rows": {"RAG": {"accuracy": 0.6, "mc_acc": None, "n": 40, "train_s": 1.0}}, "freshness": None},
+            {"rows": {"RAG": {"accuracy": 0.8, "mc_acc": None, "n": 40, "train_s": 3.0}}, "freshness": None}]
     board = compare.aggregate(runs)["scoreboard"]
-    assert board["RAG"]["accuracy"] == {"mean": 0.7, "spread": 0.1414}
+    assert board["RAG"]["accuracy"] == {"mean": 0.7, "spread": 0.1414, "n": 40, "lo": 0.5457, "hi": 0.8193}
+    assert board["RAG"]["train_s"] == {"mean": 2.0, "spread": 1.4142}  # not a rate: no interval
     assert board["RAG"]["mc_acc"] is None  # n/a stays n/a
+
+
+def test_differences_pair_questions_and_average_seeds():
+    def run(rag, ft):
+        return {"rows": {"RAG": {"records": [{"id": f"q{i}/0", "match": m} for i, m in enumerate(rag)]},
+                         "fine-tuned": {"records": [{"id": f"q{i}/0", "match": m} for i, m in enumerate(ft)]}}}
+
+    d = compare.differences([run([0] * 20, [1] * 20), run([0] * 20, [1] * 10 + [0] * 10)])["fine-tuned"]
+    assert d["n"] == 20 and d["diff"] == 0.75 and d["measurable"]
 
 
 def test_default_compare_config_rejects_unknown_settings():
@@ -57,6 +67,11 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
     fresh = tiny["freshness"]
     assert fresh["n_updates"]["mean"] == 1 and set(fresh["RAG after update"]) == {"new", "old"}
     assert tiny["behaviour"]["num_steps"] == 2 and tiny["cost_projection"]["rows"][0]["model"] == "SmolLM2-135M"
+    n = tiny["scoreboard"]["RAG"]["accuracy"]["n"]
+    assert n == tiny["seeds"][0]["n_questions"] and board["RAG"]["general_acc"]["n"] == 4  # every rate carries its n
+    assert board["RAG"]["accuracy"]["lo"] <= board["RAG"]["accuracy"]["mean"] <= board["RAG"]["accuracy"]["hi"]
+    assert board["RAG"]["cited_by_model"]["mean"] <= board["RAG"]["cited"]["mean"]  # attributed citations are extra
+    assert set(tiny["differences"]) == set(compare.APPROACHES) - {"RAG"} and tiny["differences"]["fine-tuned"]["n"] == n
 
 
 def test_untrained_rows_run_once_and_are_reused_across_seeds(generator, embedder):

@@ -108,3 +108,18 @@ def test_pad_right_pads_ids_and_masks_only_the_padding():
     assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
     labels, _ = pad_right([[-100, 9], [4, 4, 4, 4]], -100)
     assert labels.tolist() == [[-100, 9, -100, -100], [4, 4, 4, 4]]
+
+
+@pytest.mark.parametrize("rate, n, lo, hi", [(0.5, 40, 0.352, 0.648), (0.0, 15, 0.0, 0.2039), (1.0, 15, 0.7961, 1.0), (0.27, 59, 0.1734, 0.3947)])
+def test_wilson_interval(rate, n, lo, hi):
+    assert ev.wilson_interval(rate, n) == pytest.approx((lo, hi), abs=1e-3)
+
+
+def test_paired_bootstrap_separates_a_real_difference_from_noise():
+    real = ev.paired_bootstrap([1.0] * 30 + [0.0] * 10, [0.0] * 30 + [0.0] * 10)
+    assert real["diff"] == 0.75 and real["measurable"] and 0.55 <= real["lo"] < 0.75 < real["hi"] <= 0.9
+    noise = ev.paired_bootstrap([1.0, 0.0] * 10, [0.0, 1.0] * 10)
+    assert noise["diff"] == 0.0 and not noise["measurable"] and noise["lo"] < 0 < noise["hi"]
+    assert ev.paired_bootstrap([1, 0, 1], [0, 0, 1], seed=3) == ev.paired_bootstrap([1, 0, 1], [0, 0, 1], seed=3)
+    with pytest.raises(ValueError):
+        ev.paired_bootstrap([1], [1, 0])

@@ -22,19 +22,34 @@ def test_fmt(value, metric, text):
 def test_scoreboard_markdown_has_a_row_per_approach_and_a_column_per_metric():
     board = {"RAG": {"accuracy": stat(0.27)}, "closed-book": {"accuracy": stat(0.02)}}
     lines = report.scoreboard_markdown(board).splitlines()
-    assert lines[0].startswith("| approach | accuracy (match) | token F1 |") and len(lines) == 4
-    assert lines[2].startswith("| RAG | 0.27 | n/a |") and lines[3].startswith("| closed-book | 0.02 |")
+    assert lines[0].startswith("| approach | n | accuracy (match) | token F1 |") and len(lines) == 4
+    assert lines[2].startswith("| RAG |  | 0.27 | n/a |") and lines[3].startswith("| closed-book |  | 0.02 |")
 
 
 def test_meaning_follows_the_numbers_not_the_literature():
     board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)},
              "fine-tuned": {"accuracy": stat(0.46)}, "fine-tuned (docs)": {"accuracy": stat(0.05)}}
     text = report.meaning({"scoreboard": board})[0]
-    assert "0.46, ahead of RAG" in text and "0.05, behind RAG, as Ovadia" in text
+    assert "0.46, ahead of RAG" in text and "0.05, behind RAG: as Ovadia" in text
     board["fine-tuned (docs)"] = {"accuracy": stat(0.40)}
     board["fine-tuned"] = {"accuracy": stat(0.10)}
     text = report.meaning({"scoreboard": board})[0]
     assert "0.10, behind RAG" in text and "does not hold on this run" in text
+
+
+@pytest.mark.parametrize("diff, lo, hi, words", [(0.19, 0.03, 0.34, "ahead of RAG by 0.19"), (-0.2, -0.35, -0.05, "behind RAG by 0.20"),
+                                                 (0.08, -0.05, 0.2, "no measurable difference from RAG")])
+def test_a_difference_inside_its_interval_is_no_measurable_difference(diff, lo, hi, words):
+    board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)}, "fine-tuned": {"accuracy": stat(0.27 + diff)}}
+    d = {"diff": diff, "lo": lo, "hi": hi, "n": 59, "measurable": not lo <= 0 <= hi}
+    results = {"scoreboard": board, "differences": {"fine-tuned": d}}
+    assert report.versus(results, "fine-tuned").startswith(words)
+    assert words in report.meaning(results)[0]
+
+
+def test_fmt_shows_a_rate_with_its_interval():
+    assert report.fmt({"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.1749, "hi": 0.3962}, "accuracy") == "0.27 [0.17, 0.40]"
+    assert report.fmt({"mean": 0.46, "spread": 0.09, "n": 59, "lo": 0.34, "hi": 0.59}, "accuracy") == "0.46 [0.34, 0.59] ± 0.09"
 
 
 def test_cost_markdown_rows():
