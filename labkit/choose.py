@@ -84,9 +84,11 @@ def recommend(answers: dict, results: dict) -> Recommendation:
                            f"RAG gave the new value in {num('RAG fresh', fresh['RAG after update']['new']['mean'])} of answers; the fine-tuned "
                            f"model gave it in {num('stale fine-tune', fresh['fine-tuned (stale)']['new']['mean'])} until retrained "
                            f"({num('retrain seconds', fresh['retrain_s']['mean'], 0)} s each time).")
-    cited = _mean(results, "RAG", "cited_gold")
+    cited = _mean(results, "RAG", "cited_gold_by_model")  # the model's own citations: attributed ones are 1.00 by construction
+    if cited is None:
+        cited = _mean(results, "RAG", "cited_gold")  # results of an older labkit
     if a["traceability"] == "required" and cited is not None:
-        rec.reasons.append(f"Traceability is required: {num('RAG gold citations', cited)} of RAG answers cited a gold document; "
+        rec.reasons.append(f"Traceability is required: in {num('RAG gold citations', cited)} of RAG answers the model itself cited a gold document; "
                            "a fine-tuned model answering closed-book cites nothing (0.00).")
         figures["fine-tuned citations"] = "0.00"
     latency = _mean(results, "RAG", "latency_p50_s")
