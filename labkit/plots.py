@@ -1,14 +1,21 @@
-"""Plots: matplotlib figures for the notebooks, one function a figure, `plot_x(..., ax=None) -> Axes`.
+"""Plots: every matplotlib figure of the kit, one function a figure, `plot_x(..., ax=None) -> Axes`.
 
 Each function draws on the Axes it is given (or a new one) and returns it, so a notebook
-can put several on one figure. The RAG track's figures come first; the fine-tuning track
-adds its own below. What it leaves out: styling themes, interactive plots (see
+can put several on one figure. In order: the RAG track's figures (embeddings, similarity,
+retrieval, sweeps, latency, before/after), the fine-tuning track's (learning and
+forgetting curves, the frontier, runs compared, final bars, and `curves_png` for the
+forgetting lab's live picture), and the side-by-side report's (scoreboard bars, freshness,
+accuracy against cost). What it leaves out: styling themes, interactive plots (see
 `labkit.widgets`), and any computation beyond a 2-D projection.
 """
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+
+from labkit.evaluate import METRIC_LABELS
 
 
 def _axes(ax, figsize=(6, 4)):
@@ -135,4 +142,144 @@ def plot_before_after(labels, before, after, ax=None, title: str = "Answers matc
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
     ax.legend()
+    return ax
+
+
+# ---------------------------------------------------------------- fine-tuning: learning and forgetting
+
+
+def plot_curves(history: list[dict], ax=None, title: str | None = None, label: str = ""):
+    """domain_acc (learning) and general_acc (forgetting) against step. Example: plot_curves(run.history) -> Axes."""
+    ax = _axes(ax, (6, 3.6))
+    steps = [h["step"] for h in history]
+    tag = f" ({label})" if label else ""
+    ax.plot(steps, [h["domain_acc"] for h in history], "o-", color="tab:blue", label=f"new knowledge (domain_acc){tag}")
+    ax.plot(steps, [h["general_acc"] for h in history], "s--", color="tab:orange", label=f"general probe (general_acc){tag}")
+    ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 choices)")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("multiple-choice accuracy")
+    ax.set_title(title or "Learning and forgetting")
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
+
+
+def plot_frontier(runs: list[dict], ax=None, title: str = "Learning versus forgetting"):
+    """general_acc against domain_acc along each run (one line per run, arrows show time). Example: plot_frontier(sweep["runs"][:3])."""
+    ax = _axes(ax, (6, 3.6))
+    for run in runs:
+        h = run["history"]
+        line, = ax.plot([p["domain_acc"] for p in h], [p["general_acc"] for p in h], "o-", ms=3, label=run["key"])
+        ax.annotate(f"{h[-1]['step']}", (h[-1]["domain_acc"], h[-1]["general_acc"]), fontsize=7, color=line.get_color())
+    ax.set_xlabel("new knowledge: domain_acc (held-out paraphrases)")
+    ax.set_ylabel("general_acc (general probe)")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_compare(runs: list[dict], metric: str = "general_acc", ax=None, title: str | None = None):
+    """One metric against step for several runs. Example: plot_compare([lora_run, full_run], "general_acc")."""
+    ax = _axes(ax, (6, 3.6))
+    for run in runs:
+        h = run["history"]
+        ax.plot([p["step"] for p in h], [p[metric] for p in h], "o-", ms=3, label=run["key"])
+    ax.set_xlabel("training step")
+    ax.set_ylabel(metric)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title or metric)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_final_bars(runs: list[dict], ax=None, title: str = "After training"):
+    """Final domain_acc and general_acc of several runs as paired bars. Example: plot_final_bars(sweep["runs"])."""
+    ax = _axes(ax, (6, 3.6))
+    keys = [r["key"] for r in runs]
+    x = range(len(runs))
+    ax.bar([i - 0.2 for i in x], [r["history"][-1]["domain_acc"] for r in runs], 0.4, label="domain_acc")
+    ax.bar([i + 0.2 for i in x], [r["history"][-1]["general_acc"] for r in runs], 0.4, label="general_acc")
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(keys, rotation=30, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def curves_png(history: list[dict], title: str) -> bytes:
+    """The two curves as PNG bytes, drawn without pyplot (safe from a training thread). Example: curves_png(run.history, "lora")[:4] -> b"\\x89PNG"."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.6), dpi=90)
+    ax = fig.subplots()
+    if history:
+        plot_curves(history, ax=ax, title=title)
+    else:
+        ax.set_title("press Train (live) or pick instant mode")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- the side-by-side report
+
+
+def _error_bars(stats: list) -> np.ndarray:
+    """Lower and upper error-bar lengths: the 95% interval where a rate has one, else the spread over seeds."""
+    low, high = [], []
+    for st in stats:
+        st = st or {}
+        mean = st.get("mean", 0.0)
+        low.append(mean - st["lo"] if "lo" in st else st.get("spread", 0.0))
+        high.append(st["hi"] - mean if "hi" in st else st.get("spread", 0.0))
+    return np.array([low, high])
+
+
+def plot_metric_bars(board: dict, metrics=("accuracy", "f1", "mc_acc", "cited_by_model", "cited_gold_by_model", "general_acc"), ax=None):
+    """Grouped bars: one group per metric, one bar per approach, 95% intervals as error bars. Example: plot_metric_bars(results["scoreboard"])."""
+    ax = _axes(ax, (10, 4))
+    approaches = list(board)
+    width = 0.8 / max(1, len(approaches))
+    x = np.arange(len(metrics))
+    for i, a in enumerate(approaches):
+        stats = [board[a].get(m) for m in metrics]
+        vals = [(st or {}).get("mean", 0.0) for st in stats]
+        ax.bar(x + i * width - 0.4 + width / 2, vals, width, yerr=_error_bars(stats), label=a)
+    ax.set_xticks(x, [METRIC_LABELS[m] for m in metrics], rotation=15, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Scoreboard (error bars: 95% intervals; bars missing = n/a or 0)")
+    ax.legend(fontsize=7, ncol=3)
+    return ax
+
+
+def plot_freshness(freshness: dict, ax=None):
+    """Bars: share of changed facts answered with the new value, per model. Example: plot_freshness(results["freshness"])."""
+    ax = _axes(ax, (7, 3.5))
+    keys = [k for k, v in freshness.items() if isinstance(v, dict) and "new" in v]
+    vals = [freshness[k]["new"]["mean"] for k in keys]
+    ax.bar(range(len(keys)), vals, yerr=_error_bars([freshness[k]["new"] for k in keys]), color=["tab:green", "tab:olive", "tab:red", "tab:blue"][: len(keys)])
+    ax.set_xticks(range(len(keys)), keys, rotation=10, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("answers with the new value")
+    ax.set_title("Freshness after data/updates.jsonl")
+    return ax
+
+
+def plot_accuracy_vs_cost(board: dict, ax=None):
+    """Scatter: accuracy against one-off cost (index build + training seconds). Example: plot_accuracy_vs_cost(results["scoreboard"])."""
+    ax = _axes(ax, (6, 4))
+    for a, row in board.items():
+        cost = row["index_build_s"]["mean"] + row["train_s"]["mean"]
+        ax.scatter(cost, row["accuracy"]["mean"], s=60)
+        ax.annotate(a, (cost, row["accuracy"]["mean"]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("one-off cost: index build + training (s, this CPU)")
+    ax.set_ylabel("accuracy on held-out paraphrases")
+    ax.set_title("Accuracy against cost")
     return ax

@@ -1,4 +1,4 @@
-"""labkit.plots: every figure function draws on a given Axes and returns it."""
+"""labkit.plots: every figure draws what it is given (line data, bar heights, labels), on a given Axes or its own."""
 
 import matplotlib
 
@@ -11,31 +11,128 @@ from labkit import plots  # noqa: E402
 from labkit.corpus import Chunk  # noqa: E402
 from labkit.retrieval import Hit  # noqa: E402
 
-rng = np.random.default_rng(0)
-hits = [Hit(Chunk(f"d#{i}", "d" if i else "g", i, "t"), 0.9 - i / 10, i + 1) for i in range(3)]
-
-CASES = {
-    "embedding_map": lambda ax: plots.plot_embedding_map(rng.normal(size=(12, 8)), ["a"] * 6 + ["b"] * 6, ax=ax),
-    "similarity": lambda ax: plots.plot_similarity_matrix(rng.uniform(size=(3, 5)), ["q1", "q2", "q3"], list("abcde"), ax=ax),
-    "scores": lambda ax: plots.plot_retrieval_scores(hits, ax=ax, gold_doc_ids={"g"}),
-    "sweep": lambda ax: plots.plot_sweep([1, 3, 5], {"recall@k": [0.8, 0.9, 0.95]}, "top_k", ax=ax),
-    "bars": lambda ax: plots.plot_accuracy_bars({"closed-book": 0.0, "RAG": 0.6}, ax=ax),
-    "latency": lambda ax: plots.plot_latency({"flat": {"p50": 0.1, "p95": 0.2}, "hnsw": {"p50": 0.05, "p95": 0.1}}, ax=ax),
-    "before_after": lambda ax: plots.plot_before_after(["old", "new"], [1.0, 0.0], [0.0, 1.0], ax=ax),
-}
+HISTORY = [{"step": 0, "domain_acc": 0.25, "general_acc": 0.8, "loss": None},
+           {"step": 4, "domain_acc": 0.5, "general_acc": 0.75, "loss": 1.2},
+           {"step": 8, "domain_acc": 0.9, "general_acc": 0.7, "loss": 0.4}]
+RUNS = [{"key": "lora", "entry": {"method": "lora"}, "history": HISTORY},
+        {"key": "full", "entry": {"method": "full"}, "history": [dict(h, general_acc=h["general_acc"] - 0.3) for h in HISTORY]}]
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_plot_returns_given_axes(name):
+def stat(mean, **more):
+    return {"mean": mean, "spread": 0.0, **more}
+
+
+BOARD = {"closed-book": {m: stat(v) for m, v in (("accuracy", 0.1), ("index_build_s", 0.0), ("train_s", 0.0))} | {"general_acc": stat(0.8)},
+         "RAG": {m: stat(v) for m, v in (("accuracy", 0.4), ("index_build_s", 7.0), ("train_s", 0.0))} | {"general_acc": stat(0.8)}}
+
+
+@pytest.fixture
+def ax():
     fig, ax = plt.subplots()
-    assert CASES[name](ax) is ax
-    assert ax.has_data() or ax.images
+    yield ax
     plt.close(fig)
 
 
-def test_plot_makes_its_own_axes():
+def heights(ax):
+    return [round(p.get_height(), 4) for p in ax.patches]
+
+
+def test_curves_draw_both_histories(ax):
+    assert plots.plot_curves(HISTORY, ax=ax, title="t") is ax
+    domain, general, chance = ax.get_lines()
+    assert list(domain.get_xdata()) == [0, 4, 8] and list(domain.get_ydata()) == [0.25, 0.5, 0.9]
+    assert list(general.get_ydata()) == [0.8, 0.75, 0.7] and list(chance.get_ydata()) == [0.25, 0.25]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "domain_acc" in labels[0] and "general_acc" in labels[1] and ax.get_title() == "t"
+
+
+def test_frontier_has_one_line_per_run_from_domain_to_general(ax):
+    plots.plot_frontier(RUNS, ax=ax)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["lora", "full"]
+    assert list(lines[1].get_xdata()) == [0.25, 0.5, 0.9] and list(lines[1].get_ydata()) == pytest.approx([0.5, 0.45, 0.4])
+
+
+@pytest.mark.parametrize("metric", ["domain_acc", "general_acc"])
+def test_compare_plots_the_metric_of_each_run(ax, metric):
+    plots.plot_compare(RUNS, metric, ax=ax)
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[h[metric] for h in r["history"]] for r in RUNS]
+    assert ax.get_ylabel() == metric
+
+
+def test_final_bars_pair_domain_and_general(ax):
+    plots.plot_final_bars(RUNS, ax=ax)
+    assert heights(ax) == [0.9, 0.9, 0.7, 0.4]  # domain bars of both runs, then general bars
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lora", "full"]
+
+
+def test_curves_png_is_a_png_of_the_history():
+    a, b = plots.curves_png(HISTORY, "x"), plots.curves_png(HISTORY[:2], "x")
+    assert a[:4] == b"\x89PNG" and a != b and plots.curves_png([], "")[:4] == b"\x89PNG"
+
+
+def test_accuracy_bars_heights_and_labels(ax):
+    plots.plot_accuracy_bars({"closed-book": 0.02, "RAG": 0.6}, ax=ax)
+    assert heights(ax) == [0.02, 0.6] and [t.get_text() for t in ax.texts] == ["0.02", "0.60"]
+
+
+def test_metric_bars_one_bar_per_approach_and_metric_with_interval(ax):
+    board = {a: {m: dict(v) for m, v in row.items()} for a, row in BOARD.items()}
+    board["RAG"]["accuracy"] = stat(0.4, n=40, lo=0.26, hi=0.56)
+    plots.plot_metric_bars(board, metrics=("accuracy", "general_acc"), ax=ax)
+    assert heights(ax) == [0.1, 0.8, 0.4, 0.8]
+    bars = [c for c in ax.containers if hasattr(c, "errorbar") and c.errorbar is not None]
+    segments = bars[1].errorbar.lines[2][0].get_segments()
+    assert np.allclose(segments[0][:, 1], [0.26, 0.56])  # RAG accuracy's error bar spans its 95% interval
+
+
+def test_freshness_bars(ax):
+    fresh = {"RAG after update": {"new": stat(0.35), "old": stat(0.0)}, "fine-tuned (stale)": {"new": stat(0.0), "old": stat(0.4)},
+             "update_s": stat(2.0)}
+    plots.plot_freshness(fresh, ax=ax)
+    assert heights(ax) == [0.35, 0.0] and [t.get_text() for t in ax.get_xticklabels()] == ["RAG after update", "fine-tuned (stale)"]
+
+
+def test_accuracy_vs_cost_places_each_approach(ax):
+    plots.plot_accuracy_vs_cost(BOARD, ax=ax)
+    points = [tuple(c.get_offsets()[0]) for c in ax.collections]
+    assert points == [(0.0, 0.1), (7.0, 0.4)] and [t.get_text() for t in ax.texts] == ["closed-book", "RAG"]
+
+
+def test_sweep_latency_before_after(ax):
+    plots.plot_sweep([1, 3, 5], {"recall": [0.8, 0.9, 0.95]}, "top_k", ax=ax)
+    assert list(ax.get_lines()[0].get_ydata()) == [0.8, 0.9, 0.95] and ax.get_xlabel() == "top_k"
+    ax.clear()
+    plots.plot_latency({"flat": {"p50": 0.1, "p95": 0.2}, "hnsw": {"p50": 0.05, "p95": 0.1}}, ax=ax)
+    assert heights(ax) == [0.1, 0.05, 0.2, 0.1]
+    ax.clear()
+    plots.plot_before_after(["old", "new"], [1.0, 0.0], [0.0, 1.0], ax=ax)
+    assert heights(ax) == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_retrieval_figures(ax):
+    hits = [Hit(Chunk(f"d#{i}", "d" if i else "g", i, "t"), 0.9 - i / 10, i + 1) for i in range(3)]
+    plots.plot_retrieval_scores(hits, ax=ax, gold_doc_ids={"g"})
+    widths = [round(p.get_width(), 4) for p in ax.patches]
+    assert widths == [0.7, 0.8, 0.9]  # best at the top
+    assert ax.patches[-1].get_facecolor() != ax.patches[0].get_facecolor()  # the gold chunk stands out
+    ax.clear()
+    rng = np.random.default_rng(0)
+    plots.plot_embedding_map(rng.normal(size=(12, 8)), ["a"] * 6 + ["b"] * 6, ax=ax)
+    assert [len(c.get_offsets()) for c in ax.collections] == [6, 6]
+
+
+def test_similarity_matrix_shows_the_array():
+    fig, ax = plt.subplots()
+    sim = np.random.default_rng(1).uniform(size=(3, 5))
+    plots.plot_similarity_matrix(sim, ["q1", "q2", "q3"], list("abcde"), ax=ax)
+    assert np.allclose(ax.images[0].get_array(), sim)
+    plt.close(fig)
+
+
+def test_functions_make_their_own_axes():
     ax = plots.plot_accuracy_bars({"RAG": 0.5})
-    assert ax is not None
+    assert heights(ax) == [0.5]
     plt.close(ax.figure)
 
 
