@@ -1,23 +1,60 @@
-"""Widgets: the retrieval inspector and the query playground, each over a plain function.
+"""Widgets: every ipywidgets UI of the kit, one small class each, over plain functions a test can call.
 
-- `inspect_retrieval(index, question, top_k)` -> rows (rank, score, chunk, document,
-  text with the question's words highlighted); `retrieval_inspector(index)` is its UI: a
-  question box and a top-k slider.
-- `playground_answers(question, columns)` -> one answer per column, where `columns` is a
-  list of (name, answer_fn); `query_playground(columns)` shows them side by side. The
-  RAG track passes closed-book and RAG (`default_columns`); the fine-tuning track appends
-  its own columns to the list.
+The idiom, the same for every UI: a class whose `.widget` is the box to display (a cell can
+also end with the object itself), whose child widgets are attributes, and whose buttons and
+observers call a plain method (`refresh`, `run`, `train`, `update`, ...) that a test calls
+without a browser. Widgets are explicit, wired with `observe` / `on_click`, and every
+callback error is shown in an `Output` widget (`out`), never swallowed. Long work disables
+its button and shows progress.
 
-Widgets are explicit ipywidgets with `observe` / `on_click` and an `Output` that shows
-callback errors. What it leaves out: styling beyond inline HTML, and any logic that is not
-in the plain functions (tests call those without a browser).
+- `RetrievalInspector(index)`: a question box and a top_k slider over `inspect_retrieval`
+  (the top chunks with the question's words highlighted).
+- `QueryPlayground(columns)`: one question, one answer per column side by side
+  (`playground_answers`); `default_columns` gives closed-book and RAG, `playground_columns`
+  adds the fine-tuned ones from the adapters `labkit.compare` saved.
+- `ForgettingLab(gen)`: train LoRA or full fine-tuning and watch domain_acc and general_acc
+  live (a training thread, so Stop works; the plot is a PNG in an Image widget, safe to
+  update from a thread), or show the nearest precomputed sweep run at once (`instant_run`).
+- `DecisionGuide(results)`: the learner's answers -> `choose.recommend` (`guide_html`).
+
+What it leaves out: styling beyond inline HTML, and any logic that is not in the plain
+functions or in the modules they call.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import threading
 import time
+
+from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, check_answers, recommend
+from labkit.compare import ADAPTERS
+from labkit.data import load_sweep
+from labkit.finetune import TrainConfig, list_adapters, load_adapter
+from labkit.forgetting import default_setup, lab_config, nearest_run, run_forgetting
+from labkit.models import check_question
+from labkit.plots import curves_png
+from labkit.rag import RAG, closed_book
+
+
+class _UI:
+    """What every UI here shares: `.widget` is the box; displaying the object displays it."""
+
+    widget = None
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _show_error(self, exc: Exception) -> None:
+        """Put a callback's error where the learner sees it (an Output records it even outside a kernel)."""
+        self.out.append_stdout(f"Error: {exc}\n")
+
+
+# ---------------------------------------------------------------- retrieval inspector
+
 
 _STOPWORDS = set(
     "a an and are as at be by can do does for from has have how i in is it of on or the to was what when where which who why "
@@ -66,41 +103,40 @@ def retrieval_html(rows: list[dict]) -> str:
     return f"<table style='border-collapse:collapse' border='1' cellpadding='4'>{head}{body}</table>"
 
 
-def retrieval_inspector(index, top_k: int = 3, question: str = ""):
-    """A question box and a top-k slider over inspect_retrieval; returns the VBox.
+class RetrievalInspector(_UI):
+    """A question box and a top_k slider over inspect_retrieval.
 
-    Example: ui = retrieval_inspector(index); ui.question.value = "Who is the CEO?"; "company-leadership" in ui.results.value -> True
-    The box exposes .question, .top_k, .results (HTML), .out (errors) and .refresh().
+    Example: ui = RetrievalInspector(index); ui.question.value = "Who is the CEO?"; "company-leadership" in ui.results.value -> True
     """
-    import ipywidgets as w
 
-    box_question = w.Text(value=question, placeholder="Ask something about the documents", description="Question", continuous_update=False,
-                          layout=w.Layout(width="80%"))
-    slider = w.IntSlider(value=top_k, min=1, max=10, description="top_k")
-    results = w.HTML()
-    out = w.Output()
+    def __init__(self, index, top_k: int = 3, question: str = ""):
+        import ipywidgets as w
 
-    def refresh(_change=None):
-        out.clear_output()
-        if not box_question.value.strip():
-            results.value = "<i>Type a question and press Enter.</i>"
+        self.index = index
+        self.question = w.Text(value=question, placeholder="Ask something about the documents", description="Question",
+                               continuous_update=False, layout=w.Layout(width="80%"))
+        self.top_k = w.IntSlider(value=top_k, min=1, max=10, description="top_k")
+        self.results = w.HTML()
+        self.out = w.Output()
+        self.question.observe(self.refresh, names="value")
+        self.top_k.observe(self.refresh, names="value")
+        self.widget = w.VBox([self.question, self.top_k, self.results, self.out])
+        self.refresh()
+
+    def refresh(self, _change=None) -> None:
+        """Search again and redraw the table (what typing a question or moving the slider does)."""
+        self.out.clear_output()
+        if not self.question.value.strip():
+            self.results.value = "<i>Type a question and press Enter.</i>"
             return
         try:
-            results.value = retrieval_html(inspect_retrieval(index, box_question.value, slider.value))
+            self.results.value = retrieval_html(inspect_retrieval(self.index, self.question.value, self.top_k.value))
         except Exception as exc:  # show, do not swallow: a learner must see what went wrong
-            results.value = ""
-            with out:
-                print(f"Error: {exc}")
-
-    box_question.observe(refresh, names="value")
-    slider.observe(refresh, names="value")
-    ui = w.VBox([box_question, slider, results, out])
-    ui.question, ui.top_k, ui.results, ui.out, ui.refresh = box_question, slider, results, out, refresh
-    refresh()
-    return ui
+            self.results.value = ""
+            self._show_error(exc)
 
 
-# ---------------------------------------------------------------- playground
+# ---------------------------------------------------------------- query playground
 
 
 def _as_row(name: str, result, seconds: float) -> dict:
@@ -108,7 +144,8 @@ def _as_row(name: str, result, seconds: float) -> dict:
         result = result.to_dict()
     if isinstance(result, dict):
         sources = [{"number": s["number"], "chunk_id": s["chunk_id"], "score": round(s["score"], 3)} for s in result.get("sources", [])]
-        return {"name": name, "answer": str(result.get("answer", "")), "sources": sources, "seconds": round(seconds, 3), "error": None}
+        return {"name": name, "answer": str(result.get("answer", "")), "sources": sources, "seconds": round(seconds, 3), "error": None,
+                "cited_by": result.get("cited_by", "model")}
     return {"name": name, "answer": str(result), "sources": [], "seconds": round(seconds, 3), "error": None}
 
 
@@ -119,8 +156,7 @@ def playground_answers(question: str, columns: list, progress=None) -> list[dict
     "answer" (and maybe "sources"), or a RAGAnswer. A column that fails gets its error in
     its row, so the other columns still answer. `progress(i)` is called after each column.
     """
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError("The question is empty: type a question (a few words) and try again.")
+    question = check_question(question)
     rows = []
     for i, (name, answer_fn) in enumerate(columns):
         start = time.perf_counter()
@@ -138,6 +174,8 @@ def playground_html(rows: list[dict]) -> str:
     cells = []
     for r in rows:
         body = f"<p style='color:#b00'>{html.escape(r['error'])}</p>" if r.get("error") else f"<p>{html.escape(r['answer'])}</p>"
+        if r.get("cited_by") == "overlap":
+            body += "<p><small><i>citation added by labkit (best word overlap): the model wrote none</i></small></p>"
         if r.get("sources"):
             body += "<small>" + "<br>".join(f"[{s['number']}] {html.escape(s['chunk_id'])} ({s['score']:.2f})" for s in r["sources"]) + "</small>"
         cells.append(
@@ -149,40 +187,232 @@ def playground_html(rows: list[dict]) -> str:
 
 def default_columns(index, gen, top_k: int = 3) -> list:
     """The RAG track's columns: closed-book and RAG. Example: default_columns(index, gen)[1][0] -> "RAG"."""
-    from labkit.rag import RAG, closed_book
-
     return [("closed-book", closed_book(gen)), ("RAG", RAG(index, gen, top_k=top_k).answer)]
 
 
-def query_playground(columns: list, question: str = ""):
-    """One question, one answer per column side by side (closed-book, RAG, and later fine-tuned).
+class QueryPlayground(_UI):
+    """One question, one answer per column side by side (closed-book, RAG, and the fine-tuned ones).
 
-    Example: ui = query_playground(default_columns(index, gen)); ui.question.value = "Who is the CEO?"; ui.ask.click()
-    The box exposes .question, .ask (button), .answers (HTML), .progress, .out and .run().
+    Example: ui = QueryPlayground(default_columns(index, gen)); ui.question.value = "Who is the CEO?"; ui.run(); "RAG" in ui.answers.value -> True
     """
-    import ipywidgets as w
 
-    box_question = w.Text(value=question, placeholder="Ask a question", description="Question", layout=w.Layout(width="80%"))
-    button = w.Button(description="Ask", button_style="primary")
-    bar = w.IntProgress(value=0, min=0, max=max(1, len(columns)), description="answering", layout=w.Layout(visibility="hidden"))
-    answers = w.HTML()
-    out = w.Output()
+    def __init__(self, columns: list, question: str = ""):
+        import ipywidgets as w
 
-    def run(_button=None):
-        out.clear_output()
-        button.disabled = True  # generation takes seconds: no double clicks
-        bar.value, bar.layout.visibility = 0, "visible"
+        self.columns = columns
+        self.question = w.Text(value=question, placeholder="Ask a question", description="Question", layout=w.Layout(width="80%"))
+        self.ask = w.Button(description="Ask", button_style="primary")
+        self.progress = w.IntProgress(value=0, min=0, max=max(1, len(columns)), description="answering",
+                                      layout=w.Layout(visibility="hidden"))
+        self.answers = w.HTML()
+        self.out = w.Output()
+        self.ask.on_click(lambda _button: self.run())
+        self.widget = w.VBox([w.HBox([self.question, self.ask]), self.progress, self.answers, self.out])
+
+    def run(self) -> list[dict] | None:
+        """Answer the question in every column (what the Ask button does); returns the rows."""
+        self.out.clear_output()
+        self.ask.disabled = True  # generation takes seconds: no double clicks
+        self.progress.value, self.progress.layout.visibility = 0, "visible"
         try:
-            rows = playground_answers(box_question.value, columns, progress=lambda i: setattr(bar, "value", i))
-            answers.value = playground_html(rows)
+            rows = playground_answers(self.question.value, self.columns, progress=lambda i: setattr(self.progress, "value", i))
+            self.answers.value = playground_html(rows)
+            return rows
         except Exception as exc:
-            with out:
-                print(f"Error: {exc}")
+            self._show_error(exc)
+            return None
         finally:
-            button.disabled = False
-            bar.layout.visibility = "hidden"
+            self.ask.disabled = False
+            self.progress.layout.visibility = "hidden"
 
-    button.on_click(run)
-    ui = w.VBox([w.HBox([box_question, button]), bar, answers, out])
-    ui.question, ui.ask, ui.answers, ui.progress, ui.out, ui.run = box_question, button, answers, bar, out, run
-    return ui
+
+def playground_columns(index, gen, top_k: int = 3) -> list:
+    """The playground's columns with the fine-tuned and hybrid ones, from the adapters the last compare run saved.
+
+    Example: [name for name, _ in playground_columns(index, gen)] -> ["closed-book", "RAG", "fine-tuned", "fine-tuned + RAG", "RAFT + RAG"]
+    """
+    columns = default_columns(index, gen, top_k)
+    saved = list_adapters()
+    if ADAPTERS["fine-tuned"] in saved:
+        tuned = load_adapter(ADAPTERS["fine-tuned"], gen)
+        columns += [("fine-tuned", closed_book(tuned)), ("fine-tuned + RAG", RAG(index, tuned, top_k=top_k).answer)]
+    if ADAPTERS["RAFT + RAG"] in saved:
+        columns.append(("RAFT + RAG", RAG(index, load_adapter(ADAPTERS["RAFT + RAG"], gen), top_k=top_k).answer))
+    return columns
+
+
+# ---------------------------------------------------------------- forgetting lab
+
+RANKS = [1, 2, 4, 8, 16, 32, 64]
+
+
+def instant_run(method: str = "lora", rank: int = 16, lr: float = 2e-3, replay: float = 0.0, sweep: dict | None = None) -> dict:
+    """The shipped sweep's run nearest to the settings, with a note saying which one it is.
+
+    Example: instant_run("full", lr=2e-3)["key"] -> "full-lr0.002-rp0"
+    """
+    sweep = sweep or load_sweep()
+    run = dict(nearest_run(sweep, method=method, rank=rank, lr=lr, replay=replay))
+    run["note"] = f"Precomputed run {run['key']} ({sweep['num_steps']} steps, computed by `labkit sweep`), nearest to your settings."
+    return run
+
+
+class ForgettingLab(_UI):
+    """The forgetting lab: settings, Train/Stop, a live plot of domain_acc and general_acc. Example: ForgettingLab(gen) (display it)."""
+
+    def __init__(self, gen=None, setup=None):
+        import ipywidgets as w
+
+        self.gen = gen
+        self.setup = setup or default_setup()
+        self.history: list[dict] = []
+        self.run = None
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        d = TrainConfig()
+        self.mode = w.ToggleButtons(options=["live", "instant"], value="live", description="mode")
+        self.method = w.ToggleButtons(options=["lora", "full"], value="lora", description="method")
+        self.rank = w.SelectionSlider(options=RANKS, value=d.rank, description="rank")
+        self.lr = w.FloatLogSlider(value=d.lr, base=10, min=-5, max=-1.5, step=0.25, description="lr", readout_format=".1e")
+        self.num_steps = w.IntSlider(value=lab_config().num_steps, min=4, max=64, step=4, description="num_steps")
+        self.replay = w.FloatSlider(value=0.0, min=0.0, max=0.75, step=0.25, description="replay")
+        self.fact_statements = w.IntSlider(value=d.fact_statements, min=0, max=4, description="fact statements")
+        self.train_button = w.Button(description="Train", button_style="primary", icon="play")
+        self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
+        self.status = w.HTML("ready")
+        self.plot = w.Image(format="png", value=curves_png([], ""), width=540)
+        self.out = w.Output()
+        self.train_button.on_click(lambda _: self.on_train())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.mode.observe(lambda change: self.on_train() if change["new"] == "instant" else None, names="value")
+        controls = w.VBox([self.mode, self.method, self.rank, self.lr, self.num_steps, self.replay, self.fact_statements,
+                           w.HBox([self.train_button, self.stop_button]), self.status])
+        self.widget = w.VBox([w.HBox([controls, self.plot]), self.out])
+
+    def settings(self) -> dict:
+        """The current settings as a dict. Example: lab.settings()["method"] -> "lora"."""
+        return {"method": self.method.value, "rank": self.rank.value, "lr": self.lr.value, "num_steps": self.num_steps.value,
+                "replay": self.replay.value, "fact_statements": self.fact_statements.value}
+
+    def show_instant(self) -> dict:
+        """Draw the nearest precomputed sweep run. Example: lab.show_instant()["key"] -> "lora-r16-lr0.002-rp0"."""
+        s = self.settings()
+        run = instant_run(s["method"], s["rank"], s["lr"], s["replay"])
+        self.history = run["history"]
+        self.plot.value = curves_png(self.history, run["key"])
+        self.status.value = run["note"]
+        return run
+
+    def on_train(self, threaded: bool = True):
+        """What the Train button does: instant mode draws the sweep, live mode trains (in a thread by default)."""
+        if self.mode.value == "instant":
+            try:
+                return self.show_instant()
+            except FileNotFoundError as exc:
+                self.status.value = html.escape(str(exc))
+                return None
+        return self.train(threaded=threaded)
+
+    def train(self, threaded: bool = True):
+        """Train with the current settings, updating the plot at every point. Example: lab.train(threaded=False).history[-1]."""
+        if self._thread is not None and self._thread.is_alive():
+            self.status.value = "already training: press Stop first"
+            return None
+        try:
+            cfg = lab_config(**self.settings())
+        except ValueError as exc:
+            self.status.value = f"<b>error</b>: {html.escape(str(exc))}"
+            self._show_error(exc)
+            return None
+        self.history, self.error = [], None
+        self._stop.clear()
+        self.train_button.disabled, self.stop_button.disabled = True, False
+        self.status.value = "loading the model ..." if self.gen is None else "scoring step 0 ..."
+        if threaded:
+            self._thread = threading.Thread(target=self._work, args=(cfg,), daemon=True)
+            self._thread.start()
+            return self._thread
+        self._work(cfg)
+        return self.run
+
+    def stop(self) -> None:
+        """Ask the run to end after the current step (the model keeps that step's weights)."""
+        self._stop.set()
+        self.status.value = "stopping after the current step ..."
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until a threaded run ends. Example: lab.train(); lab.wait()."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _point(self, rec: dict, cfg: TrainConfig) -> None:
+        self.history.append(rec)
+        self.plot.value = curves_png(self.history, f"{cfg.method}, live")
+        self.status.value = (f"step {rec['step']} of {cfg.num_steps}: domain_acc {rec['domain_acc']:.2f}, "
+                             f"general_acc {rec['general_acc']:.2f} ({rec['seconds']:.0f} s)")
+
+    def _work(self, cfg: TrainConfig) -> None:
+        try:
+            if self.gen is None:
+                from labkit.models import load_generator
+
+                self.gen = load_generator()
+            self.run = run_forgetting(self.gen, cfg, self.setup, on_point=lambda rec: self._point(rec, cfg), stop=self._stop, progress=False)
+            self.status.value = self.run.result.message
+        except Exception as exc:  # shown in the widget: a thread's error would otherwise vanish
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.status.value = f"<b>error</b>: {html.escape(self.error)}"
+            self.out.append_stderr(self.error + "\n")
+        finally:
+            self.train_button.disabled, self.stop_button.disabled = False, True
+
+
+# ---------------------------------------------------------------- decision guide
+
+
+def guide_html(rec: Recommendation) -> str:
+    """A recommendation as HTML. Example: guide_html(recommend({}, results)).startswith("<h4>") -> True."""
+    items = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
+    return f"<h4>Recommended: {html.escape(rec.choice)}</h4><ul>{items}</ul>"
+
+
+class DecisionGuide(_UI):
+    """The decision guide form; every change recomputes the recommendation from the measured results.
+
+    Example: ui = DecisionGuide(results); ui.need.value = "behaviour"; ui.result.value -> "<h4>Recommended: fine-tuning</h4>..."
+    """
+
+    def __init__(self, results: dict, answers: dict | None = None):
+        import ipywidgets as w
+
+        self.results = results
+        a = check_answers(answers or {})
+        style = {"description_width": "150px"}
+        self.change = w.Dropdown(options=CHANGE, value=a["change"], description="data changes", style=style)
+        self.traceability = w.Dropdown(options=TRACEABILITY, value=a["traceability"], description="traceability", style=style)
+        self.need = w.Dropdown(options=NEED, value=a["need"], description="need", style=style)
+        self.compute = w.Dropdown(options=COMPUTE, value=a["compute"], description="compute budget", style=style)
+        self.latency = w.FloatSlider(value=a["latency_s"], min=0.2, max=20.0, step=0.2, description="latency budget (s)", style=style)
+        self.result = w.HTML()
+        self.out = w.Output()
+        for widget in (self.change, self.traceability, self.need, self.compute, self.latency):
+            widget.observe(self.update, names="value")
+        self.widget = w.VBox([self.change, self.traceability, self.need, self.compute, self.latency, self.result, self.out])
+        self.update()
+
+    def answers(self) -> dict:
+        """The learner's answers as `choose.recommend` takes them. Example: guide.answers()["need"] -> "knowledge"."""
+        return {"change": self.change.value, "traceability": self.traceability.value, "need": self.need.value,
+                "compute": self.compute.value, "latency_s": self.latency.value}
+
+    def update(self, _change=None) -> Recommendation | None:
+        """Recompute the recommendation (what every change of an answer does); returns it."""
+        self.out.clear_output()
+        try:
+            rec = recommend(self.answers(), self.results)
+            self.result.value = guide_html(rec)
+            return rec
+        except Exception as exc:
+            self._show_error(exc)
+            return None

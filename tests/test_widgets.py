@@ -1,15 +1,35 @@
-"""labkit.widgets: the plain functions, and the widgets built, driven and read without a browser."""
+"""labkit.widgets: every UI built, driven and read without a browser, and the plain functions under them."""
 
 import pytest
 
 from labkit.config import KB_DIR
+from labkit.forgetting import LabSetup
 from labkit.retrieval import index_folder
-from labkit.widgets import highlight, inspect_retrieval, playground_answers, playground_html, query_playground, retrieval_inspector
+from labkit.widgets import (
+    DecisionGuide,
+    ForgettingLab,
+    QueryPlayground,
+    RetrievalInspector,
+    default_columns,
+    highlight,
+    inspect_retrieval,
+    instant_run,
+    playground_answers,
+    playground_columns,
+    playground_html,
+)
 
 
 @pytest.fixture(scope="module")
 def kb_index(embedder):
     return index_folder(KB_DIR, embedder, progress=False)
+
+
+def output_text(out) -> str:
+    return "".join(o.get("text", "") for o in out.outputs)
+
+
+# ---------------------------------------------------------------- retrieval inspector
 
 
 def test_highlight_marks_question_words_and_escapes():
@@ -23,34 +43,118 @@ def test_inspect_retrieval_rows(kb_index, top_k):
     assert len(rows) == top_k and rows[0]["doc_id"] == "policy-returns" and "<mark>" in rows[0]["html"]
 
 
-def test_retrieval_inspector_widget(kb_index):
-    ui = retrieval_inspector(kb_index)
+def test_retrieval_inspector(kb_index):
+    ui = RetrievalInspector(kb_index)
     assert "Type a question" in ui.results.value
     ui.question.value = "Who is the chief executive of Tindlewick?"
     assert "company-leadership" in ui.results.value or "news-2024-05-new-ceo" in ui.results.value
     ui.top_k.value = 5
     assert ui.results.value.count("<tr>") == 6  # header + 5 rows
+    assert ui.widget.children[0] is ui.question
 
 
-def test_playground_columns_are_a_list():
-    columns = [("echo", lambda q: q.upper()), ("rag-like", lambda q: {"answer": "$89 [1]", "sources": [{"number": 1, "chunk_id": "k#0", "score": 0.7}]}),
+# ---------------------------------------------------------------- playground
+
+
+def test_playground_answers_every_column_and_keeps_errors_in_their_row():
+    columns = [("echo", lambda q: q.upper()),
+               ("rag-like", lambda q: {"answer": "$89 [1]", "cited_by": "overlap", "sources": [{"number": 1, "chunk_id": "k#0", "score": 0.7}]}),
                ("broken", lambda q: 1 / 0)]
     rows = playground_answers("price?", columns)
     assert [r["name"] for r in rows] == ["echo", "rag-like", "broken"]
     assert rows[0]["answer"] == "PRICE?" and rows[1]["sources"][0]["chunk_id"] == "k#0" and "ZeroDivisionError" in rows[2]["error"]
-    assert "k#0" in playground_html(rows)
-    with pytest.raises(ValueError):
+    page = playground_html(rows)
+    assert "k#0" in page and "citation added by labkit" in page and page.count("citation added") == 1
+    with pytest.raises(ValueError, match="empty"):
         playground_answers(" ", columns)
 
 
-def test_query_playground_widget_with_real_models(kb_index, generator):
-    from labkit.widgets import default_columns
-
-    ui = query_playground(default_columns(kb_index, generator))
+def test_query_playground_with_real_models(kb_index, generator):
+    ui = QueryPlayground(default_columns(kb_index, generator))
     ui.question.value = "What is the price of the Brimble Kettle?"
     ui.ask.click()
     assert "closed-book" in ui.answers.value and "RAG" in ui.answers.value and "product-brimble-kettle#" in ui.answers.value
     assert not ui.ask.disabled and ui.progress.value == 2
     ui.question.value = ""
-    ui.run()
-    assert "empty" in str(ui.out.outputs) or ui.out.outputs == ()  # the Output shows the error outside a kernel too
+    assert ui.run() is None
+    assert "question is empty" in output_text(ui.out)  # the error is shown, not swallowed
+
+
+def test_playground_columns_add_the_saved_adapters(kb_index, generator, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
+    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG"]
+    from labkit.compare import ADAPTERS
+    from labkit.data import load_qa
+    from labkit.finetune import TrainConfig, build_examples, save_adapter, train
+
+    result = train(generator, build_examples(generator, load_qa(1), fact_statements=0), TrainConfig(num_steps=1, batch_size=1, rank=1), progress=False)
+    save_adapter(result, ADAPTERS["fine-tuned"])
+    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG", "fine-tuned", "fine-tuned + RAG"]
+
+
+# ---------------------------------------------------------------- forgetting lab
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_instant_mode_uses_the_shipped_sweep(method):
+    run = instant_run(method, lr=2e-3)
+    assert run["entry"]["method"] == method and "Precomputed" in run["note"]
+    lab = ForgettingLab(gen=object())
+    lab.method.value = method
+    lab.mode.value = "instant"  # switching mode draws the sweep at once
+    assert lab.history == run["history"] and lab.plot.value[:4] == b"\x89PNG" and "Precomputed" in lab.status.value
+
+
+def test_lab_settings_follow_the_widgets():
+    lab = ForgettingLab(gen=object())
+    lab.method.value, lab.rank.value, lab.lr.value, lab.num_steps.value, lab.replay.value, lab.fact_statements.value = "full", 4, 1e-4, 8, 0.25, 2
+    assert lab.settings() == {"method": "full", "rank": 4, "lr": 1e-4, "num_steps": 8, "replay": 0.25, "fact_statements": 2}
+
+
+def test_live_training_disables_train_and_draws_points(generator):
+    lab = ForgettingLab(gen=generator, setup=LabSetup(num_questions=2, num_probe=2, every=1))
+    lab.num_steps.value, lab.rank.value = 4, 4
+    states, plots = [], []
+    original = lab._point
+
+    def spy(rec, cfg):
+        states.append((lab.train_button.disabled, lab.stop_button.disabled))
+        if rec["step"] == 1:
+            lab.stop()  # as the Stop button does
+        original(rec, cfg)
+        plots.append(lab.plot.value)
+
+    lab._point = spy
+    run = lab.train(threaded=False)
+    assert states and all(s == (True, False) for s in states)
+    assert run.result.interrupted and run.result.steps_done == 1
+    assert [p["step"] for p in lab.history] == [0, 1] and plots[0] != plots[1]  # the picture changed with the new point
+    assert not lab.train_button.disabled and lab.stop_button.disabled and lab.error is None and "Stopped after step 1" in lab.status.value
+
+
+def test_threaded_run_reports_errors_in_the_widget():
+    lab = ForgettingLab(gen=object(), setup=LabSetup(num_questions=2, num_probe=2, every=1))
+    lab.train(threaded=True)
+    lab.wait(60)
+    assert lab.error and "error" in lab.status.value and not lab.train_button.disabled
+    assert lab.error in "".join(o.get("text", "") for o in lab.out.outputs)
+
+
+# ---------------------------------------------------------------- decision guide
+
+
+def test_decision_guide_follows_the_answers():
+    def stat(x):
+        return {"mean": x, "spread": 0.0}
+
+    results = {"scoreboard": {"closed-book": {"accuracy": stat(0.06)}, "RAG": {"accuracy": stat(0.69)}},
+               "behaviour": {"zero_shot": {"format_compliance": 0.12, "label_accuracy": 0.25},
+                             "few_shot": {"format_compliance": 0.71, "label_accuracy": 0.46},
+                             "lora": {"format_compliance": 0.97, "label_accuracy": 0.58, "train_s": 120.0}}}
+    ui = DecisionGuide(results)
+    assert "Recommended: RAG" in ui.result.value and "0.69" in ui.result.value
+    ui.need.value = "behaviour"
+    assert "Recommended: fine-tuning" in ui.result.value and "0.97" in ui.result.value
+    assert ui.answers()["need"] == "behaviour"
+    ui.latency.value = 0.2
+    assert ui.update().choice == "fine-tuning"
