@@ -242,13 +242,10 @@ def check_report_dir(out, overwrite: bool = False) -> Path:
         raise ValueError(f"--out {path} is a file; name a folder for the report (it will hold report.md, charts and results.json)")
     if path.is_dir() and ((path / "report.md").exists() or (path / "results.json").exists()) and not overwrite:
         raise ValueError(f"{path} holds an earlier report; add --overwrite to replace it, or choose another --out")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".labkit-write-test-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(f"cannot write the report in {path} ({exc.strerror or exc}); choose a folder you can write (--out)") from None
+    from labkit.config import writable_dir
+
+    if (why := writable_dir(path)) is not None:
+        raise ValueError(f"cannot write the report in {path} ({why}); choose a folder you can write (--out)")
     return path
 
 

@@ -52,6 +52,22 @@ def check_device(device: str) -> str:
     return device
 
 
+def writable_dir(path) -> str | None:
+    """Make a folder if missing and check that a file can be written in it: None if so, else why not.
+
+    Example: writable_dir("/tmp/x") -> None; writable_dir("/etc/passwd/x") -> "Not a directory"
+    """
+    try:
+        path = Path(path).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".labkit-write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
+
+
 def cache_problem(cache_dir) -> str | None:
     """Why the cache folder cannot be used, or None when it can (created if missing).
 
@@ -61,14 +77,8 @@ def cache_problem(cache_dir) -> str | None:
     path = Path(cache_dir).expanduser()
     if path.exists() and not path.is_dir():
         return f"the cache {path} is a file, not a folder: point LABKIT_CACHE at a folder (every run re-dequantises and re-embeds until then)"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".labkit-write-test-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        return f"the cache {path} is not writable ({exc.strerror or exc}): point LABKIT_CACHE at a writable folder"
-    return None
+    why = writable_dir(path)
+    return None if why is None else f"the cache {path} is not writable ({why}): point LABKIT_CACHE at a writable folder"
 
 
 _WARNED: set = set()

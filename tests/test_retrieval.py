@@ -96,12 +96,19 @@ def test_bad_queries_and_empty_index(embedder, small_index):
         VectorIndex(embedder, kind="lsh")
 
 
-def test_folder_index_is_cached(tmp_path, embedder, small_docs, monkeypatch):
+@pytest.fixture
+def two_doc_folder(tmp_path, small_docs, monkeypatch):
+    """A folder of two knowledge-base documents, with the cache in tmp_path."""
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "docs"
     folder.mkdir()
     for doc in small_docs[:2]:
         shutil.copy(doc.path, folder)
+    return folder
+
+
+def test_folder_index_is_cached(embedder, two_doc_folder):
+    folder = two_doc_folder
     first = index_folder(folder, embedder, progress=False)
     second = index_folder(folder, embedder, progress=False)
     assert not first.from_cache and second.from_cache and len(first) == len(second)
@@ -134,12 +141,8 @@ def test_an_index_file_from_another_folder_is_refused(tmp_path, embedder, small_
 
 
 @pytest.mark.parametrize("damage", ["foreign", "truncated"])
-def test_a_damaged_folder_cache_is_rebuilt_and_said(tmp_path, embedder, small_docs, monkeypatch, capsys, damage):
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for doc in small_docs[:2]:
-        shutil.copy(doc.path, folder)
+def test_a_damaged_folder_cache_is_rebuilt_and_said(tmp_path, embedder, two_doc_folder, capsys, damage):
+    folder = two_doc_folder
     first = index_folder(folder, embedder, progress=False)
     cached = next((tmp_path / "cache" / "indexes").iterdir())
     if damage == "foreign":
