@@ -103,13 +103,20 @@ def plot_sweep(xs, series: dict, xlabel: str, ylabel: str = "score", ax=None, ti
     return ax
 
 
-def plot_accuracy_bars(scores: dict, ax=None, title: str = "Answer accuracy on held-out paraphrases", ylabel: str = "accuracy"):
-    """One bar per approach, value on top. Example: plot_accuracy_bars({"closed-book": 0.02, "RAG": 0.6}) -> Axes."""
+def plot_accuracy_bars(scores: dict, ax=None, title: str = "Answer accuracy on held-out paraphrases", ylabel: str = "accuracy",
+                       chance: float | None = None):
+    """One bar per approach, value on top; `chance` draws the guessing level as a dashed line.
+
+    Example: plot_accuracy_bars({"closed-book": 0.02, "RAG": 0.6}) -> Axes
+    """
     ax = _axes(ax, (5, 3.5))
     names, values = list(scores), [float(v) for v in scores.values()]
     bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))])
     for bar, v in zip(bars, values, strict=True):
         ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", va="bottom")
+    if chance is not None:
+        ax.axhline(chance, ls="--", c="gray", label=f"chance ({chance:.2f})")
+        ax.legend(loc="upper right", fontsize=8)
     ax.set_ylim(0, max(1.0, max(values, default=0) + 0.1))
     ax.set_ylabel(ylabel)
     ax.set_title(title)

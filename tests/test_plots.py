@@ -72,8 +72,9 @@ def test_curves_png_is_a_png_of_the_history():
 
 
 def test_accuracy_bars_heights_and_labels(ax):
-    plots.plot_accuracy_bars({"closed-book": 0.02, "RAG": 0.6}, ax=ax)
+    plots.plot_accuracy_bars({"closed-book": 0.02, "RAG": 0.6}, ax=ax, chance=0.25)
     assert heights(ax) == [0.02, 0.6] and [t.get_text() for t in ax.texts] == ["0.02", "0.60"]
+    assert list(ax.get_lines()[0].get_ydata()) == [0.25, 0.25]
 
 
 def test_metric_bars_one_bar_per_approach_and_metric_with_interval(ax):
