@@ -53,6 +53,16 @@ def check_answers(answers: dict) -> dict:
     return out
 
 
+def lora_wins_behaviour(behaviour: dict, latency_s: float) -> bool:
+    """The behaviour rule: fine-tuning wins only where the measurements say so: LoRA's label accuracy within 0.05
+    of the retrieved examples', or retrieved examples too slow for the latency budget.
+
+    Example: lora_wins_behaviour({"lora": {"label_accuracy": 0.9}, "few_shot": {"label_accuracy": 0.4, "seconds_per_message": 2.3}}, 5.0) -> True
+    """
+    few, lora = behaviour["few_shot"], behaviour["lora"]
+    return lora["label_accuracy"] >= few["label_accuracy"] - 0.05 or few.get("seconds_per_message", 0) > latency_s
+
+
 def recommend(answers: dict, results: dict) -> Recommendation:
     """RAG, fine-tuning or both for these answers, with reasons quoting the measured results.
 
@@ -112,12 +122,10 @@ def recommend(answers: dict, results: dict) -> Recommendation:
     if wants_behaviour and can_train and None not in forgetting:
         rec.reasons.append(f"Watch forgetting: the general probe moved from {num('general before', forgetting[0])} to "
                            f"{num('general after', forgetting[1])} after the knowledge fine-tune.")
-    # fine-tuning wins the behaviour only where the measurements say so: LoRA's labels within
-    # 0.05 of the retrieved examples', or few-shot too slow for the latency budget
     lora_wins = False
     if wants_behaviour and can_train and behaviour:
         few, lora = behaviour["few_shot"], behaviour["lora"]
-        lora_wins = lora["label_accuracy"] >= few["label_accuracy"] - 0.05 or few.get("seconds_per_message", 0) > a["latency_s"]
+        lora_wins = lora_wins_behaviour(behaviour, a["latency_s"])
         if not lora_wins:
             rec.reasons.append(f"Here the retrieved examples beat this LoRA run on labels ({num('few-shot labels', few['label_accuracy'])} against "
                                f"{num('LoRA labels', lora['label_accuracy'])}) within your latency budget, so retrieval is the measured choice; "

@@ -82,3 +82,15 @@ def test_freshness_and_latency_reasons():
 def test_check_answers_rejects_unknown_values():
     with pytest.raises(ValueError, match="need must be one of"):
         check_answers({"need": "vibes"})
+
+
+@pytest.mark.parametrize("lora_labels, few_labels, few_seconds, budget, wins", [
+    (0.9, 0.4, 2.3, 5.0, True), (0.38, 0.75, 2.3, 5.0, False), (0.71, 0.75, 2.3, 5.0, True), (0.38, 0.75, 6.0, 5.0, True)])
+def test_the_behaviour_rule_follows_labels_and_latency(lora_labels, few_labels, few_seconds, budget, wins):
+    from labkit.choose import lora_wins_behaviour
+
+    behaviour = {"lora": {"label_accuracy": lora_labels}, "few_shot": {"label_accuracy": few_labels, "seconds_per_message": few_seconds}}
+    assert lora_wins_behaviour(behaviour, budget) is wins
+    results = {**RESULTS, "behaviour": {**RESULTS["behaviour"], "lora": {**RESULTS["behaviour"]["lora"], "label_accuracy": lora_labels},
+                                         "few_shot": {**RESULTS["behaviour"]["few_shot"], "label_accuracy": few_labels, "seconds_per_message": few_seconds}}}
+    assert recommend({"need": "behaviour", "compute": "some training", "latency_s": budget}, results).choice == ("fine-tuning" if wins else "RAG")
