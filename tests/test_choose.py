@@ -91,6 +91,8 @@ def test_the_behaviour_rule_follows_labels_and_latency(lora_labels, few_labels, 
 
     behaviour = {"lora": {"label_accuracy": lora_labels}, "few_shot": {"label_accuracy": few_labels, "seconds_per_message": few_seconds}}
     assert lora_wins_behaviour(behaviour, budget) is wins
-    results = {**RESULTS, "behaviour": {**RESULTS["behaviour"], "lora": {**RESULTS["behaviour"]["lora"], "label_accuracy": lora_labels},
-                                         "few_shot": {**RESULTS["behaviour"]["few_shot"], "label_accuracy": few_labels, "seconds_per_message": few_seconds}}}
+    results = {**RESULTS, "behaviour": {**RESULTS["behaviour"],
+                                         "lora": {**RESULTS["behaviour"]["lora"], "label_accuracy": lora_labels, "prompt_tokens": 44},
+                                         "few_shot": {**RESULTS["behaviour"]["few_shot"], "label_accuracy": few_labels,
+                                                      "seconds_per_message": few_seconds, "prompt_tokens": 628}}}
     assert recommend({"need": "behaviour", "compute": "some training", "latency_s": budget}, results).choice == ("fine-tuning" if wins else "RAG")
