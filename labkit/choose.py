@@ -1,15 +1,23 @@
-"""The decision guide: RAG, fine-tuning or both, with reasons backed by the kit's own measurements.
+"""The decision guide: the best *measured* approach under the learner's constraints, with the numbers that decided it.
 
 What it holds:
-- `Recommendation`: the choice ("RAG", "fine-tuning" or "both"), the reasons (each quoting
-  a figure measured by `labkit.compare`) and the figures quoted.
-- `recommend(answers, results)`: plain rules over the learner's answers (how often the
-  data changes, how much traceability matters, knowledge or behaviour, compute budget,
-  latency budget) and the measured results of `labkit.compare.run_experiment`.
+- `recommend(answers, results)`: every approach the results measured is a candidate. The
+  learner's answers become constraints and weights:
+  - no training budget excludes every trained approach;
+  - traceability required excludes approaches whose model-written gold-citation rate is
+    below `TRACE_BAR` (citations labkit attributed afterwards do not count);
+  - the latency budget excludes approaches whose median answer is slower;
+  - how often the data changes weights answering right *after* a change (the measured
+    freshness: `FRESH_WEIGHT`) against answering right at all, and sets the yearly cost of
+    staying fresh (index updates for retrieval, retraining for a fine-tune alone).
+  The best score wins; where the runner-up's 95% interval overlaps the winner's, there is
+  "no measurable difference" and the cheaper of the two to keep current is chosen. The
+  reasons quote the numbers that decided, the runner-up, and why each excluded approach was.
+- `Recommendation` and `violations` (what a choice breaks, for tests and notebooks).
 
-What it leaves out: the form a learner fills in (`labkit.widgets.DecisionGuide`), costs in
-money (see `labkit.costs` for seconds) and any opinion that the scoreboard cannot back: a
-rule whose figure is missing says so instead of guessing.
+What it leaves out: the form a learner fills in (`labkit.widgets.DecisionGuide`), money
+(seconds of this CPU only; see `labkit.costs`), and any opinion the results cannot back: an
+approach whose deciding figure was not measured is excluded, saying so.
 """
 
 from __future__ import annotations
@@ -22,23 +30,47 @@ NEED = ("knowledge", "behaviour", "both")  # facts to answer from, a fixed task/
 COMPUTE = ("no training", "some training")  # can the team afford fine-tuning runs?
 DEFAULT_ANSWERS = {"change": "monthly", "traceability": "required", "need": "knowledge", "compute": "some training", "latency_s": 5.0}
 
+TRACE_BAR = 0.5  # traceable: at least half the answers cite a gold document in the model's own words
+FRESH_WEIGHT = {"never": 0.0, "monthly": 0.5, "weekly or faster": 0.8}  # weight of "right after a change" against "right"
+CHANGES_PER_YEAR = {"never": 0, "monthly": 12, "weekly or faster": 52}
+KIND = {"closed-book": "base model", "RAG": "RAG", "fine-tuned": "fine-tuning", "fine-tuned (docs)": "fine-tuning",
+        "fine-tuned + RAG": "both", "RAFT + RAG": "both", "zero_shot": "base model", "few_shot": "RAG", "lora": "fine-tuning"}
+RETRIEVES = {"RAG", "fine-tuned + RAG", "RAFT + RAG", "few_shot"}  # kept fresh by an index update
+FRESH_ROW = {"RAG": "RAG after update", "fine-tuned + RAG": "fine-tuned + RAG after update",
+             "RAFT + RAG": "RAFT + RAG after update", "fine-tuned": "fine-tuned retrained"}  # how each stays current
+BEHAVIOUR_NAMES = {"zero_shot": "zero-shot rules", "few_shot": "retrieved examples (few-shot)", "lora": "LoRA fine-tune"}
+
+
+@dataclass
+class Candidate:
+    """One approach as the guide sees it: its score under the answers, the interval around it, its yearly cost."""
+
+    approach: str  # a scoreboard row ("RAG", ...) or a behaviour approach ("few_shot", ...)
+    score: float  # (1 - w) * accuracy + w * freshness, w from FRESH_WEIGHT (behaviour: label accuracy)
+    lo: float  # the same mix of the 95% interval ends (the mean where no interval was measured)
+    hi: float
+    yearly_s: float  # compute seconds to build it and keep it current for a year of changes, on this CPU
+    figures: dict = field(default_factory=dict)  # the measured numbers behind the score
+    excluded: str | None = None  # why a constraint rules it out
+
 
 @dataclass
 class Recommendation:
     """What to build, why, and the measured figures the reasons quote."""
 
-    choice: str  # "RAG", "fine-tuning" or "both"
-    reasons: list = field(default_factory=list)  # one sentence each, each quoting a measured figure
+    choice: str  # "RAG", "fine-tuning", "both", "base model", or "nothing" when every candidate is excluded
+    approach: str = ""  # the scoreboard row(s) chosen, e.g. "RAFT + RAG", or "RAG for the facts, lora for the behaviour"
+    runner_up: str | None = None
+    reasons: list = field(default_factory=list)  # one sentence each, quoting measured figures
     figures: dict = field(default_factory=dict)  # "name" -> the number quoted (as printed)
+    excluded: dict = field(default_factory=dict)  # approach -> why it was ruled out
+    candidates: list = field(default_factory=list)  # every Candidate considered
+    chosen: dict = field(default_factory=dict)  # "knowledge" / "behaviour" -> the Candidate chosen for it
 
     def text(self) -> str:
-        """The recommendation as plain text. Example: Recommendation("RAG", ["RAG answers 0.62 ..."]).text() -> "Recommended: RAG\\n- RAG answers 0.62 ..."."""
-        return "\n".join([f"Recommended: {self.choice}", *(f"- {r}" for r in self.reasons)])
-
-
-def _mean(results: dict, approach: str, metric: str):
-    stat = results.get("scoreboard", {}).get(approach, {}).get(metric)
-    return None if stat is None else stat["mean"]
+        """The recommendation as plain text. Example: rec.text() -> "Recommended: RAG (RAG)\\n- ..."."""
+        head = f"Recommended: {self.choice}" + (f" ({self.approach})" if self.approach and self.approach != self.choice else "")
+        return "\n".join([head, *(f"- {r}" for r in self.reasons)])
 
 
 def check_answers(answers: dict) -> dict:
@@ -53,94 +85,192 @@ def check_answers(answers: dict) -> dict:
     return out
 
 
-def lora_wins_behaviour(behaviour: dict, latency_s: float) -> bool:
-    """The behaviour rule: fine-tuning wins only where the measurements say so: LoRA's label accuracy within 0.05
-    of the retrieved examples', or retrieved examples too slow for the latency budget.
+def _interval(stat: dict | None) -> tuple[float, float, float] | None:
+    """(mean, lo, hi) of a scoreboard cell; lo = hi = mean where no interval was measured."""
+    if stat is None:
+        return None
+    return stat["mean"], stat.get("lo", stat["mean"]), stat.get("hi", stat["mean"])
 
-    Example: lora_wins_behaviour({"lora": {"label_accuracy": 0.9}, "few_shot": {"label_accuracy": 0.4, "seconds_per_message": 2.3}}, 5.0) -> True
+
+def _mean(row: dict, metric: str, default=None):
+    stat = row.get(metric)
+    return default if stat is None else stat["mean"]
+
+
+def knowledge_candidates(answers: dict, results: dict) -> list[Candidate]:
+    """Every scoreboard approach scored under the answers, excluded ones with their reason.
+
+    Example: [c.approach for c in knowledge_candidates(check_answers({}), results) if not c.excluded] -> ["RAG", "RAFT + RAG"]
     """
-    few, lora = behaviour["few_shot"], behaviour["lora"]
-    return lora["label_accuracy"] >= few["label_accuracy"] - 0.05 or few.get("seconds_per_message", 0) > latency_s
+    a = check_answers(answers)
+    fresh = results.get("freshness") or {}
+    w, changes = FRESH_WEIGHT[a["change"]], CHANGES_PER_YEAR[a["change"]]
+    out = []
+    for approach, row in results.get("scoreboard", {}).items():
+        acc = _interval(row.get("accuracy"))
+        if acc is None:
+            continue
+        trained = _mean(row, "train_s", 0.0) > 0
+        latency = _mean(row, "latency_p50_s")
+        gold = _mean(row, "cited_gold_by_model", _mean(row, "cited_gold"))  # older results counted attributed citations only
+        figures = {"accuracy": acc[0], "accuracy_lo": acc[1], "accuracy_hi": acc[2]}
+        excluded = None
+        if a["compute"] == "no training" and trained:
+            excluded = f"needs training ({_mean(row, 'train_s'):.1f} s here) and there is no training budget"
+        elif a["traceability"] == "required" and (gold or 0.0) < TRACE_BAR:
+            excluded = f"the model itself cited a gold document in {gold or 0.0:.2f} of answers, under the {TRACE_BAR:.2f} bar"
+        elif latency is not None and latency > a["latency_s"]:
+            excluded = f"its median answer took {latency:.2f} s, over the {a['latency_s']:.1f} s budget"
+        score, lo, hi = acc
+        keep_fresh = 0.0
+        if w > 0:
+            new = _interval(fresh.get(FRESH_ROW.get(approach, ""), {}).get("new"))
+            if new is None and excluded is None:
+                excluded = "how it answers after a fact changes was not measured"
+            elif new is not None:
+                figures["fresh"] = new[0]
+                score, lo, hi = ((1 - w) * x + w * y for x, y in zip(acc, new, strict=True))
+                per_change = _mean(fresh, "update_s", 0.0) if approach in RETRIEVES else _mean(fresh, "retrain_s", 0.0)
+                keep_fresh = changes * per_change
+                figures["per_change_s"] = per_change
+        one_off = _mean(row, "index_build_s", 0.0) + _mean(row, "train_s", 0.0)
+        out.append(Candidate(approach, round(score, 4), round(lo, 4), round(hi, 4), round(one_off + keep_fresh, 1), figures, excluded))
+    return out
+
+
+def behaviour_candidates(answers: dict, results: dict) -> list[Candidate]:
+    """Zero-shot, retrieved examples and LoRA on the behaviour task, scored by label accuracy under the answers.
+
+    Example: [c.approach for c in behaviour_candidates(check_answers({"need": "behaviour"}), results)] -> ["zero_shot", "few_shot", "lora"]
+    """
+    from labkit.evaluate import wilson_interval
+
+    a = check_answers(answers)
+    b = results.get("behaviour") or {}
+    n = b.get("num_test") or b.get("n_test") or 0
+    out = []
+    for approach in ("zero_shot", "few_shot", "lora"):
+        r = b.get(approach)
+        if not r:
+            continue
+        acc = r["label_accuracy"]
+        lo, hi = wilson_interval(acc, n) if n else (acc, acc)
+        excluded = None
+        if a["compute"] == "no training" and approach == "lora":
+            excluded = f"needs training ({r.get('train_s', 0.0):.0f} s here) and there is no training budget"
+        elif r.get("seconds_per_message", 0.0) > a["latency_s"]:
+            excluded = f"it took {r['seconds_per_message']:.2f} s a message, over the {a['latency_s']:.1f} s budget"
+        figures = {"labels": acc, "format": r["format_compliance"], "prompt_tokens": r.get("prompt_tokens", 0.0)}
+        # cost per message grows with the prompt: the tie-breaker between equally accurate prompts
+        out.append(Candidate(approach, round(acc, 4), lo, hi, float(r.get("prompt_tokens", 0.0)), figures, excluded))
+    return out
+
+
+def pick(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | None, bool]:
+    """(winner, runner-up, tied?) among the candidates no constraint excludes: the best score wins, unless the
+    runner-up's interval overlaps it (no measurable difference), when the cheaper of the two wins.
+
+    Example: pick([Candidate("RAG", 0.6, 0.5, 0.7, 10), Candidate("fine-tuned", 0.62, 0.5, 0.72, 900)]) -> (RAG, fine-tuned, True)
+    """
+    eligible = sorted((c for c in candidates if c.excluded is None), key=lambda c: (-c.score, c.yearly_s))
+    if not eligible:
+        return None, None, False
+    best, runner = eligible[0], (eligible[1] if len(eligible) > 1 else None)
+    tied = runner is not None and runner.hi >= best.lo and best.hi >= runner.lo
+    if tied and runner.yearly_s < best.yearly_s:
+        best, runner = runner, best
+    return best, runner, tied
 
 
 def recommend(answers: dict, results: dict) -> Recommendation:
-    """RAG, fine-tuning or both for these answers, with reasons quoting the measured results.
+    """The best measured approach for these answers, with reasons quoting the numbers that decided.
 
     Example: recommend({"change": "weekly or faster", "need": "knowledge"}, results).choice -> "RAG"
     `results` is what `labkit.compare.run_experiment` returns (or `report.load_latest()`).
     """
     a = check_answers(answers)
-    rec = Recommendation("RAG")
-    figures = rec.figures
+    rec = Recommendation("nothing")
 
     def num(name, value, digits=2):
         text = f"{value:.{digits}f}"
-        figures[name] = text
+        rec.figures[name] = text
         return text
 
-    rag_acc, cb_acc, ft_acc = (_mean(results, x, "accuracy") for x in ("RAG", "closed-book", "fine-tuned"))
-    fresh = results.get("freshness") or {}
-    behaviour = results.get("behaviour")
-
-    knowledge = a["need"] in ("knowledge", "both")
-    wants_behaviour = a["need"] in ("behaviour", "both")
-    can_train = a["compute"] == "some training"
-    if knowledge and rag_acc is not None and cb_acc is not None:
-        rec.reasons.append(f"On the kit's questions RAG answered {num('RAG accuracy', rag_acc)} correctly, against "
-                           f"{num('closed-book accuracy', cb_acc)} closed-book"
-                           + (f" and {num('fine-tuned accuracy', ft_acc)} after fine-tuning on the same facts." if ft_acc is not None else "."))
-    if knowledge and a["change"] != "never" and fresh:
-        rec.reasons.append(f"The data changes {a['change']}: after an index update of {num('update seconds', fresh['update_s']['mean'])} s, "
-                           f"RAG gave the new value in {num('RAG fresh', fresh['RAG after update']['new']['mean'])} of answers; the fine-tuned "
-                           f"model gave it in {num('stale fine-tune', fresh['fine-tuned (stale)']['new']['mean'])} until retrained "
-                           f"({num('retrain seconds', fresh['retrain_s']['mean'], 0)} s each time).")
-    cited = _mean(results, "RAG", "cited_gold_by_model")  # the model's own citations: attributed ones are 1.00 by construction
-    if cited is None:
-        cited = _mean(results, "RAG", "cited_gold")  # results of an older labkit
-    if a["traceability"] == "required" and cited is not None:
-        rec.reasons.append(f"Traceability is required: in {num('RAG gold citations', cited)} of RAG answers the model itself cited a gold document; "
-                           "a fine-tuned model answering closed-book cites nothing (0.00).")
-        figures["fine-tuned citations"] = "0.00"
-    latency = _mean(results, "RAG", "latency_p50_s")
-    if latency is not None and latency > a["latency_s"]:
-        rec.reasons.append(f"Warning: RAG's median answer took {num('RAG latency', latency)} s here, over your {a['latency_s']:.1f} s budget; "
-                           f"the closed-book prompt is shorter ({num('closed-book prompt tokens', _mean(results, 'closed-book', 'prompt_tokens'), 0)} "
-                           f"tokens against {num('RAG prompt tokens', _mean(results, 'RAG', 'prompt_tokens'), 0)}): use fewer sources or a faster machine.")
-    if wants_behaviour and behaviour:
-        b = behaviour
-        if can_train:
-            rec.reasons.append(f"For a fixed behaviour (the triage format) LoRA reached format compliance {num('LoRA format', b['lora']['format_compliance'])} "
-                               f"and label accuracy {num('LoRA labels', b['lora']['label_accuracy'])}, against "
-                               f"{num('few-shot format', b['few_shot']['format_compliance'])} / {num('few-shot labels', b['few_shot']['label_accuracy'])} "
-                               f"with retrieved examples and {num('zero-shot format', b['zero_shot']['format_compliance'])} zero-shot, "
-                               f"after {num('behaviour training seconds', b['lora']['train_s'], 0)} s of training.")
-        else:
-            rec.reasons.append(f"Without training, retrieved examples are the best prompt here: format compliance "
-                               f"{num('few-shot format', b['few_shot']['format_compliance'])} against {num('zero-shot format', b['zero_shot']['format_compliance'])} "
-                               f"zero-shot (LoRA reached {num('LoRA format', b['lora']['format_compliance'])}).")
-    forgetting = (_mean(results, "closed-book", "general_acc"), _mean(results, "fine-tuned", "general_acc"))
-    if wants_behaviour and can_train and None not in forgetting:
-        rec.reasons.append(f"Watch forgetting: the general probe moved from {num('general before', forgetting[0])} to "
-                           f"{num('general after', forgetting[1])} after the knowledge fine-tune.")
-    lora_wins = False
-    if wants_behaviour and can_train and behaviour:
-        few, lora = behaviour["few_shot"], behaviour["lora"]
-        lora_wins = lora_wins_behaviour(behaviour, a["latency_s"])
-        if not lora_wins:
-            rec.reasons.append(f"Here the retrieved examples beat this LoRA run on labels ({num('few-shot labels', few['label_accuracy'])} against "
-                               f"{num('LoRA labels', lora['label_accuracy'])}) within your latency budget, so retrieval is the measured choice; "
-                               f"LoRA's prompt is {num('LoRA prompt tokens', lora['prompt_tokens'], 0)} tokens against {num('few-shot prompt tokens', few['prompt_tokens'], 0)}: "
-                               "train longer if prompt cost matters.")
-    if a["need"] == "behaviour":
-        rec.choice = "fine-tuning" if lora_wins else "RAG"  # RAG here: retrieved few-shot examples, the RAG-style answer to a task
-    elif a["need"] == "both":
-        rec.choice = "both" if lora_wins else "RAG"
-    if knowledge and not can_train and "train_s" not in figures:
-        train_s = _mean(results, "fine-tuned", "train_s")
-        build = _mean(results, "RAG", "index_build_s")
-        if train_s is not None and build is not None:
-            rec.reasons.append(f"No training budget: RAG's one-off cost is an index build of {num('index build seconds', build, 1)} s, "
-                               f"against {num('train_s', train_s, 1)} s per fine-tune on this CPU.")
-    if not rec.reasons:
-        rec.reasons.append("The results hold no figure for these answers: run labkit compare first (0 measurements found).")
+    parts = {}
+    if a["need"] in ("knowledge", "both"):
+        parts["knowledge"] = knowledge_candidates(a, results)
+    if a["need"] in ("behaviour", "both"):
+        parts["behaviour"] = behaviour_candidates(a, results)
+    chosen = rec.chosen
+    for part, candidates in parts.items():
+        rec.candidates += candidates
+        rec.excluded.update({c.approach: c.excluded for c in candidates if c.excluded})
+        best, runner, tied = pick(candidates)
+        if best is None:
+            rec.reasons.append(f"For the {part}, no measured approach meets your constraints"
+                               + (": " + "; ".join(f"{c.approach}: {c.excluded}" for c in candidates) if candidates else
+                                  " (the results hold no measurement for it: run labkit compare first)."))
+            continue
+        chosen[part] = best
+        rec.reasons.append(_why(part, best, a, num))
+        if runner is not None:
+            rec.runner_up = rec.runner_up or runner.approach
+            verdict = ("no measurable difference (the 95% intervals overlap), so the one cheaper to keep is chosen: "
+                       f"{num(f'{best.approach} yearly s', best.yearly_s, 0)} against {num(f'{runner.approach} yearly s', runner.yearly_s, 0)}"
+                       + (" s of compute a year" if part == "knowledge" else " prompt tokens a message") if tied
+                       else f"measurably behind ({num(f'{runner.approach} upper', runner.hi)} < {num(f'{best.approach} lower', best.lo)})")
+            rec.reasons.append(f"Runner-up: {_name(runner.approach)} with {num(f'{runner.approach} score', runner.score)}; {verdict}.")
+        for c in candidates:
+            if c.excluded:
+                rec.reasons.append(f"Excluded: {_name(c.approach)}: {c.excluded}.")
+    if chosen:
+        rec.approach = " + ".join(f"{_name(c.approach)} for the {part}" for part, c in chosen.items()) if len(chosen) > 1 else chosen[next(iter(chosen))].approach
+        retrieval = any(c.approach in RETRIEVES or KIND[c.approach] == "both" for c in chosen.values())
+        training = any(KIND[c.approach] in ("fine-tuning", "both") for c in chosen.values())
+        rec.choice = "both" if retrieval and training else "RAG" if retrieval else "fine-tuning" if training else "base model"
     return rec
+
+
+def _name(approach: str) -> str:
+    return BEHAVIOUR_NAMES.get(approach, approach)
+
+
+def _why(part: str, best: Candidate, a: dict, num) -> str:
+    f = best.figures
+    if part == "behaviour":
+        return (f"For the behaviour (triage), {_name(best.approach)} labels {num(f'{best.approach} labels', f['labels'])} of test messages "
+                f"correctly [{num(f'{best.approach} lower', best.lo)}, {num(f'{best.approach} upper', best.hi)}], with format compliance "
+                f"{num(f'{best.approach} format', f['format'])} from a {num(f'{best.approach} prompt tokens', f['prompt_tokens'], 0)}-token prompt.")
+    text = (f"For knowledge that changes {a['change']}, {best.approach} is the best measured choice: accuracy "
+            f"{num(f'{best.approach} accuracy', f['accuracy'])} [{num(f'{best.approach} accuracy lower', f['accuracy_lo'])}, "
+            f"{num(f'{best.approach} accuracy upper', f['accuracy_hi'])}]")
+    if "fresh" in f:
+        text += (f", and {num(f'{best.approach} fresh', f['fresh'])} of answers give the new value after a change "
+                 f"(score {num(f'{best.approach} score', best.score)} with freshness weighted {FRESH_WEIGHT[a['change']]:.1f}); "
+                 f"staying current costs {num(f'{best.approach} per change s', f['per_change_s'], 1)} s per change, "
+                 f"{num(f'{best.approach} yearly s', best.yearly_s, 0)} s of compute a year with the one-off build")
+    return text + "."
+
+
+def violations(rec: Recommendation, answers: dict, results: dict) -> list[str]:
+    """The constraints a recommendation breaks, checked on the results themselves (not on the guide's own exclusions).
+
+    Example: violations(recommend(a, results), a, results) -> []
+    """
+    a = check_answers(answers)
+    broken = []
+    for part, c in rec.chosen.items():
+        if part == "knowledge":
+            row = results["scoreboard"][c.approach]
+            trained, latency = _mean(row, "train_s", 0.0) > 0, _mean(row, "latency_p50_s", 0.0)
+            gold = _mean(row, "cited_gold_by_model", _mean(row, "cited_gold", 0.0))
+            if a["traceability"] == "required" and gold < TRACE_BAR:
+                broken.append(f"{c.approach} is not traceable ({gold:.2f})")
+        else:
+            r = results["behaviour"][c.approach]
+            trained, latency = c.approach == "lora", r.get("seconds_per_message", 0.0)
+        if trained and a["compute"] == "no training":
+            broken.append(f"{c.approach} needs training")
+        if latency > a["latency_s"]:
+            broken.append(f"{c.approach} is over the latency budget ({latency:.2f} s)")
+    return broken

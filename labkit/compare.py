@@ -10,7 +10,8 @@ What it holds:
   `row_raft` (a RAFT-style retrieval-aware fine-tune trained on `rag.build_prompt` prompts
   of retrieved chunks, distractors included, answering with the fact and the number of the
   gold source), and `freshness` (data/updates.jsonl: RAG after an incremental index
-  update, the fine-tuned model as it is (stale) and retrained on the updated facts, timed).
+  update, the fine-tuned model as it is (stale) and retrained on the updated facts, timed, and
+  the RAFT model reading the updated index).
 - `run_seed` runs them for one seed over a `Shared` state (models, index, and the rows that
   need no training, computed once); `aggregate` gives means and spread over seeds;
   `run_experiment` runs it all, plus the behaviour task (`behaviour.run_behaviour`) and the
@@ -262,17 +263,21 @@ def row_docs(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, 
             **_costs(shared, rag=False, train_s=round(docs.train_s, 2), adapter_bytes=_adapter_bytes(docs, "fine-tuned (docs)"))}
 
 
-def row_raft(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, seed: int) -> dict:
-    """The retrieval-aware fine-tune, answering with RAG. Example: row_raft(shared, qs, cfg, probe, 0)["accuracy"] -> 0.72."""
+def row_raft(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, seed: int) -> tuple[dict, object]:
+    """The retrieval-aware fine-tune, answering with RAG: its row and the TrainResult (freshness asks it again).
+
+    Example: row, raft = row_raft(shared, qs, cfg, probe, 0); row["accuracy"] -> 0.72
+    """
     # max_len 640: the whole RAG prompt fits, so the target is never cut off
     raft = _train(shared.gen, raft_examples(shared.gen, shared.index, questions, ccfg.top_k), ccfg, seed, ccfg.raft_steps,
                   batch_size=ccfg.raft_batch_size, max_len=640)
     row = score_rag(RAG(shared.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), questions, round(mc_accuracy(raft.gen, probe), 4), len(probe))
-    return {**row, **_costs(shared, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=_adapter_bytes(raft, "RAFT + RAG"))}
+    return {**row, **_costs(shared, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=_adapter_bytes(raft, "RAFT + RAG"))}, raft
 
 
-def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int) -> dict:
-    """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, and retrained.
+def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int, raft=None) -> dict:
+    """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, retrained, and the
+    RAFT model (if given) reading the updated index.
 
     Example: freshness(shared, qs, updates, cfg, ft.gen, 0)["RAG after update"] -> {"new": 0.35, "old": 0.0}
     """
@@ -288,6 +293,10 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
     stale = [clean_answer(a) for a in tuned.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
     retrained = _train(shared.gen, build_examples(shared.gen, updated_questions(questions, updates), fact_statements=ccfg.fact_statements), ccfg, seed)
     redone = [clean_answer(a) for a in retrained.gen.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
+    extra = {}
+    if raft is not None:
+        raft_after = [a.answer for a in RAG(fresh_index, raft, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
+        extra["RAFT + RAG after update"] = share_new(raft_after, asked, new_answers)
     return {"n_updates": len(updates), "n_questions": len(asked),
             "update_s": update["seconds"], "update_per_document_s": update["per_document_s"],
             "retrain_s": round(retrained.train_s, 2),
@@ -295,6 +304,7 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
             "fine-tuned + RAG after update": share_new(hybrid, asked, new_answers),
             "fine-tuned (stale)": share_new(stale, asked, new_answers),
             "fine-tuned retrained": share_new(redone, asked, new_answers),
+            **extra,
             "records": [{"question": t, "new": new_answers[it["qa_id"]], "old": it["answer"], "RAG after update": a,
                          "fine-tuned (stale)": s_, "fine-tuned retrained": r}
                         for t, it, a, s_, r in zip(texts, asked, after, stale, redone, strict=True)]}
@@ -343,12 +353,13 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
     if "fine-tuned (docs)" in approaches:
         rows["fine-tuned (docs)"] = row_docs(shared, questions, ccfg, probe, seed)
         note(f"fine-tuned (docs) accuracy {rows['fine-tuned (docs)']['accuracy']}")
+    raft = None
     if "RAFT + RAG" in approaches:
-        rows["RAFT + RAG"] = row_raft(shared, questions, ccfg, probe, seed)
+        rows["RAFT + RAG"], raft = row_raft(shared, questions, ccfg, probe, seed)
         note(f"RAFT + RAG accuracy {rows['RAFT + RAG']['accuracy']}")
     fresh = None
     if ft is not None and updates:
-        fresh = freshness(shared, questions, updates, ccfg, ft.gen, seed)
+        fresh = freshness(shared, questions, updates, ccfg, ft.gen, seed, raft=raft.gen if raft is not None else None)
         note(f"freshness: RAG {fresh['RAG after update']['new']}, stale {fresh['fine-tuned (stale)']['new']}, "
              f"retrained {fresh['fine-tuned retrained']['new']}")
     return {"rows": rows, "freshness": fresh, **extra}

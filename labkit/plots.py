@@ -271,7 +271,7 @@ def plot_freshness(freshness: dict, ax=None):
     ax = _axes(ax, (7, 3.5))
     keys = [k for k, v in freshness.items() if isinstance(v, dict) and "new" in v]
     vals = [freshness[k]["new"]["mean"] for k in keys]
-    ax.bar(range(len(keys)), vals, yerr=_error_bars([freshness[k]["new"] for k in keys]), color=["tab:green", "tab:olive", "tab:red", "tab:blue"][: len(keys)])
+    ax.bar(range(len(keys)), vals, yerr=_error_bars([freshness[k]["new"] for k in keys]), color=["tab:green", "tab:olive", "tab:red", "tab:blue", "tab:purple"][: len(keys)])
     ax.set_xticks(range(len(keys)), keys, rotation=10, fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("answers with the new value")

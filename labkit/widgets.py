@@ -374,7 +374,7 @@ class ForgettingLab(_UI):
 def guide_html(rec: Recommendation) -> str:
     """A recommendation as HTML. Example: guide_html(recommend({}, results)).startswith("<h4>") -> True."""
     items = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
-    return f"<h4>Recommended: {html.escape(rec.choice)}</h4><ul>{items}</ul>"
+    return f"<h4>{html.escape(rec.text().splitlines()[0])}</h4><ul>{items}</ul>"
 
 
 class DecisionGuide(_UI):

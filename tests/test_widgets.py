@@ -147,14 +147,14 @@ def test_decision_guide_follows_the_answers():
     def stat(x):
         return {"mean": x, "spread": 0.0}
 
-    results = {"scoreboard": {"closed-book": {"accuracy": stat(0.06)}, "RAG": {"accuracy": stat(0.69)}},
+    results = {"scoreboard": {"closed-book": {"accuracy": stat(0.06)}, "RAG": {"accuracy": stat(0.69), "cited_gold_by_model": stat(0.8)}},
                "behaviour": {"zero_shot": {"format_compliance": 0.12, "label_accuracy": 0.25},
                              "few_shot": {"format_compliance": 0.71, "label_accuracy": 0.46},
                              "lora": {"format_compliance": 0.97, "label_accuracy": 0.58, "train_s": 120.0}}}
-    ui = DecisionGuide(results)
+    ui = DecisionGuide(results, {"change": "never"})
     assert "Recommended: RAG" in ui.result.value and "0.69" in ui.result.value
     ui.need.value = "behaviour"
     assert "Recommended: fine-tuning" in ui.result.value and "0.97" in ui.result.value
     assert ui.answers()["need"] == "behaviour"
-    ui.latency.value = 0.2
-    assert ui.update().choice == "fine-tuning"
+    ui.compute.value = "no training"
+    assert ui.update().choice == "RAG" and "retrieved examples" in ui.result.value
