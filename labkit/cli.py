@@ -322,7 +322,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--generator", help=GENERATOR_HELP)
+
+    p = sub.add_parser("publish", help="make a full run's results the shipped ones: data/results.json and the README's figures")
+    p.add_argument("results", help="a full-mode results.json (make report writes reports/results.json)")
     return parser
+
+
+def run_publish(results: str) -> int:
+    """`labkit publish`: data/results.json and the README section from a full run. Example: run_publish("reports/results.json") -> 0."""
+    import subprocess
+
+    from labkit.config import REPO_ROOT
+    from labkit.report import publish
+
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    path = publish(results, commit=commit)
+    print(f"labkit publish: wrote {path} and the README's results section (commit {commit or 'unknown'})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.quick:
                 os.environ["LABKIT_QUICK"] = "1"
             return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator)
+        if args.command == "publish":
+            return run_publish(args.results)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError
         print(f"labkit {args.command}: {exc}", file=sys.stderr)
         return 2

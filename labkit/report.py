@@ -7,6 +7,9 @@ What it holds:
 - `write_report`: report.md, the PNG charts (drawn by `labkit.plots`) and results.json.
 - `save_latest` / `load_latest`: the last run's results in the cache, so notebook 07 can
   build on notebook 06's run.
+- `publish` / `load_shipped` / `readme_markdown`: the one committed results file
+  (`data/results.json`, written by `make report`) and the README section made from it: every
+  figure the README and the notebooks' conclusions quote comes from there, never typed.
 
 What it leaves out: running the experiment (`labkit.compare`) and the decision guide
 (`labkit.choose`).
@@ -17,8 +20,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labkit.config import get_config
-from labkit.evaluate import METRIC_LABELS
+from labkit.config import DATA_DIR, REPO_ROOT, get_config
+from labkit.evaluate import METRIC_LABELS, wilson_interval
+
+SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
+README_BEGIN = "<!-- results: made by `labkit publish` from data/results.json (make report); do not edit by hand -->"
+README_END = "<!-- end of results -->"
 
 
 def fmt(stat, metric: str = "") -> str:
@@ -38,6 +45,12 @@ def fmt(stat, metric: str = "") -> str:
         return f"{mean:.0f}" + (f" ± {spread:.0f}" if spread else "")
     digits = 1 if metric.endswith("_s") and mean >= 10 else 2
     return f"{mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread else "")
+
+
+def rate(value: float, n: int) -> str:
+    """A rate with its 95% Wilson interval and n. Example: rate(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
+    lo, hi = wilson_interval(value, n)
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}] (n={n})"
 
 
 def scoreboard_markdown(board: dict) -> str:
@@ -119,18 +132,31 @@ def meaning(results: dict) -> list[str]:
         lines.append(f"- The retrieval-aware fine-tune answers {m('RAFT + RAG', 'accuracy'):.2f}, {versus(results, 'RAFT + RAG')} "
                      f"({m('RAG', 'accuracy'):.2f}).")
     if fr:
-        lines.append(f"- Freshness: after the index update ({fr['update_s']['mean']:.2f} s) RAG gives the new value in "
-                     f"{fr['RAG after update']['new']['mean']:.2f} of answers; the fine-tuned model as it is in "
-                     f"{fr['fine-tuned (stale)']['new']['mean']:.2f}, and {fr['fine-tuned retrained']['new']['mean']:.2f} after "
-                     f"{fr['retrain_s']['mean']:.0f} s of retraining.")
+        line = (f"- Freshness, over {fr['RAG after update']['new'].get('n', '?')} answers about changed facts: after the index update "
+                f"({fr['update_s']['mean']:.2f} s) RAG gives the new value in {fmt(fr['RAG after update']['new'])} of answers; "
+                f"the fine-tuned model as it is in {fmt(fr['fine-tuned (stale)']['new'])}, and "
+                f"{fmt(fr['fine-tuned retrained']['new'])} after {fr['retrain_s']['mean']:.0f} s of retraining")
+        if "RAFT + RAG after update" in fr:
+            line += f"; the retrieval-aware fine-tune reads the updated index and gives it in {fmt(fr['RAFT + RAG after update']['new'])}"
+        lines.append(line + ".")
     if m("fine-tuned", "general_acc") is not None and m("closed-book", "general_acc") is not None:
-        lines.append(f"- Forgetting: the general probe goes from {m('closed-book', 'general_acc'):.2f} to {m('fine-tuned', 'general_acc'):.2f} after fine-tuning; RAG leaves the model untouched.")
+        before, after = board["closed-book"]["general_acc"], board["fine-tuned"]["general_acc"]
+        overlap = "lo" in before and "lo" in after and before["lo"] <= after["hi"] and after["lo"] <= before["hi"]
+        lines.append(f"- Forgetting: the general probe goes from {fmt(before)} to {fmt(after)} after fine-tuning"
+                     + (" (the intervals overlap: no measurable difference on this probe)" if overlap else "")
+                     + "; RAG leaves the model's weights untouched.")
     b = results.get("behaviour")
     if b:
-        lines.append(f"- Behaviour (triage): format compliance {b['zero_shot']['format_compliance']:.2f} zero-shot, "
-                     f"{b['few_shot']['format_compliance']:.2f} with retrieved examples, {b['lora']['format_compliance']:.2f} after LoRA; "
-                     f"label accuracy {b['zero_shot']['label_accuracy']:.2f} / {b['few_shot']['label_accuracy']:.2f} / {b['lora']['label_accuracy']:.2f}. "
-                     "Teaching a fixed behaviour is where fine-tuning earns its cost.")
+        n = b["num_test"]
+        lo_l, few_l = wilson_interval(b["lora"]["label_accuracy"], n), wilson_interval(b["few_shot"]["label_accuracy"], n)
+        labels = ("no measurable difference in label accuracy between LoRA and retrieved examples" if lo_l[0] <= few_l[1] and few_l[0] <= lo_l[1]
+                  else "LoRA labels measurably more messages right" if b["lora"]["label_accuracy"] > b["few_shot"]["label_accuracy"]
+                  else "retrieved examples label measurably more messages right than LoRA")
+        lines.append(f"- Behaviour (triage, {n} test messages): format compliance {rate(b['zero_shot']['format_compliance'], n)} zero-shot, "
+                     f"{rate(b['few_shot']['format_compliance'], n)} with retrieved examples, {rate(b['lora']['format_compliance'], n)} after LoRA; "
+                     f"label accuracy {rate(b['zero_shot']['label_accuracy'], n)} / {rate(b['few_shot']['label_accuracy'], n)} / "
+                     f"{rate(b['lora']['label_accuracy'], n)}: {labels}, from a {b['lora']['prompt_tokens']:.0f}-token prompt instead of "
+                     f"{b['few_shot']['prompt_tokens']:.0f}.")
     return lines
 
 
@@ -175,7 +201,9 @@ def write_report(results: dict, out) -> Path:
                "| approach | label accuracy | format compliance | priority accuracy | prompt tokens | s per message |", "|---|---|---|---|---|---|"]
         for name in ("zero_shot", "few_shot", "lora"):
             r = b[name]
-            md.append(f"| {name} | {r['label_accuracy']:.2f} | {r['format_compliance']:.2f} | {r['priority_accuracy']:.2f} | {r['prompt_tokens']:.0f} | {r['seconds_per_message']:.2f} |")
+            n = b["num_test"]
+            md.append(f"| {name} | {rate(r['label_accuracy'], n)} | {rate(r['format_compliance'], n)} | {rate(r['priority_accuracy'], n)} "
+                      f"| {r['prompt_tokens']:.0f} | {r['seconds_per_message']:.2f} |")
         md.append("")
     cp = results.get("cost_projection")
     if cp:
@@ -208,3 +236,69 @@ def load_latest() -> dict | None:
     """The cached results of the last run, or None. Example: load_latest()["scoreboard"]["RAG"]."""
     path = latest_path()
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_shipped() -> dict:
+    """The committed full-mode results (`data/results.json`). Example: load_shipped()["quick"] -> False."""
+    if not SHIPPED_PATH.is_file():
+        raise FileNotFoundError(f"{SHIPPED_PATH} is missing: `make report` writes it (about 50 minutes on 2 cores)")
+    return json.loads(SHIPPED_PATH.read_text())
+
+
+def readme_markdown(results: dict) -> str:
+    """The README's "What the kit measured" section, every number taken from the results.
+
+    Example: readme_markdown(load_shipped()).splitlines()[0] -> "`make report` ran the whole side-by-side experiment ..."
+    """
+    cfg, board, info = results["config"], results["scoreboard"], results.get("published", {})
+    n = results["seeds"][0]["n_questions"]
+    head = (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
+            f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
+            f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {n} held-out paraphrases per seed, LoRA rank "
+            f"{cfg['rank']}, {cfg['num_steps']} steps. Rates are the mean over seeds with the 95% Wilson interval for n answers; "
+            "\"vs RAG\" is the paired difference in accuracy with its 95% bootstrap interval over questions (\"none measurable\" "
+            "when it includes zero). The figures below are read from `data/results.json`; `reports/report.md` has every column.")
+    lines = [head, "", "| approach | n | accuracy | vs RAG | model-written gold citation | general probe (forgetting) | one-off cost |",
+             "|---|---|---|---|---|---|---|"]
+    diffs = results.get("differences") or {}
+    for approach, row in board.items():
+        d = diffs.get(approach)
+        vs = "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]" + ("" if d["measurable"] else ", none measurable"))
+        cost = []
+        if (row.get("index_build_s") or {}).get("mean"):
+            cost.append(f"{row['index_build_s']['mean']:.0f} s index")
+        if (row.get("train_s") or {}).get("mean"):
+            cost.append(f"{row['train_s']['mean']:.0f} s training")
+        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {fmt(row.get('cited_gold_by_model'))} "
+                     f"| {fmt(row.get('general_acc'))} | {' + '.join(cost) or 'none'} |")
+    return "\n".join(lines + ["", *meaning(results)])
+
+
+def replace_readme_section(readme: str, section: str) -> str:
+    """The README text with the part between the results markers replaced. Example: replace_readme_section(text, readme_markdown(r))."""
+    if README_BEGIN not in readme or README_END not in readme:
+        raise ValueError(f"the README has no results markers; put {README_BEGIN!r} and {README_END!r} around the section")
+    before, rest = readme.split(README_BEGIN, 1)
+    _, after = rest.split(README_END, 1)
+    return f"{before}{README_BEGIN}\n{section}\n{README_END}{after}"
+
+
+def publish(results_path, commit: str = "", readme=REPO_ROOT / "README.md", shipped=SHIPPED_PATH) -> Path:
+    """Make a full-mode run's results the shipped ones: `data/results.json` and the README section made from them.
+
+    Example: publish("reports/results.json", commit="207d7c0") -> PosixPath('data/results.json')
+    A quick run is refused: its numbers are not the ones worth quoting.
+    """
+    import datetime
+    import os
+    import platform
+
+    results = json.loads(Path(results_path).read_text())
+    if results.get("quick"):
+        raise ValueError(f"{results_path} is a quick-mode run; publish only a full run (`make report` without LABKIT_QUICK)")
+    results["published"] = {"date": datetime.date.today().isoformat(), "commit": commit or "?",
+                            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU"}
+    Path(shipped).write_text(json.dumps(results, indent=1, default=str) + "\n")
+    readme = Path(readme)
+    readme.write_text(replace_readme_section(readme.read_text(), readme_markdown(results)))
+    return Path(shipped)

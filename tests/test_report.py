@@ -70,6 +70,44 @@ def test_write_report_and_latest_cache(tiny_results, tmp_path, monkeypatch):
     assert report.load_latest()["scoreboard"] == tiny_results["scoreboard"]
 
 
+def test_publish_refuses_a_quick_run_and_rewrites_only_the_readme_section(tiny_results, tmp_path):
+    quick = tmp_path / "quick.json"
+    quick.write_text(json.dumps(tiny_results))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# kit\nbefore\n{report.README_BEGIN}\nold numbers 0.99\n{report.README_END}\nafter\n")
+    with pytest.raises(ValueError, match="quick-mode run"):
+        report.publish(quick, readme=readme, shipped=tmp_path / "shipped.json")
+    assert "old numbers 0.99" in readme.read_text() and not (tmp_path / "shipped.json").exists()  # nothing written
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps({**tiny_results, "quick": False}))
+    report.publish(full, commit="abc1234", readme=readme, shipped=tmp_path / "shipped.json")
+    text = readme.read_text()
+    assert text.startswith("# kit\nbefore\n") and text.endswith(f"{report.README_END}\nafter\n") and "0.99" not in text
+    shipped = json.loads((tmp_path / "shipped.json").read_text())
+    assert shipped["published"]["commit"] == "abc1234"
+    assert report.readme_markdown(shipped) in text
+
+
+def test_readme_without_markers_is_a_clear_error():
+    with pytest.raises(ValueError, match="no results markers"):
+        report.replace_readme_section("# kit\n", "x")
+
+
+def test_rate_carries_its_interval_and_n():
+    assert report.rate(0.9, 40) == "0.90 [0.77, 0.96] (n=40)"
+
+
+def test_the_readme_quotes_the_shipped_results_exactly():
+    # every figure in the README's results section is made from data/results.json: regenerate with `labkit publish`
+    from labkit.config import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
+    shipped = report.load_shipped()
+    assert shipped["quick"] is False
+    assert section.strip() == report.readme_markdown(shipped).strip()
+
+
 @pytest.fixture
 def tiny_results():
     """A hand-made results dict with every section the report draws (no model run needed)."""
