@@ -29,6 +29,8 @@ test: $(STAMP)
 	$(BIN)/python tests/check_notebooks_stripped.py notebooks
 	$(NETGUARD) LABKIT_QUICK=1 $(BIN)/python -m pytest -q tests
 	$(NETGUARD) LABKIT_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax notebooks
+	# and as a learner opens them by default: 06 and 07 show the shipped full run instead of running (LABKIT_LIVE=0)
+	$(NETGUARD) LABKIT_LIVE=0 $(BIN)/python -m pytest -q --nbval-lax notebooks/06_side_by_side.ipynb notebooks/07_hybrid_and_choosing.ipynb
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py

@@ -276,7 +276,7 @@ def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int
     """
     out = run_behaviour_baselines(gen, embedder, num_test=num_test)
     cfg = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
-    result = train(gen, training_examples(gen, load_triage("train")), cfg, progress=False)
+    result = train(gen, training_examples(gen, load_triage("train")), cfg, progress=True)
     test = stratified_subset(load_triage("test"), num_test)
     lora = score_generator(result.gen, [finetuned_prompt(ex["message"]) for ex in test], test)
     lora["train_s"] = round(result.train_s, 2)

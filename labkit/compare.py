@@ -121,7 +121,7 @@ def measure_index(embedder, rebuild: bool = True) -> tuple[VectorIndex, dict]:
     Example: index, info = measure_index(embedder); info -> {"index_build_s": 21.4, "index_bytes": 1480000, "chunks": 323}
     """
     start = time.perf_counter()
-    index = index_folder(KB_DIR, embedder, cache=not rebuild, progress=False)
+    index = index_folder(KB_DIR, embedder, cache=not rebuild, progress=True)
     build = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         size = dir_size(index.save(Path(tmp) / "kb"))
@@ -205,7 +205,7 @@ def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_prob
 def _train(gen, examples, ccfg: CompareConfig, seed: int, num_steps: int | None = None, **more):
     cfg = make_config(rank=ccfg.rank, lr=ccfg.lr, num_steps=num_steps or ccfg.num_steps, seed=seed,
                       fact_statements=ccfg.fact_statements, **more)
-    return train(gen, examples, cfg, progress=False)
+    return train(gen, examples, cfg, progress=True)  # a bar with an ETA: trainings take minutes
 
 
 def _adapter_bytes(result, approach: str) -> int:

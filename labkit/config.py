@@ -101,6 +101,9 @@ class Config:
     )
     # quick mode ($LABKIT_QUICK=1): fewer questions and training steps, for CI and a first look
     quick: bool = field(default_factory=lambda: env_flag("LABKIT_QUICK"))
+    # run the notebooks' long experiments here ($LABKIT_LIVE=1) or show the shipped full run at once (0);
+    # unset: quick mode runs live (minutes), full mode shows the shipped run (a full live run takes most of an hour)
+    live: bool = field(default_factory=lambda: env_flag("LABKIT_LIVE") if os.environ.get("LABKIT_LIVE", "").strip() else env_flag("LABKIT_QUICK"))
     # base seed; experiments that run several seeds use seed, seed + 1, ...
     seed: int = 0
     # "cpu" or "cuda"; the embedded default runs on the CPU in minutes

@@ -187,7 +187,7 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
     path.parent.mkdir(parents=True, exist_ok=True)
     for entry in entries or SWEEP_GRID:
         cfg = sweep_config(entry, num_steps)
-        run = run_forgetting(gen, cfg, SWEEP_SETUP, progress=False)
+        run = run_forgetting(gen, cfg, SWEEP_SETUP, progress=True)
         h = run.history
         payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(cfg), "history": h,
                                 "seconds": round(run.result.seconds, 1)})

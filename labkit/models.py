@@ -170,14 +170,17 @@ class Generator:
             return "<|im_end|>"
         return self.tokenizer.eos_token or ""
 
-    def generate(self, prompts, max_new_tokens: int = 48, batch_size: int = 8, chat: bool = True, system: str | None = None):
+    def generate(self, prompts, max_new_tokens: int = 48, batch_size: int = 8, chat: bool = True, system: str | None = None,
+                 progress: bool = True):
         """Greedy answers to one prompt or a list of them.
 
         Example: gen.generate("What is the capital of France?") -> "The capital of France is Paris."
         With chat=True each prompt is a user message wrapped in the chat format; with
         chat=False it is passed as it is. Prompts longer than the limit keep their end.
+        More than one batch shows a progress bar with an ETA (tqdm.auto: a widget in a notebook).
         """
         import torch
+        from tqdm.auto import tqdm
 
         single = isinstance(prompts, str) or prompts is None
         prompts = [prompts] if single else list(prompts)
@@ -192,7 +195,8 @@ class Generator:
         answers = []
         self.model.eval()
         device = next(self.model.parameters()).device
-        for start in range(0, len(texts), batch_size):
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, desc="answering", unit="batch", disable=not progress or len(starts) < 2, leave=False):
             batch = tok(texts[start : start + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=limit, add_special_tokens=False)
             batch = {k: v.to(device) for k, v in batch.items()}
             with torch.no_grad():

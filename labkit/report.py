@@ -245,17 +245,54 @@ def load_shipped() -> dict:
     return json.loads(SHIPPED_PATH.read_text())
 
 
+def provenance(results: dict) -> str:
+    """Where and how a run was measured, in one sentence. Example: provenance(load_shipped()) -> "`make report` ran ... in 52 minutes (...)"."""
+    cfg, info = results["config"], results.get("published", {})
+    return (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
+            f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
+            f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
+            f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps.")
+
+
+def shipped_findings(results: dict) -> str:
+    """The shipped run's findings as Markdown, for a notebook's conclusion. Example: Markdown(shipped_findings(load_shipped()))."""
+    return "\n".join([provenance(results), "", *meaning(results)])
+
+
+def reversals(run: dict, shipped: dict) -> list[str]:
+    """Where this run orders two approaches the other way round from the shipped full run, one sentence each.
+
+    Example: reversals(quick_results, load_shipped()) -> ["- This run puts fine-tuned behind RAG (0.33 against 0.40); the full run ahead ..."]
+    Quick mode's few questions and steps can reverse a lesson: a notebook says so instead of teaching the reversal.
+    """
+    def order(a, b):
+        return "ahead of" if a > b else "behind" if a < b else "level with"
+
+    board_run, board_full = run.get("scoreboard") or {}, shipped.get("scoreboard") or {}
+    pairs = []  # (name, against, this run's two values, the full run's two values)
+    if "RAG" in board_run and "RAG" in board_full:
+        pairs += [(a, "RAG", board_run[a]["accuracy"]["mean"], board_run["RAG"]["accuracy"]["mean"],
+                   board_full[a]["accuracy"]["mean"], board_full["RAG"]["accuracy"]["mean"])
+                  for a in board_run if a != "RAG" and a in board_full]
+    b_run, b_full = run.get("behaviour"), shipped.get("behaviour")
+    if b_run and b_full:
+        pairs.append(("LoRA on triage labels", "retrieved examples", b_run["lora"]["label_accuracy"], b_run["few_shot"]["label_accuracy"],
+                      b_full["lora"]["label_accuracy"], b_full["few_shot"]["label_accuracy"]))
+    out = []
+    for a, b, x, y, fx, fy in pairs:
+        if order(x, y) != order(fx, fy):
+            out.append(f"- This run puts {a} {order(x, y)} {b} ({x:.2f} against {y:.2f}); the full run puts it {order(fx, fy)} "
+                       f"({fx:.2f} against {fy:.2f}). Trust the full run: it rests on more questions and seeds.")
+    return out or ["- This run orders every approach as the full run does."]
+
+
 def readme_markdown(results: dict) -> str:
     """The README's "What the kit measured" section, every number taken from the results.
 
     Example: readme_markdown(load_shipped()).splitlines()[0] -> "`make report` ran the whole side-by-side experiment ..."
     """
-    cfg, board, info = results["config"], results["scoreboard"], results.get("published", {})
-    n = results["seeds"][0]["n_questions"]
-    head = (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
-            f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
-            f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {n} held-out paraphrases per seed, LoRA rank "
-            f"{cfg['rank']}, {cfg['num_steps']} steps. Rates are the mean over seeds with the 95% Wilson interval for n answers; "
+    board = results["scoreboard"]
+    head = (provenance(results) + " Rates are the mean over seeds with the 95% Wilson interval for n answers; "
             "\"vs RAG\" is the paired difference in accuracy with its 95% bootstrap interval over questions (\"none measurable\" "
             "when it includes zero). The figures below are read from `data/results.json`; `reports/report.md` has every column.")
     lines = [head, "", "| approach | n | accuracy | vs RAG | model-written gold citation | general probe (forgetting) | one-off cost |",

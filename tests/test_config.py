@@ -58,3 +58,16 @@ def test_cache_problem_names_a_file_and_an_unwritable_place(tmp_path):
     assert "is a file" in cache_problem(afile)
     assert "not writable" in cache_problem(afile / "sub")  # a folder cannot be made inside a file
     assert cache_problem(tmp_path / "fine") is None and (tmp_path / "fine").is_dir()
+
+
+@pytest.mark.parametrize(("live", "quick", "expected"), [
+    (None, "1", True), (None, None, False),  # unset: quick runs live, full mode shows the shipped run
+    ("1", None, True), ("0", "1", False), ("", "1", True),
+])
+def test_live_follows_its_flag_then_quick_mode(monkeypatch, live, quick, expected):
+    for name, value in (("LABKIT_LIVE", live), ("LABKIT_QUICK", quick)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert get_config().live is expected

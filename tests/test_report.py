@@ -125,3 +125,16 @@ def tiny_results():
     return {"config": {"seeds": [0], "rank": 16, "num_steps": 24, "top_k": 3}, "quick": True, "seconds": 12.0,
             "seeds": [{"n_questions": 15}], "scoreboard": board, "freshness": fresh, "behaviour": behaviour,
             "cost_projection": cp, "train_tokens_per_s": 160.0}
+
+
+def test_reversals_name_only_the_orderings_that_flip():
+    def board(**acc):
+        return {a.replace("_", " "): {"accuracy": stat(v)} for a, v in acc.items()}
+    full = {"scoreboard": board(RAG=0.27, fine_tuned=0.46, closed_book=0.02),
+            "behaviour": {"lora": {"label_accuracy": 0.9}, "few_shot": {"label_accuracy": 0.4}}}
+    quick = {"scoreboard": board(RAG=0.40, fine_tuned=0.33, closed_book=0.07),
+             "behaviour": {"lora": {"label_accuracy": 0.38}, "few_shot": {"label_accuracy": 0.75}}}
+    lines = report.reversals(quick, full)
+    assert len(lines) == 2 and "fine tuned behind RAG (0.33 against 0.40); the full run puts it ahead of" in lines[0]
+    assert "LoRA on triage labels behind retrieved examples" in lines[1]
+    assert report.reversals(full, full) == ["- This run orders every approach as the full run does."]
