@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 export LABKIT_CACHE ?= $(HOME)/.cache/labkit
 
-.PHONY: lab test unit notebooks lint report bench clean-cache
+.PHONY: lab test unit notebooks lint report bench clean-cache chromium
 
 # bootstrap.py: torch==2.13.0 first (the CPU build where there is no NVIDIA GPU), then the kit,
 # then the embedded generator's file with --no-deps (its own deps would compile llama.cpp).
@@ -24,7 +24,15 @@ lab: $(STAMP)
 # NETGUARD on PYTHONPATH: every Python process of the run (pytest, its subprocesses, each
 # notebook kernel) refuses network use beyond this machine (tests/netguard/labkit_netguard.py).
 NETGUARD := PYTHONPATH=$(CURDIR)/tests/netguard
-test: $(STAMP)
+# The browser test drives Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "no chromium (install it, e.g. sudo apt-get install chromium): the browser test will be skipped"; fi
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check labkit tests benchmarks bootstrap.py
 	$(BIN)/python tests/check_notebooks_stripped.py notebooks
 	$(NETGUARD) LABKIT_QUICK=1 $(BIN)/python -m pytest -q tests

@@ -43,10 +43,16 @@ class _UI:
 
     widget = None
 
-    def _ipython_display_(self):
-        from IPython.display import display
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget for front-ends that render widgets, and readable text for those that cannot (nbconvert, a
+        VS Code whose widget manager is broken), instead of "VBox(children=...)"."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = self.text()
+        return bundle
 
-        display(self.widget)
+    def text(self) -> str:
+        """What the UI shows, as plain text. Example: print(DecisionGuide(results).text())."""
+        return type(self).__name__
 
     def _show_error(self, exc: Exception) -> None:
         """Put a callback's error where the learner sees it (an Output records it even outside a kernel)."""
@@ -122,6 +128,13 @@ class RetrievalInspector(_UI):
         self.top_k.observe(self.refresh, names="value")
         self.widget = w.VBox([self.question, self.top_k, self.results, self.out])
         self.refresh()
+
+    def text(self) -> str:
+        if not self.question.value.strip():
+            return "Retrieval inspector: set .question.value to a question (widgets do not render here)."
+        rows = inspect_retrieval(self.index, self.question.value, self.top_k.value)
+        return "\n".join([f"Retrieval inspector: {self.question.value!r}, top_k {self.top_k.value}"]
+                         + [f"  {r['rank']}. {r['doc_id']} ({r['score']:.2f}): {r['text'][:80]}" for r in rows])
 
     def refresh(self, _change=None) -> None:
         """Search again and redraw the table (what typing a question or moving the slider does)."""
@@ -209,6 +222,11 @@ class QueryPlayground(_UI):
         self.ask.on_click(lambda _button: self.run())
         self.widget = w.VBox([w.HBox([self.question, self.ask]), self.progress, self.answers, self.out])
 
+    def text(self) -> str:
+        names = ", ".join(name for name, _ in self.columns)
+        return (f"Query playground ({names}): question {self.question.value!r}. Widgets do not render here: "
+                "call .run() and print its rows.")
+
     def run(self) -> list[dict] | None:
         """Answer the question in every column (what the Ask button does); returns the rows."""
         self.out.clear_output()
@@ -289,6 +307,10 @@ class ForgettingLab(_UI):
         controls = w.VBox([self.mode, self.method, self.rank, self.lr, self.num_steps, self.replay, self.fact_statements,
                            w.HBox([self.train_button, self.stop_button]), self.status])
         self.widget = w.VBox([w.HBox([controls, self.plot]), self.out])
+
+    def text(self) -> str:
+        return (f"Forgetting lab, settings {self.settings()}; status: {re.sub('<[^>]+>', '', self.status.value)}. "
+                "Widgets do not render here: call .train(threaded=False) or .show_instant() and read .history.")
 
     def settings(self) -> dict:
         """The current settings as a dict. Example: lab.settings()["method"] -> "lora"."""
@@ -400,6 +422,9 @@ class DecisionGuide(_UI):
             widget.observe(self.update, names="value")
         self.widget = w.VBox([self.change, self.traceability, self.need, self.compute, self.latency, self.result, self.out])
         self.update()
+
+    def text(self) -> str:
+        return f"Decision guide, answers {self.answers()}\n" + recommend(self.answers(), self.results).text()
 
     def answers(self) -> dict:
         """The learner's answers as `choose.recommend` takes them. Example: guide.answers()["need"] -> "knowledge"."""

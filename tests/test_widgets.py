@@ -158,3 +158,20 @@ def test_decision_guide_follows_the_answers():
     assert ui.answers()["need"] == "behaviour"
     ui.compute.value = "no training"
     assert ui.update().choice == "RAG" and "retrieved examples" in ui.result.value
+
+
+# ---------------------------------------------------------------- where widgets cannot render
+
+
+def test_every_ui_carries_a_readable_text_beside_the_widget(kb_index):
+    results = {"scoreboard": {"RAG": {"accuracy": {"mean": 0.69, "spread": 0.0}, "cited_gold_by_model": {"mean": 0.8, "spread": 0.0}}}}
+    uis = {"Retrieval inspector": RetrievalInspector(kb_index, question="Who is the chief executive of Tindlewick?"),
+           "Query playground": QueryPlayground([("closed-book", lambda q: "x")], "Who?"),
+           "Forgetting lab": ForgettingLab(setup=LabSetup(num_questions=4, num_probe=4)),
+           "Decision guide": DecisionGuide(results, {"change": "never"})}
+    for name, ui in uis.items():
+        bundle = ui._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle  # JupyterLab renders the widget
+        text = bundle["text/plain"]  # nbconvert, or a front-end without a widget manager, shows this instead
+        assert text.startswith(name) and "VBox(" not in text
+    assert "1. " in uis["Retrieval inspector"].text() and "Recommended: RAG" in uis["Decision guide"].text()
