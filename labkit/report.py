@@ -238,6 +238,16 @@ def load_latest() -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def readme_section(title: str, readme=REPO_ROOT / "README.md") -> str:
+    """One "## title" section of the README, without its heading: notebook 00 shows the README's notebook table from here,
+    so run times are written once. Example: readme_section("The notebooks").lstrip().startswith("| notebook |") -> True."""
+    text = Path(readme).read_text()
+    marker = f"\n## {title}\n"
+    if marker not in text:
+        raise ValueError(f"the README has no section {title!r}")
+    return text.split(marker, 1)[1].split("\n## ", 1)[0].strip()
+
+
 def load_shipped() -> dict:
     """The committed full-mode results (`data/results.json`). Example: load_shipped()["quick"] -> False."""
     if not SHIPPED_PATH.is_file():

@@ -138,3 +138,12 @@ def test_reversals_name_only_the_orderings_that_flip():
     assert len(lines) == 2 and "fine tuned behind RAG (0.33 against 0.40); the full run puts it ahead of" in lines[0]
     assert "LoRA on triage labels behind retrieved examples" in lines[1]
     assert report.reversals(full, full) == ["- This run orders every approach as the full run does."]
+
+
+def test_readme_section_is_the_one_notebook_table(tmp_path):
+    assert report.readme_section("The notebooks").startswith("| notebook |")  # notebook 00 shows this, not a copy
+    readme = tmp_path / "README.md"
+    readme.write_text("# kit\n\n## A\none\n\n## B\ntwo\n")
+    assert report.readme_section("A", readme) == "one" and report.readme_section("B", readme) == "two"
+    with pytest.raises(ValueError, match="no section 'C'"):
+        report.readme_section("C", readme)
