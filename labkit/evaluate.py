@@ -346,6 +346,16 @@ def share_new(answers: list[str], items: list[dict], new_answers: dict) -> dict:
 # ---------------------------------------------------------------- retrieval
 
 
+def share_in_sources(answers, values: list[str]) -> float:
+    """Share of RAG answers with a source that states its expected value (normalised as answers are).
+
+    Example: share_in_sources(rag.answer_many(questions), ["$95", "7 years"]) -> 1.0 once the updates are in the index
+    Tells "retrieval brought the new fact" apart from "the model used it" (the answer's own share).
+    """
+    hits = [any(is_match(source.text, [value]) for source in answer.sources) for answer, value in zip(answers, values, strict=True)]
+    return sum(hits) / max(1, len(hits))
+
+
 def recall_at_k(retrieved_doc_ids: list[str], gold_doc_ids, k: int) -> float:
     """Share of gold documents found in the first k retrieved. Example: (["a", "b", "c"], ["b"], 2) -> 1.0."""
     gold = set(gold_doc_ids)

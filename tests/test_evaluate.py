@@ -123,3 +123,13 @@ def test_paired_bootstrap_separates_a_real_difference_from_noise():
     assert ev.paired_bootstrap([1, 0, 1], [0, 0, 1], seed=3) == ev.paired_bootstrap([1, 0, 1], [0, 0, 1], seed=3)
     with pytest.raises(ValueError):
         ev.paired_bootstrap([1], [1, 0])
+
+
+def test_share_in_sources_looks_for_the_value_itself():
+    from types import SimpleNamespace as NS
+
+    def answer(*texts):
+        return NS(sources=[NS(text=t) for t in texts])
+    answers = [answer("The Brimble Kettle costs $95."), answer("The lamp has a warranty of 5 years.", "Opening times.")]
+    assert ev.share_in_sources(answers, ["$95", "7 years"]) == 0.5  # the last word ("years") alone would have counted both
+    assert ev.share_in_sources([], []) == 0.0
