@@ -10,7 +10,9 @@ What is here:
   both scored by `evaluate.mc_accuracy`.
 - `final_scores`: before/after scores including closed-book generation accuracy.
 - The sweep: `SWEEP_GRID`, `compute_sweep` (what `labkit sweep` runs), and for reading the
-  shipped one (`data.load_sweep`): `nearest_run`, `sweep_runs`, `drop_and_gain`.
+  shipped one (`data.load_sweep`): `nearest_run`, `sweep_runs`, `drop_and_gain`,
+  `probe_change` (the general-probe change with its 95% intervals) and `sweep_findings`
+  (what the sweep says, each sentence computed from it and its item counts).
 
 What is left out: the widget (`labkit.widgets.ForgettingLab`), the plots (`labkit.plots`),
 the multiple-choice scorer (`labkit.evaluate`) and the training loop (`labkit.finetune`).
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from labkit.config import get_config
 from labkit.data import load_probe, load_qa, spread
-from labkit.evaluate import evaluate_batched, mc_accuracy, mc_items_from_probe, mc_items_from_qa
+from labkit.evaluate import evaluate_batched, mc_accuracy, mc_items_from_probe, mc_items_from_qa, wilson_interval
 from labkit.finetune import TrainConfig, build_examples, general_examples, make_config, train
 
 
@@ -233,3 +235,39 @@ def drop_and_gain(run: dict) -> dict:
     """
     first, last = run["history"][0], run["history"][-1]
     return {"drop": round(first["general_acc"] - last["general_acc"], 4), "gain": round(last["domain_acc"] - first["domain_acc"], 4)}
+
+
+def probe_change(run: dict, num_probe: int) -> dict:
+    """general_acc before and after a run, each with its 95% Wilson interval over num_probe items; the change is
+    measurable only where the two intervals do not overlap (a cautious test: overlap means "no measurable difference").
+
+    Example: probe_change(run, 16) -> {"before": 0.875, "after": 0.5, "before_ci": (0.64, 0.97), "after_ci": (0.28, 0.72), "measurable": False}
+    """
+    before, after = run["history"][0]["general_acc"], run["history"][-1]["general_acc"]
+    b, a = wilson_interval(before, num_probe), wilson_interval(after, num_probe)
+    return {"before": before, "after": after, "before_ci": b, "after_ci": a, "measurable": a[1] < b[0] or b[1] < a[0]}
+
+
+def sweep_findings(sweep: dict) -> list[str]:
+    """What the sweep measured about forgetting, one sentence a comparison, each computed from its runs.
+
+    Example: sweep_findings(load_sweep())[0] -> "- LoRA rank 16 at lr 2e-3: general probe 0.88 -> 0.81 [0.57, 0.93] (16 items): no measurable loss; ..."
+    """
+    n = sweep["setup"]["num_probe"]
+
+    def describe(run):
+        c, g = probe_change(run, n), drop_and_gain(run)
+        e = run["entry"]
+        name = (f"LoRA rank {e.get('rank')}" if e["method"] == "lora" else "full fine-tuning") + f" at lr {e['lr']:g}"
+        name += f" with replay {e['replay']:g}" if e.get("replay") else ""
+        verdict = ("a measurable loss" if c["measurable"] and c["after"] < c["before"] else
+                   "a measurable gain" if c["measurable"] else "no measurable change")
+        return (f"- {name}: general probe {c['before']:.2f} -> {c['after']:.2f} [{c['after_ci'][0]:.2f}, {c['after_ci'][1]:.2f}] "
+                f"({verdict}; base [{c['before_ci'][0]:.2f}, {c['before_ci'][1]:.2f}]), new knowledge +{g['gain']:.2f}.")
+
+    lines = [describe(r) for r in sorted(sweep["runs"], key=lambda r: (r["entry"]["method"], r["entry"]["lr"], r["entry"].get("rank", 0), r["entry"].get("replay", 0.0)))]
+    losses = [r for r in sweep["runs"] if probe_change(r, n)["measurable"] and drop_and_gain(r)["drop"] > 0]
+    lines.append(f"- Of {len(sweep['runs'])} runs, {len(losses)} lost general knowledge measurably on these {n} probe items"
+                 + (f" ({', '.join(r['key'] for r in losses)})" if losses else "")
+                 + "; every other difference here is within the intervals: read its direction, not its size.")
+    return lines

@@ -89,3 +89,23 @@ def test_shipped_sweep_agrees_with_a_rerun(generator):
         if point["step"] in again:
             for key in ("domain_acc", "general_acc"):
                 assert abs(point[key] - again[point["step"]][key]) <= SWEEP_TOLERANCE, (point, again[point["step"]])
+
+
+def test_probe_change_is_measurable_only_outside_both_intervals():
+    from labkit.forgetting import probe_change
+
+    def run(before, after):
+        return {"history": [{"general_acc": before, "domain_acc": 0.25}, {"general_acc": after, "domain_acc": 0.5}]}
+    assert probe_change(run(0.875, 0.5), 16)["measurable"] is False  # 6 items of 16: the intervals still overlap
+    assert probe_change(run(0.875, 0.5), 120)["measurable"] is True  # the same rates on the whole probe are measured
+    assert probe_change(run(0.875, 0.375), 16)["measurable"] is True
+
+
+def test_sweep_findings_follow_the_sweep_and_its_item_count():
+    from labkit.forgetting import sweep_findings
+
+    sweep = load_sweep()
+    lines = sweep_findings(sweep)
+    assert len(lines) == len(sweep["runs"]) + 1 and f"on these {sweep['setup']['num_probe']} probe items" in lines[-1]
+    more_items = {**sweep, "setup": {**sweep["setup"], "num_probe": 120}}
+    assert sweep_findings(more_items)[-1] != lines[-1]  # more items, more measured losses: the prose follows
