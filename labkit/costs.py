@@ -85,3 +85,46 @@ def format_seconds(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f} {unit}"
     return f"{seconds * 1000:.1f} ms"
+
+
+CHANGE_FREQUENCIES = {"daily": 365, "weekly": 52, "monthly": 12}  # fact changes a year
+
+
+def keeping_current(results: dict) -> dict:
+    """What each approach costs to build and to keep current, in seconds of this CPU, from a compare run's measurements.
+
+    Example: keeping_current(results)["RAG"] -> {"one_off_s": 6.6, "per_change_s": 2.3, "how": "index update"}
+    RAG and RAFT + RAG take each change by an index update (the retrieval-aware model reads the new source);
+    a fine-tune alone by retraining (the measured retraining time); fine-tuned + RAG by an index update too
+    (its memorised old value is the price: see the freshness table). Measured here, not estimated.
+    """
+    board, fresh = results["scoreboard"], results.get("freshness") or {}
+    update, retrain = fresh.get("update_s", {}).get("mean", 0.0), fresh.get("retrain_s", {}).get("mean", 0.0)
+    out = {}
+    for approach, row in board.items():
+        one_off = row["index_build_s"]["mean"] + row["train_s"]["mean"]
+        if approach == "closed-book":
+            continue
+        if row["index_build_s"]["mean"] > 0:
+            out[approach] = {"one_off_s": one_off, "per_change_s": update, "how": "index update"}
+        else:
+            out[approach] = {"one_off_s": one_off, "per_change_s": retrain, "how": "retraining"}
+    return out
+
+
+def cumulative_cost(one_off_s: float, per_change_s: float, changes_per_year: int, days: int = 365) -> list[float]:
+    """Seconds spent by the end of each day of a year: the one-off cost, then one update per change, evenly spread.
+
+    Example: cumulative_cost(10, 2, 12)[-1] -> 34 (10 + 12 x 2)
+    """
+    return [one_off_s + per_change_s * int(changes_per_year * (day + 1) / days) for day in range(days)]
+
+
+def crossing_day(a: list[float], b: list[float]) -> int | None:
+    """The first day from which curve a costs more than curve b, after starting cheaper (None if it never does).
+
+    Example: crossing_day([1, 2, 3, 4], [2, 2.5, 3, 3.5]) -> 3
+    """
+    if a[0] > b[0]:
+        return None
+    return next((day for day, (x, y) in enumerate(zip(a, b, strict=True)) if x > y), None)

@@ -290,3 +290,23 @@ def plot_accuracy_vs_cost(board: dict, ax=None):
     ax.set_ylabel("accuracy on held-out paraphrases")
     ax.set_title("Accuracy against cost")
     return ax
+
+
+def plot_cost_over_time(results: dict, change: str = "weekly", ax=None):
+    """Cumulative seconds of this CPU to build each approach and keep it current over a year of fact changes.
+
+    Example: plot_cost_over_time(results, "daily"). Measured one-off and per-change seconds (labkit.costs.keeping_current);
+    log scale, because retraining and index updates differ by orders of magnitude.
+    """
+    from labkit.costs import CHANGE_FREQUENCIES, cumulative_cost, keeping_current
+
+    ax = _axes(ax, (6, 4))
+    for approach, c in keeping_current(results).items():
+        curve = cumulative_cost(c["one_off_s"], c["per_change_s"], CHANGE_FREQUENCIES[change])
+        ax.plot(range(1, len(curve) + 1), curve, label=f"{approach} ({c['how']})")
+    ax.set_yscale("log")
+    ax.set_xlabel("day of the year")
+    ax.set_ylabel("cumulative compute (s, this CPU)")
+    ax.set_title(f"Keeping current: {change} fact changes")
+    ax.legend(fontsize=7)
+    return ax

@@ -103,6 +103,29 @@ def cost_markdown(cost_projection: dict) -> str:
     return "\n".join(lines)
 
 
+def cost_over_time_markdown(results: dict) -> str:
+    """A year of keeping each approach current, in seconds of this CPU, per change frequency, and where two curves cross.
+
+    Example: cost_over_time_markdown(results).splitlines()[0] -> "| approach | kept current by | one-off (s) | daily: a year (s) | ..."
+    """
+    from labkit.costs import CHANGE_FREQUENCIES, crossing_day, cumulative_cost, keeping_current
+
+    kept = keeping_current(results)
+    lines = ["| approach | kept current by | one-off (s) | per change (s) | " + " | ".join(f"{f}: a year (s)" for f in CHANGE_FREQUENCIES) + " |",
+             "|---|---|---|---|" + "---|" * len(CHANGE_FREQUENCIES)]
+    curves = {f: {a: cumulative_cost(c["one_off_s"], c["per_change_s"], n) for a, c in kept.items()} for f, n in CHANGE_FREQUENCIES.items()}
+    for a, c in kept.items():
+        lines.append(f"| {a} | {c['how']} | {c['one_off_s']:.0f} | {c['per_change_s']:.1f} | "
+                     + " | ".join(f"{curves[f][a][-1]:.0f}" for f in CHANGE_FREQUENCIES) + " |")
+    crossings = [f"{a} costs more than {b} from day {day + 1} with {f} changes"
+                 for f in CHANGE_FREQUENCIES for a in kept for b in kept if a != b
+                 for day in [crossing_day(curves[f][a], curves[f][b])] if day is not None]
+    lines += ["", "Crossings: " + ("; ".join(crossings) + "." if crossings else
+                                  "none: every approach that is cheaper to build is also cheaper to keep current, so the "
+                                  "order on day one holds all year.")]
+    return "\n".join(lines)
+
+
 def meaning(results: dict) -> list[str]:
     """What the numbers say, one bullet a finding, each sentence computed from the results (never fixed text).
 
@@ -167,7 +190,7 @@ def write_report(results: dict, out) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from labkit.plots import plot_accuracy_vs_cost, plot_freshness, plot_metric_bars
+    from labkit.plots import plot_accuracy_vs_cost, plot_cost_over_time, plot_freshness, plot_metric_bars
 
     out = Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
@@ -176,6 +199,7 @@ def write_report(results: dict, out) -> Path:
               "accuracy_vs_cost.png": lambda ax: plot_accuracy_vs_cost(results["scoreboard"], ax=ax)}
     if results.get("freshness"):
         charts["freshness.png"] = lambda ax: plot_freshness(results["freshness"], ax=ax)
+        charts["cost_over_time.png"] = lambda ax: plot_cost_over_time(results, "weekly", ax=ax)
     for name, draw in charts.items():
         fig, ax = plt.subplots(figsize=(10, 4) if name == "scoreboard.png" else (7, 4))
         draw(ax)
@@ -213,6 +237,9 @@ def write_report(results: dict, out) -> Path:
                "generation ≈ 2·N FLOPs per token; this CPU's achieved FLOP/s = tokens/s × 4·N; GPUs at an assumed MFU. "
                "Serving rows are lower bounds (decoding is memory-bound). Same data (D) for every model.", "",
                cost_markdown(cp), ""]
+    if results.get("freshness"):
+        md += ["## Keeping current: a year of fact changes (measured seconds of this CPU)", "", cost_over_time_markdown(results), "",
+               "![cost over time](cost_over_time.png)", ""]
     md += ["## Accuracy against cost", "", "![accuracy vs cost](accuracy_vs_cost.png)", "", "## What it means", "", *meaning(results), ""]
     path = out / "report.md"
     path.write_text("\n".join(md))

@@ -23,3 +23,21 @@ def test_projection_scales_with_model_size_and_device():
 @pytest.mark.parametrize("seconds, text", [(5400, "1.5 h"), (30, "30.0 s"), (0.02, "20.0 ms"), (172800, "2.0 d")])
 def test_format_seconds(seconds, text):
     assert costs.format_seconds(seconds) == text
+
+
+def test_keeping_current_uses_the_measured_update_and_retraining_times():
+    from labkit.costs import crossing_day, cumulative_cost, keeping_current
+
+    def stat(x):
+        return {"mean": x, "spread": 0.0}
+    board = {"closed-book": {"index_build_s": stat(0.0), "train_s": stat(0.0)},
+             "RAG": {"index_build_s": stat(7.0), "train_s": stat(0.0)},
+             "fine-tuned": {"index_build_s": stat(0.0), "train_s": stat(90.0)}}
+    kept = keeping_current({"scoreboard": board, "freshness": {"update_s": stat(2.0), "retrain_s": stat(88.0)}})
+    assert kept == {"RAG": {"one_off_s": 7.0, "per_change_s": 2.0, "how": "index update"},
+                    "fine-tuned": {"one_off_s": 90.0, "per_change_s": 88.0, "how": "retraining"}}
+    weekly = cumulative_cost(7.0, 2.0, 52)
+    assert weekly[-1] == 7.0 + 52 * 2.0 and weekly[0] == 7.0 and sorted(weekly) == weekly
+    # cheaper to build but dearer to keep: the curves cross, and the day is found
+    assert crossing_day(cumulative_cost(5, 10, 365), cumulative_cost(100, 1, 365)) == 10
+    assert crossing_day(cumulative_cost(100, 1, 365), cumulative_cost(5, 10, 365)) is None

@@ -147,3 +147,9 @@ def test_readme_section_is_the_one_notebook_table(tmp_path):
     assert report.readme_section("A", readme) == "one" and report.readme_section("B", readme) == "two"
     with pytest.raises(ValueError, match="no section 'C'"):
         report.readme_section("C", readme)
+
+
+def test_cost_over_time_table_has_a_year_per_frequency_and_names_crossings(tiny_results):
+    text = report.cost_over_time_markdown(tiny_results)
+    assert text.splitlines()[0].startswith("| approach | kept current by | one-off (s) | per change (s) | daily: a year (s)")
+    assert "Crossings:" in text and "| RAG | index update |" in text
