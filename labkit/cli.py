@@ -325,10 +325,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("publish", help="make a full run's results the shipped ones: data/results.json and the README's figures")
     p.add_argument("results", help="a full-mode results.json (make report writes reports/results.json)")
+    p.add_argument("--note", default="", help="a sentence the README prints with the run (e.g. what else the machine was doing)")
     return parser
 
 
-def run_publish(results: str) -> int:
+def run_publish(results: str, note: str = "") -> int:
     """`labkit publish`: data/results.json and the README section from a full run. Example: run_publish("reports/results.json") -> 0."""
     import subprocess
 
@@ -339,7 +340,7 @@ def run_publish(results: str) -> int:
         commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
         commit = ""
-    path = publish(results, commit=commit)
+    path = publish(results, commit=commit, note=note)
     print(f"labkit publish: wrote {path} and the README's results section (commit {commit or 'unknown'})")
     return 0
 
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ["LABKIT_QUICK"] = "1"
             return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator)
         if args.command == "publish":
-            return run_publish(args.results)
+            return run_publish(args.results, note=args.note)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError
         print(f"labkit {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -288,7 +288,8 @@ def provenance(results: dict) -> str:
     return (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
             f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
             f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
-            f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps.")
+            f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps."
+            + (f" {info['note']}" if info.get("note") else ""))
 
 
 def shipped_findings(results: dict) -> str:
@@ -357,7 +358,7 @@ def replace_readme_section(readme: str, section: str) -> str:
     return f"{before}{README_BEGIN}\n{section}\n{README_END}{after}"
 
 
-def publish(results_path, commit: str = "", readme=REPO_ROOT / "README.md", shipped=SHIPPED_PATH) -> Path:
+def publish(results_path, commit: str = "", readme=REPO_ROOT / "README.md", shipped=SHIPPED_PATH, note: str = "") -> Path:
     """Make a full-mode run's results the shipped ones: `data/results.json` and the README section made from them.
 
     Example: publish("reports/results.json", commit="207d7c0") -> PosixPath('data/results.json')
@@ -371,7 +372,7 @@ def publish(results_path, commit: str = "", readme=REPO_ROOT / "README.md", ship
     if results.get("quick"):
         raise ValueError(f"{results_path} is a quick-mode run; publish only a full run (`make report` without LABKIT_QUICK)")
     results["published"] = {"date": datetime.date.today().isoformat(), "commit": commit or "?",
-                            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU"}
+                            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU", "note": note}
     Path(shipped).write_text(json.dumps(results, indent=1, default=str) + "\n")
     readme = Path(readme)
     readme.write_text(replace_readme_section(readme.read_text(), readme_markdown(results)))
