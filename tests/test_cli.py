@@ -183,3 +183,10 @@ def test_generator_option_gives_the_clear_error(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Cannot load generator" in err or "No model directory" in err
+
+
+def test_publish_refuses_a_quick_run_with_what_to_do(tmp_path, capsys):
+    quick = tmp_path / "results.json"
+    quick.write_text(json.dumps({"quick": True}))
+    assert main(["publish", str(quick)]) == 2
+    assert "quick-mode run; publish only a full run" in capsys.readouterr().err
