@@ -310,3 +310,87 @@ def plot_cost_over_time(results: dict, change: str = "weekly", ax=None):
     ax.set_title(f"Keeping current: {change} fact changes")
     ax.legend(fontsize=7)
     return ax
+
+
+# ---------------------------------------------------------------- pictures a learner would rather look at
+
+
+def _box(ax, x, y, w, h, text, color="#dbe9f6"):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color, ec="#444"))
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=8.5, wrap=True)
+
+
+def _arrow(ax, x0, y0, x1, y1):
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "color": "#444"})
+
+
+def plot_rag_pipeline(ax=None, top_k: int = 3):
+    """The RAG pipeline as boxes and arrows: built once (top row), then per question (bottom row). Example: plot_rag_pipeline()."""
+    ax = _axes(ax, (11, 3.2))
+    once = ["documents\n(data/kb)", "chunks\n(corpus.chunk_corpus)", "vectors\n(embedder, 384-d)", "FAISS index\n(retrieval.VectorIndex)"]
+    each = ["question", "question vector", f"top_k={top_k} sources\n(index.search)", "prompt: sources\n[1]..[k] + question",
+            "model", "answer with [n]\ncitations"]
+    w, h = 0.13, 0.28
+    for i, text in enumerate(once):
+        _box(ax, 0.02 + i * 0.2, 0.62, w + 0.03, h, text, "#e8f3e8")
+        if i:
+            _arrow(ax, 0.02 + (i - 1) * 0.2 + w + 0.03, 0.76, 0.02 + i * 0.2, 0.76)
+    for i, text in enumerate(each):
+        _box(ax, 0.01 + i * 0.165, 0.08, w, h, text)
+        if i:
+            _arrow(ax, 0.01 + (i - 1) * 0.165 + w, 0.22, 0.01 + i * 0.165, 0.22)
+    _arrow(ax, 0.02 + 3 * 0.2 + 0.08, 0.62, 0.01 + 2 * 0.165 + 0.06, 0.36)  # the index answers the search
+    ax.text(0.86, 0.76, "built once;\nan update re-embeds\nonly changed documents", fontsize=8, va="center")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    ax.set_title("RAG: retrieve sources, then let the model read them")
+    return ax
+
+
+def plot_lora_update(weight_shape: tuple, rank: int, ax=None):
+    """W (frozen) beside the two thin matrices LoRA trains, drawn to scale. Example: plot_lora_update((576, 576), 4)."""
+    from matplotlib.patches import Rectangle
+
+    ax = _axes(ax, (9, 3.4))
+    out_dim, in_dim = weight_shape
+    s = 1.0 / max(out_dim, in_dim)
+    ax.add_patch(Rectangle((0, 0), in_dim * s, out_dim * s, fc="#cccccc", ec="#444"))
+    ax.text(in_dim * s / 2, out_dim * s / 2, f"W  {out_dim} x {in_dim}\nfrozen\n{out_dim * in_dim:,} weights", ha="center", va="center", fontsize=9)
+    ax.text(in_dim * s + 0.14, out_dim * s / 2, "+ (alpha/rank) x", ha="center", va="center", fontsize=9)
+    bx = in_dim * s + 0.3
+    ax.add_patch(Rectangle((bx, 0), max(rank * s, 0.015), out_dim * s, fc="#f4a261", ec="#444"))
+    ax.text(bx + 0.05, -0.08, f"B  {out_dim} x {rank}", ha="left", fontsize=9)
+    ax_ = bx + 0.12
+    ax.add_patch(Rectangle((ax_, out_dim * s - max(rank * s, 0.015)), in_dim * s, max(rank * s, 0.015), fc="#2a9d8f", ec="#444"))
+    ax.text(ax_ + in_dim * s / 2, out_dim * s + 0.05, f"A  {rank} x {in_dim}", ha="center", fontsize=9)
+    trained = rank * (in_dim + out_dim)
+    ax.text(ax_ + in_dim * s / 2, out_dim * s / 2 - 0.1, f"trained: {trained:,} weights\n({trained / (out_dim * in_dim):.1%} of W)",
+            ha="center", va="center", fontsize=9)
+    ax.set_xlim(-0.05, ax_ + in_dim * s + 0.05)
+    ax.set_ylim(-0.15, out_dim * s + 0.15)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("LoRA: W x + (alpha / rank) B A x, with only A and B trained")
+    return ax
+
+
+def plot_cost_projection(cost_projection: dict, ax=None):
+    """Horizontal bars (log scale) of the projected fine-tune time per model and device. Example: plot_cost_projection(results["cost_projection"])."""
+    ax = _axes(ax, (8, 4))
+    rows = cost_projection["rows"]
+    labels = [f"{r['model']} on {r['device']}" for r in rows]
+    values = [r["train_s"] for r in rows]
+    colors = ["tab:blue" if r["device"] == "this CPU" else "tab:orange" for r in rows]
+    ax.barh(range(len(rows)), values, color=colors)
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    for ref, text in ((60, "1 min"), (3600, "1 h"), (86400, "1 day")):
+        ax.axvline(ref, ls=":", color="grey")
+        ax.text(ref, len(rows) - 0.4, text, fontsize=7, color="grey")
+    ax.set_xlabel("one fine-tune on the same data (s, log scale): estimates, not measurements")
+    ax.set_title("Cost projection: this CPU (measured speed, blue) scaled to larger models and GPUs (orange)")
+    return ax

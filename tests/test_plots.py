@@ -140,3 +140,23 @@ def test_functions_make_their_own_axes():
 def test_project_2d_shapes():
     assert plots.project_2d(np.eye(4)).shape == (4, 2)
     assert plots.project_2d(np.ones((1, 3))).shape == (1, 2)
+
+
+def test_pictures_draw_what_they_are_given(ax):
+    plots.plot_lora_update((576, 576), 4, ax=ax)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "576 x 576" in texts and "4,608" in texts and "1.4% of W" in texts  # 4 x (576 + 576) of 331,776
+    ax.clear()
+    plots.plot_rag_pipeline(ax=ax, top_k=5)
+    assert any("top_k=5" in t.get_text() for t in ax.texts)
+    ax.clear()
+    cp = {"rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train_s": 90.0}, {"model": "7B model", "device": "NVIDIA A100 (bf16)", "train_s": 4.0}]}
+    plots.plot_cost_projection(cp, ax=ax)
+    assert [round(p.get_width(), 1) for p in ax.patches] == [90.0, 4.0] and ax.get_xscale() == "log"
+
+
+def test_cost_over_time_draws_a_line_per_kept_approach(ax):
+    fresh = {"update_s": stat(2.0), "retrain_s": stat(88.0)}
+    plots.plot_cost_over_time({"scoreboard": BOARD, "freshness": fresh}, "weekly", ax=ax)
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    assert set(lines) == {"RAG (index update)"} and lines["RAG (index update)"][-1] == 7.0 + 52 * 2.0
