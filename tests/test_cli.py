@@ -190,3 +190,18 @@ def test_publish_refuses_a_quick_run_with_what_to_do(tmp_path, capsys):
     quick.write_text(json.dumps({"quick": True}))
     assert main(["publish", str(quick)]) == 2
     assert "quick-mode run; publish only a full run" in capsys.readouterr().err
+
+
+def test_bundle_round_trip_and_doctor_says_it_is_in_use(tmp_path, monkeypatch, capsys):
+    warm = tmp_path / "warm"
+    (warm / "indexes" / "k").mkdir(parents=True)
+    (warm / "indexes" / "k" / "chunks.json").write_text("{}")
+    monkeypatch.setenv("LABKIT_CACHE", str(warm))
+    assert main(["bundle", "pack", str(tmp_path / "b.tar")]) == 0
+    assert doctor_report(load=False)["bundle"].startswith("none")
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "laptop"))
+    assert main(["bundle", "unpack", str(tmp_path / "b.tar")]) == 0
+    assert (tmp_path / "laptop" / "indexes" / "k" / "chunks.json").is_file()
+    assert doctor_report(load=False)["bundle"].startswith("in use: unpacked from")
+    assert main(["bundle", "unpack", str(tmp_path / "missing.tar")]) == 2
+    assert "make one with `labkit bundle pack`" in capsys.readouterr().err

@@ -86,3 +86,34 @@ def test_atomic_dir_cleans_what_a_killed_writer_left(tmp_path):
     with atomic_dir(tmp_path / "idx") as tmp:
         (tmp / "a").write_text("1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_a_bundle_carries_models_and_indexes_but_not_adapters(tmp_path):
+    import tarfile
+
+    from labkit.storage import bundle_info, pack_cache, unpack_cache
+
+    warm = tmp_path / "warm"
+    (warm / "smollm2-x").mkdir(parents=True)
+    (warm / "smollm2-x" / "model.safetensors").write_bytes(b"weights")
+    (warm / "indexes" / "abc").mkdir(parents=True)
+    (warm / "indexes" / "abc" / "index.faiss").write_bytes(b"index")
+    (warm / "adapters" / "mine").mkdir(parents=True)
+    info = pack_cache(warm, tmp_path / "b.tar", about={"labkit": "0.1.0"})
+    assert info["entries"] == ["indexes", "smollm2-x"] and info["bytes"] > 0
+    fresh = tmp_path / "fresh"
+    assert bundle_info(fresh) is None
+    unpack_cache(tmp_path / "b.tar", fresh)
+    assert (fresh / "smollm2-x" / "model.safetensors").read_bytes() == b"weights"
+    assert (fresh / "indexes" / "abc" / "index.faiss").read_bytes() == b"index" and not (fresh / "adapters").exists()
+    assert bundle_info(fresh)["unpacked_from"] == str(tmp_path / "b.tar")
+    # a tar with a path escaping the cache is refused before anything is written
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as tar:
+        tar.add(warm / "smollm2-x" / "model.safetensors", arcname="../outside")
+    with pytest.raises(ValueError, match="unsafe entries"):
+        unpack_cache(evil, tmp_path / "other")
+    assert not (tmp_path / "outside").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no model or index yet"):
+        pack_cache(tmp_path / "empty", tmp_path / "x.tar")
