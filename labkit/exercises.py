@@ -358,7 +358,7 @@ def _nb06() -> dict:
             "After the facts change, which row of the shipped freshness table gives the new value most often? Give its name.",
             freshest, equal(lambda e: f"{e}; compare what it cost to get there (index update or retraining seconds)."),
             ["results['freshness'] maps each row to its 'new' and 'old' shares."],
-            "fr = load_shipped()['freshness']\n"
+            "from labkit.report import load_shipped\nfr = load_shipped()['freshness']\n"
             "answer = max((k for k, v in fr.items() if isinstance(v, dict) and 'new' in v), key=lambda k: fr[k]['new']['mean'])"),
     }
 
@@ -385,7 +385,7 @@ def _nb07() -> dict:
             close_to(0.02, lambda e: f"about {e:.0f} s ({e / 3600:.1f} h) a year, against seconds for an index update each time.",
                      {lambda e: e / 52 * 12: "that is monthly (12 a year); weekly is 52"}),
             ["A year has 52 weeks.", "52 × retrain_s"],
-            "answer = 52 * load_shipped()['freshness']['retrain_s']['mean']"),
+            "from labkit.report import load_shipped\nanswer = 52 * load_shipped()['freshness']['retrain_s']['mean']"),
     }
 
 
