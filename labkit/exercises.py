@@ -136,7 +136,13 @@ def function_like(reference: Callable, cases: list[tuple], why: str):
             except Exception as exc:  # the learner's code: show what it raised, on which input
                 raise Incorrect(f"your function raised {type(exc).__name__}: {exc} on {args!r}") from None
             want = reference(*args)
-            if not (math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9) if isinstance(want, (int, float)) else got == want):
+            if got is None:
+                raise Incorrect(f"on {args!r} it returned None: did you forget `return`? Expected {want!r}")
+            try:
+                same = math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9) if isinstance(want, (int, float)) else got == want
+            except (TypeError, ValueError):
+                same = False
+            if not same:
                 raise Incorrect(f"on {args!r} it returned {got!r}; expected {want!r}")
         return why
     return grade
