@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from labkit.evaluate import intervals_overlap, wilson_interval
+
 CHANGE = ("never", "monthly", "weekly or faster")  # how often the knowledge changes
 TRACEABILITY = ("nice to have", "required")  # must every answer point at its source?
 NEED = ("knowledge", "behaviour", "both")  # facts to answer from, a fixed task/format to follow, or both
@@ -143,8 +145,6 @@ def behaviour_candidates(answers: dict, results: dict) -> list[Candidate]:
 
     Example: [c.approach for c in behaviour_candidates(check_answers({"need": "behaviour"}), results)] -> ["zero_shot", "few_shot", "lora"]
     """
-    from labkit.evaluate import wilson_interval
-
     a = check_answers(answers)
     b = results.get("behaviour") or {}
     n = b.get("num_test") or b.get("n_test") or 0
@@ -176,7 +176,7 @@ def pick(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | Non
     if not eligible:
         return None, None, False
     best, runner = eligible[0], (eligible[1] if len(eligible) > 1 else None)
-    tied = runner is not None and runner.hi >= best.lo and best.hi >= runner.lo
+    tied = runner is not None and intervals_overlap((best.lo, best.hi), (runner.lo, runner.hi))
     if tied and runner.yearly_s < best.yearly_s:
         best, runner = runner, best
     return best, runner, tied

@@ -102,13 +102,11 @@ def keeping_current(results: dict) -> dict:
     update, retrain = fresh.get("update_s", {}).get("mean", 0.0), fresh.get("retrain_s", {}).get("mean", 0.0)
     out = {}
     for approach, row in board.items():
-        one_off = row["index_build_s"]["mean"] + row["train_s"]["mean"]
-        if approach == "closed-book":
+        if approach == "closed-book":  # nothing to keep current
             continue
-        if row["index_build_s"]["mean"] > 0:
-            out[approach] = {"one_off_s": one_off, "per_change_s": update, "how": "index update"}
-        else:
-            out[approach] = {"one_off_s": one_off, "per_change_s": retrain, "how": "retraining"}
+        retrieves = row["index_build_s"]["mean"] > 0
+        out[approach] = {"one_off_s": row["index_build_s"]["mean"] + row["train_s"]["mean"],
+                         "per_change_s": update if retrieves else retrain, "how": "index update" if retrieves else "retraining"}
     return out
 
 

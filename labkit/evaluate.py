@@ -66,6 +66,14 @@ def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]
     return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
 
 
+def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether two (lo, hi) intervals share a point: the kit's "no measurable difference" between two rates.
+
+    Example: intervals_overlap((0.64, 0.97), (0.28, 0.72)) -> True; intervals_overlap((0.64, 0.97), (0.18, 0.61)) -> False
+    """
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
 def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> dict:
     """Mean of a - b over paired items (questions) and its 95% bootstrap interval (items resampled with replacement).
 

@@ -295,7 +295,7 @@ def _nb04() -> dict:
 
 def _nb05() -> dict:
     from labkit.data import load_sweep
-    from labkit.evaluate import wilson_interval
+    from labkit.evaluate import intervals_overlap, wilson_interval
     from labkit.forgetting import drop_and_gain, sweep_runs
 
     def lora_runs():
@@ -312,8 +312,7 @@ def _nb05() -> dict:
         run = max(runs, key=lambda r: drop_and_gain(r)["drop"])
         n = sweep["setup"]["num_probe"]
         first, last = run["history"][0]["general_acc"], run["history"][-1]["general_acc"]
-        (lo1, hi1), (lo2, hi2) = wilson_interval(first, n), wilson_interval(last, n)
-        return not (lo1 <= hi2 and lo2 <= hi1)
+        return not intervals_overlap(wilson_interval(first, n), wilson_interval(last, n))
 
     return {
         "q1": Exercise(

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from labkit.config import get_config
 from labkit.data import load_probe, load_qa, spread
-from labkit.evaluate import evaluate_batched, mc_accuracy, mc_items_from_probe, mc_items_from_qa, wilson_interval
+from labkit.evaluate import evaluate_batched, intervals_overlap, mc_accuracy, mc_items_from_probe, mc_items_from_qa, wilson_interval
 from labkit.finetune import TrainConfig, build_examples, general_examples, make_config, train
 
 
@@ -245,7 +245,7 @@ def probe_change(run: dict, num_probe: int) -> dict:
     """
     before, after = run["history"][0]["general_acc"], run["history"][-1]["general_acc"]
     b, a = wilson_interval(before, num_probe), wilson_interval(after, num_probe)
-    return {"before": before, "after": after, "before_ci": b, "after_ci": a, "measurable": a[1] < b[0] or b[1] < a[0]}
+    return {"before": before, "after": after, "before_ci": b, "after_ci": a, "measurable": not intervals_overlap(b, a)}
 
 
 def sweep_findings(sweep: dict) -> list[str]:

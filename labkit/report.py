@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
-from labkit.evaluate import METRIC_LABELS, wilson_interval
+from labkit.evaluate import METRIC_LABELS, intervals_overlap, wilson_interval
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
 README_BEGIN = "<!-- results: made by `labkit publish` from data/results.json (make report); do not edit by hand -->"
@@ -164,7 +164,7 @@ def meaning(results: dict) -> list[str]:
         lines.append(line + ".")
     if m("fine-tuned", "general_acc") is not None and m("closed-book", "general_acc") is not None:
         before, after = board["closed-book"]["general_acc"], board["fine-tuned"]["general_acc"]
-        overlap = "lo" in before and "lo" in after and before["lo"] <= after["hi"] and after["lo"] <= before["hi"]
+        overlap = "lo" in before and "lo" in after and intervals_overlap((before["lo"], before["hi"]), (after["lo"], after["hi"]))
         lines.append(f"- Forgetting: the general probe goes from {fmt(before)} to {fmt(after)} after fine-tuning"
                      + (" (the intervals overlap: no measurable difference on this probe)" if overlap else "")
                      + "; RAG leaves the model's weights untouched.")
@@ -172,7 +172,7 @@ def meaning(results: dict) -> list[str]:
     if b:
         n = b["num_test"]
         lo_l, few_l = wilson_interval(b["lora"]["label_accuracy"], n), wilson_interval(b["few_shot"]["label_accuracy"], n)
-        labels = ("no measurable difference in label accuracy between LoRA and retrieved examples" if lo_l[0] <= few_l[1] and few_l[0] <= lo_l[1]
+        labels = ("no measurable difference in label accuracy between LoRA and retrieved examples" if intervals_overlap(lo_l, few_l)
                   else "LoRA labels measurably more messages right" if b["lora"]["label_accuracy"] > b["few_shot"]["label_accuracy"]
                   else "retrieved examples label measurably more messages right than LoRA")
         lines.append(f"- Behaviour (triage, {n} test messages): format compliance {rate(b['zero_shot']['format_compliance'], n)} zero-shot, "

@@ -133,3 +133,9 @@ def test_share_in_sources_looks_for_the_value_itself():
     answers = [answer("The Brimble Kettle costs $95."), answer("The lamp has a warranty of 5 years.", "Opening times.")]
     assert ev.share_in_sources(answers, ["$95", "7 years"]) == 0.5  # the last word ("years") alone would have counted both
     assert ev.share_in_sources([], []) == 0.0
+
+
+@pytest.mark.parametrize(("a", "b", "overlap"), [((0.64, 0.97), (0.28, 0.72), True), ((0.64, 0.97), (0.18, 0.61), False),
+                                                 ((0.2, 0.4), (0.4, 0.6), True), ((0.5, 0.6), (0.1, 0.2), False)])
+def test_intervals_overlap_is_symmetric(a, b, overlap):
+    assert ev.intervals_overlap(a, b) is overlap and ev.intervals_overlap(b, a) is overlap
