@@ -196,8 +196,9 @@ def _nb02() -> dict:
         return len(chunk_corpus(load_folder(KB_DIR), chunk_size=chunk_size, overlap=overlap))
 
     def why_chunks(e):
-        ratio = e / chunks(128, 24)
-        return (f"{e} chunks, {ratio:.1f} times the {chunks(128, 24)} at chunk_size 128: "
+        notebook = chunks(128, 24)  # the notebook's setting
+        ratio = e / notebook
+        return (f"{e} chunks, {ratio:.1f} times the {notebook} at chunk_size 128: "
                 + ("more than twice, because the overlap repeats words in every chunk and sections end in short chunks."
                    if ratio > 2 else "not quite twice, because many sections are shorter than 128 words and fit one chunk either way."))
 
