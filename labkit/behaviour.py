@@ -35,6 +35,7 @@ from labkit.corpus import Chunk
 from labkit.data import TRIAGE_INTENTS as INTENTS
 from labkit.data import load_triage, stratified_subset
 from labkit.finetune import Example, chat_example, make_config, train
+from labkit.models import GENERATE_BATCH
 from labkit.retrieval import VectorIndex
 
 PRIORITIES = ("low", "normal", "urgent")
@@ -222,7 +223,7 @@ class ExampleRetriever:
         return self.examples_for_many([message], top_k)[0]
 
 
-def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = 8, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = GENERATE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
     """Greedy answers to ready-made prompts (strings or chat turns), scored against the examples, with timing.
 
     Example: score_generator(gen, [finetuned_prompt(e["message"]) for e in test], test)["format_compliance"] -> 0.95
@@ -241,7 +242,7 @@ def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = 
 
 
 def run_behaviour_baselines(
-    gen, embedder, num_test: int | None = None, top_k: int = 4, batch_size: int = 8, max_new_tokens: int = MAX_NEW_TOKENS
+    gen, embedder, num_test: int | None = None, top_k: int = 4, batch_size: int = GENERATE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS
 ) -> dict:
     """Score zero-shot and few-shot (top_k retrieved examples) prompting on the test split.
 

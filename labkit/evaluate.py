@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from labkit.models import causal_lm
+from labkit.models import GENERATE_BATCH, causal_lm
 
 METRIC_LABELS = {  # scoreboard key -> what a reader sees
     "accuracy": "accuracy (match)",
@@ -323,7 +323,7 @@ def evaluate_answers(answer_fn, questions: list[dict], per_question: int = 1, an
     return EvalResult(records, summarize(records))
 
 
-def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 32, batch_size: int = 8,
+def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 32, batch_size: int = GENERATE_BATCH,
                      clean=None) -> EvalResult:
     """Closed-book answers generated in batches (faster than one at a time), scored as evaluate_answers does.
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from labkit.config import get_config
 from labkit.evaluate import EvalResult, evaluate_batched, heldout_questions, score_answers, summarize
-from labkit.models import check_question
+from labkit.models import GENERATE_BATCH, check_question
 
 # The 135M model follows a short instruction placed *after* the sources far better than a
 # system prompt or an instruction before long context (measured in notebook 03's study).
@@ -173,7 +173,7 @@ class RAG:
         """Answer one question with cited sources. Example: rag.answer("Who is the CEO?").sources[0].doc_id -> "company-leadership"."""
         return self.answer_many([question], batch_size=1)[0]
 
-    def answer_many(self, questions: list[str], batch_size: int = 8) -> list[RAGAnswer]:
+    def answer_many(self, questions: list[str], batch_size: int = GENERATE_BATCH) -> list[RAGAnswer]:
         """Answer many questions; retrieval in one batch, generation in batches of batch_size.
 
         Example: [a.answer for a in rag.answer_many(["Price of the kettle?", "Who is the CEO?"])]
@@ -207,7 +207,7 @@ def closed_book(gen, max_new_tokens: int = 48):
 # ---------------------------------------------------------------- measuring
 
 
-def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_size: int = 8, answers_key=None) -> EvalResult:
+def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_size: int = GENERATE_BATCH, answers_key=None) -> EvalResult:
     """RAG's normalised match and token F1 on held-out paraphrases, generation batched.
 
     Example: evaluate_rag(RAG(index, gen), load_qa()).summary -> {"n": 195, "accuracy": 0.6, "f1": ..., ...}
@@ -225,7 +225,7 @@ def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_s
     return EvalResult(records, summarize(records))
 
 
-def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 48, batch_size: int = 8) -> EvalResult:
+def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 48, batch_size: int = GENERATE_BATCH) -> EvalResult:
     """The same questions with no sources (the baseline RAG is compared with). Example: evaluate_closed_book(gen, qa).summary["accuracy"] -> 0.0."""
     return evaluate_batched(gen, questions, per_question, max_new_tokens, batch_size, clean=clean_answer)
 

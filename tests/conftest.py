@@ -35,3 +35,21 @@ def embedder():
     from labkit.models import load_embedder
 
     return load_embedder()
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch, generator):
+    """An empty LABKIT_CACHE (no adapters, no indexes) that links the already-converted generator.
+
+    Commands under test then start as on a machine whose model cache is warm, without
+    dequantising the GGUF file again (~20-40 s per test); the conversion itself is tested
+    once, in test_models. Returns the cache folder.
+    """
+    from labkit.models import generator_cache_dir
+
+    model_dir = generator_cache_dir()  # the session's cache, written by the `generator` fixture's load if it was empty
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / model_dir.name).symlink_to(model_dir, target_is_directory=True)
+    monkeypatch.setenv("LABKIT_CACHE", str(cache))
+    return cache

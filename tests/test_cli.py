@@ -31,8 +31,7 @@ def test_console_script_runs_offline():
     assert "problems: none" in out.stdout
 
 
-def test_labkit_ask_json_on_own_folder(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "lighthouse.md").write_text("# Grey Point Lighthouse\n\nThe Grey Point Lighthouse was built in 1871 by Ada Pell.\n")
@@ -51,14 +50,21 @@ def test_labkit_ask_bad_arguments(question, top_k):
         run_ask(question, top_k=top_k)
 
 
-def test_finetune_command_json(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
+@pytest.fixture
+def small_lab(monkeypatch):
+    """The forgetting lab scored on 4 questions and 4 probe items: these tests check the command's plumbing, not the curves."""
+    from labkit import forgetting
+
+    monkeypatch.setattr(forgetting, "default_setup", lambda quick=None: forgetting.LabSetup(num_questions=4, num_probe=4, every=4))
+
+
+def test_finetune_command_json(capsys, fresh_cache, small_lab, monkeypatch):
     monkeypatch.setenv("LABKIT_QUICK", "1")
     assert main(["finetune", "--rank", "4", "--num-steps", "2", "--fact-statements", "0", "--json", "--save", "tiny"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["rank"] == 4 and out["config"]["num_steps"] == 2 and out["config"]["fact_statements"] == 0
     assert [h["step"] for h in out["history"]][0] == 0 and out["history"][-1]["step"] == 2
-    assert out["final"]["steps_done"] == 2 and out["saved"]["name"] == "tiny" and (tmp_path / "adapters" / "tiny" / "labkit.json").is_file()
+    assert out["final"]["steps_done"] == 2 and out["saved"]["name"] == "tiny" and (fresh_cache / "adapters" / "tiny" / "labkit.json").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [(["finetune", "--rank", "0"], "rank"), (["finetune", "--lr", "0"], "lr"),
@@ -83,21 +89,19 @@ def test_sweep_command_writes_where_asked(tmp_path, capsys, monkeypatch):
 # ---------------------------------------------------------------- bad input and interruptions lose nothing
 
 
-def test_finetune_refuses_to_replace_an_adapter_before_training(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
-    keeper = tmp_path / "adapters" / "keeper"
+def test_finetune_refuses_to_replace_an_adapter_before_training(fresh_cache, capsys):
+    keeper = fresh_cache / "adapters" / "keeper"
     keeper.mkdir(parents=True)
     (keeper / "labkit.json").write_text('{"kind": "lora", "steps_done": 60}')
     assert main(["finetune", "--save", "keeper", "--num-steps", "2"]) == 2
     assert "exists already" in capsys.readouterr().err and (keeper / "labkit.json").read_text() == '{"kind": "lora", "steps_done": 60}'
 
 
-def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_exits_130(tmp_path, monkeypatch, capsys):
+def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_exits_130(fresh_cache, small_lab, monkeypatch, capsys):
     import labkit.cli as cli
 
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
     monkeypatch.setenv("LABKIT_QUICK", "1")
-    keeper = tmp_path / "adapters" / "keeper"
+    keeper = fresh_cache / "adapters" / "keeper"
     keeper.mkdir(parents=True)
     (keeper / "labkit.json").write_text('{"kind": "lora", "steps_done": 60}')
 
@@ -110,7 +114,7 @@ def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_e
     out = capsys.readouterr().out
     assert code == 130
     assert (keeper / "labkit.json").read_text() == '{"kind": "lora", "steps_done": 60}'  # the good adapter is untouched
-    partial = json.loads((tmp_path / "adapters" / "keeper-partial" / "labkit.json").read_text())
+    partial = json.loads((fresh_cache / "adapters" / "keeper-partial" / "labkit.json").read_text())
     assert partial["steps_done"] == 4 and partial["interrupted"] is True
     assert re.search(r"^steps_done\s+4$", out, re.M) and re.search(r"^interrupted\s+True$", out, re.M)
 
