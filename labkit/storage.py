@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -90,20 +91,36 @@ def atomic_dir(target) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     recover(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
-    old = None
+    olds: list[Path] = []
     try:
         yield tmp
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
-            target.rename(old / "dir")
-        tmp.rename(target)
+        # Two writers of one target (two test workers building the same index, say) may race:
+        # the other may move the target aside first, or put its copy in place between our two
+        # renames. Either way both copies are whole; the last writer's stays.
+        for _ in range(5):
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
+                olds.append(old)
+                try:
+                    target.rename(old / "dir")
+                except FileNotFoundError:
+                    pass  # the other writer moved it aside first
+            try:
+                tmp.rename(target)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+        else:
+            raise OSError(f"could not put {target} in place: other writers kept replacing it; try again")
     except BaseException:
-        if old is not None and not target.exists():
-            (old / "dir").rename(target)  # put the previous version back
+        for old in reversed(olds):
+            if not target.exists() and (old / "dir").exists():
+                (old / "dir").rename(target)  # put the previous version back
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
+        for old in olds:
             shutil.rmtree(old, ignore_errors=True)
 
 

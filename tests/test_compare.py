@@ -46,9 +46,21 @@ def test_apply_updates_on_a_tiny_index(embedder):
 
 @pytest.fixture(scope="module")
 def tiny(generator, embedder):
+    """A whole run at tiny sizes. The behaviour task is recorded, not run: test_behaviour runs it
+    (40 s); here what matters is that compare passes it the run's settings and keeps its result."""
     ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, docs_steps=2, raft_steps=2, num_probe=4,
                                           behaviour_num_test=2, behaviour_steps=2, max_new_tokens=8, rebuild_index=False)
-    return compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None)
+    calls = []
+
+    def run_behaviour(gen, emb, num_test, num_steps, rank, lr, seed):
+        calls.append((gen, emb, num_test, num_steps, rank, lr, seed))
+        return {"num_test": num_test, "num_steps": num_steps}
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compare, "run_behaviour", run_behaviour)
+        out = compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None)
+    assert calls == [(generator, embedder, 2, 2, ccfg.rank, ccfg.lr, 0)]
+    return out
 
 
 def test_tiny_run_has_every_row_with_its_costs(tiny):

@@ -1,5 +1,7 @@
 """labkit.storage: a directory is replaced whole or not at all; names are checked; sizes are measured."""
 
+from pathlib import Path
+
 import pytest
 
 from labkit.storage import atomic_dir, check_name, dir_size, recover
@@ -117,3 +119,23 @@ def test_a_bundle_carries_models_and_indexes_but_not_adapters(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no model or index yet"):
         pack_cache(tmp_path / "empty", tmp_path / "x.tar")
+
+
+def test_two_writers_racing_for_one_target_both_finish_and_the_last_stays(tmp_path, monkeypatch):
+    """Another writer (a second test worker building the same index) puts its copy in place between our two renames."""
+    target = tmp_path / "index"
+    real_rename = Path.rename
+    raced = []
+
+    def rename(self, dest):
+        if Path(dest) == target and not raced:  # the other writer wins the gap once
+            raced.append(True)
+            target.mkdir()
+            (target / "who").write_text("other")
+        return real_rename(self, dest)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with atomic_dir(target) as tmp:
+        (tmp / "who").write_text("mine")
+    assert raced and (target / "who").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # no temporary or set-aside folder left
