@@ -38,11 +38,13 @@ from labkit.costs import format_seconds, project
 from labkit.data import load_probe, spread, taught_questions, updated_questions
 from labkit.evaluate import (
     METRIC_LABELS,
+    MISS_LABELS,
     RATE_N,
     heldout_questions,
     mc_accuracy,
     mc_items_from_probe,
     mc_items_from_qa,
+    miss_split,
     paired_bootstrap,
     share_new,
     wilson_interval,
@@ -54,7 +56,7 @@ from labkit.retrieval import VectorIndex, apply_updates, index_folder
 from labkit.storage import dir_size
 
 APPROACHES = ("closed-book", "RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
-METRICS = tuple(METRIC_LABELS)  # every row carries these keys
+METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # every row carries these keys (the miss split is None for closed-book rows)
 ADAPTERS = {"fine-tuned": "compare-fine-tuned", "fine-tuned (docs)": "compare-docs", "RAFT + RAG": "compare-raft"}  # saved for the playground
 
 
@@ -167,7 +169,7 @@ def score_closed_book(gen, questions: list[dict], ccfg: CompareConfig, probe_ite
     return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"],
             "mc_acc": round(mc_accuracy(gen, mc_items), 4),
             "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
-            "general_acc": round(mc_accuracy(gen, probe_items), 4),
+            "general_acc": round(mc_accuracy(gen, probe_items), 4), "retrieval_miss": None, "reading_miss": None,
             "n": len(ev.records), "n_mc": len(mc_items), "n_probe": len(probe_items),
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(gen.count_tokens(gen.chat_prompt(r["question"])) for r in ev.records),
@@ -175,7 +177,7 @@ def score_closed_book(gen, questions: list[dict], ccfg: CompareConfig, probe_ite
 
 
 def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int) -> dict:
-    """A RAG row: accuracy, F1, traceability, latency, prompt tokens; MC is n/a.
+    """A RAG row: accuracy, F1, where wrong answers come from (retrieval or reading), traceability, latency, prompt tokens; MC is n/a.
 
     Example: score_rag(RAG(index, gen), qs, 0.6, 40)["cited_gold"] -> 0.81
     `general_acc` is the probe score (over n_probe items) of the model that answers: RAG leaves
@@ -193,7 +195,9 @@ def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_prob
     def share(test):
         return round(sum(bool(test(r)) for r in ev.records) / n, 4)
 
+    split = miss_split(ev.records)
     return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], "mc_acc": None,
+            "retrieval_miss": split["retrieval_miss"], "reading_miss": split["reading_miss"],
             "cited": share(lambda r: r["cited"]), "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
             "cited_gold": share(gold), "cited_gold_by_model": share(lambda r: r["cited_by"] == "model" and gold(r)),
             "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe,

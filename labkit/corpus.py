@@ -31,6 +31,8 @@ MAX_FILE_BYTES = 5_000_000  # a text file bigger than this is almost surely a du
 MAX_PDF_BYTES = 20_000_000  # PDFs carry images, so they may be bigger than text files
 MAX_PDF_PAGES = 50  # parsing cost grows with pages; 50 covers manuals and papers
 MAX_FILES = 5_000  # a folder with more files than this is probably the wrong folder
+SPHINX_MARKER = "searchindex.js"  # beside the pages of every built Sphinx site (Python's own docs, most packages' docs)
+SPHINX_INDEX_PAGES = re.compile(r"genindex(-\w+)?\.html|py-modindex\.html|search\.html")
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -225,6 +227,8 @@ def walk_folder(folder) -> tuple[list[Path], list[dict]]:
     Example: walk_folder("data/kb") -> ([PosixPath("data/kb/changelog-app-2-3.md"), ...], [])
     Links to folders are not followed (a link back up would loop forever) and unreadable
     folders are passed over; each is reported as {"path", "reason"} so nothing is skipped silently.
+    In a built Sphinx site (a folder with searchindex.js) the `_sources` copies of the pages and
+    the generated index pages are left out, and reported: the text would be indexed twice.
     """
     root = Path(folder).expanduser()
     files, problems = [], []
@@ -235,9 +239,14 @@ def walk_folder(folder) -> tuple[list[Path], list[dict]]:
 
     for here, dirs, names in os.walk(root, onerror=unreadable, followlinks=False):
         base = Path(here)
+        sphinx = SPHINX_MARKER in names  # a built Sphinx site: its _sources and index pages repeat its HTML pages
         keep = []
         for d in sorted(dirs):
             if d.startswith(".") or d == "__pycache__":
+                continue
+            if sphinx and d == "_sources":
+                problems.append({"path": (base / d).relative_to(root).as_posix(),
+                                 "reason": "Sphinx's copies of the pages' sources: the same text as the HTML pages, indexed once (as HTML)"})
                 continue
             if (base / d).is_symlink():
                 problems.append({"path": (base / d).relative_to(root).as_posix(), "reason": "link to a folder: not followed (it could loop)"})
@@ -247,6 +256,9 @@ def walk_folder(folder) -> tuple[list[Path], list[dict]]:
         for name in names:
             path = base / name
             if name.startswith("."):
+                continue
+            if sphinx and SPHINX_INDEX_PAGES.fullmatch(name):
+                problems.append({"path": path.relative_to(root).as_posix(), "reason": "Sphinx's generated index page (links, no prose)"})
                 continue
             if path.is_file():
                 files.append(path)

@@ -13,6 +13,8 @@ Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same func
 - `share_new`: after a fact changes, the share of answers holding the new and the old value.
 - `METRIC_LABELS`: the scoreboard's metric keys and the words a reader sees for them;
   `RATE_N`: which count each rate is out of.
+- `miss_split`: a RAG evaluation's answers as right, retrieval misses (no gold source among
+  the top_k) and reading misses (a gold source there, the answer wrong).
 - `wilson_interval` (a proportion's 95% interval) and `paired_bootstrap` (a difference's,
   resampling questions): every rate the kit prints carries its n and an interval.
 Retrieval metrics (recall@k, MRR) live here too. Generation itself is in `labkit.models`.
@@ -46,9 +48,13 @@ METRIC_LABELS = {  # scoreboard key -> what a reader sees
     "index_bytes": "index size",
     "adapter_bytes": "adapter size",
 }
+MISS_LABELS = {  # where a RAG row's wrong answers come from (RAG rows only; see miss_split)
+    "retrieval_miss": "wrong: no gold source retrieved",
+    "reading_miss": "wrong although a gold source was retrieved",
+}
 RATE_N = {  # rate metric -> the row key holding how many items it is a share of
     "accuracy": "n", "f1": "n", "cited": "n", "cited_by_model": "n", "cited_gold": "n", "cited_gold_by_model": "n",
-    "mc_acc": "n_mc", "general_acc": "n_probe",
+    "mc_acc": "n_mc", "general_acc": "n_probe", "retrieval_miss": "n", "reading_miss": "n",
 }
 
 
@@ -281,6 +287,23 @@ def score_answers(items: list[dict], answers: list[str], accepted_fn=None, extra
             record.update(extra[i])
         records.append(record)
     return records
+
+
+def miss_split(records: list[dict]) -> dict:
+    """Where RAG answers go wrong: the share right, wrong with no gold source retrieved (a retrieval miss), and wrong
+    although a gold source was among the sources (a reading miss); the three add up to 1.
+
+    Example: miss_split([{"match": True, "retrieved_gold": True}, {"match": False, "retrieved_gold": True}])
+    -> {"right": 0.5, "retrieval_miss": 0.0, "reading_miss": 0.5, "n": 2}
+    A right answer counts as right whether or not its source was retrieved.
+    """
+    if any("retrieved_gold" not in r for r in records):
+        raise ValueError("miss_split needs RAG records (rag.evaluate_rag gives them a 'retrieved_gold' field); closed-book answers have no sources.")
+    n = len(records)
+    wrong = [r for r in records if not r["match"]]
+    share = (lambda k: round(k / n, 4)) if n else (lambda k: 0.0)
+    return {"right": share(n - len(wrong)), "retrieval_miss": share(sum(not r["retrieved_gold"] for r in wrong)),
+            "reading_miss": share(sum(bool(r["retrieved_gold"]) for r in wrong)), "n": n}
 
 
 @dataclass

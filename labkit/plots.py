@@ -123,6 +123,31 @@ def plot_accuracy_bars(scores: dict, ax=None, title: str = "Answer accuracy on h
     return ax
 
 
+def plot_miss_split(splits: dict, ax=None, title: str = "Where RAG answers go wrong"):
+    """One horizontal bar per system: right, wrong with the gold source retrieved (reading miss), wrong without it (retrieval miss).
+
+    Example: plot_miss_split({"RAG": evaluate.miss_split(with_rag.records)}) -> Axes
+    """
+    ax = _axes(ax, (7, 0.9 + 0.6 * len(splits)))
+    parts = (("right", "C2", "right"), ("reading_miss", "C1", "reading miss (gold source retrieved)"),
+             ("retrieval_miss", "C3", "retrieval miss (no gold source)"))
+    names = list(splits)
+    left = [0.0] * len(names)
+    for key, colour, label in parts:
+        values = [float(splits[n][key]) for n in names]
+        ax.barh(names, values, left=left, color=colour, label=label)
+        for i, (x, v) in enumerate(zip(left, values, strict=True)):
+            if v >= 0.06:
+                ax.text(x + v / 2, i, f"{v:.2f}", ha="center", va="center", color="white", fontsize=9)
+        left = [x + v for x, v in zip(left, values, strict=True)]
+    ax.set_yticks(range(len(names)), [f"{n} (n={splits[n]['n']})" for n in names])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of answers")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, fontsize=8, frameon=False)
+    ax.set_title(title)
+    return ax
+
+
 def plot_latency(latency_ms: dict, ax=None, title: str = "Search latency per index kind"):
     """Grouped bars of latency percentiles per index kind. Example: plot_latency({"flat": {"p50": 0.1, "p95": 0.2}}) -> Axes."""
     ax = _axes(ax, (6, 3.5))

@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from labkit.config import get_config
-from labkit.evaluate import EvalResult, evaluate_batched, heldout_questions, score_answers, summarize
+from labkit.evaluate import EvalResult, evaluate_batched, heldout_questions, is_match, score_answers, summarize
 from labkit.models import GENERATE_BATCH, check_question
 
 # The 135M model follows a short instruction placed *after* the sources far better than a
@@ -216,13 +216,37 @@ def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_s
     items = heldout_questions(questions, per_question)
     results = rag.answer_many([it["asked"] for it in items], batch_size)
     extra = [
-        {"sources": [s.doc_id for s in r.sources], "cited": r.cited, "cited_by": r.cited_by,
+        {"sources": [s.doc_id for s in r.sources], "gold": list(it["doc_ids"]), "cited": r.cited, "cited_by": r.cited_by,
          "retrieved_gold": any(s.doc_id in it["doc_ids"] for s in r.sources),
          "seconds": r.retrieve_s + r.generate_s, "prompt_tokens": r.prompt_tokens}
         for it, r in zip(items, results, strict=True)
     ]
     records = score_answers(items, [r.answer for r in results], answers_key, extra)
     return EvalResult(records, summarize(records))
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def reading_misses(records: list[dict], index, limit: int = 5) -> list[dict]:
+    """Reading misses (a gold source retrieved, the answer wrong), each with the sentence of a gold document that held the answer.
+
+    Example: reading_misses(evaluate_rag(rag, qa).records, index)[0]
+    -> {"question": "...", "answer": "the answer is: [1]", "expected": "$89", "chunk_id": "product-brimble-kettle#1",
+        "sentence": "The Brimble Kettle costs $89."}
+    The sentence is the first one in the gold documents' chunks that contains the expected
+    answer; "" when the answer is worded differently there.
+    """
+    out = []
+    for r in records:
+        if r["match"] or not r.get("retrieved_gold"):
+            continue
+        found = next(((c.id, sentence) for c in index.chunks.values() if c.doc_id in r["gold"]
+                      for sentence in _SENTENCE.split(c.text) if is_match(sentence, [r["expected"]])), ("", ""))
+        out.append({"question": r["question"], "answer": r["answer"], "expected": r["expected"], "chunk_id": found[0], "sentence": found[1]})
+        if len(out) >= limit:
+            break
+    return out
 
 
 def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 48, batch_size: int = GENERATE_BATCH) -> EvalResult:

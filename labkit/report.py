@@ -1,8 +1,8 @@
 """The report of a side-by-side run: Markdown tables, charts, "what it means", and the cached latest results.
 
 What it holds:
-- `fmt`: one mean ± spread cell; `scoreboard_markdown`, `freshness_markdown`,
-  `cost_markdown`: the tables; `meaning`: the findings, each sentence computed from the
+- `fmt`: one mean ± spread cell; `scoreboard_markdown`, `miss_split_markdown`,
+  `freshness_markdown`, `cost_markdown`: the tables; `meaning`: the findings, each sentence computed from the
   numbers (it says so when a finding of the literature does not hold on this run).
 - `write_report`: report.md, the PNG charts (drawn by `labkit.plots`) and results.json.
 - `save_latest` / `load_latest`: the last run's results in the cache, so notebook 07 can
@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
-from labkit.evaluate import METRIC_LABELS, intervals_overlap, wilson_interval
+from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, wilson_interval
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
 README_BEGIN = "<!-- results: made by `labkit publish` from data/results.json (make report); do not edit by hand -->"
@@ -64,6 +64,21 @@ def scoreboard_markdown(board: dict) -> str:
     for approach, row in board.items():
         n = (row.get("accuracy") or {}).get("n", "")
         lines.append(f"| {approach} | {n} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS) + " |")
+    return "\n".join(lines)
+
+
+def miss_split_markdown(board: dict) -> str:
+    """Where each RAG row's answers go wrong: retrieval misses against reading misses, as rates with their intervals.
+
+    Example: miss_split_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | n | right | wrong: no gold source retrieved | ..."
+    Runs made before the split was measured have no such figures: the text says so.
+    """
+    rows = {a: r for a, r in board.items() if r.get("retrieval_miss")}
+    if not rows:
+        return "Not measured in this run (it predates the retrieval/reading split): run `labkit compare` to see it."
+    lines = ["| approach | n | right | " + " | ".join(MISS_LABELS.values()) + " |", "|---" * (len(MISS_LABELS) + 3) + "|"]
+    for approach, row in rows.items():
+        lines.append(f"| {approach} | {row['accuracy']['n']} | {fmt(row['accuracy'])} | " + " | ".join(fmt(row[m]) for m in MISS_LABELS) + " |")
     return "\n".join(lines)
 
 
@@ -214,6 +229,8 @@ def write_report(results: dict, out) -> Path:
           "Cells are mean ± sample standard deviation over seeds. Closed-book and RAG involve no training and decode greedily, "
           "so they run once and show no spread. Multiple choice is n/a for RAG rows (it scores stored knowledge, not reading).",
           "", "## Scoreboard", "", scoreboard_markdown(results["scoreboard"]), "", "![scoreboard](scoreboard.png)", "",
+          "## Where RAG answers go wrong", "", "A retrieval miss: no gold document among the sources. A reading miss: a gold document "
+          "was there and the answer is still wrong.", "", miss_split_markdown(results["scoreboard"]), "",
           "## Freshness", "", freshness_markdown(results.get("freshness")), ""]
     if results.get("freshness"):
         md += ["![freshness](freshness.png)", ""]

@@ -65,12 +65,16 @@ def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool
     dim = embedding_dim(embedder)
     if not texts:
         return np.zeros((0, dim), dtype="float32")
+    # Batches of similar length (longest first, so the ETA starts pessimistic): a batch is padded
+    # to its longest text, and in document order one long chunk makes 31 short ones pay for its length.
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     batches = range(0, len(texts), batch_size)
-    parts = []
+    out = np.zeros((len(texts), dim), dtype="float32")
     for start in tqdm(batches, desc=desc, unit="batch", disable=not progress or len(batches) < 2, leave=False):
-        vectors = embedder.encode(texts[start : start + batch_size], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-        parts.append(np.asarray(vectors, dtype="float32"))
-    return np.ascontiguousarray(np.vstack(parts))
+        chosen = order[start : start + batch_size]
+        vectors = embedder.encode([texts[i] for i in chosen], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+        out[chosen] = np.asarray(vectors, dtype="float32")
+    return out
 
 
 @contextmanager

@@ -96,3 +96,21 @@ def test_every_skip_is_reported_with_counts(tmp_path):
     docx = next(line for line in lines if ".docx" in line)
     assert docx.startswith("skipped 12 files: unsupported file type .docx") and docx.endswith("and 9 more)")
     assert len(lines) == 3
+
+
+def test_a_built_sphinx_site_is_read_once_as_html(tmp_path):
+    site = tmp_path / "html"
+    (site / "_sources" / "library").mkdir(parents=True)
+    (site / "library").mkdir()
+    (site / "searchindex.js").write_text("Search.setIndex({})")
+    (site / "library" / "os.html").write_text("<html><title>os</title><body><p>os.getcwd() returns the current directory.</p></body></html>")
+    (site / "_sources" / "library" / "os.rst.txt").write_text("os.getcwd() returns the current directory.")
+    (site / "genindex-A.html").write_text("<html><body><a href='x'>abs()</a></body></html>")
+    corpus = load_folder(site)
+    assert [d.id for d in corpus.documents] == ["library/os"]
+    reasons = {r["path"]: r["reason"] for r in corpus.skipped}
+    assert "indexed once" in reasons["_sources"] and "index page" in reasons["genindex-A.html"]
+    plain = tmp_path / "notes"  # without searchindex.js an _sources folder is just a folder
+    (plain / "_sources").mkdir(parents=True)
+    (plain / "_sources" / "a.txt").write_text("A note.")
+    assert [d.id for d in load_folder(plain).documents] == ["_sources/a"]

@@ -139,3 +139,13 @@ def test_share_in_sources_looks_for_the_value_itself():
                                                  ((0.2, 0.4), (0.4, 0.6), True), ((0.5, 0.6), (0.1, 0.2), False)])
 def test_intervals_overlap_is_symmetric(a, b, overlap):
     assert ev.intervals_overlap(a, b) is overlap and ev.intervals_overlap(b, a) is overlap
+
+
+def test_miss_split_separates_retrieval_from_reading_and_adds_up():
+    records = [{"match": True, "retrieved_gold": True}, {"match": True, "retrieved_gold": False},
+               {"match": False, "retrieved_gold": True}, {"match": False, "retrieved_gold": True}, {"match": False, "retrieved_gold": False}]
+    split = ev.miss_split(records)
+    assert split == {"right": 0.4, "retrieval_miss": 0.2, "reading_miss": 0.4, "n": 5}
+    assert split["right"] + split["retrieval_miss"] + split["reading_miss"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="RAG records"):
+        ev.miss_split([{"match": False}])  # closed-book records have no sources

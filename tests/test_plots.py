@@ -160,3 +160,14 @@ def test_cost_over_time_draws_a_line_per_kept_approach(ax):
     plots.plot_cost_over_time({"scoreboard": BOARD, "freshness": fresh}, "weekly", ax=ax)
     lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
     assert set(lines) == {"RAG (index update)"} and lines["RAG (index update)"][-1] == 7.0 + 52 * 2.0
+
+
+def test_miss_split_stacks_to_one_per_system(ax):
+    splits = {"RAG": {"right": 0.3, "reading_miss": 0.6, "retrieval_miss": 0.1, "n": 40},
+              "RAFT + RAG": {"right": 0.7, "reading_miss": 0.2, "retrieval_miss": 0.1, "n": 40}}
+    plots.plot_miss_split(splits, ax=ax)
+    widths = {}
+    for bar in ax.patches:
+        widths.setdefault(round(bar.get_y(), 3), []).append(bar.get_width())
+    assert sorted(round(sum(w), 6) for w in widths.values()) == [1.0, 1.0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["RAG (n=40)", "RAFT + RAG (n=40)"]

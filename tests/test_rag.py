@@ -72,3 +72,16 @@ def test_fit_prompt_drops_sources_only_when_they_alone_overflow(generator):
     prompt, shown, cut = fit_prompt(generator, "Price?", many, 600)
     assert 0 < len(shown) < 20 and not cut and generator.count_tokens(generator.chat_prompt(prompt)) <= 600
     assert [s.number for s in shown] == list(range(1, len(shown) + 1))  # the best-ranked ones are kept
+
+
+def test_reading_misses_show_the_gold_sentence_that_held_the_answer(kb_index):
+    from labkit.rag import reading_misses
+
+    miss = {"question": "Price of the kettle?", "answer": "the answer is: [1]", "expected": "$89", "match": False,
+            "retrieved_gold": True, "gold": ["product-brimble-kettle"]}
+    right = {**miss, "answer": "$89 [1]", "match": True}
+    not_retrieved = {**miss, "retrieved_gold": False}
+    out = reading_misses([right, not_retrieved, miss], kb_index)
+    assert len(out) == 1 and out[0]["answer"] == "the answer is: [1]"
+    assert out[0]["chunk_id"].startswith("product-brimble-kettle#") and "$89" in out[0]["sentence"]
+    assert reading_misses([{**miss, "expected": "no such words anywhere"}], kb_index)[0]["sentence"] == ""

@@ -153,3 +153,13 @@ def test_cost_over_time_table_has_a_year_per_frequency_and_names_crossings(tiny_
     text = report.cost_over_time_markdown(tiny_results)
     assert text.splitlines()[0].startswith("| approach | kept current by | one-off (s) | per change (s) | daily: a year (s)")
     assert "Crossings:" in text and "| RAG | index update |" in text
+
+
+def test_miss_split_table_has_rates_with_intervals_and_says_when_not_measured():
+    rag = {"accuracy": {"mean": 0.3, "spread": 0.0, "n": 40, "lo": 0.18, "hi": 0.45},
+           "retrieval_miss": {"mean": 0.05, "spread": 0.0, "n": 40, "lo": 0.01, "hi": 0.17},
+           "reading_miss": {"mean": 0.65, "spread": 0.0, "n": 40, "lo": 0.49, "hi": 0.78}}
+    table = report.miss_split_markdown({"closed-book": {"accuracy": rag["accuracy"], "retrieval_miss": None}, "RAG": rag})
+    assert table.splitlines()[2] == "| RAG | 40 | 0.30 [0.18, 0.45] | 0.05 [0.01, 0.17] | 0.65 [0.49, 0.78] |"
+    assert len(table.splitlines()) == 3  # closed-book has no sources, so no row
+    assert "Not measured in this run" in report.miss_split_markdown({"RAG": {"accuracy": rag["accuracy"]}})

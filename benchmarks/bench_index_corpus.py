@@ -1,0 +1,113 @@
+"""Indexing a real corpus: where the minutes go, and how close embedding is to this machine's limit.
+
+Prints, for one folder (default: Python's own HTML documentation, Debian's python3-doc):
+- loading (files read and parsed) and chunking: seconds, documents, chunks, what was skipped;
+- the chunks' length in the embedder's tokens (median, p95, share cut at its max_seq_length);
+- embedding throughput on a sample of chunks, in document order (as before) and length-sorted
+  (as `retrieval.embed_texts` does now), in one run: chunks/s, tokens/s and the ratio;
+- the embedder's limit here: 2 x (non-embedding parameters) FLOPs per token plus attention,
+  against the measured matmul peak, and the projected time for every chunk;
+- with --full, the whole folder through `retrieval.build_index` (what `labkit ask --docs` does).
+
+Usage: python benchmarks/bench_index_corpus.py [FOLDER] [--sample 1024] [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labkit.corpus import chunk_corpus, load_folder
+from labkit.models import load_embedder
+from labkit.retrieval import build_index, embed_texts
+
+PYTHON_DOCS = Path("/usr/share/doc/python3.11/html")
+
+
+def matmul_gflops(n: int = 2048) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(10))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def embed_in_document_order(embedder, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """The kit's embedding before length-sorted batches: fixed batches in document order."""
+    parts = [embedder.encode(texts[i : i + batch_size], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+             for i in range(0, len(texts), batch_size)]
+    return np.vstack(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", nargs="?", default=str(PYTHON_DOCS))
+    parser.add_argument("--sample", type=int, default=1024, help="chunks embedded both ways for the ratio")
+    parser.add_argument("--full", action="store_true", help="also build the whole index (labkit ask --docs)")
+    args = parser.parse_args()
+    print(f"cpu_count={os.cpu_count()} torch_threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.1f}")
+
+    start = time.perf_counter()
+    corpus = load_folder(args.folder)
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    chunks = chunk_corpus(corpus)
+    chunk_s = time.perf_counter() - start
+    print(f"{args.folder}: {len(corpus.documents)} documents loaded in {load_s:.1f} s ({len(corpus.skipped)} skipped); "
+          f"{len(chunks)} chunks in {chunk_s:.1f} s")
+    reasons: dict[str, int] = {}
+    for row in corpus.skipped:
+        reasons[row["reason"][:60]] = reasons.get(row["reason"][:60], 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"  skipped {count:5d}: {reason}")
+
+    embedder = load_embedder()
+    texts = [c.embed_text() for c in chunks]
+    tok = embedder.tokenizer
+    limit = embedder.max_seq_length
+    lengths = [min(len(ids), limit) for ids in tok(texts, add_special_tokens=True)["input_ids"]]
+    cut = sum(len(ids) > limit for ids in tok(texts[:2000], add_special_tokens=True)["input_ids"]) / min(2000, len(texts))
+    print(f"tokens per chunk: median {statistics.median(lengths):.0f}, p95 {np.percentile(lengths, 95):.0f}, "
+          f"max_seq_length {limit} (cut: {cut:.0%} of the first 2000); {sum(lengths):,} tokens in all")
+
+    rng = np.random.default_rng(0)
+    sample = [texts[i] for i in sorted(rng.choice(len(texts), min(args.sample, len(texts)), replace=False))]
+    sample_tokens = sum(min(len(ids), limit) for ids in tok(sample, add_special_tokens=True)["input_ids"])
+    before_s = _timed(lambda: embed_in_document_order(embedder, sample))
+    after_s = _timed(lambda: embed_texts(embedder, sample, progress=False))
+    print(f"sample of {len(sample)} chunks ({sample_tokens:,} tokens), in one run:")
+    print(f"  document order, batches of 32: {before_s:6.1f} s = {len(sample) / before_s:6.1f} chunks/s, {sample_tokens / before_s:7.0f} tokens/s")
+    print(f"  length-sorted,  batches of 32: {after_s:6.1f} s = {len(sample) / after_s:6.1f} chunks/s, {sample_tokens / after_s:7.0f} tokens/s"
+          f"  ({before_s / after_s:.2f}x)")
+
+    body = sum(p.numel() for n, p in embedder.named_parameters() if "embeddings" not in n)
+    layers, width = embedder[0].auto_model.config.num_hidden_layers, embedder[0].auto_model.config.hidden_size
+    mean_len = sample_tokens / len(sample)
+    flops_per_token = 2 * body + layers * 4 * mean_len * width  # weights, plus QK^T and AV
+    peak = matmul_gflops()
+    bound = peak * 1e9 / flops_per_token
+    print(f"limit: {flops_per_token / 1e6:.0f} MFLOP per token at {peak:.0f} GFLOP/s (matmul peak) = {bound:,.0f} tokens/s; "
+          f"length-sorted reaches {sample_tokens / after_s / bound:.0%} of it")
+    print(f"projected for all {len(chunks)} chunks: {sum(lengths) / (sample_tokens / after_s) / 60:.1f} min length-sorted, "
+          f"{sum(lengths) / (sample_tokens / before_s) / 60:.1f} min in document order")
+
+    if args.full:
+        start = time.perf_counter()
+        index = build_index(corpus, embedder, progress=True)
+        total = time.perf_counter() - start
+        print(f"whole index: {len(index)} chunks in {total / 60:.1f} min = {len(index) / total:.1f} chunks/s")
+
+
+if __name__ == "__main__":
+    main()
