@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
+from labkit.costs import format_seconds
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, wilson_interval
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
@@ -366,13 +367,48 @@ def readme_markdown(results: dict) -> str:
     return "\n".join(lines + ["", *meaning(results)])
 
 
-def replace_readme_section(readme: str, section: str) -> str:
-    """The README text with the part between the results markers replaced. Example: replace_readme_section(text, readme_markdown(r))."""
-    if README_BEGIN not in readme or README_END not in readme:
-        raise ValueError(f"the README has no results markers; put {README_BEGIN!r} and {README_END!r} around the section")
-    before, rest = readme.split(README_BEGIN, 1)
-    _, after = rest.split(README_END, 1)
-    return f"{before}{README_BEGIN}\n{section}\n{README_END}{after}"
+def replace_readme_section(readme: str, section: str, begin: str = README_BEGIN, end: str = README_END) -> str:
+    """The README text with the part between two markers (the results' by default) replaced.
+
+    Example: replace_readme_section(text, readme_markdown(r))
+    """
+    if begin not in readme or end not in readme:
+        raise ValueError(f"the README has no such markers; put {begin!r} and {end!r} around the section")
+    before, rest = readme.split(begin, 1)
+    _, after = rest.split(end, 1)
+    return f"{before}{begin}\n{section}\n{end}{after}"
+
+
+def readme_generated(begin: str = README_BEGIN, end: str = README_END, readme=REPO_ROOT / "README.md") -> str:
+    """The text between two markers of the README. Example: readme_generated(RUN_TIMES_BEGIN, RUN_TIMES_END).startswith("| notebook")."""
+    text = Path(readme).read_text()
+    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+
+
+# ---------------------------------------------------------------- how long each notebook takes
+
+RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
+RUN_TIMES_BEGIN = "<!-- run times: made by benchmarks/bench_notebooks.py from data/run_times.json; do not edit by hand -->"
+RUN_TIMES_END = "<!-- end of run times -->"
+RUN_MODES = {  # mode -> (environment, what a reader sees)
+    "default": ({}, "default (full mode; 06 and 07 show the shipped run)"),
+    "quick": ({"LABKIT_QUICK": "1"}, "quick mode (`LABKIT_QUICK=1`, as CI; 06 and 07 run live)"),
+}
+
+
+def run_times_markdown(times: dict) -> str:
+    """The README's table of measured notebook run times, one column per mode, with where they were measured.
+
+    Example: run_times_markdown({"machine": "Linux x86_64, 2 cores", "date": "2026-12-02", "commit": "abc1234",
+    "notebooks": {"00_start_here": {"default": 14.2}}}).splitlines()[2] -> "| `00_start_here` | 14.2 s | not measured |"
+    """
+    modes = list(RUN_MODES)
+    lines = ["| notebook | " + " | ".join(RUN_MODES[m][1] for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    for name, row in times["notebooks"].items():
+        lines.append(f"| `{name}` | " + " | ".join(format_seconds(row[m]) if row.get(m) is not None else "not measured" for m in modes) + " |")
+    lines += ["", f"Measured by `python benchmarks/bench_notebooks.py` on {times['machine']}, {times['date']}, commit {times['commit']} "
+              "(each notebook run top to bottom in a fresh kernel, model cache warm)."]
+    return "\n".join(lines)
 
 
 def publish(results_path, commit: str = "", readme=REPO_ROOT / "README.md", shipped=SHIPPED_PATH, note: str = "") -> Path:

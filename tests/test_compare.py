@@ -54,7 +54,7 @@ def tiny(generator, embedder):
 
     def run_behaviour(gen, emb, num_test, num_steps, rank, lr, seed):
         calls.append((gen, emb, num_test, num_steps, rank, lr, seed))
-        return {"num_test": num_test, "num_steps": num_steps}
+        return {"num_test": num_test, "num_steps": num_steps, **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")}}
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(compare, "run_behaviour", run_behaviour)

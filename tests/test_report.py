@@ -89,7 +89,7 @@ def test_publish_refuses_a_quick_run_and_rewrites_only_the_readme_section(tiny_r
 
 
 def test_readme_without_markers_is_a_clear_error():
-    with pytest.raises(ValueError, match="no results markers"):
+    with pytest.raises(ValueError, match="no such markers"):
         report.replace_readme_section("# kit\n", "x")
 
 
@@ -163,3 +163,14 @@ def test_miss_split_table_has_rates_with_intervals_and_says_when_not_measured():
     assert table.splitlines()[2] == "| RAG | 40 | 0.30 [0.18, 0.45] | 0.05 [0.01, 0.17] | 0.65 [0.49, 0.78] |"
     assert len(table.splitlines()) == 3  # closed-book has no sources, so no row
     assert "Not measured in this run" in report.miss_split_markdown({"RAG": {"accuracy": rag["accuracy"]}})
+
+
+def test_the_readme_run_times_are_the_measured_ones():
+    # the run-time table is made from data/run_times.json: regenerate with `python benchmarks/bench_notebooks.py`
+    times = json.loads(report.RUN_TIMES_PATH.read_text())
+    assert report.readme_generated(report.RUN_TIMES_BEGIN, report.RUN_TIMES_END) == report.run_times_markdown(times)
+    from labkit.config import REPO_ROOT
+
+    notebooks = sorted(p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(times["notebooks"]) == notebooks  # every notebook has its row
+    assert all(row.get("default") for row in times["notebooks"].values())  # the default mode is measured for each

@@ -1,0 +1,85 @@
+"""How long each notebook takes, per mode: runs them, writes data/run_times.json and the README's run-time table.
+
+Each notebook runs top to bottom in a fresh kernel (nbclient, as nbval does) with the mode's
+environment (`report.RUN_MODES`: default = full mode with 06/07 showing the shipped run;
+quick = LABKIT_QUICK=1, as CI). The model cache should be warm (run `labkit doctor` once),
+as on a learner's second day. Timings of modes not run this time are kept from the file.
+Prints the figures; asserts nothing.
+
+Usage: python benchmarks/bench_notebooks.py [--modes default,quick] [--only 02,03] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from labkit.config import REPO_ROOT
+from labkit.report import RUN_MODES, RUN_TIMES_BEGIN, RUN_TIMES_END, RUN_TIMES_PATH, replace_readme_section, run_times_markdown
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")
+
+
+def run_notebook(path: Path, env: dict) -> float:
+    """Wall seconds to execute one notebook in a fresh kernel with these environment variables set (errors raise)."""
+    saved = {k: os.environ.pop(k, None) for k in MODE_VARIABLES}
+    os.environ.update(env)
+    try:
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=7200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        client.execute()
+        return time.perf_counter() - start
+    finally:
+        for k in MODE_VARIABLES:
+            os.environ.pop(k, None)
+            if saved[k] is not None:
+                os.environ[k] = saved[k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--modes", default=",".join(RUN_MODES), help=f"comma-separated, of {', '.join(RUN_MODES)}")
+    parser.add_argument("--only", default="", help="comma-separated notebook number prefixes, e.g. 02,03")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave data/run_times.json and the README alone")
+    args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(RUN_MODES)
+    if unknown:
+        raise SystemExit(f"unknown mode(s) {', '.join(sorted(unknown))}; choose from {', '.join(RUN_MODES)}")
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    if args.only:
+        paths = [p for p in paths if p.name.split("_")[0] in args.only.split(",")]
+
+    print(f"cpu_count={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}")
+    times = json.loads(RUN_TIMES_PATH.read_text()) if RUN_TIMES_PATH.exists() else {"notebooks": {}}
+    for path in paths:
+        row = times["notebooks"].setdefault(path.stem, {})
+        for mode in modes:
+            seconds = run_notebook(path, RUN_MODES[mode][0])
+            row[mode] = round(seconds, 1)
+            print(f"{path.stem:32s} {mode:8s} {seconds:7.1f} s", flush=True)
+    times["notebooks"] = {p.stem: times["notebooks"].get(p.stem, {}) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
+    times.update(machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU", date=datetime.date.today().isoformat(),
+                 commit=commit or "unknown")
+    print("\n" + run_times_markdown(times))
+    if not args.no_write:
+        RUN_TIMES_PATH.write_text(json.dumps(times, indent=1) + "\n")
+        readme = REPO_ROOT / "README.md"
+        readme.write_text(replace_readme_section(readme.read_text(), run_times_markdown(times), RUN_TIMES_BEGIN, RUN_TIMES_END))
+        print(f"wrote {RUN_TIMES_PATH} and the README's run-time table")
+
+
+if __name__ == "__main__":
+    main()
