@@ -28,29 +28,7 @@ from contextlib import contextmanager
 import torch
 
 from labkit import behaviour, compare, evaluate, finetune, models
-
-
-def memory_bandwidth_gbs(megabytes: int = 512, reps: int = 5) -> float:
-    """Best-of-reps copy bandwidth (read + write) of a float32 array. Example: memory_bandwidth_gbs() -> 9.8."""
-    a = torch.empty(megabytes * 2**20 // 4)
-    b = torch.empty_like(a)
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        b.copy_(a)
-        best = min(best, time.perf_counter() - start)
-    return 2 * a.numel() * 4 / best / 1e9
-
-
-def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+from labkit.costs import matmul_peak_gflops, memory_bandwidth_gbs
 
 
 class Clock:
@@ -112,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"cpu_count={os.cpu_count()} torch_threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.1f}")
-    bandwidth, peak = memory_bandwidth_gbs(), matmul_gflops()
+    bandwidth, peak = memory_bandwidth_gbs(), matmul_peak_gflops()
     print(f"memory bandwidth {bandwidth:.1f} GB/s (float32 copy) | matmul peak {peak:.0f} GFLOP/s")
 
     clock = Clock()

@@ -32,16 +32,7 @@ import time
 
 import torch
 
-
-def matmul_peak(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+from labkit.costs import matmul_peak_gflops
 
 
 def model_sizes(gen):
@@ -125,7 +116,7 @@ def main() -> None:
     from labkit.models import load_generator
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
-    peak = matmul_peak()
+    peak = matmul_peak_gflops()
     print(f"matmul peak (float32 2048^3, best of 10): {peak:.1f} GFLOP/s")
     gen = load_generator()
     body, head = model_sizes(gen)

@@ -24,18 +24,12 @@ import time
 import torch
 
 from labkit.config import KB_DIR
+from labkit.costs import memory_bandwidth_gbs
 from labkit.data import taught_questions
 from labkit.evaluate import heldout_questions
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG, fit_prompt, sources_from_hits
 from labkit.retrieval import index_folder
-
-
-def bandwidth_gbs(megabytes: int = 512) -> float:
-    a = torch.empty(megabytes * 2**20 // 4)
-    b = torch.empty_like(a)
-    best = min(_timed(lambda: b.copy_(a)) for _ in range(5))
-    return 2 * a.numel() * 4 / best / 1e9
 
 
 def _timed(fn) -> float:
@@ -61,7 +55,7 @@ def main() -> None:
     print(f"{len(asked)} questions; RAG prompt tokens median {statistics.median(lengths):.0f}, min {min(lengths)}, max {max(lengths)}")
 
     weight_bytes = sum(p.numel() * p.element_size() for p in gen.model.parameters())
-    bw = bandwidth_gbs()
+    bw = memory_bandwidth_gbs()
     print(f"memory bandwidth {bw:.1f} GB/s; weights {weight_bytes / 1e9:.2f} GB; batch-1 bound {bw * 1e9 / weight_bytes:.0f} decoding steps/s")
 
     variants = [("batches of 8, question order", dict(batch_size=8, length_sorted=False)),

@@ -24,17 +24,12 @@ import numpy as np
 import torch
 
 from labkit.corpus import chunk_corpus, load_folder
+from labkit.costs import matmul_peak_gflops
 from labkit.models import load_embedder
 from labkit.retrieval import build_index, embed_texts
 
 PYTHON_DOCS = Path("/usr/share/doc/python3.11/html")
 
-
-def matmul_gflops(n: int = 2048) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(10))
-    return 2 * n**3 / best / 1e9
 
 
 def _timed(fn) -> float:
@@ -95,7 +90,7 @@ def main() -> None:
     layers, width = embedder[0].auto_model.config.num_hidden_layers, embedder[0].auto_model.config.hidden_size
     mean_len = sample_tokens / len(sample)
     flops_per_token = 2 * body + layers * 4 * mean_len * width  # weights, plus QK^T and AV
-    peak = matmul_gflops()
+    peak = matmul_peak_gflops()
     bound = peak * 1e9 / flops_per_token
     print(f"limit: {flops_per_token / 1e6:.0f} MFLOP per token at {peak:.0f} GFLOP/s (matmul peak) = {bound:,.0f} tokens/s; "
           f"length-sorted reaches {sample_tokens / after_s / bound:.0%} of it")

@@ -11,11 +11,13 @@ scaling literature):
 A device does these FLOPs at some fraction of its peak (model-FLOPs utilisation, MFU). We
 measure tokens per second here, derive the achieved FLOP/s, and scale. What is left out:
 memory limits, communication between GPUs, attention FLOPs (small at short context),
-and prices: seconds are projected, money is not.
+and prices: seconds are projected, money is not. `matmul_peak_gflops` and
+`memory_bandwidth_gbs` measure this machine's two limits (the benchmarks compare to them).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 # Peak dense throughput of common devices, in FLOP/s (vendors' datasheets; bf16 tensor cores for GPUs).
@@ -126,3 +128,37 @@ def crossing_day(a: list[float], b: list[float]) -> int | None:
     if a[0] > b[0]:
         return None
     return next((day for day, (x, y) in enumerate(zip(a, b, strict=True)) if x > y), None)
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
+    """This machine's float32 matmul speed: best of `reps` n x n products, in GFLOP/s (the reference for MFU).
+
+    Example: matmul_peak_gflops() -> 125.2 (2 cores of this machine, 2026-12-02)
+    """
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def memory_bandwidth_gbs(megabytes: int = 512, reps: int = 5) -> float:
+    """This machine's memory bandwidth: best-of-reps copy of a float32 array, bytes read plus written, in GB/s.
+
+    Example: memory_bandwidth_gbs() -> 41.5 (the bound of batch-1 decoding: weight bytes per token / this)
+    """
+    import torch
+
+    src = torch.empty(megabytes * 2**20 // 4)
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.numel() * 4 / best / 1e9

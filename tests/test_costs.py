@@ -41,3 +41,10 @@ def test_keeping_current_uses_the_measured_update_and_retraining_times():
     # cheaper to build but dearer to keep: the curves cross, and the day is found
     assert crossing_day(cumulative_cost(5, 10, 365), cumulative_cost(100, 1, 365)) == 10
     assert crossing_day(cumulative_cost(100, 1, 365), cumulative_cost(5, 10, 365)) is None
+
+
+def test_this_machines_limits_are_measured_as_plausible_numbers():
+    from labkit.costs import matmul_peak_gflops, memory_bandwidth_gbs
+
+    assert 0.5 < matmul_peak_gflops(n=256, reps=3) < 1e5  # GFLOP/s: a broken timer or formula gives 0, inf or nonsense
+    assert 0.1 < memory_bandwidth_gbs(megabytes=16, reps=2) < 1e4  # GB/s
