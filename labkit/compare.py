@@ -56,7 +56,7 @@ from labkit.retrieval import VectorIndex, apply_updates, index_folder
 from labkit.storage import dir_size
 
 APPROACHES = ("closed-book", "RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
-METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # every row carries these keys (the miss split is None for closed-book rows)
+METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # aggregated per row (closed-book rows have no miss split: n/a)
 ADAPTERS = {"fine-tuned": "compare-fine-tuned", "fine-tuned (docs)": "compare-docs", "RAFT + RAG": "compare-raft"}  # saved for the playground
 
 
@@ -169,7 +169,7 @@ def score_closed_book(gen, questions: list[dict], ccfg: CompareConfig, probe_ite
     return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"],
             "mc_acc": round(mc_accuracy(gen, mc_items), 4),
             "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
-            "general_acc": round(mc_accuracy(gen, probe_items), 4), "retrieval_miss": None, "reading_miss": None,
+            "general_acc": round(mc_accuracy(gen, probe_items), 4),
             "n": len(ev.records), "n_mc": len(mc_items), "n_probe": len(probe_items),
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(gen.count_tokens(gen.chat_prompt(r["question"])) for r in ev.records),
