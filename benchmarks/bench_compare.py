@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import torch
 
-from labkit import behaviour, compare, evaluate, finetune, models
+from labkit import behaviour, compare, models
 from labkit.costs import matmul_peak_gflops, memory_bandwidth_gbs
 
 
@@ -112,11 +112,9 @@ def main() -> None:
                         ("rows_fine_tuned", "rows fine-tuned (+ RAG)"), ("row_docs", "row fine-tuned (docs)"),
                         ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"), ("run_behaviour", "behaviour")]:
         clock.wrap(compare, name, label)
-    clock.wrap(finetune, "train", "work: training")
     clock.wrap(compare, "_train", "work: training")
     clock.wrap(behaviour, "train", "work: training")
     clock.wrap(models.Generator, "generate", "work: generating answers")
-    clock.wrap(evaluate, "mc_accuracy", "work: multiple-choice scoring")
     clock.wrap(compare, "mc_accuracy", "work: multiple-choice scoring")
     clock.wrap(compare, "_adapter_bytes", "work: saving adapters")
 
