@@ -1,15 +1,18 @@
 """Benchmark of the fine-tuning track: prints figures, asserts nothing.
 
 Measures, in one process on this machine's CPU:
-- matmul peak: float32 torch.matmul of two 2048 x 2048 matrices (best of 10), GFLOP/s;
+- matmul peak: torch.matmul of two 2048 x 2048 matrices (best of 10), GFLOP/s, in the precision
+  the kit trains in on this machine (`finetune.training_precision("auto")`: bfloat16 where the
+  CPU has bf16 instructions);
 - training tokens/s and model-FLOPs utilisation (MFU) of the kit's loop, LoRA and full:
     full: 6 * N_body * T + 6 * V * d * T_ans   (forward 2, backward 4 per parameter and token)
     LoRA: 4 * N_body * T + 6 * N_lora * T + 4 * V * d * T_ans   (frozen weights need the
           activation gradient (2) but no weight gradient (2); adapters pay all 6)
   N_body = non-embedding parameters, T = real (non-padding) tokens, T_ans = answer tokens
   (the kit projects to the 49k vocabulary only there), V * d = the tied lm_head;
-- the kit's loop against transformers.Trainer on the same examples, steps, batch size and lr
-  (LoRA): real tokens/s and padding waste (Trainer pads each random batch, no bucketing);
+- the kit's loop against transformers.Trainer on the same examples, steps, batch size, lr and
+  precision (LoRA; Trainer's bf16=True is the same CPU autocast): real tokens/s and padding
+  waste (Trainer pads each random batch, no bucketing);
 - evaluation throughput: multiple-choice items/s, the kit's cached scorer against
   evaluate.mc_accuracy;
 - peak memory of full fine-tuning: resource.getrusage(RUSAGE_SELF).ru_maxrss of a child
@@ -54,7 +57,7 @@ def kit_train(gen, examples, method, steps, lr):
     return result, ans_share
 
 
-def trainer_train(gen, examples, steps, lr):
+def trainer_train(gen, examples, steps, lr, bf16=False):
     import copy
 
     from peft import LoraConfig, get_peft_model
@@ -79,7 +82,7 @@ def trainer_train(gen, examples, steps, lr):
     gen.tokenizer.padding_side = "right"
     args = TrainingArguments(output_dir="/tmp/labkit-bench-trainer", max_steps=steps, per_device_train_batch_size=8, learning_rate=lr,
                              logging_steps=10_000, save_strategy="no", report_to=[], use_cpu=True, seed=0, dataloader_num_workers=0,
-                             disable_tqdm=True, lr_scheduler_type="constant")
+                             disable_tqdm=True, lr_scheduler_type="constant", bf16=bf16)
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=counting)
     t = time.perf_counter()
     trainer.train()
@@ -116,8 +119,11 @@ def main() -> None:
     from labkit.models import load_generator
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
-    peak = matmul_peak_gflops()
-    print(f"matmul peak (float32 2048^3, best of 10): {peak:.1f} GFLOP/s")
+    from labkit.finetune import training_precision
+
+    precision = training_precision("auto")
+    peak = matmul_peak_gflops(dtype=precision)
+    print(f"matmul peak ({precision} 2048^3, best of 10): {peak:.1f} GFLOP/s; training precision on this machine: {precision} (\"auto\")")
     gen = load_generator()
     body, head = model_sizes(gen)
     examples = build_examples(gen, spread(load_qa(), 16), fact_statements=1)
@@ -134,8 +140,8 @@ def main() -> None:
               f"padding waste {result.padding_waste:.1%} ({T} tokens, {args.steps} steps, {result.train_s:.1f} s)")
         if method == "lora":
             kit_lora_rate, kit_waste = T / result.train_s, result.padding_waste
-    seconds, real, waste = trainer_train(gen, examples, args.steps, 2e-3)
-    print(f"Trainer lora: {real / seconds:7.1f} tokens/s, padding waste {waste:.1%}  | kit/Trainer speed {kit_lora_rate / (real / seconds):.2f}x "
+    seconds, real, waste = trainer_train(gen, examples, args.steps, 2e-3, bf16=precision == "bfloat16")
+    print(f"Trainer lora ({precision}): {real / seconds:7.1f} tokens/s, padding waste {waste:.1%}  | kit/Trainer speed {kit_lora_rate / (real / seconds):.2f}x "
           f"(kit waste {kit_waste:.1%})")
     items = mc_items_from_qa(spread(load_qa(), 16))
     t = time.perf_counter()

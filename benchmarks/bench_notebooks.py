@@ -6,7 +6,7 @@ quick = LABKIT_QUICK=1, as CI). The model cache should be warm (run `labkit doct
 as on a learner's second day. Timings of modes not run this time are kept from the file.
 Prints the figures; asserts nothing.
 
-Usage: python benchmarks/bench_notebooks.py [--modes default,quick] [--only 02,03] [--no-write]
+Usage: python benchmarks/bench_notebooks.py [--modes default,quick] [--only 02,03] [--cells 3] [--no-write]
 """
 
 from __future__ import annotations
@@ -30,8 +30,21 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")
 
 
-def run_notebook(path: Path, env: dict) -> float:
-    """Wall seconds to execute one notebook in a fresh kernel with these environment variables set (errors raise)."""
+def cell_seconds(nb) -> list[tuple[float, int, str]]:
+    """(seconds, cell index, first line) of each executed code cell, slowest first, from nbclient's timing metadata."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type == "code" and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start, end = (datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00")) for k in ("iopub.execute_input", "shell.execute_reply"))
+            out.append(((end - start).total_seconds(), i, cell.source.splitlines()[0] if cell.source else ""))
+    return sorted(out, reverse=True)
+
+
+def run_notebook(path: Path, env: dict, cells: int = 0) -> float:
+    """Wall seconds to execute one notebook in a fresh kernel with these environment variables set (errors raise).
+
+    With `cells`, also prints that many of its slowest cells (the issue's limit is per cell too)."""
     saved = {k: os.environ.pop(k, None) for k in MODE_VARIABLES}
     os.environ.update(env)
     try:
@@ -39,7 +52,10 @@ def run_notebook(path: Path, env: dict) -> float:
         client = NotebookClient(nb, timeout=7200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
         client.execute()
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        for cell_s, index, first in cell_seconds(nb)[:cells]:
+            print(f"    cell {index:3d} {cell_s:7.1f} s  {first[:70]}")
+        return seconds
     finally:
         for k in MODE_VARIABLES:
             os.environ.pop(k, None)
@@ -51,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--modes", default=",".join(RUN_MODES), help=f"comma-separated, of {', '.join(RUN_MODES)}")
     parser.add_argument("--only", default="", help="comma-separated notebook number prefixes, e.g. 02,03")
+    parser.add_argument("--cells", type=int, default=3, help="print this many of each notebook's slowest cells")
     parser.add_argument("--no-write", action="store_true", help="print only; leave data/run_times.json and the README alone")
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
@@ -66,7 +83,7 @@ def main() -> None:
     for path in paths:
         row = times["notebooks"].setdefault(path.stem, {})
         for mode in modes:
-            seconds = run_notebook(path, RUN_MODES[mode][0])
+            seconds = run_notebook(path, RUN_MODES[mode][0], args.cells)
             row[mode] = round(seconds, 1)
             print(f"{path.stem:32s} {mode:8s} {seconds:7.1f} s", flush=True)
     times["notebooks"] = {p.stem: times["notebooks"].get(p.stem, {}) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}

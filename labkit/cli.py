@@ -254,7 +254,8 @@ def check_report_dir(out, overwrite: bool = False) -> Path:
     return path
 
 
-def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool = False, generator: str | None = None, **overrides) -> int:
+def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool = False, generator: str | None = None, workers: int = 1,
+                **overrides) -> int:
     """`labkit compare`: run the experiment and write the report. Example: run_compare(seeds=1, out="/tmp/r") -> 0.
 
     The report folder is checked before the experiment starts; the results are saved in the
@@ -269,10 +270,12 @@ def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool 
     ccfg = default_compare_config(seeds=seeds, **overrides)
     if not ccfg.seeds:
         raise ValueError("--seeds must be at least 1")
+    if not 1 <= int(workers) <= (os.cpu_count() or 1):
+        raise ValueError(f"--workers must be between 1 and this machine's {os.cpu_count()} cores, not {workers}")
     check_report_dir(out, overwrite)
     print(f"labkit compare: {len(ccfg.seeds)} seed(s), {ccfg.num_questions} questions, {ccfg.num_steps} steps "
           f"({'quick' if get_config().quick else 'full'} mode)", flush=True)
-    results = run_experiment(ccfg, gen=load_generator(generator) if generator else None, log=lambda s: print(s, flush=True))
+    results = run_experiment(ccfg, gen=load_generator(generator) if generator else None, log=lambda s: print(s, flush=True), workers=int(workers))
     save_latest(results)
     try:
         path = write_report(results, out)
@@ -327,6 +330,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--generator", help=GENERATOR_HELP)
+    p.add_argument("--workers", type=int, default=1,
+                   help="run the seeds and the behaviour experiment side by side in this many processes (each gets cores / workers threads)")
 
     p = sub.add_parser("bundle", help="carry a warm cache to other laptops: pack it into one file, or unpack one")
     p.add_argument("action", choices=["pack", "unpack"])
@@ -393,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             if args.quick:
                 os.environ["LABKIT_QUICK"] = "1"
-            return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator)
+            return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator, workers=args.workers)
         if args.command == "bundle":
             return run_bundle(args.action, args.file)
         if args.command == "publish":

@@ -26,9 +26,12 @@ reading, which the open-answer accuracy already does, so those cells are n/a.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -279,11 +282,11 @@ def row_raft(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, 
     return {**row, **_costs(shared, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=_adapter_bytes(raft, "RAFT + RAG"))}, raft
 
 
-def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int, raft=None) -> dict:
-    """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, retrained, and the
-    RAFT model (if given) reading the updated index.
+def updated_index(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig):
+    """The facts' new values, the held-out questions about them (records and texts), a fresh copy of the index with
+    the updates applied, and the update's timing; the base model's RAG answers on it are computed once per run.
 
-    Example: freshness(shared, qs, updates, cfg, ft.gen, 0)["RAG after update"] -> {"new": 0.35, "old": 0.0}
+    Example: new_answers, asked, texts, index, update = updated_index(shared, qs, updates, cfg); update["seconds"] -> 2.3
     """
     new_answers = {qid: a for u in updates for qid, a in u["new_answers"].items()}
     asked = heldout_questions([q for q in questions if q["id"] in new_answers])
@@ -292,6 +295,16 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
     update = apply_updates(fresh_index, updates)
     if "RAG after update" not in shared.untrained:  # untrained and greedy: the same for every seed
         shared.untrained["RAG after update"] = [a.answer for a in RAG(fresh_index, shared.gen, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
+    return new_answers, asked, texts, fresh_index, update
+
+
+def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int, raft=None) -> dict:
+    """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, retrained, and the
+    RAFT model (if given) reading the updated index.
+
+    Example: freshness(shared, qs, updates, cfg, ft.gen, 0)["RAG after update"] -> {"new": 0.35, "old": 0.0}
+    """
+    new_answers, asked, texts, fresh_index, update = updated_index(shared, questions, updates, ccfg)
     after = shared.untrained["RAG after update"]
     hybrid = [a.answer for a in RAG(fresh_index, tuned, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
     stale = [clean_answer(a) for a in tuned.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
@@ -347,7 +360,7 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
     if {"fine-tuned", "fine-tuned + RAG"} & approaches:
         ft_row, hybrid_row, ft = rows_fine_tuned(shared, questions, ccfg, probe, seed)
         extra["train_tokens"], extra["train_tokens_per_s"] = ft.tokens, round(ft.tokens / max(1e-9, ft.train_s), 1)
-        extra["trainable_params"], extra["total_params"] = ft.trainable_params, ft.total_params
+        extra["trainable_params"], extra["total_params"], extra["train_precision"] = ft.trainable_params, ft.total_params, ft.precision
         if "fine-tuned" in approaches:
             rows["fine-tuned"] = ft_row
             note(f"fine-tuned accuracy {ft_row['accuracy']} after {ft_row['train_s']} s training")
@@ -439,10 +452,69 @@ def _strip(rows: dict) -> dict:
     return {a: {k: v for k, v in r.items() if k != "records"} for a, r in rows.items()}
 
 
-def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, behaviour: bool = True, log=print) -> dict:
+def _exit_with_parent(every_s: float = 5.0) -> None:
+    """End this worker when the process that started it is gone (killed, not Ctrl-C'd): no orphans training on."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _in_worker(task: tuple):
+    """One task of a parallel run, in its own process: a seed (its rows and freshness) or the behaviour experiment."""
+    import torch
+
+    kind, ccfg, seed, generator, shared_state, threads = task
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # load_generator would otherwise take every core: 2 workers x 2 threads on 2 cores thrash
+    os.environ["TQDM_DISABLE"] = "1"  # no bars: two processes would draw over each other; each row logs a line
+    _exit_with_parent()
+    gen, embedder = load_generator(generator), load_embedder()
+    torch.set_num_threads(threads)
+    if kind == "behaviour":
+        return run_behaviour(gen, embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed)
+    pristine, index_info, untrained = shared_state
+    shared = Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, untrained, pristine)
+    return run_seed(shared, ccfg, seed, log=lambda s: print(s, flush=True))
+
+
+def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: bool, log=print) -> tuple[list[dict], dict | None]:
+    """Seeds (and the behaviour experiment) on `workers` processes of cores // workers threads each.
+
+    Example: seed_runs, behaviour_result = run_parallel(shared, cfg, 2, True)
+    The rows that need no training are computed here first and handed to every worker (as a
+    serial run reuses them after its first seed), and each worker loads the same saved index.
+    Answers can differ from a serial run in rare cases: fewer threads add up floats in another order.
+    Workers' progress bars are off (two processes would draw over each other); each row logs a line.
+    """
+    probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
+    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates)
+    if {"closed-book", "RAG"} & set(ccfg.approaches):
+        row_rag(shared, questions, ccfg, probe)
+    if updates and {"fine-tuned", "fine-tuned + RAG"} & set(ccfg.approaches):
+        updated_index(shared, questions, updates, ccfg)
+    shared.pristine_index()  # saved once; every worker loads it
+    state = (shared.pristine, shared.index_info, shared.untrained)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    tasks = [("seed", ccfg, seed, shared.gen.name, state, threads) for seed in ccfg.seeds]
+    if behaviour:
+        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, None, threads))
+    log(f"{len(tasks)} tasks on {workers} worker processes of {threads} thread(s) each")
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = list(pool.map(_in_worker, tasks))
+    return done[: len(ccfg.seeds)], (done[-1] if behaviour else None)
+
+
+def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, behaviour: bool = True, log=print, workers: int = 1) -> dict:
     """Every seed, the aggregate scoreboard, the behaviour task and the cost projection, as one JSON-ready dict.
 
     Example: run_experiment(default_compare_config(quick=True))["scoreboard"]["RAG"]["accuracy"]["mean"] -> 0.33
+    workers > 1 runs the seeds and the behaviour experiment side by side in processes (`run_parallel`).
     """
     ccfg = ccfg or default_compare_config()
     t0 = time.perf_counter()
@@ -450,7 +522,11 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     index, index_info = measure_index(embedder, ccfg.rebuild_index)
     log(f"index: {index_info['chunks']} chunks built in {index_info['index_build_s']} s")
     shared = Shared(gen, embedder, index, index_info)
-    seed_runs = [run_seed(shared, ccfg, seed, log=log) for seed in ccfg.seeds]
+    behaviour_result = None
+    if workers > 1 and len(ccfg.seeds) + behaviour > 1:
+        seed_runs, behaviour_result = run_parallel(shared, ccfg, workers, behaviour, log)
+    else:
+        seed_runs = [run_seed(shared, ccfg, seed, log=log) for seed in ccfg.seeds]
     out = {"config": asdict(ccfg), "quick": get_config().quick, "index": index_info, **aggregate(seed_runs),
            "differences": differences(seed_runs),
            "seeds": [{k: v for k, v in r.items() if k != "rows"} | {"rows": _strip(r["rows"])} for r in seed_runs]}
@@ -458,10 +534,12 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     if tps:
         first = seed_runs[0]
         out["train_tokens_per_s"] = round(sum(tps) / len(tps), 1)
+        out["train_precision"] = first["train_precision"]
         out["cost_projection"] = {"train_tokens": first["train_tokens"], "total_params": first["total_params"],
                                   "rows": cost_projection(out["train_tokens_per_s"], first["total_params"], first["train_tokens"])}
     if behaviour:
-        out["behaviour"] = run_behaviour(gen, embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, ccfg.seeds[0])
+        out["behaviour"] = behaviour_result or run_behaviour(gen, embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, ccfg.seeds[0])
         log("behaviour: " + ", ".join(f"{k} {out['behaviour'][k]['label_accuracy']}" for k in ("zero_shot", "few_shot", "lora")))
+    out["workers"] = workers
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out

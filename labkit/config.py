@@ -26,6 +26,13 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def progress_bars(wanted: bool = True) -> bool:
+    """Whether to draw progress bars: as asked, unless TQDM_DISABLE is set (tqdm's own switch; compare's worker
+    processes set it, since bars from two processes would draw over each other). Example: progress_bars(True) -> True
+    """
+    return bool(wanted) and not env_flag("TQDM_DISABLE")
+
+
 def _default_device() -> str:
     import torch
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.config import cache_problem, check_device, get_config, warn_once
+from labkit.config import cache_problem, check_device, get_config, progress_bars, warn_once
 from labkit.storage import atomic_dir, recover
 
 DEFAULT_GENERATOR = "smollm2-135m-instruct"
@@ -210,7 +210,7 @@ class Generator:
             lengths = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
             order.sort(key=lambda i: lengths[i])
         starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="answering", unit="batch", disable=not progress or len(starts) < 2, leave=False):
+        for start in tqdm(starts, desc="answering", unit="batch", disable=not progress_bars(progress) or len(starts) < 2, leave=False):
             chosen = [texts[i] for i in order[start : start + batch_size]]
             batch = tok(chosen, return_tensors="pt", padding=True, truncation=True, max_length=limit, add_special_tokens=False)
             batch = {k: v.to(device) for k, v in batch.items()}

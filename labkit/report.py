@@ -306,7 +306,9 @@ def provenance(results: dict) -> str:
     return (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
             f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
             f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
-            f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps."
+            f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps"
+            + (f", training matmuls in {results['train_precision']}" if results.get("train_precision") else "")
+            + (f", {results['workers']} worker processes side by side" if results.get("workers", 1) > 1 else "") + "."
             + (f" {info['note']}" if info.get("note") else ""))
 
 

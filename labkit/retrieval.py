@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.config import KB_DIR, get_config, warn_once
+from labkit.config import KB_DIR, get_config, progress_bars, warn_once
 from labkit.corpus import Chunk, Corpus, Document, chunk_corpus, chunk_document, list_files, load_folder
 from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
 from labkit.models import DEFAULT_EMBEDDER, check_question, embedder_dir, embedding_dim
@@ -70,7 +70,7 @@ def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     batches = range(0, len(texts), batch_size)
     out = np.zeros((len(texts), dim), dtype="float32")
-    for start in tqdm(batches, desc=desc, unit="batch", disable=not progress or len(batches) < 2, leave=False):
+    for start in tqdm(batches, desc=desc, unit="batch", disable=not progress_bars(progress) or len(batches) < 2, leave=False):
         chosen = order[start : start + batch_size]
         vectors = embedder.encode([texts[i] for i in chosen], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
         out[chosen] = np.asarray(vectors, dtype="float32")

@@ -106,3 +106,25 @@ def test_pristine_index_is_a_fresh_copy_each_time(embedder):
     assert a is not b and a is not index and len(a) == len(b) == len(index)
     a.delete_document(next(iter(a.documents)))
     assert len(shared.pristine_index()) == len(index)  # editing one copy leaves the next untouched
+
+
+def test_workers_get_the_untrained_rows_and_return_every_seed(generator, embedder):
+    """run_parallel in real worker processes (spawned: they load the model themselves), on rows that need no training."""
+    ccfg = compare.default_compare_config(quick=True, num_questions=2, num_updates=1, num_probe=2, max_new_tokens=6,
+                                          approaches=("closed-book", "RAG"), rebuild_index=False, seeds=2)
+    index, info = compare.measure_index(embedder, rebuild=False)
+    shared = compare.Shared(generator, embedder, index, info)
+    serial = compare.run_seed(shared, ccfg, 0, log=lambda s: None)
+    shared.untrained["RAG"] = {**shared.untrained["RAG"], "accuracy": -1.0}  # a marker: workers must reuse what they are handed
+    runs, behaviour = compare.run_parallel(shared, ccfg, workers=2, behaviour=False, log=lambda s: None)
+    assert [r["seed"] for r in runs] == [0, 1] and behaviour is None
+    assert all(r["rows"]["RAG"]["accuracy"] == -1.0 for r in runs)
+    assert all(r["rows"]["closed-book"]["accuracy"] == serial["rows"]["closed-book"]["accuracy"] for r in runs)
+
+
+def test_workers_must_fit_the_cores(tmp_path):
+    from labkit.cli import run_compare
+
+    with pytest.raises(ValueError, match="--workers must be between 1"):
+        run_compare(seeds=1, out=str(tmp_path / "r"), workers=0)
+    assert not (tmp_path / "r").exists()  # rejected before anything ran or was written

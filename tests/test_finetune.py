@@ -24,6 +24,7 @@ from labkit.finetune import (
     replay_counts,
     save_adapter,
     train,
+    training_precision,
 )
 
 FAST = {"lora": {"lr": 5e-3}, "full": {"lr": 1e-4}}
@@ -52,7 +53,8 @@ def test_make_config_keeps_given_values_and_defaults_for_none(overrides, field, 
     assert getattr(make_config(**overrides), field) == expected
 
 
-@pytest.mark.parametrize("overrides", [{"rank": 0}, {"lr": 0}, {"lr": 1.5}, {"replay": 1.0}, {"fact_statements": 5}, {"method": "qlora"}])
+@pytest.mark.parametrize("overrides", [{"rank": 0}, {"lr": 0}, {"lr": 1.5}, {"replay": 1.0}, {"fact_statements": 5}, {"method": "qlora"},
+                                       {"precision": "fp16"}, {"attention": "flash"}])
 def test_make_config_rejects_bad_values_instead_of_defaulting(overrides):
     with pytest.raises(ValueError):
         make_config(**overrides)
@@ -82,11 +84,11 @@ def test_loss_only_on_answer_tokens(generator):
     assert (batch["labels"][batch["attention_mask"] == 0] == -100).all()
 
 
-@pytest.mark.parametrize("method", ["lora", "full"])
-def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method):
+@pytest.mark.parametrize("method, precision", [("lora", "float32"), ("lora", "bfloat16"), ("full", "auto")])
+def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method, precision):
     examples = build_examples(generator, load_qa(2), fact_statements=0)
     before_weight = generator.model.model.layers[0].self_attn.q_proj.weight.detach().clone()
-    cfg = TrainConfig(method=method, num_steps=3, batch_size=2, rank=8, **FAST[method])
+    cfg = TrainConfig(method=method, num_steps=3, batch_size=2, rank=8, precision=precision, **FAST[method])
     result = train(generator, examples, cfg, progress=False)
     batch = collate([encode(generator.tokenizer, e) for e in examples], generator.tokenizer.pad_token_id)
     with torch.no_grad():
@@ -95,6 +97,10 @@ def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method):
     assert tuned_loss < base_loss - 0.2, (base_loss, tuned_loss)
     assert torch.equal(generator.model.model.layers[0].self_attn.q_proj.weight, before_weight)
     assert result.steps_done == 3 and not result.interrupted
+    assert result.precision == training_precision(precision) and result.precision in ("float32", "bfloat16")
+    assert all(p.dtype == torch.float32 for p in result.gen.model.parameters())  # bf16 is for matmuls only: weights stay float32
+    trained_lm = result.gen.model.get_base_model() if method == "lora" else result.gen.model
+    assert trained_lm.config._attn_implementation == generator.model.config._attn_implementation  # answering keeps its kernel
     if method == "lora":
         assert result.trainable_params < 0.05 * result.total_params
     else:
