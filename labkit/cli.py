@@ -287,7 +287,7 @@ def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool 
     return 0 if all(not math.isnan(v["accuracy"]["mean"]) for v in results["scoreboard"].values()) else 1
 
 
-GENERATOR_HELP = "a model id in your Hugging Face cache, or a local model folder (default: the embedded SmolLM2-135M-Instruct)"
+GENERATOR_HELP = "a model id in your Hugging Face cache, a local model folder, or a .gguf file (dequantised once and cached; default: the embedded SmolLM2-135M-Instruct)"
 
 
 def _parser() -> argparse.ArgumentParser:

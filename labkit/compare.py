@@ -13,9 +13,10 @@ What it holds:
   update, the fine-tuned model as it is (stale) and retrained on the updated facts, timed, and
   the RAFT model reading the updated index).
 - `run_seed` runs them for one seed over a `Shared` state (models, index, and the rows that
-  need no training, computed once); `aggregate` gives means and spread over seeds;
-  `run_experiment` runs it all, plus the behaviour task (`behaviour.run_behaviour`) and the
-  cost projection (`costs.project` on the measured training speed).
+  need no training, computed once); `run_experiment` runs it all (serially, or with
+  `run_parallel` the seeds and the behaviour task in worker processes side by side), plus the
+  behaviour task (`behaviour.run_behaviour`) and the cost projection (`costs.project` on the
+  measured training speed); `labkit.scoreboard` turns the seed runs into means, spreads and intervals.
 
 What it leaves out: Markdown, charts and the cached latest results (`labkit.report`), the
 decision guide (`labkit.choose`), the `labkit compare` command (`labkit.cli`), full
@@ -40,26 +41,20 @@ from labkit.config import KB_DIR, get_config, set_seed
 from labkit.costs import format_seconds, project
 from labkit.data import load_probe, spread, taught_questions, updated_questions
 from labkit.evaluate import (
-    METRIC_LABELS,
-    MISS_LABELS,
-    RATE_N,
     heldout_questions,
     mc_accuracy,
     mc_items_from_probe,
     mc_items_from_qa,
     miss_split,
-    paired_bootstrap,
     share_new,
-    wilson_interval,
 )
 from labkit.finetune import Example, build_examples, make_config, save_adapter, train
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG, build_prompt, clean_answer, evaluate_closed_book, evaluate_rag, sources_from_hits
 from labkit.retrieval import VectorIndex, apply_updates, index_folder
+from labkit.scoreboard import APPROACHES, aggregate, differences
 from labkit.storage import dir_size
 
-APPROACHES = ("closed-book", "RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
-METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # aggregated per row (closed-book rows have no miss split: n/a)
 ADAPTERS = {"fine-tuned": "compare-fine-tuned", "fine-tuned (docs)": "compare-docs", "RAFT + RAG": "compare-raft"}  # saved for the playground
 
 
@@ -352,7 +347,7 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
         base = row_closed_book(shared, questions, ccfg, probe)
         if "closed-book" in approaches:
             rows["closed-book"] = base
-            note(f"closed-book accuracy {base['accuracy']}" + (" (same answers as the first seed: no training, greedy)" if reused else ""))
+            note(f"closed-book accuracy {base['accuracy']}" + (" (computed once for every seed: no training, greedy)" if reused else ""))
     if "RAG" in approaches:
         rows["RAG"] = row_rag(shared, questions, ccfg, probe)
         note(f"RAG accuracy {rows['RAG']['accuracy']}" + (" (reused)" if reused else ""))
@@ -380,65 +375,6 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
         note(f"freshness: RAG {fresh['RAG after update']['new']}, stale {fresh['fine-tuned (stale)']['new']}, "
              f"retrained {fresh['fine-tuned retrained']['new']}")
     return {"rows": rows, "freshness": fresh, **extra}
-
-
-def _stats(values: list, n: int | None = None) -> dict | None:
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    mean = sum(values) / len(values)
-    spread_ = statistics.stdev(values) if len(values) > 1 else 0.0
-    out = {"mean": round(mean, 4), "spread": round(spread_, 4)}
-    if n:  # a rate: its n and the 95% Wilson interval of the mean over the n items
-        out["n"] = n
-        out["lo"], out["hi"] = wilson_interval(mean, n)
-    return out
-
-
-def aggregate(seed_runs: list[dict]) -> dict:
-    """Mean and spread (sample standard deviation; 0 for one seed) of every metric over seeds; rates get n and a 95% interval.
-
-    Example: aggregate([{"rows": {"RAG": {"accuracy": 0.6, "n": 40}}}, {"rows": {"RAG": {"accuracy": 0.8, "n": 40}}}])["scoreboard"]["RAG"]["accuracy"]
-    -> {"mean": 0.7, "spread": 0.1414, "n": 40, "lo": 0.5457, "hi": 0.8193}
-    """
-    approaches = [a for a in APPROACHES if any(a in r["rows"] for r in seed_runs)]
-
-    def n_of(a, m):
-        return next((r["rows"][a].get(RATE_N[m]) for r in seed_runs if a in r["rows"]), None) if m in RATE_N and m != "f1" else None
-
-    board = {a: {m: _stats([r["rows"][a].get(m) for r in seed_runs if a in r["rows"]], n_of(a, m)) for m in METRICS} for a in approaches}
-    fresh_runs = [r["freshness"] for r in seed_runs if r.get("freshness")]
-    fresh = None
-    if fresh_runs:
-        keys = [k for k, v in fresh_runs[0].items() if isinstance(v, dict)]
-        n = fresh_runs[0]["n_questions"]  # answers asked about the changed facts
-        fresh = {k: {"new": _stats([f[k]["new"] for f in fresh_runs], n), "old": _stats([f[k]["old"] for f in fresh_runs], n)} for k in keys}
-        for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions"):
-            fresh[k] = _stats([f[k] for f in fresh_runs])
-    return {"scoreboard": board, "freshness": fresh}
-
-
-def differences(seed_runs: list[dict], against: str = "RAG") -> dict:
-    """Each approach's accuracy minus `against`'s, paired by question (each question's match averaged over seeds), with a
-    95% bootstrap interval over questions. Example: differences(runs)["fine-tuned"] -> {"diff": 0.19, "lo": 0.03, "hi": 0.34, "n": 59, "measurable": True}
-    """
-    def per_question(approach):
-        scores: dict[str, list[float]] = {}
-        for r in seed_runs:
-            for rec in r["rows"].get(approach, {}).get("records", []):
-                scores.setdefault(rec["id"], []).append(float(rec["match"]))
-        return {qid: sum(v) / len(v) for qid, v in scores.items()}
-
-    base = per_question(against)
-    out = {}
-    for approach in APPROACHES:
-        if approach == against:
-            continue
-        mine = per_question(approach)
-        shared_ids = sorted(set(base) & set(mine))
-        if shared_ids:
-            out[approach] = paired_bootstrap([mine[q] for q in shared_ids], [base[q] for q in shared_ids])
-    return out
 
 
 def cost_projection(tokens_per_s: float, total_params: float, train_tokens: float) -> list[dict]:

@@ -105,10 +105,15 @@ def _gguf_fingerprint(path: Path) -> str:
     return hashlib.sha256(f"{path.name}:{stat.st_size}".encode()).hexdigest()[:16]
 
 
-def generator_cache_dir(cache_dir: Path | None = None) -> Path:
-    """Where the dequantised default generator is cached. Example: ~/.cache/labkit/smollm2-135m-instruct-<hash>."""
+def generator_cache_dir(cache_dir: Path | None = None, gguf: Path | None = None) -> Path:
+    """Where a dequantised GGUF generator is cached (default: the embedded one).
+
+    Example: generator_cache_dir() -> ~/.cache/labkit/smollm2-135m-instruct-<hash>;
+    generator_cache_dir(gguf=Path("gemma-3-270m-q4_k_m.gguf")) -> ~/.cache/labkit/gemma-3-270m-q4_k_m-<hash>
+    """
     cache_dir = Path(cache_dir or get_config().cache_dir)
-    return cache_dir / f"{DEFAULT_GENERATOR}-{_gguf_fingerprint(gguf_path())}"
+    stem = DEFAULT_GENERATOR if gguf is None else gguf.stem.lower()
+    return cache_dir / f"{stem}-{_gguf_fingerprint(gguf or gguf_path())}"
 
 
 # Answers per generation batch. Decoding a 135M model is bound by per-step overhead (some 600
@@ -155,7 +160,7 @@ class Generator:
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return f"Question: {question}\nAnswer:"
+        return f"{self.tokenizer.bos_token or ''}Question: {question}\nAnswer:"  # a base model: plain completion (prompts skip special tokens, so bos here)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a text as the model reads it (no special tokens added). Example: gen.count_tokens("Hello world") -> 2."""
@@ -243,7 +248,7 @@ def _prepare_tokenizer(tokenizer) -> None:
 
 
 def load_generator(name: str | None = None, cache_dir: Path | None = None, device: str | None = None) -> Generator:
-    """Load the generator: the embedded SmolLM2 by default, or any model id or local path.
+    """Load the generator: the embedded SmolLM2 by default, or any model id, local model folder or .gguf file.
 
     Example: gen = load_generator(); gen.generate("Say hi") -> "Hi! How can I help you today?"
     The first load of the default dequantises the GGUF (~20 s) and saves safetensors in
@@ -257,9 +262,12 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
     cfg = get_config()
     device = check_device(device or cfg.device)
     t0 = time.perf_counter()
-    if name in (None, "", DEFAULT_GENERATOR):
-        gguf = gguf_path()
-        cached = generator_cache_dir(cache_dir)
+    gguf_file = Path(str(name)).expanduser() if str(name or "").lower().endswith(".gguf") else None
+    if gguf_file is not None and not gguf_file.is_file():
+        raise ModelNotAvailableError(f"No GGUF file at {gguf_file}. Give the path of a .gguf file, a model folder or a model id.")
+    if name in (None, "", DEFAULT_GENERATOR) or gguf_file is not None:  # a GGUF file: dequantised once, cached as safetensors
+        gguf = gguf_file or gguf_path()
+        cached = generator_cache_dir(cache_dir, gguf_file)
         problem = cache_problem(cached.parent)
         if problem:
             warn_once(problem)
@@ -277,7 +285,7 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
             _save_cache(model, tokenizer, cached, gguf)
             source, from_cache = str(gguf), False
-        name = DEFAULT_GENERATOR
+        name = DEFAULT_GENERATOR if gguf_file is None else str(gguf_file)
     else:
         tokenizer, model = _load_named(name, device)
         source, from_cache = name, False

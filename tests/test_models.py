@@ -59,7 +59,7 @@ def test_long_prompt_is_truncated_not_crashing(generator):
     assert isinstance(answer, str)
 
 
-@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "/nonexistent/model/dir"])
+@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "/nonexistent/model/dir", "/nonexistent/reader.Q4_0.gguf"])
 def test_unknown_model_offline_gives_clear_error(name):
     with pytest.raises(models.ModelNotAvailableError) as err:
         models.load_generator(name)
@@ -135,6 +135,17 @@ def test_a_damaged_model_cache_is_rebuilt_and_said(tmp_path, capsys, generator):
     assert not again.from_cache and "damaged" in capsys.readouterr().err
     assert models.cache_damage(cached) is None  # rebuilt whole
     assert again.generate("What is the capital of France?", max_new_tokens=8) == generator.generate("What is the capital of France?", max_new_tokens=8)
+
+
+def test_a_gguf_file_loads_by_the_default_path_and_is_cached(tmp_path, generator):
+    """--generator FILE.gguf: dequantised once, cached under its own name, answers as the same weights loaded by default."""
+    path = str(models.gguf_path())  # the embedded file, named explicitly: any other GGUF goes the same way
+    first = models.load_generator(path, cache_dir=tmp_path)
+    again = models.load_generator(path, cache_dir=tmp_path)
+    assert not first.from_cache and again.from_cache and again.name == path
+    assert models.generator_cache_dir(tmp_path, models.gguf_path()).name.startswith("smollm2-135m-instruct.q4_1-")
+    question = "What is the capital of France?"
+    assert again.generate(question, max_new_tokens=8) == generator.generate(question, max_new_tokens=8)
 
 
 def test_cuda_without_a_gpu_is_a_clear_error():
