@@ -315,12 +315,17 @@ class EvalResult:
 
 
 def summarize(records: list[dict]) -> dict:
-    """Mean match, F1 and median latency of answer records. Example: [{"match": True, "f1": 1.0, "seconds": 0.4}] -> {"accuracy": 1.0, ...}."""
+    """Mean match (with its 95% Wilson interval), F1 and median latency of answer records.
+
+    Example: [{"match": True, "f1": 1.0, "seconds": 0.4}] -> {"n": 1, "accuracy": 1.0, "accuracy_95": (0.2065, 1.0), ...}
+    """
     n = max(1, len(records))
     seconds = sorted(r.get("seconds", 0.0) for r in records) or [0.0]
+    accuracy = sum(r["match"] for r in records) / n
     return {
         "n": len(records),
-        "accuracy": round(sum(r["match"] for r in records) / n, 4),
+        "accuracy": round(accuracy, 4),
+        "accuracy_95": wilson_interval(accuracy, len(records)) if records else (0.0, 1.0),
         "f1": round(sum(r["f1"] for r in records) / n, 4),
         "latency_p50_s": round(seconds[len(seconds) // 2], 4),
     }

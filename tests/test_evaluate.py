@@ -149,3 +149,11 @@ def test_miss_split_separates_retrieval_from_reading_and_adds_up():
     assert split["right"] + split["retrieval_miss"] + split["reading_miss"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="RAG records"):
         ev.miss_split([{"match": False}])  # closed-book records have no sources
+
+
+def test_summarize_gives_every_accuracy_its_n_and_interval():
+    records = [{"match": m, "f1": float(m), "seconds": 0.1} for m in [True] * 3 + [False] * 7]
+    summary = ev.summarize(records)
+    assert summary["n"] == 10 and summary["accuracy"] == 0.3
+    assert summary["accuracy_95"] == ev.wilson_interval(0.3, 10) and summary["accuracy_95"][0] < 0.3 < summary["accuracy_95"][1]
+    assert ev.summarize([])["accuracy_95"] == (0.0, 1.0)  # no answers: nothing is known
