@@ -174,3 +174,15 @@ def test_the_readme_run_times_are_the_measured_ones():
     notebooks = sorted(p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
     assert sorted(times["notebooks"]) == notebooks  # every notebook has its row
     assert all(row.get("default") for row in times["notebooks"].values())  # the default mode is measured for each
+
+
+def test_no_notebook_types_its_own_run_time():
+    """Run times live in one measured table (the README's); a header with typed minutes drifts from it."""
+    import re
+
+    from labkit.config import REPO_ROOT
+
+    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        text = " ".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        for sentence in re.findall(r"\*\*Run time[.:]\*\*[^\n]*", text):
+            assert not re.search(r"\d+(\.\d+)?\s*(s\b|sec|min)", sentence), f"{path.name}: {sentence[:120]}"
