@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import statistics
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -390,8 +391,6 @@ def _strip(rows: dict) -> dict:
 
 def _exit_with_parent(every_s: float = 5.0) -> None:
     """End this worker when the process that started it is gone (killed, not Ctrl-C'd): no orphans training on."""
-    import threading
-
     parent = os.getppid()
 
     def watch():
