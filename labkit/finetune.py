@@ -62,7 +62,7 @@ class TrainConfig:
     replay: float = 0.0  # share of every batch drawn from general text (0 to 0.9)
     max_len: int = 96  # examples longer than this many tokens are cut (document chunks mostly)
     seed: int = 0  # seeds the adapter init, the example order and the replay draw
-    attention: str = "eager"  # attention kernel while training: "eager" ran 1.18x faster than "sdpa" on short CPU batches (benchmarks/bench_train_variants.py)
+    attention: str = "eager"  # attention kernel while training: with bfloat16, "eager" ran 1.06-1.09x "sdpa" on CPU (sdpa's bf16 backward is slow; benchmarks/bench_train_variants.py)
     precision: str = "auto"  # "bfloat16": matmuls under autocast (weights, adapters, optimizer stay float32), 1.4-1.7x on this CPU; "auto": bfloat16 where the hardware has bf16 matmuls, else "float32"
 
     def __post_init__(self):
