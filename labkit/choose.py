@@ -36,10 +36,11 @@ TRACE_BAR = 0.5  # traceable: at least half the answers cite a gold document in 
 FRESH_WEIGHT = {"never": 0.0, "monthly": 0.5, "weekly or faster": 0.8}  # weight of "right after a change" against "right"
 CHANGES_PER_YEAR = {"never": 0, "monthly": 12, "weekly or faster": 52}
 KIND = {"closed-book": "base model", "RAG": "RAG", "fine-tuned": "fine-tuning", "fine-tuned (docs)": "fine-tuning",
-        "fine-tuned + RAG": "both", "RAFT + RAG": "both", "zero_shot": "base model", "few_shot": "RAG", "lora": "fine-tuning"}
-RETRIEVES = {"RAG", "fine-tuned + RAG", "RAFT + RAG", "few_shot"}  # kept fresh by an index update
+        "fine-tuned + RAG": "both", "RAFT + RAG": "both", "reading adapter + RAG": "both", "zero_shot": "base model", "few_shot": "RAG", "lora": "fine-tuning"}
+RETRIEVES = {"RAG", "fine-tuned + RAG", "RAFT + RAG", "reading adapter + RAG", "few_shot"}  # kept fresh by an index update
 FRESH_ROW = {"RAG": "RAG after update", "fine-tuned + RAG": "fine-tuned + RAG after update",
-             "RAFT + RAG": "RAFT + RAG after update", "fine-tuned": "fine-tuned retrained"}  # how each stays current
+             "RAFT + RAG": "RAFT + RAG after update", "reading adapter + RAG": "reading adapter + RAG after update",
+             "fine-tuned": "fine-tuned retrained"}  # how each stays current
 BEHAVIOUR_NAMES = {"zero_shot": "zero-shot rules", "few_shot": "retrieved examples (few-shot)", "lora": "LoRA fine-tune"}
 
 

@@ -115,7 +115,8 @@ def format_doctor(report: dict) -> str:
 # ---------------------------------------------------------------- command bodies
 
 
-def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None) -> int:
+def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
+            reader: str = "adapter") -> int:
     """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
 
     Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
@@ -124,7 +125,8 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     from labkit.config import KB_DIR
     from labkit.corpus import skip_summary
     from labkit.models import check_question, load_embedder, load_generator
-    from labkit.rag import RAG, format_answer
+    from labkit.rag import RAG, format_answer, supporting_quote
+    from labkit.reader import is_empty_answer, reader_for
     from labkit.retrieval import index_folder
 
     question = check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
@@ -140,13 +142,18 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             print(line, file=sys.stderr)
         for line in skip_summary(report.get("warnings", [])):
             print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
-    result = RAG(index, load_generator(generator), top_k=top_k).answer(question)
+    answerer, reader_line = reader_for(load_generator(generator), reader)
+    result = RAG(index, answerer, top_k=top_k).answer(question)
+    # an answer with no content (a bare citation, the question echoed) gets the best supporting sentence beside it
+    quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None
     if as_json:
         out = {
             "question": result.question,
             "answer": result.answer,
             "cited": result.cited,
             "cited_by": result.cited_by,
+            "reader": reader_line,
+            "quote": quote,
             "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id, "score": round(s.score, 4)} for s in result.sources],
             "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
                         "retrieve_s": round(result.retrieve_s, 4), "generate_s": round(result.generate_s, 3)},
@@ -158,7 +165,55 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        print(format_answer(result))
+        print(format_answer(result, quote))
+        print(reader_line)
+    return 0
+
+
+def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = None, overwrite: bool = False,
+                     generator: str | None = None, evaluate: bool = True) -> int:
+    """`labkit train-reader`: train the reading adapter on two thirds of the documents, save it, score it against plain.
+
+    Example: run_train_reader() prints the training figures and a table of plain vs adapter, returns 0
+    The shipped adapter (data/reader) was made by this command with its defaults.
+    """
+    from labkit.config import KB_DIR
+    from labkit.data import load_qa
+    from labkit.models import load_embedder, load_generator
+    from labkit.reader import (
+        READER_DIR,
+        ReaderConfig,
+        config_dict,
+        evaluate_readers,
+        format_evaluation,
+        save_reader,
+        split_documents,
+        split_questions,
+        train_reader,
+    )
+    from labkit.retrieval import index_folder
+
+    target = Path(out) if out else READER_DIR
+    if (target / "labkit.json").exists() and not overwrite:
+        raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR for a new one.")
+    cfg = ReaderConfig(seed=seed) if steps is None else ReaderConfig(seed=seed, num_steps=steps)
+    embedder, gen = load_embedder(), load_generator(generator)
+    index = index_folder(KB_DIR, embedder)
+    trained_docs, held_docs = split_documents(list(index.documents), cfg.held_out_every)
+    qa = load_qa()
+    trainable, held_out = split_questions(qa, held_docs)
+    result, examples = train_reader(gen, index, trainable, cfg)
+    meta = {"reader_config": config_dict(cfg), "command": "labkit train-reader" + (f" --steps {steps}" if steps else "") + (f" --seed {seed}" if seed else ""),
+            "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
+            "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}
+    print(f"labkit train-reader: {result.steps_done} steps on {len(examples)} examples ({meta['abstain_examples']} abstain) from "
+          f"{len(trainable)} questions of {len(trained_docs)} documents, {result.train_s:.0f} s, {result.tokens} tokens, {result.precision}")
+    if evaluate:
+        evaluation = evaluate_readers(gen, {"plain": gen, "reading adapter": result.gen}, embedder, index, held_out, qa)
+        meta["evaluation"] = evaluation
+        print(format_evaluation(evaluation))
+    path = save_reader(result, target, meta)
+    print(f"saved {path} ({sum(f.stat().st_size for f in path.iterdir()) / 1e6:.1f} MB)")
     return 0
 
 
@@ -305,6 +360,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print the answer, sources and timings as JSON")
     p.add_argument("--generator", help=GENERATOR_HELP)
+    p.add_argument("--reader", choices=["adapter", "plain"], default="adapter",
+                   help="adapter (default): the shipped reading adapter reads the sources; plain: the model as it is")
+
+    p = sub.add_parser("train-reader", help="train the reading adapter (data/reader) and score it against the plain model")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: ReaderConfig's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="where to save it (default data/reader, the shipped one: needs --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an adapter already there")
+    p.add_argument("--no-eval", action="store_true", help="skip scoring plain vs adapter (about 6 minutes)")
+    p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("finetune", help="fine-tune on the knowledge base and show learning and forgetting")
     p.add_argument("--method", choices=["lora", "full"], default="lora")
@@ -386,7 +451,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2) if args.json else format_doctor(report))
             return 1 if report["problems"] else 0
         if args.command == "ask":
-            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator)
+            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator, reader=args.reader)
+        if args.command == "train-reader":
+            return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
+                                    generator=args.generator, evaluate=not args.no_eval)
         if args.command == "finetune":
             return run_finetune(
                 method=args.method, rank=args.rank, lr=args.lr, num_steps=args.num_steps, replay=args.replay,

@@ -52,6 +52,7 @@ from labkit.evaluate import (
 from labkit.finetune import Example, build_examples, make_config, save_adapter, train
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG, build_prompt, clean_answer, evaluate_closed_book, evaluate_rag, sources_from_hits
+from labkit.reader import READER_DIR, load_reader, reader_info
 from labkit.retrieval import VectorIndex, apply_updates, index_folder
 from labkit.scoreboard import APPROACHES, aggregate, differences
 from labkit.storage import dir_size
@@ -108,6 +109,16 @@ class Shared:
     index_info: dict  # index_build_s, index_bytes, chunks, rebuilt
     untrained: dict = field(default_factory=dict)  # rows computed once: closed-book, RAG, RAG after update (greedy, no training: same every seed)
     pristine: Path | None = None  # a saved copy of the index, so each seed's update starts from the original documents
+    _reader: object = None  # the shipped reading adapter on gen, loaded on first use (False: it does not fit gen)
+
+    def reader(self):
+        """The base model with the shipped reading adapter, or None if it was trained on another base. Example: shared.reader()."""
+        if self._reader is None:
+            try:
+                self._reader = load_reader(self.gen)
+            except (ValueError, FileNotFoundError):
+                self._reader = False
+        return self._reader or None
 
     def pristine_index(self) -> VectorIndex:
         """A fresh copy of the original index (saved once, loaded per call). Example: shared.pristine_index() is not shared.index."""
@@ -242,6 +253,26 @@ def row_rag(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe) -
     return shared.untrained["RAG"]
 
 
+def row_reader(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, log=print) -> dict | None:
+    """The shipped reading adapter (data/reader) reading the top_k sources; computed once per run (no training, greedy).
+
+    Example: row_reader(shared, qs, cfg, probe)["accuracy"] -> 0.56
+    None when the adapter does not fit the generator (another --generator). Its training cost is
+    the shipped adapter's, paid once by `labkit train-reader` (on the training wordings of the
+    questions of two thirds of the documents; these rows score the held-out paraphrases).
+    """
+    if "reading adapter + RAG" not in shared.untrained:
+        reader = shared.reader()
+        if reader is None:
+            log("  reading adapter + RAG: skipped (the shipped adapter was trained on another base model)")
+            shared.untrained["reading adapter + RAG"] = None
+        else:
+            info = reader_info()
+            row = score_rag(RAG(shared.index, reader, ccfg.top_k, ccfg.max_new_tokens), questions, round(mc_accuracy(reader, probe), 4), len(probe))
+            shared.untrained["reading adapter + RAG"] = {**row, **_costs(shared, rag=True, train_s=info["train_s"], adapter_bytes=dir_size(READER_DIR))}
+    return shared.untrained["reading adapter + RAG"]
+
+
 def rows_fine_tuned(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, seed: int) -> tuple[dict, dict, object]:
     """LoRA on the questions and fact statements: the closed-book row, the + RAG row, and the TrainResult.
 
@@ -291,6 +322,10 @@ def updated_index(shared: Shared, questions: list[dict], updates: list[dict], cc
     update = apply_updates(fresh_index, updates)
     if "RAG after update" not in shared.untrained:  # untrained and greedy: the same for every seed
         shared.untrained["RAG after update"] = [a.answer for a in RAG(fresh_index, shared.gen, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
+    if "reading adapter + RAG" in ccfg.approaches and "reading adapter + RAG after update" not in shared.untrained:
+        reader = shared.reader()
+        shared.untrained["reading adapter + RAG after update"] = (
+            [a.answer for a in RAG(fresh_index, reader, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)] if reader else None)
     return new_answers, asked, texts, fresh_index, update
 
 
@@ -307,6 +342,8 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
     retrained = _train(shared.gen, build_examples(shared.gen, updated_questions(questions, updates), fact_statements=ccfg.fact_statements), ccfg, seed)
     redone = [clean_answer(a) for a in retrained.gen.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
     extra = {}
+    if shared.untrained.get("reading adapter + RAG after update"):
+        extra["reading adapter + RAG after update"] = share_new(shared.untrained["reading adapter + RAG after update"], asked, new_answers)
     if raft is not None:
         raft_after = [a.answer for a in RAG(fresh_index, raft, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
         extra["RAFT + RAG after update"] = share_new(raft_after, asked, new_answers)
@@ -352,6 +389,11 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
     if "RAG" in approaches:
         rows["RAG"] = row_rag(shared, questions, ccfg, probe)
         note(f"RAG accuracy {rows['RAG']['accuracy']}" + (" (reused)" if reused else ""))
+    if "reading adapter + RAG" in approaches:
+        row = row_reader(shared, questions, ccfg, probe, log)
+        if row is not None:
+            rows["reading adapter + RAG"] = row
+            note(f"reading adapter + RAG accuracy {row['accuracy']}" + (" (reused)" if reused else ""))
     ft = None
     if {"fine-tuned", "fine-tuned + RAG"} & approaches:
         ft_row, hybrid_row, ft = rows_fine_tuned(shared, questions, ccfg, probe, seed)
@@ -431,6 +473,8 @@ def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: b
     questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates)
     if {"closed-book", "RAG"} & set(ccfg.approaches):
         row_rag(shared, questions, ccfg, probe)
+    if "reading adapter + RAG" in ccfg.approaches:
+        row_reader(shared, questions, ccfg, probe, log)
     if updates and {"fine-tuned", "fine-tuned + RAG"} & set(ccfg.approaches):
         updated_index(shared, questions, updates, ccfg)
     shared.pristine_index()  # saved once; every worker loads it

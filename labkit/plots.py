@@ -104,14 +104,19 @@ def plot_sweep(xs, series: dict, xlabel: str, ylabel: str = "score", ax=None, ti
 
 
 def plot_accuracy_bars(scores: dict, ax=None, title: str = "Answer accuracy on held-out paraphrases", ylabel: str = "accuracy",
-                       chance: float | None = None):
-    """One bar per approach, value on top; `chance` draws the guessing level as a dashed line.
+                       chance: float | None = None, intervals: dict | None = None):
+    """One bar per approach, value on top; `chance` draws the guessing level as a dashed line; `intervals`
+    (name -> (low, high), e.g. the 95% Wilson interval) draws error bars.
 
-    Example: plot_accuracy_bars({"closed-book": 0.02, "RAG": 0.6}) -> Axes
+    Example: plot_accuracy_bars({"closed-book": 0.02, "RAG": 0.6}, intervals={"RAG": (0.47, 0.72)}) -> Axes
     """
     ax = _axes(ax, (5, 3.5))
     names, values = list(scores), [float(v) for v in scores.values()]
-    bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))])
+    yerr = None
+    if intervals:
+        yerr = np.array([[v - intervals[n][0] if n in intervals else 0.0 for n, v in zip(names, values, strict=True)],
+                         [intervals[n][1] - v if n in intervals else 0.0 for n, v in zip(names, values, strict=True)]])
+    bars = ax.bar(names, values, color=[f"C{i}" for i in range(len(names))], yerr=yerr, capsize=4 if intervals else 0)
     for bar, v in zip(bars, values, strict=True):
         ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.2f}", ha="center", va="bottom")
     if chance is not None:

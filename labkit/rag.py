@@ -116,6 +116,31 @@ def build_prompt(question: str, sources: list[Source], instruction: str = INSTRU
     return "\n".join(lines)
 
 
+ABSTAIN = "The sources do not say."  # what a reader should answer when no source holds the answer (the reading adapter does)
+_FILLER = {"the", "a", "an", "is", "are", "was", "answer", "answers", "source", "sources", "question", "according", "to",
+           "in", "of", "it", "this", "that", "as", "by", "be", "and", "or", "for", "on", "at", "stated", "says", "mentioned"}
+
+
+def is_abstention(answer: str) -> bool:
+    """True if the answer says the sources do not hold the answer. Example: "The sources do not say [1]." -> True."""
+    text = answer.lower()
+    return "sources do not say" in text or "sources don't say" in text or "do not contain" in text
+
+
+def is_empty_answer(answer: str, question: str) -> bool:
+    """True if an answer carries no content: only citation markers, filler, or words of the question.
+
+    Example: is_empty_answer("The answer is: [1]", "Who founded it?") -> True;
+    is_empty_answer("Ada Brimble [2].", "Who founded it?") -> False. An abstention is not empty.
+    """
+    if is_abstention(answer):
+        return False
+    asked = set(re.findall(r"\w+", question.lower()))
+    words = set(re.findall(r"\w+", re.sub(r"\[\d+\]", " ", answer.lower())))
+    return not (words - asked - _FILLER)
+
+
+
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -162,7 +187,7 @@ class RAG:
         answer = clean_answer(raw)
         cited = cited_numbers(answer, len(sources))
         cited_by = "model"
-        if not cited and self.add_citation and sources:
+        if not cited and self.add_citation and sources and not is_abstention(answer):  # an abstention cites nothing
             best = best_source(answer, sources)
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
@@ -257,9 +282,28 @@ def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_
 # ---------------------------------------------------------------- for a terminal
 
 
-def format_answer(result: RAGAnswer) -> str:
+def supporting_quote(result: RAGAnswer) -> dict | None:
+    """The sentence of the cited (else the top) source sharing the most words with the question, for an answer with no content.
+
+    Example: supporting_quote(rag.answer("Price of the kettle?")) -> {"source": 1, "sentence": "The Brimble Kettle costs $89."}
+    Shown under the answer, labelled as a quote; never scored.
+    """
+    if not result.sources:
+        return None
+    number = result.cited[0] if result.cited else 1
+    source = next(s for s in result.sources if s.number == number)
+    asked = {w for w in re.findall(r"\w+", result.question.lower()) if len(w) > 2}
+    sentences = [x.strip() for x in _SENTENCE.split(source.text) if x.strip()]
+    best = max(sentences, key=lambda x: len(asked & set(re.findall(r"\w+", x.lower()))), default="")
+    return {"source": number, "sentence": best} if best else None
+
+
+def format_answer(result: RAGAnswer, quote: dict | None = None) -> str:
     """A RAG answer as text for a terminal. Example: "The kettle costs $89 [1].\\n\\nSources:\\n[1] 0.71 product-brimble-kettle#2 ..."."""
-    lines = [result.answer, "", "Sources:"]
+    lines = [result.answer]
+    if quote:
+        lines.append(f"(the answer has no content of its own; quote from source [{quote['source']}]: \"{quote['sentence']}\")")
+    lines += ["", "Sources:"]
     for s in result.sources:
         mark = "*" if s.number in result.cited else " "
         lines.append(f"{mark}[{s.number}] {s.score:.2f}  {s.chunk_id}  ({s.path})")

@@ -170,11 +170,18 @@ def meaning(results: dict) -> list[str]:
     if m("RAFT + RAG", "accuracy") is not None and m("RAG", "accuracy") is not None:
         lines.append(f"- The retrieval-aware fine-tune answers {m('RAFT + RAG', 'accuracy'):.2f}, {versus(results, 'RAFT + RAG')} "
                      f"({m('RAG', 'accuracy'):.2f}).")
+    if m("reading adapter + RAG", "accuracy") is not None and m("RAG", "accuracy") is not None:
+        lines.append(f"- The reading adapter (a small LoRA shipped in data/reader, trained once to read numbered sources on the "
+                     f"questions of two thirds of the documents) answers {m('reading adapter + RAG', 'accuracy'):.2f} from the same "
+                     f"sources, {versus(results, 'reading adapter + RAG')} ({m('RAG', 'accuracy'):.2f}); it never saw these "
+                     "paraphrases, but did see the training wordings of two thirds of the questions.")
     if fr:
         line = (f"- Freshness, over {fr['RAG after update']['new'].get('n', '?')} answers about changed facts: after the index update "
                 f"({fr['update_s']['mean']:.2f} s) RAG gives the new value in {fmt(fr['RAG after update']['new'])} of answers; "
                 f"the fine-tuned model as it is in {fmt(fr['fine-tuned (stale)']['new'])}, and "
                 f"{fmt(fr['fine-tuned retrained']['new'])} after {fr['retrain_s']['mean']:.0f} s of retraining")
+        if "reading adapter + RAG after update" in fr:
+            line += f"; the reading adapter, reading the updated index, in {fmt(fr['reading adapter + RAG after update']['new'])}"
         if "RAFT + RAG after update" in fr:
             line += f"; the retrieval-aware fine-tune reads the updated index and gives it in {fmt(fr['RAFT + RAG after update']['new'])}"
         lines.append(line + ".")

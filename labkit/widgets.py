@@ -36,6 +36,7 @@ from labkit.forgetting import default_setup, lab_config, nearest_run, run_forget
 from labkit.models import check_question
 from labkit.plots import curves_png
 from labkit.rag import RAG, closed_book
+from labkit.reader import reader_for
 
 
 class _UI:
@@ -198,9 +199,20 @@ def playground_html(rows: list[dict]) -> str:
     return f"<div style='display:flex'>{''.join(cells)}</div>"
 
 
-def default_columns(index, gen, top_k: int = 3) -> list:
-    """The RAG track's columns: closed-book and RAG. Example: default_columns(index, gen)[1][0] -> "RAG"."""
-    return [("closed-book", closed_book(gen)), ("RAG", RAG(index, gen, top_k=top_k).answer)]
+def default_columns(index, gen, top_k: int = 3, reader: str = "adapter") -> list:
+    """The RAG track's columns: closed-book, RAG, and RAG read by the shipped reading adapter (unless reader="plain").
+
+    Example: [name for name, _ in default_columns(index, gen)] -> ["closed-book", "RAG", "reading adapter + RAG"]
+    The adapter's column is left out, with a printed line saying why, when it does not fit `gen`.
+    """
+    columns = [("closed-book", closed_book(gen)), ("RAG", RAG(index, gen, top_k=top_k).answer)]
+    if reader != "plain":
+        tuned, line = reader_for(gen, reader)
+        if tuned is gen:
+            print(line)
+        else:
+            columns.append(("reading adapter + RAG", RAG(index, tuned, top_k=top_k).answer))
+    return columns
 
 
 class QueryPlayground(_UI):

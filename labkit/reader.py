@@ -1,0 +1,361 @@
+"""The reading adapter: a small LoRA whose only job is to read the numbered sources it is given.
+
+The hybrid of the seeds in its purest form: fine-tune the *behaviour*, retrieve the *facts*.
+The plain 135M model often answers a RAG prompt with a citation marker or an echo of the
+question even when the right source is in front of it; this adapter is trained (RAFT-style,
+arXiv 2403.10131) to pick the source that holds the answer among distractors, copy a short
+phrase from it with its number, "$89 [2].", or say `ABSTAIN` when no source holds it.
+
+Worked example (what one training example looks like):
+    sources: [1] Lamp: ... costs $45 ...  [2] Kettle: ... costs $89 ...  [3] Returns: ...
+    question: "How much does the Brimble Kettle cost?"  ->  target "$89 [2]."
+    the same question with the kettle's chunks removed          ->  target "The sources do not say."
+
+It is trained on the questions of two thirds of the knowledge base's documents only
+(`split_documents`: split by *document*), so its score on the other third measures reading,
+not remembering. The shipped adapter lives in data/reader/ (rank 4, ~3.5 MB of safetensors)
+so a fresh machine has it without training; `labkit train-reader` re-makes it.
+
+What it holds: `ReaderConfig`, `split_documents` / `split_questions`, `reader_examples`,
+`train_reader`, `save_reader` / `load_reader` / `reader_for` (the shipped adapter, checked
+against the base model's fingerprint), `is_abstention` / `is_empty_answer`, and
+`score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set).
+What it leaves out: retrieval (`labkit.retrieval`), prompting (`labkit.rag`), the training
+loop (`labkit.finetune.train`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from labkit.config import DATA_DIR
+from labkit.evaluate import answer_variants, is_match, wilson_interval
+from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, build_prompt, is_abstention, is_empty_answer, sources_from_hits
+
+READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
+FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
+
+
+@dataclass
+class ReaderConfig:
+    held_out_every: int = 3  # every 3rd document of each kind (sorted by id) is held out: none of its questions is trained on
+    rank: int = 4  # LoRA rank: 4 on the kit's five target layers is ~0.9M weights, ~3.5 MB in float32 (under 5 MB in git)
+    lr: float = 2e-3  # AdamW learning rate (the kit's LoRA default)
+    num_steps: int = 64  # optimizer steps: ~3.5 epochs of the ~140 examples; 48 and 96 steps scored within 0.02 of each other
+    batch_size: int = 8  # examples per step
+    abstain_share: float = 0.15  # training questions that also get an example without any gold source, answered ABSTAIN
+    top_k: int = 3  # sources per prompt, as `labkit ask` shows them
+    seed: int = 0  # seeds the adapter init, the source order and the abstain draw
+
+
+# ---------------------------------------------------------------- the split by document
+
+
+def split_documents(doc_ids, every: int = 3) -> tuple[list[str], list[str]]:
+    """(trained, held out): within each kind of document (the id's first word), every `every`-th is held out.
+
+    Example: split_documents(["faq-a", "faq-b", "faq-c", "news-a"]) -> (["faq-a", "faq-c", "news-a"], ["faq-b"])
+    Stratified so that the held-out third has products, policies, FAQs and news alike.
+    """
+    if every < 2:
+        raise ValueError(f"held_out_every must be 2 or more (got {every}): 1 would hold out every document.")
+    kinds: dict[str, list[str]] = {}
+    for doc_id in sorted(set(doc_ids)):
+        kinds.setdefault(doc_id.split("-")[0], []).append(doc_id)
+    held = {d for docs in kinds.values() for i, d in enumerate(docs) if i % every == 1}
+    return sorted(set(doc_ids) - held), sorted(held)
+
+
+def split_questions(questions: list[dict], held_out_docs) -> tuple[list[dict], list[dict]]:
+    """(trainable, held out): questions whose gold documents are all trained / all held out; mixed ones are dropped.
+
+    Example: split_questions(load_qa(), held)[1][0]["doc_ids"][0] in held -> True
+    """
+    held = set(held_out_docs)
+    trainable = [q for q in questions if not held & set(q["doc_ids"])]
+    held_out = [q for q in questions if set(q["doc_ids"]) <= held]
+    return trainable, held_out
+
+
+# ---------------------------------------------------------------- training examples
+
+
+def _shown(source_text: str) -> str:
+    return " ".join(source_text.split()[:MAX_SOURCE_WORDS])  # what the prompt shows of a chunk
+
+
+def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None = None) -> list:
+    """Training examples: the RAG prompt of each question's training wording and its target.
+
+    Example: reader_examples(gen, index, qa[:1])[0].target -> "$89 [2].<|im_end|>"
+    The sources are what retrieval returns, in a shuffled order (so the answer is not always
+    [1]); if none of them shows the answer, the best chunk of a gold document that does
+    replaces the last. For a share of the questions a second example shows only chunks
+    without the answer and teaches ABSTAIN. Questions whose answer no chunk shows are skipped.
+    """
+    from labkit.finetune import Example
+
+    cfg = cfg or ReaderConfig()
+    rng = random.Random(cfg.seed)
+    end = gen.end_of_turn()
+    hits = index.search_many([q["question"] for q in questions], max(cfg.top_k * 4, 12))
+    examples = []
+    for q, found in zip(questions, hits, strict=True):
+        accepted = answer_variants(q)
+        holds = [h for h in found if h.chunk.doc_id in q["doc_ids"] and is_match(_shown(h.chunk.text), accepted)]
+        if not holds:
+            holds = [_Hit(c) for c in index.chunks.values() if c.doc_id in q["doc_ids"] and is_match(_shown(c.text), accepted)]
+        if not holds:
+            continue
+        chosen = found[: cfg.top_k]
+        if not any(h in holds for h in chosen):
+            chosen = [*chosen[: cfg.top_k - 1], holds[0]]
+        chosen = rng.sample(chosen, len(chosen))
+        sources = sources_from_hits(chosen)
+        number = next(s.number for s, h in zip(sources, chosen, strict=True) if h in holds)
+        prompt = gen.chat_prompt(build_prompt(q["question"], sources))
+        examples.append(Example(prompt, f"{q['answer']} [{number}].{end}", "reader", q["id"]))
+        if rng.random() < cfg.abstain_share:
+            others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and not is_match(_shown(h.chunk.text), accepted)]
+            if len(others) >= cfg.top_k:
+                prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: cfg.top_k])))
+                examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))
+    return examples
+
+
+@dataclass
+class _Hit:
+    """A chunk found by reading the gold document (not by search), shaped like a retrieval Hit."""
+
+    chunk: object
+    score: float = 0.0
+    rank: int = 0
+
+
+def train_reader(gen, index, questions: list[dict], cfg: ReaderConfig | None = None, progress: bool = True):
+    """Train the reading adapter on the trainable questions' examples; returns (TrainResult, examples).
+
+    Example: result, examples = train_reader(gen, index, trainable); result.train_s -> 540.2
+    """
+    from labkit.finetune import make_config, train
+
+    cfg = cfg or ReaderConfig()
+    examples = reader_examples(gen, index, questions, cfg)
+    tcfg = make_config(rank=cfg.rank, lr=cfg.lr, num_steps=cfg.num_steps, batch_size=cfg.batch_size, max_len=640,
+                       seed=cfg.seed, fact_statements=0)
+    return train(gen, examples, tcfg, progress=progress), examples
+
+
+# ---------------------------------------------------------------- the shipped adapter
+
+
+def base_fingerprint(gen) -> str:
+    """A short hash of the base model: its shape and the first rows of its token embeddings.
+
+    Example: base_fingerprint(load_generator()) -> "3f0c9a1e5b7d2c44"
+    The adapter only makes sense on the weights it was trained on; this tells them apart
+    without hashing all ~540 MB.
+    """
+    import torch
+
+    from labkit.models import causal_lm
+
+    model = causal_lm(gen.model)
+    cfg = model.config
+    head = model.get_input_embeddings().weight[:16].detach().to("cpu", torch.float32).contiguous()
+    shape = f"{cfg.model_type}:{cfg.hidden_size}:{cfg.num_hidden_layers}:{cfg.vocab_size}"
+    return hashlib.sha256(shape.encode() + head.numpy().round(4).tobytes()).hexdigest()[:16]
+
+
+def save_reader(result, path: Path = READER_DIR, meta: dict | None = None) -> Path:
+    """Save a trained reading adapter as safetensors plus labkit.json (base fingerprint, config, figures).
+
+    Example: save_reader(result, meta={"train_questions": 120}) -> PosixPath('data/reader')
+    """
+    from labkit.storage import atomic_dir
+
+    path = Path(path)
+    with atomic_dir(path) as tmp:
+        result.gen.model.save_pretrained(tmp, safe_serialization=True)
+        config_file = tmp / "adapter_config.json"
+        config = json.loads(config_file.read_text())
+        config["base_model_name_or_path"] = result.gen.name  # not this machine's cache path
+        config_file.write_text(json.dumps(config, indent=2, sort_keys=True))
+        info = {"kind": "reader", "base": result.gen.name, "base_fingerprint": base_fingerprint(result.gen),
+                "steps_done": result.steps_done, "train_s": round(result.train_s, 1), "tokens": result.tokens,
+                "precision": result.precision, "trainable_params": result.trainable_params, **(meta or {})}
+        (tmp / "labkit.json").write_text(json.dumps(info, indent=2))
+    return path
+
+
+def reader_info(path: Path = READER_DIR) -> dict:
+    """The shipped adapter's labkit.json. Example: reader_info()["reader_config"]["rank"] -> 4."""
+    file = Path(path) / "labkit.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"No reading adapter in {path}; make one with `labkit train-reader`.")
+    return json.loads(file.read_text())
+
+
+def load_reader(gen, path: Path = READER_DIR):
+    """A Generator with the reading adapter applied to a copy of `gen`; ValueError if it was trained on another base.
+
+    Example: reader = load_reader(gen); RAG(index, reader).answer("Price of the kettle?").answer -> "$89 [1]."
+    """
+    from peft import PeftModel
+
+    from labkit.models import Generator, causal_lm
+
+    info = reader_info(path)
+    mine = base_fingerprint(gen)
+    if info.get("base_fingerprint") != mine:
+        raise ValueError(f"The reading adapter in {path} was trained on {info.get('base')!r} (fingerprint "
+                         f"{info.get('base_fingerprint')}), not on {gen.name!r} ({mine}); use --reader plain, or train "
+                         "one for this model with `labkit train-reader --generator ...`.")
+    model = PeftModel.from_pretrained(copy.deepcopy(causal_lm(gen.model)), str(path), is_trainable=False)
+    model.to(next(gen.model.parameters()).device)
+    model.eval()
+    return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, "reader": str(path)})
+
+
+def reader_for(gen, reader: str = "adapter", path: Path = READER_DIR) -> tuple[object, str]:
+    """(the generator to answer with, one line saying which reader it is). reader: "adapter" (default) or "plain".
+
+    Example: reader_for(gen) -> (<Generator with the adapter>, "reader: the reading adapter (data/reader, rank 4)")
+    A base model the shipped adapter does not fit falls back to the plain model, and says so.
+    """
+    if reader not in ("adapter", "plain"):
+        raise ValueError(f"--reader must be 'adapter' or 'plain' (got {reader!r}).")
+    if reader == "plain":
+        return gen, "reader: the plain model (--reader plain)"
+    try:
+        tuned = load_reader(gen, path)
+    except (ValueError, FileNotFoundError) as exc:
+        return gen, f"reader: the plain model ({exc})"
+    rank = reader_info(path).get("reader_config", {}).get("rank", "?")
+    return tuned, f"reader: the reading adapter ({_short(path)}, rank {rank}; --reader plain turns it off)"
+
+
+def _short(path: Path) -> str:
+    path = Path(path)
+    try:
+        return path.relative_to(DATA_DIR.parent).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- scoring a reader
+
+def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
+    """One RAG system on one question set: right answers, abstentions, empty answers, answer seconds.
+
+    Example: score_reader(RAG(index, reader), items)["accuracy"] -> 0.62
+    items: dicts with "asked" (the question put), "answer" (None when no document holds it),
+    "aliases" and "doc_ids". Answerable questions score by normalised match; an abstention
+    on them is wrong. Unanswerable ones count only towards the abstention rates.
+    """
+    from labkit.models import GENERATE_BATCH
+
+    results = rag.answer_many([it["asked"] for it in items], batch_size or GENERATE_BATCH)
+    records = []
+    for it, r in zip(items, results, strict=True):
+        answerable = it.get("answer") is not None
+        records.append({"id": it["id"], "question": it["asked"], "answer": r.answer, "expected": it.get("answer"),
+                        "answerable": answerable, "match": answerable and is_match(r.answer, answer_variants(it)),
+                        "retrieved_gold": any(s.doc_id in it.get("doc_ids", []) for s in r.sources),
+                        "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
+                        "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
+    return summarize_reader(records)
+
+
+def _rate(hits: int, n: int) -> dict:
+    low, high = wilson_interval(hits / n, n) if n else (0.0, 0.0)
+    return {"rate": round(hits / n, 4) if n else None, "hits": hits, "n": n, "ci95": [round(low, 4), round(high, 4)]}
+
+
+def summarize_reader(records: list[dict]) -> dict:
+    """Rates with n and Wilson 95% intervals. Example: summarize_reader(records)["accuracy"] -> 0.62."""
+    answerable = [r for r in records if r["answerable"]]
+    found = [r for r in answerable if r["retrieved_gold"]]
+    not_found = [r for r in records if not r["answerable"] or not r["retrieved_gold"]]
+    acc = _rate(sum(r["match"] for r in answerable), len(answerable))
+    return {
+        "accuracy": acc["rate"], "n": acc["n"], "accuracy_95": acc["ci95"], "right": acc["hits"],
+        "accuracy_gold_found": _rate(sum(r["match"] for r in found), len(found)),
+        "abstain_gold_found": _rate(sum(r["abstained"] for r in found), len(found)),  # should be rare
+        "abstain_no_answer": _rate(sum(r["abstained"] for r in not_found), len(not_found)),  # should be common
+        "empty": _rate(sum(r["empty"] for r in records), len(records)),
+        "cited_by_model": _rate(sum(r["cited_by"] == "model" for r in records), len(records)),
+        "answer_p50_s": round(statistics.median(r["seconds"] for r in records), 3) if records else None,
+        "records": records,
+    }
+
+
+def kb_items(questions: list[dict]) -> list[dict]:
+    """The kit's questions as items for score_reader: the first held-out paraphrase of each.
+
+    Example: kb_items(load_qa(1))[0]["asked"] -> "What is the price of the Brimble Kettle?"
+    """
+    from labkit.evaluate import heldout_questions
+
+    return heldout_questions(questions, 1)
+
+
+def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
+    """The foreign corpus's hand-written questions as items (unanswerable ones have answer None).
+
+    Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
+    """
+    from labkit.data import load_jsonl
+
+    return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
+
+
+def config_dict(cfg: ReaderConfig) -> dict:
+    """The config as a plain dict, for labkit.json. Example: config_dict(ReaderConfig())["rank"] -> 4."""
+    return asdict(cfg)
+
+
+def evaluate_readers(gen, readers: dict, embedder, kb_index, held_out: list[dict], everything: list[dict] | None = None,
+                     foreign: Path | None = FOREIGN_DIR, top_k: int = 3) -> dict:
+    """Each reader (name -> Generator) on the same retrieval and questions: held-out documents, the kit's set, a foreign corpus.
+
+    Example: evaluate_readers(gen, {"plain": gen, "reading adapter": tuned}, embedder, index, held)["held-out documents"]["plain"]["accuracy"]
+    Returns {question set: {reader name: summarize_reader(...) without its records}}.
+    """
+    from labkit.rag import RAG
+    from labkit.retrieval import index_folder
+
+    sets = {"held-out documents": (kb_index, kb_items(held_out))}
+    if everything:
+        sets["all questions"] = (kb_index, kb_items(everything))
+    if foreign is not None:
+        sets["foreign corpus"] = (index_folder(Path(foreign) / "docs", embedder, progress=False), foreign_items(foreign))
+    out: dict = {}
+    for set_name, (index, items) in sets.items():
+        for name, reader in readers.items():
+            summary = score_reader(RAG(index, reader, top_k=top_k, max_new_tokens=32), items)
+            out.setdefault(set_name, {})[name] = {k: v for k, v in summary.items() if k != "records"}
+    return out
+
+
+def format_evaluation(evaluation: dict) -> str:
+    """A plain-text table of evaluate_readers' result. Example: print(format_evaluation(ev))."""
+    lines = [f"{'question set':<20} {'reader':<16} {'accuracy [95% CI]':<24} {'n':>4} {'abstain (gold found)':>21} "
+             f"{'abstain (no answer)':>20} {'empty':>6} {'p50 s':>6}"]
+    for set_name, readers in evaluation.items():
+        for name, s in readers.items():
+            low, high = s["accuracy_95"]
+            gold, none = s["abstain_gold_found"], s["abstain_no_answer"]
+            lines.append(f"{set_name:<20} {name:<16} {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]{'':<10} {s['n']:>4} "
+                         f"{_pct(gold):>21} {_pct(none):>20} {s['empty']['rate']:>6.2f} {s['answer_p50_s']:>6.2f}")
+    return "\n".join(lines)
+
+
+def _pct(rate: dict) -> str:
+    return f"{rate['hits']}/{rate['n']}" if rate["n"] else "-"

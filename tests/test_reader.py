@@ -1,0 +1,165 @@
+"""The reading adapter: the split by document, its training examples, the shipped file, and how answers are judged."""
+
+import json
+
+import pytest
+
+from labkit.config import KB_DIR
+from labkit.data import load_jsonl, load_qa
+from labkit.evaluate import is_match, normalize_answer
+from labkit.rag import ABSTAIN, RAG, RAGAnswer, Source, is_abstention, is_empty_answer, supporting_quote
+from labkit.reader import (
+    FOREIGN_DIR,
+    READER_DIR,
+    ReaderConfig,
+    base_fingerprint,
+    load_reader,
+    reader_examples,
+    reader_for,
+    reader_info,
+    split_documents,
+    split_questions,
+    summarize_reader,
+)
+from labkit.retrieval import index_folder
+
+DOC_IDS = sorted(p.stem for p in KB_DIR.glob("*.md"))
+
+
+@pytest.fixture(scope="module")
+def kb_index(embedder):
+    return index_folder(KB_DIR, embedder)
+
+
+def test_the_split_holds_out_a_third_of_every_kind_of_document():
+    trained, held = split_documents(DOC_IDS)
+    assert not set(trained) & set(held) and sorted(trained + held) == DOC_IDS
+    for kind in {d.split("-")[0] for d in DOC_IDS}:
+        of_kind = [d for d in DOC_IDS if d.startswith(kind + "-")]
+        assert len([d for d in held if d in of_kind]) == len(of_kind) // 3 + (len(of_kind) % 3 == 2)
+    assert split_documents(list(reversed(DOC_IDS))) == (trained, held)  # order of the input does not matter
+    with pytest.raises(ValueError, match="2 or more"):
+        split_documents(DOC_IDS, every=1)
+
+
+def test_no_trained_question_touches_a_held_out_document():
+    _, held = split_documents(DOC_IDS)
+    trainable, held_out = split_questions(load_qa(), held)
+    assert all(not set(q["doc_ids"]) & set(held) for q in trainable)
+    assert all(set(q["doc_ids"]) <= set(held) for q in held_out)
+    assert len(trainable) > 100 and len(held_out) > 50  # 120 and 66 with the shipped data
+
+
+def test_training_examples_show_the_answer_in_the_cited_source_or_abstain(generator, kb_index):
+    questions = load_qa()[:12]
+    examples = reader_examples(generator, kb_index, questions, ReaderConfig(abstain_share=0.5, seed=1))
+    by_id = {q["id"]: q for q in questions}
+    answered = [e for e in examples if e.kind == "reader"]
+    abstained = [e for e in examples if e.kind == "abstain"]
+    assert len(answered) == 12 and abstained, "every question's answer is in some chunk; half of them also abstain"
+    positions = set()
+    for e in answered:
+        q = by_id[e.source]
+        number = int(e.target.split("[")[1].split("]")[0])
+        positions.add(number)
+        shown = e.prompt.split(f"[{number}] ", 1)[1].split("\n")[0]
+        assert e.target.startswith(q["answer"]) and is_match(shown, [q["answer"], *q["aliases"]])
+    assert len(positions) > 1, "the answer's source is shuffled, not always [1]"
+    for e in abstained:
+        q = by_id[e.source]
+        sources = e.prompt.split("Question:")[0]
+        assert e.target.startswith(ABSTAIN) and not is_match(sources, [q["answer"], *q["aliases"]])
+
+
+def test_the_shipped_adapter_fits_the_embedded_model_and_is_small(generator):
+    info = reader_info()
+    files = {p.name: p.stat().st_size for p in READER_DIR.iterdir()}
+    assert set(files) == {"adapter_model.safetensors", "adapter_config.json", "labkit.json"}
+    assert sum(files.values()) < 5_000_000, files
+    assert info["base_fingerprint"] == base_fingerprint(generator) and info["base"] == generator.name
+    config = json.loads((READER_DIR / "adapter_config.json").read_text())
+    assert config["r"] == info["reader_config"]["rank"] and config["base_model_name_or_path"] == generator.name
+    from safetensors import safe_open
+
+    with safe_open(READER_DIR / "adapter_model.safetensors", "pt") as f:
+        shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    hidden, layers = generator.model.config.hidden_size, generator.model.config.num_hidden_layers
+    assert len(shapes) == 2 * len(config["target_modules"]) * layers
+    assert all(s[0] == config["r"] and s[1] in (hidden, generator.model.config.intermediate_size) for k, s in shapes.items() if "lora_A" in k)
+    assert sum(s[0] * s[1] for s in shapes.values()) == info["trainable_params"]
+
+
+def test_the_adapter_changes_answers_and_refuses_another_base(generator, kb_index, monkeypatch):
+    tuned, line = reader_for(generator)
+    assert tuned is not generator and "reading adapter" in line and "--reader plain" in line
+    plain, line = reader_for(generator, "plain")
+    assert plain is generator and "plain" in line
+    answer = RAG(kb_index, tuned, top_k=3, max_new_tokens=24).answer("What is the price of the Brimble Kettle?")
+    assert "$89" in answer.answer and answer.cited_by == "model"
+    import labkit.reader as reader
+
+    monkeypatch.setattr(reader, "base_fingerprint", lambda gen: "0000000000000000")
+    with pytest.raises(ValueError, match="--reader plain"):
+        load_reader(generator)
+    fallback, line = reader_for(generator)
+    assert fallback is generator and "plain model" in line and "trained on" in line
+    with pytest.raises(ValueError, match="adapter' or 'plain"):
+        reader_for(generator, "clever")
+
+
+@pytest.mark.parametrize("answer,question,empty", [
+    ("the answer is: [1]", "What is the price of the Brimble Kettle?", True),
+    ("Question: How long is the return window? [1]", "How long is the return window?", True),
+    ("[2]", "Who is the CEO?", True),
+    ("45 days [1].", "How long is the return window?", False),
+    ("The return window is 45 days [1].", "How long is the return window?", False),
+    (ABSTAIN, "Who is the CEO?", False),
+])
+def test_empty_answers_are_those_without_content(answer, question, empty):
+    assert is_empty_answer(answer, question) is empty
+
+
+def test_an_abstention_gets_no_citation_added(generator, kb_index):
+    rag = RAG(kb_index, generator)
+    source = Source(1, "faq-a#0", "faq-a", "faq-a.md", "FAQ", "", 0.5, "The sources of the river are in the hills.")
+    result = rag._finish("Where?", "The sources do not say.", [source], "prompt", 0.0, 0.0)
+    assert is_abstention(result.answer) and result.cited == [] and result.answer == ABSTAIN
+
+
+def test_a_quote_for_an_empty_answer_is_the_sentence_closest_to_the_question():
+    sources = [Source(1, "a#0", "a", "a.md", "A", "", 0.9, "The shop opens at 9am. The Brimble Kettle costs $89. It is green."),
+               Source(2, "b#0", "b", "b.md", "B", "", 0.8, "Returns take 45 days.")]
+    result = RAGAnswer("How much does the Brimble Kettle cost?", "the answer is: [1]", sources, [1])
+    assert supporting_quote(result) == {"source": 1, "sentence": "The Brimble Kettle costs $89."}
+    assert supporting_quote(RAGAnswer("q", "a", [], [])) is None
+
+
+def test_reader_rates_count_abstentions_apart_from_right_answers():
+    records = [
+        {"answerable": True, "match": True, "retrieved_gold": True, "abstained": False, "empty": False, "cited_by": "model", "seconds": 1.0},
+        {"answerable": True, "match": False, "retrieved_gold": True, "abstained": True, "empty": False, "cited_by": "model", "seconds": 2.0},
+        {"answerable": True, "match": False, "retrieved_gold": False, "abstained": True, "empty": False, "cited_by": "model", "seconds": 3.0},
+        {"answerable": False, "match": False, "retrieved_gold": False, "abstained": False, "empty": True, "cited_by": "overlap", "seconds": 4.0},
+    ]
+    s = summarize_reader(records)
+    assert (s["accuracy"], s["n"], s["right"]) == (round(1 / 3, 4), 3, 1)
+    assert s["abstain_gold_found"]["hits"] == 1 and s["abstain_gold_found"]["n"] == 2
+    assert s["abstain_no_answer"]["hits"] == 1 and s["abstain_no_answer"]["n"] == 2
+    assert s["empty"]["hits"] == 1 and s["cited_by_model"]["hits"] == 3 and s["answer_p50_s"] == 2.5
+    assert s["accuracy_95"][0] < s["accuracy"] < s["accuracy_95"][1]
+
+
+def test_the_foreign_corpus_questions_are_answerable_from_their_gold_document():
+    questions = load_jsonl(FOREIGN_DIR / "questions.jsonl")
+    docs = {p.relative_to(FOREIGN_DIR / "docs").with_suffix("").as_posix(): p.read_text() for p in (FOREIGN_DIR / "docs").rglob("*.md")}
+    assert len({q["id"] for q in questions}) == len(questions) >= 40
+    assert (FOREIGN_DIR / "LICENSE").is_file() and (FOREIGN_DIR / "NOTICE").is_file()
+    answerable = [q for q in questions if q["answer"] is not None]
+    assert len(answerable) >= 30 and len(questions) - len(answerable) >= 8
+    for q in answerable:
+        assert len(q["doc_ids"]) == 1 and q["doc_ids"][0] in docs, q["id"]
+        for answer in [q["answer"], *q["aliases"]]:
+            assert normalize_answer(answer) in normalize_answer(docs[q["doc_ids"][0]]), (q["id"], answer)  # verbatim, maybe inside a longer token
+    for q in questions:
+        if q["answer"] is None:
+            assert q["doc_ids"] == [] and q["kind"] == "unanswerable"
