@@ -177,7 +177,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     Example: run_train_reader() prints the training figures and a table of plain vs adapter, returns 0
     The shipped adapter (data/reader) was made by this command with its defaults.
     """
-    from labkit.config import KB_DIR
+    from labkit.config import DATA_DIR, KB_DIR
     from labkit.data import load_qa
     from labkit.models import load_embedder, load_generator
     from labkit.reader import (
@@ -186,10 +186,12 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         config_dict,
         evaluate_readers,
         format_evaluation,
+        reader_info,
         save_reader,
         split_documents,
         split_questions,
         train_reader,
+        write_readme_section,
     )
     from labkit.retrieval import index_folder
 
@@ -214,6 +216,9 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         print(format_evaluation(evaluation))
     path = save_reader(result, target, meta)
     print(f"saved {path} ({sum(f.stat().st_size for f in path.iterdir()) / 1e6:.1f} MB)")
+    if target.resolve() == READER_DIR.resolve() and evaluate:
+        write_readme_section(DATA_DIR / "README.md", reader_info(target))
+        print("wrote its figures into data/README.md")
     return 0
 
 

@@ -42,7 +42,9 @@ from labkit.config import KB_DIR, get_config, set_seed
 from labkit.costs import format_seconds, project
 from labkit.data import load_probe, spread, taught_questions, updated_questions
 from labkit.evaluate import (
+    answer_variants,
     heldout_questions,
+    is_match,
     mc_accuracy,
     mc_items_from_probe,
     mc_items_from_qa,
@@ -73,6 +75,7 @@ class CompareConfig:
     raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
+    retrain_steps: int = 24  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten)
     num_probe: int = 40  # general-probe items scored for forgetting
     behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
     behaviour_steps: int = 80  # LoRA steps on the triage training examples
@@ -84,7 +87,7 @@ class CompareConfig:
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
     """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(num_questions=12, num_updates=4, num_steps=24, docs_steps=12, raft_steps=8, num_probe=16,
+    base = (CompareConfig(num_questions=12, num_updates=4, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, num_probe=16,
                           behaviour_num_test=8, behaviour_steps=24, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
@@ -330,8 +333,9 @@ def updated_index(shared: Shared, questions: list[dict], updates: list[dict], cc
 
 
 def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int, raft=None) -> dict:
-    """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, retrained, and the
-    RAFT model (if given) reading the updated index.
+    """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, its adapter trained further
+    on the changed facts ("retrained": retrain_steps steps, from the fine-tuned adapter, not from scratch), and the
+    RAFT model (if given) and the reading adapter reading the updated index.
 
     Example: freshness(shared, qs, updates, cfg, ft.gen, 0)["RAG after update"] -> {"new": 0.35, "old": 0.0}
     """
@@ -339,8 +343,15 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
     after = shared.untrained["RAG after update"]
     hybrid = [a.answer for a in RAG(fresh_index, tuned, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
     stale = [clean_answer(a) for a in tuned.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
-    retrained = _train(shared.gen, build_examples(shared.gen, updated_questions(questions, updates), fact_statements=ccfg.fact_statements), ccfg, seed)
+    # a team keeps its adapter and trains it on what changed, replaying as many unchanged facts so the rest is not forgotten
+    changed = updated_questions([q for q in questions if q["id"] in new_answers], updates)
+    kept = [q for q in questions if q["id"] not in new_answers]
+    replayed = kept[:: max(1, len(kept) // max(1, len(changed)))][: len(changed)]
+    retrained = _train(tuned, build_examples(shared.gen, changed + replayed, fact_statements=ccfg.fact_statements), ccfg, seed, ccfg.retrain_steps)
     redone = [clean_answer(a) for a in retrained.gen.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
+    kept_items = heldout_questions(kept)
+    kept_texts = [it["asked"] for it in kept_items]
+    kept_before, kept_after = ([clean_answer(a) for a in g.generate(kept_texts, max_new_tokens=ccfg.max_new_tokens)] for g in (tuned, retrained.gen))
     extra = {}
     if shared.untrained.get("reading adapter + RAG after update"):
         extra["reading adapter + RAG after update"] = share_new(shared.untrained["reading adapter + RAG after update"], asked, new_answers)
@@ -349,7 +360,9 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
         extra["RAFT + RAG after update"] = share_new(raft_after, asked, new_answers)
     return {"n_updates": len(updates), "n_questions": len(asked),
             "update_s": update["seconds"], "update_per_document_s": update["per_document_s"],
-            "retrain_s": round(retrained.train_s, 2),
+            "retrain_s": round(retrained.train_s, 2), "retrain_steps": ccfg.retrain_steps, "n_kept": len(kept_items),
+            # the unchanged facts, before and after the update training: what the update cost the rest
+            "kept_acc_before": _share_right(kept_before, kept_items), "kept_acc_after": _share_right(kept_after, kept_items),
             "RAG after update": share_new(after, asked, new_answers),
             "fine-tuned + RAG after update": share_new(hybrid, asked, new_answers),
             "fine-tuned (stale)": share_new(stale, asked, new_answers),
@@ -358,6 +371,10 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
             "records": [{"question": t, "new": new_answers[it["qa_id"]], "old": it["answer"], "RAG after update": a,
                          "fine-tuned (stale)": s_, "fine-tuned retrained": r}
                         for t, it, a, s_, r in zip(texts, asked, after, stale, redone, strict=True)]}
+
+
+def _share_right(answers: list[str], items: list[dict]) -> float:
+    return round(sum(is_match(a, answer_variants(it)) for a, it in zip(answers, items, strict=True)) / max(1, len(items)), 4)
 
 
 # ---------------------------------------------------------------- one seed, every seed

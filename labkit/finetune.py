@@ -245,12 +245,16 @@ def count_parameters(model) -> tuple[int, int]:
 
 def prepare_model(gen, cfg: TrainConfig):
     """A trainable copy of the generator: LoRA-wrapped or fully trainable; the given model is never changed.
+    A generator that already carries a LoRA adapter gets that adapter trained further (cfg's rank is then unused).
 
     Example: prepare_model(gen, TrainConfig(rank=4)).model -> PeftModelForCausalLM (base weights frozen)
     """
     set_seed(cfg.seed)
     model = copy.deepcopy(gen.model)
-    if cfg.method == "lora":
+    if cfg.method == "lora" and hasattr(model, "peft_config"):  # an adapter already: train it further (e.g. on changed facts)
+        for name, p in model.named_parameters():
+            p.requires_grad_("lora_" in name)
+    elif cfg.method == "lora":
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(

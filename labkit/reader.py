@@ -183,6 +183,7 @@ def save_reader(result, path: Path = READER_DIR, meta: dict | None = None) -> Pa
     path = Path(path)
     with atomic_dir(path) as tmp:
         result.gen.model.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         config_file = tmp / "adapter_config.json"
         config = json.loads(config_file.read_text())
         config["base_model_name_or_path"] = result.gen.name  # not this machine's cache path
@@ -359,3 +360,47 @@ def format_evaluation(evaluation: dict) -> str:
 
 def _pct(rate: dict) -> str:
     return f"{rate['hits']}/{rate['n']}" if rate["n"] else "-"
+
+
+README_START = "<!-- reader: made by `labkit train-reader` from data/reader/labkit.json; do not edit by hand -->"
+README_END = "<!-- end of reader -->"
+
+
+def reader_markdown(info: dict) -> str:
+    """The shipped adapter's figures for data/README.md, every number read from its labkit.json.
+
+    Example: reader_markdown(reader_info()).splitlines()[1] -> "`labkit train-reader` trained it in 444 s ..."
+    """
+    cfg = info["reader_config"]
+    lines = [README_START,
+             f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {cfg['batch_size']}, "
+             f"{info['tokens']} tokens, {info['precision']} matmuls, 2 CPU cores) on {info['examples']} examples "
+             f"({info['abstain_examples']} of them abstentions) from the {info['train_questions']} questions of "
+             f"{info['train_documents']} documents; rank {cfg['rank']}, lr {cfg['lr']}, seed {cfg['seed']}, "
+             f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
+             f"{', '.join(info['held_out_documents'])}.", ""]
+    evaluation = info.get("evaluation")
+    if evaluation:
+        lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an abstention is "
+                  "\"The sources do not say.\"; an empty answer has no content of its own. Held-out documents: the first paraphrase of "
+                  "each question about them; all questions: the kit's 195 (paraphrases: the adapter trained on the training wording of "
+                  "the questions outside the held-out documents); foreign corpus: data/foreign/playwright-cli.", "",
+                  "| question set | reader | accuracy | abstains, a gold document retrieved | abstains, none retrieved or no answer exists | empty answers | answer p50 |",
+                  "|---|---|---|---|---|---|---|"]
+        for set_name, readers in evaluation.items():
+            for name, s in readers.items():
+                low, high = s["accuracy_95"]
+                gold, none, empty = s["abstain_gold_found"], s["abstain_no_answer"], s["empty"]
+                lines.append(f"| {set_name} | {name} | {s['accuracy']:.2f} [{low:.2f}, {high:.2f}] (n={s['n']}) | "
+                             f"{gold['hits']}/{gold['n']} | {none['hits']}/{none['n']} | {empty['hits']}/{empty['n']} | "
+                             f"{s['answer_p50_s']:.2f} s |")
+    return "\n".join([*lines, README_END])
+
+
+def write_readme_section(readme: Path, info: dict) -> None:
+    """Replace the reader block of data/README.md (between its markers) with reader_markdown(info)."""
+    text = Path(readme).read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no reader block ({README_START} ... {README_END}); add the two markers where it belongs.")
+    head, rest = text.split(README_START, 1)
+    Path(readme).write_text(head + reader_markdown(info) + rest.split(README_END, 1)[1])

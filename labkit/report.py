@@ -108,7 +108,10 @@ def freshness_markdown(freshness: dict | None) -> str:
             lines.append(f"| {key} | {fmt(value['new'])} | {fmt(value['old'])} |")
     lines.append("")
     lines.append(f"Index update: {fmt(freshness['update_s'], 'x_s')} s for {fmt(freshness['n_updates'], 'prompt_tokens')} documents; "
-                 f"retraining: {fmt(freshness['retrain_s'], 'x_s')} s.")
+                 f"retraining: {fmt(freshness['retrain_s'], 'x_s')} s"
+                 + (f" ({fmt(freshness['retrain_steps'], 'prompt_tokens')} steps continuing the fine-tuned adapter on the changed facts "
+                    f"plus as many unchanged ones; the unchanged facts' accuracy went from {fmt(freshness['kept_acc_before'])} to "
+                    f"{fmt(freshness['kept_acc_after'])})." if freshness.get("kept_acc_before") else "."))
     return "\n".join(lines)
 
 
@@ -179,7 +182,9 @@ def meaning(results: dict) -> list[str]:
         line = (f"- Freshness, over {fr['RAG after update']['new'].get('n', '?')} answers about changed facts: after the index update "
                 f"({fr['update_s']['mean']:.2f} s) RAG gives the new value in {fmt(fr['RAG after update']['new'])} of answers; "
                 f"the fine-tuned model as it is in {fmt(fr['fine-tuned (stale)']['new'])}, and "
-                f"{fmt(fr['fine-tuned retrained']['new'])} after {fr['retrain_s']['mean']:.0f} s of retraining")
+                f"{fmt(fr['fine-tuned retrained']['new'])} after {fr['retrain_s']['mean']:.0f} s of "
+                + (f"further training of its adapter on the changed facts (plus as many unchanged ones), which moved the unchanged "
+                   f"facts from {fmt(fr['kept_acc_before'])} to {fmt(fr['kept_acc_after'])}" if fr.get("kept_acc_before") else "retraining"))
         if "reading adapter + RAG after update" in fr:
             line += f"; the reading adapter, reading the updated index, in {fmt(fr['reading adapter + RAG after update']['new'])}"
         if "RAFT + RAG after update" in fr:

@@ -48,7 +48,7 @@ def test_apply_updates_on_a_tiny_index(embedder):
 def tiny(generator, embedder):
     """A whole run at tiny sizes. The behaviour task is recorded, not run: test_behaviour runs it
     (40 s); here what matters is that compare passes it the run's settings and keeps its result."""
-    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, docs_steps=2, raft_steps=2, num_probe=4,
+    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, docs_steps=2, raft_steps=2, retrain_steps=2, num_probe=4,
                                           behaviour_num_test=2, behaviour_steps=2, max_new_tokens=8, rebuild_index=False)
     calls = []
 
@@ -68,7 +68,7 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
     assert set(board) == set(compare.APPROACHES)
     assert board["RAG"]["mc_acc"] is None and board["closed-book"]["mc_acc"] is not None
     for approach in compare.APPROACHES:
-        rag = approach in ("RAG", "fine-tuned + RAG", "RAFT + RAG")
+        rag = approach in ("RAG", "reading adapter + RAG", "fine-tuned + RAG", "RAFT + RAG")
         trained = approach not in ("closed-book", "RAG")
         assert (board[approach]["index_bytes"]["mean"] > 0) is rag, approach
         assert (board[approach]["train_s"]["mean"] > 0) is trained, approach
@@ -76,8 +76,12 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
         if not rag:
             assert board[approach]["cited"]["mean"] == 0.0, approach  # closed-book answers cite nothing
     assert board["RAG"]["general_acc"] == board["closed-book"]["general_acc"]  # RAG leaves the weights alone
+    assert board["reading adapter + RAG"]["train_s"]["mean"] == compare.reader_info()["train_s"]  # the shipped adapter's one-off cost
     fresh = tiny["freshness"]
     assert fresh["n_updates"]["mean"] == 1 and set(fresh["RAG after update"]) == {"new", "old"}
+    assert set(fresh["reading adapter + RAG after update"]) == {"new", "old"}
+    # the retrained row continues the fine-tuned adapter for retrain_steps, and says what that did to the unchanged facts
+    assert fresh["retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
     assert tiny["behaviour"]["num_steps"] == 2 and tiny["cost_projection"]["rows"][0]["model"] == "SmolLM2-135M"
     n = tiny["scoreboard"]["RAG"]["accuracy"]["n"]
     assert n == tiny["seeds"][0]["n_questions"] and board["RAG"]["general_acc"]["n"] == 4  # every rate carries its n

@@ -107,6 +107,16 @@ def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method, pre
         assert result.trainable_params == result.total_params
 
 
+def test_training_a_tuned_model_continues_its_adapter_and_leaves_it_alone(generator):
+    first = train(generator, build_examples(generator, load_qa(2), fact_statements=0), TrainConfig(num_steps=2, batch_size=2, rank=4), progress=False)
+    lora = {n: p.detach().clone() for n, p in first.gen.model.named_parameters() if "lora_" in n}
+    second = train(first.gen, build_examples(generator, load_qa(4)[2:], fact_statements=0), TrainConfig(num_steps=2, batch_size=2, rank=16), progress=False)
+    assert all(torch.equal(p, lora[n]) for n, p in first.gen.model.named_parameters() if "lora_" in n)  # the given model is untouched
+    moved = {n: p for n, p in second.gen.model.named_parameters() if "lora_" in n}
+    assert set(moved) == set(lora) and second.trainable_params == first.trainable_params  # the same rank-4 adapter, not a new one
+    assert any(not torch.equal(moved[n], lora[n]) for n in lora)  # ... trained further
+
+
 def test_stop_event_keeps_the_last_completed_step(generator):
     stop = threading.Event()
     seen = {}
