@@ -259,7 +259,8 @@ class QueryPlayground(_UI):
 def playground_columns(index, gen, top_k: int = 3) -> list:
     """The playground's columns with the fine-tuned and hybrid ones, from the adapters the last compare run saved.
 
-    Example: [name for name, _ in playground_columns(index, gen)] -> ["closed-book", "RAG", "fine-tuned", "fine-tuned + RAG", "RAFT + RAG"]
+    Example: [name for name, _ in playground_columns(index, gen)]
+    -> ["closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned + RAG", "RAFT + RAG"]
     """
     columns = default_columns(index, gen, top_k)
     saved = list_adapters()

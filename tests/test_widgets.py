@@ -74,7 +74,8 @@ def test_query_playground_with_real_models(kb_index, generator):
     ui.question.value = "What is the price of the Brimble Kettle?"
     ui.ask.click()
     assert "closed-book" in ui.answers.value and "RAG" in ui.answers.value and "product-brimble-kettle#" in ui.answers.value
-    assert not ui.ask.disabled and ui.progress.value == 2
+    assert "reading adapter + RAG" in ui.answers.value  # the shipped reading adapter is a column by default
+    assert not ui.ask.disabled and ui.progress.value == 3
     ui.question.value = ""
     assert ui.run() is None
     assert "question is empty" in output_text(ui.out)  # the error is shown, not swallowed
@@ -82,14 +83,15 @@ def test_query_playground_with_real_models(kb_index, generator):
 
 def test_playground_columns_add_the_saved_adapters(kb_index, generator, tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
-    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG"]
+    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG", "reading adapter + RAG"]
+    assert [name for name, _ in default_columns(kb_index, generator, reader="plain")] == ["closed-book", "RAG"]
     from labkit.compare import ADAPTERS
     from labkit.data import load_qa
     from labkit.finetune import TrainConfig, build_examples, save_adapter, train
 
     result = train(generator, build_examples(generator, load_qa(1), fact_statements=0), TrainConfig(num_steps=1, batch_size=1, rank=1), progress=False)
     save_adapter(result, ADAPTERS["fine-tuned"])
-    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG", "fine-tuned", "fine-tuned + RAG"]
+    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned + RAG"]
 
 
 # ---------------------------------------------------------------- forgetting lab
