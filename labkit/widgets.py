@@ -35,7 +35,7 @@ from labkit.finetune import TrainConfig, list_adapters, load_adapter
 from labkit.forgetting import default_setup, lab_config, nearest_run, run_forgetting
 from labkit.models import check_question
 from labkit.plots import curves_png
-from labkit.rag import RAG, closed_book
+from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
 from labkit.reader import reader_for
 
 
@@ -154,12 +154,14 @@ class RetrievalInspector(_UI):
 
 
 def _as_row(name: str, result, seconds: float) -> dict:
-    if hasattr(result, "to_dict"):
+    quote = None
+    if isinstance(result, RAGAnswer):  # an answer with no content gets its best supporting sentence beside it (shown, not scored)
+        quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None
         result = result.to_dict()
     if isinstance(result, dict):
         sources = [{"number": s["number"], "chunk_id": s["chunk_id"], "score": round(s["score"], 3)} for s in result.get("sources", [])]
         return {"name": name, "answer": str(result.get("answer", "")), "sources": sources, "seconds": round(seconds, 3), "error": None,
-                "cited_by": result.get("cited_by", "model")}
+                "cited_by": result.get("cited_by", "model"), "quote": quote}
     return {"name": name, "answer": str(result), "sources": [], "seconds": round(seconds, 3), "error": None}
 
 
@@ -188,6 +190,9 @@ def playground_html(rows: list[dict]) -> str:
     cells = []
     for r in rows:
         body = f"<p style='color:#b00'>{html.escape(r['error'])}</p>" if r.get("error") else f"<p>{html.escape(r['answer'])}</p>"
+        if r.get("quote"):
+            body += (f"<p><small><i>no content of its own; quote from source [{r['quote']['source']}]:</i> "
+                     f"&ldquo;{html.escape(r['quote']['sentence'])}&rdquo;</small></p>")
         if r.get("cited_by") == "overlap":
             body += "<p><small><i>citation added by labkit (best word overlap): the model wrote none</i></small></p>"
         if r.get("sources"):

@@ -69,6 +69,18 @@ def test_playground_answers_every_column_and_keeps_errors_in_their_row():
         playground_answers(" ", columns)
 
 
+def test_an_answer_without_content_shows_a_labelled_quote_in_the_playground():
+    from labkit.rag import RAGAnswer, Source
+
+    source = Source(1, "k#0", "k", "k.md", "Kettle", "", 0.7, "The shop opens at 9am. The Brimble Kettle costs $89.")
+    columns = [("empty", lambda q: RAGAnswer(q, "the answer is: [1]", [source], [1])),
+               ("right", lambda q: RAGAnswer(q, "$89 [1].", [source], [1]))]
+    rows = playground_answers("How much does the Brimble Kettle cost?", columns)
+    assert rows[0]["quote"] == {"source": 1, "sentence": "The Brimble Kettle costs $89."} and rows[1]["quote"] is None
+    page = playground_html(rows)
+    assert page.count("quote from source [1]") == 1 and "The Brimble Kettle costs $89." in page
+
+
 def test_query_playground_with_real_models(kb_index, generator):
     ui = QueryPlayground(default_columns(kb_index, generator))
     ui.question.value = "What is the price of the Brimble Kettle?"
