@@ -217,8 +217,9 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     path = save_reader(result, target, meta)
     print(f"saved {path} ({sum(f.stat().st_size for f in path.iterdir()) / 1e6:.1f} MB)")
     if target.resolve() == READER_DIR.resolve() and evaluate:
-        write_readme_section(DATA_DIR / "README.md", reader_info(target))
-        print("wrote its figures into data/README.md")
+        for readme in (DATA_DIR / "README.md", DATA_DIR.parent / "README.md"):
+            write_readme_section(readme, reader_info(target))
+        print("wrote its figures into README.md and data/README.md")
     return 0
 
 

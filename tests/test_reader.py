@@ -165,13 +165,14 @@ def test_the_foreign_corpus_questions_are_answerable_from_their_gold_document():
             assert q["doc_ids"] == [] and q["kind"] == "unanswerable"
 
 
-def test_data_readme_quotes_the_shipped_adapter_figures():
+def test_the_readmes_quote_the_shipped_adapter_figures():
     from labkit.config import DATA_DIR
     from labkit.reader import README_END, README_START, reader_markdown
 
-    text = (DATA_DIR / "README.md").read_text()
-    block = README_START + text.split(README_START, 1)[1].split(README_END, 1)[0] + README_END
-    assert block == reader_markdown(reader_info()), "data/README.md's reader block is made by `labkit train-reader`; do not edit it"
+    for readme in (DATA_DIR / "README.md", DATA_DIR.parent / "README.md"):
+        text = readme.read_text()
+        block = README_START + text.split(README_START, 1)[1].split(README_END, 1)[0] + README_END
+        assert block == reader_markdown(reader_info()), f"{readme}'s reader block is made by `labkit train-reader`; do not edit it"
     evaluation = reader_info()["evaluation"]
     assert set(evaluation) == {"held-out documents", "all questions", "foreign corpus"}
     assert all(set(readers) == {"plain", "reading adapter"} for readers in evaluation.values())
