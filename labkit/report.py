@@ -23,6 +23,7 @@ from pathlib import Path
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
 from labkit.costs import format_seconds
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, wilson_interval
+from labkit.reader import reader_info, reader_markdown
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
 README_BEGIN = "<!-- results: made by `labkit publish` from data/results.json (make report); do not edit by hand -->"
@@ -247,6 +248,10 @@ def write_report(results: dict, out) -> Path:
           "## Freshness", "", freshness_markdown(results.get("freshness")), ""]
     if results.get("freshness"):
         md += ["![freshness](freshness.png)", ""]
+    if "reading adapter + RAG" in results["scoreboard"]:
+        md += ["## The reading adapter on documents it never saw, and on a corpus nobody here wrote", "",
+               "From the shipped adapter's own record (data/reader/labkit.json, written by `labkit train-reader`), not from this run:", "",
+               reader_markdown(reader_info()), ""]
     b = results.get("behaviour")
     if b:
         md += ["## Behaviour: triage (fine-tuning's home ground)", "",

@@ -61,6 +61,9 @@ def test_write_report_and_latest_cache(tiny_results, tmp_path, monkeypatch):
     path = report.write_report(tiny_results, tmp_path)
     text = path.read_text()
     assert "| RAFT + RAG |" in text and "estimates" in text and "## Freshness" in text and "## What it means" in text
+    # the reading adapter's held-out and foreign figures come from the shipped record; the retrained row says what it cost the rest
+    assert "| foreign corpus | reading adapter |" in text and "data/reader/labkit.json" in text
+    assert "continuing the fine-tuned adapter" in text and "unchanged facts" in text
     for name in ("scoreboard.png", "freshness.png", "accuracy_vs_cost.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "results.json").read_text())["scoreboard"] == tiny_results["scoreboard"]
@@ -111,12 +114,13 @@ def test_the_readme_quotes_the_shipped_results_exactly():
 @pytest.fixture
 def tiny_results():
     """A hand-made results dict with every section the report draws (no model run needed)."""
-    approaches = ("closed-book", "RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
+    approaches = ("closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
     metrics = ("accuracy", "f1", "mc_acc", "cited", "cited_gold", "general_acc", "latency_p50_s", "prompt_tokens",
                "index_build_s", "train_s", "index_bytes", "adapter_bytes")
     board = {a: {m: stat(0.1 * (i + 1)) for m in metrics} for i, a in enumerate(approaches)}
     fresh = {k: {"new": stat(0.3), "old": stat(0.1)} for k in ("RAG after update", "fine-tuned (stale)", "fine-tuned retrained")}
-    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions")}
+    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "retrain_steps")}
+    fresh |= {"kept_acc_before": stat(0.5), "kept_acc_after": stat(0.4)}
     behaviour = {"num_test": 8, "top_k": 4, "num_steps": 24,
                  **{n: {"label_accuracy": 0.5, "format_compliance": 0.9, "priority_accuracy": 0.6, "prompt_tokens": 40.0,
                         "seconds_per_message": 0.7, "train_s": 3.0} for n in ("zero_shot", "few_shot", "lora")}}
