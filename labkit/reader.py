@@ -37,6 +37,7 @@ from pathlib import Path
 from labkit.config import DATA_DIR
 from labkit.evaluate import answer_variants, is_match, wilson_interval
 from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, build_prompt, is_abstention, is_empty_answer, sources_from_hits
+from labkit.retrieval import Hit
 
 READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
 FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
@@ -110,7 +111,7 @@ def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None 
         accepted = answer_variants(q)
         holds = [h for h in found if h.chunk.doc_id in q["doc_ids"] and is_match(_shown(h.chunk.text), accepted)]
         if not holds:
-            holds = [_Hit(c) for c in index.chunks.values() if c.doc_id in q["doc_ids"] and is_match(_shown(c.text), accepted)]
+            holds = [Hit(c, 0.0, 0) for c in index.chunks.values() if c.doc_id in q["doc_ids"] and is_match(_shown(c.text), accepted)]
         if not holds:
             continue
         chosen = found[: cfg.top_k]
@@ -127,15 +128,6 @@ def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None 
                 prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: cfg.top_k])))
                 examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))
     return examples
-
-
-@dataclass
-class _Hit:
-    """A chunk found by reading the gold document (not by search), shaped like a retrieval Hit."""
-
-    chunk: object
-    score: float = 0.0
-    rank: int = 0
 
 
 def train_reader(gen, index, questions: list[dict], cfg: ReaderConfig | None = None, progress: bool = True):
