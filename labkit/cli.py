@@ -18,6 +18,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -183,7 +184,6 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.reader import (
         READER_DIR,
         ReaderConfig,
-        config_dict,
         evaluate_readers,
         format_evaluation,
         reader_info,
@@ -205,13 +205,13 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     qa = load_qa()
     trainable, held_out = split_questions(qa, held_docs)
     result, examples = train_reader(gen, index, trainable, cfg)
-    meta = {"reader_config": config_dict(cfg), "command": "labkit train-reader" + (f" --steps {steps}" if steps else "") + (f" --seed {seed}" if seed else ""),
+    meta = {"reader_config": asdict(cfg), "command": "labkit train-reader" + (f" --steps {steps}" if steps else "") + (f" --seed {seed}" if seed else ""),
             "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
             "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}
     print(f"labkit train-reader: {result.steps_done} steps on {len(examples)} examples ({meta['abstain_examples']} abstain) from "
           f"{len(trainable)} questions of {len(trained_docs)} documents, {result.train_s:.0f} s, {result.tokens} tokens, {result.precision}")
     if evaluate:
-        evaluation = evaluate_readers(gen, {"plain": gen, "reading adapter": result.gen}, embedder, index, held_out, qa)
+        evaluation = evaluate_readers({"plain": gen, "reading adapter": result.gen}, embedder, index, held_out, qa)
         meta["evaluation"] = evaluation
         print(format_evaluation(evaluation))
     path = save_reader(result, target, meta)
@@ -232,8 +232,6 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     An interrupted run (Ctrl-C) is scored on the weights it kept and saved only with
     save_partial, as NAME-partial, its labkit.json saying how many steps it did.
     """
-    from dataclasses import asdict
-
     from labkit.finetune import adapters_dir, save_adapter
     from labkit.forgetting import final_scores, lab_config, run_forgetting
     from labkit.models import load_generator

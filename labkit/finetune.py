@@ -494,9 +494,7 @@ def load_adapter(name: str, gen=None, cache_dir: Path | None = None):
     info = json.loads((path / "labkit.json").read_text())
     gen = gen or load_generator()
     if info.get("kind") == "lora":
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(copy.deepcopy(causal_lm(gen.model)), str(path), is_trainable=False)
+        return with_lora(gen, path, {"adapter": name, **info})
     else:
         import torch
         from transformers import AutoModelForCausalLM
@@ -505,6 +503,19 @@ def load_adapter(name: str, gen=None, cache_dir: Path | None = None):
     model.to(next(gen.model.parameters()).device)
     model.eval()
     return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, "adapter": name, **info})
+
+
+def with_lora(gen, path: Path, info: dict | None = None) -> Generator:
+    """A Generator with the LoRA adapter saved in `path` applied to a copy of gen's model (gen is left as it is).
+
+    Example: with_lora(gen, adapters_dir() / "kettle-facts").model -> PeftModelForCausalLM
+    """
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(copy.deepcopy(causal_lm(gen.model)), str(path), is_trainable=False)
+    model.to(next(gen.model.parameters()).device)
+    model.eval()
+    return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, **(info or {})})
 
 
 # ---------------------------------------------------------------- LoRA on one layer

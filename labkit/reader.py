@@ -26,18 +26,23 @@ loop (`labkit.finetune.train`).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import random
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from labkit.config import DATA_DIR
-from labkit.evaluate import answer_variants, is_match, wilson_interval
-from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, build_prompt, is_abstention, is_empty_answer, sources_from_hits
-from labkit.retrieval import Hit
+from labkit.data import load_jsonl
+from labkit.evaluate import answer_variants, heldout_questions, is_match, wilson_interval
+from labkit.finetune import Example, make_config, train, with_lora
+from labkit.models import GENERATE_BATCH, causal_lm
+from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
+from labkit.retrieval import Hit, index_folder
+from labkit.storage import atomic_dir
 
 READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
 FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
@@ -100,8 +105,6 @@ def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None 
     replaces the last. For a share of the questions a second example shows only chunks
     without the answer and teaches ABSTAIN. Questions whose answer no chunk shows are skipped.
     """
-    from labkit.finetune import Example
-
     cfg = cfg or ReaderConfig()
     rng = random.Random(cfg.seed)
     end = gen.end_of_turn()
@@ -135,8 +138,6 @@ def train_reader(gen, index, questions: list[dict], cfg: ReaderConfig | None = N
 
     Example: result, examples = train_reader(gen, index, trainable); result.train_s -> 540.2
     """
-    from labkit.finetune import make_config, train
-
     cfg = cfg or ReaderConfig()
     examples = reader_examples(gen, index, questions, cfg)
     tcfg = make_config(rank=cfg.rank, lr=cfg.lr, num_steps=cfg.num_steps, batch_size=cfg.batch_size, max_len=640,
@@ -154,10 +155,6 @@ def base_fingerprint(gen) -> str:
     The adapter only makes sense on the weights it was trained on; this tells them apart
     without hashing all ~540 MB.
     """
-    import torch
-
-    from labkit.models import causal_lm
-
     model = causal_lm(gen.model)
     cfg = model.config
     head = model.get_input_embeddings().weight[:16].detach().to("cpu", torch.float32).contiguous()
@@ -170,8 +167,6 @@ def save_reader(result, path: Path = READER_DIR, meta: dict | None = None) -> Pa
 
     Example: save_reader(result, meta={"train_questions": 120}) -> PosixPath('data/reader')
     """
-    from labkit.storage import atomic_dir
-
     path = Path(path)
     with atomic_dir(path) as tmp:
         result.gen.model.save_pretrained(tmp, safe_serialization=True)
@@ -200,20 +195,13 @@ def load_reader(gen, path: Path = READER_DIR):
 
     Example: reader = load_reader(gen); RAG(index, reader).answer("Price of the kettle?").answer -> "$89 [1]."
     """
-    from peft import PeftModel
-
-    from labkit.models import Generator, causal_lm
-
     info = reader_info(path)
     mine = base_fingerprint(gen)
     if info.get("base_fingerprint") != mine:
         raise ValueError(f"The reading adapter in {path} was trained on {info.get('base')!r} (fingerprint "
                          f"{info.get('base_fingerprint')}), not on {gen.name!r} ({mine}); use --reader plain, or train "
                          "one for this model with `labkit train-reader --generator ...`.")
-    model = PeftModel.from_pretrained(copy.deepcopy(causal_lm(gen.model)), str(path), is_trainable=False)
-    model.to(next(gen.model.parameters()).device)
-    model.eval()
-    return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, "reader": str(path)})
+    return with_lora(gen, path, {"reader": str(path)})
 
 
 def reader_for(gen, reader: str = "adapter", path: Path = READER_DIR) -> tuple[object, str]:
@@ -252,8 +240,6 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
     "aliases" and "doc_ids". Answerable questions score by normalised match; an abstention
     on them is wrong. Unanswerable ones count only towards the abstention rates.
     """
-    from labkit.models import GENERATE_BATCH
-
     results = rag.answer_many([it["asked"] for it in items], batch_size or GENERATE_BATCH)
     records = []
     for it, r in zip(items, results, strict=True):
@@ -294,8 +280,6 @@ def kb_items(questions: list[dict]) -> list[dict]:
 
     Example: kb_items(load_qa(1))[0]["asked"] -> "What is the price of the Brimble Kettle?"
     """
-    from labkit.evaluate import heldout_questions
-
     return heldout_questions(questions, 1)
 
 
@@ -304,26 +288,16 @@ def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
 
     Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
     """
-    from labkit.data import load_jsonl
-
     return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
 
 
-def config_dict(cfg: ReaderConfig) -> dict:
-    """The config as a plain dict, for labkit.json. Example: config_dict(ReaderConfig())["rank"] -> 4."""
-    return asdict(cfg)
-
-
-def evaluate_readers(gen, readers: dict, embedder, kb_index, held_out: list[dict], everything: list[dict] | None = None,
+def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], everything: list[dict] | None = None,
                      foreign: Path | None = FOREIGN_DIR, top_k: int = 3) -> dict:
     """Each reader (name -> Generator) on the same retrieval and questions: held-out documents, the kit's set, a foreign corpus.
 
-    Example: evaluate_readers(gen, {"plain": gen, "reading adapter": tuned}, embedder, index, held)["held-out documents"]["plain"]["accuracy"]
+    Example: evaluate_readers({"plain": gen, "reading adapter": tuned}, embedder, index, held)["held-out documents"]["plain"]["accuracy"]
     Returns {question set: {reader name: summarize_reader(...) without its records}}.
     """
-    from labkit.rag import RAG
-    from labkit.retrieval import index_folder
-
     sets = {"held-out documents": (kb_index, kb_items(held_out))}
     if everything:
         sets["all questions"] = (kb_index, kb_items(everything))
