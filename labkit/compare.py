@@ -42,13 +42,12 @@ from labkit.config import KB_DIR, get_config, set_seed
 from labkit.costs import format_seconds, project
 from labkit.data import load_probe, spread, taught_questions, updated_questions
 from labkit.evaluate import (
-    answer_variants,
     heldout_questions,
-    is_match,
     mc_accuracy,
     mc_items_from_probe,
     mc_items_from_qa,
     miss_split,
+    score_answers,
     share_new,
 )
 from labkit.finetune import Example, build_examples, make_config, save_adapter, train
@@ -374,7 +373,7 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
 
 
 def _share_right(answers: list[str], items: list[dict]) -> float:
-    return round(sum(is_match(a, answer_variants(it)) for a, it in zip(answers, items, strict=True)) / max(1, len(items)), 4)
+    return round(sum(r["match"] for r in score_answers(items, answers)) / max(1, len(items)), 4)
 
 
 # ---------------------------------------------------------------- one seed, every seed
