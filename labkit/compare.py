@@ -74,8 +74,8 @@ class CompareConfig:
     raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
-    retrain_steps: int = 24  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten)
-    num_probe: int = 40  # general-probe items scored for forgetting
+    retrain_steps: int = 48  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
+    num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items; quick mode: 16)
     behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
     behaviour_steps: int = 80  # LoRA steps on the triage training examples
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
@@ -171,6 +171,17 @@ def raft_examples(gen, index, questions: list[dict], top_k: int = 3) -> list[Exa
     return examples
 
 
+def multi_document(records: list[dict], questions: list[dict]) -> dict:
+    """Accuracy on the questions whose answer needs two documents (e.g. "Which is heavier, the Brimble Kettle or the
+    Drumlin Toaster?"), and how many answers that is: reasoning across documents as its own column.
+
+    Example: multi_document(ev.records, qs) -> {"multi_acc": 0.25, "n_multi": 4}
+    """
+    multi = {q["id"] for q in questions if len(q["doc_ids"]) > 1}
+    picked = [r for r in records if r["id"].split("/")[0] in multi]
+    return {"multi_acc": round(sum(r["match"] for r in picked) / len(picked), 4) if picked else None, "n_multi": len(picked)}
+
+
 def score_closed_book(gen, questions: list[dict], ccfg: CompareConfig, probe_items) -> dict:
     """A closed-book row: accuracy, F1, MC accuracy, general probe, latency, prompt tokens.
 
@@ -178,7 +189,7 @@ def score_closed_book(gen, questions: list[dict], ccfg: CompareConfig, probe_ite
     """
     ev = evaluate_closed_book(gen, questions, max_new_tokens=ccfg.max_new_tokens)
     mc_items = mc_items_from_qa(questions)
-    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"],
+    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], **multi_document(ev.records, questions),
             "mc_acc": round(mc_accuracy(gen, mc_items), 4),
             "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
             "general_acc": round(mc_accuracy(gen, probe_items), 4),
@@ -208,7 +219,7 @@ def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_prob
         return round(sum(bool(test(r)) for r in ev.records) / n, 4)
 
     split = miss_split(ev.records)
-    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], "mc_acc": None,
+    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], **multi_document(ev.records, questions), "mc_acc": None,
             "retrieval_miss": split["retrieval_miss"], "reading_miss": split["reading_miss"],
             "cited": share(lambda r: r["cited"]), "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
             "cited_gold": share(gold), "cited_gold_by_model": share(lambda r: r["cited_by"] == "model" and gold(r)),

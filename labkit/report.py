@@ -179,6 +179,14 @@ def meaning(results: dict) -> list[str]:
                      f"questions of two thirds of the documents) answers {m('reading adapter + RAG', 'accuracy'):.2f} from the same "
                      f"sources, {versus(results, 'reading adapter + RAG')} ({m('RAG', 'accuracy'):.2f}); it never saw these "
                      "paraphrases, but did see the training wordings of two thirds of the questions.")
+    multi = {a: row["multi_acc"] for a, row in board.items() if row.get("multi_acc")}
+    if multi:
+        best = max(multi, key=lambda a: multi[a]["mean"])
+        spread_ = [a for a in multi if a != best and intervals_overlap((multi[a]["lo"], multi[a]["hi"]), (multi[best]["lo"], multi[best]["hi"]))]
+        lines.append(f"- Reasoning across documents, on the {multi[best]['n']} answers to questions that need two documents: "
+                     + "; ".join(f"{a} {fmt(multi[a])}" for a in multi) + f". The best is {best}"
+                     + (f", with no measurable difference from {', '.join(spread_)} (too few such questions to separate them)." if spread_
+                        else ", measurably ahead of every other row."))
     if fr:
         line = (f"- Freshness, over {fr['RAG after update']['new'].get('n', '?')} answers about changed facts: after the index update "
                 f"({fr['update_s']['mean']:.2f} s) RAG gives the new value in {fmt(fr['RAG after update']['new'])} of answers; "
@@ -370,8 +378,8 @@ def readme_markdown(results: dict) -> str:
     head = (provenance(results) + " Rates are the mean over seeds with the 95% Wilson interval for n answers; "
             "\"vs RAG\" is the paired difference in accuracy with its 95% bootstrap interval over questions (\"none measurable\" "
             "when it includes zero). The figures below are read from `data/results.json`; `reports/report.md` has every column.")
-    lines = [head, "", "| approach | n | accuracy | vs RAG | model-written gold citation | general probe (forgetting) | one-off cost |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [head, "", "| approach | n | accuracy | vs RAG | multi-document questions | model-written gold citation | general probe (forgetting) | one-off cost |",
+             "|---|---|---|---|---|---|---|---|"]
     diffs = results.get("differences") or {}
     for approach, row in board.items():
         d = diffs.get(approach)
@@ -381,9 +389,13 @@ def readme_markdown(results: dict) -> str:
             cost.append(f"{row['index_build_s']['mean']:.0f} s index")
         if (row.get("train_s") or {}).get("mean"):
             cost.append(f"{row['train_s']['mean']:.0f} s training")
-        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {fmt(row.get('cited_gold_by_model'))} "
+        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {_with_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
                      f"| {fmt(row.get('general_acc'))} | {' + '.join(cost) or 'none'} |")
     return "\n".join(lines + ["", *meaning(results)])
+
+
+def _with_n(stat) -> str:
+    return fmt(stat) + (f" (n={stat['n']})" if stat and stat.get("n") else "")
 
 
 def replace_readme_section(readme: str, section: str, begin: str = README_BEGIN, end: str = README_END) -> str:

@@ -132,3 +132,10 @@ def test_workers_must_fit_the_cores(tmp_path):
     with pytest.raises(ValueError, match="--workers must be between 1"):
         run_compare(seeds=1, out=str(tmp_path / "r"), workers=0)
     assert not (tmp_path / "r").exists()  # rejected before anything ran or was written
+
+
+def test_multi_document_scores_only_the_questions_that_need_two_documents():
+    questions = [{"id": "q1", "doc_ids": ["a"]}, {"id": "q2", "doc_ids": ["a", "b"]}, {"id": "q3", "doc_ids": ["b", "c"]}]
+    records = [{"id": "q1/p0", "match": True}, {"id": "q2/p0", "match": True}, {"id": "q3/p0", "match": False}, {"id": "q3/p1", "match": False}]
+    assert compare.multi_document(records, questions) == {"multi_acc": 0.3333, "n_multi": 3}
+    assert compare.multi_document(records[:1], questions) == {"multi_acc": None, "n_multi": 0}  # none asked: n/a, not 0

@@ -190,3 +190,16 @@ def test_no_notebook_types_its_own_run_time():
         text = " ".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
         for sentence in re.findall(r"\*\*Run time[.:]\*\*[^\n]*", text):
             assert not re.search(r"\d+(\.\d+)?\s*(s\b|sec|min)", sentence), f"{path.name}: {sentence[:120]}"
+
+
+def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_are_within_its_interval():
+    def multi(mean, lo, hi):
+        return {"mean": mean, "spread": 0.0, "n": 4, "lo": lo, "hi": hi}
+    board = {"RAG": {"accuracy": stat(0.27), "multi_acc": multi(0.25, 0.05, 0.70)},
+             "RAFT + RAG": {"accuracy": stat(0.7), "multi_acc": multi(0.75, 0.30, 0.95)}}
+    line = next(x for x in report.meaning({"scoreboard": board}) if "two documents" in x)
+    assert "on the 4 answers" in line and "The best is RAFT + RAG, with no measurable difference from RAG" in line
+    board["RAG"]["multi_acc"] = multi(0.0, 0.0, 0.20)
+    line = next(x for x in report.meaning({"scoreboard": board}) if "two documents" in x)
+    assert "measurably ahead of every other row" in line
+    assert report._with_n(multi(0.25, 0.05, 0.70)) == "0.25 [0.05, 0.70] (n=4)" and report._with_n(None) == "n/a"
