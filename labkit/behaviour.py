@@ -268,12 +268,14 @@ def run_behaviour_baselines(
     return {"num_test": len(test), "top_k": top_k, "zero_shot": zero, "few_shot": few}
 
 
-def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0) -> dict:
+def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0, then=None) -> dict:
     """The behaviour experiment: zero-shot, retrieved few-shot and LoRA on the triage test split.
 
     Example: run_behaviour(gen, embedder, 8, 24, 16, 2e-3)["lora"]["format_compliance"] -> 0.95
     Returns {"num_test", "top_k", "num_steps", "zero_shot", "few_shot", "lora"}, each approach
     with label, format and priority accuracy, seconds per message and prompt tokens.
+    `then(lora_gen)`, if given, is called with the trained LoRA and its dict is returned under
+    "hybrid" (compare runs `labkit.hybrid.run_hybrid` with it, so the LoRA is trained once).
     """
     out = run_behaviour_baselines(gen, embedder, num_test=num_test)
     cfg = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
@@ -285,4 +287,5 @@ def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int
     keep = ("label_accuracy", "format_compliance", "priority_accuracy", "seconds_per_message", "prompt_tokens", "train_s")
     return {"num_test": out["num_test"], "top_k": out["top_k"], "num_steps": num_steps,
             **{name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out[name].items() if k in keep}
-               for name in ("zero_shot", "few_shot", "lora")}}
+               for name in ("zero_shot", "few_shot", "lora")},
+            **({"hybrid": then(result.gen)} if then is not None else {})}

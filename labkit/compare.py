@@ -51,6 +51,7 @@ from labkit.evaluate import (
     share_new,
 )
 from labkit.finetune import Example, build_examples, make_config, save_adapter, train
+from labkit.hybrid import run_hybrid
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG, build_prompt, clean_answer, evaluate_closed_book, evaluate_rag, sources_from_hits
 from labkit.reader import READER_DIR, load_reader, reader_info
@@ -78,6 +79,7 @@ class CompareConfig:
     num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items; quick mode: 16)
     behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
     behaviour_steps: int = 80  # LoRA steps on the triage training examples
+    hybrid_messages: int | None = 24  # support messages asking a product fact, for the seeds' hybrid (labkit.hybrid); 0 skips it
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
     approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
     rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
@@ -87,7 +89,7 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
     quick = get_config().quick if quick is None else quick
     base = (CompareConfig(num_questions=12, num_updates=4, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, num_probe=16,
-                          behaviour_num_test=8, behaviour_steps=24, seeds=[0])
+                          behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
         base.seeds = list(range(int(seeds)))
@@ -447,6 +449,18 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
     return {"rows": rows, "freshness": fresh, **extra}
 
 
+def behaviour_task(shared: Shared, ccfg: CompareConfig, seed: int) -> dict:
+    """The behaviour experiment (zero-shot, few-shot, LoRA on triage) and, with its LoRA, the seeds' hybrid (labkit.hybrid).
+
+    Example: behaviour_task(shared, cfg, 0)["hybrid"]["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
+    """
+    def hybrid(lora_gen):
+        return run_hybrid(shared.gen, lora_gen, shared.embedder, shared.index, ccfg.hybrid_messages, ccfg.top_k)
+
+    return run_behaviour(shared.gen, shared.embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed,
+                         then=hybrid if ccfg.hybrid_messages != 0 else None)
+
+
 def cost_projection(tokens_per_s: float, total_params: float, train_tokens: float) -> list[dict]:
     """costs.project on the measured training speed, as rows of a table (estimates). Example: cost_projection(900, 135e6, 1e5)[0]["model"] -> "SmolLM2-135M"."""
     return [{"model": p.model, "device": p.device, "train": format_seconds(p.train_s), "train_s": p.train_s,
@@ -480,10 +494,10 @@ def _in_worker(task: tuple):
     _exit_with_parent()
     gen, embedder = load_generator(generator), load_embedder()
     torch.set_num_threads(threads)
-    if kind == "behaviour":
-        return run_behaviour(gen, embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed)
     pristine, index_info, untrained = shared_state
     shared = Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, untrained, pristine)
+    if kind == "behaviour":
+        return behaviour_task(shared, ccfg, seed)
     return run_seed(shared, ccfg, seed, log=lambda s: print(s, flush=True))
 
 
@@ -509,7 +523,7 @@ def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: b
     threads = max(1, (os.cpu_count() or 1) // workers)
     tasks = [("seed", ccfg, seed, shared.gen.name, state, threads) for seed in ccfg.seeds]
     if behaviour:
-        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, None, threads))
+        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, state, threads))
     log(f"{len(tasks)} tasks on {workers} worker processes of {threads} thread(s) each")
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         done = list(pool.map(_in_worker, tasks))
@@ -544,7 +558,7 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
         out["cost_projection"] = {"train_tokens": first["train_tokens"], "total_params": first["total_params"],
                                   "rows": cost_projection(out["train_tokens_per_s"], first["total_params"], first["train_tokens"])}
     if behaviour:
-        out["behaviour"] = behaviour_result or run_behaviour(gen, embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, ccfg.seeds[0])
+        out["behaviour"] = behaviour_result or behaviour_task(shared, ccfg, ccfg.seeds[0])
         log("behaviour: " + ", ".join(f"{k} {out['behaviour'][k]['label_accuracy']}" for k in ("zero_shot", "few_shot", "lora")))
     out["workers"] = workers
     out["seconds"] = round(time.perf_counter() - t0, 1)

@@ -23,6 +23,7 @@ from pathlib import Path
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
 from labkit.costs import format_seconds
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, wilson_interval
+from labkit.hybrid import hybrid_findings, hybrid_markdown
 from labkit.reader import reader_info, reader_markdown
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
@@ -217,6 +218,8 @@ def meaning(results: dict) -> list[str]:
                      f"label accuracy {rate(b['zero_shot']['label_accuracy'], n)} / {rate(b['few_shot']['label_accuracy'], n)} / "
                      f"{rate(b['lora']['label_accuracy'], n)}: {labels}, from a {b['lora']['prompt_tokens']:.0f}-token prompt instead of "
                      f"{b['few_shot']['prompt_tokens']:.0f}.")
+        if b.get("hybrid"):
+            lines.append(hybrid_findings(b["hybrid"]))
     return lines
 
 
@@ -272,6 +275,13 @@ def write_report(results: dict, out) -> Path:
             md.append(f"| {name} | {rate(r['label_accuracy'], n)} | {rate(r['format_compliance'], n)} | {rate(r['priority_accuracy'], n)} "
                       f"| {r['prompt_tokens']:.0f} | {r['seconds_per_message']:.2f} |")
         md.append("")
+        if b.get("hybrid"):
+            h = b["hybrid"]
+            md += ["## The seeds' hybrid: fine-tune the behaviour, retrieve the facts", "",
+                   f"{h['num_messages']} support messages asking a product fact (held-out wordings of the kit's questions), to be "
+                   f"answered in the triage format with the fact in the reply; {h['num_changed']} of the facts then change "
+                   f"(data/updates.jsonl re-embedded into a copy of the index, the LoRA not retrained). Sources: top {h['top_k']}.", "",
+                   hybrid_markdown(h), ""]
     cp = results.get("cost_projection")
     if cp:
         md += ["## Cost projection (estimates, not measurements)", "",

@@ -49,12 +49,13 @@ def tiny(generator, embedder):
     """A whole run at tiny sizes. The behaviour task is recorded, not run: test_behaviour runs it
     (40 s); here what matters is that compare passes it the run's settings and keeps its result."""
     ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, docs_steps=2, raft_steps=2, retrain_steps=2, num_probe=4,
-                                          behaviour_num_test=2, behaviour_steps=2, max_new_tokens=8, rebuild_index=False)
+                                          behaviour_num_test=2, behaviour_steps=2, hybrid_messages=2, max_new_tokens=8, rebuild_index=False)
     calls = []
 
-    def run_behaviour(gen, emb, num_test, num_steps, rank, lr, seed):
+    def run_behaviour(gen, emb, num_test, num_steps, rank, lr, seed, then=None):
         calls.append((gen, emb, num_test, num_steps, rank, lr, seed))
-        return {"num_test": num_test, "num_steps": num_steps, **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")}}
+        return {"num_test": num_test, "num_steps": num_steps, **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")},
+                "hybrid": then(gen)}  # the base model stands in for the triage LoRA
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(compare, "run_behaviour", run_behaviour)
@@ -83,6 +84,8 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
     # the retrained row continues the fine-tuned adapter for retrain_steps, and says what that did to the unchanged facts
     assert fresh["retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
     assert tiny["behaviour"]["num_steps"] == 2 and tiny["cost_projection"]["rows"][0]["model"] == "SmolLM2-135M"
+    hybrid = tiny["behaviour"]["hybrid"]  # the seeds' hybrid ran on the behaviour task's LoRA, before and after the update
+    assert hybrid["num_messages"] == 2 and hybrid["after"]["behaviour LoRA + RAG"]["n"] == hybrid["num_changed"] == 1
     n = tiny["scoreboard"]["RAG"]["accuracy"]["n"]
     assert n == tiny["seeds"][0]["n_questions"] and board["RAG"]["general_acc"]["n"] == 4  # every rate carries its n
     assert board["RAG"]["accuracy"]["lo"] <= board["RAG"]["accuracy"]["mean"] <= board["RAG"]["accuracy"]["hi"]

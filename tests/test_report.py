@@ -5,6 +5,7 @@ import json
 import pytest
 
 from labkit import report
+from tests.test_hybrid import _result as hybrid_result
 
 
 def stat(x, spread=0.0):
@@ -64,6 +65,7 @@ def test_write_report_and_latest_cache(tiny_results, tmp_path, monkeypatch):
     # the reading adapter's held-out and foreign figures come from the shipped record; the retrained row says what it cost the rest
     assert "| foreign corpus | reading adapter |" in text and "data/reader/labkit.json" in text
     assert "continuing the fine-tuned adapter" in text and "unchanged facts" in text
+    assert "## The seeds' hybrid" in text and "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] |" in text and "- The seeds' hybrid (24 support" in text
     for name in ("scoreboard.png", "freshness.png", "accuracy_vs_cost.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "results.json").read_text())["scoreboard"] == tiny_results["scoreboard"]
@@ -123,7 +125,8 @@ def tiny_results():
     fresh |= {"kept_acc_before": stat(0.5), "kept_acc_after": stat(0.4)}
     behaviour = {"num_test": 8, "top_k": 4, "num_steps": 24,
                  **{n: {"label_accuracy": 0.5, "format_compliance": 0.9, "priority_accuracy": 0.6, "prompt_tokens": 40.0,
-                        "seconds_per_message": 0.7, "train_s": 3.0} for n in ("zero_shot", "few_shot", "lora")}}
+                        "seconds_per_message": 0.7, "train_s": 3.0} for n in ("zero_shot", "few_shot", "lora")},
+                 "hybrid": hybrid_result(0.9)}
     cp = {"train_tokens": 1000, "total_params": 135e6,
           "rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train": "9 s", "per_answer": "0.1 s", "assumption": "measured"}]}
     return {"config": {"seeds": [0], "rank": 16, "num_steps": 24, "top_k": 3}, "quick": True, "seconds": 12.0,
