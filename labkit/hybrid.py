@@ -181,14 +181,15 @@ def hybrid_markdown(result: dict) -> str:
 
 
 def _best(result: dict, when: str, key: str) -> str:
-    """Which approach leads on one figure, or that none does measurably (their 95% intervals overlap)."""
+    """Which approaches lead on one figure: the top one and every one whose 95% interval overlaps it (no measurable
+    difference between them), and the ones measurably behind."""
     scores = {a: result[when][a] for a in HYBRID_APPROACHES}
-    ranked = sorted(scores, key=lambda a: scores[a][key], reverse=True)
-    top, second = ranked[0], ranked[1]
-    ci = {a: wilson_interval(scores[a][key], scores[a]["n"]) for a in ranked[:2]}
-    if intervals_overlap(ci[top], ci[second]):
-        return f"no measurable difference between {top} and {second}"
-    return f"{top} measurably ahead"
+    ci = {a: wilson_interval(scores[a][key], scores[a]["n"]) for a in scores}
+    top = max(scores, key=lambda a: scores[a][key])
+    leaders = [a for a in scores if a == top or intervals_overlap(ci[a], ci[top])]
+    behind = [a for a in scores if a not in leaders]
+    lead = top if len(leaders) == 1 else f"{' and '.join(leaders)} (no measurable difference between them)"
+    return lead + (f", measurably ahead of {' and '.join(behind)}" if behind else ", none measurably behind")
 
 
 def hybrid_findings(result: dict) -> str:
@@ -200,4 +201,5 @@ def hybrid_findings(result: dict) -> str:
     return (f"- The seeds' hybrid ({result['num_messages']} support messages asking a product fact, reply in the triage format): "
             + "; ".join(f"{x} format {_rate(b[x], 'format_compliance')}, fact {_rate(b[x], 'fact_accuracy')}, after the update "
                         f"{_rate(a[x], 'fact_accuracy')} (n={a[x]['n']})" for x in HYBRID_APPROACHES)
-            + f". Format: {_best(result, 'before', 'format_compliance')}; facts after the update: {_best(result, 'after', 'fact_accuracy')}.")
+            + f". Format: {_best(result, 'before', 'format_compliance')}. Facts: {_best(result, 'before', 'fact_accuracy')}; after the "
+            f"update: {_best(result, 'after', 'fact_accuracy')}.")
