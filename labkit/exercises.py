@@ -296,8 +296,7 @@ def _nb04() -> dict:
 
 def _nb05() -> dict:
     from labkit.data import load_sweep
-    from labkit.evaluate import intervals_overlap, wilson_interval
-    from labkit.forgetting import drop_and_gain, sweep_runs
+    from labkit.forgetting import drop_and_gain, probe_change, sweep_runs
 
     def lora_runs():
         sweep = load_sweep()
@@ -311,9 +310,7 @@ def _nb05() -> dict:
     def measurable():
         sweep, runs = lora_runs()
         run = max(runs, key=lambda r: drop_and_gain(r)["drop"])
-        n = sweep["setup"]["num_probe"]
-        first, last = run["history"][0]["general_acc"], run["history"][-1]["general_acc"]
-        return not intervals_overlap(wilson_interval(first, n), wilson_interval(last, n))
+        return probe_change(run, sweep["setup"]["num_probe"])["measurable"]  # the whole-probe final scores where the run has them
 
     return {
         "q1": Exercise(
@@ -325,19 +322,19 @@ def _nb05() -> dict:
             "runs = sweep_runs(load_sweep(), 'lora', replay=0.0)\n"
             "answer = max(runs, key=lambda r: drop_and_gain(r)['drop'])['entry']['rank']"),
         "q2": Exercise(
-            "Is that run's drop measurable? The sweep scores the probe on sweep['setup']['num_probe'] items. "
-            "Answer True if the 95% Wilson intervals of general_acc before and after do not overlap, else False.",
+            "Is that run's drop measurable? Each run's final scores are in run['final']: general_acc_before and general_acc_after "
+            "over run['final']['n_probe'] probe items (the whole probe). Answer True if their 95% Wilson intervals do not overlap, else False.",
             measurable,
             equal(lambda e: ("the intervals do not overlap: a measurable loss." if e else
                              "the intervals overlap: on this many probe items the drop is no measurable difference; "
                              "notebook 05's live run scores the whole probe for that reason."),
                   lambda a, e: "compute both intervals with wilson_interval(rate, n) and compare their ends."),
-            ["n is small: one item moves the score 1/n.", "wilson_interval(history[0]['general_acc'], n) and the same for history[-1]."],
+            ["One item moves the score 1/n.", "wilson_interval(run['final']['general_acc_before'], n) and the same for general_acc_after."],
             "from labkit.data import load_sweep\nfrom labkit.evaluate import wilson_interval\n"
-            "from labkit.forgetting import drop_and_gain, sweep_runs\nsweep = load_sweep()\nn = sweep['setup']['num_probe']\n"
-            "run = max(sweep_runs(sweep, 'lora', replay=0.0), key=lambda r: drop_and_gain(r)['drop'])\n"
-            "(lo1, hi1) = wilson_interval(run['history'][0]['general_acc'], n)\n"
-            "(lo2, hi2) = wilson_interval(run['history'][-1]['general_acc'], n)\nanswer = not (lo1 <= hi2 and lo2 <= hi1)"),
+            "from labkit.forgetting import drop_and_gain, sweep_runs\nsweep = load_sweep()\n"
+            "run = max(sweep_runs(sweep, 'lora', replay=0.0), key=lambda r: drop_and_gain(r)['drop'])\nf = run['final']\n"
+            "(lo1, hi1) = wilson_interval(f['general_acc_before'], f['n_probe'])\n"
+            "(lo2, hi2) = wilson_interval(f['general_acc_after'], f['n_probe'])\nanswer = not (lo1 <= hi2 and lo2 <= hi1)"),
     }
 
 

@@ -148,11 +148,14 @@ SWEEP_GRID = [  # most telling first: a cut-short sweep still has the main contr
     {"method": "lora", "rank": 16, "lr": 2e-3},
     {"method": "full", "lr": 2e-3},
     {"method": "full", "lr": 1e-4},
-    {"method": "lora", "rank": 16, "lr": 2e-3, "replay": 0.5},
-    {"method": "lora", "rank": 4, "lr": 2e-3},
     {"method": "lora", "rank": 16, "lr": 1e-2},
-    {"method": "full", "lr": 1e-4, "replay": 0.5},
+    {"method": "lora", "rank": 16, "lr": 1e-2, "replay": 0.5},  # replay where there is forgetting to curb
+    {"method": "lora", "rank": 4, "lr": 2e-3},
     {"method": "lora", "rank": 64, "lr": 2e-3},
+    {"method": "lora", "rank": 16, "lr": 5e-4},  # the learning-rate axis, both methods
+    {"method": "full", "lr": 1e-5},
+    {"method": "lora", "rank": 16, "lr": 2e-3, "replay": 0.5},
+    {"method": "full", "lr": 1e-4, "replay": 0.5},
 ]
 SWEEP_STEPS = 16  # steps of every sweep run (quick sweeps: 8)
 SWEEP_SETUP = LabSetup(num_questions=12, num_probe=16, every=4)  # fixed, so the shipped numbers do not depend on quick mode
@@ -187,16 +190,20 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
         "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": [],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
+    whole_probe = mc_items_from_probe(load_probe())  # the final figure of every run: the whole probe, not the curve's few items
+    base = round(mc_accuracy(gen, whole_probe), 4)
     for entry in entries or SWEEP_GRID:
         cfg = sweep_config(entry, num_steps)
         run = run_forgetting(gen, cfg, SWEEP_SETUP, progress=True)
         h = run.history
-        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(cfg), "history": h,
+        final = {"n_probe": len(whole_probe), "general_acc_before": base, "general_acc_after": round(mc_accuracy(run.result.gen, whole_probe), 4)}
+        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(cfg), "history": h, "final": final,
                                 "seconds": round(run.result.seconds, 1)})
         payload["seconds"] = round(time.perf_counter() - t0, 1)
         path.write_text(json.dumps(payload, indent=1, default=list) + "\n")
         log(f"{sweep_key(entry):<24} domain {h[0]['domain_acc']:.2f} -> {h[-1]['domain_acc']:.2f}  "
-            f"general {h[0]['general_acc']:.2f} -> {h[-1]['general_acc']:.2f}  {run.result.seconds:.0f} s")
+            f"general {h[0]['general_acc']:.2f} -> {h[-1]['general_acc']:.2f} ({SWEEP_SETUP.num_probe} items), "
+            f"{base:.2f} -> {final['general_acc_after']:.2f} (all {len(whole_probe)})  {run.result.seconds:.0f} s")
     return payload
 
 
@@ -227,25 +234,38 @@ def sweep_runs(sweep: dict, method: str | None = None, lr: float | None = None, 
     return sorted((r for r in sweep["runs"] if keep(r["entry"])), key=lambda r: r["entry"].get("rank", 0))
 
 
+def _general(run: dict, num_probe: int | None = None) -> tuple[float, float, int]:
+    """general_acc before and after a run and the probe items behind them: the run's whole-probe final scores if it has
+    them (sweeps since the 120-item probe), else its curve's first and last points over num_probe items."""
+    if run.get("final"):
+        f = run["final"]
+        return f["general_acc_before"], f["general_acc_after"], f["n_probe"]
+    if num_probe is None:
+        raise ValueError("This run has no whole-probe final scores: give num_probe, the items its curve was scored on.")
+    return run["history"][0]["general_acc"], run["history"][-1]["general_acc"], num_probe
+
+
 def drop_and_gain(run: dict) -> dict:
-    """How much a run forgot (general_acc drop) and learnt (domain_acc gain), first point to last.
+    """How much a run forgot (general_acc drop, on the whole probe where the run has it) and learnt (domain_acc gain).
 
     Example: drop_and_gain({"history": [{"domain_acc": 0.25, "general_acc": 0.88}, {"domain_acc": 0.83, "general_acc": 0.69}]})
     -> {"drop": 0.19, "gain": 0.58}
     """
     first, last = run["history"][0], run["history"][-1]
-    return {"drop": round(first["general_acc"] - last["general_acc"], 4), "gain": round(last["domain_acc"] - first["domain_acc"], 4)}
+    before, after, _ = _general(run, 1)
+    return {"drop": round(before - after, 4), "gain": round(last["domain_acc"] - first["domain_acc"], 4)}
 
 
-def probe_change(run: dict, num_probe: int) -> dict:
-    """general_acc before and after a run, each with its 95% Wilson interval over num_probe items; the change is
-    measurable only where the two intervals do not overlap (a cautious test: overlap means "no measurable difference").
+def probe_change(run: dict, num_probe: int | None = None) -> dict:
+    """general_acc before and after a run, each with its 95% Wilson interval over its n probe items (the whole probe where
+    the run has final scores, else num_probe); the change is measurable only where the two intervals do not overlap (a
+    cautious test: overlap means "no measurable difference").
 
-    Example: probe_change(run, 16) -> {"before": 0.875, "after": 0.5, "before_ci": (0.64, 0.97), "after_ci": (0.28, 0.72), "measurable": False}
+    Example: probe_change(run, 16) -> {"before": 0.875, "after": 0.5, "n": 16, "before_ci": (0.64, 0.97), "after_ci": (0.28, 0.72), "measurable": False}
     """
-    before, after = run["history"][0]["general_acc"], run["history"][-1]["general_acc"]
-    b, a = wilson_interval(before, num_probe), wilson_interval(after, num_probe)
-    return {"before": before, "after": after, "before_ci": b, "after_ci": a, "measurable": not intervals_overlap(b, a)}
+    before, after, n = _general(run, num_probe)
+    b, a = wilson_interval(before, n), wilson_interval(after, n)
+    return {"before": before, "after": after, "n": n, "before_ci": b, "after_ci": a, "measurable": not intervals_overlap(b, a)}
 
 
 def sweep_findings(sweep: dict) -> list[str]:
@@ -253,7 +273,7 @@ def sweep_findings(sweep: dict) -> list[str]:
 
     Example: sweep_findings(load_sweep())[0] -> "- LoRA rank 16 at lr 2e-3: general probe 0.88 -> 0.81 [0.57, 0.93] (16 items): no measurable loss; ..."
     """
-    n = sweep["setup"]["num_probe"]
+    n = sweep["setup"]["num_probe"]  # the curve's items: used only by runs without whole-probe final scores
 
     def describe(run):
         c, g = probe_change(run, n), drop_and_gain(run)
@@ -263,11 +283,12 @@ def sweep_findings(sweep: dict) -> list[str]:
         verdict = ("a measurable loss" if c["measurable"] and c["after"] < c["before"] else
                    "a measurable gain" if c["measurable"] else "no measurable change")
         return (f"- {name}: general probe {c['before']:.2f} -> {c['after']:.2f} [{c['after_ci'][0]:.2f}, {c['after_ci'][1]:.2f}] "
-                f"({verdict}; base [{c['before_ci'][0]:.2f}, {c['before_ci'][1]:.2f}]), new knowledge +{g['gain']:.2f}.")
+                f"({verdict}; base [{c['before_ci'][0]:.2f}, {c['before_ci'][1]:.2f}], {c['n']} items), new knowledge {g['gain']:+.2f}.")
 
     lines = [describe(r) for r in sorted(sweep["runs"], key=lambda r: (r["entry"]["method"], r["entry"]["lr"], r["entry"].get("rank", 0), r["entry"].get("replay", 0.0)))]
     losses = [r for r in sweep["runs"] if probe_change(r, n)["measurable"] and drop_and_gain(r)["drop"] > 0]
-    lines.append(f"- Of {len(sweep['runs'])} runs, {len(losses)} lost general knowledge measurably on these {n} probe items"
+    items = sorted({probe_change(r, n)["n"] for r in sweep["runs"]})
+    lines.append(f"- Of {len(sweep['runs'])} runs, {len(losses)} lost general knowledge measurably on these {' or '.join(map(str, items))} probe items"
                  + (f" ({', '.join(r['key'] for r in losses)})" if losses else "")
                  + "; every other difference here is within the intervals: read its direction, not its size.")
     return lines

@@ -15,7 +15,7 @@ import io
 
 import numpy as np
 
-from labkit.evaluate import METRIC_LABELS
+from labkit.evaluate import METRIC_LABELS, wilson_interval
 
 
 def _axes(ax, figsize=(6, 4)):
@@ -232,12 +232,18 @@ def plot_compare(runs: list[dict], metric: str = "general_acc", ax=None, title: 
 
 
 def plot_final_bars(runs: list[dict], ax=None, title: str = "After training"):
-    """Final domain_acc and general_acc of several runs as paired bars. Example: plot_final_bars(sweep["runs"])."""
+    """Final domain_acc and general_acc of several runs as paired bars. Example: plot_final_bars(sweep["runs"]).
+
+    general_acc is the run's whole-probe final score where it has one, drawn with its 95% interval.
+    """
     ax = _axes(ax, (6, 3.6))
     keys = [r["key"] for r in runs]
     x = range(len(runs))
+    general = [r["final"]["general_acc_after"] if r.get("final") else r["history"][-1]["general_acc"] for r in runs]
+    cis = [wilson_interval(g, r["final"]["n_probe"]) if r.get("final") else (g, g) for g, r in zip(general, runs, strict=True)]
     ax.bar([i - 0.2 for i in x], [r["history"][-1]["domain_acc"] for r in runs], 0.4, label="domain_acc")
-    ax.bar([i + 0.2 for i in x], [r["history"][-1]["general_acc"] for r in runs], 0.4, label="general_acc")
+    ax.bar([i + 0.2 for i in x], general, 0.4, label="general_acc (95% interval)",
+           yerr=[[g - lo for g, (lo, _) in zip(general, cis, strict=True)], [hi - g for g, (_, hi) in zip(general, cis, strict=True)]], capsize=3)
     ax.set_xticks(list(x))
     ax.set_xticklabels(keys, rotation=30, ha="right", fontsize=7)
     ax.set_ylim(0, 1.02)

@@ -99,6 +99,12 @@ def test_probe_change_is_measurable_only_outside_both_intervals():
     assert probe_change(run(0.875, 0.5), 16)["measurable"] is False  # 6 items of 16: the intervals still overlap
     assert probe_change(run(0.875, 0.5), 120)["measurable"] is True  # the same rates on the whole probe are measured
     assert probe_change(run(0.875, 0.375), 16)["measurable"] is True
+    # a run with whole-probe final scores is judged on them, whatever its curve's item count
+    scored = {**run(0.875, 0.875), "final": {"n_probe": 120, "general_acc_before": 0.8, "general_acc_after": 0.6}}
+    assert probe_change(scored, 16) == probe_change(scored) and probe_change(scored)["n"] == 120 and probe_change(scored)["measurable"]
+    assert drop_and_gain(scored)["drop"] == 0.2
+    with pytest.raises(ValueError, match="give num_probe"):
+        probe_change(run(0.875, 0.5))
 
 
 def test_sweep_findings_follow_the_sweep_and_its_item_count():
@@ -106,6 +112,7 @@ def test_sweep_findings_follow_the_sweep_and_its_item_count():
 
     sweep = load_sweep()
     lines = sweep_findings(sweep)
-    assert len(lines) == len(sweep["runs"]) + 1 and f"on these {sweep['setup']['num_probe']} probe items" in lines[-1]
-    more_items = {**sweep, "setup": {**sweep["setup"], "num_probe": 120}}
-    assert sweep_findings(more_items)[-1] != lines[-1]  # more items, more measured losses: the prose follows
+    n = {r["final"]["n_probe"] for r in sweep["runs"]}  # every shipped run has its whole-probe final scores
+    assert len(lines) == len(sweep["runs"]) + 1 and n == {120} and "on these 120 probe items" in lines[-1]
+    curves_only = {**sweep, "runs": [{k: v for k, v in r.items() if k != "final"} for r in sweep["runs"]]}
+    assert f"on these {sweep['setup']['num_probe']} probe items" in sweep_findings(curves_only)[-1]  # the prose follows the items
