@@ -13,6 +13,10 @@ What it holds:
   The best score wins; where the runner-up's 95% interval overlaps the winner's, there is
   "no measurable difference" and the cheaper of the two to keep current is chosen. The
   reasons quote the numbers that decided, the runner-up, and why each excluded approach was.
+- For the need "both", the seeds' hybrid measured as one task (`together_candidates`: support replies
+  that must follow the triage format and state a product fact): the same budget excludes the
+  LoRA replies, a reply style measurably worse at the format is out, and the best at stating
+  the fact (after a change weighted as for knowledge) is quoted as a reason beside the choice.
 - `Recommendation` and `violations` (what a choice breaks, for tests and notebooks).
 
 What it leaves out: the form a learner fills in (`labkit.widgets.DecisionGuide`), money
@@ -167,6 +171,39 @@ def behaviour_candidates(answers: dict, results: dict) -> list[Candidate]:
     return out
 
 
+def together_candidates(answers: dict, results: dict) -> list[Candidate]:
+    """The seeds' hybrid measured as one task (support replies in the triage format that state a product fact, from
+    `labkit.hybrid`): few-shot + RAG, the behaviour LoRA alone and LoRA + RAG, scored by the share of replies stating the
+    fact, after a change weighted as for knowledge. Example: [c.approach for c in together_candidates(a, results)]
+    -> ["few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG"]
+    """
+    a = check_answers(answers)
+    h = (results.get("behaviour") or {}).get("hybrid")
+    if not h:
+        return []
+    w = FRESH_WEIGHT[a["change"]]
+    out = []
+    for approach, before in h["before"].items():
+        after = h["after"][approach]
+        (lo_b, hi_b), (lo_a, hi_a) = wilson_interval(before["fact_accuracy"], before["n"]), wilson_interval(after["fact_accuracy"], after["n"])
+        mix = [(1 - w) * x + w * y for x, y in ((before["fact_accuracy"], after["fact_accuracy"]), (lo_b, lo_a), (hi_b, hi_a))]
+        trained = "LoRA" in approach
+        excluded = "needs the behaviour LoRA's training and there is no training budget" if trained and a["compute"] == "no training" else None
+        figures = {"fact": before["fact_accuracy"], "fact_after": after["fact_accuracy"], "format": before["format_compliance"]}
+        cost = (results["behaviour"].get("lora") or {}).get("train_s", 0.0) if trained else 0.0  # the LoRA's one-off training
+        out.append(Candidate(approach, round(mix[0], 4), round(mix[1], 4), round(mix[2], 4), cost, figures, excluded))
+    # the format is half of the task: a reply style measurably worse at it than the best eligible one is out
+    fmt = {c.approach: wilson_interval(c.figures["format"], h["before"][c.approach]["n"]) for c in out}
+    eligible = [c for c in out if c.excluded is None]
+    if eligible:
+        top = max(eligible, key=lambda c: c.figures["format"])
+        for c in eligible:
+            if fmt[c.approach][1] < fmt[top.approach][0]:
+                c.excluded = (f"its replies follow the format in {c.figures['format']:.2f}, measurably less than "
+                              f"{top.approach}'s {top.figures['format']:.2f}")
+    return out
+
+
 def pick(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | None, bool]:
     """(winner, runner-up, tied?) among the candidates no constraint excludes: the best score wins, unless the
     runner-up's interval overlaps it (no measurable difference), when the cheaper of the two wins.
@@ -224,6 +261,17 @@ def recommend(answers: dict, results: dict) -> Recommendation:
         for c in candidates:
             if c.excluded:
                 rec.reasons.append(f"Excluded: {_name(c.approach)}: {c.excluded}.")
+    if a["need"] == "both":
+        together = together_candidates(a, results)
+        best, runner, tied = pick(together)
+        if best is not None:
+            f = best.figures
+            rec.reasons.append(
+                f"Measured together (the seeds' hybrid: support replies in the triage format stating a product fact): {best.approach} "
+                f"states the fact in {num(f'{best.approach} fact', f['fact'])} of replies and {num(f'{best.approach} fact after', f['fact_after'])} "
+                f"after the facts change, with format compliance {num(f'{best.approach} format', f['format'])}"
+                + (f"; {runner.approach} is within its 95% interval (no measurable difference)" if tied else "") + "."
+                + "".join(f" Not {c.approach}: {c.excluded}." for c in together if c.excluded))
     if chosen:
         rec.approach = " + ".join(f"{_name(c.approach)} for the {part}" for part, c in chosen.items()) if len(chosen) > 1 else chosen[next(iter(chosen))].approach
         retrieval = any(c.approach in RETRIEVES or KIND[c.approach] == "both" for c in chosen.values())
