@@ -234,14 +234,12 @@ def sweep_runs(sweep: dict, method: str | None = None, lr: float | None = None, 
     return sorted((r for r in sweep["runs"] if keep(r["entry"])), key=lambda r: r["entry"].get("rank", 0))
 
 
-def _general(run: dict, num_probe: int | None = None) -> tuple[float, float, int]:
+def _general(run: dict, num_probe: int | None = None) -> tuple[float, float, int | None]:
     """general_acc before and after a run and the probe items behind them: the run's whole-probe final scores if it has
     them (sweeps since the 120-item probe), else its curve's first and last points over num_probe items."""
     if run.get("final"):
         f = run["final"]
         return f["general_acc_before"], f["general_acc_after"], f["n_probe"]
-    if num_probe is None:
-        raise ValueError("This run has no whole-probe final scores: give num_probe, the items its curve was scored on.")
     return run["history"][0]["general_acc"], run["history"][-1]["general_acc"], num_probe
 
 
@@ -252,7 +250,7 @@ def drop_and_gain(run: dict) -> dict:
     -> {"drop": 0.19, "gain": 0.58}
     """
     first, last = run["history"][0], run["history"][-1]
-    before, after, _ = _general(run, 1)
+    before, after, _ = _general(run)
     return {"drop": round(before - after, 4), "gain": round(last["domain_acc"] - first["domain_acc"], 4)}
 
 
@@ -264,6 +262,8 @@ def probe_change(run: dict, num_probe: int | None = None) -> dict:
     Example: probe_change(run, 16) -> {"before": 0.875, "after": 0.5, "n": 16, "before_ci": (0.64, 0.97), "after_ci": (0.28, 0.72), "measurable": False}
     """
     before, after, n = _general(run, num_probe)
+    if n is None:
+        raise ValueError("This run has no whole-probe final scores: give num_probe, the items its curve was scored on.")
     b, a = wilson_interval(before, n), wilson_interval(after, n)
     return {"before": before, "after": after, "n": n, "before_ci": b, "after_ci": a, "measurable": not intervals_overlap(b, a)}
 

@@ -39,7 +39,7 @@ from labkit.behaviour import FORMAT_RULES, MAX_NEW_TOKENS, SHORT_INSTRUCTION, Ex
 from labkit.config import KB_DIR
 from labkit.data import load_qa, load_triage, load_updates, spread, updated_questions
 from labkit.evaluate import intervals_overlap, is_match, wilson_interval
-from labkit.rag import Source, format_source, sources_from_hits
+from labkit.rag import Source, sources_block, sources_from_hits
 from labkit.retrieval import VectorIndex, apply_updates, index_folder
 
 HYBRID_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
@@ -65,11 +65,6 @@ def fact_messages(num: int | None = 24) -> list[dict]:
     return [{**q, "message": f"{GREETINGS[i % len(GREETINGS)]} {q['paraphrases'][0]} {CLOSINGS[i % len(CLOSINGS)]}",
              "intent": "product_question", "priority": "low", "answers": [q["answer"], *q.get("aliases", [])],
              "changes": q["id"] in changed} for i, q in enumerate(picked)]
-
-
-def sources_block(sources: list[Source]) -> str:
-    """The numbered sources as the RAG prompt shows them. Example: sources_block([src]) -> "Sources:\\n[1] Brimble Kettle: ..."."""
-    return "\n".join(["Sources:", *(format_source(s) for s in sources)])
 
 
 def lora_rag_prompt(message: str, sources: list[Source]) -> str:

@@ -107,13 +107,17 @@ def fit_prompt(gen, question: str, sources: list[Source], limit: int, instructio
     return build_prompt(cut, sources, instruction, max_words), sources, cut != question
 
 
+def sources_block(sources: list[Source], max_words: int = MAX_SOURCE_WORDS) -> str:
+    """The numbered sources as every prompt shows them. Example: sources_block([src]) -> "Sources:\\n[1] Brimble Kettle: It costs $89."."""
+    return "\n".join(["Sources:", *(format_source(s, max_words) for s in sources)])
+
+
 def build_prompt(question: str, sources: list[Source], instruction: str = INSTRUCTION, max_words: int = MAX_SOURCE_WORDS) -> str:
     """The user message: numbered sources, then the question, then the instruction.
 
     Example: build_prompt("Price?", [src]) -> "Sources:\\n[1] Brimble Kettle: It costs $89.\\n\\nQuestion: Price?\\nAnswer the question ..."
     """
-    lines = ["Sources:", *(format_source(s, max_words) for s in sources), "", f"Question: {question.strip()}", instruction]
-    return "\n".join(lines)
+    return "\n".join([sources_block(sources, max_words), "", f"Question: {question.strip()}", instruction])
 
 
 ABSTAIN = "The sources do not say."  # what a reader should answer when no source holds the answer (the reading adapter does)
