@@ -2,7 +2,7 @@
 
 Measures, in one process on this machine's CPU:
 - matmul peak: torch.matmul of two 2048 x 2048 matrices (best of 10), GFLOP/s, in the precision
-  the kit trains in on this machine (`finetune.training_precision("auto")`: bfloat16 where the
+  the kit trains in on this machine (`models.resolve_precision("auto")`: bfloat16 where the
   CPU has bf16 instructions);
 - training tokens/s and model-FLOPs utilisation (MFU) of the kit's loop, LoRA and full:
     full: 6 * N_body * T + 6 * V * d * T_ans   (forward 2, backward 4 per parameter and token)
@@ -119,9 +119,9 @@ def main() -> None:
     from labkit.models import load_generator
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
-    from labkit.finetune import training_precision
+    from labkit.models import resolve_precision
 
-    precision = training_precision("auto")
+    precision = resolve_precision("auto")
     peak = matmul_peak_gflops(dtype=precision)
     print(f"matmul peak ({precision} 2048^3, best of 10): {peak:.1f} GFLOP/s; training precision on this machine: {precision} (\"auto\")")
     gen = load_generator()

@@ -6,7 +6,9 @@ question set (held-out paraphrases, top 3 sources, 32 new tokens at most) and on
 closed-book prompts, and checks that the answers are the same:
 - as generated before (batches of 8 in question order, `length_sorted=False`);
 - length-sorted batches of 8 (less padding: the prompt pass is most of the work);
-- length-sorted batches of 32 (the kit's default, models.GENERATE_BATCH).
+- length-sorted batches of 32 (models.GENERATE_BATCH), matmuls in float32;
+- the same with bfloat16 matmuls (the kit's default where the hardware has them, `Generator.inference`): greedy
+  answers then differ a little, so it prints how many answers differ and the accuracy of each variant.
 It also splits one run into the prompt pass and the decoding steps (max_new_tokens=1),
 and prints the batch-1 memory-bandwidth bound on decoding steps/s (weights bytes per step /
 bandwidth, both measured here): the kit decodes far below it, bound by per-step overhead.
@@ -26,7 +28,7 @@ import torch
 from labkit.config import KB_DIR
 from labkit.costs import memory_bandwidth_gbs
 from labkit.data import taught_questions
-from labkit.evaluate import heldout_questions
+from labkit.evaluate import heldout_questions, score_answers
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG, fit_prompt, sources_from_hits
 from labkit.retrieval import index_folder
@@ -47,7 +49,8 @@ def main() -> None:
     gen, embedder = load_generator(), load_embedder()
     index = index_folder(KB_DIR, embedder, progress=False)
     questions, _ = taught_questions(args.questions if args.questions else 40, None)
-    asked = [it["asked"] for it in heldout_questions(questions)]
+    items = heldout_questions(questions)
+    asked = [it["asked"] for it in items]
     rag = RAG(index, gen, 3, 32)
     hits = index.search_many(asked, 3)
     rag_prompts = [fit_prompt(gen, q, sources_from_hits(h), 1024, rag.instruction, rag.max_words)[0] for q, h in zip(asked, hits, strict=True)]
@@ -58,13 +61,15 @@ def main() -> None:
     bw = memory_bandwidth_gbs()
     print(f"memory bandwidth {bw:.1f} GB/s; weights {weight_bytes / 1e9:.2f} GB; batch-1 bound {bw * 1e9 / weight_bytes:.0f} decoding steps/s")
 
-    variants = [("batches of 8, question order", dict(batch_size=8, length_sorted=False)),
-                ("batches of 8, length-sorted", dict(batch_size=8, length_sorted=True)),
-                ("batches of 32, length-sorted", dict(batch_size=32, length_sorted=True))]
+    variants = [("batches of 8, question order", dict(batch_size=8, length_sorted=False), "float32"),
+                ("batches of 8, length-sorted", dict(batch_size=8, length_sorted=True), "float32"),
+                ("batches of 32, length-sorted", dict(batch_size=32, length_sorted=True), "float32"),
+                ("batches of 32, sorted, bf16 matmuls", dict(batch_size=32, length_sorted=True), "bfloat16")]
     for name, prompts in (("RAG", rag_prompts), ("closed-book", asked)):
         print(f"\n{name} prompts ({len(prompts)}):")
         reference, base_s = None, None
-        for label, kw in variants:
+        for label, kw, precision in variants:
+            gen.precision = precision
             times, answers = [], None
             for _ in range(args.repeats):
                 start = time.perf_counter()
@@ -74,7 +79,10 @@ def main() -> None:
             reference = reference or answers
             base_s = base_s or s
             same = sum(a == b for a, b in zip(answers, reference, strict=True))
-            print(f"  {label:30s} {s:7.1f} s  {len(prompts) / s:5.2f} answers/s  {base_s / s:4.2f}x  identical answers {same}/{len(prompts)}")
+            right = sum(r["match"] for r in score_answers(items, answers))
+            print(f"  {label:36s} {s:7.1f} s  {len(prompts) / s:5.2f} answers/s  {base_s / s:4.2f}x  identical answers "
+                  f"{same}/{len(prompts)}  right {right}/{len(prompts)}")
+        gen.precision = "float32"
         prefill = statistics.median(_timed(lambda p=prompts: gen.generate(p, max_new_tokens=1, progress=False, batch_size=32, length_sorted=True))
                                     for _ in range(args.repeats))
         print(f"  prompt pass alone (1 new token, sorted batches of 32): {prefill:.1f} s")

@@ -119,6 +119,9 @@ class Config:
     max_prompt_tokens: int = 1536
     # hard ceiling on new tokens for any generation
     max_new_tokens_limit: int = 256
+    # matmul precision when answering and scoring ($LABKIT_PRECISION): "auto" is bfloat16 where the hardware has bf16
+    # matmuls (2-2.8x faster answers here, a few greedy answers differ: benchmarks/bench_generate.py), else float32
+    precision: str = field(default_factory=lambda: os.environ.get("LABKIT_PRECISION", "auto").strip() or "auto")
 
     def pick(self, quick_value, full_value):
         """The quick-mode value or the full-mode value. Example: cfg.pick(20, 160) -> 20 when quick."""

@@ -174,7 +174,7 @@ def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: i
     device = next(lm.parameters()).device
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     out: list[list[float]] = []
-    with torch.no_grad():
+    with gen.inference():
         for start in range(0, len(questions), batch_size):
             qs, cs = questions[start : start + batch_size], choices[start : start + batch_size]
             prompts = [gen.prompt_ids(q) for q in qs]

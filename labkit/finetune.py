@@ -41,7 +41,7 @@ from labkit.config import KB_DIR, get_config, progress_bars, set_seed
 from labkit.corpus import load_folder
 from labkit.data import load_general_text
 from labkit.evaluate import pad_right
-from labkit.models import Generator, causal_lm, load_generator
+from labkit.models import Generator, causal_lm, load_generator, resolve_precision
 from labkit.storage import atomic_dir, check_name
 
 
@@ -268,21 +268,6 @@ def prepare_model(gen, cfg: TrainConfig):
     return Generator(model, gen.tokenizer, gen.name, gen.source, 0.0, gen.from_cache, {**gen.info, "method": cfg.method})
 
 
-def training_precision(precision: str, device_type: str = "cpu") -> str:
-    """What "auto" means here: "bfloat16" where matmuls have bf16 hardware (AVX512-BF16 or AMX CPUs, CUDA GPUs that
-    support it), else "float32" (on other CPUs bf16 matmuls are emulated and slower). Example: training_precision("auto") -> "bfloat16"
-    """
-    import torch
-
-    if precision != "auto":
-        return precision
-    if device_type == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private but stable since torch 2.3; absent means no
-    fast = device_type == "cpu" and any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-    return "bfloat16" if fast else "float32"
-
-
 def answer_loss(model, batch):
     """Mean cross-entropy over answer tokens only; the vocabulary projection runs only where labels exist.
 
@@ -355,7 +340,7 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
     device = next(model.parameters()).device
     answering_attention = causal_lm(model).config._attn_implementation  # generation keeps its kernel
     causal_lm(model).set_attn_implementation(cfg.attention)
-    precision = training_precision(cfg.precision, device.type)
+    precision = resolve_precision(cfg.precision, device.type)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     set_seed(cfg.seed)
     domain_rows = [encode(tok, e, cfg.max_len) for e in examples]

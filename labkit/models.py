@@ -10,12 +10,14 @@ The embedded defaults ship inside PyPI packages, so a fresh offline machine has 
 Any other model id or local path can be named instead. Small shared helpers live here
 because every track needs them: `check_question` (the one empty-question check),
 `Generator.count_tokens` / `Generator.prompt_ids` (token counting, memoised per model),
-`causal_lm` (the model under a peft wrapper) and `embedding_dim`. What is left out:
-quantised inference (we run float32 on the CPU), sampling tricks, and streaming.
+`causal_lm` (the model under a peft wrapper), `embedding_dim` and `resolve_precision`. Weights stay float32;
+answering and scoring run their matmuls in bfloat16 where the hardware has them (`Generator.inference`). What is
+left out: quantised weights, sampling tricks, and streaming.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -136,6 +138,21 @@ class Generator:
     from_cache: bool = False  # True when the safetensors cache was used
     info: dict = field(default_factory=dict)
     _prompt_ids: dict = field(default_factory=dict, repr=False)  # question -> chat-prompt token ids (see prompt_ids)
+    precision: str = field(default_factory=lambda: get_config().precision)  # matmuls when answering: "auto", "float32" or "bfloat16"
+
+    @contextlib.contextmanager
+    def inference(self):
+        """The context every answer and score runs in: no gradients, and bf16 matmuls where `precision` resolves to them.
+
+        Example: with gen.inference(): logits = gen.model(input_ids=ids).logits
+        Weights stay float32 (training shares them); autocast casts each weight once per context.
+        """
+        import torch
+
+        device = next(self.model.parameters()).device
+        bf16 = resolve_precision(self.precision, device.type) == "bfloat16"  # before entering anything: a bad value leaves no state behind
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            yield
 
     @property
     def chatml(self) -> bool:
@@ -219,7 +236,7 @@ class Generator:
             chosen = [texts[i] for i in order[start : start + batch_size]]
             batch = tok(chosen, return_tensors="pt", padding=True, truncation=True, max_length=limit, add_special_tokens=False)
             batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.no_grad():
+            with self.inference():
                 out = self.model.generate(
                     **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
                     eos_token_id=tok.convert_tokens_to_ids(self.end_of_turn()) if self.end_of_turn() else tok.eos_token_id,
@@ -230,6 +247,23 @@ class Generator:
         for i, answer in zip(order, answers, strict=True):
             in_order[i] = answer
         return in_order[0] if single else in_order
+
+
+def resolve_precision(precision: str, device_type: str = "cpu") -> str:
+    """What "auto" means here: "bfloat16" where matmuls have bf16 hardware (AVX512-BF16 or AMX CPUs, CUDA GPUs that
+    support it), else "float32" (on other CPUs bf16 matmuls are emulated and slower). Example: resolve_precision("auto") -> "bfloat16"
+    """
+    import torch
+
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16' (LABKIT_PRECISION), not {precision!r}")
+    if precision != "auto":
+        return precision
+    if device_type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private but stable since torch 2.3; absent means no
+    fast = device_type == "cpu" and any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return "bfloat16" if fast else "float32"
 
 
 def _set_threads() -> None:

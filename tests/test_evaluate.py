@@ -56,13 +56,33 @@ def reference_mc_logprobs(gen, questions, choices):
 
 
 @pytest.mark.parametrize("source", ["qa", "probe"])
-def test_mc_scores_equal_the_plain_reference(generator, source):
+def test_mc_scores_equal_the_plain_reference(generator, source, monkeypatch):
     from labkit.data import load_probe, load_qa, spread
 
+    monkeypatch.setattr(generator, "precision", "float32")  # the reference runs float32: the check is of the algorithm
     items = ev.mc_items_from_qa(spread(load_qa(), 4)) if source == "qa" else ev.mc_items_from_probe(spread(load_probe(), 4))
     qs, cs = [it.question for it in items], [it.choices for it in items]
     fast, slow = ev.mc_scores(generator, qs, cs), reference_mc_logprobs(generator, qs, cs)
     assert sum(fast, []) == pytest.approx(sum(slow, []), abs=1e-3)
+
+
+def test_bfloat16_scoring_stays_near_float32(generator, monkeypatch):
+    from labkit.data import load_probe, spread
+
+    items = ev.mc_items_from_probe(spread(load_probe(), 8))
+    qs, cs = [it.question for it in items], [it.choices for it in items]
+    monkeypatch.setattr(generator, "precision", "float32")
+    exact = sum(ev.mc_scores(generator, qs, cs), [])
+    monkeypatch.setattr(generator, "precision", "bfloat16")
+    fast = sum(ev.mc_scores(generator, qs, cs), [])
+    assert fast != exact  # bf16 matmuls really ran (on every CPU: emulated where the hardware lacks them)
+    assert fast == pytest.approx(exact, abs=0.5)  # log-probabilities of a few tokens: bf16 moves them by hundredths
+
+
+def test_unknown_precision_says_what_to_use(generator, monkeypatch):
+    monkeypatch.setattr(generator, "precision", "fp8")
+    with pytest.raises(ValueError, match="LABKIT_PRECISION"):
+        generator.generate("Hi", max_new_tokens=2)
 
 
 def test_mc_accuracy_knows_easy_facts_and_is_batch_invariant(generator):

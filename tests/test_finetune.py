@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from labkit.data import load_qa
+from labkit.models import resolve_precision
 from labkit.finetune import (
     Example,
     TrainConfig,
@@ -24,7 +25,6 @@ from labkit.finetune import (
     replay_counts,
     save_adapter,
     train,
-    training_precision,
 )
 
 FAST = {"lora": {"lr": 5e-3}, "full": {"lr": 1e-4}}
@@ -97,7 +97,7 @@ def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method, pre
     assert tuned_loss < base_loss - 0.2, (base_loss, tuned_loss)
     assert torch.equal(generator.model.model.layers[0].self_attn.q_proj.weight, before_weight)
     assert result.steps_done == 3 and not result.interrupted
-    assert result.precision == training_precision(precision) and result.precision in ("float32", "bfloat16")
+    assert result.precision == resolve_precision(precision) and result.precision in ("float32", "bfloat16")
     assert all(p.dtype == torch.float32 for p in result.gen.model.parameters())  # bf16 is for matmuls only: weights stay float32
     trained_lm = result.gen.model.get_base_model() if method == "lora" else result.gen.model
     assert trained_lm.config._attn_implementation == generator.model.config._attn_implementation  # answering keeps its kernel
