@@ -37,7 +37,7 @@ def shapes(gen, ccfg):
     from labkit.models import load_embedder
     from labkit.retrieval import index_folder
 
-    questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates)
+    questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     index = index_folder(KB_DIR, load_embedder())
     return {
         "fine-tuned": (build_examples(gen, questions, fact_statements=ccfg.fact_statements), 8, 96),

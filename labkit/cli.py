@@ -233,7 +233,7 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     save_partial, as NAME-partial, its labkit.json saying how many steps it did.
     """
     from labkit.finetune import adapters_dir, save_adapter
-    from labkit.forgetting import final_scores, lab_config, run_forgetting
+    from labkit.forgetting import change_text, final_scores, lab_config, probe_change, run_forgetting
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size
 
@@ -262,6 +262,7 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
         print(f"trainable parameters: {run.result.trainable_params:,} of {run.result.total_params:,}")
         for key, value in final.items():
             print(f"{key:<28} {value}")
+        print(f"forgetting: {change_text(probe_change(final))}")
         if "saved" in out:
             print(f"saved {out['saved']['bytes'] / 1e6:.1f} MB to {out['saved']['path']}")
         if "not_saved" in out:

@@ -66,6 +66,7 @@ ADAPTERS = {"fine-tuned": "compare-fine-tuned", "fine-tuned (docs)": "compare-do
 class CompareConfig:
     num_questions: int | None = 40  # qa records taught and asked (spread over the knowledge base); None = all 195
     num_updates: int | None = None  # fact changes of data/updates.jsonl applied (None = all 26); their questions are taught too
+    multi_document: bool = True  # every question needing two documents (20) taught and asked too, so their column has its n (quick mode: False)
     num_steps: int = 96  # LoRA steps of the knowledge fine-tunes (fine-tuned, retrained)
     rank: int = 16  # LoRA rank
     lr: float = 2e-3  # LoRA learning rate
@@ -76,7 +77,7 @@ class CompareConfig:
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
     retrain_steps: int = 48  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
-    num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items; quick mode: 16)
+    num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure needs its n)
     behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
     behaviour_steps: int = 80  # LoRA steps on the triage training examples
     hybrid_messages: int | None = 24  # support messages asking a product fact, for the seeds' hybrid (labkit.hybrid); 0 skips it
@@ -88,7 +89,7 @@ class CompareConfig:
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
     """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(num_questions=12, num_updates=4, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, num_probe=16,
+    base = (CompareConfig(num_questions=12, num_updates=4, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
                           behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
@@ -402,7 +403,7 @@ def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
     """
     set_seed(seed)
     approaches = set(ccfg.approaches)
-    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates)
+    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
     rows, extra, t0 = {}, {"seed": seed, "n_questions": len(questions)}, time.perf_counter()
 
@@ -511,7 +512,7 @@ def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: b
     Workers' progress bars are off (two processes would draw over each other); each row logs a line.
     """
     probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
-    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates)
+    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     if {"closed-book", "RAG"} & set(ccfg.approaches):
         row_rag(shared, questions, ccfg, probe)
     if "reading adapter + RAG" in ccfg.approaches:

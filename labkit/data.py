@@ -114,12 +114,13 @@ def load_sweep(path=None) -> dict:
     return json.loads(path.read_text())
 
 
-def taught_questions(num_questions: int | None, num_updates: int | None) -> tuple[list[dict], list[dict]]:
+def taught_questions(num_questions: int | None, num_updates: int | None, multi_document: bool = False) -> tuple[list[dict], list[dict]]:
     """The qa records taught and asked, and the updates applied. Example: taught_questions(12, 4)[0][0]["id"] -> "q001".
 
     `num_questions` records are spread over the knowledge base (None: all 195), and every
     updated fact's question is added, so the freshness test asks a fine-tuned model about
-    facts it really learnt.
+    facts it really learnt. multi_document=True adds every question whose answer needs two
+    documents (20 of 195), so that column of the scoreboard rests on more than a handful.
     """
     qa = load_qa()
     updates = spread(load_updates(), num_updates)
@@ -127,6 +128,8 @@ def taught_questions(num_questions: int | None, num_updates: int | None) -> tupl
     ids = {q["id"] for q in chosen}
     by_id = {q["id"]: q for q in qa}
     chosen += [by_id[i] for u in updates for i in u["question_ids"] if i not in ids and not ids.add(i)]
+    if multi_document:
+        chosen += [q for q in qa if len(q["doc_ids"]) > 1 and q["id"] not in ids and not ids.add(q["id"])]
     return chosen, updates
 
 

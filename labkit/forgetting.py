@@ -112,27 +112,34 @@ def run_forgetting(gen, cfg: TrainConfig | None = None, setup: LabSetup | None =
     return run
 
 
-def final_scores(gen, run: ForgettingRun, closed_book: bool = True, max_new_tokens: int = 16) -> dict:
-    """Before/after scores of a run: MC accuracies from its history and closed-book generation accuracy.
+def whole_probe(gen, trained_gen, before: float | None = None) -> dict:
+    """general_acc before and after training on the whole general probe (120 items): every run's final forgetting
+    figure (live curves score fewer items, for speed). Example: whole_probe(gen, run.result.gen)
+    -> {"n_probe": 120, "general_acc_before": 0.8, "general_acc_after": 0.67}; `before` skips scoring the base again.
+    """
+    items = mc_items_from_probe(load_probe())
+    before = round(mc_accuracy(gen, items), 4) if before is None else before
+    return {"n_probe": len(items), "general_acc_before": before, "general_acc_after": round(mc_accuracy(trained_gen, items), 4)}
 
-    Example: final_scores(gen, run) -> {"domain_acc_before": 0.29, "domain_acc_after": 0.83, ..., "closed_book_after": 0.42}
+
+def final_scores(gen, run: ForgettingRun, closed_book: bool = True, max_new_tokens: int = 16) -> dict:
+    """Before/after scores of a run: domain_acc from its curve, general_acc on the whole probe, closed-book accuracy.
+
+    Example: final_scores(gen, run) -> {"domain_acc_before": 0.29, "domain_acc_after": 0.83, "general_acc_before": 0.8,
+    "general_acc_after": 0.67, "n_probe": 120, ..., "closed_book_after": 0.42}; probe_change(final_scores(gen, run)) -> its intervals
     Closed-book accuracy: greedy answers to the held-out paraphrases, normalised match.
     "after" always scores the weights the run kept: a run stopped (Ctrl-C) between two
     scoring points is scored again here, never reported with an older point's scores.
     """
     hist = run.history
-
-    def score(g) -> dict:
-        _, domain_items, general_items = lesson(run.setup)
-        return {"domain_acc": round(mc_accuracy(g, domain_items), 4), "general_acc": round(mc_accuracy(g, general_items), 4)}
-
-    first = hist[0] if hist and hist[0]["step"] == 0 else score(gen)
-    last = hist[-1] if hist and hist[-1]["step"] == run.result.steps_done else score(run.result.gen)
+    _, domain_items, _ = lesson(run.setup)
+    first = hist[0]["domain_acc"] if hist and hist[0]["step"] == 0 else round(mc_accuracy(gen, domain_items), 4)
+    last = hist[-1]["domain_acc"] if hist and hist[-1]["step"] == run.result.steps_done else round(mc_accuracy(run.result.gen, domain_items), 4)
     out = {
         "steps_done": run.result.steps_done,
         "interrupted": run.result.interrupted,
-        "domain_acc_before": first["domain_acc"], "domain_acc_after": last["domain_acc"],
-        "general_acc_before": first["general_acc"], "general_acc_after": last["general_acc"],
+        "domain_acc_before": first, "domain_acc_after": last, "n_domain": len(domain_items),
+        **whole_probe(gen, run.result.gen),
         "train_s": round(run.result.seconds, 1),
     }
     if closed_book:
@@ -190,20 +197,19 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
         "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": [],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    whole_probe = mc_items_from_probe(load_probe())  # the final figure of every run: the whole probe, not the curve's few items
-    base = round(mc_accuracy(gen, whole_probe), 4)
+    base = round(mc_accuracy(gen, mc_items_from_probe(load_probe())), 4)  # every run's final figure is on the whole probe (whole_probe)
     for entry in entries or SWEEP_GRID:
         cfg = sweep_config(entry, num_steps)
         run = run_forgetting(gen, cfg, SWEEP_SETUP, progress=True)
         h = run.history
-        final = {"n_probe": len(whole_probe), "general_acc_before": base, "general_acc_after": round(mc_accuracy(run.result.gen, whole_probe), 4)}
+        final = whole_probe(gen, run.result.gen, before=base)
         payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(cfg), "history": h, "final": final,
                                 "seconds": round(run.result.seconds, 1)})
         payload["seconds"] = round(time.perf_counter() - t0, 1)
         path.write_text(json.dumps(payload, indent=1, default=list) + "\n")
         log(f"{sweep_key(entry):<24} domain {h[0]['domain_acc']:.2f} -> {h[-1]['domain_acc']:.2f}  "
             f"general {h[0]['general_acc']:.2f} -> {h[-1]['general_acc']:.2f} ({SWEEP_SETUP.num_probe} items), "
-            f"{base:.2f} -> {final['general_acc_after']:.2f} (all {len(whole_probe)})  {run.result.seconds:.0f} s")
+            f"{base:.2f} -> {final['general_acc_after']:.2f} (all {final['n_probe']})  {run.result.seconds:.0f} s")
     return payload
 
 
@@ -236,9 +242,10 @@ def sweep_runs(sweep: dict, method: str | None = None, lr: float | None = None, 
 
 def _general(run: dict, num_probe: int | None = None) -> tuple[float, float, int | None]:
     """general_acc before and after a run and the probe items behind them: the run's whole-probe final scores if it has
-    them (sweeps since the 120-item probe), else its curve's first and last points over num_probe items."""
-    if run.get("final"):
-        f = run["final"]
+    them (sweeps since the 120-item probe; final_scores' output is such scores itself), else its curve's first and last
+    points over num_probe items."""
+    f = run.get("final") or (run if "n_probe" in run else None)
+    if f:
         return f["general_acc_before"], f["general_acc_after"], f["n_probe"]
     return run["history"][0]["general_acc"], run["history"][-1]["general_acc"], num_probe
 
@@ -268,6 +275,16 @@ def probe_change(run: dict, num_probe: int | None = None) -> dict:
     return {"before": before, "after": after, "n": n, "before_ci": b, "after_ci": a, "measurable": not intervals_overlap(b, a)}
 
 
+def change_text(c: dict) -> str:
+    """A probe_change in words, with its intervals and n. Example: change_text(probe_change(final_scores(gen, run)))
+    -> "general probe 0.80 -> 0.67 [0.58, 0.74] (no measurable change; base [0.72, 0.86], 120 items)"
+    """
+    verdict = ("a measurable loss" if c["measurable"] and c["after"] < c["before"] else
+               "a measurable gain" if c["measurable"] else "no measurable change")
+    return (f"general probe {c['before']:.2f} -> {c['after']:.2f} [{c['after_ci'][0]:.2f}, {c['after_ci'][1]:.2f}] "
+            f"({verdict}; base [{c['before_ci'][0]:.2f}, {c['before_ci'][1]:.2f}], {c['n']} items)")
+
+
 def sweep_findings(sweep: dict) -> list[str]:
     """What the sweep measured about forgetting, one sentence a comparison, each computed from its runs.
 
@@ -280,10 +297,7 @@ def sweep_findings(sweep: dict) -> list[str]:
         e = run["entry"]
         name = (f"LoRA rank {e.get('rank')}" if e["method"] == "lora" else "full fine-tuning") + f" at lr {e['lr']:g}"
         name += f" with replay {e['replay']:g}" if e.get("replay") else ""
-        verdict = ("a measurable loss" if c["measurable"] and c["after"] < c["before"] else
-                   "a measurable gain" if c["measurable"] else "no measurable change")
-        return (f"- {name}: general probe {c['before']:.2f} -> {c['after']:.2f} [{c['after_ci'][0]:.2f}, {c['after_ci'][1]:.2f}] "
-                f"({verdict}; base [{c['before_ci'][0]:.2f}, {c['before_ci'][1]:.2f}], {c['n']} items), new knowledge {g['gain']:+.2f}.")
+        return f"- {name}: {change_text(c)}, new knowledge {g['gain']:+.2f}."
 
     lines = [describe(r) for r in sorted(sweep["runs"], key=lambda r: (r["entry"]["method"], r["entry"]["lr"], r["entry"].get("rank", 0), r["entry"].get("replay", 0.0)))]
     losses = [r for r in sweep["runs"] if probe_change(r, n)["measurable"] and drop_and_gain(r)["drop"] > 0]

@@ -211,7 +211,6 @@ class Generator:
         length_sorted batches prompts of similar length together (answers come back in the
         order asked): left padding is wasted work in the prompt pass, most of a RAG answer's cost.
         """
-        import torch
         from tqdm.auto import tqdm
 
         single = isinstance(prompts, str) or prompts is None

@@ -32,7 +32,7 @@ from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, c
 from labkit.compare import ADAPTERS
 from labkit.data import load_sweep
 from labkit.finetune import TrainConfig, list_adapters, load_adapter
-from labkit.forgetting import default_setup, lab_config, nearest_run, run_forgetting
+from labkit.forgetting import change_text, default_setup, lab_config, nearest_run, probe_change, run_forgetting, whole_probe
 from labkit.models import check_question
 from labkit.plots import curves_png
 from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
@@ -303,6 +303,7 @@ class ForgettingLab(_UI):
         self.setup = setup or default_setup()
         self.history: list[dict] = []
         self.run = None
+        self.final: dict | None = None  # the last run's general_acc before/after on the whole probe (forgetting.whole_probe)
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -399,7 +400,9 @@ class ForgettingLab(_UI):
 
                 self.gen = load_generator()
             self.run = run_forgetting(self.gen, cfg, self.setup, on_point=lambda rec: self._point(rec, cfg), stop=self._stop, progress=False)
-            self.status.value = self.run.result.message
+            self.status.value = self.run.result.message + "; scoring the whole general probe ..."
+            self.final = whole_probe(self.gen, self.run.result.gen)  # the curve's points use fewer items: the final figure uses all
+            self.status.value = f"{html.escape(self.run.result.message)}<br>final: {change_text(probe_change(self.final))}"
         except Exception as exc:  # shown in the widget: a thread's error would otherwise vanish
             self.error = f"{type(exc).__name__}: {exc}"
             self.status.value = f"<b>error</b>: {html.escape(self.error)}"

@@ -56,6 +56,8 @@ def small_lab(monkeypatch):
     from labkit import forgetting
 
     monkeypatch.setattr(forgetting, "default_setup", lambda quick=None: forgetting.LabSetup(num_questions=4, num_probe=4, every=4))
+    probe = forgetting.load_probe()[:4]
+    monkeypatch.setattr(forgetting, "load_probe", lambda: probe)  # the final whole-probe figure too
 
 
 def test_finetune_command_json(capsys, fresh_cache, small_lab, monkeypatch):
@@ -119,11 +121,14 @@ def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_e
     assert re.search(r"^steps_done\s+4$", out, re.M) and re.search(r"^interrupted\s+True$", out, re.M)
 
 
-def test_final_scores_after_an_interrupt_are_the_kept_weights(generator):
+def test_final_scores_after_an_interrupt_are_the_kept_weights(generator, monkeypatch):
     import threading
 
-    from labkit.forgetting import LabSetup, final_scores, lab_config, run_forgetting
+    from labkit import forgetting
+    from labkit.forgetting import LabSetup, final_scores, lab_config, probe_change, run_forgetting
 
+    probe = forgetting.load_probe()[:8]
+    monkeypatch.setattr(forgetting, "load_probe", lambda: probe)  # the whole probe is then the curve's 8 items
     stop = threading.Event()
     setup = LabSetup(num_questions=4, num_probe=8, every=4)
     cfg = lab_config(rank=4, lr=1e-2, num_steps=8)
@@ -134,6 +139,7 @@ def test_final_scores_after_an_interrupt_are_the_kept_weights(generator):
     final = final_scores(generator, run, closed_book=False)
     assert final["steps_done"] == 4 and final["interrupted"]
     assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"], scored_at_4["general_acc"])
+    assert final["n_probe"] == 8 and probe_change(final)["n"] == 8  # final_scores' output carries its n, as the sweep's runs do
 
 
 @pytest.mark.parametrize("make, message", [("file", "is a file"), ("report", "--overwrite"), ("under_file", "cannot write")])

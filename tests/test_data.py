@@ -156,6 +156,15 @@ def test_taught_questions_include_updated_ones():
     assert len(set(ids)) == len(ids) and ids[:2] == [q["id"] for q in spread(load_qa(), 2)]
 
 
+def test_taught_questions_can_add_every_multi_document_question():
+    plain, _ = taught_questions(6, 2)
+    questions, _ = taught_questions(6, 2, multi_document=True)
+    ids = [q["id"] for q in questions]
+    multi = [q["id"] for q in load_qa() if len(q["doc_ids"]) > 1]
+    assert ids[: len(plain)] == [q["id"] for q in plain]  # the same taught set first: only the multi-document ones are added
+    assert set(multi) <= set(ids) and len(set(ids)) == len(ids) and len(multi) == 20
+
+
 def test_updated_questions_swap_the_answer_and_the_facts():
     q = next(q for q in load_qa() if q["id"] == "q001")
     u = next(u for u in load_updates() if "q001" in u["question_ids"])

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from labkit.data import load_qa
-from labkit.models import resolve_precision
 from labkit.finetune import (
     Example,
     TrainConfig,
@@ -26,6 +25,7 @@ from labkit.finetune import (
     save_adapter,
     train,
 )
+from labkit.models import resolve_precision
 
 FAST = {"lora": {"lr": 5e-3}, "full": {"lr": 1e-4}}
 

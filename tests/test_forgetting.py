@@ -116,3 +116,13 @@ def test_sweep_findings_follow_the_sweep_and_its_item_count():
     assert len(lines) == len(sweep["runs"]) + 1 and n == {120} and "on these 120 probe items" in lines[-1]
     curves_only = {**sweep, "runs": [{k: v for k, v in r.items() if k != "final"} for r in sweep["runs"]]}
     assert f"on these {sweep['setup']['num_probe']} probe items" in sweep_findings(curves_only)[-1]  # the prose follows the items
+
+
+def test_whole_probe_scores_every_probe_item(generator):
+    from labkit.data import load_probe
+    from labkit.forgetting import probe_change, whole_probe
+
+    final = whole_probe(generator, generator)
+    assert final["n_probe"] == len(load_probe()) == 120
+    assert final["general_acc_before"] == final["general_acc_after"] and 0.6 <= final["general_acc_before"] <= 0.95
+    assert not probe_change(final)["measurable"]
