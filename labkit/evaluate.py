@@ -73,6 +73,12 @@ def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]
     return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
 
 
+def rate_text(value: float, n: int, show_n: bool = True) -> str:
+    """A rate with its 95% Wilson interval (and n), as every printed rate reads. Example: rate_text(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
+    lo, hi = wilson_interval(value, n)
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]" + (f" (n={n})" if show_n else "")
+
+
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether two (lo, hi) intervals share a point: the kit's "no measurable difference" between two rates.
 

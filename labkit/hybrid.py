@@ -38,7 +38,7 @@ from pathlib import Path
 from labkit.behaviour import FORMAT_RULES, MAX_NEW_TOKENS, SHORT_INSTRUCTION, ExampleRetriever, finetuned_prompt, parse_reply, render_prompt
 from labkit.config import KB_DIR
 from labkit.data import load_qa, load_triage, load_updates, spread, updated_questions
-from labkit.evaluate import intervals_overlap, is_match, wilson_interval
+from labkit.evaluate import intervals_overlap, is_match, rate_text, wilson_interval
 from labkit.rag import Source, sources_block, sources_from_hits
 from labkit.retrieval import VectorIndex, apply_updates, index_folder
 
@@ -155,9 +155,7 @@ def run_hybrid(gen, lora_gen, embedder, index: VectorIndex | None = None, num_me
 
 
 def _rate(scores: dict, key: str) -> str:
-    value, n = scores[key], scores["n"]
-    lo, hi = wilson_interval(value, n)
-    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]"
+    return rate_text(scores[key], scores["n"], show_n=False)
 
 
 def hybrid_markdown(result: dict) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
 from labkit.costs import format_seconds
-from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, wilson_interval
+from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, rate_text, wilson_interval
 from labkit.hybrid import hybrid_findings, hybrid_markdown
 from labkit.reader import reader_info, reader_markdown
 
@@ -48,12 +48,6 @@ def fmt(stat, metric: str = "") -> str:
         return f"{mean:.0f}" + (f" ± {spread:.0f}" if spread else "")
     digits = 1 if metric.endswith("_s") and mean >= 10 else 2
     return f"{mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread else "")
-
-
-def rate(value: float, n: int) -> str:
-    """A rate with its 95% Wilson interval and n. Example: rate(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
-    lo, hi = wilson_interval(value, n)
-    return f"{value:.2f} [{lo:.2f}, {hi:.2f}] (n={n})"
 
 
 def scoreboard_markdown(board: dict) -> str:
@@ -213,10 +207,10 @@ def meaning(results: dict) -> list[str]:
         labels = ("no measurable difference in label accuracy between LoRA and retrieved examples" if intervals_overlap(lo_l, few_l)
                   else "LoRA labels measurably more messages right" if b["lora"]["label_accuracy"] > b["few_shot"]["label_accuracy"]
                   else "retrieved examples label measurably more messages right than LoRA")
-        lines.append(f"- Behaviour (triage, {n} test messages): format compliance {rate(b['zero_shot']['format_compliance'], n)} zero-shot, "
-                     f"{rate(b['few_shot']['format_compliance'], n)} with retrieved examples, {rate(b['lora']['format_compliance'], n)} after LoRA; "
-                     f"label accuracy {rate(b['zero_shot']['label_accuracy'], n)} / {rate(b['few_shot']['label_accuracy'], n)} / "
-                     f"{rate(b['lora']['label_accuracy'], n)}: {labels}, from a {b['lora']['prompt_tokens']:.0f}-token prompt instead of "
+        lines.append(f"- Behaviour (triage, {n} test messages): format compliance {rate_text(b['zero_shot']['format_compliance'], n)} zero-shot, "
+                     f"{rate_text(b['few_shot']['format_compliance'], n)} with retrieved examples, {rate_text(b['lora']['format_compliance'], n)} after LoRA; "
+                     f"label accuracy {rate_text(b['zero_shot']['label_accuracy'], n)} / {rate_text(b['few_shot']['label_accuracy'], n)} / "
+                     f"{rate_text(b['lora']['label_accuracy'], n)}: {labels}, from a {b['lora']['prompt_tokens']:.0f}-token prompt instead of "
                      f"{b['few_shot']['prompt_tokens']:.0f}.")
         if b.get("hybrid"):
             lines.append(hybrid_findings(b["hybrid"]))
@@ -272,7 +266,7 @@ def write_report(results: dict, out) -> Path:
         for name in ("zero_shot", "few_shot", "lora"):
             r = b[name]
             n = b["num_test"]
-            md.append(f"| {name} | {rate(r['label_accuracy'], n)} | {rate(r['format_compliance'], n)} | {rate(r['priority_accuracy'], n)} "
+            md.append(f"| {name} | {rate_text(r['label_accuracy'], n)} | {rate_text(r['format_compliance'], n)} | {rate_text(r['priority_accuracy'], n)} "
                       f"| {r['prompt_tokens']:.0f} | {r['seconds_per_message']:.2f} |")
         md.append("")
         if b.get("hybrid"):

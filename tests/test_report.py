@@ -5,6 +5,7 @@ import json
 import pytest
 
 from labkit import report
+from labkit.evaluate import rate_text
 from tests.test_hybrid import _result as hybrid_result
 
 
@@ -99,7 +100,7 @@ def test_readme_without_markers_is_a_clear_error():
 
 
 def test_rate_carries_its_interval_and_n():
-    assert report.rate(0.9, 40) == "0.90 [0.77, 0.96] (n=40)"
+    assert rate_text(0.9, 40) == "0.90 [0.77, 0.96] (n=40)" and rate_text(0.9, 40, show_n=False) == "0.90 [0.77, 0.96]"
 
 
 def test_the_readme_quotes_the_shipped_results_exactly():
