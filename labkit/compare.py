@@ -89,7 +89,7 @@ class CompareConfig:
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
     """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(num_questions=12, num_updates=4, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
+    base = (CompareConfig(num_questions=12, num_updates=8, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
                           behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
