@@ -145,7 +145,8 @@ class Generator:
         """The context every answer and score runs in: no gradients, and bf16 matmuls where `precision` resolves to them.
 
         Example: with gen.inference(): logits = gen.model(input_ids=ids).logits
-        Weights stay float32 (training shares them); autocast casts each weight once per context.
+        Weights stay float32 (training shares them). Autocast casts a weight that requires grad once per context,
+        but a frozen one (a LoRA's base) at every call: bf16 answers 2.2x faster from the base model, 1.4x from a LoRA here.
         """
         import torch
 
