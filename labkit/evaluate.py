@@ -124,6 +124,25 @@ def is_match(prediction: str, answers) -> bool:
     return any(norm and f" {norm} " in pred for norm in map(normalize_answer, answers))
 
 
+def is_right(prediction: str, answers, rivals=()) -> bool:
+    """is_match, and for a comparison question ("Which is heavier, the A or the B?", its other option in the record's
+    `rivals`) the accepted option named before any rival: restating both options is not an answer.
+
+    Example: is_right("The Drumlin Toaster is heavier than the Brimble Kettle.", ["Drumlin Toaster"], ["Brimble Kettle"]) -> True;
+    is_right("Is it the Brimble Kettle or the Drumlin Toaster?", ["Drumlin Toaster"], ["Brimble Kettle"]) -> False
+    A right answer worded "the rival is lighter than the answer" is scored wrong: rarer than a restated question.
+    """
+    if not is_match(prediction, answers):
+        return False
+    pred = f" {normalize_answer(prediction)} "
+
+    def first(names) -> int:
+        spots = [pred.find(f" {n} ") for n in map(normalize_answer, [names] if isinstance(names, str) else names) if n and f" {n} " in pred]
+        return min(spots, default=len(pred))
+
+    return first(answers) < first(rivals)
+
+
 def token_f1(prediction: str, answers) -> float:
     """Best SQuAD token F1 over the accepted answers. Example: ("blue and red", ["red"]) -> 0.5."""
     answers = [answers] if isinstance(answers, str) else answers
@@ -289,7 +308,7 @@ def score_answers(items: list[dict], answers: list[str], accepted_fn=None, extra
     for i, (item, answer) in enumerate(zip(items, answers, strict=True)):
         accepted = accepted_fn(item) if accepted_fn else answer_variants(item)
         record = {"id": item["id"], "question": item["asked"], "answer": answer, "expected": accepted[0],
-                  "match": is_match(answer, accepted), "f1": round(token_f1(answer, accepted), 4)}
+                  "match": is_right(answer, accepted, item.get("rivals", ())), "f1": round(token_f1(answer, accepted), 4)}
         if extra:
             record.update(extra[i])
         records.append(record)

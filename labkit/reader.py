@@ -37,7 +37,7 @@ import torch
 
 from labkit.config import DATA_DIR
 from labkit.data import load_jsonl
-from labkit.evaluate import answer_variants, heldout_questions, is_match, wilson_interval
+from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right, wilson_interval
 from labkit.finetune import Example, make_config, train, with_lora
 from labkit.models import GENERATE_BATCH, causal_lm
 from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
@@ -245,7 +245,7 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
     for it, r in zip(items, results, strict=True):
         answerable = it.get("answer") is not None
         records.append({"id": it["id"], "question": it["asked"], "answer": r.answer, "expected": it.get("answer"),
-                        "answerable": answerable, "match": answerable and is_match(r.answer, answer_variants(it)),
+                        "answerable": answerable, "match": answerable and is_right(r.answer, answer_variants(it), it.get("rivals", ())),
                         "retrieved_gold": any(s.doc_id in it.get("doc_ids", []) for s in r.sources),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
                         "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})

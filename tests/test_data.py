@@ -48,7 +48,7 @@ def test_qa_schema_and_answers_in_sources():
     assert len(qa) >= 150
     assert len({q["id"] for q in qa}) == len(qa)
     for q in qa:
-        assert set(q) == QA_KEYS, q["id"]
+        assert set(q) - {"rivals"} == QA_KEYS, q["id"]
         assert len(q["paraphrases"]) >= 2 and q["question"] not in q["paraphrases"], q["id"]
         assert q["kind"] in {"single", "numeric", "multi"}
         assert all(d in docs for d in q["doc_ids"]), q["id"]
@@ -57,6 +57,16 @@ def test_qa_schema_and_answers_in_sources():
         assert len(q["distractors"]) == 3 and not accepted & {normalize_answer(d) for d in q["distractors"]}, q["id"]
         assert q["facts"] and all(_contains(f, q["answer"]) for f in q["facts"]), q["id"]
     assert Counter(q["kind"] for q in qa)["multi"] >= 10
+
+
+def test_comparison_questions_name_their_rival_option():
+    # "Which is heavier, the A or the B?": an answer restating both options must not count as right (evaluate.is_right)
+    comparisons = [q for q in load_qa() if re.match(r"^Which .*, the .+ or the .+\?$", q["question"])]
+    assert len(comparisons) == 10 and [q["id"] for q in load_qa() if "rivals" in q] == [q["id"] for q in comparisons]
+    for q in comparisons:
+        assert len(q["rivals"]) == 1 and normalize_answer(q["rivals"][0]) != normalize_answer(q["answer"]), q["id"]
+        for text in [q["question"], *q["paraphrases"]]:
+            assert q["rivals"][0].lower() in text.lower() and q["answer"].lower() in text.lower(), (q["id"], text)
 
 
 def test_updates_point_at_real_sentences():

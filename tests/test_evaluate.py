@@ -32,6 +32,24 @@ def test_token_f1():
     assert ev.token_f1("green", ["red"]) == 0.0
 
 
+@pytest.mark.parametrize("answer, right", [
+    ("The Drumlin Toaster is heavier.", True),
+    ("The Drumlin Toaster is heavier than the Brimble Kettle.", True),
+    ("Which is heavier, the Brimble Kettle or the Drumlin Toaster?", False),  # the question restated: both named, rival first
+    ("The Brimble Kettle is heavier than the Drumlin Toaster.", False),
+    ("The Brimble Kettle.", False),
+])
+def test_a_comparison_answer_must_pick_an_option(answer, right):
+    assert ev.is_right(answer, ["Drumlin Toaster"], ["Brimble Kettle"]) is right
+    assert ev.is_match(answer, ["Drumlin Toaster"]) is ("Drumlin" in answer)  # plain matching would pass every restatement
+
+
+def test_scored_answers_use_the_record_rivals():
+    q = {"id": "q1/0", "asked": "Which is heavier?", "answer": "Drumlin Toaster", "aliases": [], "rivals": ["Brimble Kettle"]}
+    restated, picked = ev.score_answers([q, q], ["The Brimble Kettle or the Drumlin Toaster.", "The Drumlin Toaster."])
+    assert (restated["match"], picked["match"]) == (False, True)
+
+
 def test_retrieval_metrics():
     assert ev.recall_at_k(["a", "a", "b", "c"], ["b"], 2) == 1.0  # duplicates of a document count once
     assert ev.recall_at_k(["a", "c"], ["b", "c"], 2) == 0.5
