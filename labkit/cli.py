@@ -68,6 +68,10 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
         check_device(cfg.device)
     except ValueError as exc:
         problems.append(str(exc))
+    try:  # what answering and scoring multiply in (LABKIT_PRECISION; "auto" picks bf16 where the hardware has it)
+        report["precision"] = models.resolve_precision(cfg.precision, cfg.device.split(":")[0])
+    except ValueError as exc:
+        problems.append(str(exc))
     try:
         report["generator_file"] = str(models.gguf_path())
         cached = models.generator_cache_dir()

@@ -187,6 +187,16 @@ def test_doctor_reports_an_unusable_cache(tmp_path, monkeypatch, capsys):
     assert "is a file, not a folder" in capsys.readouterr().out
 
 
+def test_doctor_names_the_precision_and_a_bad_one(monkeypatch, capsys):
+    from labkit.models import resolve_precision
+
+    assert main(["doctor", "--no-load"]) == 0
+    assert re.search(rf"^precision\W+{resolve_precision('auto')}$", capsys.readouterr().out, re.M)
+    monkeypatch.setenv("LABKIT_PRECISION", "fp8")
+    assert main(["doctor", "--no-load"]) == 1
+    assert "LABKIT_PRECISION" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv", [["ask", "Who is the CEO?", "--generator", "/nonexistent/model"],
                                   ["finetune", "--num-steps", "1", "--generator", "no-such-org/no-such-model"]])
 def test_generator_option_gives_the_clear_error(argv, capsys):
