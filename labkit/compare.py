@@ -40,7 +40,7 @@ from pathlib import Path
 from labkit.behaviour import run_behaviour
 from labkit.config import KB_DIR, get_config, set_seed
 from labkit.costs import format_seconds, project
-from labkit.data import load_probe, spread, taught_questions, updated_questions
+from labkit.data import load_probe, needs_two_documents, spread, taught_questions, updated_questions
 from labkit.evaluate import (
     heldout_questions,
     mc_accuracy,
@@ -180,7 +180,7 @@ def multi_document(records: list[dict], questions: list[dict]) -> dict:
 
     Example: multi_document(ev.records, qs) -> {"multi_acc": 0.25, "n_multi": 4}
     """
-    multi = {q["id"] for q in questions if len(q["doc_ids"]) > 1}
+    multi = {q["id"] for q in questions if needs_two_documents(q)}
     picked = [r for r in records if r["id"].split("/")[0] in multi]
     return {"multi_acc": round(sum(r["match"] for r in picked) / len(picked), 4) if picked else None, "n_multi": len(picked)}
 

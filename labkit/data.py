@@ -114,6 +114,14 @@ def load_sweep(path=None) -> dict:
     return json.loads(path.read_text())
 
 
+def needs_two_documents(q: dict) -> bool:
+    """Whether a qa record's answer needs more than one document (the scoreboard's multi-document column).
+
+    Example: needs_two_documents({"doc_ids": ["product-kettle", "product-toaster"]}) -> True
+    """
+    return len(q["doc_ids"]) > 1
+
+
 def taught_questions(num_questions: int | None, num_updates: int | None, multi_document: bool = False) -> tuple[list[dict], list[dict]]:
     """The qa records taught and asked, and the updates applied. Example: taught_questions(12, 4)[0][0]["id"] -> "q001".
 
@@ -129,7 +137,7 @@ def taught_questions(num_questions: int | None, num_updates: int | None, multi_d
     by_id = {q["id"]: q for q in qa}
     chosen += [by_id[i] for u in updates for i in u["question_ids"] if i not in ids and not ids.add(i)]
     if multi_document:
-        chosen += [q for q in qa if len(q["doc_ids"]) > 1 and q["id"] not in ids and not ids.add(q["id"])]
+        chosen += [q for q in qa if needs_two_documents(q) and q["id"] not in ids and not ids.add(q["id"])]
     return chosen, updates
 
 

@@ -401,7 +401,8 @@ class ForgettingLab(_UI):
                 self.gen = load_generator()
             self.run = run_forgetting(self.gen, cfg, self.setup, on_point=lambda rec: self._point(rec, cfg), stop=self._stop, progress=False)
             self.status.value = self.run.result.message + "; scoring the whole general probe ..."
-            self.final = whole_probe(self.gen, self.run.result.gen)  # the curve's points use fewer items: the final figure uses all
+            before = self.final["general_acc_before"] if self.final else None  # the base model scored once, not every run
+            self.final = whole_probe(self.gen, self.run.result.gen, before=before)  # the curve's points use fewer items: the final figure uses all
             self.status.value = f"{html.escape(self.run.result.message)}<br>final: {change_text(probe_change(self.final))}"
         except Exception as exc:  # shown in the widget: a thread's error would otherwise vanish
             self.error = f"{type(exc).__name__}: {exc}"
