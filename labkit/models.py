@@ -145,15 +145,23 @@ class Generator:
         """The context every answer and score runs in: no gradients, and bf16 matmuls where `precision` resolves to them.
 
         Example: with gen.inference(): logits = gen.model(input_ids=ids).logits
-        Weights stay float32 (training shares them). Autocast casts a weight that requires grad once per context,
-        but a frozen one (a LoRA's base) at every call: bf16 answers 2.2x faster from the base model, 1.4x from a LoRA here.
+        Weights stay float32 (training shares them). Autocast casts a weight that requires grad once per context
+        but a frozen one (a LoRA's base) at every call, so a LoRA's frozen weights are marked trainable for the
+        duration (no_grad: nothing is recorded) and put back after: its answers 1.25-1.4x faster.
         """
         import torch
 
         device = next(self.model.parameters()).device
         bf16 = resolve_precision(self.precision, device.type) == "bfloat16"  # before entering anything: a bad value leaves no state behind
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            yield
+        frozen = [p for p in self.model.parameters() if bf16 and p.is_floating_point() and not p.requires_grad]
+        try:
+            for p in frozen:
+                p.requires_grad_(True)
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                yield
+        finally:
+            for p in frozen:
+                p.requires_grad_(False)
 
     @property
     def chatml(self) -> bool:

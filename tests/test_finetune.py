@@ -117,6 +117,21 @@ def test_training_a_tuned_model_continues_its_adapter_and_leaves_it_alone(genera
     assert any(not torch.equal(moved[n], lora[n]) for n in lora)  # ... trained further
 
 
+def test_answering_from_a_lora_in_bf16_leaves_its_base_frozen(generator, monkeypatch):
+    result = train(generator, build_examples(generator, load_qa(2), fact_statements=0), TrainConfig(num_steps=1, batch_size=2, rank=4), progress=False)
+    tuned = result.gen
+    frozen = {n for n, p in tuned.model.named_parameters() if not p.requires_grad}
+    assert frozen and all("lora_" not in n for n in frozen)
+    monkeypatch.setattr(tuned, "precision", "bfloat16")
+    with tuned.inference():  # marked trainable inside, so autocast casts them once (Generator.inference)
+        assert all(p.requires_grad for p in tuned.model.parameters())
+        assert not torch.is_grad_enabled()
+    assert {n for n, p in tuned.model.named_parameters() if not p.requires_grad} == frozen
+    with pytest.raises(RuntimeError), tuned.inference():
+        raise RuntimeError("an answer failed")
+    assert {n for n, p in tuned.model.named_parameters() if not p.requires_grad} == frozen  # put back on errors too
+
+
 def test_stop_event_keeps_the_last_completed_step(generator):
     stop = threading.Event()
     seen = {}
