@@ -107,10 +107,11 @@ def main() -> None:
 
         models.Generator.generate = generate
 
-    # phases: the row functions (as run_seed calls them) and the kinds of work inside them
+    # phases: the row functions (as run_seed's pieces call them) and the kinds of work inside them
     for name, label in [("measure_index", "index"), ("row_closed_book", "row closed-book"), ("row_rag", "row RAG"),
                         ("rows_fine_tuned", "rows fine-tuned (+ RAG)"), ("row_docs", "row fine-tuned (docs)"),
-                        ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"), ("run_behaviour", "behaviour")]:
+                        ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"), ("raft_freshness", "freshness (RAFT)"),
+                        ("run_behaviour", "behaviour")]:
         clock.wrap(compare, name, label)
     clock.wrap(compare, "_train", "work: training")
     clock.wrap(behaviour, "train", "work: training")

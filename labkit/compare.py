@@ -13,8 +13,9 @@ What it holds:
   update, the fine-tuned model as it is (stale) and retrained on the updated facts, timed, and
   the RAFT model reading the updated index).
 - `run_seed` runs them for one seed over a `Shared` state (models, index, and the rows that
-  need no training, computed once); `run_experiment` runs it all (serially, or with
-  `run_parallel` the seeds and the behaviour task in worker processes side by side), plus the
+  need no training, computed once), one training at a time (`run_piece`: fine-tuned, docs,
+  RAFT); `run_experiment` runs it all (serially, or with `run_parallel` every seed's pieces
+  and the behaviour task in worker processes side by side, longest first), plus the
   behaviour task (`behaviour.run_behaviour`) and the cost projection (`costs.project` on the
   measured training speed); `labkit.scoreboard` turns the seed runs into means, spreads and intervals.
 
@@ -345,10 +346,10 @@ def updated_index(shared: Shared, questions: list[dict], updates: list[dict], cc
     return new_answers, asked, texts, fresh_index, update
 
 
-def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int, raft=None) -> dict:
+def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int) -> dict:
     """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, its adapter trained further
     on the changed facts ("retrained": retrain_steps steps, from the fine-tuned adapter, not from scratch), and the
-    RAFT model (if given) and the reading adapter reading the updated index.
+    reading adapter reading the updated index (the RAFT model's figure is `raft_freshness`'s).
 
     Example: freshness(shared, qs, updates, cfg, ft.gen, 0)["RAG after update"] -> {"new": 0.35, "old": 0.0}
     """
@@ -368,9 +369,6 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
     extra = {}
     if shared.untrained.get("reading adapter + RAG after update"):
         extra["reading adapter + RAG after update"] = share_new(shared.untrained["reading adapter + RAG after update"], asked, new_answers)
-    if raft is not None:
-        raft_after = [a.answer for a in RAG(fresh_index, raft, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
-        extra["RAFT + RAG after update"] = share_new(raft_after, asked, new_answers)
     return {"n_updates": len(updates), "n_questions": len(asked),
             "update_s": update["seconds"], "update_per_document_s": update["per_document_s"],
             "retrain_s": round(retrained.train_s, 2), "retrain_steps": ccfg.retrain_steps, "n_kept": len(kept_items),
@@ -386,6 +384,15 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
                         for t, it, a, s_, r in zip(texts, asked, after, stale, redone, strict=True)]}
 
 
+def raft_freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, raft) -> dict:
+    """The RAFT model reading the updated index: the share of answers about changed facts that give the new value.
+
+    Example: raft_freshness(shared, qs, updates, cfg, raft.gen) -> {"new": 0.68, "old": 0.04}
+    """
+    new_answers, asked, texts, fresh_index, _ = updated_index(shared, questions, updates, ccfg)
+    return share_new([a.answer for a in RAG(fresh_index, raft, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)], asked, new_answers)
+
+
 def _share_right(answers: list[str], items: list[dict]) -> float:
     return round(sum(r["match"] for r in score_answers(items, answers)) / max(1, len(items)), 4)
 
@@ -393,61 +400,103 @@ def _share_right(answers: list[str], items: list[dict]) -> float:
 # ---------------------------------------------------------------- one seed, every seed
 
 
-def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
-    """One seed of the experiment: a row per approach in `ccfg.approaches`, and the freshness figures.
+PIECES = ("fine-tuned", "docs", "RAFT")  # a seed's trainings: none needs another's model, so a parallel run spreads them over workers
 
-    Example: run_seed(shared, default_compare_config(quick=True), 0)["rows"]["RAG"]["accuracy"] -> 0.33
-    Rows that need no training come from `shared.untrained` after the first seed: they decode
-    greedily, so every seed would give the same answers (spread 0), and recomputing them
-    cost a third of a full-mode seed.
+
+def run_piece(shared: Shared, ccfg: CompareConfig, seed: int, piece: str, log=print) -> dict:
+    """One training of a seed and everything scored with its model: rows, and its part of the freshness figures.
+
+    Example: run_piece(shared, cfg, 0, "docs")["rows"]["fine-tuned (docs)"]["accuracy"] -> 0.09
+    "fine-tuned": the fine-tuned and fine-tuned + RAG rows and the freshness figures (its adapter, stale and
+    retrained); "docs": the documents-only row; "RAFT": its row and its answers on the updated index. Every
+    training seeds itself, so a piece gives the same answers whichever runs first.
     """
+    if piece not in PIECES:
+        raise ValueError(f"unknown piece {piece!r}: use one of {', '.join(PIECES)}")
     set_seed(seed)
     approaches = set(ccfg.approaches)
     questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
-    rows, extra, t0 = {}, {"seed": seed, "n_questions": len(questions)}, time.perf_counter()
+    out, t0 = {"rows": {}}, time.perf_counter()
+    fresh_too = bool(updates) and bool({"fine-tuned", "fine-tuned + RAG"} & approaches)  # freshness compares against the fine-tune
 
     def note(what):
         log(f"  seed {seed}: {what} ({time.perf_counter() - t0:.0f} s)")
 
-    reused = "closed-book" in shared.untrained
-    if {"closed-book", "RAG"} & approaches:
-        base = row_closed_book(shared, questions, ccfg, probe)
-        if "closed-book" in approaches:
-            rows["closed-book"] = base
-            note(f"closed-book accuracy {base['accuracy']}" + (" (computed once for every seed: no training, greedy)" if reused else ""))
+    if piece == "fine-tuned" and {"fine-tuned", "fine-tuned + RAG"} & approaches:
+        ft_row, hybrid_row, ft = rows_fine_tuned(shared, questions, ccfg, probe, seed)
+        out.update(train_tokens=ft.tokens, train_tokens_per_s=round(ft.tokens / max(1e-9, ft.train_s), 1),
+                   trainable_params=ft.trainable_params, total_params=ft.total_params, train_precision=ft.precision)
+        for name, row in (("fine-tuned", ft_row), ("fine-tuned + RAG", hybrid_row)):
+            if name in approaches:
+                out["rows"][name] = row
+                note(f"{name} accuracy {row['accuracy']}" + (f" after {row['train_s']} s training" if name == "fine-tuned" else ""))
+        if fresh_too:
+            out["freshness"] = fresh = freshness(shared, questions, updates, ccfg, ft.gen, seed)
+            note(f"freshness: RAG {fresh['RAG after update']['new']}, stale {fresh['fine-tuned (stale)']['new']}, "
+                 f"retrained {fresh['fine-tuned retrained']['new']}")
+    elif piece == "docs" and "fine-tuned (docs)" in approaches:
+        out["rows"]["fine-tuned (docs)"] = row = row_docs(shared, questions, ccfg, probe, seed)
+        note(f"fine-tuned (docs) accuracy {row['accuracy']}")
+    elif piece == "RAFT" and "RAFT + RAG" in approaches:
+        out["rows"]["RAFT + RAG"], raft = row_raft(shared, questions, ccfg, probe, seed)
+        note(f"RAFT + RAG accuracy {out['rows']['RAFT + RAG']['accuracy']}")
+        if fresh_too:
+            out["raft_freshness"] = raft_freshness(shared, questions, updates, ccfg, raft.gen)
+    return out
+
+
+def untrained_rows(shared: Shared, ccfg: CompareConfig, log=print) -> dict:
+    """The rows that need no training (closed-book, RAG, the shipped reading adapter), computed on first call, then reused.
+
+    Example: untrained_rows(shared, cfg)["RAG"]["accuracy"] -> 0.25
+    They decode greedily, so every seed would give the same answers (spread 0); recomputing them
+    cost a third of a full-mode seed.
+    """
+    questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
+    probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
+    approaches, rows = set(ccfg.approaches), {}
+    if "closed-book" in approaches:
+        rows["closed-book"] = row_closed_book(shared, questions, ccfg, probe)
     if "RAG" in approaches:
         rows["RAG"] = row_rag(shared, questions, ccfg, probe)
-        note(f"RAG accuracy {rows['RAG']['accuracy']}" + (" (reused)" if reused else ""))
-    if "reading adapter + RAG" in approaches:
-        row = row_reader(shared, questions, ccfg, probe, log)
-        if row is not None:
-            rows["reading adapter + RAG"] = row
-            note(f"reading adapter + RAG accuracy {row['accuracy']}" + (" (reused)" if reused else ""))
-    ft = None
-    if {"fine-tuned", "fine-tuned + RAG"} & approaches:
-        ft_row, hybrid_row, ft = rows_fine_tuned(shared, questions, ccfg, probe, seed)
-        extra["train_tokens"], extra["train_tokens_per_s"] = ft.tokens, round(ft.tokens / max(1e-9, ft.train_s), 1)
-        extra["trainable_params"], extra["total_params"], extra["train_precision"] = ft.trainable_params, ft.total_params, ft.precision
-        if "fine-tuned" in approaches:
-            rows["fine-tuned"] = ft_row
-            note(f"fine-tuned accuracy {ft_row['accuracy']} after {ft_row['train_s']} s training")
-        if "fine-tuned + RAG" in approaches:
-            rows["fine-tuned + RAG"] = hybrid_row
-            note(f"fine-tuned + RAG accuracy {hybrid_row['accuracy']}")
-    if "fine-tuned (docs)" in approaches:
-        rows["fine-tuned (docs)"] = row_docs(shared, questions, ccfg, probe, seed)
-        note(f"fine-tuned (docs) accuracy {rows['fine-tuned (docs)']['accuracy']}")
-    raft = None
-    if "RAFT + RAG" in approaches:
-        rows["RAFT + RAG"], raft = row_raft(shared, questions, ccfg, probe, seed)
-        note(f"RAFT + RAG accuracy {rows['RAFT + RAG']['accuracy']}")
-    fresh = None
-    if ft is not None and updates:
-        fresh = freshness(shared, questions, updates, ccfg, ft.gen, seed, raft=raft.gen if raft is not None else None)
-        note(f"freshness: RAG {fresh['RAG after update']['new']}, stale {fresh['fine-tuned (stale)']['new']}, "
-             f"retrained {fresh['fine-tuned retrained']['new']}")
-    return {"rows": rows, "freshness": fresh, **extra}
+    if "reading adapter + RAG" in approaches and (row := row_reader(shared, questions, ccfg, probe, log)) is not None:
+        rows["reading adapter + RAG"] = row
+    return rows
+
+
+def join_pieces(shared: Shared, ccfg: CompareConfig, seed: int, parts: list[dict], log=print) -> dict:
+    """One seed's result from its pieces (`run_piece`) and the untrained rows: rows in `ccfg.approaches` order, freshness.
+
+    Example: join_pieces(shared, cfg, 0, [run_piece(shared, cfg, 0, p) for p in PIECES])["rows"].keys()
+    """
+    rows = untrained_rows(shared, ccfg, log)
+    extra, fresh, raft_fresh = {}, None, None
+    for part in parts:
+        rows.update(part["rows"])
+        fresh = part.get("freshness", fresh)
+        raft_fresh = part.get("raft_freshness", raft_fresh)
+        extra.update({k: v for k, v in part.items() if k not in ("rows", "freshness", "raft_freshness")})
+    if fresh is not None and raft_fresh is not None:
+        records = fresh.pop("records")
+        fresh = {**fresh, "RAFT + RAG after update": raft_fresh, "records": records}
+    questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
+    return {"rows": {a: rows[a] for a in ccfg.approaches if a in rows}, "freshness": fresh,
+            "seed": seed, "n_questions": len(questions), **extra}
+
+
+def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
+    """One seed of the experiment: a row per approach in `ccfg.approaches`, and the freshness figures.
+
+    Example: run_seed(shared, default_compare_config(quick=True), 0)["rows"]["RAG"]["accuracy"] -> 0.33
+    The untrained rows come from `shared.untrained` after the first seed (`untrained_rows`); each
+    training is a piece (`run_piece`), run here one after another.
+    """
+    t0 = time.perf_counter()
+    reused = "closed-book" in shared.untrained
+    for name, row in untrained_rows(shared, ccfg, log).items():
+        log(f"  seed {seed}: {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s)" + (" (reused: no training, greedy)" if reused else ""))
+    return join_pieces(shared, ccfg, seed, [run_piece(shared, ccfg, seed, piece, log) for piece in PIECES], log)
 
 
 def behaviour_task(shared: Shared, ccfg: CompareConfig, seed: int) -> dict:
@@ -485,50 +534,61 @@ def _exit_with_parent(every_s: float = 5.0) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+_WORKER_STATE: dict = {}  # per worker process: the models and index, loaded by its first task, reused by the next
+
+
 def _in_worker(task: tuple):
-    """One task of a parallel run, in its own process: a seed (its rows and freshness) or the behaviour experiment."""
+    """One task of a parallel run, in its own process: a piece of a seed (`run_piece`) or the behaviour experiment."""
     import torch
 
     kind, ccfg, seed, generator, shared_state, threads = task
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # load_generator would otherwise take every core: 2 workers x 2 threads on 2 cores thrash
-    os.environ["TQDM_DISABLE"] = "1"  # no bars: two processes would draw over each other; each row logs a line
-    _exit_with_parent()
-    gen, embedder = load_generator(generator), load_embedder()
-    torch.set_num_threads(threads)
-    pristine, index_info, untrained = shared_state
-    shared = Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, untrained, pristine)
+    if _WORKER_STATE.get("key") != (generator, shared_state[0]):
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # load_generator would otherwise take every core: 2 workers x 2 threads on 2 cores thrash
+        os.environ["TQDM_DISABLE"] = "1"  # no bars: two processes would draw over each other; each row logs a line
+        _exit_with_parent()
+        gen, embedder = load_generator(generator), load_embedder()
+        torch.set_num_threads(threads)
+        pristine, index_info, untrained = shared_state
+        _WORKER_STATE.update(key=(generator, pristine), shared=Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, untrained, pristine))
+    shared = _WORKER_STATE["shared"]
+    shared.untrained.update(shared_state[2])
     if kind == "behaviour":
         return behaviour_task(shared, ccfg, seed)
-    return run_seed(shared, ccfg, seed, log=lambda s: print(s, flush=True))
+    return run_piece(shared, ccfg, seed, kind, log=lambda s: print(s, flush=True))
+
+
+# longest first, so the last task to start is a short one and no worker idles long at the end; one full-size seed on
+# 2 threads (benchmarks/bench_compare.py --full): behaviour 415 s, RAFT 226 s, fine-tuned 137 + freshness 78 s, docs 154 s
+_LONGEST_FIRST = ("behaviour", "RAFT", "fine-tuned", "docs")
 
 
 def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: bool, log=print) -> tuple[list[dict], dict | None]:
-    """Seeds (and the behaviour experiment) on `workers` processes of cores // workers threads each.
+    """Every seed's pieces (`run_piece`) and the behaviour experiment on `workers` processes of cores // workers threads each.
 
     Example: seed_runs, behaviour_result = run_parallel(shared, cfg, 2, True)
     The rows that need no training are computed here first and handed to every worker (as a
     serial run reuses them after its first seed), and each worker loads the same saved index.
+    Tasks are a seed's separate trainings, longest first, so the workers stay busy to the end
+    (3 seeds as whole tasks on 2 workers left one worker idle for a third of the run).
     Answers can differ from a serial run in rare cases: fewer threads add up floats in another order.
     Workers' progress bars are off (two processes would draw over each other); each row logs a line.
     """
-    probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
     questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
-    if {"closed-book", "RAG"} & set(ccfg.approaches):
-        row_rag(shared, questions, ccfg, probe)
-    if "reading adapter + RAG" in ccfg.approaches:
-        row_reader(shared, questions, ccfg, probe, log)
+    untrained_rows(shared, ccfg, log)
     if updates and {"fine-tuned", "fine-tuned + RAG"} & set(ccfg.approaches):
         updated_index(shared, questions, updates, ccfg)
     shared.pristine_index()  # saved once; every worker loads it
     state = (shared.pristine, shared.index_info, shared.untrained)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    tasks = [("seed", ccfg, seed, shared.gen.name, state, threads) for seed in ccfg.seeds]
+    tasks = [(piece, ccfg, seed, shared.gen.name, state, threads) for seed in ccfg.seeds for piece in PIECES]
     if behaviour:
         tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, state, threads))
+    tasks.sort(key=lambda t: _LONGEST_FIRST.index(t[0]))  # stable: seeds stay in order within a kind
     log(f"{len(tasks)} tasks on {workers} worker processes of {threads} thread(s) each")
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = list(pool.map(_in_worker, tasks))
-    return done[: len(ccfg.seeds)], (done[-1] if behaviour else None)
+        done = dict(zip([(t[0], t[2]) for t in tasks], pool.map(_in_worker, tasks), strict=True))
+    seed_runs = [join_pieces(shared, ccfg, seed, [done[(piece, seed)] for piece in PIECES], log) for seed in ccfg.seeds]
+    return seed_runs, (done[("behaviour", ccfg.seeds[0])] if behaviour else None)
 
 
 def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, behaviour: bool = True, log=print, workers: int = 1) -> dict:

@@ -106,6 +106,28 @@ def test_untrained_rows_run_once_and_are_reused_across_seeds(generator, embedder
     assert second["rows"]["closed-book"]["accuracy"] == first["rows"]["closed-book"]["accuracy"]
 
 
+def test_a_seed_is_joined_from_its_pieces_in_scoreboard_order():
+    ccfg = compare.default_compare_config(quick=True, approaches=("closed-book", "fine-tuned", "fine-tuned (docs)", "RAFT + RAG"))
+    shared = compare.Shared(None, None, None, {}, untrained={"closed-book": {"accuracy": 0.1}})
+    parts = [{"rows": {"RAFT + RAG": {"accuracy": 0.7}}, "raft_freshness": {"new": 0.6, "old": 0.1}},
+             {"rows": {"fine-tuned (docs)": {"accuracy": 0.09}}},
+             {"rows": {"fine-tuned": {"accuracy": 0.5}}, "train_tokens": 10,
+              "freshness": {"RAG after update": {"new": 0.35, "old": 0.0}, "records": [{"question": "q"}]}}]
+    seed = compare.join_pieces(shared, ccfg, 3, parts, log=lambda s: None)
+    assert list(seed["rows"]) == ["closed-book", "fine-tuned", "fine-tuned (docs)", "RAFT + RAG"]  # ccfg.approaches' order, not the pieces'
+    assert list(seed["freshness"]) == ["RAG after update", "RAFT + RAG after update", "records"]
+    assert seed["freshness"]["RAFT + RAG after update"] == {"new": 0.6, "old": 0.1}
+    assert seed["train_tokens"] == 10 and seed["seed"] == 3 and seed["n_questions"] > 0
+    alone = compare.join_pieces(shared, ccfg, 0, parts[:2], log=lambda s: None)
+    assert alone["freshness"] is None  # the RAFT figure has nothing to join without the fine-tune's freshness
+
+
+def test_an_unknown_piece_is_refused(generator, embedder):
+    shared = compare.Shared(generator, embedder, None, {})
+    with pytest.raises(ValueError, match="use one of fine-tuned, docs, RAFT"):
+        compare.run_piece(shared, compare.default_compare_config(quick=True), 0, "raft")
+
+
 def test_pristine_index_is_a_fresh_copy_each_time(embedder):
     index, info = compare.measure_index(embedder, rebuild=False)
     shared = compare.Shared(None, embedder, index, info)
