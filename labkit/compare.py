@@ -53,7 +53,7 @@ from labkit.evaluate import (
 )
 from labkit.finetune import Example, build_examples, make_config, save_adapter, train
 from labkit.hybrid import run_hybrid
-from labkit.models import load_embedder, load_generator
+from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.rag import RAG, build_prompt, clean_answer, evaluate_closed_book, evaluate_rag, sources_from_hits
 from labkit.reader import READER_DIR, load_reader, reader_info
 from labkit.retrieval import VectorIndex, apply_updates, index_folder
@@ -621,6 +621,7 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     if behaviour:
         out["behaviour"] = behaviour_result or behaviour_task(shared, ccfg, ccfg.seeds[0])
         log("behaviour: " + ", ".join(f"{k} {out['behaviour'][k]['label_accuracy']}" for k in ("zero_shot", "few_shot", "lora")))
+    out["answer_precision"] = resolve_precision(gen.precision, next(gen.model.parameters()).device.type)  # Generator.inference's matmuls
     out["workers"] = workers
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out

@@ -337,6 +337,7 @@ def provenance(results: dict) -> str:
             f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
             f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps"
             + (f", training matmuls in {results['train_precision']}" if results.get("train_precision") else "")
+            + (f", answering matmuls in {results['answer_precision']}" if results.get("answer_precision") else "")
             + (f", {results['workers']} worker processes side by side" if results.get("workers", 1) > 1 else "") + "."
             + (f" {info['note']}" if info.get("note") else ""))
 

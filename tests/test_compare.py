@@ -5,6 +5,7 @@ import pytest
 from labkit import compare
 from labkit.config import KB_DIR
 from labkit.data import load_updates
+from labkit.models import resolve_precision
 
 
 def test_aggregate_means_spread_and_intervals():
@@ -84,6 +85,7 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
     # the retrained row continues the fine-tuned adapter for retrain_steps, and says what that did to the unchanged facts
     assert fresh["retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
     assert tiny["behaviour"]["num_steps"] == 2 and tiny["cost_projection"]["rows"][0]["model"] == "SmolLM2-135M"
+    assert tiny["answer_precision"] == resolve_precision("auto") and tiny["train_precision"] == resolve_precision("auto")
     hybrid = tiny["behaviour"]["hybrid"]  # the seeds' hybrid ran on the behaviour task's LoRA, before and after the update
     assert hybrid["num_messages"] == 2 and hybrid["after"]["behaviour LoRA + RAG"]["n"] == hybrid["num_changed"] == 1
     n = tiny["scoreboard"]["RAG"]["accuracy"]["n"]

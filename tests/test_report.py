@@ -207,3 +207,11 @@ def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_a
     line = next(x for x in report.meaning({"scoreboard": board}) if "two documents" in x)
     assert "measurably ahead of every other row" in line
     assert report._with_n(multi(0.25, 0.05, 0.70)) == "0.25 [0.05, 0.70] (n=4)" and report._with_n(None) == "n/a"
+
+
+def test_provenance_names_both_precisions_when_the_run_recorded_them():
+    shipped = report.load_shipped()
+    run = {**shipped, "train_precision": "bfloat16", "answer_precision": "float32"}
+    assert "training matmuls in bfloat16, answering matmuls in float32" in report.provenance(run)
+    older = {k: v for k, v in run.items() if k != "answer_precision"}  # runs before the field: nothing is guessed
+    assert "answering" not in report.provenance(older)
