@@ -28,13 +28,9 @@ reading, which the open-answer accuracy already does, so those cells are n/a.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import statistics
 import tempfile
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,6 +55,7 @@ from labkit.reader import READER_DIR, load_reader, reader_info
 from labkit.retrieval import VectorIndex, apply_updates, index_folder
 from labkit.scoreboard import APPROACHES, aggregate, differences
 from labkit.storage import dir_size
+from labkit.workers import run_tasks, threads_per_worker
 
 ADAPTERS = {"fine-tuned": "compare-fine-tuned", "fine-tuned (docs)": "compare-docs", "RAFT + RAG": "compare-raft"}  # saved for the playground
 
@@ -522,36 +519,17 @@ def _strip(rows: dict) -> dict:
     return {a: {k: v for k, v in r.items() if k != "records"} for a, r in rows.items()}
 
 
-def _exit_with_parent(every_s: float = 5.0) -> None:
-    """End this worker when the process that started it is gone (killed, not Ctrl-C'd): no orphans training on."""
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(every_s)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 _WORKER_STATE: dict = {}  # per worker process: the models and index, loaded by its first task, reused by the next
 
 
-def _in_worker(task: tuple):
-    """One task of a parallel run, in its own process: a piece of a seed (`run_piece`) or the behaviour experiment."""
-    import torch
-
-    kind, ccfg, seed, generator, shared_state, threads = task
-    if _WORKER_STATE.get("key") != (generator, shared_state[0]):
-        os.environ["OMP_NUM_THREADS"] = str(threads)  # load_generator would otherwise take every core: 2 workers x 2 threads on 2 cores thrash
-        os.environ["TQDM_DISABLE"] = "1"  # no bars: two processes would draw over each other; each row logs a line
-        _exit_with_parent()
+def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, shared_state: tuple):
+    """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`) or the behaviour experiment."""
+    pristine, index_info, untrained = shared_state
+    if _WORKER_STATE.get("key") != (generator, pristine):
         gen, embedder = load_generator(generator), load_embedder()
-        torch.set_num_threads(threads)
-        pristine, index_info, untrained = shared_state
-        _WORKER_STATE.update(key=(generator, pristine), shared=Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, untrained, pristine))
+        _WORKER_STATE.update(key=(generator, pristine), shared=Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, {}, pristine))
     shared = _WORKER_STATE["shared"]
-    shared.untrained.update(shared_state[2])
+    shared.untrained.update(untrained)
     if kind == "behaviour":
         return behaviour_task(shared, ccfg, seed)
     return run_piece(shared, ccfg, seed, kind, log=lambda s: print(s, flush=True))
@@ -579,14 +557,12 @@ def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: b
         updated_index(shared, questions, updates, ccfg)
     shared.pristine_index()  # saved once; every worker loads it
     state = (shared.pristine, shared.index_info, shared.untrained)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    tasks = [(piece, ccfg, seed, shared.gen.name, state, threads) for seed in ccfg.seeds for piece in PIECES]
+    tasks = [(piece, ccfg, seed, shared.gen.name, state) for seed in ccfg.seeds for piece in PIECES]
     if behaviour:
-        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, state, threads))
+        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, state))
     tasks.sort(key=lambda t: _LONGEST_FIRST.index(t[0]))  # stable: seeds stay in order within a kind
-    log(f"{len(tasks)} tasks on {workers} worker processes of {threads} thread(s) each")
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = dict(zip([(t[0], t[2]) for t in tasks], pool.map(_in_worker, tasks), strict=True))
+    log(f"{len(tasks)} tasks on {workers} worker processes of {threads_per_worker(workers)} thread(s) each")
+    done = dict(zip([(t[0], t[2]) for t in tasks], run_tasks(_in_worker, tasks, workers), strict=True))
     seed_runs = [join_pieces(shared, ccfg, seed, [done[(piece, seed)] for piece in PIECES], log) for seed in ccfg.seeds]
     return seed_runs, (done[("behaviour", ccfg.seeds[0])] if behaviour else None)
 

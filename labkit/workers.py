@@ -1,0 +1,65 @@
+"""Independent tasks side by side in worker processes, each with its share of the cores.
+
+What it holds: `run_tasks(fn, tasks, workers)`: spawned processes (a fresh interpreter: no
+forked threads or half-initialised libraries), each limited to cores // workers threads
+before it imports torch (two workers each taking every core would thrash), progress bars off
+(two processes would draw over each other), and each ending itself when the process that
+started it is gone (killed, not Ctrl-C'd): no orphans training on. Tasks are handed out in
+the order given, one at a time, to whichever worker is free: give the longest first.
+
+What it leaves out: what a task is (`labkit.compare` runs a seed's trainings and the
+behaviour experiment this way), and sharing memory between workers: each loads its own models.
+
+Example: run_tasks(pow, [(2, 3), (3, 2)], workers=2) -> [8, 9]
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+
+def threads_per_worker(workers: int) -> int:
+    """The threads each of `workers` processes gets: the cores shared out, at least one. Example: threads_per_worker(2) -> 1 on 2 cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _exit_with_parent(parent: int, every_s: float = 5.0) -> None:
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _start_worker(threads: int, parent: int) -> None:
+    """Runs once in each worker process, before its first task."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch is imported: its thread pool is sized once
+    os.environ["TQDM_DISABLE"] = "1"
+    import torch
+
+    torch.set_num_threads(threads)
+    _exit_with_parent(parent)
+
+
+def _call(job):
+    fn, args = job
+    return fn(*args)
+
+
+def run_tasks(fn, tasks: list[tuple], workers: int) -> list:
+    """fn(*task) for every task, on `workers` spawned processes; the results in the tasks' order.
+
+    Example: run_tasks(pow, [(2, 3), (3, 2)], workers=2) -> [8, 9]
+    `fn` must be importable by name (a module-level function) and its arguments picklable.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(threads_per_worker(workers), os.getpid())) as pool:
+        return list(pool.map(_call, [(fn, tuple(task)) for task in tasks]))
