@@ -3,8 +3,10 @@
 Prints, for one folder (default: Python's own HTML documentation, Debian's python3-doc):
 - loading (files read and parsed) and chunking: seconds, documents, chunks, what was skipped;
 - the chunks' length in the embedder's tokens (median, p95, share cut at its max_seq_length);
-- embedding throughput on a sample of chunks, in document order (as before) and length-sorted
-  (as `retrieval.embed_texts` does now), in one run: chunks/s, tokens/s and the ratio;
+- embedding throughput on a sample of chunks, in document order (as before), length-sorted
+  (as `retrieval.embed_texts` does) and length-sorted with bf16 matmuls (as it does for a corpus
+  of `retrieval.BF16_EMBED_MIN` chunks or more), in one run: chunks/s, tokens/s, the ratios and
+  the bf16 vectors' cosine to the float32 ones;
 - the embedder's limit here: 2 x (non-embedding parameters) FLOPs per token plus attention,
   against the measured matmul peak, and the projected time for every chunk;
 - with --full, the whole folder through `retrieval.build_index` (what `labkit ask --docs` does).
@@ -23,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from labkit import retrieval
+from labkit.config import get_config
 from labkit.corpus import chunk_corpus, load_folder
 from labkit.costs import matmul_peak_gflops
-from labkit.models import load_embedder
+from labkit.models import load_embedder, resolve_precision
 from labkit.retrieval import build_index, embed_texts
 
 PYTHON_DOCS = Path("/usr/share/doc/python3.11/html")
@@ -79,23 +83,36 @@ def main() -> None:
     rng = np.random.default_rng(0)
     sample = [texts[i] for i in sorted(rng.choice(len(texts), min(args.sample, len(texts)), replace=False))]
     sample_tokens = sum(min(len(ids), limit) for ids in tok(sample, add_special_tokens=True)["input_ids"])
+    reference = {}
     before_s = _timed(lambda: embed_in_document_order(embedder, sample))
-    after_s = _timed(lambda: embed_texts(embedder, sample, progress=False))
+    after_s = _timed(lambda: reference.setdefault("float32", embed_texts(embedder, sample, progress=False)))
+    threshold, retrieval.BF16_EMBED_MIN = retrieval.BF16_EMBED_MIN, 0  # the sample embedded as a corpus of BF16_EMBED_MIN+ chunks is
+    bf16 = resolve_precision(get_config().precision) == "bfloat16"
+    bf16_s = _timed(lambda: reference.setdefault("bf16", embed_texts(embedder, sample, progress=False))) if bf16 else None
+    retrieval.BF16_EMBED_MIN = threshold
     print(f"sample of {len(sample)} chunks ({sample_tokens:,} tokens), in one run:")
     print(f"  document order, batches of 32: {before_s:6.1f} s = {len(sample) / before_s:6.1f} chunks/s, {sample_tokens / before_s:7.0f} tokens/s")
     print(f"  length-sorted,  batches of 32: {after_s:6.1f} s = {len(sample) / after_s:6.1f} chunks/s, {sample_tokens / after_s:7.0f} tokens/s"
           f"  ({before_s / after_s:.2f}x)")
+    if bf16_s:
+        cosine = (reference["float32"] * reference["bf16"]).sum(axis=1)
+        print(f"  length-sorted, bf16 matmuls:   {bf16_s:6.1f} s = {len(sample) / bf16_s:6.1f} chunks/s, {sample_tokens / bf16_s:7.0f} tokens/s"
+              f"  ({before_s / bf16_s:.2f}x; cosine to float32 median {np.median(cosine):.5f}, min {cosine.min():.5f}; "
+              f"embed_texts does this from {threshold} texts)")
 
     body = sum(p.numel() for n, p in embedder.named_parameters() if "embeddings" not in n)
     layers, width = embedder[0].auto_model.config.num_hidden_layers, embedder[0].auto_model.config.hidden_size
     mean_len = sample_tokens / len(sample)
     flops_per_token = 2 * body + layers * 4 * mean_len * width  # weights, plus QK^T and AV
-    peak = matmul_peak_gflops()
-    bound = peak * 1e9 / flops_per_token
-    print(f"limit: {flops_per_token / 1e6:.0f} MFLOP per token at {peak:.0f} GFLOP/s (matmul peak) = {bound:,.0f} tokens/s; "
-          f"length-sorted reaches {sample_tokens / after_s / bound:.0%} of it")
+    for dtype, seconds in (("float32", after_s), ("bfloat16", bf16_s)):
+        if seconds:
+            peak = matmul_peak_gflops(dtype=dtype)
+            bound = peak * 1e9 / flops_per_token
+            print(f"limit ({dtype}): {flops_per_token / 1e6:.0f} MFLOP per token at {peak:.0f} GFLOP/s (matmul peak) = {bound:,.0f} tokens/s; "
+                  f"length-sorted reaches {sample_tokens / seconds / bound:.0%} of it")
     print(f"projected for all {len(chunks)} chunks: {sum(lengths) / (sample_tokens / after_s) / 60:.1f} min length-sorted, "
-          f"{sum(lengths) / (sample_tokens / before_s) / 60:.1f} min in document order")
+          f"{sum(lengths) / (sample_tokens / before_s) / 60:.1f} min in document order"
+          + (f", {sum(lengths) / (sample_tokens / bf16_s) / 60:.1f} min length-sorted in bf16 (what build_index does at this size)" if bf16_s else ""))
 
     if args.full:
         start = time.perf_counter()
