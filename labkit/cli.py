@@ -236,7 +236,7 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     An interrupted run (Ctrl-C) is scored on the weights it kept and saved only with
     save_partial, as NAME-partial, its labkit.json saying how many steps it did.
     """
-    from labkit.finetune import adapters_dir, save_adapter
+    from labkit.adapters import adapters_dir, save_adapter
     from labkit.forgetting import change_text, final_scores, lab_config, probe_change, run_forgetting
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size

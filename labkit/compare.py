@@ -34,6 +34,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from labkit.adapters import save_adapter
 from labkit.behaviour import run_behaviour
 from labkit.config import KB_DIR, get_config, set_seed
 from labkit.costs import format_seconds, project
@@ -47,7 +48,7 @@ from labkit.evaluate import (
     score_answers,
     share_new,
 )
-from labkit.finetune import Example, build_examples, make_config, save_adapter, train
+from labkit.finetune import Example, build_examples, make_config, train
 from labkit.hybrid import run_hybrid
 from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.rag import RAG, build_prompt, clean_answer, evaluate_closed_book, evaluate_rag, sources_from_hits

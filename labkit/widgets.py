@@ -28,10 +28,11 @@ import re
 import threading
 import time
 
+from labkit.adapters import list_adapters, load_adapter
 from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, check_answers, recommend
 from labkit.compare import ADAPTERS
 from labkit.data import load_sweep
-from labkit.finetune import TrainConfig, list_adapters, load_adapter
+from labkit.finetune import TrainConfig
 from labkit.forgetting import change_text, default_setup, lab_config, nearest_run, probe_change, run_forgetting, whole_probe
 from labkit.models import check_question
 from labkit.plots import curves_png

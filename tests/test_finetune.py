@@ -1,4 +1,4 @@
-"""Tests of labkit.finetune with the real model: configs, examples, masking, training, stopping, adapters, replay."""
+"""Tests of labkit.finetune with the real model: configs, examples, masking, training, stopping, replay."""
 
 import threading
 
@@ -16,13 +16,10 @@ from labkit.finetune import (
     collate,
     doc_examples,
     encode,
-    list_adapters,
-    load_adapter,
     lora_on_one_layer,
     make_config,
     padding_waste,
     replay_counts,
-    save_adapter,
     train,
 )
 from labkit.models import resolve_precision
@@ -157,29 +154,6 @@ def test_keyboard_interrupt_keeps_the_last_completed_step(generator):
     examples = build_examples(generator, load_qa(2), fact_statements=0)
     result = train(generator, examples, TrainConfig(num_steps=5, batch_size=2, rank=4), callback=callback, every=1, progress=False)
     assert result.interrupted and result.steps_done == 1 and "step 1" in result.message
-
-
-def test_adapter_round_trip_gives_identical_outputs(generator, tmp_path):
-    examples = build_examples(generator, load_qa(2), fact_statements=0)
-    result = train(generator, examples, TrainConfig(num_steps=2, batch_size=2, rank=4, lr=1e-2), progress=False)
-    path = save_adapter(result, "test-adapter", cache_dir=tmp_path)
-    assert (path / "adapter_model.safetensors").is_file() and not list(path.glob("*.bin"))
-    loaded = load_adapter("test-adapter", generator, cache_dir=tmp_path)
-    ids = generator.tokenizer(generator.chat_prompt(load_qa(1)[0]["question"]), return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        a = result.gen.model(input_ids=ids).logits
-        b = loaded.model(input_ids=ids).logits
-        base = generator.model(input_ids=ids).logits
-    assert torch.allclose(a, b, atol=1e-5)
-    assert not torch.allclose(a, base, atol=1e-3)
-    assert list_adapters(tmp_path) == ["test-adapter"]
-
-
-def test_missing_adapter_lists_what_exists(generator, tmp_path):
-    (tmp_path / "adapters" / "kettle").mkdir(parents=True)
-    (tmp_path / "adapters" / "kettle" / "labkit.json").write_text('{"kind": "lora"}')
-    with pytest.raises(ValueError, match="kettle"):
-        load_adapter("nothing-here", generator, cache_dir=tmp_path)
 
 
 @pytest.mark.parametrize("replay", [0.0, 0.25, 0.5])
