@@ -475,9 +475,8 @@ def join_pieces(shared: Shared, ccfg: CompareConfig, seed: int, parts: list[dict
         fresh = part.get("freshness", fresh)
         raft_fresh = part.get("raft_freshness", raft_fresh)
         extra.update({k: v for k, v in part.items() if k not in ("rows", "freshness", "raft_freshness")})
-    if fresh is not None and raft_fresh is not None:
-        records = fresh.pop("records")
-        fresh = {**fresh, "RAFT + RAG after update": raft_fresh, "records": records}
+    if fresh is not None and raft_fresh is not None:  # beside the other figures, records last (the parts stay as they were)
+        fresh = {**{k: v for k, v in fresh.items() if k != "records"}, "RAFT + RAG after update": raft_fresh, "records": fresh["records"]}
     questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     return {"rows": {a: rows[a] for a in ccfg.approaches if a in rows}, "freshness": fresh,
             "seed": seed, "n_questions": len(questions), **extra}

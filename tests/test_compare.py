@@ -120,6 +120,7 @@ def test_a_seed_is_joined_from_its_pieces_in_scoreboard_order():
     assert list(seed["freshness"]) == ["RAG after update", "RAFT + RAG after update", "records"]
     assert seed["freshness"]["RAFT + RAG after update"] == {"new": 0.6, "old": 0.1}
     assert seed["train_tokens"] == 10 and seed["seed"] == 3 and seed["n_questions"] > 0
+    assert list(parts[2]["freshness"]) == ["RAG after update", "records"]  # the piece itself is left as it was
     alone = compare.join_pieces(shared, ccfg, 0, parts[:2], log=lambda s: None)
     assert alone["freshness"] is None  # the RAFT figure has nothing to join without the fine-tune's freshness
 
