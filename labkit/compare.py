@@ -547,7 +547,9 @@ def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: b
     The rows that need no training are computed here first and handed to every worker (as a
     serial run reuses them after its first seed), and each worker loads the same saved index.
     Tasks are a seed's separate trainings, longest first, so the workers stay busy to the end
-    (3 seeds as whole tasks on 2 workers left one worker idle for a third of the run).
+    whatever the number of seeds and workers. (Whole seeds balanced only by luck: at make report's
+    3 seeds + behaviour on 2 workers they did, and the split ran as long, 1468 s against 1479 s;
+    with 2 seeds the behaviour task alone would have kept one worker for its whole length.)
     Answers can differ from a serial run in rare cases: fewer threads add up floats in another order.
     Workers' progress bars are off (two processes would draw over each other); each row logs a line.
     """
