@@ -114,6 +114,7 @@ class Shared:
     untrained: dict = field(default_factory=dict)  # rows computed once: closed-book, RAG, RAG after update (greedy, no training: same every seed)
     pristine: Path | None = None  # a saved copy of the index, so each seed's update starts from the original documents
     _reader: object = None  # the shipped reading adapter on gen, loaded on first use (False: it does not fit gen)
+    _updated: dict = field(default_factory=dict)  # update ids -> (index with them applied, timing): built once per process, only read after
 
     def reader(self):
         """The base model with the shipped reading adapter, or None if it was trained on another base. Example: shared.reader()."""
@@ -326,15 +327,19 @@ def row_raft(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, 
 
 def updated_index(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig):
     """The facts' new values, the held-out questions about them (records and texts), a fresh copy of the index with
-    the updates applied, and the update's timing; the base model's RAG answers on it are computed once per run.
+    the updates applied, and the update's timing (both made once per process: readers never edit it); the base model's
+    RAG answers on it are computed once per run.
 
     Example: new_answers, asked, texts, index, update = updated_index(shared, qs, updates, cfg); update["seconds"] -> 2.3
     """
     new_answers = {qid: a for u in updates for qid, a in u["new_answers"].items()}
     asked = heldout_questions([q for q in questions if q["id"] in new_answers])
     texts = [it["asked"] for it in asked]
-    fresh_index = shared.pristine_index()
-    update = apply_updates(fresh_index, updates)
+    key = tuple(u["id"] for u in updates)
+    if key not in shared._updated:  # freshness and raft_freshness (every seed) read the same updated copy: built once
+        fresh_index = shared.pristine_index()
+        shared._updated[key] = (fresh_index, apply_updates(fresh_index, updates))
+    fresh_index, update = shared._updated[key]
     if "RAG after update" not in shared.untrained:  # untrained and greedy: the same for every seed
         shared.untrained["RAG after update"] = [a.answer for a in RAG(fresh_index, shared.gen, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
     if "reading adapter + RAG" in ccfg.approaches and "reading adapter + RAG after update" not in shared.untrained:
