@@ -406,6 +406,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--generator", help=GENERATOR_HELP)
     p.add_argument("--workers", type=int, default=1,
                    help="run the seeds and the behaviour experiment side by side in this many processes (each gets cores / workers threads)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change one size of the run, e.g. --set num_questions=all --set num_steps=96 (repeatable; labkit.compare_config)")
 
     p = sub.add_parser("bundle", help="carry a warm cache to other laptops: pack it into one file, or unpack one")
     p.add_argument("action", choices=["pack", "unpack"])
@@ -475,7 +477,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             if args.quick:
                 os.environ["LABKIT_QUICK"] = "1"
-            return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator, workers=args.workers)
+            from labkit.compare_config import parse_settings
+
+            return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator, workers=args.workers,
+                               **parse_settings(args.set))
         if args.command == "bundle":
             return run_bundle(args.action, args.file)
         if args.command == "publish":

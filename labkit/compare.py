@@ -36,6 +36,7 @@ from pathlib import Path
 
 from labkit.adapters import save_adapter
 from labkit.behaviour import run_behaviour
+from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import KB_DIR, get_config, set_seed
 from labkit.costs import format_seconds, project
 from labkit.data import load_probe, needs_two_documents, spread, taught_questions, updated_questions
@@ -54,50 +55,12 @@ from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.rag import RAG, build_prompt, clean_answer, evaluate_closed_book, evaluate_rag, sources_from_hits
 from labkit.reader import READER_DIR, load_reader, reader_info
 from labkit.retrieval import VectorIndex, apply_updates, index_folder
-from labkit.scoreboard import APPROACHES, aggregate, differences
+from labkit.scoreboard import APPROACHES as APPROACHES  # re-exported: the rows a run can have
+from labkit.scoreboard import aggregate, differences
 from labkit.storage import dir_size
 from labkit.workers import run_tasks, threads_per_worker
 
 ADAPTERS = {"fine-tuned": "compare-fine-tuned", "fine-tuned (docs)": "compare-docs", "RAFT + RAG": "compare-raft"}  # saved for the playground
-
-
-@dataclass
-class CompareConfig:
-    num_questions: int | None = 40  # qa records taught and asked (spread over the knowledge base); None = all 195
-    num_updates: int | None = None  # fact changes of data/updates.jsonl applied (None = all 26); their questions are taught too
-    multi_document: bool = True  # every question needing two documents (20) taught and asked too, so their column has its n (quick mode: False)
-    num_steps: int = 120  # LoRA steps of the knowledge fine-tunes: 120 x 8 is ~4.3 epochs of the 75 questions' QA pairs and fact statements (96 for the 59 without multi_document)
-    rank: int = 16  # LoRA rank
-    lr: float = 2e-3  # LoRA learning rate
-    fact_statements: int = 2  # fact statements per question trained beside the QA pairs
-    docs_steps: int = 48  # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice the QA fine-tune's tokens
-    raft_steps: int = 60  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 60 x 4 is ~3.2 epochs of 75 questions
-    raft_batch_size: int = 4  # examples per RAFT step
-    top_k: int = 3  # sources per RAG prompt
-    max_new_tokens: int = 32  # answer length cap
-    retrain_steps: int = 48  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
-    num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure needs its n)
-    behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
-    behaviour_steps: int = 80  # LoRA steps on the triage training examples
-    hybrid_messages: int | None = 24  # support messages asking a product fact, for the seeds' hybrid (labkit.hybrid); 0 skips it
-    seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
-    approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
-    rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
-
-
-def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
-    """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
-    quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(num_questions=12, num_updates=8, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
-                          behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
-            if quick else CompareConfig())
-    if seeds is not None:
-        base.seeds = list(range(int(seeds)))
-    for key, value in overrides.items():
-        if not hasattr(base, key):
-            raise ValueError(f"{key!r} is not a CompareConfig setting; choose from {', '.join(asdict(base))}.")
-        setattr(base, key, value)
-    return base
 
 
 # ---------------------------------------------------------------- shared state
@@ -325,39 +288,54 @@ def row_raft(shared: Shared, questions: list[dict], ccfg: CompareConfig, probe, 
     return {**row, **_costs(shared, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=_adapter_bytes(raft, "RAFT + RAG"))}, raft
 
 
-def updated_index(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig):
-    """The facts' new values, the held-out questions about them (records and texts), a fresh copy of the index with
-    the updates applied, and the update's timing (both made once per process: readers never edit it); the base model's
-    RAG answers on it are computed once per run.
+def changed_questions(questions: list[dict], updates: list[dict]) -> tuple[dict, list[dict], list[str]]:
+    """The facts' new values by question id, the held-out questions about them (records) and their texts.
 
-    Example: new_answers, asked, texts, index, update = updated_index(shared, qs, updates, cfg); update["seconds"] -> 2.3
+    Example: new_answers, asked, texts = changed_questions(qs, load_updates()); texts[0] -> "How much is the Brimble Kettle?"
     """
     new_answers = {qid: a for u in updates for qid, a in u["new_answers"].items()}
     asked = heldout_questions([q for q in questions if q["id"] in new_answers])
-    texts = [it["asked"] for it in asked]
+    return new_answers, asked, [it["asked"] for it in asked]
+
+
+def updated_index(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig):
+    """The facts' new values, the held-out questions about them (records and texts), a fresh copy of the index with
+    the updates applied, and the update's timing (made once per process: readers never edit it).
+
+    Example: new_answers, asked, texts, index, update = updated_index(shared, qs, updates, cfg); update["seconds"] -> 2.3
+    """
+    new_answers, asked, texts = changed_questions(questions, updates)
     key = tuple(u["id"] for u in updates)
     if key not in shared._updated:  # freshness and raft_freshness (every seed) read the same updated copy: built once
         fresh_index = shared.pristine_index()
         shared._updated[key] = (fresh_index, apply_updates(fresh_index, updates))
     fresh_index, update = shared._updated[key]
-    if "RAG after update" not in shared.untrained:  # untrained and greedy: the same for every seed
-        shared.untrained["RAG after update"] = [a.answer for a in RAG(fresh_index, shared.gen, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
-    if "reading adapter + RAG" in ccfg.approaches and "reading adapter + RAG after update" not in shared.untrained:
-        reader = shared.reader()
-        shared.untrained["reading adapter + RAG after update"] = (
-            [a.answer for a in RAG(fresh_index, reader, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)] if reader else None)
     return new_answers, asked, texts, fresh_index, update
 
 
-def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int) -> dict:
-    """After the facts change: RAG on an updated index, the fine-tune as it is (stale), + RAG, its adapter trained further
-    on the changed facts ("retrained": retrain_steps steps, from the fine-tuned adapter, not from scratch), and the
-    reading adapter reading the updated index (the RAFT model's figure is `raft_freshness`'s).
+def untrained_after_update(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig) -> None:
+    """The untrained models' answers on the updated index (RAG, and the reading adapter if the run has its row), into
+    `shared.untrained`: greedy and untrained, so the same for every seed; `join_pieces` puts their figures beside
+    each seed's freshness figures. Example: untrained_after_update(shared, qs, updates, cfg); shared.untrained["RAG after update"][0]
+    """
+    if "RAG after update" in shared.untrained:
+        return
+    _, _, texts, fresh_index, _ = updated_index(shared, questions, updates, ccfg)
+    if "reading adapter + RAG" in ccfg.approaches:
+        reader = shared.reader()
+        shared.untrained["reading adapter + RAG after update"] = (
+            [a.answer for a in RAG(fresh_index, reader, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)] if reader else None)
+    shared.untrained["RAG after update"] = [a.answer for a in RAG(fresh_index, shared.gen, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
 
-    Example: freshness(shared, qs, updates, cfg, ft.gen, 0)["RAG after update"] -> {"new": 0.35, "old": 0.0}
+
+def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, tuned, seed: int) -> dict:
+    """After the facts change: the fine-tune as it is (stale), + RAG on an updated index, and its adapter trained further
+    on the changed facts ("retrained": retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
+    models' figures (`untrained_after_update`) and the RAFT model's (`raft_freshness`) join them in `join_pieces`.
+
+    Example: freshness(shared, qs, updates, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
     """
     new_answers, asked, texts, fresh_index, update = updated_index(shared, questions, updates, ccfg)
-    after = shared.untrained["RAG after update"]
     hybrid = [a.answer for a in RAG(fresh_index, tuned, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
     stale = [clean_answer(a) for a in tuned.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
     # a team keeps its adapter and trains it on what changed, replaying as many unchanged facts so the rest is not forgotten
@@ -369,22 +347,33 @@ def freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: 
     kept_items = heldout_questions(kept)
     kept_texts = [it["asked"] for it in kept_items]
     kept_before, kept_after = ([clean_answer(a) for a in g.generate(kept_texts, max_new_tokens=ccfg.max_new_tokens)] for g in (tuned, retrained.gen))
-    extra = {}
-    if shared.untrained.get("reading adapter + RAG after update"):
-        extra["reading adapter + RAG after update"] = share_new(shared.untrained["reading adapter + RAG after update"], asked, new_answers)
     return {"n_updates": len(updates), "n_questions": len(asked),
             "update_s": update["seconds"], "update_per_document_s": update["per_document_s"],
             "retrain_s": round(retrained.train_s, 2), "retrain_steps": ccfg.retrain_steps, "n_kept": len(kept_items),
             # the unchanged facts, before and after the update training: what the update cost the rest
             "kept_acc_before": _share_right(kept_before, kept_items), "kept_acc_after": _share_right(kept_after, kept_items),
-            "RAG after update": share_new(after, asked, new_answers),
             "fine-tuned + RAG after update": share_new(hybrid, asked, new_answers),
             "fine-tuned (stale)": share_new(stale, asked, new_answers),
             "fine-tuned retrained": share_new(redone, asked, new_answers),
-            **extra,
-            "records": [{"question": t, "new": new_answers[it["qa_id"]], "old": it["answer"], "RAG after update": a,
-                         "fine-tuned (stale)": s_, "fine-tuned retrained": r}
-                        for t, it, a, s_, r in zip(texts, asked, after, stale, redone, strict=True)]}
+            "records": [{"question": t, "new": new_answers[it["qa_id"]], "old": it["answer"], "fine-tuned (stale)": s_, "fine-tuned retrained": r}
+                        for t, it, s_, r in zip(texts, asked, stale, redone, strict=True)]}
+
+
+def join_freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, fresh: dict,
+                   raft_fresh: dict | None) -> dict:
+    """One seed's freshness figures: the fine-tune's (`freshness`), the untrained models' and the RAFT model's, in one
+    dict (RAG first, records last; the parts stay as they were). Example: join_freshness(shared, qs, ups, cfg, f, r)["RAG after update"]
+    """
+    new_answers, asked, _ = changed_questions(questions, updates)
+    untrained_after_update(shared, questions, updates, ccfg)
+    after, reader = shared.untrained["RAG after update"], shared.untrained.get("reading adapter + RAG after update")
+    tuned = ("fine-tuned + RAG after update", "fine-tuned (stale)", "fine-tuned retrained")
+    return {**{k: v for k, v in fresh.items() if k not in tuned and k != "records"}, "RAG after update": share_new(after, asked, new_answers),
+            **{k: fresh[k] for k in tuned},
+            **({"reading adapter + RAG after update": share_new(reader, asked, new_answers)} if reader else {}),
+            **({"RAFT + RAG after update": raft_fresh} if raft_fresh is not None else {}),
+            "records": [{**{k: r[k] for k in ("question", "new", "old")}, "RAG after update": a, **{k: v for k, v in r.items() if k not in ("question", "new", "old")}}
+                        for r, a in zip(fresh["records"], after, strict=True)]}
 
 
 def raft_freshness(shared: Shared, questions: list[dict], updates: list[dict], ccfg: CompareConfig, raft) -> dict:
@@ -421,7 +410,7 @@ def run_piece(shared: Shared, ccfg: CompareConfig, seed: int, piece: str, log=pr
     questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
     out, t0 = {"rows": {}}, time.perf_counter()
-    fresh_too = bool(updates) and bool({"fine-tuned", "fine-tuned + RAG"} & approaches)  # freshness compares against the fine-tune
+    fresh_too = _fresh_too(ccfg, updates)  # freshness compares against the fine-tune
 
     def note(what):
         log(f"  seed {seed}: {what} ({time.perf_counter() - t0:.0f} s)")
@@ -436,8 +425,7 @@ def run_piece(shared: Shared, ccfg: CompareConfig, seed: int, piece: str, log=pr
                 note(f"{name} accuracy {row['accuracy']}" + (f" after {row['train_s']} s training" if name == "fine-tuned" else ""))
         if fresh_too:
             out["freshness"] = fresh = freshness(shared, questions, updates, ccfg, ft.gen, seed)
-            note(f"freshness: RAG {fresh['RAG after update']['new']}, stale {fresh['fine-tuned (stale)']['new']}, "
-                 f"retrained {fresh['fine-tuned retrained']['new']}")
+            note(f"freshness: stale {fresh['fine-tuned (stale)']['new']}, retrained {fresh['fine-tuned retrained']['new']}")
     elif piece == "docs" and "fine-tuned (docs)" in approaches:
         out["rows"]["fine-tuned (docs)"] = row = row_docs(shared, questions, ccfg, probe, seed)
         note(f"fine-tuned (docs) accuracy {row['accuracy']}")
@@ -450,13 +438,14 @@ def run_piece(shared: Shared, ccfg: CompareConfig, seed: int, piece: str, log=pr
 
 
 def untrained_rows(shared: Shared, ccfg: CompareConfig, log=print) -> dict:
-    """The rows that need no training (closed-book, RAG, the shipped reading adapter), computed on first call, then reused.
+    """The rows that need no training (closed-book, RAG, the shipped reading adapter), computed on first call, then reused,
+    and the same models' answers after the facts change (`untrained_after_update`) where the run has freshness figures.
 
     Example: untrained_rows(shared, cfg)["RAG"]["accuracy"] -> 0.25
     They decode greedily, so every seed would give the same answers (spread 0); recomputing them
     cost a third of a full-mode seed.
     """
-    questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
+    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
     approaches, rows = set(ccfg.approaches), {}
     if "closed-book" in approaches:
@@ -465,7 +454,14 @@ def untrained_rows(shared: Shared, ccfg: CompareConfig, log=print) -> dict:
         rows["RAG"] = row_rag(shared, questions, ccfg, probe)
     if "reading adapter + RAG" in approaches and (row := row_reader(shared, questions, ccfg, probe, log)) is not None:
         rows["reading adapter + RAG"] = row
+    if _fresh_too(ccfg, updates):
+        untrained_after_update(shared, questions, updates, ccfg)
     return rows
+
+
+def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
+    """Whether a run has freshness figures: facts change, and a fine-tune is there to go stale."""
+    return bool(updates) and bool({"fine-tuned", "fine-tuned + RAG"} & set(ccfg.approaches))
 
 
 def join_pieces(shared: Shared, ccfg: CompareConfig, seed: int, parts: list[dict], log=print) -> dict:
@@ -480,9 +476,9 @@ def join_pieces(shared: Shared, ccfg: CompareConfig, seed: int, parts: list[dict
         fresh = part.get("freshness", fresh)
         raft_fresh = part.get("raft_freshness", raft_fresh)
         extra.update({k: v for k, v in part.items() if k not in ("rows", "freshness", "raft_freshness")})
-    if fresh is not None and raft_fresh is not None:  # beside the other figures, records last (the parts stay as they were)
-        fresh = {**{k: v for k, v in fresh.items() if k != "records"}, "RAFT + RAG after update": raft_fresh, "records": fresh["records"]}
-    questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
+    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
+    if fresh is not None:
+        fresh = join_freshness(shared, questions, updates, ccfg, fresh, raft_fresh)
     return {"rows": {a: rows[a] for a in ccfg.approaches if a in rows}, "freshness": fresh,
             "seed": seed, "n_questions": len(questions), **extra}
 
@@ -528,48 +524,63 @@ _WORKER_STATE: dict = {}  # per worker process: the models and index, loaded by 
 
 
 def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, shared_state: tuple):
-    """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`) or the behaviour experiment."""
-    pristine, index_info, untrained = shared_state
+    """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`), the
+    behaviour experiment, or the untrained rows (returned as `shared.untrained`, which the parent adopts)."""
+    pristine, index_info = shared_state
     if _WORKER_STATE.get("key") != (generator, pristine):
         gen, embedder = load_generator(generator), load_embedder()
         _WORKER_STATE.update(key=(generator, pristine), shared=Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, {}, pristine))
     shared = _WORKER_STATE["shared"]
-    shared.untrained.update(untrained)
     if kind == "behaviour":
         return behaviour_task(shared, ccfg, seed)
+    if kind == "untrained":
+        untrained_rows(shared, ccfg, log=lambda s: print(s, flush=True))
+        return shared.untrained
     return run_piece(shared, ccfg, seed, kind, log=lambda s: print(s, flush=True))
 
 
 # longest first, so the last task to start is a short one and no worker idles long at the end; one full-size seed on
-# 2 threads (benchmarks/bench_compare.py --full): behaviour 415 s, RAFT 226 s, fine-tuned 137 + freshness 78 s, docs 154 s
-_LONGEST_FIRST = ("behaviour", "RAFT", "fine-tuned", "docs")
+# 1 thread (make report's log): behaviour ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s, docs ~150 s; the
+# untrained rows (closed-book, RAG, reading adapter, and their answers after the update) are about as long as docs
+_LONGEST_FIRST = ("behaviour", "RAFT", "fine-tuned", "docs", "untrained")
+
+
+def parallel_tasks(shared: Shared, ccfg: CompareConfig, behaviour: bool) -> list[tuple]:
+    """The tasks of a parallel run, longest first: every seed's pieces, the untrained rows unless this process has them
+    already (a serial seed ran first), and the behaviour experiment. Saves the index every worker loads.
+
+    Example: [t[0] for t in parallel_tasks(shared, cfg, True)] -> ["behaviour", "RAFT", "fine-tuned", "docs", "untrained"]
+    """
+    shared.pristine_index()  # saved once; every worker loads it
+    state = (shared.pristine, shared.index_info)
+    tasks = [(piece, ccfg, seed, shared.gen.name, state) for seed in ccfg.seeds for piece in PIECES]
+    if not shared.untrained:
+        tasks.append(("untrained", ccfg, ccfg.seeds[0], shared.gen.name, state))
+    if behaviour:
+        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, state))
+    return sorted(tasks, key=lambda t: _LONGEST_FIRST.index(t[0]))  # stable: seeds stay in order within a kind
 
 
 def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: bool, log=print) -> tuple[list[dict], dict | None]:
-    """Every seed's pieces (`run_piece`) and the behaviour experiment on `workers` processes of cores // workers threads each.
+    """Every seed's pieces (`run_piece`), the untrained rows and the behaviour experiment on `workers` processes of
+    cores // workers threads each.
 
     Example: seed_runs, behaviour_result = run_parallel(shared, cfg, 2, True)
-    The rows that need no training are computed here first and handed to every worker (as a
-    serial run reuses them after its first seed), and each worker loads the same saved index.
-    Tasks are a seed's separate trainings, longest first, so the workers stay busy to the end
-    whatever the number of seeds and workers. (Whole seeds balanced only by luck: at make report's
-    3 seeds + behaviour on 2 workers they did, and the split ran as long, 1468 s against 1479 s;
-    with 2 seeds the behaviour task alone would have kept one worker for its whole length.)
+    Each worker loads the same saved index. Tasks are a seed's separate trainings, the untrained
+    rows (once for every seed, as a serial run reuses them after its first seed) and the behaviour
+    task, longest first, so the workers stay busy to the end whatever the number of seeds and
+    workers. (Whole seeds balanced only by luck: at make report's 3 seeds + behaviour on 2 workers
+    they did, and the split ran as long, 1468 s against 1479 s; with 2 seeds the behaviour task
+    alone would have kept one worker for its whole length.) The untrained rows run in a worker,
+    not here before the pool, because two one-thread workers do more work per second than one
+    process on two threads (small kernels scale badly across threads).
     Answers can differ from a serial run in rare cases: fewer threads add up floats in another order.
     Workers' progress bars are off (two processes would draw over each other); each row logs a line.
     """
-    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
-    untrained_rows(shared, ccfg, log)
-    if updates and {"fine-tuned", "fine-tuned + RAG"} & set(ccfg.approaches):
-        updated_index(shared, questions, updates, ccfg)
-    shared.pristine_index()  # saved once; every worker loads it
-    state = (shared.pristine, shared.index_info, shared.untrained)
-    tasks = [(piece, ccfg, seed, shared.gen.name, state) for seed in ccfg.seeds for piece in PIECES]
-    if behaviour:
-        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, state))
-    tasks.sort(key=lambda t: _LONGEST_FIRST.index(t[0]))  # stable: seeds stay in order within a kind
+    tasks = parallel_tasks(shared, ccfg, behaviour)
     log(f"{len(tasks)} tasks on {workers} worker processes of {threads_per_worker(workers)} thread(s) each")
     done = dict(zip([(t[0], t[2]) for t in tasks], run_tasks(_in_worker, tasks, workers), strict=True))
+    shared.untrained = {**done.get(("untrained", ccfg.seeds[0]), {}), **shared.untrained}  # what was here already stays
     seed_runs = [join_pieces(shared, ccfg, seed, [done[(piece, seed)] for piece in PIECES], log) for seed in ccfg.seeds]
     return seed_runs, (done[("behaviour", ccfg.seeds[0])] if behaviour else None)
 

@@ -161,6 +161,22 @@ def test_compare_checks_out_before_any_work(tmp_path, capsys, monkeypatch, make,
         assert (out / "report.md").read_text() == "# an earlier report"
 
 
+def test_compare_sizes_can_be_set_and_a_wrong_one_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    from labkit import cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "run_compare", lambda **kw: seen.update(kw) or 0)
+    assert main(["compare", "--out", str(tmp_path / "r"), "--set", "num_steps=96", "--set", "multi_document=false",
+                 "--set", "num_questions=all"]) == 0
+    assert (seen["num_steps"], seen["multi_document"], seen["num_questions"]) == (96, False, None)
+    seen.clear()
+    assert main(["compare", "--out", str(tmp_path / "r"), "--set", "num_step=96"]) == 2
+    err = capsys.readouterr().err
+    assert "--set 'num_step=96'" in err and "num_steps" in err and not seen  # says what would do; nothing ran
+    assert main(["compare", "--out", str(tmp_path / "r"), "--set", "raft_steps=0"]) == 2
+    assert "raft_steps must be at least 1" in capsys.readouterr().err and not seen
+
+
 def test_a_quick_sweep_never_replaces_the_shipped_one(capsys):
     from labkit.data import SWEEP_PATH
 

@@ -4,7 +4,7 @@ import pytest
 
 from labkit import compare
 from labkit.config import KB_DIR
-from labkit.data import load_updates
+from labkit.data import load_updates, taught_questions
 from labkit.models import resolve_precision
 
 
@@ -110,17 +110,25 @@ def test_untrained_rows_run_once_and_are_reused_across_seeds(generator, embedder
 
 def test_a_seed_is_joined_from_its_pieces_in_scoreboard_order():
     ccfg = compare.default_compare_config(quick=True, approaches=("closed-book", "fine-tuned", "fine-tuned (docs)", "RAFT + RAG"))
-    shared = compare.Shared(None, None, None, {}, untrained={"closed-book": {"accuracy": 0.1}})
+    new_answers, asked, _ = compare.changed_questions(*taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document))
+    after = [new_answers[it["qa_id"]] for it in asked]  # the untrained RAG's answers after the update: all new
+    shared = compare.Shared(None, None, None, {}, untrained={"closed-book": {"accuracy": 0.1}, "RAG after update": after})
+    tuned = {"fine-tuned + RAG after update": {"new": 0.5, "old": 0.2}, "fine-tuned (stale)": {"new": 0.0, "old": 0.7},
+             "fine-tuned retrained": {"new": 0.4, "old": 0.3}}
     parts = [{"rows": {"RAFT + RAG": {"accuracy": 0.7}}, "raft_freshness": {"new": 0.6, "old": 0.1}},
              {"rows": {"fine-tuned (docs)": {"accuracy": 0.09}}},
              {"rows": {"fine-tuned": {"accuracy": 0.5}}, "train_tokens": 10,
-              "freshness": {"RAG after update": {"new": 0.35, "old": 0.0}, "records": [{"question": "q"}]}}]
+              "freshness": {"n_updates": 8, **tuned, "records": [{"question": it["asked"], "new": "x", "old": "y", "fine-tuned (stale)": "z"}
+                                                                  for it in asked]}}]
     seed = compare.join_pieces(shared, ccfg, 3, parts, log=lambda s: None)
     assert list(seed["rows"]) == ["closed-book", "fine-tuned", "fine-tuned (docs)", "RAFT + RAG"]  # ccfg.approaches' order, not the pieces'
-    assert list(seed["freshness"]) == ["RAG after update", "RAFT + RAG after update", "records"]
+    assert list(seed["freshness"]) == ["n_updates", "RAG after update", *tuned, "RAFT + RAG after update", "records"]
+    assert seed["freshness"]["RAG after update"] == {"new": 1.0, "old": 0.0}  # the untrained model's figure, from its answers
     assert seed["freshness"]["RAFT + RAG after update"] == {"new": 0.6, "old": 0.1}
+    assert list(seed["freshness"]["records"][0]) == ["question", "new", "old", "RAG after update", "fine-tuned (stale)"]
     assert seed["train_tokens"] == 10 and seed["seed"] == 3 and seed["n_questions"] > 0
-    assert list(parts[2]["freshness"]) == ["RAG after update", "records"]  # the piece itself is left as it was
+    assert list(parts[2]["freshness"]) == ["n_updates", *tuned, "records"]  # the piece itself is left as it was
+    assert list(parts[2]["freshness"]["records"][0]) == ["question", "new", "old", "fine-tuned (stale)"]
     alone = compare.join_pieces(shared, ccfg, 0, parts[:2], log=lambda s: None)
     assert alone["freshness"] is None  # the RAFT figure has nothing to join without the fine-tune's freshness
 
@@ -140,18 +148,28 @@ def test_pristine_index_is_a_fresh_copy_each_time(embedder):
     assert len(shared.pristine_index()) == len(index)  # editing one copy leaves the next untouched
 
 
-def test_workers_get_the_untrained_rows_and_return_every_seed(generator, embedder):
+def test_a_worker_computes_the_untrained_rows_once_for_every_seed(generator, embedder):
     """run_parallel in real worker processes (spawned: they load the model themselves), on rows that need no training."""
     ccfg = compare.default_compare_config(quick=True, num_questions=2, num_updates=1, num_probe=2, max_new_tokens=6,
                                           approaches=("closed-book", "RAG"), rebuild_index=False, seeds=2)
     index, info = compare.measure_index(embedder, rebuild=False)
+    serial = compare.run_seed(compare.Shared(generator, embedder, index, info), ccfg, 0, log=lambda s: None)
     shared = compare.Shared(generator, embedder, index, info)
-    serial = compare.run_seed(shared, ccfg, 0, log=lambda s: None)
-    shared.untrained["RAG"] = {**shared.untrained["RAG"], "accuracy": -1.0}  # a marker: workers must reuse what they are handed
     runs, behaviour = compare.run_parallel(shared, ccfg, workers=2, behaviour=False, log=lambda s: None)
     assert [r["seed"] for r in runs] == [0, 1] and behaviour is None
-    assert all(r["rows"]["RAG"]["accuracy"] == -1.0 for r in runs)
-    assert all(r["rows"]["closed-book"]["accuracy"] == serial["rows"]["closed-book"]["accuracy"] for r in runs)
+    assert set(shared.untrained) == {"closed-book", "RAG"}  # the worker's rows, adopted here
+    assert runs[0]["rows"]["RAG"] is runs[1]["rows"]["RAG"]  # one computation, every seed
+    for row in ("closed-book", "RAG"):
+        assert runs[0]["rows"][row]["accuracy"] == serial["rows"][row]["accuracy"]
+
+
+def test_rows_this_process_has_are_not_a_task_again(generator, embedder):
+    ccfg = compare.default_compare_config(quick=True, seeds=2)
+    shared = compare.Shared(generator, embedder, compare.measure_index(embedder, rebuild=False)[0], {})
+    kinds = [t[0] for t in compare.parallel_tasks(shared, ccfg, behaviour=True)]
+    assert kinds == ["behaviour", "RAFT", "RAFT", "fine-tuned", "fine-tuned", "docs", "docs", "untrained"]  # longest first
+    shared.untrained["closed-book"] = {"accuracy": 0.1}  # a serial seed ran first
+    assert "untrained" not in [t[0] for t in compare.parallel_tasks(shared, ccfg, behaviour=False)]
 
 
 def test_workers_must_fit_the_cores(tmp_path):

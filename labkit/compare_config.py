@@ -1,0 +1,107 @@
+"""The sizes of a side-by-side run: `CompareConfig`, its quick and full defaults, and `--set` overrides.
+
+`labkit.compare` runs the experiment these describe; this module only says how big it is, so
+the command line can check a user's `--set num_steps=96` before anything loads.
+
+Example: default_compare_config(quick=True).num_questions -> 12
+         parse_settings(["num_steps=96", "multi_document=false"]) -> {"num_steps": 96, "multi_document": False}
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from labkit.config import get_config
+from labkit.scoreboard import APPROACHES
+
+
+@dataclass
+class CompareConfig:
+    num_questions: int | None = 40  # qa records taught and asked (spread over the knowledge base); None = all 195
+    num_updates: int | None = None  # fact changes of data/updates.jsonl applied (None = all 26); their questions are taught too
+    multi_document: bool = True  # every question needing two documents (20) taught and asked too, so their column has its n (quick mode: False)
+    num_steps: int = 120  # LoRA steps of the knowledge fine-tunes: 120 x 8 is ~4.3 epochs of the 75 questions' QA pairs and fact statements (96 for the 59 without multi_document)
+    rank: int = 16  # LoRA rank
+    lr: float = 2e-3  # LoRA learning rate
+    fact_statements: int = 2  # fact statements per question trained beside the QA pairs
+    docs_steps: int = 48  # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice the QA fine-tune's tokens
+    raft_steps: int = 60  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 60 x 4 is ~3.2 epochs of 75 questions
+    raft_batch_size: int = 4  # examples per RAFT step
+    top_k: int = 3  # sources per RAG prompt
+    max_new_tokens: int = 32  # answer length cap
+    retrain_steps: int = 48  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
+    num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure needs its n)
+    behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
+    behaviour_steps: int = 80  # LoRA steps on the triage training examples
+    hybrid_messages: int | None = 24  # support messages asking a product fact, for the seeds' hybrid (labkit.hybrid); 0 skips it
+    seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
+    approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
+    rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
+
+
+def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
+    """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
+    quick = get_config().quick if quick is None else quick
+    base = (CompareConfig(num_questions=12, num_updates=8, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
+                          behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
+            if quick else CompareConfig())
+    if seeds is not None:
+        base.seeds = list(range(int(seeds)))
+    for key, value in overrides.items():
+        if not hasattr(base, key):
+            raise ValueError(f"{key!r} is not a CompareConfig setting; choose from {', '.join(asdict(base))}.")
+        setattr(base, key, value)
+    return base
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def parse_settings(pairs: list[str] | None) -> dict:
+    """`key=value` texts (`labkit compare --set`) as CompareConfig overrides, each value read as its field's type.
+
+    Example: parse_settings(["num_questions=all", "raft_steps=48", "approaches=RAG,RAFT + RAG"])
+    -> {"num_questions": None, "raft_steps": 48, "approaches": ("RAG", "RAFT + RAG")}
+    "all" or "none" is None where the field allows it (every question, every update); booleans
+    are true/false (yes/no, 1/0); approaches is a comma-separated list of scoreboard rows.
+    Seeds are `--seeds`. Anything else is refused with what would have been accepted.
+    """
+    types = {f.name: f.type for f in fields(CompareConfig)}
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = str(pair).partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in types or key == "seeds":
+            names = ", ".join(k for k in types if k != "seeds")
+            raise ValueError(f"--set {pair!r}: write key=value with one of {names} (seeds: use --seeds).")
+        out[key] = _read_setting(key, value, str(types[key]), pair)
+    return out
+
+
+_ZERO_ALLOWED = ("fact_statements", "hybrid_messages")  # 0 means none (no fact statements, no hybrid); other counts start at 1
+
+
+def _read_setting(key: str, value: str, kind: str, pair: str):
+    def refuse(why):
+        raise ValueError(f"--set {pair!r}: {why}")
+
+    if key == "approaches":
+        chosen = tuple(a.strip() for a in value.split(",") if a.strip())
+        if not chosen or any(a not in APPROACHES for a in chosen):
+            refuse(f"approaches are rows of the scoreboard, comma-separated: {', '.join(APPROACHES)}")
+        return chosen
+    if kind == "bool":
+        if value.lower() not in _TRUE | _FALSE:
+            refuse(f"{key} is true or false")
+        return value.lower() in _TRUE
+    if value.lower() in ("all", "none") and "None" in kind:
+        return None
+    number = float if kind.startswith("float") else int
+    try:
+        read = number(value)
+    except ValueError:
+        refuse(f"{key} takes a {'number' if number is float else 'whole number'}" + (" or all" if "None" in kind else ""))
+    lowest = 0 if key in _ZERO_ALLOWED else 1
+    if number is int and read < lowest or number is float and read <= 0:
+        refuse(f"{key} must be at least {lowest}" if number is int else f"{key} must be above 0")
+    return read
