@@ -35,14 +35,15 @@ chromium:
 # Unit tests and notebooks run together on WORKERS processes (pytest-xdist, one file or notebook
 # per worker at a time), each with a share of the cores: on 2 cores two 1-thread workers finish
 # the suite about 1.4x sooner than one 2-thread process (small kernels scale badly across threads).
-# `labkit doctor` first converts the model once, so the workers do not both convert it.
+# `labkit doctor` first converts the model once, so the workers do not both convert it. Files go out in collection
+# order (--no-loadscope-reorder), which tests/conftest.py makes longest first, so no worker ends alone on a long notebook.
 WORKERS ?= 2
 THREADS := $(shell n=$$(( $$(nproc) / $(WORKERS) )); [ $$n -ge 1 ] && echo $$n || echo 1)
 test: $(STAMP) chromium
 	$(BIN)/ruff check labkit tests benchmarks bootstrap.py
 	$(BIN)/python tests/check_notebooks_stripped.py notebooks
 	$(NETGUARD) $(BIN)/labkit doctor >/dev/null
-	$(NETGUARD) LABKIT_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile tests --nbval-lax notebooks
+	$(NETGUARD) LABKIT_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder tests --nbval-lax notebooks
 	# and as a learner opens them by default: 06 and 07 show the shipped full run instead of running (LABKIT_LIVE=0)
 	$(NETGUARD) LABKIT_LIVE=0 $(BIN)/python -m pytest -q --nbval-lax notebooks/06_side_by_side.ipynb notebooks/07_hybrid_and_choosing.ipynb
 

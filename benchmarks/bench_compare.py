@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import torch
 
-from labkit import behaviour, compare, models
+from labkit import behaviour, compare, freshness, models, rows
 from labkit.costs import matmul_peak_gflops, memory_bandwidth_gbs
 
 
@@ -107,17 +107,19 @@ def main() -> None:
 
         models.Generator.generate = generate
 
-    # phases: the row functions (as run_seed's pieces call them) and the kinds of work inside them
+    # phases: the row functions (as compare's pieces call them) and the kinds of work inside them
     for name, label in [("measure_index", "index"), ("row_closed_book", "row closed-book"), ("row_rag", "row RAG"),
-                        ("rows_fine_tuned", "rows fine-tuned (+ RAG)"), ("row_docs", "row fine-tuned (docs)"),
-                        ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"), ("raft_freshness", "freshness (RAFT)"),
+                        ("row_reader", "row reading adapter"), ("rows_fine_tuned", "rows fine-tuned (+ RAG)"),
+                        ("row_docs", "row fine-tuned (docs)"), ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"),
+                        ("raft_freshness", "freshness (RAFT)"), ("untrained_after_update", "untrained after update"),
                         ("run_behaviour", "behaviour")]:
         clock.wrap(compare, name, label)
-    clock.wrap(compare, "_train", "work: training")
+    for module in (rows, freshness):  # each module calls the training it imported
+        clock.wrap(module, "train_lora", "work: training")
     clock.wrap(behaviour, "train", "work: training")
     clock.wrap(models.Generator, "generate", "work: generating answers")
-    clock.wrap(compare, "mc_accuracy", "work: multiple-choice scoring")
-    clock.wrap(compare, "_adapter_bytes", "work: saving adapters")
+    clock.wrap(rows, "mc_accuracy", "work: multiple-choice scoring")
+    clock.wrap(rows, "save_row_adapter", "work: saving adapters")
 
     ccfg = compare.default_compare_config(quick=not args.full, seeds=1)
     profiler = cProfile.Profile() if args.profile else None

@@ -30,12 +30,12 @@ VARIANTS = ("sdpa/float32", "eager/float32", "sdpa/bfloat16", "eager/bfloat16")
 
 def shapes(gen, ccfg):
     """The three training sets of a compare seed, with their batch size and cut-off."""
-    from labkit.compare import raft_examples
     from labkit.config import KB_DIR
     from labkit.data import taught_questions
     from labkit.finetune import build_examples
     from labkit.models import load_embedder
     from labkit.retrieval import index_folder
+    from labkit.rows import raft_examples
 
     questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     index = index_folder(KB_DIR, load_embedder())

@@ -30,7 +30,6 @@ import time
 
 from labkit.adapters import list_adapters, load_adapter
 from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, check_answers, recommend
-from labkit.compare import ADAPTERS
 from labkit.data import load_sweep
 from labkit.finetune import TrainConfig
 from labkit.forgetting import change_text, default_setup, lab_config, nearest_run, probe_change, run_forgetting, whole_probe
@@ -38,6 +37,7 @@ from labkit.models import check_question
 from labkit.plots import curves_png
 from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
 from labkit.reader import reader_for
+from labkit.rows import ADAPTERS
 
 
 class _UI:

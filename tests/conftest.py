@@ -56,3 +56,20 @@ def fresh_cache(tmp_path, monkeypatch, generator):
     (cache / model_dir.name).symlink_to(model_dir, target_is_directory=True)
     monkeypatch.setenv("LABKIT_CACHE", str(cache))
     return cache
+
+
+# make test runs files on 2 workers, one whole file at a time (--dist loadfile, so a notebook keeps its kernel), in
+# collection order (--no-loadscope-reorder): the longest start first, so the run does not end waiting on one of them
+# while the other worker idles. Their quick-mode times on one thread (pytest --durations, 2026-12-02): notebook 07
+# ~270 s (its RAFT run and the behaviour task), 06 ~200 s (the quick side-by-side run), test_compare ~100 s (a tiny
+# whole run), the browser test ~80 s; every other file is under a minute.
+LONGEST_FIRST = ("notebooks/07_hybrid_and_choosing.ipynb", "notebooks/06_side_by_side.ipynb", "tests/test_compare.py",
+                 "tests/test_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests, and the other files, keep their order

@@ -5,7 +5,9 @@ import pytest
 from labkit import compare
 from labkit.config import KB_DIR
 from labkit.data import load_updates, taught_questions
+from labkit.freshness import changed_questions
 from labkit.models import resolve_precision
+from labkit.reader import reader_info
 
 
 def test_aggregate_means_spread_and_intervals():
@@ -24,12 +26,6 @@ def test_differences_pair_questions_and_average_seeds():
 
     d = compare.differences([run([0] * 20, [1] * 20), run([0] * 20, [1] * 10 + [0] * 10)])["fine-tuned"]
     assert d["n"] == 20 and d["diff"] == 0.75 and d["measurable"]
-
-
-def test_default_compare_config_rejects_unknown_settings():
-    assert compare.default_compare_config(quick=True, num_questions=3).num_questions == 3
-    with pytest.raises(ValueError, match="questions"):
-        compare.default_compare_config(quick=True, questions=3)  # the old name: a typo must not be ignored
 
 
 def test_apply_updates_on_a_tiny_index(embedder):
@@ -58,10 +54,20 @@ def tiny(generator, embedder):
         return {"num_test": num_test, "num_steps": num_steps, **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")},
                 "hybrid": then(gen)}  # the base model stands in for the triage LoRA
 
+    saved = []
+    pristine_index = compare.Shared.pristine_index
+
+    def recording(shared):
+        index = pristine_index(shared)
+        saved.append(shared.pristine)
+        return index
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(compare, "run_behaviour", run_behaviour)
+        mp.setattr(compare.Shared, "pristine_index", recording)
         out = compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None)
     assert calls == [(generator, embedder, 2, 2, ccfg.rank, ccfg.lr, 0)]
+    assert saved and not saved[0].exists()  # the saved copy of the index is removed when the run ends
     return out
 
 
@@ -78,7 +84,7 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
         if not rag:
             assert board[approach]["cited"]["mean"] == 0.0, approach  # closed-book answers cite nothing
     assert board["RAG"]["general_acc"] == board["closed-book"]["general_acc"]  # RAG leaves the weights alone
-    assert board["reading adapter + RAG"]["train_s"]["mean"] == compare.reader_info()["train_s"]  # the shipped adapter's one-off cost
+    assert board["reading adapter + RAG"]["train_s"]["mean"] == reader_info()["train_s"]  # the shipped adapter's one-off cost
     fresh = tiny["freshness"]
     assert fresh["n_updates"]["mean"] == 1 and set(fresh["RAG after update"]) == {"new", "old"}
     assert set(fresh["reading adapter + RAG after update"]) == {"new", "old"}
@@ -110,7 +116,7 @@ def test_untrained_rows_run_once_and_are_reused_across_seeds(generator, embedder
 
 def test_a_seed_is_joined_from_its_pieces_in_scoreboard_order():
     ccfg = compare.default_compare_config(quick=True, approaches=("closed-book", "fine-tuned", "fine-tuned (docs)", "RAFT + RAG"))
-    new_answers, asked, _ = compare.changed_questions(*taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document))
+    new_answers, asked, _ = changed_questions(*taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document))
     after = [new_answers[it["qa_id"]] for it in asked]  # the untrained RAG's answers after the update: all new
     shared = compare.Shared(None, None, None, {}, untrained={"closed-book": {"accuracy": 0.1}, "RAG after update": after})
     tuned = {"fine-tuned + RAG after update": {"new": 0.5, "old": 0.2}, "fine-tuned (stale)": {"new": 0.0, "old": 0.7},
@@ -137,15 +143,6 @@ def test_an_unknown_piece_is_refused(generator, embedder):
     shared = compare.Shared(generator, embedder, None, {})
     with pytest.raises(ValueError, match="use one of fine-tuned, docs, RAFT"):
         compare.run_piece(shared, compare.default_compare_config(quick=True), 0, "raft")
-
-
-def test_pristine_index_is_a_fresh_copy_each_time(embedder):
-    index, info = compare.measure_index(embedder, rebuild=False)
-    shared = compare.Shared(None, embedder, index, info)
-    a, b = shared.pristine_index(), shared.pristine_index()
-    assert a is not b and a is not index and len(a) == len(b) == len(index)
-    a.delete_document(next(iter(a.documents)))
-    assert len(shared.pristine_index()) == len(index)  # editing one copy leaves the next untouched
 
 
 def test_a_worker_computes_the_untrained_rows_once_for_every_seed(generator, embedder):
@@ -178,10 +175,3 @@ def test_workers_must_fit_the_cores(tmp_path):
     with pytest.raises(ValueError, match="--workers must be between 1"):
         run_compare(seeds=1, out=str(tmp_path / "r"), workers=0)
     assert not (tmp_path / "r").exists()  # rejected before anything ran or was written
-
-
-def test_multi_document_scores_only_the_questions_that_need_two_documents():
-    questions = [{"id": "q1", "doc_ids": ["a"]}, {"id": "q2", "doc_ids": ["a", "b"]}, {"id": "q3", "doc_ids": ["b", "c"]}]
-    records = [{"id": "q1/p0", "match": True}, {"id": "q2/p0", "match": True}, {"id": "q3/p0", "match": False}, {"id": "q3/p1", "match": False}]
-    assert compare.multi_document(records, questions) == {"multi_acc": 0.3333, "n_multi": 3}
-    assert compare.multi_document(records[:1], questions) == {"multi_acc": None, "n_multi": 0}  # none asked: n/a, not 0

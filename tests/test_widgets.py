@@ -98,9 +98,9 @@ def test_playground_columns_add_the_saved_adapters(kb_index, generator, tmp_path
     assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG", "reading adapter + RAG"]
     assert [name for name, _ in default_columns(kb_index, generator, reader="plain")] == ["closed-book", "RAG"]
     from labkit.adapters import save_adapter
-    from labkit.compare import ADAPTERS
     from labkit.data import load_qa
     from labkit.finetune import TrainConfig, build_examples, train
+    from labkit.rows import ADAPTERS
 
     result = train(generator, build_examples(generator, load_qa(1), fact_statements=0), TrainConfig(num_steps=1, batch_size=1, rank=1), progress=False)
     save_adapter(result, ADAPTERS["fine-tuned"])
