@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+import torch
 
 from labkit import models
 
@@ -146,6 +147,22 @@ def test_a_gguf_file_loads_by_the_default_path_and_is_cached(tmp_path, generator
     assert models.generator_cache_dir(tmp_path, models.gguf_path()).name.startswith("smollm2-135m-instruct.q4_1-")
     question = "What is the capital of France?"
     assert again.generate(question, max_new_tokens=8) == generator.generate(question, max_new_tokens=8)
+    mine, default = first.model.state_dict(), generator.model.state_dict()  # converted with the file read once: the same weights
+    assert mine.keys() == default.keys() and all(torch.equal(mine[k], default[k]) for k in mine)
+
+
+def test_a_gguf_conversion_reads_the_file_once_and_leaves_gguf_as_it_was():
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with models.gguf_parsed_once():
+        first = gguf.GGUFReader(str(models.gguf_path()))
+        assert gguf.GGUFReader(str(models.gguf_path())) is first  # tokenizer, config and weights share one parse
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
+    with pytest.raises(KeyError), models.gguf_parsed_once():
+        raise KeyError("a failed conversion")
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
 
 
 def test_cuda_without_a_gpu_is_a_clear_error():
