@@ -6,6 +6,7 @@ from labkit import compare
 from labkit.config import KB_DIR
 from labkit.data import load_updates, taught_questions
 from labkit.freshness import changed_questions
+from labkit.hybrid import HYBRID_APPROACHES
 from labkit.models import resolve_precision
 from labkit.reader import reader_info
 
@@ -43,8 +44,9 @@ def test_apply_updates_on_a_tiny_index(embedder):
 
 @pytest.fixture(scope="module")
 def tiny(generator, embedder):
-    """A whole run at tiny sizes. The behaviour task is recorded, not run: test_behaviour runs it
-    (40 s); here what matters is that compare passes it the run's settings and keeps its result."""
+    """A whole run at tiny sizes. The behaviour task and the seeds' hybrid are recorded, not run:
+    test_behaviour and test_hybrid run them (the hybrid's 72-token replies cost ~35 s even here);
+    what matters here is that compare passes them the run's settings and keeps their results."""
     ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, docs_steps=2, raft_steps=2, retrain_steps=2, num_probe=4,
                                           behaviour_num_test=2, behaviour_steps=2, hybrid_messages=2, max_new_tokens=8, rebuild_index=False)
     calls = []
@@ -53,6 +55,14 @@ def tiny(generator, embedder):
         calls.append((gen, emb, num_test, num_steps, rank, lr, seed))
         return {"num_test": num_test, "num_steps": num_steps, **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")},
                 "hybrid": then(gen)}  # the base model stands in for the triage LoRA
+
+    hybrid_calls = []
+
+    def run_hybrid(gen, lora_gen, emb, index, num_messages, top_k):
+        hybrid_calls.append((gen, lora_gen, emb, index, num_messages, top_k))
+        scores = {"format_compliance": 1.0, "label_accuracy": 0.5, "priority_accuracy": 0.5, "fact_accuracy": 0.5}
+        return {"num_messages": num_messages, "num_changed": 1, "top_k": top_k,
+                "before": {a: {**scores, "n": num_messages} for a in HYBRID_APPROACHES}, "after": {a: {**scores, "n": 1} for a in HYBRID_APPROACHES}}
 
     saved = []
     pristine_index = compare.Shared.pristine_index
@@ -64,9 +74,13 @@ def tiny(generator, embedder):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(compare, "run_behaviour", run_behaviour)
+        mp.setattr(compare, "run_hybrid", run_hybrid)
         mp.setattr(compare.Shared, "pristine_index", recording)
         out = compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None)
     assert calls == [(generator, embedder, 2, 2, ccfg.rank, ccfg.lr, 0)]
+    # the hybrid replies from the base model and the behaviour task's LoRA (here the base model), over the run's index
+    [(gen, lora_gen, emb, index, num_messages, top_k)] = hybrid_calls
+    assert (gen, lora_gen, emb, num_messages, top_k) == (generator, generator, embedder, 2, ccfg.top_k) and len(index) > 0
     assert saved and not saved[0].exists()  # the saved copy of the index is removed when the run ends
     return out
 
