@@ -80,11 +80,14 @@ def test_sweep_command_writes_where_asked(tmp_path, capsys, monkeypatch):
     from labkit import forgetting
 
     monkeypatch.setattr(forgetting, "SWEEP_SETUP", forgetting.LabSetup(num_questions=2, num_probe=2, every=4))
+    probe = forgetting.load_probe()[:6]  # the whole-probe scoring is test_forgetting's; here 6 items stand for the 120
+    monkeypatch.setattr(forgetting, "load_probe", lambda: probe)
     out = tmp_path / "sweep.json"
     assert main(["sweep", "--quick", "--out", str(out)]) == 0
     sweep = json.loads(out.read_text())
     assert [r["key"] for r in sweep["runs"]] == [forgetting.sweep_key(e) for e in forgetting.SWEEP_GRID[:2]]
     assert sweep["num_steps"] == 8 and sweep["runs"][0]["history"][-1]["step"] == 8
+    assert [r["final"]["n_probe"] for r in sweep["runs"]] == [6, 6]  # each run's final forgetting figure, on the probe it was given
     assert f"wrote 2 runs to {out}" in capsys.readouterr().out
 
 
