@@ -81,7 +81,7 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
             if damage is not None and not load:  # with load, the load below rebuilds it and says so
                 problems.append(f"the model cache is damaged ({damage}); the next load dequantises the GGUF again")
         else:
-            report["generator_cache"] = "not cached yet (first load dequantises, ~20 s)"
+            report["generator_cache"] = "not cached yet (first load dequantises, ~10 s)"
     except models.ModelNotAvailableError as exc:
         problems.append(str(exc))
     try:
