@@ -289,7 +289,9 @@ class FrozenInBf16:
     were cast again at every step (~0.4 GB read per step). A copy made once gives the same values
     as autocast's cast, so the losses are the same; between steps (callbacks, Ctrl-C, the trained
     model handed back) the float32 weights are in place. Trainable weights and the embeddings
-    (tied to the output layer) are left alone.
+    (tied to the output layer) are left alone. Answering meets the same autocast rule and is
+    mended differently (`Generator.inference` marks the frozen weights trainable under no_grad):
+    in training that would compute their gradients.
     """
 
     def __init__(self, model, enabled: bool):
