@@ -412,6 +412,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundle", help="carry a warm cache to other laptops: pack it into one file, or unpack one")
     p.add_argument("action", choices=["pack", "unpack"])
     p.add_argument("file", nargs="?", default="labkit-bundle.tar", help="the bundle file (default labkit-bundle.tar)")
+    p.add_argument("--include-docs", action="append", default=[], metavar="DIR",
+                   help="pack: also carry this folder's index, i.e. its full text (repeatable; default: only the kit's data/kb)")
 
     p = sub.add_parser("publish", help="make a full run's results the shipped ones: data/results.json and the README's figures")
     p.add_argument("results", help="a full-mode results.json (make report writes reports/results.json)")
@@ -419,21 +421,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_bundle(action: str, file: str) -> int:
+def run_bundle(action: str, file: str, include_docs=()) -> int:
     """`labkit bundle pack|unpack FILE`: the warm cache (model, index) as one file for a classroom without a network.
 
     Example: run_bundle("pack", "/media/usb/labkit-bundle.tar") -> 0
+    Pack carries the model folders and the index of the kit's own data/kb; an index holds the full text of its
+    folder, so another folder's goes in only when named with --include-docs.
     """
-    from labkit.storage import pack_cache, unpack_cache
+    from labkit.storage import model_folders, pack_cache, unpack_cache
 
     cache = get_config().cache_dir
-    if action == "pack":
-        info = pack_cache(cache, file, about={"labkit": _version("labkit")})
-        print(f"labkit bundle: wrote {file} ({info['bytes'] / 1e6:.0f} MB: {', '.join(info['entries'])}). "
-              f"On each laptop: labkit bundle unpack {Path(file).name}")
-    else:
+    if action != "pack":
+        if include_docs:
+            raise ValueError("--include-docs is for `bundle pack`: unpack takes what the bundle holds")
         info = unpack_cache(file, cache)
         print(f"labkit bundle: unpacked {', '.join(info['entries'])} into {cache}; `labkit doctor` shows the bundle in use")
+        return 0
+    from labkit.config import KB_DIR
+    from labkit.models import load_embedder
+    from labkit.retrieval import folder_key, index_folder
+
+    folders = [Path(d).expanduser() for d in (KB_DIR, *include_docs)]
+    for folder in folders:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--include-docs {folder}: no such folder; name a folder you asked with `labkit ask --docs`")
+    models = model_folders(cache)
+    if not models:
+        raise FileNotFoundError(f"{cache} holds no model yet: run notebook 00 (or `labkit doctor`) once, then pack")
+    embedder, indexes = load_embedder(), []
+    for folder in folders:  # the index `labkit ask --docs` and the notebooks use: loaded from the cache, or built now
+        index = index_folder(folder, embedder, progress=False)
+        key = folder_key(folder, embedder, index.kind, index.chunk_size, index.overlap)
+        indexes.append(f"indexes/{folder.resolve().name or 'root'}-{key[:20]}")
+    info = pack_cache(cache, file, models + indexes, about={"labkit": _version("labkit")})
+    others = [p for p in (cache / "indexes").glob("*") if p.is_dir() and f"indexes/{p.name}" not in indexes and not p.name.startswith(".")]
+    print(f"labkit bundle: wrote {file} ({info['bytes'] / 1e6:.0f} MB), holding:")
+    for name, size in info["sizes"].items():
+        print(f"  {name}  {size / 1e6:.1f} MB")
+    left = f"adapters and {len(others)} other folders' indexes (they hold those folders' text)" if others else "adapters"
+    print(f"Left out: {left}; add a folder's index with --include-docs DIR. On each laptop: labkit bundle unpack {Path(file).name}")
     return 0
 
 
@@ -482,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator, workers=args.workers,
                                **parse_settings(args.set))
         if args.command == "bundle":
-            return run_bundle(args.action, args.file)
+            return run_bundle(args.action, args.file, include_docs=args.include_docs)
         if args.command == "publish":
             return run_publish(args.results, note=args.note)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError
