@@ -295,9 +295,9 @@ def unpack_cache(bundle, cache_dir) -> dict:
     damaged = (tarfile.TarError, EOFError)
     try:
         tar = tarfile.open(bundle)
-    except damaged as exc:
-        raise ValueError(f"{bundle} is not a labkit bundle: it is not a tar file ({str(exc).splitlines()[0][:120]}); a copy cut "
-                         f"short looks like this too: copy it again, or {_BUNDLE_HELP}") from None
+    except damaged:
+        raise ValueError(f"{bundle} is not a labkit bundle: it is not a tar file (a copy cut short looks like this too): "
+                         f"copy it again, or {_BUNDLE_HELP}") from None
     with tar:
         try:
             members = tar.getmembers()
