@@ -24,7 +24,7 @@ from pathlib import Path
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
 from labkit.costs import format_seconds
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, rate_text, wilson_interval
-from labkit.hybrid import hybrid_findings, hybrid_markdown
+from labkit.hybrid import HYBRID_APPROACHES, hybrid_findings, hybrid_markdown
 from labkit.reader import reader_info, reader_markdown
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
@@ -556,6 +556,16 @@ def check_results(results, source: str = "the results") -> dict:
                 need(row, ("behaviour", name), key, _RATE)
             for key in ("prompt_tokens", "seconds_per_message"):
                 need(row, ("behaviour", name), key, _NUMBER)
+        h = need(b, ("behaviour",), "hybrid", _OBJECT, optional=True)
+        if h is not None:
+            for key in ("num_messages", "num_changed"):
+                need(h, ("behaviour", "hybrid"), key, _COUNT)
+            for when in ("before", "after"):
+                for approach in HYBRID_APPROACHES:
+                    row = need(need(h, ("behaviour", "hybrid"), when, _OBJECT), ("behaviour", "hybrid", when), approach, _OBJECT)
+                    need(row, ("behaviour", "hybrid", when, approach), "n", _COUNT)
+                    for key in ("format_compliance", "label_accuracy", "fact_accuracy"):
+                        need(row, ("behaviour", "hybrid", when, approach), key, _RATE)
     cp = need(results, (), "cost_projection", _OBJECT, optional=True)
     if cp is not None:
         need(results, (), "train_tokens_per_s", _NUMBER)
@@ -564,7 +574,7 @@ def check_results(results, source: str = "the results") -> dict:
         need(cp, ("cost_projection",), "rows", (lambda v: isinstance(v, list) and all(
             isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("model", "device", "train", "per_answer", "assumption"))
             for r in v), "a list of rows, each with text for model, device, train, per_answer and assumption"))
-    try:  # what is not spelled out above (the hybrid's figures, say) is checked by making every text from it
+    try:  # what is not spelled out above (the costs' per-row seconds, say) is checked by making every text from it
         _ = [readme_markdown({**results, "published": {}}), scoreboard_markdown(board), miss_split_markdown(board),
                 freshness_markdown(fr), *([cost_markdown(cp)] if cp else []), *([cost_over_time_markdown(results)] if fr else []),
                 *([hybrid_markdown(b["hybrid"])] if b and b.get("hybrid") else [])]
@@ -603,7 +613,7 @@ def _replace_together(texts: dict) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def publish(results_path, commit: str = "", readme=REPO_ROOT / "README.md", shipped=SHIPPED_PATH, note: str = "") -> Path:
+def publish(results_path, commit: str = "", readme=None, shipped=None, note: str = "") -> Path:
     """Make a full-mode run's results the shipped ones: `data/results.json` and the README section made from them.
 
     Example: publish("reports/results.json", commit="207d7c0") -> PosixPath('data/results.json')
@@ -614,7 +624,9 @@ def publish(results_path, commit: str = "", readme=REPO_ROOT / "README.md", ship
     import os
     import platform
 
-    path, readme, shipped = Path(results_path).expanduser(), Path(readme), Path(shipped)
+    # the defaults are read at call time, so a test can point them at copies
+    readme, shipped = Path(readme or REPO_ROOT / "README.md"), Path(shipped or SHIPPED_PATH)
+    path = Path(results_path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"no results file at {path}: `make report` writes reports/results.json (a full-mode run)")
     try:
