@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -231,16 +232,81 @@ def test_publish_refuses_a_quick_run_with_what_to_do(tmp_path, capsys):
     assert "quick-mode run; publish only a full run" in capsys.readouterr().err
 
 
-def test_bundle_round_trip_and_doctor_says_it_is_in_use(tmp_path, monkeypatch, capsys):
+def test_bundle_packs_the_model_and_the_kits_index_only_and_doctor_says_it_is_in_use(tmp_path, monkeypatch, capsys, embedder):
+    """Issue 30: pack carried all of indexes/, whose chunks.json hold the full text of every folder asked with --docs."""
+    import tarfile
+
+    model = "smollm2-x-0123456789abcdef"
     warm = tmp_path / "warm"
-    (warm / "indexes" / "k").mkdir(parents=True)
-    (warm / "indexes" / "k" / "chunks.json").write_text("{}")
+    (warm / model).mkdir(parents=True)
+    (warm / model / "model.safetensors").write_bytes(b"weights")
+    (warm / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa").mkdir(parents=True)  # an index of a folder asked with --docs
+    (warm / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa" / "chunks.json").write_text("my private diary")
+    (warm / "adapters" / "mine").mkdir(parents=True)
+    kb, notes = tmp_path / "kb", tmp_path / "course-notes"  # the kit's knowledge base (a small stand-in) and one folder to share
+    for folder, text in ((kb, "The Brimble Kettle costs $89."), (notes, "Week one covers retrieval.")):
+        folder.mkdir()
+        (folder / "a.md").write_text(f"# {folder.name}\n\n{text}\n")
+    monkeypatch.setattr("labkit.config.KB_DIR", kb)
+    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: embedder)
     monkeypatch.setenv("LABKIT_CACHE", str(warm))
-    assert main(["bundle", "pack", str(tmp_path / "b.tar")]) == 0
-    assert doctor_report(load=False)["bundle"].startswith("none")
+    assert main(["bundle", "pack", str(tmp_path / "b.tar"), "--include-docs", str(notes)]) == 0
+    out = capsys.readouterr().out
+    with tarfile.open(tmp_path / "b.tar") as tar:
+        names = tar.getnames()
+        entries = json.loads(tar.extractfile("bundle.json").read())["entries"]
+    kb_index = [e for e in entries if e.startswith("indexes/kb-")]
+    notes_index = [e for e in entries if e.startswith("indexes/course-notes-")]
+    assert len(kb_index) == len(notes_index) == 1 and entries == sorted([model, *kb_index, *notes_index])
+    assert (warm / kb_index[0] / "chunks.json").is_file()  # the folder index_folder saved, named as it names it
+    assert not [n for n in names if "diary" in n or "adapters" in n]
+    for entry in entries:
+        assert re.search(rf"^  {re.escape(entry)}  \d+\.\d MB$", out, flags=re.M)  # each entry is listed with its size
+    assert "1 other folders' indexes" in out and doctor_report(load=False)["bundle"].startswith("none")
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "laptop"))
     assert main(["bundle", "unpack", str(tmp_path / "b.tar")]) == 0
-    assert (tmp_path / "laptop" / "indexes" / "k" / "chunks.json").is_file()
+    assert (tmp_path / "laptop" / kb_index[0] / "chunks.json").is_file() and not (tmp_path / "laptop" / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa").exists()
     assert doctor_report(load=False)["bundle"].startswith("in use: unpacked from")
     assert main(["bundle", "unpack", str(tmp_path / "missing.tar")]) == 2
     assert "make one with `labkit bundle pack`" in capsys.readouterr().err
+
+
+def test_bundle_unpack_of_a_hostile_or_broken_file_is_rc_2_and_touches_nothing(tmp_path, monkeypatch, capsys):
+    """Issue 30: entries ["/some/dir"] emptied that folder with rc 0; a file that is no tar gave a traceback."""
+    import io
+    import tarfile
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep")
+    info = json.dumps({"created": "x", "entries": [str(victim)]}).encode()
+    with tarfile.open(tmp_path / "evil.tar", "w") as tar:
+        member = tarfile.TarInfo("bundle.json")
+        member.size = len(info)
+        tar.addfile(member, io.BytesIO(info))
+    (tmp_path / "junk.tar").write_text("not a tar")
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    assert main(["bundle", "unpack", str(tmp_path / "evil.tar")]) == 2
+    assert "is not one a bundle may hold" in capsys.readouterr().err and (victim / "keep.txt").read_text() == "keep"
+    assert main(["bundle", "unpack", str(tmp_path / "junk.tar")]) == 2
+    assert "it is not a tar file" in capsys.readouterr().err
+
+
+def test_publish_of_a_bad_record_is_rc_2_naming_the_key_and_leaves_both_files(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from labkit import report
+
+    monkeypatch.setattr(report, "SHIPPED_PATH", shutil.copy(report.SHIPPED_PATH, tmp_path / "shipped.json"))
+    monkeypatch.setattr(report, "REPO_ROOT", tmp_path)
+    shutil.copy(Path(report.__file__).parents[1] / "README.md", tmp_path / "README.md")
+    before = (tmp_path / "README.md").read_bytes(), (tmp_path / "shipped.json").read_bytes()
+    record = json.loads(report.SHIPPED_PATH.read_text())
+    record["scoreboard"]["RAG"]["accuracy"]["mean"] = "lots"
+    (tmp_path / "results.json").write_text(json.dumps(record))
+    assert main(["publish", str(tmp_path / "results.json")]) == 2
+    assert "['scoreboard']['RAG']['accuracy']['mean'] is \"lots\", but must be a rate" in capsys.readouterr().err
+    (tmp_path / "results.json").write_text("[1, 2]")
+    assert main(["publish", str(tmp_path / "results.json")]) == 2
+    assert "not a results record" in capsys.readouterr().err
+    assert ((tmp_path / "README.md").read_bytes(), (tmp_path / "shipped.json").read_bytes()) == before
