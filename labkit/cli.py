@@ -458,7 +458,7 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
     print(f"labkit bundle: wrote {file} ({info['bytes'] / 1e6:.0f} MB), holding:")
     for name, size in info["sizes"].items():
         print(f"  {name}  {size / 1e6:.1f} MB")
-    left = f"adapters and {len(others)} other folders' indexes (they hold those folders' text)" if others else "adapters"
+    left = f"adapters and the indexes of {len(others)} other folder(s) (an index holds its folder's text)" if others else "adapters"
     print(f"Left out: {left}; add a folder's index with --include-docs DIR. On each laptop: labkit bundle unpack {Path(file).name}")
     return 0
 

@@ -262,7 +262,10 @@ def _bundle_plan(bundle: Path, members: list, read_marker) -> tuple[dict, dict[s
     if not expanded:
         raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} lists no folder to unpack; {_BUNDLE_HELP}")
     for entry in expanded:
-        check_bundle_entry(entry)
+        try:
+            check_bundle_entry(entry)
+        except ValueError as exc:
+            raise ValueError(f"{bundle} is not a labkit bundle: {exc}. Nothing was unpacked; {_BUNDLE_HELP}") from None
     plan = {entry: [m for m in members if m.name == entry or m.name.startswith(entry + "/")] for entry in dict.fromkeys(expanded)}
     missing = [e for e, ms in plan.items() if not ms]
     if missing:

@@ -262,7 +262,7 @@ def test_bundle_packs_the_model_and_the_kits_index_only_and_doctor_says_it_is_in
     assert not [n for n in names if "diary" in n or "adapters" in n]
     for entry in entries:
         assert re.search(rf"^  {re.escape(entry)}  \d+\.\d MB$", out, flags=re.M)  # each entry is listed with its size
-    assert "1 other folders' indexes" in out and doctor_report(load=False)["bundle"].startswith("none")
+    assert "the indexes of 1 other folder(s)" in out and doctor_report(load=False)["bundle"].startswith("none")
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "laptop"))
     assert main(["bundle", "unpack", str(tmp_path / "b.tar")]) == 0
     assert (tmp_path / "laptop" / kb_index[0] / "chunks.json").is_file() and not (tmp_path / "laptop" / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa").exists()
