@@ -66,7 +66,8 @@ report: $(STAMP)
 wheelhouse: $(STAMP)
 	$(PYTHON) bootstrap.py --download
 
-# labkit-bundle.tar: the dequantised model and the knowledge-base index (~550 MB); on each laptop:
+# labkit-bundle.tar: the dequantised model and data/kb's index (~550 MB), no other folder's index (it holds that
+# folder's text: add one with --include-docs DIR) and no adapters; on each laptop:
 # `labkit bundle unpack labkit-bundle.tar` (doctor then says the bundle is in use)
 bundle: $(STAMP)
 	$(BIN)/labkit doctor >/dev/null
