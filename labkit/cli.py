@@ -468,7 +468,7 @@ def run_publish(results: str, note: str = "") -> int:
     import subprocess
 
     from labkit.config import REPO_ROOT
-    from labkit.report import publish
+    from labkit.publish import publish
 
     try:
         commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
