@@ -239,15 +239,20 @@ def test_a_rebuilt_folder_index_replaces_its_older_copies_only(tmp_path, embedde
     assert index_folder(twin, embedder, progress=False).from_cache and index_folder(folder, embedder, progress=False).from_cache
 
 
-@pytest.mark.parametrize("root", ["absolute", "relative"])
-def test_an_index_from_before_the_source_was_recorded_is_pruned_only_when_surely_this_folder(tmp_path, embedder, two_doc_folder, root):
+def test_an_index_from_before_the_source_was_recorded_is_pruned_only_when_surely_this_folder(tmp_path, embedder, two_doc_folder):
     folder = two_doc_folder
     index_folder(folder, embedder, progress=False)
-    old = next((tmp_path / "cache" / "indexes").iterdir())
-    store = json.loads((old / "chunks.json").read_text())
-    del store["report"]["source"], store["report"]["settings"]  # as labkit wrote it before this change
-    store["report"]["root"] = str(folder) if root == "absolute" else "docs"  # `labkit ask --docs docs` saved a relative root
-    (old / "chunks.json").write_text(json.dumps(store))
+    built = next((tmp_path / "cache" / "indexes").iterdir())
+    for fake_key, root in (("a" * 20, str(folder)), ("b" * 20, "docs")):  # `labkit ask --docs docs` saved a relative root
+        old = built.with_name(f"docs-{fake_key}")
+        shutil.copytree(built, old)
+        store = json.loads((old / "chunks.json").read_text())
+        del store["report"]["source"], store["report"]["settings"]  # as labkit wrote it before this change
+        store["report"]["root"] = root
+        (old / "chunks.json").write_text(json.dumps(store))
     (folder / "new.md").write_text("# New\n\nThe lighthouse opens at dawn.\n")
-    index_folder(folder, embedder, progress=False)
-    assert old.exists() is (root == "relative") and len(_cached(tmp_path)) == (2 if root == "relative" else 1)
+    latest = index_folder(folder, embedder, progress=False)
+    kept = _cached(tmp_path)
+    assert "docs-" + "a" * 20 not in kept and built.name not in kept  # surely this folder, these settings: removed
+    assert "docs-" + "b" * 20 in kept and len(kept) == 2  # a relative root may be another folder's: kept
+    assert any("removed 2 older cached index" in note for note in latest.notes)
