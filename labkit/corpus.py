@@ -271,7 +271,7 @@ def max_bytes_from_mb(value) -> int:
     if not 0 < mb <= MAX_FILE_MB_LIMIT:  # NaN fails this too
         raise ValueError(f"--max-file-mb must be a number of megabytes above 0 and at most {MAX_FILE_MB_LIMIT} (got {value!r}); "
                          f"the default is {MAX_FILE_BYTES // 1_000_000}, e.g. --max-file-mb 20 reads files of up to 20 MB.")
-    return int(mb * 1_000_000)
+    return max(1, int(mb * 1_000_000))  # 1e-9 MB is still a cap of a byte, not of nothing
 
 
 def special_file(mode: int) -> str | None:
