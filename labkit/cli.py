@@ -121,25 +121,28 @@ def format_doctor(report: dict) -> str:
 
 
 def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
-            reader: str = "adapter") -> int:
+            reader: str = "adapter", max_file_mb: float | str | None = None, follow_links: bool = False) -> int:
     """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
 
     Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
     The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
+    max_file_mb raises (or lowers) the size cap on a file; follow_links reads links to files outside the folder.
+    The answer says whether the source it cites holds its words (rag.citation_check).
     """
     from labkit.config import KB_DIR
-    from labkit.corpus import skip_summary
+    from labkit.corpus import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.models import check_question, load_embedder, load_generator
-    from labkit.rag import RAG, format_answer, supporting_quote
+    from labkit.rag import RAG, citation_check, format_answer, supporting_quote
     from labkit.reader import is_empty_answer, reader_for
     from labkit.retrieval import index_folder
 
     question = check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
     if top_k < 1 or top_k > 20:
         raise ValueError(f"--top-k must be between 1 and 20 (got {top_k}); 3 is a good start.")
+    max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)  # checked before any model loads
     folder = docs or KB_DIR
     start = time.perf_counter()
-    index = index_folder(folder, load_embedder(), progress=not as_json)
+    index = index_folder(folder, load_embedder(), progress=not as_json, max_bytes=max_bytes, follow_links=follow_links)
     index_s = time.perf_counter() - start
     report = index.report or {}
     if not as_json:
@@ -151,12 +154,15 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     result = RAG(index, answerer, top_k=top_k).answer(question)
     # an answer with no content (a bare citation, the question echoed) gets the best supporting sentence beside it
     quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None
+    check = citation_check(result)
     if as_json:
         out = {
             "question": result.question,
             "answer": result.answer,
             "cited": result.cited,
             "cited_by": result.cited_by,
+            "citation_checked": check["checked"],  # null: nothing to check (no citation, no content words)
+            "citation_missing": check["missing"],
             "reader": reader_line,
             "quote": quote,
             "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id, "score": round(s.score, 4)} for s in result.sources],
@@ -371,6 +377,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--generator", help=GENERATOR_HELP)
     p.add_argument("--reader", choices=["adapter", "plain"], default="adapter",
                    help="adapter (default): the shipped reading adapter reads the sources; plain: the model as it is")
+    p.add_argument("--max-file-mb", default=None, metavar="N",
+                   help="read files of up to N MB (default 5, at most 100); bigger ones are skipped and reported")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also read links to files outside the --docs folder (by default they are skipped and reported)")
 
     p = sub.add_parser("train-reader", help="train the reading adapter (data/reader) and score it against the plain model")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: ReaderConfig's)")
@@ -488,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2) if args.json else format_doctor(report))
             return 1 if report["problems"] else 0
         if args.command == "ask":
-            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator, reader=args.reader)
+            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator, reader=args.reader,
+                           max_file_mb=args.max_file_mb, follow_links=args.follow_links)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
                                     generator=args.generator, evaluate=not args.no_eval)

@@ -43,12 +43,50 @@ def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     assert out["sources"][0]["path"].endswith("lighthouse.md") and out["sources"][0]["chunk_id"] == "lighthouse#0"
     assert {"retrieve_s", "generate_s"} <= set(out["timings"]) and out["documents"] == 2
     assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
+    assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)  # rag.citation_check's
 
 
 @pytest.mark.parametrize("question,top_k", [("", 3), ("ok?", 0)])
 def test_labkit_ask_bad_arguments(question, top_k):
     with pytest.raises(ValueError):
         run_ask(question, top_k=top_k)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "101", "nan", "five"])
+def test_labkit_ask_refuses_a_bad_max_file_mb_before_any_model_loads(value, monkeypatch, capsys):
+    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: pytest.fail("a model was loaded"))
+    assert main(["ask", "Who is the CEO?", "--max-file-mb", value]) == 2
+    assert "labkit ask: --max-file-mb must be a number of megabytes above 0 and at most 100" in capsys.readouterr().err
+
+
+def test_labkit_ask_passes_max_file_mb_and_follow_links_to_the_folder(tmp_path, monkeypatch, embedder, capsys):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: embedder)
+
+    def no_generator(*a, **k):
+        raise RuntimeError("stopped before the generator: the folder is what this test reads")
+
+    monkeypatch.setattr("labkit.models.load_generator", no_generator)
+    (tmp_path / "outside.md").write_text("# Outside\n\nThe code is 4417.\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Good\n\nThe kettle costs $89.\n")
+    (docs / "big.md").write_text("# Big\n\n" + "word " * 4000)  # 20 KB: under the default 5 MB cap
+    (docs / "link.md").symlink_to(tmp_path / "outside.md")
+
+    def indexed(options: bool):  # the folder index run_ask built, as saved in the cache (with or without the options)
+        [store] = [s for s in (json.loads(p.read_text()) for p in (tmp_path / "cache" / "indexes").glob("docs-*/chunks.json"))
+                   if (len(s["report"]["settings"]) > 5) is options]
+        return set(store["documents"]), {r["path"]: r["reason"] for r in store["report"]["skipped"]}
+
+    assert main(["ask", "What does the kettle cost?", "--docs", str(docs)]) == 2
+    assert "stopped before the generator" in capsys.readouterr().err
+    documents, skipped = indexed(False)
+    assert documents == {"good", "big"} and "--follow-links" in skipped["link.md"]
+    assert main(["ask", "What does the kettle cost?", "--docs", str(docs), "--max-file-mb", "0.01", "--follow-links"]) == 2
+    documents, skipped = indexed(True)  # other settings, so its own index: the one without them stays
+    assert documents == {"good", "link"} and skipped["big.md"].startswith("too big: 20.0 KB, over the 10.0 KB cap")
+    assert "labkit ask --max-file-mb 1" in skipped["big.md"]
 
 
 @pytest.fixture
