@@ -27,8 +27,9 @@ import torch
 
 from labkit import retrieval
 from labkit.config import get_config
-from labkit.corpus import chunk_corpus, load_folder
+from labkit.corpus import chunk_corpus
 from labkit.costs import matmul_peak_gflops
+from labkit.documents import load_folder
 from labkit.models import load_embedder, resolve_precision
 from labkit.retrieval import build_index, embed_texts
 

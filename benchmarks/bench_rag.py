@@ -16,8 +16,9 @@ import time
 import numpy as np
 
 from labkit.config import KB_DIR
-from labkit.corpus import chunk_corpus, load_folder
+from labkit.corpus import chunk_corpus
 from labkit.data import load_qa, spread
+from labkit.documents import load_folder
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG
 from labkit.retrieval import INDEX_KINDS, VectorIndex, embed_texts, few_threads

@@ -130,7 +130,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     The answer says whether the source it cites holds its words (rag.citation_check).
     """
     from labkit.config import KB_DIR
-    from labkit.corpus import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
+    from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.models import check_question, load_embedder, load_generator
     from labkit.rag import RAG, citation_check, format_answer, supporting_quote
     from labkit.reader import is_empty_answer, reader_for

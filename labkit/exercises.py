@@ -189,7 +189,8 @@ def _nb01() -> dict:
 
 def _nb02() -> dict:
     from labkit.config import KB_DIR
-    from labkit.corpus import chunk_corpus, load_folder
+    from labkit.corpus import chunk_corpus
+    from labkit.documents import load_folder
     from labkit.evaluate import recall_at_k
 
     def chunks(chunk_size=64, overlap=16):
@@ -211,7 +212,7 @@ def _nb02() -> dict:
             chunks, close_to(0.0, why_chunks,
                              {lambda e: e * 0.5: "that is about half: a smaller chunk_size gives more chunks, not fewer."}),
             ["chunk_corpus(load_folder(KB_DIR), chunk_size=..., overlap=...) returns the chunks."],
-            "from labkit.config import KB_DIR\nfrom labkit.corpus import chunk_corpus, load_folder\n"
+            "from labkit.config import KB_DIR\nfrom labkit.corpus import chunk_corpus\nfrom labkit.documents import load_folder\n"
             "answer = len(chunk_corpus(load_folder(KB_DIR), chunk_size=64, overlap=16))"),
         "q2": Exercise(
             "Write recall(retrieved, gold, k): 1.0 if any of the first k retrieved document ids is a gold one, else 0.0. "

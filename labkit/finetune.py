@@ -36,8 +36,8 @@ import time
 from dataclasses import dataclass, field
 
 from labkit.config import KB_DIR, progress_bars, set_seed
-from labkit.corpus import load_folder
 from labkit.data import load_general_text
+from labkit.documents import load_folder
 from labkit.evaluate import pad_right
 from labkit.models import Generator, causal_lm, resolve_precision
 

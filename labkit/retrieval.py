@@ -35,19 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from labkit.config import KB_DIR, get_config, progress_bars, warn_once
-from labkit.corpus import (
-    MAX_FILE_BYTES,
-    Chunk,
-    Corpus,
-    Document,
-    check_folder,
-    chunk_corpus,
-    chunk_document,
-    load_folder,
-    read_regular,
-    size_cap,
-    walk_folder,
-)
+from labkit.corpus import Chunk, chunk_corpus, chunk_document
+from labkit.documents import MAX_FILE_BYTES, Corpus, Document, check_folder, load_folder, read_regular, size_cap, walk_folder
 from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
 from labkit.models import DEFAULT_EMBEDDER, check_question, embedder_dir, embedding_dim, resolve_precision
 from labkit.storage import atomic_dir, recover

@@ -30,7 +30,7 @@ def test_differences_pair_questions_and_average_seeds():
 
 
 def test_apply_updates_on_a_tiny_index(embedder):
-    from labkit.corpus import load_folder
+    from labkit.documents import load_folder
     from labkit.retrieval import apply_updates, build_index
 
     u = load_updates()[0]

@@ -58,7 +58,7 @@ def test_make_config_rejects_bad_values_instead_of_defaulting(overrides):
 
 
 def test_doc_examples_come_from_the_corpus_reader():
-    from labkit.corpus import Document
+    from labkit.documents import Document
 
     docs = [Document("a", "A", "a.md", "# A\n" + " ".join(f"w{i}" for i in range(130)))]
     pieces = doc_examples({"a", "missing"}, documents=docs)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from labkit.config import KB_DIR
-from labkit.corpus import Document, chunk_corpus, load_folder
+from labkit.corpus import chunk_corpus
 from labkit.data import load_qa
+from labkit.documents import Document, load_folder
 from labkit.retrieval import INDEX_KINDS, VectorIndex, build_index, embed_texts, evaluate_retrieval, index_folder, ivf_nlist
 
 DOCS = ["product-brimble-kettle", "policy-returns", "company-leadership", "faq-gift-cards"]
