@@ -454,8 +454,11 @@ def run_publish(results: str, note: str = "") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `labkit` console script. Example: main(["doctor", "--no-load"]) -> 0."""
-    args = _parser().parse_args(argv)
+    """Entry point of the `labkit` console script. Example: main(["doctor", "--no-load"]) -> 0; main(["finetune", "--rank", "0"]) -> 2."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed its usage error (a bad option value: labkit.limits) or --help; its code, returned
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         if args.command == "doctor":
             report = doctor_report(load=not args.no_load, generator=args.generator)

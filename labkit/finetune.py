@@ -196,7 +196,7 @@ def iter_batches(domain: list[dict], general: list[dict], num_steps: int, batch_
     """
     if not domain:
         raise ValueError("no training examples: pass at least one question")
-    if not general and any(_replay_count(s, batch_size, replay) for s in range(num_steps)):
+    if not general and replay > 0 and any(_replay_count(s, batch_size, replay) for s in range(num_steps)):
         raise ValueError("replay > 0 needs general text (data/general_text.jsonl)")
     return _draw(domain, general, num_steps, batch_size, replay, random.Random(seed), bucket)
 
