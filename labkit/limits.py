@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limit:
+    """One setting's range and why. Example: Limit(True, 1, 256, "LoRA's rank: ...") is rank's."""
+
     whole: bool  # a whole number (steps, counts) or any real number (rates, shares)
     low: float
     high: float | Callable[[], int]  # a function where the ceiling is this machine's (its cores)
@@ -41,14 +43,15 @@ LIMITS: dict[str, Limit] = {
     "num_steps": Limit(True, 0, 8000, f"0 trains nothing (the scores after are the base model's); 8000 {_TWO_HOURS} (120 steps in 103 s)"),
     "docs_steps": Limit(True, 1, 3000, f"the documents-only fine-tune needs a step; 3000 {_TWO_HOURS} (48 steps in 113 s)"),
     "raft_steps": Limit(True, 1, 2000, f"the retrieval-aware fine-tune needs a step; 2000 {_TWO_HOURS} (60 steps in 206 s)"),
-    "retrain_steps": Limit(True, 1, 10000, f"bringing the adapter up to date needs a step; 10000 {_TWO_HOURS} (48 steps in 34 s)"),
+    "retrain_steps": Limit(True, 1, 8000, "bringing the adapter up to date needs a step; 8000 (num_steps' ceiling: every training "
+                                         "is a TrainConfig) are about 1.6 hours at the pace make report measured (48 steps in 34 s)"),
     "behaviour_steps": Limit(True, 1, 2500, f"the triage LoRA needs a step; 2500 {_TWO_HOURS} (80 steps in 221 s)"),
     "reader_steps": Limit(True, 1, 1000, "the reading adapter needs a step; 1000 steps are about two hours of training "
                                         "(the shipped one took 444 s for 64 steps on 2 cores, data/reader/labkit.json)"),
     "batch_size": Limit(True, 1, 64, "a step holds its whole batch in memory at once: 64 is 8 times the kit's 8"),
     "raft_batch_size": Limit(True, 1, 32, "a step holds its whole batch of ~450-token RAFT prompts in memory at once: 32 is 8 times the kit's 4"),
     "rank": Limit(True, 1, 256, "LoRA's rank: the kit uses 4 to 64, and 256 is almost half the width of SmolLM2-135M "
-                               "(hidden size 576), past which the update is no longer low-rank"),
+                               "(hidden size 576): past it the update is hardly low-rank any more"),
     "lr": Limit(False, 0, 1, "AdamW's step size, above 0: the kit's runs use 1e-5 to 0.01 (0.002 for LoRA); "
                              "1 or more throws the weights off in one step", low_open=True, high_open=True),
     "replay": Limit(False, 0, 0.9, "the share of each batch drawn from general text: above 0.9 hardly a row is left for the company's facts"),

@@ -101,6 +101,13 @@ def test_every_number_a_user_sets_has_a_limit():
     assert plain == []  # a bare int or float type would let 10**9 or nan through
 
 
+def test_no_setting_allows_more_than_the_training_it_becomes_does():
+    """Each run's steps and batch become a TrainConfig's num_steps and batch_size: a value --set allows must not fail mid-run."""
+    steps = [n for n in LIMITS if n.endswith("_steps")]
+    assert steps and all(bounds(n)[1] <= bounds("num_steps")[1] for n in steps)
+    assert bounds("raft_batch_size")[1] <= bounds("batch_size")[1]
+
+
 def test_train_config_refuses_a_billion_steps_before_planning_one():
     from labkit.finetune import iter_batches, make_config
 
