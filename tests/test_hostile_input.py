@@ -7,6 +7,7 @@ Property-based (Hypothesis, derandomized, no example database): the values are d
 LABKIT_CACHE and a temporary working folder whose listings must not change (nor the shipped files in data/ and README.md).
 """
 
+import argparse
 import contextlib
 import io
 import json
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 import labkit.adapters
 import labkit.compare
 import labkit.models
-from labkit.cli import main
+from labkit.cli import _parser, main
 from labkit.compare_config import CompareConfig
 from labkit.config import DATA_DIR, REPO_ROOT
 from labkit.limits import LIMITS, bounds
@@ -225,9 +226,8 @@ def _is_json(text: str) -> bool:
 @given(st.sampled_from(["doctor", "ask", "train-reader", "finetune", "sweep", "compare", "bundle", "publish"]),
        st.from_regex(r"--[a-z][a-z-]{2,12}", fullmatch=True))
 def test_an_unknown_option_is_refused(command, flag):
-    known = {"--no-load", "--json", "--generator", "--docs", "--top-k", "--reader", "--steps", "--seed", "--out", "--overwrite",
-             "--no-eval", "--method", "--rank", "--lr", "--num-steps", "--replay", "--fact-statements", "--save", "--save-partial",
-             "--quick", "--seeds", "--workers", "--set", "--note", "--help"}
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    known = {o for sub in commands.values() for a in sub._actions for o in a.option_strings}
     if any(k.startswith(flag) for k in known):  # argparse takes unambiguous prefixes of known options
         return
     needs = {"ask": ["A question?"], "bundle": ["pack"], "publish": ["results.json"]}.get(command, [])
