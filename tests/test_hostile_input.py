@@ -30,6 +30,8 @@ from labkit.compare_config import CompareConfig
 from labkit.config import DATA_DIR, REPO_ROOT
 from labkit.limits import LIMITS, bounds
 
+# Hypothesis keeps a cache of constants even with no example database: outside the checkout, not in .hypothesis/ of the cwd
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "labkit-hypothesis"))
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 SHIPPED = [REPO_ROOT / "README.md", DATA_DIR / "results.json", DATA_DIR / "forgetting_sweep.json", *sorted((DATA_DIR / "reader").iterdir())]
 

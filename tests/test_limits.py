@@ -2,7 +2,10 @@
 
 import argparse
 import math
+import os
+import tempfile
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +13,8 @@ from hypothesis import strategies as st
 
 from labkit.limits import LIMITS, bounds, check, option, read
 
+# Hypothesis keeps a cache of constants even with no example database: outside the checkout, not in .hypothesis/ of the cwd
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "labkit-hypothesis"))
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 NAMES = sorted(LIMITS)
 
