@@ -24,6 +24,7 @@ from pathlib import Path
 
 import labkit  # noqa: F401  (offline variables first)
 from labkit.config import get_config
+from labkit.limits import check, option
 
 
 def _version(dist: str) -> str:
@@ -137,8 +138,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     from labkit.retrieval import index_folder
 
     question = check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
-    if top_k < 1 or top_k > 20:
-        raise ValueError(f"--top-k must be between 1 and 20 (got {top_k}); 3 is a good start.")
+    top_k = check("top_k", top_k, "--top-k")
     max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)  # checked before any model loads
     folder = docs or KB_DIR
     start = time.perf_counter()
@@ -154,15 +154,15 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     result = RAG(index, answerer, top_k=top_k).answer(question)
     # an answer with no content (a bare citation, the question echoed) gets the best supporting sentence beside it
     quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None
-    check = citation_check(result)
+    cite = citation_check(result)
     if as_json:
         out = {
             "question": result.question,
             "answer": result.answer,
             "cited": result.cited,
             "cited_by": result.cited_by,
-            "citation_checked": check["checked"],  # null: nothing to check (no citation, no content words)
-            "citation_missing": check["missing"],
+            "citation_checked": cite["checked"],  # null: nothing to check (no citation, no content words)
+            "citation_missing": cite["missing"],
             "reader": reader_line,
             "quote": quote,
             "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id, "score": round(s.score, 4)} for s in result.sources],
@@ -205,6 +205,8 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     )
     from labkit.retrieval import index_folder
 
+    steps = None if steps is None else check("reader_steps", steps, "--steps")
+    seed = check("seed", seed, "--seed")
     target = Path(out) if out else READER_DIR
     if (target / "labkit.json").exists() and not overwrite:
         raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR for a new one.")
@@ -338,10 +340,7 @@ def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool 
     from labkit.report import latest_path, save_latest, scoreboard_markdown, write_report
 
     ccfg = default_compare_config(seeds=seeds, **overrides)
-    if not ccfg.seeds:
-        raise ValueError("--seeds must be at least 1")
-    if not 1 <= int(workers) <= (os.cpu_count() or 1):
-        raise ValueError(f"--workers must be between 1 and this machine's {os.cpu_count()} cores, not {workers}")
+    workers = check("workers", workers, "--workers")
     check_report_dir(out, overwrite)
     print(f"labkit compare: {len(ccfg.seeds)} seed(s), {ccfg.num_questions} questions, {ccfg.num_steps} steps "
           f"({'quick' if get_config().quick else 'full'} mode)", flush=True)
@@ -372,19 +371,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with RAG, citing sources")
     p.add_argument("question")
     p.add_argument("--docs", help="a folder of your own documents (default: the kit's knowledge base)")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=option("top_k"), default=3, help="sources per prompt (1 to 20)")
     p.add_argument("--json", action="store_true", help="print the answer, sources and timings as JSON")
     p.add_argument("--generator", help=GENERATOR_HELP)
     p.add_argument("--reader", choices=["adapter", "plain"], default="adapter",
                    help="adapter (default): the shipped reading adapter reads the sources; plain: the model as it is")
-    p.add_argument("--max-file-mb", default=None, metavar="N",
+    p.add_argument("--max-file-mb", type=option("max_file_mb", "--max-file-mb"), default=None, metavar="N",
                    help="read files of up to N MB (default 5, at most 100); bigger ones are skipped and reported")
     p.add_argument("--follow-links", action="store_true",
                    help="also read links to files outside the --docs folder (by default they are skipped and reported)")
 
     p = sub.add_parser("train-reader", help="train the reading adapter (data/reader) and score it against the plain model")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: ReaderConfig's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=option("reader_steps", "--steps"), default=None, help="optimizer steps (default: ReaderConfig's)")
+    p.add_argument("--seed", type=option("seed"), default=0)
     p.add_argument("--out", default=None, help="where to save it (default data/reader, the shipped one: needs --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an adapter already there")
     p.add_argument("--no-eval", action="store_true", help="skip scoring plain vs adapter (about 6 minutes)")
@@ -392,11 +391,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("finetune", help="fine-tune on the knowledge base and show learning and forgetting")
     p.add_argument("--method", choices=["lora", "full"], default="lora")
-    p.add_argument("--rank", type=int, default=None, help="LoRA rank (default 16)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.002)")
-    p.add_argument("--num-steps", "--steps", dest="num_steps", type=int, default=None, help="optimizer steps (default 24; 12 in quick mode)")
-    p.add_argument("--replay", type=float, default=0.0, help="fraction of general text mixed into each batch")
-    p.add_argument("--fact-statements", dest="fact_statements", type=int, default=None, help="fact statements per question trained beside its QA pair (0 to 4)")
+    p.add_argument("--rank", type=option("rank"), default=None, help="LoRA rank (default 16)")
+    p.add_argument("--lr", type=option("lr"), default=None, help="learning rate (default 0.002)")
+    p.add_argument("--num-steps", "--steps", dest="num_steps", type=option("num_steps"), default=None, help="optimizer steps (default 24; 12 in quick mode)")
+    p.add_argument("--replay", type=option("replay"), default=0.0, help="fraction of general text mixed into each batch (0 to 0.9)")
+    p.add_argument("--fact-statements", dest="fact_statements", type=option("fact_statements"), default=None,
+                   help="fact statements per question trained beside its QA pair (0 to 4)")
     p.add_argument("--save", help="save the adapter (or model) under this name")
     p.add_argument("--overwrite", action="store_true", help="replace an adapter of the same name")
     p.add_argument("--save-partial", action="store_true", help="after Ctrl-C, keep the weights as NAME-partial")
@@ -410,11 +410,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="run the side-by-side experiment and write a Markdown report")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--seeds", type=option("seeds"), default=None, help="how many seeds (runs) to average over (default 3; 1 in quick mode)")
     p.add_argument("--out", default="reports")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--generator", help=GENERATOR_HELP)
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=option("workers", "--workers"), default=1,
                    help="run the seeds and the behaviour experiment side by side in this many processes (each gets cores / workers threads)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="change one size of the run, e.g. --set num_questions=all --set num_steps=96 (repeatable; labkit.compare_config)")
@@ -490,8 +490,11 @@ def run_publish(results: str, note: str = "") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `labkit` console script. Example: main(["doctor", "--no-load"]) -> 0."""
-    args = _parser().parse_args(argv)
+    """Entry point of the `labkit` console script. Example: main(["doctor", "--no-load"]) -> 0; main(["finetune", "--rank", "0"]) -> 2."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed its usage error (a bad option value: labkit.limits) or --help; its code, returned
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         if args.command == "doctor":
             report = doctor_report(load=not args.no_load, generator=args.generator)

@@ -1,7 +1,9 @@
 """The sizes of a side-by-side run: `CompareConfig`, its quick and full defaults, and `--set` overrides.
 
 `labkit.compare` runs the experiment these describe; this module only says how big it is, so
-the command line can check a user's `--set num_steps=96` before anything loads.
+the command line can check a user's `--set num_steps=96` before anything loads. Every number is
+checked against its range in `labkit.limits` (the one table of ranges), whether it comes from
+`--set`, from `default_compare_config(rank=8)` or from `CompareConfig(...)` itself.
 
 Example: default_compare_config(quick=True).num_questions -> 12
          parse_settings(["num_steps=96", "multi_document=false"]) -> {"num_steps": 96, "multi_document": False}
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from labkit.config import get_config
+from labkit.limits import check, read
 from labkit.scoreboard import APPROACHES
 
 
@@ -38,6 +41,10 @@ class CompareConfig:
     approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
     rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
 
+    def __post_init__(self):
+        for f in fields(self):
+            check_setting(f.name, getattr(self, f.name))
+
 
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
     """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
@@ -46,12 +53,36 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
                           behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
-        base.seeds = list(range(int(seeds)))
+        base.seeds = list(range(check("seeds", seeds, "--seeds")))
     for key, value in overrides.items():
         if not hasattr(base, key):
             raise ValueError(f"{key!r} is not a CompareConfig setting; choose from {', '.join(asdict(base))}.")
-        setattr(base, key, value)
+        setattr(base, key, check_setting(key, value))
     return base
+
+
+def check_setting(key: str, value):
+    """A CompareConfig value checked: a number against its range (`labkit.limits`), None only where a field allows it.
+
+    Example: check_setting("rank", 8) -> 8; check_setting("rank", 1000) -> ValueError("rank must be at most 256, ...")
+    """
+    kind = str(next(f.type for f in fields(CompareConfig) if f.name == key))
+    if key == "approaches":
+        if isinstance(value, str) or not value or any(a not in APPROACHES for a in value):
+            raise ValueError(f"approaches are rows of the scoreboard: {', '.join(APPROACHES)}")
+        return tuple(value)
+    if key == "seeds":
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+            raise ValueError(f"seeds is a list of seeds, e.g. [0, 1, 2] (--seeds N runs 0 to N - 1), not {value!r}")
+        check("seeds", len(value), "the number of seeds")
+        return [check("seed", s) for s in value]
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} is true or false, not {value!r}")
+        return value
+    if value is None and "None" in kind:
+        return None
+    return check(key, value)
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -78,9 +109,6 @@ def parse_settings(pairs: list[str] | None) -> dict:
     return out
 
 
-_ZERO_ALLOWED = ("fact_statements", "hybrid_messages")  # 0 means none (no fact statements, no hybrid); other counts start at 1
-
-
 def _read_setting(key: str, value: str, kind: str, pair: str):
     def refuse(why):
         raise ValueError(f"--set {pair!r}: {why}")
@@ -96,12 +124,7 @@ def _read_setting(key: str, value: str, kind: str, pair: str):
         return value.lower() in _TRUE
     if value.lower() in ("all", "none") and "None" in kind:
         return None
-    number = float if kind.startswith("float") else int
     try:
-        read = number(value)
-    except ValueError:
-        refuse(f"{key} takes a {'number' if number is float else 'whole number'}" + (" or all" if "None" in kind else ""))
-    lowest = 0 if key in _ZERO_ALLOWED else 1
-    if number is int and read < lowest or number is float and read <= 0:
-        refuse(f"{key} must be at least {lowest}" if number is int else f"{key} must be above 0")
-    return read
+        return read(key, value, other="all" if "None" in kind else "")
+    except ValueError as exc:
+        refuse(str(exc))

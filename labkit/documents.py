@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.extract import MAX_PDF_PAGES, decode_text, html_to_text, looks_binary, markdown_title, pdf_to_text, text_hash
+from labkit.limits import bounds, check, read
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 MAX_FILE_BYTES = 5_000_000  # a text file bigger than this is almost surely a dump, not a document
-MAX_FILE_MB_LIMIT = 100  # the most `labkit ask --max-file-mb` accepts: a 100 MB text is ~130,000 chunks, hours of embedding on a CPU
+MAX_FILE_MB_LIMIT = int(bounds("max_file_mb")[1])  # the most `labkit ask --max-file-mb` accepts (labkit.limits says why)
 MAX_PDF_BYTES = 20_000_000  # PDFs carry images, so they may be bigger than text files
 MAX_FILES = 5_000  # a folder with more files than this is probably the wrong folder
 SPHINX_MARKER = "searchindex.js"  # beside the pages of every built Sphinx site (Python's own docs, most packages' docs)
@@ -117,13 +118,7 @@ def max_bytes_from_mb(value) -> int:
 
     Example: max_bytes_from_mb("20") -> 20_000_000; max_bytes_from_mb("0") raises ValueError saying what to pass
     """
-    try:
-        mb = float(value)
-    except (TypeError, ValueError):
-        mb = math.nan
-    if not 0 < mb <= MAX_FILE_MB_LIMIT:  # NaN fails this too
-        raise ValueError(f"--max-file-mb must be a number of megabytes above 0 and at most {MAX_FILE_MB_LIMIT} (got {value!r}); "
-                         f"the default is {MAX_FILE_BYTES // 1_000_000}, e.g. --max-file-mb 20 reads files of up to 20 MB.")
+    mb = read("max_file_mb", value, "--max-file-mb") if isinstance(value, str) else check("max_file_mb", value, "--max-file-mb")
     return max(1, int(mb * 1_000_000))  # 1e-9 MB is still a cap of a byte, not of nothing
 
 

@@ -7,7 +7,7 @@ What is here:
   facts (the `fact_statements` knob: how many of each question's `facts` to add) and,
   optionally, raw document text. The held-out paraphrases of data/qa.jsonl are never used.
   `chat_example` is the one way to turn a prompt and a reply into a training example.
-- `encode` and `batches`: the compact chat format, loss on the answer tokens only
+- `encode` and `batches` (`iter_batches` draws them as training reaches them): the compact chat format, loss on the answer tokens only
   (labels -100 elsewhere), length bucketing so that padding wastes little CPU, and
   replay (a share of every batch drawn from general text, data/general_text.jsonl).
 - `train`: one plain PyTorch loop (AdamW) for LoRA (through peft) and
@@ -39,6 +39,7 @@ from labkit.config import KB_DIR, progress_bars, set_seed
 from labkit.data import load_general_text
 from labkit.documents import load_folder
 from labkit.evaluate import pad_right
+from labkit.limits import check
 from labkit.models import Generator, causal_lm, resolve_precision
 
 
@@ -65,16 +66,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.method not in ("lora", "full"):
             raise ValueError(f"method must be 'lora' or 'full', not {self.method!r}")
-        if not 1 <= int(self.rank) <= 256:
-            raise ValueError(f"rank must be between 1 and 256, not {self.rank}")
-        if not 0.0 <= float(self.replay) < 1.0:
-            raise ValueError(f"replay is a fraction of each batch: 0 <= replay < 1, not {self.replay}")
-        if not 0 <= int(self.fact_statements) <= 4:
-            raise ValueError(f"fact_statements counts the fact statements per question: 0 to 4, not {self.fact_statements}")
-        if int(self.num_steps) < 0 or int(self.batch_size) < 1:
-            raise ValueError("num_steps must be >= 0 and batch_size >= 1")
-        if not 0.0 < float(self.lr) < 1.0:
-            raise ValueError(f"lr must be between 0 and 1, not {self.lr}")
+        # the ranges are labkit.limits' (one table for the command line, compare --set and this); num_steps is
+        # checked here, before train() plans a single step
+        for name in ("rank", "lr", "num_steps", "batch_size", "replay", "fact_statements"):
+            check(name, getattr(self, name))
         if self.attention not in ("eager", "sdpa"):
             raise ValueError(f"attention must be 'eager' or 'sdpa', not {self.attention!r}")
         if self.precision not in ("auto", "float32", "bfloat16"):
@@ -175,33 +170,38 @@ def collate(rows: list[dict], pad_id: int):
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def _replay_count(step: int, batch_size: int, replay: float) -> int:
+    """General examples in batch `step` (0-based): the running share tracks `replay`, and a batch keeps one domain row."""
+    want = round((step + 1) * replay * batch_size) - round(step * replay * batch_size)
+    return max(0, min(batch_size - 1, want))
+
+
 def replay_counts(num_steps: int, batch_size: int, replay: float) -> list[int]:
     """How many general examples each batch holds, spread so the running share tracks `replay`.
 
     Example: replay_counts(4, 8, 0.25) -> [2, 2, 2, 2]; replay_counts(2, 8, 0.1) -> [1, 1] (0.8 rounds to 1 each step)
     """
-    out = []
-    for s in range(num_steps):
-        want = round((s + 1) * replay * batch_size) - round(s * replay * batch_size)
-        out.append(max(0, min(batch_size - 1, want)))
-    return out
+    return [_replay_count(s, batch_size, replay) for s in range(num_steps)]
 
 
-def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0, bucket: int = 8):
-    """The encoded batches of a run: shuffled epochs, replay mixed into each batch, length-bucketed.
+def iter_batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0,
+                 bucket: int = 8):
+    """The encoded batches of a run, drawn `bucket` steps at a time as training reaches them (`batches` lists them all).
 
-    Example: len(batches(rows, [], num_steps=3, batch_size=4)) -> 3 (lists of 4 encoded rows)
+    Example: next(iter_batches(rows, [], num_steps=3, batch_size=4)) -> a list of 4 encoded rows
     Every `bucket` steps are drawn together; within them, domain rows and replay rows are
     each sorted by length and dealt out in order, so each batch holds rows of similar
-    length (less padding) while every batch keeps its exact replay count.
+    length (less padding) while every batch keeps its exact replay count. The checks run
+    at once; the batches take memory for one bucket, never for the whole run.
     """
     if not domain:
         raise ValueError("no training examples: pass at least one question")
-    counts = replay_counts(num_steps, batch_size, replay)
-    if sum(counts) and not general:
+    if not general and replay > 0 and any(_replay_count(s, batch_size, replay) for s in range(num_steps)):
         raise ValueError("replay > 0 needs general text (data/general_text.jsonl)")
-    rng = random.Random(seed)
+    return _draw(domain, general, num_steps, batch_size, replay, random.Random(seed), bucket)
 
+
+def _draw(domain, general, num_steps, batch_size, replay, rng, bucket):
     def stream(rows):
         while True:
             order = list(range(len(rows)))
@@ -209,9 +209,8 @@ def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size:
             yield from (rows[i] for i in order)
 
     dom, general_rows = stream(domain), (stream(general) if general else iter(()))
-    out = []
     for start in range(0, num_steps, bucket):
-        group = counts[start : start + bucket]
+        group = [_replay_count(s, batch_size, replay) for s in range(start, min(start + bucket, num_steps))]
         d = sorted((next(dom) for _ in range(sum(batch_size - c for c in group))), key=lambda r: len(r["input_ids"]))
         g = sorted((next(general_rows) for _ in range(sum(group))), key=lambda r: len(r["input_ids"]))
         di = gi = 0
@@ -220,14 +219,26 @@ def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size:
             chunk.append(d[di : di + batch_size - c] + g[gi : gi + c])
             di, gi = di + batch_size - c, gi + c
         rng.shuffle(chunk)
-        out += chunk
-    return out
+        yield from chunk
+
+
+def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0, bucket: int = 8):
+    """The encoded batches of a run as a list: `iter_batches` drawn to the end.
+
+    Example: len(batches(rows, [], num_steps=3, batch_size=4)) -> 3 (lists of 4 encoded rows)
+    """
+    return list(iter_batches(domain, general, num_steps, batch_size, replay, seed, bucket))
 
 
 def padding_waste(batch_list) -> float:
-    """Share of token slots in padded batches that are padding. Example: rows of 4 and 2 tokens -> 0.25."""
-    real = sum(len(r["input_ids"]) for b in batch_list for r in b)
-    slots = sum(len(b) * max(len(r["input_ids"]) for r in b) for b in batch_list)
+    """Share of token slots in padded batches that are padding (any iterable of batches, read once).
+
+    Example: rows of 4 and 2 tokens -> 0.25.
+    """
+    real = slots = 0
+    for b in batch_list:
+        lengths = [len(r["input_ids"]) for r in b]
+        real, slots = real + sum(lengths), slots + len(lengths) * max(lengths)
     return 1.0 - real / max(1, slots)
 
 
@@ -376,14 +387,16 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
     set_seed(cfg.seed)
     domain_rows = [encode(tok, e, cfg.max_len) for e in examples]
     general_rows = [encode(tok, e, cfg.max_len) for e in (general or [])]
-    plan = batches(domain_rows, general_rows, int(cfg.num_steps), int(cfg.batch_size), float(cfg.replay), cfg.seed)
+    # the plan is drawn a bucket at a time as the steps reach it; its padding share is counted on a second, identical draw
+    plan_args = (domain_rows, general_rows, int(cfg.num_steps), int(cfg.batch_size), float(cfg.replay), cfg.seed)
+    plan, n = iter_batches(*plan_args), int(cfg.num_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     warm = max(1, int(cfg.warmup_steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
     trainable, total = count_parameters(model)
     result = TrainResult(mg, cfg, trainable_params=trainable, total_params=total, num_examples=len(examples),
-                         padding_waste=round(padding_waste(plan), 4), precision=precision)
+                         padding_waste=round(padding_waste(iter_batches(*plan_args)), 4), precision=precision)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     last_loss = float("nan")
 
@@ -398,7 +411,7 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
         result.history.append(rec)
         return rec
 
-    bar = tqdm(total=len(plan), desc=f"{cfg.method} training", disable=not progress_bars(progress), leave=False)
+    bar = tqdm(total=n, desc=f"{cfg.method} training", disable=not progress_bars(progress), leave=False)
     try:
         record(0)
         for step, rows in enumerate(plan, 1):
@@ -422,7 +435,7 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
             result.train_s += time.perf_counter() - t0
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.3f}")
-            if (every and step % every == 0) or step == len(plan):
+            if (every and step % every == 0) or step == n:
                 record(step)
         if result.interrupted and result.history[-1]["step"] != result.steps_done:
             record(result.steps_done)
@@ -435,7 +448,6 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
         causal_lm(model).set_attn_implementation(answering_attention)
         model.eval()
     result.seconds = time.perf_counter() - t_start
-    n = len(plan)
     if result.interrupted:
         result.message = f"Stopped after step {result.steps_done} of {n}: the model keeps the weights of step {result.steps_done}."
     else:

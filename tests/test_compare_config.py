@@ -32,7 +32,31 @@ def test_settings_are_read_as_their_fields_types():
     ("lr=-1", "lr must be above 0"),
     ("multi_document=maybe", "multi_document is true or false"),
     ("approaches=RAG,RAGG", "approaches are rows of the scoreboard"),
+    ("lr=nan", "lr must be a finite number, not nan"),  # passed "checked before anything loads", and the run started
+    ("lr=inf", "lr must be a finite number"),
+    ("rank=1000", "rank must be at most 256, not 1000"),  # the same
+    ("num_steps=1000000000", "num_steps must be at most 8000"),
+    ("num_questions=196", "num_questions must be at most 195, not 196: data/qa.jsonl holds 195 questions"),
 ])
 def test_a_wrong_setting_says_what_would_be_accepted(pair, says):
     with pytest.raises(ValueError, match=says.replace("(", r"\(")):
         parse_settings([pair])
+
+
+def test_every_way_of_setting_a_size_is_checked_against_the_same_limits():
+    """--set, default_compare_config's overrides and CompareConfig itself: one table (labkit.limits), one message."""
+    for make in (lambda: default_compare_config(quick=True, rank=1000), lambda: CompareConfig(rank=1000),
+                 lambda: default_compare_config(quick=False, **parse_settings(["rank=1000"]))):
+        with pytest.raises(ValueError, match="rank must be at most 256, not 1000: LoRA's rank"):
+            make()
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        CompareConfig(lr=float("nan"))
+    with pytest.raises(ValueError, match="--seeds must be at least 1"):
+        default_compare_config(seeds=0)
+    with pytest.raises(ValueError, match="--seeds must be at most 20"):
+        default_compare_config(seeds=10**9)  # list(range(10**9)) before any check
+    with pytest.raises(ValueError, match="seed must be at most 4294967295"):
+        CompareConfig(seeds=[0, 2**32])
+    with pytest.raises(ValueError, match="multi_document is true or false"):
+        default_compare_config(multi_document="no")
+    assert default_compare_config(quick=True, num_questions=None, hybrid_messages=0, lr=1e-3).lr == 0.001
