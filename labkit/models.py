@@ -417,25 +417,55 @@ def cache_damage(cached: Path) -> str | None:
     return None
 
 
+REMOTE_CODE = ("it needs remote code (trust_remote_code): {why}, and labkit never runs code that comes with a model. "
+               "Use a model whose architecture transformers has built in (its config.json without \"auto_map\"), "
+               f"or the default, {DEFAULT_GENERATOR!r}.")
+
+
+def remote_code_problem(folder) -> str | None:
+    """Why a model folder would run its own Python code when loaded (an "auto_map" in its config), or None.
+
+    Example: remote_code_problem("models/phi-custom") -> 'its config.json maps AutoModelForCausalLM to modeling_x.XModel, ...'
+    """
+    for file in ("config.json", "tokenizer_config.json"):
+        try:
+            auto_map = json.loads((Path(folder) / file).read_text()).get("auto_map")
+        except (OSError, ValueError, AttributeError):
+            continue  # missing or unreadable: transformers says so when it loads the folder
+        if auto_map:
+            first, target = next(iter(auto_map.items())) if isinstance(auto_map, dict) else ("a class", auto_map)
+            target = next((t for t in target if t), "?") if isinstance(target, list) else target
+            return REMOTE_CODE.format(why=f"its {file} maps {first} to {target}, Python code shipped in the folder")
+    return None
+
+
 def _load_named(name: str, device: str):
-    """Load a model id or local path, turning hub errors into one clear message."""
+    """Load a model id or local path, turning hub errors into one clear message. Code shipped with a model never runs."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(name).expanduser()
     looks_like_path = path.exists() or name.startswith((".", "/", "~"))
     if looks_like_path and not path.is_dir():
         raise ModelNotAvailableError(f"No model directory at {path}. Give a directory saved with save_pretrained(), or a model id.")
+    if looks_like_path and (why := remote_code_problem(path)):  # refused before transformers reads it (it would ask to run it)
+        where = "" if str(path) == name else f" ({path})"
+        raise ModelNotAvailableError(f"Cannot load generator {name!r}{where}: {why}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_like_path else name)
+        tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_like_path else name, trust_remote_code=False)
         dtype = "auto" if device == "cuda" else None
-        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_like_path else name, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_like_path else name, dtype=dtype, trust_remote_code=False)
     except (OSError, ValueError) as exc:
-        how = (
-            "It is not in the local Hugging Face cache and labkit runs offline. Download it once with "
-            "LABKIT_ONLINE=1 (network needed), or pass the path of a local model directory. "
-            f"The default, {DEFAULT_GENERATOR!r}, needs no network."
-        )
-        raise ModelNotAvailableError(f"Cannot load generator {name!r}. {how} (details: {str(exc).splitlines()[0][:200]})") from None
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if "trust_remote_code" in str(exc) or "custom code" in str(exc):  # a cached hub model with its own code
+            how = REMOTE_CODE.format(why="transformers says it ships its own Python code")
+        elif looks_like_path:
+            how = ("The folder is not a model transformers can load: it needs config.json, the tokenizer's files and the weights "
+                   "(model.safetensors), as save_pretrained() writes them.")
+        else:
+            how = ("It is not in the local Hugging Face cache and labkit runs offline. Download it once with "
+                   "LABKIT_ONLINE=1 (network needed), or pass the path of a local model directory. "
+                   f"The default, {DEFAULT_GENERATOR!r}, needs no network.")
+        raise ModelNotAvailableError(f"Cannot load generator {name!r}. {how} (details: {detail})") from None
     return tokenizer, model
 
 

@@ -176,3 +176,33 @@ def test_cuda_without_a_gpu_is_a_clear_error():
         check_device("cuda")
     with pytest.raises(ValueError, match="cpu, cuda or mps"):
         check_device("tpu")
+
+
+def _remote_code_folder(tmp_path, where="config.json"):
+    """A model folder whose config names its own Python classes (auto_map): loading it would run modeling_x.py."""
+    import json
+
+    folder = tmp_path / "remote-model"
+    folder.mkdir()
+    config = {"model_type": "x-remote", "architectures": ["XModel"], "hidden_size": 8}
+    tok = {"tokenizer_class": "PreTrainedTokenizerFast"}
+    auto_map = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XModel", "AutoTokenizer": ["tokenizer_x.XTok", None]}
+    (config if where == "config.json" else tok)["auto_map"] = auto_map
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    marker = tmp_path / "remote-code-ran"
+    for module in ("modeling_x", "configuration_x", "tokenizer_x"):
+        (folder / f"{module}.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    return folder, marker
+
+
+@pytest.mark.parametrize("where", ["config.json", "tokenizer_config.json"])
+def test_a_model_folder_that_needs_remote_code_is_refused_for_that_reason(tmp_path, where):
+    """It used to be refused as "not in the local Hugging Face cache", which sent the user looking for a download."""
+    folder, marker = _remote_code_folder(tmp_path, where)
+    with pytest.raises(models.ModelNotAvailableError) as err:
+        models.load_generator(str(folder))
+    message = str(err.value)
+    assert "remote code" in message and "trust_remote_code" in message and str(folder) in message and where in message
+    assert "not in the local Hugging Face cache" not in message
+    assert not marker.exists()  # nothing of the folder's code ran
