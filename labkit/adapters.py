@@ -72,11 +72,50 @@ def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwr
     return target
 
 
+ADAPTER_FILES = {  # what each kind of saved adapter must hold: (file, what it is)
+    "lora": (("adapter_config.json", "the LoRA settings"), ("adapter_model.safetensors", "the LoRA weights")),
+    "full": (("config.json", "the model's settings"), ("model.safetensors", "the weights")),
+}
+
+
+def adapter_problem(path, kind: str) -> str | None:
+    """What is wrong with an adapter folder for the kind its labkit.json names, or None when it holds what that kind needs.
+
+    Example: adapter_problem(adapters_dir() / "kettle", "full") -> "it has no config.json (the model's settings); it holds a LoRA adapter ..."
+    Checked before any model is loaded: only the JSON files and the safetensors headers are read.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if kind not in ADAPTER_FILES:
+        return f"its labkit.json says kind {kind!r}; labkit saves 'lora' or 'full'"
+    for file, what in ADAPTER_FILES[kind]:
+        if not (path / file).is_file():
+            other = next((k for k, files in ADAPTER_FILES.items() if k != kind and (path / files[0][0]).is_file()), None)
+            held = f"; it holds a {'LoRA adapter' if other == 'lora' else 'full model'} ({ADAPTER_FILES[other][0][0]}), not what its labkit.json says" if other else ""
+            return f"it has no {file} ({what}), which a {kind} adapter needs{held}"
+        try:
+            if file.endswith(".json"):
+                if not isinstance(json.loads((path / file).read_text()), dict):
+                    raise ValueError("not a JSON object")
+            else:
+                with safe_open(str(path / file), "pt") as weights:
+                    weights.keys()
+        except (OSError, ValueError, SafetensorError) as exc:
+            return f"its {file} ({what}) cannot be read ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+    if kind == "full":
+        from labkit.models import remote_code_problem
+
+        return remote_code_problem(path)
+    return None
+
+
 def load_adapter(name: str, gen=None, cache_dir: Path | None = None):
     """A Generator with a saved adapter applied to (a copy of) the base model.
 
     Example: load_adapter("kettle-facts", gen).generate("How much is the Brimble Kettle?") -> "$89"
-    A missing or malformed name raises ValueError listing the adapters that exist.
+    A missing or malformed name raises ValueError listing the adapters that exist; a folder that does not
+    hold what its labkit.json says (a LoRA marked full, a damaged file) raises ValueError naming it, before any load.
     """
     try:
         check_name(name)
@@ -86,15 +125,24 @@ def load_adapter(name: str, gen=None, cache_dir: Path | None = None):
     if not (path / "labkit.json").is_file():
         available = ", ".join(list_adapters(cache_dir)) or "none yet (train one and save it with save_adapter)"
         raise ValueError(f"No adapter named {name!r} in {path.parent}. Saved adapters: {available}.")
-    info = json.loads((path / "labkit.json").read_text())
+    try:
+        info = json.loads((path / "labkit.json").read_text())
+        kind = info.get("kind")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ValueError(f"The adapter in {path} cannot be loaded: its labkit.json is not readable JSON ({exc}). "
+                         "Save it again (save_adapter, or labkit finetune --save), or remove the folder.") from None
+    if (problem := adapter_problem(path, kind)) is not None:
+        raise ValueError(f"The adapter in {path} cannot be loaded: {problem}. "
+                         "Save it again (save_adapter, or labkit finetune --save), or remove the folder.")
     gen = gen or load_generator()
-    if info.get("kind") == "lora":
+    if kind == "lora":
         return with_lora(gen, path, {"adapter": name, **info})
     else:
         import torch
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True, local_files_only=True,
+                                                     trust_remote_code=False)
     model.to(next(gen.model.parameters()).device)
     model.eval()
     return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, "adapter": name, **info})
@@ -104,8 +152,12 @@ def with_lora(gen, path: Path, info: dict | None = None) -> Generator:
     """A Generator with the LoRA adapter saved in `path` applied to a copy of gen's model (gen is left as it is).
 
     Example: with_lora(gen, adapters_dir() / "kettle-facts").model -> PeftModelForCausalLM
+    A folder without readable LoRA files raises ValueError naming it (peft's own error is a hub lookup).
     """
     from peft import PeftModel
+
+    if (problem := adapter_problem(path, "lora")) is not None:
+        raise ValueError(f"The LoRA adapter in {path} cannot be loaded: {problem}.")
 
     model = PeftModel.from_pretrained(copy.deepcopy(causal_lm(gen.model)), str(path), is_trainable=False)
     model.to(next(gen.model.parameters()).device)

@@ -40,3 +40,34 @@ def test_an_existing_adapter_is_kept_unless_overwrite(generator, tmp_path):
     assert (path / "labkit.json").read_text() == before  # refused: nothing lost
     assert save_adapter(result, "kept", cache_dir=tmp_path, overwrite=True, meta={"note": "again"}) == path
     assert '"note": "again"' in (path / "labkit.json").read_text()
+
+
+def _adapter_folder(cache, name, kind, files):
+    import json
+
+    folder = cache / "adapters" / name
+    folder.mkdir(parents=True)
+    (folder / "labkit.json").write_text(json.dumps({"kind": kind, "name": name}))
+    for file, data in files.items():
+        (folder / file).write_bytes(data)
+    return folder
+
+
+LORA_FILES = {"adapter_config.json": b'{"peft_type": "LORA", "r": 4}', "adapter_model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "}
+
+
+@pytest.mark.parametrize("kind, files, says", [
+    ("full", LORA_FILES, "config.json"),  # a LoRA whose labkit.json says full: it used to end in "couldn't connect to huggingface.co"
+    ("full", {"config.json": b'{"model_type": "llama"}', "model.safetensors": b"garbage, not safetensors"}, "model.safetensors"),
+    ("lora", {"adapter_config.json": b"{not json", "adapter_model.safetensors": LORA_FILES["adapter_model.safetensors"]}, "adapter_config.json"),
+    ("lora", {"adapter_config.json": LORA_FILES["adapter_config.json"]}, "adapter_model.safetensors"),
+    ("rainbow", LORA_FILES, "kind"),
+])
+def test_an_adapter_folder_that_does_not_hold_what_its_labkit_json_says_is_named_before_any_load(tmp_path, monkeypatch, kind, files, says):
+    import labkit.adapters
+
+    monkeypatch.setattr(labkit.adapters, "load_generator", lambda *a, **k: pytest.fail("loaded the base model for a broken adapter"))
+    folder = _adapter_folder(tmp_path, "broken", kind, files)
+    with pytest.raises(ValueError) as err:
+        load_adapter("broken", cache_dir=tmp_path)
+    assert str(folder) in str(err.value) and says in str(err.value)
