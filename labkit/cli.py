@@ -371,6 +371,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--generator", help=GENERATOR_HELP)
     p.add_argument("--reader", choices=["adapter", "plain"], default="adapter",
                    help="adapter (default): the shipped reading adapter reads the sources; plain: the model as it is")
+    p.add_argument("--verbose", action="store_true", help="show the libraries' progress bars, warnings and log lines too")
 
     p = sub.add_parser("train-reader", help="train the reading adapter (data/reader) and score it against the plain model")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: ReaderConfig's)")
@@ -462,7 +463,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2) if args.json else format_doctor(report))
             return 1 if report["problems"] else 0
         if args.command == "ask":
-            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator, reader=args.reader)
+            from labkit.models import quiet_libraries
+
+            with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
+                return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator, reader=args.reader)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
                                     generator=args.generator, evaluate=not args.no_eval)

@@ -244,3 +244,39 @@ def test_bundle_round_trip_and_doctor_says_it_is_in_use(tmp_path, monkeypatch, c
     assert doctor_report(load=False)["bundle"].startswith("in use: unpacked from")
     assert main(["bundle", "unpack", str(tmp_path / "missing.tar")]) == 2
     assert "make one with `labkit bundle pack`" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- ask's output, and full or read-only disks
+
+
+@pytest.fixture
+def linked_cache(tmp_path, monkeypatch):
+    """A fresh LABKIT_CACHE that links the converted model if this machine has it (no model is loaded here)."""
+    from labkit.models import generator_cache_dir
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if generator_cache_dir().is_dir():
+        (cache / generator_cache_dir().name).symlink_to(generator_cache_dir(), target_is_directory=True)
+    monkeypatch.setenv("LABKIT_CACHE", str(cache))
+    return cache
+
+
+def test_ask_keeps_library_progress_bars_and_warnings_out_of_its_output(tmp_path, linked_cache):
+    """`labkit ask` used to print two "Loading weights" bars and a transformers FutureWarning before every answer.
+    One load only (the model's): --verbose, which lets them through, is tested on quiet_libraries in test_models."""
+    import os
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery for a full refund.\n")
+    out = subprocess.run([sys.executable, "-m", "labkit.cli", "ask", "How long is the return window?", "--docs", str(docs)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    assert "45 days" in out.stdout and "reader: the reading adapter" in out.stdout
+    assert "Loading weights" not in out.stderr and "Warning" not in out.stderr, out.stderr
+
+
+def test_ask_takes_verbose(capsys):
+    assert main(["ask", "  ", "--verbose"]) == 2  # refused on the empty question, after the flag was read
+    assert "The question is empty" in capsys.readouterr().err
