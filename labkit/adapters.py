@@ -19,8 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from labkit.config import get_config
-from labkit.models import Generator, causal_lm, load_generator
-from labkit.storage import atomic_dir, check_name
+from labkit.models import WRITE_ERRORS, Generator, WriteRefused, causal_lm, load_generator, write_error_reason
+from labkit.storage import atomic_dir, check_name, room_problem
 
 
 def adapters_dir(cache_dir: Path | None = None) -> Path:
@@ -42,34 +42,137 @@ def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwr
     Example: save_adapter(result, "kettle-facts") -> PosixPath('~/.cache/labkit/adapters/kettle-facts')
     An existing adapter of that name is kept unless overwrite=True (a second run must not
     silently replace a good adapter). Its labkit.json records the steps done and whether the
-    run was interrupted.
+    run was interrupted. A disk that refuses it (read-only, full) raises OSError saying what to do;
+    nothing half-written is left.
     """
-    import warnings
-
     check_name(name)
-    mg = getattr(result_or_gen, "gen", result_or_gen)
     target = adapters_dir(cache_dir) / name
     if (target / "labkit.json").exists() and not overwrite:
         raise ValueError(f"An adapter named {name!r} exists already in {target.parent}; pick another name, "
                          "or replace it on purpose (--overwrite on the command line, overwrite=True in Python).")
-    with atomic_dir(target) as tmp, warnings.catch_warnings():
-        # peft looks for a config.json next to the base model's file to see if the vocabulary changed; the
-        # embedded model's folder is a Python package without one, and the vocabulary is never changed here
-        warnings.filterwarnings("ignore", message="Could not find a config file")
-        model = mg.model
-        kind = "lora" if hasattr(model, "peft_config") else "full"
-        model.save_pretrained(tmp, safe_serialization=True)
-        if kind == "full":
-            mg.tokenizer.save_pretrained(tmp)
-        info = {"kind": kind, "name": name, "base": mg.name}
-        cfg = getattr(result_or_gen, "config", None)
-        if cfg is not None:
-            info["config"] = asdict(cfg)
-        if hasattr(result_or_gen, "steps_done"):
-            info["steps_done"], info["interrupted"] = result_or_gen.steps_done, result_or_gen.interrupted
-        info.update(meta or {})
-        (tmp / "labkit.json").write_text(json.dumps(info, indent=2, default=list))
+    return write_adapter(result_or_gen, target, name, meta)
+
+
+def write_adapter(result_or_gen, target: Path, name: str | None = None, meta: dict | None = None) -> Path:
+    """Write an adapter into the folder `target` (replaced whole): save_adapter's writing, for any folder.
+
+    Example: write_adapter(result, Path("/tmp/labkit-rescued/kettle-20261206-1502")) -> that path
+    The room it needs is checked first (nothing is started on a disk too full for it).
+    """
+    import warnings
+
+    target = Path(target).expanduser()
+    mg = getattr(result_or_gen, "gen", result_or_gen)
+    model = mg.model
+    kind = "lora" if hasattr(model, "peft_config") else "full"
+    if (problem := room_problem(target.parent, adapter_bytes(model, kind))) is not None:
+        raise WriteRefused(f"could not save the adapter to {target}: {problem}. Free some space there, or save it elsewhere "
+                           "(cache_dir=..., or LABKIT_CACHE); the trained model is still in memory", problem)
+    try:
+        with atomic_dir(target) as tmp, warnings.catch_warnings():
+            # peft looks for a config.json next to the base model's file to see if the vocabulary changed; the
+            # embedded model's folder is a Python package without one, and the vocabulary is never changed here
+            warnings.filterwarnings("ignore", message="Could not find a config file")
+            model.save_pretrained(tmp, safe_serialization=True)
+            if kind == "full":
+                mg.tokenizer.save_pretrained(tmp)
+            info = {"kind": kind, "name": name or target.name, "base": mg.name}
+            cfg = getattr(result_or_gen, "config", None)
+            if cfg is not None:
+                info["config"] = asdict(cfg)
+            if hasattr(result_or_gen, "steps_done"):
+                info["steps_done"], info["interrupted"] = result_or_gen.steps_done, result_or_gen.interrupted
+            info.update(meta or {})
+            (tmp / "labkit.json").write_text(json.dumps(info, indent=2, default=list))
+    except WRITE_ERRORS as exc:
+        reason = write_error_reason(exc)
+        raise WriteRefused(f"could not save the adapter to {target} ({reason}): free some space there (or make it writable), or "
+                           "save it elsewhere (cache_dir=..., or LABKIT_CACHE); the trained model is still in memory", reason) from exc
     return target
+
+
+# ---------------------------------------------------------------- room for an adapter, and a rescue when the disk refuses it
+
+SAVE_ROOM = 2**20  # room kept for the JSON files and the safetensors header beside the weights
+
+
+def adapter_bytes(model, method: str = "lora", rank: int = 16, target_modules=("q_proj", "v_proj", "o_proj", "up_proj", "down_proj")) -> int:
+    """Bytes a saved adapter takes: a trained model's LoRA weights, else (a base, or a weightless model_skeleton) the
+    A and B matrices of rank `rank` on each targeted linear layer; "full": every weight and the tokenizer files.
+
+    Example: adapter_bytes(model_skeleton(), "lora", 4) -> 4_550_656 (the shipped reading adapter is 3.5 MB on disk)
+    Float32, as the kit trains and saves them.
+    """
+    from labkit.models import TOKENIZER_ROOM, causal_lm
+
+    if method == "full":
+        return 4 * sum(p.numel() for p in {id(p): p for p in causal_lm(model).parameters()}.values()) + TOKENIZER_ROOM
+    trained = [p for n, p in model.named_parameters() if "lora_" in n]
+    if trained:
+        return sum(p.numel() * p.element_size() for p in trained) + SAVE_ROOM
+    import torch
+
+    layers = [m for n, m in causal_lm(model).named_modules() if isinstance(m, torch.nn.Linear) and n.rsplit(".", 1)[-1] in target_modules]
+    return 4 * int(rank) * sum(m.in_features + m.out_features for m in layers) + SAVE_ROOM
+
+
+def model_skeleton(name: str | None = None, cache_dir: Path | None = None):
+    """The generator's layers without their weights (on PyTorch's meta device), built from its config.json: what sizes an
+    adapter before any model is loaded. None when the config is not at hand yet (a GGUF file not converted, a hub id not cached).
+
+    Example: model_skeleton().model.layers[0].self_attn.q_proj -> Linear(in_features=576, out_features=576, bias=False)
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from labkit.models import DEFAULT_GENERATOR, generator_cache_dir
+
+    try:
+        if name in (None, "", DEFAULT_GENERATOR) or str(name).lower().endswith(".gguf"):
+            source = str(generator_cache_dir(cache_dir, None if name in (None, "", DEFAULT_GENERATOR) else Path(name).expanduser()))
+        else:
+            source = str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
+        config = AutoConfig.from_pretrained(source, local_files_only=True, trust_remote_code=False)
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config, trust_remote_code=False)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError, AttributeError):
+        return None  # sized from the loaded model instead
+
+
+def rescue_dirs() -> list[Path]:
+    """Where a trained adapter goes when its own folder refuses it: the system's temporary folder, else the current one.
+
+    Example: rescue_dirs() -> [PosixPath('/tmp/labkit-rescued'), PosixPath('/home/ada/labkit-rescued')]
+    """
+    import tempfile
+
+    return [Path(tempfile.gettempdir()) / "labkit-rescued", Path.cwd() / "labkit-rescued"]
+
+
+def save_or_rescue(write, target: Path, what: str = "adapter") -> tuple[Path, str | None]:
+    """Save with write(folder) into target; if the disk refuses (full, read-only), into a rescue folder named in the message.
+
+    Example: save_or_rescue(lambda folder: write_adapter(result, folder), adapters_dir() / "kettle") -> (that path, None),
+    or on a full disk (PosixPath('/tmp/labkit-rescued/kettle-20261206-150212'), "could not save the adapter to ... ; it is saved in ...")
+    Training is minutes of work: it is not lost to a disk that filled after the room check. RuntimeError if every place refuses.
+    """
+    import time
+
+    target = Path(target).expanduser()
+    try:
+        return write(target), None
+    except WRITE_ERRORS as exc:
+        reason = write_error_reason(exc)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for root in rescue_dirs():
+        try:
+            spare = write(root / f"{target.name}-{stamp}")
+        except WRITE_ERRORS:
+            continue
+        return spare, (f"could not save the {what} to {target} ({reason}); it is saved instead in {spare}. Free some space "
+                       f"where it belongs (or make it writable), then move it there: mv {spare} {target}")
+    raise RuntimeError(f"could not save the {what} to {target} ({reason}), nor in {' or '.join(map(str, rescue_dirs()))}: "
+                       "free some disk space and run it again")
 
 
 ADAPTER_FILES = {  # what each kind of saved adapter must hold: (file, what it is)

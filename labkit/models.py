@@ -25,8 +25,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from labkit.config import cache_problem, check_device, get_config, progress_bars, warn_once
-from labkit.storage import atomic_dir, recover
+from labkit.storage import atomic_dir, recover, room_problem
+
+# what a write refused by the disk (full, read-only) raises: safetensors reports it as its own error, not an OSError
+WRITE_ERRORS = (OSError, SafetensorError)
+
+
+class WriteRefused(OSError):
+    """A save the disk refused (full, read-only): the message says what to do, `reason` is the disk's part, short."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 DEFAULT_GENERATOR = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
@@ -375,7 +388,8 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
             with gguf_parsed_once():
                 tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
                 model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-            _save_cache(model, tokenizer, cached, gguf)
+            if problem is None:  # an unwritable cache was said above: once is enough
+                _save_cache(model, tokenizer, cached, gguf)
             source, from_cache = str(gguf), False
         name = DEFAULT_GENERATOR if gguf_file is None else str(gguf_file)
     else:
@@ -410,8 +424,24 @@ def gguf_parsed_once():
         gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
 
 
+def weights_bytes(model) -> int:
+    """Bytes of a model's weights as saved (a weight shared by two layers counts once). Example: weights_bytes(gen.model) -> 538_061_184."""
+    return sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
+
+
+TOKENIZER_ROOM = 16 * 2**20  # room kept for the tokenizer's and config files beside the weights (SmolLM2's are ~3.6 MB)
+
+
 def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
-    """Write the dequantised weights atomically: a half-written cache is never used."""
+    """Write the dequantised weights atomically: a half-written cache is never used.
+
+    A cache the disk refuses (read-only, too full: checked first, so the write does not fill the disk for everyone
+    else) only costs speed: the next load dequantises again. It is said once.
+    """
+    if (problem := room_problem(cached.parent, weights_bytes(model) + TOKENIZER_ROOM)) is not None:
+        warn_once(f"not writing the model cache: {problem}; every load will dequantise the GGUF file again (~10 s). "
+                  "Free some space, or point LABKIT_CACHE at a folder with room")
+        return
     try:
         with atomic_dir(cached) as tmp:
             # transformers marks GGUF-loaded models as "quantized" and refuses to save them,
@@ -424,8 +454,20 @@ def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
             tokenizer.save_pretrained(tmp)
             info = {"gguf": str(gguf), "size": gguf.stat().st_size, "weights": file_fingerprint(tmp / "model.safetensors")}
             (tmp / "labkit.json").write_text(json.dumps(info))
-    except OSError as exc:  # a full or read-only cache only costs speed: the next load dequantises again
-        warn_once(f"could not write the model cache {cached} ({exc.strerror or exc}); the next load will dequantise again")
+    except WRITE_ERRORS as exc:  # a full or read-only cache only costs speed: the next load dequantises again
+        warn_once(f"could not write the model cache {cached} ({write_error_reason(exc)}); the next load will dequantise again")
+
+
+def write_error_reason(exc: BaseException) -> str:
+    """The disk's reason in a failed write, short. Example: write_error_reason(SafetensorError("...I/O error: No space left on device (os error 28)")) -> "No space left on device"."""
+    if isinstance(exc, WriteRefused):
+        return exc.reason
+    while getattr(exc, "strerror", None) is None and exc.__cause__ is not None:  # a wrapped error: the disk's own words
+        exc = exc.__cause__
+    text = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    if "I/O error: " in text:  # safetensors: "Error while serializing: I/O error: No space left on device (os error 28)"
+        text = text.split("I/O error: ", 1)[1].split(" (os error")[0]
+    return text
 
 
 SAMPLE_BLOCKS = 64  # blocks of the weights file hashed to spot damage (64 x 64 KiB of ~540 MB: a few ms)

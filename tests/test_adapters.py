@@ -71,3 +71,46 @@ def test_an_adapter_folder_that_does_not_hold_what_its_labkit_json_says_is_named
     with pytest.raises(ValueError) as err:
         load_adapter("broken", cache_dir=tmp_path)
     assert str(folder) in str(err.value) and says in str(err.value)
+
+
+class _FullDisk(torch.nn.Module):
+    """A trained LoRA stand-in whose save fails as safetensors reports a full disk."""
+
+    peft_config = {"default": None}
+
+    def __init__(self):
+        super().__init__()
+        self.lora_A = torch.nn.Linear(4, 2, bias=False)
+
+    def save_pretrained(self, folder, safe_serialization=True):
+        from safetensors import SafetensorError
+
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+def test_a_save_the_disk_refuses_says_what_to_do_and_leaves_nothing_behind(tmp_path):
+    from types import SimpleNamespace
+
+    with pytest.raises(OSError) as err:
+        save_adapter(SimpleNamespace(gen=SimpleNamespace(model=_FullDisk(), name="base")), "kettle", cache_dir=tmp_path)
+    message = str(err.value)
+    assert str(tmp_path / "adapters" / "kettle") in message and "No space left on device" in message and "free" in message
+    assert list((tmp_path / "adapters").iterdir()) == []  # no temporary folder left to fill the disk further
+
+
+def test_the_adapter_size_is_known_from_the_config_before_loading_and_bounds_what_is_saved():
+    """The room check before training sizes the adapter from the base's config.json (no weights read): the shipped
+    reading adapter (rank 4, the kit's five target layers) must fit the estimate, with little to spare."""
+    from labkit.adapters import adapter_bytes, model_skeleton
+    from labkit.finetune import TrainConfig
+    from labkit.reader import READER_DIR
+    from labkit.storage import dir_size
+
+    skeleton = model_skeleton()
+    assert skeleton is not None and next(skeleton.parameters()).device.type == "meta"
+    need = adapter_bytes(skeleton, "lora", 4, TrainConfig().target_modules)
+    assert dir_size(READER_DIR) <= need <= 1.5 * dir_size(READER_DIR)
+    from labkit.models import generator_cache_dir
+
+    full = adapter_bytes(skeleton, "full", 4, TrainConfig().target_modules)
+    assert (generator_cache_dir() / "model.safetensors").stat().st_size <= full <= 1.1 * dir_size(generator_cache_dir())

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -280,3 +281,106 @@ def test_ask_keeps_library_progress_bars_and_warnings_out_of_its_output(tmp_path
 def test_ask_takes_verbose(capsys):
     assert main(["ask", "  ", "--verbose"]) == 2  # refused on the empty question, after the flag was read
     assert "The question is empty" in capsys.readouterr().err
+
+
+class RefusingModel:
+    """A stand-in for a trained LoRA model whose save fails, as safetensors reports a full disk, inside `refuse`."""
+
+    peft_config = {"default": None}
+
+    def __init__(self, refuse):
+        import torch
+
+        self.refuse, self.weight = refuse, torch.ones(2, 4)
+
+    def named_parameters(self):
+        yield "lora_A.default.weight", self.weight
+
+    def save_pretrained(self, folder, safe_serialization=True):
+        from pathlib import Path
+
+        from safetensors import SafetensorError
+        from safetensors.torch import save_file
+
+        if Path(folder).is_relative_to(self.refuse):
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        save_file({"lora_A": self.weight}, str(Path(folder) / "adapter_model.safetensors"))
+        (Path(folder) / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
+
+
+def _no_model_load(monkeypatch):
+    monkeypatch.setattr("labkit.models.load_generator", lambda *a, **k: pytest.fail("loaded a model before refusing"))
+
+
+def test_finetune_save_where_the_cache_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """It used to train and score first, then die with an OSError traceback, nothing saved. (Tests run as root, where a
+    chmod 0o500 folder is still writable: a cache under a file is the read-only stand-in.)"""
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "afile" / "cache"))
+    _no_model_load(monkeypatch)
+    assert main(["finetune", "--save", "tiny", "--num-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written" in err and "LABKIT_CACHE" in err
+
+
+def test_finetune_save_on_a_disk_without_room_is_refused_before_any_work(linked_cache, monkeypatch, capsys):
+    import shutil
+
+    usage = shutil.disk_usage(linked_cache)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=500_000))  # 0.5 MB left on the disk
+    _no_model_load(monkeypatch)
+    assert main(["finetune", "--save", "tiny", "--rank", "4", "--num-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "0 MB free" in err and "MB are needed" in err and "LABKIT_CACHE" in err
+    assert not (linked_cache / "adapters" / "tiny").exists()
+
+
+def test_train_reader_out_where_it_cannot_write_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("x")
+    _no_model_load(monkeypatch)
+    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: pytest.fail("loaded a model before refusing"))
+    assert main(["train-reader", "--out", str(tmp_path / "afile" / "reader"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written" in err and "--out" in err
+
+
+def test_a_trained_adapter_the_disk_refuses_is_kept_in_a_named_folder(linked_cache, tmp_path, monkeypatch, capsys):
+    """The room check passed but the save failed anyway (the disk filled meanwhile): the training is not lost."""
+    import tempfile
+    from types import SimpleNamespace
+
+    from labkit.finetune import TrainConfig
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    gen = SimpleNamespace(model=RefusingModel(linked_cache), tokenizer=None, name="smollm2-135m-instruct")
+    result = SimpleNamespace(gen=gen, config=TrainConfig(rank=4, num_steps=2), steps_done=2, interrupted=False,
+                             message="trained 2 steps", trainable_params=8, total_params=8)
+    run = SimpleNamespace(result=result, history=[{"step": 0}, {"step": 2}])
+    monkeypatch.setattr("labkit.models.load_generator", lambda *a, **k: SimpleNamespace(model=None, name="base"))
+    monkeypatch.setattr("labkit.forgetting.run_forgetting", lambda *a, **k: run)
+    monkeypatch.setattr("labkit.forgetting.final_scores", lambda *a, **k: {"steps_done": 2})
+    assert main(["finetune", "--save", "tiny", "--rank", "4", "--num-steps", "2", "--json"]) == 1
+    captured = capsys.readouterr()
+    saved = json.loads(captured.out)["saved"]
+    rescued = tmp_path / "tmp" / "labkit-rescued"
+    assert saved["path"].startswith(str(rescued)) and saved["name"] == "tiny"
+    assert {p.name for p in Path(saved["path"]).iterdir()} == {"adapter_model.safetensors", "adapter_config.json", "labkit.json"}
+    assert "No space left on device" in captured.err and saved["path"] in captured.err and "mv " in captured.err
+    assert not (linked_cache / "adapters" / "tiny").exists()
+
+
+def test_ask_still_answers_when_the_cache_is_full(tmp_path, embedder, monkeypatch):
+    """A full cache made `labkit ask` fail (faiss's RuntimeError saving the index): it only costs speed."""
+    from labkit.retrieval import VectorIndex, index_folder
+
+    def full_disk(self, directory):
+        raise RuntimeError("Error in void faiss::write_index: write error in index.faiss: 4014 != 496128 (No space left on device)")
+
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(VectorIndex, "save", full_disk)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery.\n")
+    index = index_folder(docs, embedder, progress=False)
+    assert index.search("How long is the return window?")[0].chunk.doc_id == "returns"
+    assert any("could not write the index cache" in note for note in index.notes)

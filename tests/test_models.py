@@ -232,3 +232,38 @@ def test_quiet_libraries_silences_library_bars_and_warnings_unless_verbose_and_p
     else:
         assert not shown and "Loading weights" not in err and "de-quantizing" not in err and "log line" not in err
     assert (hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity(), gguf_utils.tqdm) == before
+
+
+class _Refused(torch.nn.Module):
+    """A model whose save_pretrained fails as safetensors reports a full disk."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(4, 4))
+        self.config = type("Config", (), {})()
+        self.saves = 0
+
+    def save_pretrained(self, folder, safe_serialization=True):
+        from safetensors import SafetensorError
+
+        self.saves += 1
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+def test_a_model_cache_the_disk_refuses_costs_speed_not_the_load(tmp_path, capsys):
+    """With LABKIT_CACHE on a full disk every load (so every `labkit ask`) died with a SafetensorError."""
+    model, cached = _Refused(), tmp_path / "cache" / "smollm2"
+    models._save_cache(model, None, cached, models.gguf_path())
+    assert model.saves == 1 and not cached.exists() and not list((tmp_path / "cache").iterdir())  # no half-written copy left
+    assert "could not write the model cache" in capsys.readouterr().err
+
+
+def test_a_model_cache_is_not_started_on_a_disk_without_room(tmp_path, capsys, monkeypatch):
+    """Writing ~540 MB onto a disk with less free would fill it for every other program before failing."""
+    import shutil as sh
+
+    usage = sh.disk_usage(tmp_path)
+    monkeypatch.setattr(sh, "disk_usage", lambda path: usage._replace(free=10))
+    model = _Refused()
+    models._save_cache(model, None, tmp_path / "cache" / "smollm2", models.gguf_path())
+    assert model.saves == 0 and "not writing the model cache" in capsys.readouterr().err
