@@ -2,8 +2,12 @@
 
 What it holds: `adapters_dir` / `list_adapters` (LABKIT_CACHE/adapters), `save_adapter` (a trained
 LoRA adapter, or fully fine-tuned weights, as safetensors, written atomically; an existing name is
-kept unless overwrite=True), `load_adapter` (a Generator with the adapter applied to a copy of the
-base model; a bad name lists what exists) and `with_lora` (the same from a folder: the reading adapter).
+kept unless overwrite=True) and `write_adapter` (the same into any folder), `load_adapter` (a Generator
+with the adapter applied to a copy of the base model; a bad name lists what exists, a folder that does
+not hold what its labkit.json says is named: `adapter_problem`) and `with_lora` (the same from a folder:
+the reading adapter). For full or read-only disks: `adapter_bytes` / `model_skeleton` (an adapter's size
+from the base's config.json, before any load, so a command can refuse before training) and `save_or_rescue`
+(a save the disk refuses anyway goes to a rescue folder, `rescue_dirs`, that the message names).
 
 What it leaves out: training (`labkit.finetune`; `save_adapter` takes its TrainResult, or any
 object with a `.gen`), and the `labkit finetune --save` command (`labkit.cli`).
@@ -169,10 +173,10 @@ def save_or_rescue(write, target: Path, what: str = "adapter") -> tuple[Path, st
             spare = write(root / f"{target.name}-{stamp}")
         except WRITE_ERRORS:
             continue
-        return spare, (f"could not save the {what} to {target} ({reason}); it is saved instead in {spare}. Free some space "
+        return spare, (f"could not save the {what} to {target}: {reason}. It is saved instead in {spare}; free some space "
                        f"where it belongs (or make it writable), then move it there: mv {spare} {target}")
-    raise RuntimeError(f"could not save the {what} to {target} ({reason}), nor in {' or '.join(map(str, rescue_dirs()))}: "
-                       "free some disk space and run it again")
+    raise RuntimeError(f"could not save the {what} to {target}: {reason}; nor in {' or '.join(map(str, rescue_dirs()))}. "
+                       "Free some disk space and run it again")
 
 
 ADAPTER_FILES = {  # what each kind of saved adapter must hold: (file, what it is)

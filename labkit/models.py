@@ -10,7 +10,10 @@ The embedded defaults ship inside PyPI packages, so a fresh offline machine has 
 Any other model id or local path can be named instead. Small shared helpers live here
 because every track needs them: `check_question` (the one empty-question check),
 `Generator.count_tokens` / `Generator.prompt_ids` (token counting, memoised per model),
-`causal_lm` (the model under a peft wrapper), `embedding_dim` and `resolve_precision`. Weights stay float32;
+`causal_lm` (the model under a peft wrapper), `embedding_dim` and `resolve_precision`, `quiet_libraries` (the libraries'
+progress bars and warnings kept out of a command's output), `WRITE_ERRORS` / `write_error_reason` (what a write the disk
+refuses raises: safetensors has its own error). A model folder that would run its own code (auto_map) is refused
+(`remote_code_problem`), and a cache the disk refuses only costs speed. Weights stay float32;
 answering and scoring run their matmuls in bfloat16 where the hardware has them (`Generator.inference`). What is
 left out: quantised weights, sampling tricks, and streaming.
 """
