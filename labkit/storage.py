@@ -134,7 +134,7 @@ def room_problem(folder, need: int) -> str | None:
 
     Example: room_problem("/tmp/x", 4_000_000) -> None; room_problem("/etc/passwd/x", 1) -> "/etc/passwd/x cannot be written (Not a directory)"
     Checked before the work whose result is written (training, scoring), so a full or read-only disk costs no run.
-    A tenth more, and 1 MiB, is asked for than `need`: the writer's temporary copy sits beside the old one until the swap.
+    A tenth more than `need`, and 1 MiB, is asked for: slack for an estimated size and the file system's own blocks.
     """
     from labkit.config import writable_dir
 
