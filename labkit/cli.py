@@ -186,10 +186,13 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     """`labkit train-reader`: train the reading adapter on two thirds of the documents, save it, score it against plain.
 
     Example: run_train_reader() prints the training figures and a table of plain vs adapter, returns 0
-    The shipped adapter (data/reader) was made by this command with its defaults.
+    The shipped adapter (data/reader) was made by this command with its defaults. The --out folder is checked
+    writable, with room, before any model loads; a save the disk refuses anyway goes to a rescue folder it names (exit 1).
     """
+    from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
     from labkit.data import load_qa
+    from labkit.finetune import TrainConfig
     from labkit.models import load_embedder, load_generator
     from labkit.reader import (
         READER_DIR,
@@ -204,14 +207,24 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         write_readme_section,
     )
     from labkit.retrieval import index_folder
+    from labkit.storage import room_problem
 
     steps = None if steps is None else check("reader_steps", steps, "--steps")
     seed = check("seed", seed, "--seed")
-    target = Path(out) if out else READER_DIR
+    target = Path(out).expanduser() if out else READER_DIR
     if (target / "labkit.json").exists() and not overwrite:
         raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR for a new one.")
     cfg = ReaderConfig(seed=seed) if steps is None else ReaderConfig(seed=seed, num_steps=steps)
+
+    def room(model) -> None:  # a read-only or full --out must not cost the training and the scoring
+        need = 0 if model is None else adapter_bytes(model, "lora", cfg.rank, TrainConfig().target_modules)  # the reader's layers
+        if (problem := room_problem(target.parent, need)) is not None:
+            raise ValueError(f"--out {target}: {problem}. Choose a folder you can write, with room (--out DIR).")
+
+    room(skeleton := model_skeleton(generator))
     embedder, gen = load_embedder(), load_generator(generator)
+    if skeleton is None:  # the base's shapes were not known before the load
+        room(gen.model)
     index = index_folder(KB_DIR, embedder)
     trained_docs, held_docs = split_documents(list(index.documents), cfg.held_out_every)
     qa = load_qa()
@@ -226,8 +239,11 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         evaluation = evaluate_readers({"plain": gen, "reading adapter": result.gen}, embedder, index, held_out, qa)
         meta["evaluation"] = evaluation
         print(format_evaluation(evaluation))
-    path = save_reader(result, target, meta)
+    path, problem = save_or_rescue(lambda folder: save_reader(result, folder, meta), target, "reading adapter")
     print(f"saved {path} ({sum(f.stat().st_size for f in path.iterdir()) / 1e6:.1f} MB)")
+    if problem:  # the disk refused it after the check: kept in a rescue folder, the READMEs left as they are
+        print(f"labkit train-reader: {problem}", file=sys.stderr)
+        return 1
     if target.resolve() == READER_DIR.resolve() and evaluate:
         for readme in (DATA_DIR / "README.md", DATA_DIR.parent / "README.md"):
             write_readme_section(readme, reader_info(target))
@@ -242,28 +258,47 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
 
     Example: run_finetune("lora", num_steps=8, as_json=True) -> 0 (prints {"history": [...], "final": {...}})
     An interrupted run (Ctrl-C) is scored on the weights it kept and saved only with
-    save_partial, as NAME-partial, its labkit.json saying how many steps it did.
+    save_partial, as NAME-partial, its labkit.json saying how many steps it did. With --save the adapters
+    folder is checked writable, with room for the adapter, before the model loads; a save the disk refuses
+    anyway goes to a rescue folder the message names (exit 1).
     """
-    from labkit.adapters import adapters_dir, save_adapter
+    from labkit.adapters import adapter_bytes, adapters_dir, model_skeleton, save_or_rescue, write_adapter
     from labkit.forgetting import change_text, final_scores, lab_config, probe_change, run_forgetting
     from labkit.models import load_generator
-    from labkit.storage import check_name, dir_size
+    from labkit.storage import check_name, dir_size, room_problem
+
+    cfg = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
+
+    def room(model) -> None:  # a full or read-only cache must not cost a training run either
+        need = 0 if model is None else adapter_bytes(model, cfg.method, cfg.rank, cfg.target_modules)  # None: writable is all we know
+        if (problem := room_problem(adapters_dir(), need)) is not None:
+            raise ValueError(f"--save {save}: {problem}. Free some space, or point LABKIT_CACHE at a folder you can write "
+                             "with room (or leave out --save).")
 
     if save is not None:  # before any work: a bad or taken name must not cost a training run
         check_name(save)
         check_name(f"{save}-partial")
         if (adapters_dir() / save / "labkit.json").exists() and not overwrite:
             raise ValueError(f"An adapter named {save!r} exists already in {adapters_dir()}; pick another --save name or add --overwrite.")
-    cfg = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
+        skeleton = model_skeleton(generator)  # the base's shapes from its config.json, no weights read
+        room(skeleton)
     gen = load_generator(generator)
+    if save is not None and skeleton is None:  # shapes not known before the load: sized now, still before training
+        room(gen.model)
     run = run_forgetting(gen, cfg, progress=not as_json, on_point=None if as_json else _print_point)
     interrupted = run.result.interrupted
     final = final_scores(gen, run)
     out = {"config": asdict(cfg), "message": run.result.message, "interrupted": interrupted, "history": run.history, "final": final}
     name = None if save is None else (f"{save}-partial" if interrupted else save)
+    problem = None
     if name is not None and (save_partial or not interrupted):
-        path = save_adapter(run.result, name, overwrite=overwrite)
-        out["saved"] = {"name": name, "path": str(path), "bytes": dir_size(path)}
+        try:  # a disk that filled during the run: the adapter goes to a rescue folder the message names
+            path, problem = save_or_rescue(lambda folder: write_adapter(run.result, folder, name), adapters_dir() / name)
+            out["saved"] = {"name": name, "path": str(path), "bytes": dir_size(path)}
+        except RuntimeError as exc:
+            problem = str(exc)
+        if problem:
+            out["save_problem"] = problem
     elif name is not None:
         out["not_saved"] = (f"interrupted after step {run.result.steps_done} of {cfg.num_steps}: {save!r} was not written "
                             f"(add --save-partial to keep these weights as {name!r})")
@@ -279,7 +314,9 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
             print(f"saved {out['saved']['bytes'] / 1e6:.1f} MB to {out['saved']['path']}")
         if "not_saved" in out:
             print(out["not_saved"])
-    return 130 if interrupted else 0
+    if problem:
+        print(f"labkit finetune: {problem}", file=sys.stderr)
+    return 130 if interrupted else 1 if problem else 0
 
 
 def _print_point(rec: dict) -> None:
@@ -380,6 +417,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="read files of up to N MB (default 5, at most 100); bigger ones are skipped and reported")
     p.add_argument("--follow-links", action="store_true",
                    help="also read links to files outside the --docs folder (by default they are skipped and reported)")
+    p.add_argument("--verbose", action="store_true", help="show the libraries' progress bars, warnings and log lines too")
 
     p = sub.add_parser("train-reader", help="train the reading adapter (data/reader) and score it against the plain model")
     p.add_argument("--steps", type=option("reader_steps", "--steps"), default=None, help="optimizer steps (default: ReaderConfig's)")
@@ -501,8 +539,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2) if args.json else format_doctor(report))
             return 1 if report["problems"] else 0
         if args.command == "ask":
-            return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator, reader=args.reader,
-                           max_file_mb=args.max_file_mb, follow_links=args.follow_links)
+            from labkit.models import quiet_libraries
+
+            with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
+                return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator,
+                               reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
                                     generator=args.generator, evaluate=not args.no_eval)

@@ -18,12 +18,22 @@ DATA_DIR = REPO_ROOT / "data"
 KB_DIR = DATA_DIR / "kb"
 
 
+FLAG_TRUE = ("1", "true", "yes", "on")
+FLAG_FALSE = ("0", "false", "no", "off", "")
+
+
 def env_flag(name: str) -> bool:
     """True when an environment variable is set to a truthy value (the kit's one flag parser).
 
     Example: with LABKIT_QUICK=1, env_flag("LABKIT_QUICK") -> True; "0", "" or unset -> False
+    Any other value (LABKIT_QUICK=maybe) reads as false and warns once, naming the values it takes:
+    a typo must not silently run a 40-minute full run instead of the quick one.
     """
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    value = os.environ.get(name, "").strip().lower()
+    if value not in FLAG_TRUE + FLAG_FALSE:
+        warn_once(f"{name}={os.environ[name]!r} is not a value labkit knows, so it reads as off: use "
+                  f"{'/'.join(FLAG_TRUE)} to turn it on, {'/'.join(FLAG_FALSE[:-1])} or empty to turn it off")
+    return value in FLAG_TRUE
 
 
 def progress_bars(wanted: bool = True) -> bool:

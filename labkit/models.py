@@ -10,7 +10,10 @@ The embedded defaults ship inside PyPI packages, so a fresh offline machine has 
 Any other model id or local path can be named instead. Small shared helpers live here
 because every track needs them: `check_question` (the one empty-question check),
 `Generator.count_tokens` / `Generator.prompt_ids` (token counting, memoised per model),
-`causal_lm` (the model under a peft wrapper), `embedding_dim` and `resolve_precision`. Weights stay float32;
+`causal_lm` (the model under a peft wrapper), `embedding_dim` and `resolve_precision`, `quiet_libraries` (the libraries'
+progress bars and warnings kept out of a command's output), `WRITE_ERRORS` / `write_error_reason` (what a write the disk
+refuses raises: safetensors has its own error). A model folder that would run its own code (auto_map) is refused
+(`remote_code_problem`), and a cache the disk refuses only costs speed. Weights stay float32;
 answering and scoring run their matmuls in bfloat16 where the hardware has them (`Generator.inference`). What is
 left out: quantised weights, sampling tricks, and streaming.
 """
@@ -25,8 +28,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from labkit.config import cache_problem, check_device, get_config, progress_bars, warn_once
-from labkit.storage import atomic_dir, recover
+from labkit.storage import atomic_dir, recover, room_problem
+
+# what a write refused by the disk (full, read-only) raises: safetensors reports it as its own error, not an OSError
+WRITE_ERRORS = (OSError, SafetensorError)
+
+
+class WriteRefused(OSError):
+    """A save the disk refused (full, read-only): the message says what to do, `reason` is the disk's part, short."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 DEFAULT_GENERATOR = "smollm2-135m-instruct"
 DEFAULT_EMBEDDER = "all-minilm-l6-v2"
@@ -257,6 +273,55 @@ class Generator:
         return in_order[0] if single else in_order
 
 
+@contextlib.contextmanager
+def quiet_libraries(verbose: bool = False):
+    """Keep the libraries' progress bars, warnings and log lines out of a command's output, unless verbose.
+
+    Example: with quiet_libraries(): load_generator()   # no "Loading weights" bar, no FutureWarning
+    transformers draws a "Loading weights" bar per model loaded and peft trips a deprecation warning: noise
+    before every `labkit ask` answer. The kit's own bars (embedding a new folder, with an ETA) are not touched.
+    Everything is put back as it was on leaving.
+    """
+    if verbose:
+        yield
+        return
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    bars, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings(), _gguf_bar_off():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def _gguf_bar_off():
+    """transformers' GGUF conversion draws its bar with tqdm directly (not its switchable one): silence that one name."""
+    import functools
+
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # a transformers without GGUF support draws no such bar
+        yield
+        return
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bar is not None:
+            gguf_utils.tqdm = bar
+
+
 def resolve_precision(precision: str, device_type: str = "cpu") -> str:
     """What "auto" means here: "bfloat16" where matmuls have bf16 hardware (AVX512-BF16 or AMX CPUs, CUDA GPUs that
     support it), else "float32" (on other CPUs bf16 matmuls are emulated and slower). Example: resolve_precision("auto") -> "bfloat16"
@@ -326,7 +391,8 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
             with gguf_parsed_once():
                 tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
                 model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-            _save_cache(model, tokenizer, cached, gguf)
+            if problem is None:  # an unwritable cache was said above: once is enough
+                _save_cache(model, tokenizer, cached, gguf)
             source, from_cache = str(gguf), False
         name = DEFAULT_GENERATOR if gguf_file is None else str(gguf_file)
     else:
@@ -361,8 +427,24 @@ def gguf_parsed_once():
         gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
 
 
+def weights_bytes(model) -> int:
+    """Bytes of a model's weights as saved (a weight shared by two layers counts once). Example: weights_bytes(gen.model) -> 538_061_184."""
+    return sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
+
+
+TOKENIZER_ROOM = 16 * 2**20  # room kept for the tokenizer's and config files beside the weights (SmolLM2's are ~3.6 MB)
+
+
 def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
-    """Write the dequantised weights atomically: a half-written cache is never used."""
+    """Write the dequantised weights atomically: a half-written cache is never used.
+
+    A cache the disk refuses (read-only, too full: checked first, so the write does not fill the disk for everyone
+    else) only costs speed: the next load dequantises again. It is said once.
+    """
+    if (problem := room_problem(cached.parent, weights_bytes(model) + TOKENIZER_ROOM)) is not None:
+        warn_once(f"not writing the model cache: {problem}; every load will dequantise the GGUF file again (~10 s). "
+                  "Free some space, or point LABKIT_CACHE at a folder with room")
+        return
     try:
         with atomic_dir(cached) as tmp:
             # transformers marks GGUF-loaded models as "quantized" and refuses to save them,
@@ -375,8 +457,20 @@ def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
             tokenizer.save_pretrained(tmp)
             info = {"gguf": str(gguf), "size": gguf.stat().st_size, "weights": file_fingerprint(tmp / "model.safetensors")}
             (tmp / "labkit.json").write_text(json.dumps(info))
-    except OSError as exc:  # a full or read-only cache only costs speed: the next load dequantises again
-        warn_once(f"could not write the model cache {cached} ({exc.strerror or exc}); the next load will dequantise again")
+    except WRITE_ERRORS as exc:  # a full or read-only cache only costs speed: the next load dequantises again
+        warn_once(f"could not write the model cache {cached} ({write_error_reason(exc)}); the next load will dequantise again")
+
+
+def write_error_reason(exc: BaseException) -> str:
+    """The disk's reason in a failed write, short. Example: write_error_reason(SafetensorError("...I/O error: No space left on device (os error 28)")) -> "No space left on device"."""
+    if isinstance(exc, WriteRefused):
+        return exc.reason
+    while getattr(exc, "strerror", None) is None and exc.__cause__ is not None:  # a wrapped error: the disk's own words
+        exc = exc.__cause__
+    text = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    if "I/O error: " in text:  # safetensors: "Error while serializing: I/O error: No space left on device (os error 28)"
+        text = text.split("I/O error: ", 1)[1].split(" (os error")[0]
+    return text
 
 
 SAMPLE_BLOCKS = 64  # blocks of the weights file hashed to spot damage (64 x 64 KiB of ~540 MB: a few ms)
@@ -417,25 +511,55 @@ def cache_damage(cached: Path) -> str | None:
     return None
 
 
+REMOTE_CODE = ("it needs remote code (trust_remote_code): {why}, and labkit never runs code that comes with a model. "
+               "Use a model whose architecture transformers has built in (its config.json without \"auto_map\"), "
+               f"or the default, {DEFAULT_GENERATOR!r}.")
+
+
+def remote_code_problem(folder) -> str | None:
+    """Why a model folder would run its own Python code when loaded (an "auto_map" in its config), or None.
+
+    Example: remote_code_problem("models/phi-custom") -> 'its config.json maps AutoModelForCausalLM to modeling_x.XModel, ...'
+    """
+    for file in ("config.json", "tokenizer_config.json"):
+        try:
+            auto_map = json.loads((Path(folder) / file).read_text()).get("auto_map")
+        except (OSError, ValueError, AttributeError):
+            continue  # missing or unreadable: transformers says so when it loads the folder
+        if auto_map:
+            first, target = next(iter(auto_map.items())) if isinstance(auto_map, dict) else ("a class", auto_map)
+            target = next((t for t in target if t), "?") if isinstance(target, list) else target
+            return REMOTE_CODE.format(why=f"its {file} maps {first} to {target}, Python code shipped in the folder")
+    return None
+
+
 def _load_named(name: str, device: str):
-    """Load a model id or local path, turning hub errors into one clear message."""
+    """Load a model id or local path, turning hub errors into one clear message. Code shipped with a model never runs."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(name).expanduser()
     looks_like_path = path.exists() or name.startswith((".", "/", "~"))
     if looks_like_path and not path.is_dir():
         raise ModelNotAvailableError(f"No model directory at {path}. Give a directory saved with save_pretrained(), or a model id.")
+    if looks_like_path and (why := remote_code_problem(path)):  # refused before transformers reads it (it would ask to run it)
+        where = "" if str(path) == name else f" ({path})"
+        raise ModelNotAvailableError(f"Cannot load generator {name!r}{where}: {why}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_like_path else name)
+        tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_like_path else name, trust_remote_code=False)
         dtype = "auto" if device == "cuda" else None
-        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_like_path else name, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_like_path else name, dtype=dtype, trust_remote_code=False)
     except (OSError, ValueError) as exc:
-        how = (
-            "It is not in the local Hugging Face cache and labkit runs offline. Download it once with "
-            "LABKIT_ONLINE=1 (network needed), or pass the path of a local model directory. "
-            f"The default, {DEFAULT_GENERATOR!r}, needs no network."
-        )
-        raise ModelNotAvailableError(f"Cannot load generator {name!r}. {how} (details: {str(exc).splitlines()[0][:200]})") from None
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if "trust_remote_code" in str(exc) or "custom code" in str(exc):  # a cached hub model with its own code
+            how = REMOTE_CODE.format(why="transformers says it ships its own Python code")
+        elif looks_like_path:
+            how = ("The folder is not a model transformers can load: it needs config.json, the tokenizer's files and the weights "
+                   "(model.safetensors), as save_pretrained() writes them.")
+        else:
+            how = ("It is not in the local Hugging Face cache and labkit runs offline. Download it once with "
+                   "LABKIT_ONLINE=1 (network needed), or pass the path of a local model directory. "
+                   f"The default, {DEFAULT_GENERATOR!r}, needs no network.")
+        raise ModelNotAvailableError(f"Cannot load generator {name!r}. {how} (details: {detail})") from None
     return tokenizer, model
 
 

@@ -40,7 +40,7 @@ from labkit.config import DATA_DIR
 from labkit.data import load_jsonl
 from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right, wilson_interval
 from labkit.finetune import Example, make_config, train
-from labkit.models import GENERATE_BATCH, causal_lm
+from labkit.models import GENERATE_BATCH, WRITE_ERRORS, WriteRefused, causal_lm, write_error_reason
 from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
 from labkit.retrieval import Hit, index_folder
 from labkit.storage import atomic_dir
@@ -167,8 +167,19 @@ def save_reader(result, path: Path = READER_DIR, meta: dict | None = None) -> Pa
     """Save a trained reading adapter as safetensors plus labkit.json (base fingerprint, config, figures).
 
     Example: save_reader(result, meta={"train_questions": 120}) -> PosixPath('data/reader')
+    A disk that refuses it (read-only, full) raises OSError saying what to do; nothing half-written is left.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
+    try:
+        _write_reader(result, path, meta)
+    except WRITE_ERRORS as exc:
+        reason = write_error_reason(exc)
+        raise WriteRefused(f"could not save the reading adapter to {path} ({reason}): free some space there (or make it "
+                           "writable), or save it elsewhere (--out DIR); the trained model is still in memory", reason) from exc
+    return path
+
+
+def _write_reader(result, path: Path, meta: dict | None) -> None:
     with atomic_dir(path) as tmp:
         result.gen.model.save_pretrained(tmp, safe_serialization=True)
         (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
@@ -180,7 +191,6 @@ def save_reader(result, path: Path = READER_DIR, meta: dict | None = None) -> Pa
                 "steps_done": result.steps_done, "train_s": round(result.train_s, 1), "tokens": result.tokens,
                 "precision": result.precision, "trainable_params": result.trainable_params, **(meta or {})}
         (tmp / "labkit.json").write_text(json.dumps(info, indent=2))
-    return path
 
 
 def reader_info(path: Path = READER_DIR) -> dict:

@@ -483,7 +483,7 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = 128, ov
     if cache:
         try:
             index.save(cached)
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: faiss on a full disk; a cache that cannot be written costs speed only
             index.notes.append(f"could not write the index cache under {cached.parent}; the next run will embed again")
         else:
             removed = prune_folder_indexes(cached, str(root.resolve()), settings)

@@ -5,7 +5,7 @@ learner presses Ctrl-C, or the disk fills, in the middle of writing one, the nex
 either the old directory or the new one, never a mix. `atomic_dir` gives the writer a private
 temporary directory beside the target and swaps it in with renames only when the writer has
 finished without an error. `check_name` vets a user-given name before it becomes a folder
-(adapters), and `dir_size` measures what was written. `pack_cache` / `unpack_cache` carry a
+(adapters), `dir_size` measures what was written and `room_problem` whether a folder can take it. `pack_cache` / `unpack_cache` carry a
 warm cache (the dequantised model, the knowledge-base index) to another laptop as one tar
 file, for a classroom without a network; `check_bundle_entry` says which folders a bundle may
 write (never adapters, never outside the cache); `bundle_info` says whether a cache came from one.
@@ -128,6 +128,24 @@ def atomic_dir(target) -> Iterator[Path]:
 def dir_size(path) -> int:
     """Total bytes of the files under a folder. Example: dir_size(adapters_dir() / "kettle-facts") -> 7_390_000."""
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def room_problem(folder, need: int) -> str | None:
+    """Why `need` bytes cannot be written into a folder (made if missing): it cannot be written, or its disk is too full; else None.
+
+    Example: room_problem("/tmp/x", 4_000_000) -> None; room_problem("/etc/passwd/x", 1) -> "/etc/passwd/x cannot be written (Not a directory)"
+    Checked before the work whose result is written (training, scoring), so a full or read-only disk costs no run.
+    A tenth more than `need`, and 1 MiB, is asked for: slack for an estimated size and the file system's own blocks.
+    """
+    from labkit.config import writable_dir
+
+    folder = Path(folder).expanduser()
+    if (why := writable_dir(folder)) is not None:
+        return f"{folder} cannot be written ({why})"
+    free = shutil.disk_usage(folder).free
+    if need > 0 and free < need * 1.1 + 2**20:
+        return f"{folder} has {free / 1e6:.0f} MB free on its disk, and about {need * 1.1 / 1e6 + 1:.0f} MB are needed"
+    return None
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

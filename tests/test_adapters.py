@@ -40,3 +40,77 @@ def test_an_existing_adapter_is_kept_unless_overwrite(generator, tmp_path):
     assert (path / "labkit.json").read_text() == before  # refused: nothing lost
     assert save_adapter(result, "kept", cache_dir=tmp_path, overwrite=True, meta={"note": "again"}) == path
     assert '"note": "again"' in (path / "labkit.json").read_text()
+
+
+def _adapter_folder(cache, name, kind, files):
+    import json
+
+    folder = cache / "adapters" / name
+    folder.mkdir(parents=True)
+    (folder / "labkit.json").write_text(json.dumps({"kind": kind, "name": name}))
+    for file, data in files.items():
+        (folder / file).write_bytes(data)
+    return folder
+
+
+LORA_FILES = {"adapter_config.json": b'{"peft_type": "LORA", "r": 4}', "adapter_model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "}
+
+
+@pytest.mark.parametrize("kind, files, says", [
+    ("full", LORA_FILES, "config.json"),  # a LoRA whose labkit.json says full: it used to end in "couldn't connect to huggingface.co"
+    ("full", {"config.json": b'{"model_type": "llama"}', "model.safetensors": b"garbage, not safetensors"}, "model.safetensors"),
+    ("lora", {"adapter_config.json": b"{not json", "adapter_model.safetensors": LORA_FILES["adapter_model.safetensors"]}, "adapter_config.json"),
+    ("lora", {"adapter_config.json": LORA_FILES["adapter_config.json"]}, "adapter_model.safetensors"),
+    ("rainbow", LORA_FILES, "kind"),
+])
+def test_an_adapter_folder_that_does_not_hold_what_its_labkit_json_says_is_named_before_any_load(tmp_path, monkeypatch, kind, files, says):
+    import labkit.adapters
+
+    monkeypatch.setattr(labkit.adapters, "load_generator", lambda *a, **k: pytest.fail("loaded the base model for a broken adapter"))
+    folder = _adapter_folder(tmp_path, "broken", kind, files)
+    with pytest.raises(ValueError) as err:
+        load_adapter("broken", cache_dir=tmp_path)
+    assert str(folder) in str(err.value) and says in str(err.value)
+
+
+class _FullDisk(torch.nn.Module):
+    """A trained LoRA stand-in whose save fails as safetensors reports a full disk."""
+
+    peft_config = {"default": None}
+
+    def __init__(self):
+        super().__init__()
+        self.lora_A = torch.nn.Linear(4, 2, bias=False)
+
+    def save_pretrained(self, folder, safe_serialization=True):
+        from safetensors import SafetensorError
+
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+def test_a_save_the_disk_refuses_says_what_to_do_and_leaves_nothing_behind(tmp_path):
+    from types import SimpleNamespace
+
+    with pytest.raises(OSError) as err:
+        save_adapter(SimpleNamespace(gen=SimpleNamespace(model=_FullDisk(), name="base")), "kettle", cache_dir=tmp_path)
+    message = str(err.value)
+    assert str(tmp_path / "adapters" / "kettle") in message and "No space left on device" in message and "free" in message
+    assert list((tmp_path / "adapters").iterdir()) == []  # no temporary folder left to fill the disk further
+
+
+def test_the_adapter_size_is_known_from_the_config_before_loading_and_bounds_what_is_saved():
+    """The room check before training sizes the adapter from the base's config.json (no weights read): the shipped
+    reading adapter (rank 4, the kit's five target layers) must fit the estimate, with little to spare."""
+    from labkit.adapters import adapter_bytes, model_skeleton
+    from labkit.finetune import TrainConfig
+    from labkit.reader import READER_DIR
+    from labkit.storage import dir_size
+
+    skeleton = model_skeleton()
+    assert skeleton is not None and next(skeleton.parameters()).device.type == "meta"
+    need = adapter_bytes(skeleton, "lora", 4, TrainConfig().target_modules)
+    assert dir_size(READER_DIR) <= need <= 1.5 * dir_size(READER_DIR)
+    from labkit.models import generator_cache_dir
+
+    full = adapter_bytes(skeleton, "full", 4, TrainConfig().target_modules)
+    assert (generator_cache_dir() / "model.safetensors").stat().st_size <= full <= 1.1 * dir_size(generator_cache_dir())

@@ -334,10 +334,11 @@ def test_bundle_unpack_of_a_hostile_or_broken_file_is_rc_2_and_touches_nothing(t
 def test_publish_of_a_bad_record_is_rc_2_naming_the_key_and_leaves_both_files(tmp_path, monkeypatch, capsys):
     import shutil
 
-    from labkit import report
+    from labkit import publish, report
 
-    monkeypatch.setattr(report, "SHIPPED_PATH", shutil.copy(report.SHIPPED_PATH, tmp_path / "shipped.json"))
-    monkeypatch.setattr(report, "REPO_ROOT", tmp_path)
+    # publish's defaults are read at call time: point them at copies, so a record let through could not touch the real files
+    monkeypatch.setattr(publish, "SHIPPED_PATH", shutil.copy(report.SHIPPED_PATH, tmp_path / "shipped.json"))
+    monkeypatch.setattr(publish, "REPO_ROOT", tmp_path)
     shutil.copy(Path(report.__file__).parents[1] / "README.md", tmp_path / "README.md")
     before = (tmp_path / "README.md").read_bytes(), (tmp_path / "shipped.json").read_bytes()
     record = json.loads(report.SHIPPED_PATH.read_text())
@@ -349,3 +350,142 @@ def test_publish_of_a_bad_record_is_rc_2_naming_the_key_and_leaves_both_files(tm
     assert main(["publish", str(tmp_path / "results.json")]) == 2
     assert "not a results record" in capsys.readouterr().err
     assert ((tmp_path / "README.md").read_bytes(), (tmp_path / "shipped.json").read_bytes()) == before
+
+
+# ---------------------------------------------------------------- ask's output, and full or read-only disks
+
+
+@pytest.fixture
+def linked_cache(tmp_path, monkeypatch):
+    """A fresh LABKIT_CACHE that links the converted model if this machine has it (no model is loaded here)."""
+    from labkit.models import generator_cache_dir
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if generator_cache_dir().is_dir():
+        (cache / generator_cache_dir().name).symlink_to(generator_cache_dir(), target_is_directory=True)
+    monkeypatch.setenv("LABKIT_CACHE", str(cache))
+    return cache
+
+
+def test_ask_keeps_library_progress_bars_and_warnings_out_of_its_output(tmp_path, linked_cache):
+    """`labkit ask` used to print two "Loading weights" bars and a transformers FutureWarning before every answer.
+    One load only (the model's): --verbose, which lets them through, is tested on quiet_libraries in test_models."""
+    import os
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery for a full refund.\n")
+    out = subprocess.run([sys.executable, "-m", "labkit.cli", "ask", "How long is the return window?", "--docs", str(docs)],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    assert "45 days" in out.stdout and "reader: the reading adapter" in out.stdout
+    assert "Loading weights" not in out.stderr and "Warning" not in out.stderr, out.stderr
+
+
+def test_ask_takes_verbose(capsys):
+    assert main(["ask", "  ", "--verbose"]) == 2  # refused on the empty question, after the flag was read
+    assert "The question is empty" in capsys.readouterr().err
+
+
+class RefusingModel:
+    """A stand-in for a trained LoRA model whose save fails, as safetensors reports a full disk, inside `refuse`."""
+
+    peft_config = {"default": None}
+
+    def __init__(self, refuse):
+        import torch
+
+        self.refuse, self.weight = refuse, torch.ones(2, 4)
+
+    def named_parameters(self):
+        yield "lora_A.default.weight", self.weight
+
+    def save_pretrained(self, folder, safe_serialization=True):
+        from pathlib import Path
+
+        from safetensors import SafetensorError
+        from safetensors.torch import save_file
+
+        if Path(folder).is_relative_to(self.refuse):
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        save_file({"lora_A": self.weight}, str(Path(folder) / "adapter_model.safetensors"))
+        (Path(folder) / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
+
+
+def _no_model_load(monkeypatch):
+    monkeypatch.setattr("labkit.models.load_generator", lambda *a, **k: pytest.fail("loaded a model before refusing"))
+
+
+def test_finetune_save_where_the_cache_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """It used to train and score first, then die with an OSError traceback, nothing saved. (Tests run as root, where a
+    chmod 0o500 folder is still writable: a cache under a file is the read-only stand-in.)"""
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "afile" / "cache"))
+    _no_model_load(monkeypatch)
+    assert main(["finetune", "--save", "tiny", "--num-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written" in err and "LABKIT_CACHE" in err
+
+
+def test_finetune_save_on_a_disk_without_room_is_refused_before_any_work(linked_cache, monkeypatch, capsys):
+    import shutil
+
+    usage = shutil.disk_usage(linked_cache)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=500_000))  # 0.5 MB left on the disk
+    _no_model_load(monkeypatch)
+    assert main(["finetune", "--save", "tiny", "--rank", "4", "--num-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "0 MB free" in err and "MB are needed" in err and "LABKIT_CACHE" in err
+    assert not (linked_cache / "adapters" / "tiny").exists()
+
+
+def test_train_reader_out_where_it_cannot_write_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("x")
+    _no_model_load(monkeypatch)
+    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: pytest.fail("loaded a model before refusing"))
+    assert main(["train-reader", "--out", str(tmp_path / "afile" / "reader"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written" in err and "--out" in err
+
+
+def test_a_trained_adapter_the_disk_refuses_is_kept_in_a_named_folder(linked_cache, tmp_path, monkeypatch, capsys):
+    """The room check passed but the save failed anyway (the disk filled meanwhile): the training is not lost."""
+    import tempfile
+    from types import SimpleNamespace
+
+    from labkit.finetune import TrainConfig
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    gen = SimpleNamespace(model=RefusingModel(linked_cache), tokenizer=None, name="smollm2-135m-instruct")
+    result = SimpleNamespace(gen=gen, config=TrainConfig(rank=4, num_steps=2), steps_done=2, interrupted=False,
+                             message="trained 2 steps", trainable_params=8, total_params=8)
+    run = SimpleNamespace(result=result, history=[{"step": 0}, {"step": 2}])
+    monkeypatch.setattr("labkit.models.load_generator", lambda *a, **k: SimpleNamespace(model=None, name="base"))
+    monkeypatch.setattr("labkit.forgetting.run_forgetting", lambda *a, **k: run)
+    monkeypatch.setattr("labkit.forgetting.final_scores", lambda *a, **k: {"steps_done": 2})
+    assert main(["finetune", "--save", "tiny", "--rank", "4", "--num-steps", "2", "--json"]) == 1
+    captured = capsys.readouterr()
+    saved = json.loads(captured.out)["saved"]
+    rescued = tmp_path / "tmp" / "labkit-rescued"
+    assert saved["path"].startswith(str(rescued)) and saved["name"] == "tiny"
+    assert {p.name for p in Path(saved["path"]).iterdir()} == {"adapter_model.safetensors", "adapter_config.json", "labkit.json"}
+    assert "No space left on device" in captured.err and saved["path"] in captured.err and "mv " in captured.err
+    assert not (linked_cache / "adapters" / "tiny").exists()
+
+
+def test_ask_still_answers_when_the_cache_is_full(tmp_path, embedder, monkeypatch):
+    """A full cache made `labkit ask` fail (faiss's RuntimeError saving the index): it only costs speed."""
+    from labkit.retrieval import VectorIndex, index_folder
+
+    def full_disk(self, directory):
+        raise RuntimeError("Error in void faiss::write_index: write error in index.faiss: 4014 != 496128 (No space left on device)")
+
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(VectorIndex, "save", full_disk)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery.\n")
+    index = index_folder(docs, embedder, progress=False)
+    assert index.search("How long is the return window?")[0].chunk.doc_id == "returns"
+    assert any("could not write the index cache" in note for note in index.notes)

@@ -71,3 +71,14 @@ def test_live_follows_its_flag_then_quick_mode(monkeypatch, live, quick, expecte
         else:
             monkeypatch.setenv(name, value)
     assert get_config().live is expected
+
+
+def test_an_unknown_flag_value_warns_once_naming_it_and_reads_false(monkeypatch, capsys):
+    """LABKIT_QUICK=maybe used to be read as false without a word: the user thought quick mode was on."""
+    monkeypatch.setenv("LABKIT_QUICK", "maybe")
+    assert get_config().quick is False
+    err = capsys.readouterr().err
+    assert "LABKIT_QUICK" in err and "'maybe'" in err and "1/true/yes/on" in err and "0/false/no/off" in err
+    assert get_config().quick is False and capsys.readouterr().err == ""  # once per process, not at every get_config
+    monkeypatch.setenv("LABKIT_QUICK", "Off")
+    assert get_config().quick is False and capsys.readouterr().err == ""  # a known value says nothing

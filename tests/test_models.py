@@ -176,3 +176,94 @@ def test_cuda_without_a_gpu_is_a_clear_error():
         check_device("cuda")
     with pytest.raises(ValueError, match="cpu, cuda or mps"):
         check_device("tpu")
+
+
+def _remote_code_folder(tmp_path, where="config.json"):
+    """A model folder whose config names its own Python classes (auto_map): loading it would run modeling_x.py."""
+    import json
+
+    folder = tmp_path / "remote-model"
+    folder.mkdir()
+    config = {"model_type": "x-remote", "architectures": ["XModel"], "hidden_size": 8}
+    tok = {"tokenizer_class": "PreTrainedTokenizerFast"}
+    auto_map = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XModel", "AutoTokenizer": ["tokenizer_x.XTok", None]}
+    (config if where == "config.json" else tok)["auto_map"] = auto_map
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    marker = tmp_path / "remote-code-ran"
+    for module in ("modeling_x", "configuration_x", "tokenizer_x"):
+        (folder / f"{module}.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    return folder, marker
+
+
+@pytest.mark.parametrize("where", ["config.json", "tokenizer_config.json"])
+def test_a_model_folder_that_needs_remote_code_is_refused_for_that_reason(tmp_path, where):
+    """It used to be refused as "not in the local Hugging Face cache", which sent the user looking for a download."""
+    folder, marker = _remote_code_folder(tmp_path, where)
+    with pytest.raises(models.ModelNotAvailableError) as err:
+        models.load_generator(str(folder))
+    message = str(err.value)
+    assert "remote code" in message and "trust_remote_code" in message and str(folder) in message and where in message
+    assert "not in the local Hugging Face cache" not in message
+    assert not marker.exists()  # nothing of the folder's code ran
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_quiet_libraries_silences_library_bars_and_warnings_unless_verbose_and_puts_them_back(verbose, capsys):
+    import warnings
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    before = (hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity(), gguf_utils.tqdm)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with models.quiet_libraries(verbose):
+            warnings.warn("`is_gradient_checkpointing` is deprecated", FutureWarning, stacklevel=1)
+            for _ in hf_logging.tqdm(range(3), desc="Loading weights"):
+                pass
+            for _ in gguf_utils.tqdm(range(3), desc="Converting and de-quantizing GGUF tensors..."):
+                pass
+            hf_logging.get_logger("transformers.modeling_utils").warning("a library log line")
+    err = capsys.readouterr().err
+    shown = [str(w.message) for w in seen]
+    if verbose:
+        assert shown and "Loading weights" in err and "de-quantizing" in err
+    else:
+        assert not shown and "Loading weights" not in err and "de-quantizing" not in err and "log line" not in err
+    assert (hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity(), gguf_utils.tqdm) == before
+
+
+class _Refused(torch.nn.Module):
+    """A model whose save_pretrained fails as safetensors reports a full disk."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(4, 4))
+        self.config = type("Config", (), {})()
+        self.saves = 0
+
+    def save_pretrained(self, folder, safe_serialization=True):
+        from safetensors import SafetensorError
+
+        self.saves += 1
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+def test_a_model_cache_the_disk_refuses_costs_speed_not_the_load(tmp_path, capsys):
+    """With LABKIT_CACHE on a full disk every load (so every `labkit ask`) died with a SafetensorError."""
+    model, cached = _Refused(), tmp_path / "cache" / "smollm2"
+    models._save_cache(model, None, cached, models.gguf_path())
+    assert model.saves == 1 and not cached.exists() and not list((tmp_path / "cache").iterdir())  # no half-written copy left
+    assert "could not write the model cache" in capsys.readouterr().err
+
+
+def test_a_model_cache_is_not_started_on_a_disk_without_room(tmp_path, capsys, monkeypatch):
+    """Writing ~540 MB onto a disk with less free would fill it for every other program before failing."""
+    import shutil as sh
+
+    usage = sh.disk_usage(tmp_path)
+    monkeypatch.setattr(sh, "disk_usage", lambda path: usage._replace(free=10))
+    model = _Refused()
+    models._save_cache(model, None, tmp_path / "cache" / "smollm2", models.gguf_path())
+    assert model.saves == 0 and "not writing the model cache" in capsys.readouterr().err

@@ -241,3 +241,16 @@ def test_two_writers_racing_for_one_target_both_finish_and_the_last_stays(tmp_pa
         (tmp / "who").write_text("mine")
     assert raced and (target / "who").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]  # no temporary or set-aside folder left
+
+
+def test_room_problem_says_when_a_folder_cannot_take_a_write(tmp_path, monkeypatch):
+    import shutil
+
+    from labkit.storage import room_problem
+
+    assert room_problem(tmp_path / "new", 1000) is None and (tmp_path / "new").is_dir()
+    (tmp_path / "afile").write_text("x")
+    assert "cannot be written" in room_problem(tmp_path / "afile" / "sub", 1)  # root ignores chmod: a folder under a file
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=3_000_000))
+    assert "3 MB free" in room_problem(tmp_path, 10_000_000) and room_problem(tmp_path, 1000) is None
