@@ -324,6 +324,10 @@ def _print_point(rec: dict) -> None:
     print(f"step {rec['step']:>4}  loss {loss}  domain_acc {rec['domain_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
 
 
+SWEEP_BYTES = 1_000_000  # the sweep's JSON is ~60 kB (data/forgetting_sweep.json); a megabyte is ample
+REPORT_BYTES = 20_000_000  # report.md, results.json and about ten PNG charts: a few MB, asked for with room to spare
+
+
 def run_sweep(out: str | None = None, quick: bool = False, generator: str | None = None) -> int:
     """`labkit sweep`: recompute the forgetting sweep and write it as JSON. Example: run_sweep(out="/tmp/s.json", quick=True) -> 0.
 
@@ -340,6 +344,10 @@ def run_sweep(out: str | None = None, quick: bool = False, generator: str | None
         raise ValueError(f"a quick sweep would replace the shipped {SWEEP_PATH} with 8-step runs; write it elsewhere (--out)")
     if path.is_dir():
         raise ValueError(f"--out {path} is a folder; name a .json file")
+    from labkit.storage import room_problem
+
+    if (why := room_problem(path.parent, SWEEP_BYTES)) is not None:  # before an hour of training, not after
+        raise ValueError(f"--out {path}: {why}; choose a place you can write (--out), or free some space")
     payload = compute_sweep(load_generator(generator), path, num_steps=8 if quick else SWEEP_STEPS,
                             entries=SWEEP_GRID[:2] if quick else SWEEP_GRID, log=lambda s: print(s, flush=True))
     print(f"wrote {len(payload['runs'])} runs to {path}")
@@ -356,10 +364,10 @@ def check_report_dir(out, overwrite: bool = False) -> Path:
         raise ValueError(f"--out {path} is a file; name a folder for the report (it will hold report.md, charts and results.json)")
     if path.is_dir() and ((path / "report.md").exists() or (path / "results.json").exists()) and not overwrite:
         raise ValueError(f"{path} holds an earlier report; add --overwrite to replace it, or choose another --out")
-    from labkit.config import writable_dir
+    from labkit.storage import room_problem
 
-    if (why := writable_dir(path)) is not None:
-        raise ValueError(f"cannot write the report in {path} ({why}); choose a folder you can write (--out)")
+    if (why := room_problem(path, REPORT_BYTES)) is not None:
+        raise ValueError(f"cannot write the report: {why}; choose a folder you can write (--out), or free some space")
     return path
 
 
@@ -476,7 +484,7 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
     Pack carries the model folders and the index of the kit's own data/kb; an index holds the full text of its
     folder, so another folder's goes in only when named with --include-docs.
     """
-    from labkit.storage import model_folders, pack_cache, unpack_cache
+    from labkit.storage import dir_size, model_folders, pack_cache, room_problem, unpack_cache
 
     cache = get_config().cache_dir
     if action != "pack":
@@ -496,6 +504,10 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
     models = model_folders(cache)
     if not models:
         raise FileNotFoundError(f"{cache} holds no model yet: run notebook 00 (or `labkit doctor`) once, then pack")
+    destination = Path(file).expanduser().resolve().parent
+    need = sum(dir_size(cache / m) for m in models)
+    if (why := room_problem(destination, need)) is not None:  # before the embedder loads and indexes are built
+        raise ValueError(f"cannot write the bundle {file}: {why}; name a place with room (e.g. a USB stick), or free some space")
     embedder, indexes = load_embedder(), []
     for folder in folders:  # the index `labkit ask --docs` and the notebooks use: loaded from the cache, or built now
         index = index_folder(folder, embedder, progress=False)

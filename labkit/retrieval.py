@@ -484,7 +484,9 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = 128, ov
         try:
             index.save(cached)
         except (OSError, RuntimeError):  # RuntimeError: faiss on a full disk; a cache that cannot be written costs speed only
-            index.notes.append(f"could not write the index cache under {cached.parent}; the next run will embed again")
+            note = f"could not write the index cache under {cached.parent}; the next run will embed again (free some space there)"
+            index.notes.append(note)
+            warn_once(note)  # said, not only noted: a learner whose every run re-embeds should know why
         else:
             removed = prune_folder_indexes(cached, str(root.resolve()), settings)
             if removed:

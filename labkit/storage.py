@@ -325,7 +325,10 @@ def unpack_cache(bundle, cache_dir) -> dict:
             info, plan = _bundle_plan(bundle, members, lambda m: tar.extractfile(m).read())
         except damaged as exc:
             raise ValueError(f"{bundle} is damaged ({exc}): copy it again, or {_BUNDLE_HELP}") from None
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        need = sum(m.size for ms in plan.values() for m in ms if m.isfile())
+        if (why := room_problem(cache_dir, need)) is not None:  # checked whole, like the names: nothing half-unpacked
+            raise ValueError(f"cannot unpack {bundle}: {why}; free some space, or point LABKIT_CACHE at a disk with room. "
+                             "Nothing was unpacked")
         for entry, entry_members in plan.items():
             try:
                 with atomic_dir(cache_dir / entry) as tmp:

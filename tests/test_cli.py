@@ -489,3 +489,28 @@ def test_ask_still_answers_when_the_cache_is_full(tmp_path, embedder, monkeypatc
     index = index_folder(docs, embedder, progress=False)
     assert index.search("How long is the return window?")[0].chunk.doc_id == "returns"
     assert any("could not write the index cache" in note for note in index.notes)
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "--out", "{bad}/sweep.json"],
+    ["compare", "--quick", "--out", "{bad}/reports"],
+    ["bundle", "pack", "{bad}/labkit-bundle.tar"],
+])
+def test_every_command_that_writes_checks_its_destination_before_any_model_loads(argv, linked_cache, tmp_path, monkeypatch, capsys):
+    """Issue 30: sweep, compare and bundle pack learned of an unwritable destination only after their work (or never)."""
+    (tmp_path / "afile").write_text("x")
+    argv = [a.replace("{bad}", str(tmp_path / "afile")) for a in argv]  # a folder under a file: root cannot write there either
+    _no_model_load(monkeypatch)
+    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: pytest.fail("the embedder was loaded"))
+    assert main(argv) == 2
+    assert "cannot be written" in capsys.readouterr().err
+
+
+def test_a_report_folder_on_a_full_disk_is_refused_before_the_run(linked_cache, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=2_000_000))
+    _no_model_load(monkeypatch)
+    assert main(["compare", "--quick", "--out", str(tmp_path / "reports")]) == 2
+    assert "2 MB free on its disk" in capsys.readouterr().err

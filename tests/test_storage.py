@@ -254,3 +254,20 @@ def test_room_problem_says_when_a_folder_cannot_take_a_write(tmp_path, monkeypat
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=3_000_000))
     assert "3 MB free" in room_problem(tmp_path, 10_000_000) and room_problem(tmp_path, 1000) is None
+
+
+def test_unpack_on_a_disk_without_room_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    """Issue 30: room is checked whole before the first entry is written, like the names."""
+    import shutil
+
+    from labkit.storage import pack_cache, unpack_cache
+
+    warm = _warm(tmp_path / "warm")
+    pack_cache(warm, tmp_path / "b.tar", [MODEL, KB])
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    with pytest.raises(ValueError, match="MB free on its disk.*Nothing was unpacked"):
+        unpack_cache(tmp_path / "b.tar", fresh)
+    assert list(fresh.iterdir()) == []
