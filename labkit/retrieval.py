@@ -38,7 +38,8 @@ from labkit.config import KB_DIR, get_config, progress_bars, warn_once
 from labkit.corpus import Chunk, chunk_corpus, chunk_document
 from labkit.documents import MAX_FILE_BYTES, Corpus, Document, check_folder, load_folder, read_regular, size_cap, walk_folder
 from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
-from labkit.models import DEFAULT_EMBEDDER, check_question, embedder_dir, embedding_dim, resolve_precision
+from labkit.model_cache import DEFAULT_EMBEDDER, embedder_dir
+from labkit.models import check_question, embedding_dim, resolve_precision
 from labkit.storage import atomic_dir, recover
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")

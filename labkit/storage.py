@@ -5,8 +5,9 @@ learner presses Ctrl-C, or the disk fills, in the middle of writing one, the nex
 either the old directory or the new one, never a mix. `atomic_dir` gives the writer a private
 temporary directory beside the target and swaps it in with renames only when the writer has
 finished without an error. `check_name` vets a user-given name before it becomes a folder
-(adapters), `dir_size` measures what was written and `room_problem` whether a folder can take it. `pack_cache` / `unpack_cache` carry a
-warm cache (the dequantised model, the knowledge-base index) to another laptop as one tar
+(adapters), `dir_size` measures what was written and `room_problem` whether a folder can take it; a write the disk
+refuses anyway raises one of `WRITE_ERRORS` (safetensors has its own error), `write_error_reason` says why in short.
+`pack_cache` / `unpack_cache` carry a warm cache (the dequantised model, the knowledge-base index) to another laptop as one tar
 file, for a classroom without a network; `check_bundle_entry` says which folders a bundle may
 write (never adapters, never outside the cache); `bundle_info` says whether a cache came from one.
 What it leaves out: what goes inside the directories (models, adapters and indexes write their
@@ -30,6 +31,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from safetensors import SafetensorError
 
 
 def _pid_alive(pid: int) -> bool:
@@ -148,6 +151,30 @@ def room_problem(folder, need: int) -> str | None:
     return None
 
 
+# what a write refused by the disk (full, read-only) raises: safetensors reports it as its own error, not an OSError
+WRITE_ERRORS = (OSError, SafetensorError)
+
+
+class WriteRefused(OSError):
+    """A save the disk refused (full, read-only): the message says what to do, `reason` is the disk's part, short."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def write_error_reason(exc: BaseException) -> str:
+    """The disk's reason in a failed write, short. Example: write_error_reason(SafetensorError("...I/O error: No space left on device (os error 28)")) -> "No space left on device"."""
+    if isinstance(exc, WriteRefused):
+        return exc.reason
+    while getattr(exc, "strerror", None) is None and exc.__cause__ is not None:  # a wrapped error: the disk's own words
+        exc = exc.__cause__
+    text = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    if "I/O error: " in text:  # safetensors: "Error while serializing: I/O error: No space left on device (os error 28)"
+        text = text.split("I/O error: ", 1)[1].split(" (os error")[0]
+    return text
+
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _RESERVED = {"labkit", "base", "cache", "default", "adapters", "tmp", "con", "nul", "prn", "aux"}
 
@@ -176,7 +203,7 @@ def check_name(name: str) -> str:
 
 
 BUNDLE_MARKER = "bundle.json"  # written into a cache unpacked from a bundle: where it came from
-# What a bundle may carry, by entry name: a model cache folder (`models.generator_cache_dir`: "<gguf stem>-<16 hex>")
+# What a bundle may carry, by entry name: a model cache folder (`model_cache.generator_cache_dir`: "<gguf stem>-<16 hex>")
 # or one saved index ("indexes/<folder name>-<20 hex>", `retrieval.index_folder`), each one path component that
 # cannot be "..", hidden or absolute. Nothing else: a learner's adapters stay theirs, and an entry unpack was never
 # meant to write (an absolute path, "..", ".") would replace a folder outside what the bundle holds.

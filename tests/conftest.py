@@ -48,7 +48,7 @@ def fresh_cache(tmp_path, monkeypatch, generator):
     dequantising the GGUF file again (~20-40 s per test); the conversion itself is tested
     once, in test_models. Returns the cache folder.
     """
-    from labkit.models import generator_cache_dir
+    from labkit.model_cache import generator_cache_dir
 
     model_dir = generator_cache_dir()  # the session's cache, written by the `generator` fixture's load if it was empty
     cache = tmp_path / "cache"

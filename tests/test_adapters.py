@@ -110,7 +110,7 @@ def test_the_adapter_size_is_known_from_the_config_before_loading_and_bounds_wha
     assert skeleton is not None and next(skeleton.parameters()).device.type == "meta"
     need = adapter_bytes(skeleton, "lora", 4, TrainConfig().target_modules)
     assert dir_size(READER_DIR) <= need <= 1.5 * dir_size(READER_DIR)
-    from labkit.models import generator_cache_dir
+    from labkit.model_cache import generator_cache_dir
 
     full = adapter_bytes(skeleton, "full", 4, TrainConfig().target_modules)
     assert (generator_cache_dir() / "model.safetensors").stat().st_size <= full <= 1.1 * dir_size(generator_cache_dir())

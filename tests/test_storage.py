@@ -216,10 +216,10 @@ def test_an_older_bundle_holding_the_whole_indexes_folder_unpacks_index_by_index
 
 
 def test_the_bundle_entry_shapes_are_the_names_the_kit_writes():
-    from labkit.models import generator_cache_dir
+    from labkit.model_cache import generator_cache_dir
     from labkit.storage import MODEL_ENTRY, check_bundle_entry
 
-    name = generator_cache_dir().name  # the embedded model's folder (an index's is checked in test_cli's bundle test)
+    name = generator_cache_dir().name  # the embedded model's folder (an index's is checked in test_bundle's test)
     assert MODEL_ENTRY.fullmatch(name) and check_bundle_entry(name) == name
 
 
