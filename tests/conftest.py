@@ -46,7 +46,7 @@ def fresh_cache(tmp_path, monkeypatch, generator):
 
     Commands under test then start as on a machine whose model cache is warm, without
     dequantising the GGUF file again (~20-40 s per test); the conversion itself is tested
-    once, in test_models. Returns the cache folder.
+    once, in test_model_cache. Returns the cache folder.
     """
     from labkit.model_cache import generator_cache_dir
 

@@ -1,4 +1,8 @@
-"""labkit.cli: doctor, ask, finetune, sweep and compare as a user runs them."""
+"""labkit.cli: every command as a user runs it: parsing, dispatch to its body, exit codes, refusals before any work.
+
+The bodies called directly are tested in test_doctor, test_ask, test_train_commands, test_experiment_commands and
+test_bundle.
+"""
 
 import json
 import re
@@ -8,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.cli import doctor_report, format_doctor, main, run_ask
+from labkit.cli import main
 
 
 def test_doctor_without_loading_lists_model_files(capsys):
@@ -19,37 +23,10 @@ def test_doctor_without_loading_lists_model_files(capsys):
     assert report["offline"] is True and report["problems"] == []
 
 
-def test_doctor_loads_models(generator):
-    report = doctor_report(load=True)
-    assert report["generator_loaded_from"] == "safetensors cache"
-    assert report["embedding_dim"] == 384
-    assert "generator_load_s" in format_doctor(report)
-
-
 def test_console_script_runs_offline():
     out = subprocess.run([sys.executable, "-m", "labkit.cli", "doctor", "--no-load"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "problems: none" in out.stdout
-
-
-def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "lighthouse.md").write_text("# Grey Point Lighthouse\n\nThe Grey Point Lighthouse was built in 1871 by Ada Pell.\n")
-    (docs / "notes.txt").write_bytes("Le caf\xe9 ferme \xe0 midi.".encode("latin-1"))
-    (docs / "blob.txt").write_bytes(b"\x00\x01\x02")
-    assert run_ask("When was the Grey Point Lighthouse built?", docs=str(docs), top_k=2, as_json=True) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["sources"][0]["path"].endswith("lighthouse.md") and out["sources"][0]["chunk_id"] == "lighthouse#0"
-    assert {"retrieve_s", "generate_s"} <= set(out["timings"]) and out["documents"] == 2
-    assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
-    assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)  # rag.citation_check's
-
-
-@pytest.mark.parametrize("question,top_k", [("", 3), ("ok?", 0)])
-def test_labkit_ask_bad_arguments(question, top_k):
-    with pytest.raises(ValueError):
-        run_ask(question, top_k=top_k)
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "101", "nan", "five"])
@@ -143,7 +120,7 @@ def test_finetune_refuses_to_replace_an_adapter_before_training(fresh_cache, cap
 
 
 def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_exits_130(fresh_cache, small_lab, monkeypatch, capsys):
-    import labkit.cli as cli
+    from labkit import train_commands
 
     monkeypatch.setenv("LABKIT_QUICK", "1")
     keeper = fresh_cache / "adapters" / "keeper"
@@ -154,7 +131,7 @@ def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_e
         if rec["step"] >= 4:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_print_point", ctrl_c_after_step_4)
+    monkeypatch.setattr(train_commands, "_print_point", ctrl_c_after_step_4)
     code = main(["finetune", "--rank", "4", "--num-steps", "12", "--save", "keeper", "--overwrite", "--save-partial"])
     out = capsys.readouterr().out
     assert code == 130
@@ -228,16 +205,6 @@ def test_a_quick_sweep_never_replaces_the_shipped_one(capsys):
     assert "quick sweep would replace" in capsys.readouterr().err and SWEEP_PATH.read_bytes() == before
 
 
-def test_sweep_writes_to_the_cache_by_default(tmp_path, monkeypatch):
-    from labkit import cli
-
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
-    written = {}
-    monkeypatch.setattr("labkit.forgetting.compute_sweep", lambda gen, path, **kw: written.setdefault("path", path) and {"runs": []})
-    monkeypatch.setattr("labkit.models.load_generator", lambda name=None: None)
-    assert cli.run_sweep(quick=True) == 0 and written["path"] == tmp_path / "forgetting_sweep.json"
-
-
 def test_doctor_reports_an_unusable_cache(tmp_path, monkeypatch, capsys):
     afile = tmp_path / "cache-file"
     afile.write_text("x")
@@ -269,45 +236,6 @@ def test_publish_refuses_a_quick_run_with_what_to_do(tmp_path, capsys):
     quick.write_text(json.dumps({"quick": True}))
     assert main(["publish", str(quick)]) == 2
     assert "quick-mode run; publish only a full run" in capsys.readouterr().err
-
-
-def test_bundle_packs_the_model_and_the_kits_index_only_and_doctor_says_it_is_in_use(tmp_path, monkeypatch, capsys, embedder):
-    """Issue 30: pack carried all of indexes/, whose chunks.json hold the full text of every folder asked with --docs."""
-    import tarfile
-
-    model = "smollm2-x-0123456789abcdef"
-    warm = tmp_path / "warm"
-    (warm / model).mkdir(parents=True)
-    (warm / model / "model.safetensors").write_bytes(b"weights")
-    (warm / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa").mkdir(parents=True)  # an index of a folder asked with --docs
-    (warm / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa" / "chunks.json").write_text("my private diary")
-    (warm / "adapters" / "mine").mkdir(parents=True)
-    kb, notes = tmp_path / "kb", tmp_path / "course-notes"  # the kit's knowledge base (a small stand-in) and one folder to share
-    for folder, text in ((kb, "The Brimble Kettle costs $89."), (notes, "Week one covers retrieval.")):
-        folder.mkdir()
-        (folder / "a.md").write_text(f"# {folder.name}\n\n{text}\n")
-    monkeypatch.setattr("labkit.config.KB_DIR", kb)
-    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: embedder)
-    monkeypatch.setenv("LABKIT_CACHE", str(warm))
-    assert main(["bundle", "pack", str(tmp_path / "b.tar"), "--include-docs", str(notes)]) == 0
-    out = capsys.readouterr().out
-    with tarfile.open(tmp_path / "b.tar") as tar:
-        names = tar.getnames()
-        entries = json.loads(tar.extractfile("bundle.json").read())["entries"]
-    kb_index = [e for e in entries if e.startswith("indexes/kb-")]
-    notes_index = [e for e in entries if e.startswith("indexes/course-notes-")]
-    assert len(kb_index) == len(notes_index) == 1 and entries == sorted([model, *kb_index, *notes_index])
-    assert (warm / kb_index[0] / "chunks.json").is_file()  # the folder index_folder saved, named as it names it
-    assert not [n for n in names if "diary" in n or "adapters" in n]
-    for entry in entries:
-        assert re.search(rf"^  {re.escape(entry)}  \d+\.\d MB$", out, flags=re.M)  # each entry is listed with its size
-    assert "the indexes of 1 other folder(s)" in out and doctor_report(load=False)["bundle"].startswith("none")
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "laptop"))
-    assert main(["bundle", "unpack", str(tmp_path / "b.tar")]) == 0
-    assert (tmp_path / "laptop" / kb_index[0] / "chunks.json").is_file() and not (tmp_path / "laptop" / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa").exists()
-    assert doctor_report(load=False)["bundle"].startswith("in use: unpacked from")
-    assert main(["bundle", "unpack", str(tmp_path / "missing.tar")]) == 2
-    assert "make one with `labkit bundle pack`" in capsys.readouterr().err
 
 
 def test_bundle_unpack_of_a_hostile_or_broken_file_is_rc_2_and_touches_nothing(tmp_path, monkeypatch, capsys):
@@ -358,7 +286,7 @@ def test_publish_of_a_bad_record_is_rc_2_naming_the_key_and_leaves_both_files(tm
 @pytest.fixture
 def linked_cache(tmp_path, monkeypatch):
     """A fresh LABKIT_CACHE that links the converted model if this machine has it (no model is loaded here)."""
-    from labkit.models import generator_cache_dir
+    from labkit.model_cache import generator_cache_dir
 
     cache = tmp_path / "cache"
     cache.mkdir()

