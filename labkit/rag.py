@@ -12,7 +12,7 @@ What it holds:
   answer citing the wrong file is flagged, not starred as its source).
 
 What it leaves out: retrieval itself (`labkit.retrieval`), the `labkit ask` command
-(`labkit.cli`), multi-turn chat, query rewriting, re-ranking, and sampling (decoding is
+(`labkit.ask`), multi-turn chat, query rewriting, re-ranking, and sampling (decoding is
 greedy, so answers repeat).
 """
 
