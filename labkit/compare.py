@@ -26,10 +26,9 @@ rows (n/a: `scoreboard.score_rag` says why).
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from labkit.adapters import save_adapter, with_lora
@@ -94,20 +93,23 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
     are every seed's (recomputing them cost a third of a full-mode seed).
     """
     approaches, rows, t0 = set(ccfg.approaches), {}, time.perf_counter()
+
+    def keep(name, row):
+        rows[name] = row
+        log(f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)")
+
     if {Approach.CLOSED_BOOK, Approach.RAG} & approaches:
         closed_book = row_closed_book(setup, ccfg)  # RAG's probe score is the base model's
         if Approach.CLOSED_BOOK in approaches:
-            rows[Approach.CLOSED_BOOK] = closed_book
+            keep(Approach.CLOSED_BOOK, closed_book)
         if Approach.RAG in approaches:
-            rows[Approach.RAG] = row_rag(setup, ccfg, closed_book)
+            keep(Approach.RAG, row_rag(setup, ccfg, closed_book))
     reader = fitting_reader(setup.gen) if Approach.READER_RAG in approaches else None
     if Approach.READER_RAG in approaches:
         if reader is None:
             log(f"  {Approach.READER_RAG}: skipped (the shipped adapter was trained on another base model)")
         else:
-            rows[Approach.READER_RAG] = row_reader(setup, ccfg, reader)
-    for name, row in rows.items():
-        log(f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)")
+            keep(Approach.READER_RAG, row_reader(setup, ccfg, reader))
     return Untrained(rows, untrained_after_update(setup, ccfg, reader) if _fresh_too(ccfg, setup.updates) else {})
 
 
@@ -251,7 +253,7 @@ def _worker_setup(generator: str, ccfg: CompareConfig, saved: Saved) -> Setup:
         gen, embedder = load_generator(generator), load_embedder()
         setup = make_setup(gen, embedder, VectorIndex.load(saved.index, embedder), saved.index_info, ccfg)
         if saved.updated is not None:
-            setup = dataclasses.replace(setup, updated=VectorIndex.load(saved.updated, embedder), update_info=saved.update_info)
+            setup = replace(setup, updated=VectorIndex.load(saved.updated, embedder), update_info=saved.update_info)
         _WORKER_SETUP.update(key=(generator, saved), ccfg=ccfg, setup=setup)
     return _WORKER_SETUP["setup"]
 

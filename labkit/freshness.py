@@ -119,12 +119,12 @@ def join_freshness(setup: Setup, fresh: dict, raft_fresh: dict | None, after_upd
     """
     new_answers, asked, _ = changed_questions(setup.questions, setup.updates)
     after, reader = after_update[After.RAG], after_update.get(After.READER_RAG)
-    tuned = (After.FINE_TUNED_RAG, After.STALE, After.RETRAINED)
+    tuned, asked_about = (After.FINE_TUNED_RAG, After.STALE, After.RETRAINED), ("question", "new", "old")
     return {**{k: v for k, v in fresh.items() if k not in tuned and k != "records"}, After.RAG: share_new(after, asked, new_answers),
             **{k: fresh[k] for k in tuned},
             **({After.READER_RAG: share_new(reader, asked, new_answers)} if reader else {}),
             **({After.RAFT_RAG: raft_fresh} if raft_fresh is not None else {}),
-            "records": [{**{k: r[k] for k in ("question", "new", "old")}, After.RAG: a, **{k: v for k, v in r.items() if k not in ("question", "new", "old")}}
+            "records": [{**{k: r[k] for k in asked_about}, After.RAG: a, **{k: v for k, v in r.items() if k not in asked_about}}
                         for r, a in zip(fresh["records"], after, strict=True)]}
 
 

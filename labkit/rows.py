@@ -15,7 +15,7 @@ and its costs.
 What it leaves out: how a row is scored (`labkit.scoreboard`), the facts changing
 (`labkit.freshness`), putting rows together into seeds and runs (`labkit.compare`).
 
-Example: row_rag(setup, default_compare_config(), row_closed_book(setup, cfg))["accuracy"] -> 0.27
+Example: row_rag(setup, cfg, row_closed_book(setup, cfg))["accuracy"] -> 0.27
 """
 
 from __future__ import annotations
@@ -199,4 +199,5 @@ def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object
                       batch_size=ccfg.raft_batch_size, max_len=640)
     row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, round(mc_accuracy(raft.gen, setup.probe), 4),
                     len(setup.probe))
-    return {**row, **row_costs(setup.index_info, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=save_row_adapter(raft, Approach.RAFT_RAG))}, raft
+    costs = row_costs(setup.index_info, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=save_row_adapter(raft, Approach.RAFT_RAG))
+    return {**row, **costs}, raft

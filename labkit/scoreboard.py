@@ -40,7 +40,7 @@ def multi_document(records: list[dict], questions: list[dict]) -> dict:
     return {"multi_acc": round(sum(r["match"] for r in picked) / len(picked), 4) if picked else None, "n_multi": len(picked)}
 
 
-def score_closed_book(gen, questions: list[dict], probe_items: list[dict], max_new_tokens: int) -> dict:
+def score_closed_book(gen, questions: list[dict], probe_items: list, max_new_tokens: int) -> dict:
     """A closed-book row: accuracy, F1, MC accuracy, general probe, latency, prompt tokens.
 
     Example: score_closed_book(gen, qs, probe, 32)["accuracy"] -> 0.06

@@ -117,7 +117,8 @@ def test_the_untrained_rows_are_computed_once_and_every_seed_has_them(generator,
 
 
 def test_a_seed_is_joined_from_its_pieces_in_scoreboard_order():
-    ccfg = compare.default_compare_config(quick=True, approaches=(Approach.CLOSED_BOOK, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS, Approach.RAFT_RAG))
+    ccfg = compare.default_compare_config(quick=True, approaches=(Approach.CLOSED_BOOK, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS,
+                                                                  Approach.RAFT_RAG))
     setup = make_setup(None, None, None, {}, ccfg)
     new_answers, asked, _ = changed_questions(setup.questions, setup.updates)
     after = [new_answers[it["qa_id"]] for it in asked]  # the untrained RAG's answers after the update: all new
