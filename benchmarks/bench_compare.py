@@ -3,7 +3,7 @@
 Runs one seed of `labkit compare` (quick sizes by default, `--full` for the full sizes) and
 prints, from the same run:
 - wall time per phase: loading, the index, each row (closed-book, RAG, fine-tuned, docs,
-  RAFT), freshness, behaviour; and inside them the time spent training, generating answers
+  RAFT), freshness, behaviour (its triage LoRA, then the hybrid on it); and inside them the time spent training, generating answers
   and scoring multiple-choice items (the three kinds of work every row is made of);
 - generation efficiency: new tokens/s per answer and per batch step, against the bound of
   batch-1 decoding on this machine (weights bytes read per token / memory bandwidth, both
@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import torch
 
-from labkit import behaviour, compare, freshness, models, rows
+from labkit import behaviour, compare, freshness, models, rows, scoreboard
 from labkit.costs import matmul_peak_gflops, memory_bandwidth_gbs
 
 
@@ -112,13 +112,14 @@ def main() -> None:
                         ("row_reader", "row reading adapter"), ("rows_fine_tuned", "rows fine-tuned (+ RAG)"),
                         ("row_docs", "row fine-tuned (docs)"), ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"),
                         ("raft_freshness", "freshness (RAFT)"), ("untrained_after_update", "untrained after update"),
-                        ("run_behaviour", "behaviour")]:
+                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"), ("run_hybrid", "hybrid")]:
         clock.wrap(compare, name, label)
     for module in (rows, freshness):  # each module calls the training it imported
         clock.wrap(module, "train_lora", "work: training")
     clock.wrap(behaviour, "train", "work: training")
     clock.wrap(models.Generator, "generate", "work: generating answers")
-    clock.wrap(rows, "mc_accuracy", "work: multiple-choice scoring")
+    for module in (rows, scoreboard):  # each scores multiple choice through the mc_accuracy it imported
+        clock.wrap(module, "mc_accuracy", "work: multiple-choice scoring")
     clock.wrap(rows, "save_row_adapter", "work: saving adapters")
 
     ccfg = compare.default_compare_config(quick=not args.full, seeds=1)

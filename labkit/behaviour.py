@@ -17,8 +17,8 @@ priority accuracy, format compliance), the three prompt styles that are compared
 - fine-tuned: a one-line instruction and the message only (`finetuned_prompt`), because a
   model trained on `training_pairs` has learnt the format and needs no rules,
 `run_behaviour_baselines`, which scores zero-shot and few-shot on the test split, and
-`run_behaviour`, which adds a LoRA fine-tune on `training_examples` (the experiment's
-behaviour row).
+`train_triage` (a LoRA fine-tune on `training_examples`) and `run_behaviour`, which adds that
+LoRA to the two (the experiment's behaviour row).
 
 What it leaves out: the data loader (`data.load_triage`), the training loop
 (`labkit.finetune`), judging the wording of the reply (only its presence and format are
@@ -268,22 +268,33 @@ def run_behaviour_baselines(
     return {"num_test": len(test), "top_k": top_k, "zero_shot": zero, "few_shot": few}
 
 
-def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0, then=None) -> dict:
+def train_triage(gen, num_steps: int, rank: int, lr: float, seed: int = 0):
+    """The triage LoRA: `training_examples` of the training split, num_steps steps (its TrainResult; `.gen` answers).
+
+    Example: train_triage(gen, 24, 16, 2e-3).gen.generate([finetuned_prompt("Where is my order?")])[0] -> "Intent: order_status ..."
+    """
+    cfg = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
+    return train(gen, training_examples(gen, load_triage("train")), cfg, progress=True)
+
+
+def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0, then=None,
+                  lora=None) -> dict:
     """The behaviour experiment: zero-shot, retrieved few-shot and LoRA on the triage test split.
 
     Example: run_behaviour(gen, embedder, 8, 24, 16, 2e-3)["lora"]["format_compliance"] -> 0.95
     Returns {"num_test", "top_k", "num_steps", "zero_shot", "few_shot", "lora"}, each approach
-    with label, format and priority accuracy, seconds per message and prompt tokens.
-    `then(lora_gen)`, if given, is called with the trained LoRA and its dict is returned under
-    "hybrid" (compare runs `labkit.hybrid.run_hybrid` with it, so the LoRA is trained once).
+    with label, format and priority accuracy, seconds per message and prompt tokens. `lora` is
+    the triage LoRA (`train_triage`'s result) if it is trained already (compare trains it once
+    for this and the hybrid); otherwise it is trained here. `then(lora_gen)`, if given, is called
+    with the trained LoRA and its dict is returned under "hybrid" (notebook 07 runs
+    `labkit.hybrid.run_hybrid` with it, so the LoRA is trained once).
     """
     out = run_behaviour_baselines(gen, embedder, num_test=num_test)
-    cfg = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
-    result = train(gen, training_examples(gen, load_triage("train")), cfg, progress=True)
+    result = lora if lora is not None else train_triage(gen, num_steps, rank, lr, seed)
     test = stratified_subset(load_triage("test"), num_test)
-    lora = score_generator(result.gen, [finetuned_prompt(ex["message"]) for ex in test], test)
-    lora["train_s"] = round(result.train_s, 2)
-    out["lora"] = lora
+    lora_scores = score_generator(result.gen, [finetuned_prompt(ex["message"]) for ex in test], test)
+    lora_scores["train_s"] = round(result.train_s, 2)
+    out["lora"] = lora_scores
     keep = ("label_accuracy", "format_compliance", "priority_accuracy", "seconds_per_message", "prompt_tokens", "train_s")
     return {"num_test": out["num_test"], "top_k": out["top_k"], "num_steps": num_steps,
             **{name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out[name].items() if k in keep}

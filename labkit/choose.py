@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from labkit.evaluate import intervals_overlap, wilson_interval
+from labkit.keys import After, Approach
 
 CHANGE = ("never", "monthly", "weekly or faster")  # how often the knowledge changes
 TRACEABILITY = ("nice to have", "required")  # must every answer point at its source?
@@ -39,12 +40,12 @@ DEFAULT_ANSWERS = {"change": "monthly", "traceability": "required", "need": "kno
 TRACE_BAR = 0.5  # traceable: at least half the answers cite a gold document in the model's own words
 FRESH_WEIGHT = {"never": 0.0, "monthly": 0.5, "weekly or faster": 0.8}  # weight of "right after a change" against "right"
 CHANGES_PER_YEAR = {"never": 0, "monthly": 12, "weekly or faster": 52}
-KIND = {"closed-book": "base model", "RAG": "RAG", "fine-tuned": "fine-tuning", "fine-tuned (docs)": "fine-tuning",
-        "fine-tuned + RAG": "both", "RAFT + RAG": "both", "reading adapter + RAG": "both", "zero_shot": "base model", "few_shot": "RAG", "lora": "fine-tuning"}
-RETRIEVES = {"RAG", "fine-tuned + RAG", "RAFT + RAG", "reading adapter + RAG", "few_shot"}  # kept fresh by an index update
-FRESH_ROW = {"RAG": "RAG after update", "fine-tuned + RAG": "fine-tuned + RAG after update",
-             "RAFT + RAG": "RAFT + RAG after update", "reading adapter + RAG": "reading adapter + RAG after update",
-             "fine-tuned": "fine-tuned retrained"}  # how each stays current
+KIND = {Approach.CLOSED_BOOK: "base model", Approach.RAG: "RAG", Approach.FINE_TUNED: "fine-tuning", Approach.FINE_TUNED_DOCS: "fine-tuning",
+        Approach.FINE_TUNED_RAG: "both", Approach.RAFT_RAG: "both", Approach.READER_RAG: "both", "zero_shot": "base model", "few_shot": "RAG", "lora": "fine-tuning"}
+RETRIEVES = {Approach.RAG, Approach.FINE_TUNED_RAG, Approach.RAFT_RAG, Approach.READER_RAG, "few_shot"}  # kept fresh by an index update
+FRESH_ROW = {Approach.RAG: After.RAG, Approach.FINE_TUNED_RAG: After.FINE_TUNED_RAG,
+             Approach.RAFT_RAG: After.RAFT_RAG, Approach.READER_RAG: After.READER_RAG,
+             Approach.FINE_TUNED: After.RETRAINED}  # how each stays current
 BEHAVIOUR_NAMES = {"zero_shot": "zero-shot rules", "few_shot": "retrieved examples (few-shot)", "lora": "LoRA fine-tune"}
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import labkit  # noqa: F401  (offline variables first)
@@ -136,12 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return run_sweep(out=args.out, quick=args.quick, generator=args.generator)
         if args.command == "compare":
-            if args.quick:
-                os.environ["LABKIT_QUICK"] = "1"
             from labkit.compare_config import parse_settings
 
             return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator, workers=args.workers,
-                               **parse_settings(args.set))
+                               quick=True if args.quick else None, **parse_settings(args.set))
         if args.command == "bundle":
             return run_bundle(args.action, args.file, include_docs=args.include_docs)
         if args.command == "publish":

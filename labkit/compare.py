@@ -1,54 +1,122 @@
 """The side-by-side experiment: one model, one knowledge base, every approach on one scoreboard.
 
 What it holds:
+- `prepare`: the run's `rows.Setup` (models, index, questions, probe, and the updated index where
+  the run has freshness figures), built once and passed to every function below, which return
+  what they measured: no state is parked anywhere;
+- `untrained_rows`: the rows that need no training (closed-book, RAG, the reading adapter) and the
+  same models' answers after the facts change, once per run (`Untrained`: greedy, so every seed
+  would give the same answers);
 - `run_piece`: one training of a seed (fine-tuned, docs, RAFT) and everything scored with its
   model, from `labkit.rows` (its rows) and `labkit.freshness` (its figures after the facts change);
-- `untrained_rows`: the rows that need no training (closed-book, RAG, the reading adapter),
-  once per run; `join_pieces` / `run_seed`: one seed's rows in scoreboard order;
-- `run_experiment`: every seed, serially or with `run_parallel` (the seeds' pieces, the
-  untrained rows and the behaviour task in worker processes side by side, longest first),
-  plus the behaviour task (`behaviour.run_behaviour`, with the seeds' hybrid) and the cost
-  projection (`costs.project` on the measured training speed); `labkit.scoreboard` turns the
-  seed runs into means, spreads and intervals. A run's sizes are `labkit.compare_config`'s.
+  `join_pieces` / `run_seed`: one seed's rows in scoreboard order;
+- `behaviour_task` and `hybrid_task`: the behaviour experiment (`behaviour.run_behaviour`) and the
+  seeds' hybrid (`hybrid.run_hybrid`), two tasks on one triage LoRA (`behaviour.train_triage`);
+- `run_experiment`: every seed, serially or with `run_parallel` (the seeds' pieces, the untrained
+  rows, the behaviour task and the hybrid in worker processes side by side, longest first), plus
+  the cost projection (`costs.project` on the measured training speed). `labkit.scoreboard` scores
+  each row and turns the seed runs into means, spreads and intervals; the rows' names are
+  `labkit.keys`'; a run's sizes are `labkit.compare_config`'s.
 
 What it leaves out: Markdown, charts and the cached latest results (`labkit.report`), the
 decision guide (`labkit.choose`), the `labkit compare` command (`labkit.cli`), full
 fine-tuning (LoRA only here; notebook 05 has full), and multiple-choice scoring for the RAG
-rows: MC measures what the model *stores*; with sources in the prompt it would measure
-reading, which the open-answer accuracy already does, so those cells are n/a.
+rows (n/a: `scoreboard.score_rag` says why).
 """
 
 from __future__ import annotations
 
-import shutil
+import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
-from labkit.behaviour import run_behaviour
+from labkit.adapters import save_adapter, with_lora
+from labkit.behaviour import run_behaviour, train_triage
 from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import get_config, set_seed
 from labkit.costs import format_seconds, project
-from labkit.data import load_probe, spread, taught_questions
-from labkit.evaluate import mc_items_from_probe
-from labkit.freshness import freshness, join_freshness, raft_freshness, untrained_after_update
+from labkit.freshness import freshness, join_freshness, raft_freshness, untrained_after_update, with_updated_index
 from labkit.hybrid import run_hybrid
+from labkit.keys import After, Approach
 from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.retrieval import VectorIndex
-from labkit.rows import Shared, measure_index, row_closed_book, row_docs, row_raft, row_rag, row_reader, rows_fine_tuned
-from labkit.scoreboard import APPROACHES as APPROACHES  # re-exported: the rows a run can have
+from labkit.rows import (
+    Setup,
+    fitting_reader,
+    make_setup,
+    measure_index,
+    row_closed_book,
+    row_docs,
+    row_raft,
+    row_rag,
+    row_reader,
+    rows_fine_tuned,
+)
 from labkit.scoreboard import aggregate, differences
 from labkit.workers import run_tasks, threads_per_worker
 
-# ---------------------------------------------------------------- one seed, every seed
-
-
 PIECES = ("fine-tuned", "docs", "RAFT")  # a seed's trainings: none needs another's model, so a parallel run spreads them over workers
+UNTRAINED = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG)  # no training, greedy: once per run, the same for every seed
 
 
-def run_piece(shared: Shared, ccfg: CompareConfig, seed: int, piece: str, log=print) -> dict:
+def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
+    """Whether a run has freshness figures: facts change, and a fine-tune is there to go stale."""
+    return bool(updates) and bool({Approach.FINE_TUNED, Approach.FINE_TUNED_RAG} & set(ccfg.approaches))
+
+
+def prepare(gen, embedder, index: VectorIndex, index_info: dict, ccfg: CompareConfig, folder: Path) -> Setup:
+    """The run's Setup (`rows.make_setup`), with the updated index (`freshness.with_updated_index`, its copy saved in
+    `folder`) where the run has freshness figures. Example: prepare(gen, embedder, index, info, cfg, tmp).updated is not None
+    """
+    setup = make_setup(gen, embedder, index, index_info, ccfg)
+    return with_updated_index(setup, folder) if _fresh_too(ccfg, setup.updates) else setup
+
+
+# ---------------------------------------------------------------- the untrained rows, one seed
+
+
+@dataclass(frozen=True)
+class Untrained:
+    """The rows that need no training and the same models' answers after the facts change: computed once per run."""
+
+    rows: dict  # closed-book, RAG, reading adapter + RAG: those the run has, by name
+    after_update: dict  # After.RAG (and After.READER_RAG) -> answers on the updated index; empty without freshness figures
+
+
+def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
+    """The rows that need no training (closed-book, RAG, the shipped reading adapter) and, where the run has freshness
+    figures, the same models' answers on the updated index (`freshness.untrained_after_update`).
+
+    Example: untrained_rows(setup, cfg).rows["RAG"]["accuracy"] -> 0.25
+    They decode greedily, so every seed would give the same answers (spread 0): computed once, they
+    are every seed's (recomputing them cost a third of a full-mode seed).
+    """
+    approaches, rows, t0 = set(ccfg.approaches), {}, time.perf_counter()
+
+    def keep(name, row):
+        rows[name] = row
+        log(f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)")
+
+    if {Approach.CLOSED_BOOK, Approach.RAG} & approaches:
+        closed_book = row_closed_book(setup, ccfg)  # RAG's probe score is the base model's
+        if Approach.CLOSED_BOOK in approaches:
+            keep(Approach.CLOSED_BOOK, closed_book)
+        if Approach.RAG in approaches:
+            keep(Approach.RAG, row_rag(setup, ccfg, closed_book))
+    reader = fitting_reader(setup.gen) if Approach.READER_RAG in approaches else None
+    if Approach.READER_RAG in approaches:
+        if reader is None:
+            log(f"  {Approach.READER_RAG}: skipped (the shipped adapter was trained on another base model)")
+        else:
+            keep(Approach.READER_RAG, row_reader(setup, ccfg, reader))
+    return Untrained(rows, untrained_after_update(setup, ccfg, reader) if _fresh_too(ccfg, setup.updates) else {})
+
+
+def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=print) -> dict:
     """One training of a seed and everything scored with its model: rows, and its part of the freshness figures.
 
-    Example: run_piece(shared, cfg, 0, "docs")["rows"]["fine-tuned (docs)"]["accuracy"] -> 0.09
+    Example: run_piece(setup, cfg, 0, "docs")["rows"]["fine-tuned (docs)"]["accuracy"] -> 0.09
     "fine-tuned": the fine-tuned and fine-tuned + RAG rows and the freshness figures (its adapter, stale and
     retrained); "docs": the documents-only row; "RAFT": its row and its answers on the updated index. Every
     training seeds itself, so a piece gives the same answers whichever runs first.
@@ -57,106 +125,93 @@ def run_piece(shared: Shared, ccfg: CompareConfig, seed: int, piece: str, log=pr
         raise ValueError(f"unknown piece {piece!r}: use one of {', '.join(PIECES)}")
     set_seed(seed)
     approaches = set(ccfg.approaches)
-    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
-    probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
     out, t0 = {"rows": {}}, time.perf_counter()
-    fresh_too = _fresh_too(ccfg, updates)  # freshness compares against the fine-tune
+    fresh_too = _fresh_too(ccfg, setup.updates)  # freshness compares against the fine-tune
 
     def note(what):
         log(f"  seed {seed}: {what} ({time.perf_counter() - t0:.0f} s)")
 
-    if piece == "fine-tuned" and {"fine-tuned", "fine-tuned + RAG"} & approaches:
-        ft_row, hybrid_row, ft = rows_fine_tuned(shared, questions, ccfg, probe, seed)
+    if piece == "fine-tuned" and {Approach.FINE_TUNED, Approach.FINE_TUNED_RAG} & approaches:
+        ft_row, with_rag, ft = rows_fine_tuned(setup, ccfg, seed)
         out.update(train_tokens=ft.tokens, train_tokens_per_s=round(ft.tokens / max(1e-9, ft.train_s), 1),
                    trainable_params=ft.trainable_params, total_params=ft.total_params, train_precision=ft.precision)
-        for name, row in (("fine-tuned", ft_row), ("fine-tuned + RAG", hybrid_row)):
+        for name, row in ((Approach.FINE_TUNED, ft_row), (Approach.FINE_TUNED_RAG, with_rag)):
             if name in approaches:
                 out["rows"][name] = row
-                note(f"{name} accuracy {row['accuracy']}" + (f" after {row['train_s']} s training" if name == "fine-tuned" else ""))
+                note(f"{name} accuracy {row['accuracy']}" + (f" after {row['train_s']} s training" if name == Approach.FINE_TUNED else ""))
         if fresh_too:
-            out["freshness"] = fresh = freshness(shared, questions, updates, ccfg, ft.gen, seed)
-            note(f"freshness: stale {fresh['fine-tuned (stale)']['new']}, retrained {fresh['fine-tuned retrained']['new']}")
-    elif piece == "docs" and "fine-tuned (docs)" in approaches:
-        out["rows"]["fine-tuned (docs)"] = row = row_docs(shared, questions, ccfg, probe, seed)
-        note(f"fine-tuned (docs) accuracy {row['accuracy']}")
-    elif piece == "RAFT" and "RAFT + RAG" in approaches:
-        out["rows"]["RAFT + RAG"], raft = row_raft(shared, questions, ccfg, probe, seed)
-        note(f"RAFT + RAG accuracy {out['rows']['RAFT + RAG']['accuracy']}")
+            out["freshness"] = fresh = freshness(setup, ccfg, ft.gen, seed)
+            note(f"freshness: stale {fresh[After.STALE]['new']}, retrained {fresh[After.RETRAINED]['new']}")
+    elif piece == "docs" and Approach.FINE_TUNED_DOCS in approaches:
+        out["rows"][Approach.FINE_TUNED_DOCS] = row = row_docs(setup, ccfg, seed)
+        note(f"{Approach.FINE_TUNED_DOCS} accuracy {row['accuracy']}")
+    elif piece == "RAFT" and Approach.RAFT_RAG in approaches:
+        out["rows"][Approach.RAFT_RAG], raft = row_raft(setup, ccfg, seed)
+        note(f"{Approach.RAFT_RAG} accuracy {out['rows'][Approach.RAFT_RAG]['accuracy']}")
         if fresh_too:
-            out["raft_freshness"] = raft_freshness(shared, questions, updates, ccfg, raft.gen)
+            out["raft_freshness"] = raft_freshness(setup, ccfg, raft.gen)
     return out
 
 
-def untrained_rows(shared: Shared, ccfg: CompareConfig, log=print) -> dict:
-    """The rows that need no training (closed-book, RAG, the shipped reading adapter), computed on first call, then reused,
-    and the same models' answers after the facts change (`untrained_after_update`) where the run has freshness figures.
-
-    Example: untrained_rows(shared, cfg)["RAG"]["accuracy"] -> 0.25
-    They decode greedily, so every seed would give the same answers (spread 0); recomputing them
-    cost a third of a full-mode seed.
-    """
-    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
-    probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
-    approaches, rows = set(ccfg.approaches), {}
-    if "closed-book" in approaches:
-        rows["closed-book"] = row_closed_book(shared, questions, ccfg, probe)
-    if "RAG" in approaches:
-        rows["RAG"] = row_rag(shared, questions, ccfg, probe)
-    if "reading adapter + RAG" in approaches and (row := row_reader(shared, questions, ccfg, probe, log)) is not None:
-        rows["reading adapter + RAG"] = row
-    if _fresh_too(ccfg, updates):
-        untrained_after_update(shared, questions, updates, ccfg)
-    return rows
-
-
-def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
-    """Whether a run has freshness figures: facts change, and a fine-tune is there to go stale."""
-    return bool(updates) and bool({"fine-tuned", "fine-tuned + RAG"} & set(ccfg.approaches))
-
-
-def join_pieces(shared: Shared, ccfg: CompareConfig, seed: int, parts: list[dict], log=print) -> dict:
+def join_pieces(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained, parts: list[dict]) -> dict:
     """One seed's result from its pieces (`run_piece`) and the untrained rows: rows in `ccfg.approaches` order, freshness.
 
-    Example: join_pieces(shared, cfg, 0, [run_piece(shared, cfg, 0, p) for p in PIECES])["rows"].keys()
+    Example: join_pieces(setup, cfg, 0, untrained_rows(setup, cfg), [run_piece(setup, cfg, 0, p) for p in PIECES])["rows"].keys()
     """
-    rows = untrained_rows(shared, ccfg, log)
+    rows = dict(untrained.rows)  # the same row objects in every seed
     extra, fresh, raft_fresh = {}, None, None
     for part in parts:
         rows.update(part["rows"])
         fresh = part.get("freshness", fresh)
         raft_fresh = part.get("raft_freshness", raft_fresh)
         extra.update({k: v for k, v in part.items() if k not in ("rows", "freshness", "raft_freshness")})
-    questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     if fresh is not None:
-        fresh = join_freshness(shared, questions, updates, ccfg, fresh, raft_fresh)
+        fresh = join_freshness(setup, fresh, raft_fresh, untrained.after_update)
     return {"rows": {a: rows[a] for a in ccfg.approaches if a in rows}, "freshness": fresh,
-            "seed": seed, "n_questions": len(questions), **extra}
+            "seed": seed, "n_questions": len(setup.questions), **extra}
 
 
-def run_seed(shared: Shared, ccfg: CompareConfig, seed: int, log=print) -> dict:
+def run_seed(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained, log=print) -> dict:
     """One seed of the experiment: a row per approach in `ccfg.approaches`, and the freshness figures.
 
-    Example: run_seed(shared, default_compare_config(quick=True), 0)["rows"]["RAG"]["accuracy"] -> 0.33
-    The untrained rows come from `shared.untrained` after the first seed (`untrained_rows`); each
-    training is a piece (`run_piece`), run here one after another.
+    Example: run_seed(setup, cfg, 0, untrained_rows(setup, cfg))["rows"]["RAG"]["accuracy"] -> 0.33
+    The untrained rows are the run's (`untrained_rows`, computed once); each training is a piece
+    (`run_piece`), run here one after another.
     """
-    t0 = time.perf_counter()
-    reused = "closed-book" in shared.untrained
-    for name, row in untrained_rows(shared, ccfg, log).items():
-        log(f"  seed {seed}: {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s)" + (" (reused: no training, greedy)" if reused else ""))
-    return join_pieces(shared, ccfg, seed, [run_piece(shared, ccfg, seed, piece, log) for piece in PIECES], log)
+    return join_pieces(setup, ccfg, seed, untrained, [run_piece(setup, ccfg, seed, piece, log) for piece in PIECES])
 
 
-def behaviour_task(shared: Shared, ccfg: CompareConfig, seed: int) -> dict:
-    """The behaviour experiment (zero-shot, few-shot, LoRA on triage) and, with its LoRA, the seeds' hybrid (labkit.hybrid).
+# ---------------------------------------------------------------- the behaviour task and the hybrid
 
-    Example: behaviour_task(shared, cfg, 0)["hybrid"]["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
+
+def triage_lora(setup: Setup, ccfg: CompareConfig, seed: int):
+    """The triage LoRA the behaviour task scores and the hybrid replies with (`behaviour.train_triage` at the run's sizes).
+
+    Example: triage_lora(setup, cfg, 0).gen
     """
-    def hybrid(lora_gen):
-        return run_hybrid(shared.gen, lora_gen, shared.embedder, shared.index, ccfg.hybrid_messages, ccfg.top_k)
+    return train_triage(setup.gen, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed)
 
-    return run_behaviour(shared.gen, shared.embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed,
-                         then=hybrid if ccfg.hybrid_messages != 0 else None)
+
+def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> dict:
+    """The behaviour experiment: zero-shot, few-shot and the triage LoRA (`lora`, trained here unless given).
+
+    Example: behaviour_task(setup, cfg, 0)["lora"]["label_accuracy"] -> 0.88
+    """
+    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed, lora=lora)
+
+
+def hybrid_task(setup: Setup, ccfg: CompareConfig, lora_gen) -> dict:
+    """The seeds' hybrid (labkit.hybrid) over the run's index: the base model, and the triage LoRA's `lora_gen`.
+
+    Example: hybrid_task(setup, cfg, triage_lora(setup, cfg, 0).gen)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
+    """
+    return run_hybrid(setup.gen, lora_gen, setup.embedder, setup.index, ccfg.hybrid_messages, ccfg.top_k)
+
+
+def _behaviour_serially(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
+    lora = triage_lora(setup, ccfg, seed)  # trained once: the behaviour task scores it, the hybrid replies with it
+    out = behaviour_task(setup, ccfg, seed, lora)
+    return {**out, "hybrid": hybrid_task(setup, ccfg, lora.gen)} if ccfg.hybrid_messages != 0 else out
 
 
 def cost_projection(tokens_per_s: float, total_params: float, train_tokens: float) -> list[dict]:
@@ -170,104 +225,152 @@ def _strip(rows: dict) -> dict:
     return {a: {k: v for k, v in r.items() if k != "records"} for a, r in rows.items()}
 
 
-_WORKER_STATE: dict = {}  # per worker process: the models and index, loaded by its first task, reused by the next
+# ---------------------------------------------------------------- worker processes
 
 
-def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, shared_state: tuple):
-    """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`), the
-    behaviour experiment, or the untrained rows (returned as `shared.untrained`, which the parent adopts)."""
-    pristine, index_info = shared_state
-    if _WORKER_STATE.get("key") != (generator, pristine):
+@dataclass(frozen=True)
+class Saved:
+    """What a worker process needs to rebuild the run's Setup: the indexes saved in the run's folder, and their figures."""
+
+    folder: Path  # the run's temporary folder (the triage LoRA is saved here for the hybrid task too)
+    index: Path  # the knowledge base's index
+    updated: Path | None  # the updated copy (None: the run has no freshness figures)
+    index_info: dict
+    update_info: dict | None
+
+
+def save_for_workers(setup: Setup, folder: Path) -> Saved:
+    """Save the run's indexes where every worker loads them. Example: save_for_workers(setup, tmp).index -> tmp/index."""
+    updated = setup.updated.save(folder / "updated") if setup.updated is not None else None
+    return Saved(folder, setup.index.save(folder / "index"), updated, setup.index_info, setup.update_info)
+
+
+_WORKER_SETUP: dict = {}  # per worker process: the run's Setup, built by its first task, reused by the next
+
+
+def _worker_setup(generator: str, ccfg: CompareConfig, saved: Saved) -> Setup:
+    if _WORKER_SETUP.get("key") != (generator, saved) or _WORKER_SETUP.get("ccfg") != ccfg:
         gen, embedder = load_generator(generator), load_embedder()
-        _WORKER_STATE.update(key=(generator, pristine), shared=Shared(gen, embedder, VectorIndex.load(pristine, embedder), index_info, {}, pristine))
-    shared = _WORKER_STATE["shared"]
+        setup = make_setup(gen, embedder, VectorIndex.load(saved.index, embedder), saved.index_info, ccfg)
+        if saved.updated is not None:
+            setup = replace(setup, updated=VectorIndex.load(saved.updated, embedder), update_info=saved.update_info)
+        _WORKER_SETUP.update(key=(generator, saved), ccfg=ccfg, setup=setup)
+    return _WORKER_SETUP["setup"]
+
+
+def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved: Saved, before=None):
+    """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`), the untrained
+    rows (`untrained_rows`), the behaviour task (returned with where its triage LoRA is saved) or the hybrid (`before`:
+    the behaviour task's result, whose LoRA it loads)."""
+    setup = _worker_setup(generator, ccfg, saved)
+
+    def log(s):
+        print(s, flush=True)
+
     if kind == "behaviour":
-        return behaviour_task(shared, ccfg, seed)
+        lora = triage_lora(setup, ccfg, seed)
+        keep = ccfg.hybrid_messages != 0  # the hybrid task replies with this LoRA
+        return behaviour_task(setup, ccfg, seed, lora), (save_adapter(lora, "triage", cache_dir=saved.folder) if keep else None)
+    if kind == "hybrid":
+        return hybrid_task(setup, ccfg, with_lora(setup.gen, before[1]))
     if kind == "untrained":
-        untrained_rows(shared, ccfg, log=lambda s: print(s, flush=True))
-        return shared.untrained
-    return run_piece(shared, ccfg, seed, kind, log=lambda s: print(s, flush=True))
+        return untrained_rows(setup, ccfg, log)
+    return run_piece(setup, ccfg, seed, kind, log)
 
 
 # longest first, so the last task to start is a short one and no worker idles long at the end; one full-size seed on
-# 1 thread (make report's log): behaviour ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s, docs ~150 s; the
-# untrained rows (closed-book, RAG, reading adapter, and their answers after the update) are about as long as docs
-_LONGEST_FIRST = ("behaviour", "RAFT", "fine-tuned", "docs", "untrained")
+# 1 thread (make report's log): behaviour with its hybrid ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s, docs
+# ~150 s; the untrained rows (closed-book, RAG, reading adapter, and their answers after the update) are about as long
+# as docs. The hybrid needs the behaviour task's LoRA: placed next to it, it is next in line as soon as that is ready.
+_LONGEST_FIRST = ("behaviour", "hybrid", "RAFT", "fine-tuned", "docs", "untrained")
 
 
-def parallel_tasks(shared: Shared, ccfg: CompareConfig, behaviour: bool) -> list[tuple]:
-    """The tasks of a parallel run, longest first: every seed's pieces, the untrained rows unless this process has them
-    already (a serial seed ran first), and the behaviour experiment. Saves the index every worker loads.
+def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: Path) -> tuple[list[tuple], dict]:
+    """The tasks of a parallel run, longest first, and which needs which (`workers.run_tasks`'s `needs`): every seed's
+    pieces, the untrained rows (once for every seed), the behaviour experiment and the hybrid (which needs its LoRA).
+    Saves the indexes every worker loads in `folder`.
 
-    Example: [t[0] for t in parallel_tasks(shared, cfg, True)] -> ["behaviour", "RAFT", "fine-tuned", "docs", "untrained"]
+    Example: [t[0] for t in parallel_tasks(setup, cfg, True, tmp)[0]] -> ["behaviour", "hybrid", "RAFT", "fine-tuned", "docs", "untrained"]
     """
-    shared.pristine_index()  # saved once; every worker loads it
-    state = (shared.pristine, shared.index_info)
-    tasks = [(piece, ccfg, seed, shared.gen.name, state) for seed in ccfg.seeds for piece in PIECES]
-    if not shared.untrained:
-        tasks.append(("untrained", ccfg, ccfg.seeds[0], shared.gen.name, state))
+    saved, name, first = save_for_workers(setup, folder), setup.gen.name, ccfg.seeds[0]
+    tasks = [(piece, ccfg, seed, name, saved) for seed in ccfg.seeds for piece in PIECES]
+    if set(UNTRAINED) & set(ccfg.approaches) or _fresh_too(ccfg, setup.updates):
+        tasks.append(("untrained", ccfg, first, name, saved))
     if behaviour:
-        tasks.append(("behaviour", ccfg, ccfg.seeds[0], shared.gen.name, state))
-    return sorted(tasks, key=lambda t: _LONGEST_FIRST.index(t[0]))  # stable: seeds stay in order within a kind
+        tasks.append(("behaviour", ccfg, first, name, saved))
+        if ccfg.hybrid_messages != 0:
+            tasks.append(("hybrid", ccfg, first, name, saved))
+    tasks.sort(key=lambda t: _LONGEST_FIRST.index(t[0]))  # stable: seeds stay in order within a kind
+    kinds = [t[0] for t in tasks]
+    return tasks, ({kinds.index("hybrid"): kinds.index("behaviour")} if "hybrid" in kinds else {})
 
 
-def run_parallel(shared: Shared, ccfg: CompareConfig, workers: int, behaviour: bool, log=print) -> tuple[list[dict], dict | None]:
-    """Every seed's pieces (`run_piece`), the untrained rows and the behaviour experiment on `workers` processes of
-    cores // workers threads each.
+def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: bool, folder: Path, log=print) -> tuple[list[dict], dict | None]:
+    """Every seed's pieces (`run_piece`), the untrained rows, the behaviour experiment and the hybrid on `workers`
+    processes of cores // workers threads each.
 
-    Example: seed_runs, behaviour_result = run_parallel(shared, cfg, 2, True)
-    Each worker loads the same saved index. Tasks are a seed's separate trainings, the untrained
-    rows (once for every seed, as a serial run reuses them after its first seed) and the behaviour
-    task, longest first, so the workers stay busy to the end whatever the number of seeds and
-    workers. (Whole seeds balanced only by luck: at make report's 3 seeds + behaviour on 2 workers
-    they did, and the split ran as long, 1468 s against 1479 s; with 2 seeds the behaviour task
-    alone would have kept one worker for its whole length.) The untrained rows run in a worker,
-    not here before the pool, because two one-thread workers do more work per second than one
-    process on two threads (small kernels scale badly across threads).
+    Example: seed_runs, behaviour_result = run_parallel(setup, cfg, 2, True, tmp)
+    Each worker loads the same saved indexes. Tasks are a seed's separate trainings, the untrained
+    rows (once for every seed, as a serial run computes them once), the behaviour task and the
+    hybrid (on the behaviour task's LoRA, saved in `folder`), longest first, so the workers stay
+    busy to the end whatever the number of seeds and workers. (Whole seeds balanced only by luck:
+    at make report's 3 seeds + behaviour on 2 workers they did, and the split ran as long, 1468 s
+    against 1479 s; with 2 seeds the behaviour task alone would have kept one worker for its whole
+    length.) The untrained rows run in a worker, not here before the pool, because two one-thread
+    workers do more work per second than one process on two threads (small kernels scale badly).
     Answers can differ from a serial run in rare cases: fewer threads add up floats in another order.
     Workers' progress bars are off (two processes would draw over each other); each row logs a line.
     """
-    tasks = parallel_tasks(shared, ccfg, behaviour)
+    tasks, needs = parallel_tasks(setup, ccfg, behaviour, folder)
     log(f"{len(tasks)} tasks on {workers} worker processes of {threads_per_worker(workers)} thread(s) each")
-    done = dict(zip([(t[0], t[2]) for t in tasks], run_tasks(_in_worker, tasks, workers), strict=True))
-    shared.untrained = {**done.get(("untrained", ccfg.seeds[0]), {}), **shared.untrained}  # what was here already stays
-    seed_runs = [join_pieces(shared, ccfg, seed, [done[(piece, seed)] for piece in PIECES], log) for seed in ccfg.seeds]
-    return seed_runs, (done[("behaviour", ccfg.seeds[0])] if behaviour else None)
+    done = dict(zip([(t[0], t[2]) for t in tasks], run_tasks(_in_worker, tasks, workers, needs), strict=True))
+    first = ccfg.seeds[0]
+    untrained = done.get(("untrained", first), Untrained({}, {}))
+    seed_runs = [join_pieces(setup, ccfg, seed, untrained, [done[(piece, seed)] for piece in PIECES]) for seed in ccfg.seeds]
+    if not behaviour:
+        return seed_runs, None
+    result = done[("behaviour", first)][0]
+    return seed_runs, ({**result, "hybrid": done[("hybrid", first)]} if ("hybrid", first) in done else result)
 
 
-def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, behaviour: bool = True, log=print, workers: int = 1) -> dict:
+# ---------------------------------------------------------------- a whole run
+
+
+def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, behaviour: bool = True, log=print, workers: int = 1,
+                   quick: bool | None = None) -> dict:
     """Every seed, the aggregate scoreboard, the behaviour task and the cost projection, as one JSON-ready dict.
 
-    Example: run_experiment(default_compare_config(quick=True))["scoreboard"]["RAG"]["accuracy"]["mean"] -> 0.33
+    Example: run_experiment(default_compare_config(quick=True), quick=True)["scoreboard"]["RAG"]["accuracy"]["mean"] -> 0.33
     workers > 1 runs the seeds and the behaviour experiment side by side in processes (`run_parallel`).
+    `quick` is the mode the result says it ran in, and the sizes' when `ccfg` is None (None: $LABKIT_QUICK).
     """
-    ccfg = ccfg or default_compare_config()
+    quick = get_config().quick if quick is None else quick
+    ccfg = ccfg or default_compare_config(quick=quick)
     t0 = time.perf_counter()
     gen, embedder = gen or load_generator(), embedder or load_embedder()
     index, index_info = measure_index(embedder, ccfg.rebuild_index)
     log(f"index: {index_info['chunks']} chunks built in {index_info['index_build_s']} s")
-    shared = Shared(gen, embedder, index, index_info)
-    behaviour_result = None
-    try:
+    first = ccfg.seeds[0]
+    with tempfile.TemporaryDirectory(prefix="labkit-compare-") as tmp:  # the run's saved copies of the index, and the triage LoRA
+        setup = prepare(gen, embedder, index, index_info, ccfg, Path(tmp))
         if workers > 1 and len(ccfg.seeds) + behaviour > 1:
-            seed_runs, behaviour_result = run_parallel(shared, ccfg, workers, behaviour, log)
+            seed_runs, behaviour_result = run_parallel(setup, ccfg, workers, behaviour, Path(tmp), log)
         else:
-            seed_runs = [run_seed(shared, ccfg, seed, log=log) for seed in ccfg.seeds]
-    finally:
-        if shared.pristine is not None:  # the saved copy of the index lived in a temporary folder of its own
-            shutil.rmtree(shared.pristine.parent, ignore_errors=True)
-    out = {"config": asdict(ccfg), "quick": get_config().quick, "index": index_info, **aggregate(seed_runs),
+            untrained = untrained_rows(setup, ccfg, log)
+            seed_runs = [run_seed(setup, ccfg, seed, untrained, log=log) for seed in ccfg.seeds]
+            behaviour_result = _behaviour_serially(setup, ccfg, first) if behaviour else None
+    out = {"config": asdict(ccfg), "quick": quick, "index": index_info, **aggregate(seed_runs),
            "differences": differences(seed_runs),
            "seeds": [{k: v for k, v in r.items() if k != "rows"} | {"rows": _strip(r["rows"])} for r in seed_runs]}
     tps = [r["train_tokens_per_s"] for r in seed_runs if r.get("train_tokens_per_s")]
     if tps:
-        first = seed_runs[0]
+        first_run = seed_runs[0]
         out["train_tokens_per_s"] = round(sum(tps) / len(tps), 1)
-        out["train_precision"] = first["train_precision"]
-        out["cost_projection"] = {"train_tokens": first["train_tokens"], "total_params": first["total_params"],
-                                  "rows": cost_projection(out["train_tokens_per_s"], first["total_params"], first["train_tokens"])}
+        out["train_precision"] = first_run["train_precision"]
+        out["cost_projection"] = {"train_tokens": first_run["train_tokens"], "total_params": first_run["total_params"],
+                                  "rows": cost_projection(out["train_tokens_per_s"], first_run["total_params"], first_run["train_tokens"])}
     if behaviour:
-        out["behaviour"] = behaviour_result or behaviour_task(shared, ccfg, ccfg.seeds[0])
+        out["behaviour"] = behaviour_result
         log("behaviour: " + ", ".join(f"{k} {out['behaviour'][k]['label_accuracy']}" for k in ("zero_shot", "few_shot", "lora")))
     out["answer_precision"] = resolve_precision(gen.precision, next(gen.model.parameters()).device.type)  # Generator.inference's matmuls
     out["workers"] = workers

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from labkit.config import get_config
+from labkit.keys import APPROACHES
 from labkit.limits import check, read
-from labkit.scoreboard import APPROACHES
 
 
 @dataclass
@@ -47,7 +47,10 @@ class CompareConfig:
 
 
 def default_compare_config(quick: bool | None = None, seeds: int | None = None, **overrides) -> CompareConfig:
-    """The run's sizes for this mode. Example: default_compare_config(quick=True).seeds -> [0]."""
+    """The run's sizes for this mode (quick: a parameter, `labkit compare --quick`; None: $LABKIT_QUICK says).
+
+    Example: default_compare_config(quick=True).seeds -> [0]
+    """
     quick = get_config().quick if quick is None else quick
     base = (CompareConfig(num_questions=12, num_updates=8, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
                           behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])

@@ -20,6 +20,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from labkit.keys import Approach
+
 # Peak dense throughput of common devices, in FLOP/s (vendors' datasheets; bf16 tensor cores for GPUs).
 DEVICE_PEAK_FLOPS = {
     "NVIDIA T4 (fp16)": 65e12,
@@ -104,7 +106,7 @@ def keeping_current(results: dict) -> dict:
     update, retrain = fresh.get("update_s", {}).get("mean", 0.0), fresh.get("retrain_s", {}).get("mean", 0.0)
     out = {}
     for approach, row in board.items():
-        if approach == "closed-book":  # nothing to keep current
+        if approach == Approach.CLOSED_BOOK:  # nothing to keep current
             continue
         retrieves = row["index_build_s"]["mean"] > 0
         out[approach] = {"one_off_s": row["index_build_s"]["mean"] + row["train_s"]["mean"],

@@ -37,11 +37,12 @@ def check_report_dir(out, overwrite: bool = False) -> Path:
 
 
 def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool = False, generator: str | None = None, workers: int = 1,
-                **overrides) -> int:
-    """`labkit compare`: run the experiment and write the report. Example: run_compare(seeds=1, out="/tmp/r") -> 0.
+                quick: bool | None = None, **overrides) -> int:
+    """`labkit compare`: run the experiment and write the report. Example: run_compare(seeds=1, out="/tmp/r", quick=True) -> 0.
 
     The report folder is checked before the experiment starts; the results are saved in the
     cache (`report.save_latest`) before the report is written, so a failing write loses nothing.
+    quick: the quick sizes (`--quick`); None: $LABKIT_QUICK says.
     """
     import math
 
@@ -49,12 +50,14 @@ def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool 
     from labkit.models import load_generator
     from labkit.report import latest_path, save_latest, scoreboard_markdown, write_report
 
-    ccfg = default_compare_config(seeds=seeds, **overrides)
+    quick = get_config().quick if quick is None else quick
+    ccfg = default_compare_config(quick=quick, seeds=seeds, **overrides)
     workers = check("workers", workers, "--workers")
     check_report_dir(out, overwrite)
     print(f"labkit compare: {len(ccfg.seeds)} seed(s), {ccfg.num_questions} questions, {ccfg.num_steps} steps "
-          f"({'quick' if get_config().quick else 'full'} mode)", flush=True)
-    results = run_experiment(ccfg, gen=load_generator(generator) if generator else None, log=lambda s: print(s, flush=True), workers=int(workers))
+          f"({'quick' if quick else 'full'} mode)", flush=True)
+    results = run_experiment(ccfg, gen=load_generator(generator) if generator else None, log=lambda s: print(s, flush=True), workers=int(workers),
+                             quick=quick)
     save_latest(results)
     try:
         path = write_report(results, out)

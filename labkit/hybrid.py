@@ -24,7 +24,7 @@ accuracy and fact accuracy (the accepted answer in the reply), before the facts 
 After the update the index is a copy with the changed documents re-embedded; the LoRA is not
 retrained, as a team would not retrain for a price change.
 
-What it leaves out: training (`behaviour.run_behaviour` trains the LoRA; `compare.behaviour_task` hands it to `run_hybrid`),
+What it leaves out: training (`behaviour.train_triage` trains the LoRA; `compare.hybrid_task` hands it to `run_hybrid`),
 judging the reply's wording beyond the fact, and sampling (greedy).
 
 Example: run_hybrid(gen, lora_gen, embedder, num_messages=8)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.75

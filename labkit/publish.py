@@ -17,6 +17,7 @@ from pathlib import Path
 
 from labkit.config import REPO_ROOT
 from labkit.hybrid import HYBRID_APPROACHES, hybrid_markdown
+from labkit.keys import After
 from labkit.report import (
     SHIPPED_PATH,
     cost_markdown,
@@ -115,7 +116,7 @@ def check_results(results, source: str = "the results") -> dict:
         need(d, ("differences", approach), "measurable", (lambda v: isinstance(v, bool), "true or false"))
     fr = need(results, (), "freshness", _OBJECT, optional=True)
     if fr is not None:
-        for key in ("RAG after update", "fine-tuned (stale)", "fine-tuned retrained"):
+        for key in (After.RAG, After.STALE, After.RETRAINED):
             need(fr, ("freshness",), key, _OBJECT)
         for key, value in fr.items():
             if isinstance(value, dict) and "new" in value:

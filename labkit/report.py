@@ -24,6 +24,7 @@ from labkit.config import DATA_DIR, REPO_ROOT, get_config
 from labkit.costs import format_seconds
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, rate_text, wilson_interval
 from labkit.hybrid import hybrid_findings, hybrid_markdown
+from labkit.keys import After, Approach
 from labkit.reader import reader_info, reader_markdown
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
@@ -79,11 +80,11 @@ def miss_split_markdown(board: dict) -> str:
     return "\n".join(lines)
 
 
-def versus(results: dict, approach: str, against: str = "RAG") -> str:
+def versus(results: dict, approach: str, against: str = Approach.RAG) -> str:
     """How an approach's accuracy compares with another's, in the kit's words: a difference whose 95% interval
     includes zero is "no measurable difference". Example: versus(results, "fine-tuned") -> "ahead of RAG by 0.19 [0.03, 0.34]"
     """
-    d = (results.get("differences") or {}).get(approach) if against == "RAG" else None
+    d = (results.get("differences") or {}).get(approach) if against == Approach.RAG else None
     if d is None:
         board = results["scoreboard"]
         a, b = board[approach]["accuracy"]["mean"], board[against]["accuracy"]["mean"]
@@ -152,27 +153,27 @@ def meaning(results: dict) -> list[str]:
         return (board.get(a, {}).get(k) or {}).get("mean")
 
     lines = []
-    if m("RAG", "accuracy") is not None and m("closed-book", "accuracy") is not None:
-        line = (f"- Knowledge: RAG answers {m('RAG', 'accuracy'):.2f} of the held-out paraphrases against "
-                f"{m('closed-book', 'accuracy'):.2f} closed-book.")
-        if m("fine-tuned", "accuracy") is not None:
+    if m(Approach.RAG, "accuracy") is not None and m(Approach.CLOSED_BOOK, "accuracy") is not None:
+        line = (f"- Knowledge: RAG answers {m(Approach.RAG, 'accuracy'):.2f} of the held-out paraphrases against "
+                f"{m(Approach.CLOSED_BOOK, 'accuracy'):.2f} closed-book.")
+        if m(Approach.FINE_TUNED, "accuracy") is not None:
             line += (f" Fine-tuned on the same questions (training wording plus fact statements) the model answers "
-                     f"{m('fine-tuned', 'accuracy'):.2f}, {versus(results, 'fine-tuned')}.")
-        if m("fine-tuned (docs)", "accuracy") is not None:
-            verdict = versus(results, "fine-tuned (docs)")
+                     f"{m(Approach.FINE_TUNED, 'accuracy'):.2f}, {versus(results, Approach.FINE_TUNED)}.")
+        if m(Approach.FINE_TUNED_DOCS, "accuracy") is not None:
+            verdict = versus(results, Approach.FINE_TUNED_DOCS)
             line += (f" Fine-tuned on the documents' raw text alone (Ovadia et al.'s unsupervised fine-tuning) it answers "
-                     f"{m('fine-tuned (docs)', 'accuracy'):.2f}, {verdict}"
+                     f"{m(Approach.FINE_TUNED_DOCS, 'accuracy'):.2f}, {verdict}"
                      + (": as Ovadia et al. found, reading a fact in training is not learning to answer it." if verdict.startswith("behind")
                         else ": Ovadia et al.'s finding is not confirmed on this run." if verdict.startswith("no measurable")
                         else ": Ovadia et al.'s finding does not hold on this run."))
         lines.append(line)
-    if m("RAFT + RAG", "accuracy") is not None and m("RAG", "accuracy") is not None:
-        lines.append(f"- The retrieval-aware fine-tune answers {m('RAFT + RAG', 'accuracy'):.2f}, {versus(results, 'RAFT + RAG')} "
-                     f"({m('RAG', 'accuracy'):.2f}).")
-    if m("reading adapter + RAG", "accuracy") is not None and m("RAG", "accuracy") is not None:
+    if m(Approach.RAFT_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
+        lines.append(f"- The retrieval-aware fine-tune answers {m(Approach.RAFT_RAG, 'accuracy'):.2f}, {versus(results, Approach.RAFT_RAG)} "
+                     f"({m(Approach.RAG, 'accuracy'):.2f}).")
+    if m(Approach.READER_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
         lines.append(f"- The reading adapter (a small LoRA shipped in data/reader, trained once to read numbered sources on the "
-                     f"questions of two thirds of the documents) answers {m('reading adapter + RAG', 'accuracy'):.2f} from the same "
-                     f"sources, {versus(results, 'reading adapter + RAG')} ({m('RAG', 'accuracy'):.2f}); it never saw these "
+                     f"questions of two thirds of the documents) answers {m(Approach.READER_RAG, 'accuracy'):.2f} from the same "
+                     f"sources, {versus(results, Approach.READER_RAG)} ({m(Approach.RAG, 'accuracy'):.2f}); it never saw these "
                      "paraphrases, but did see the training wordings of two thirds of the questions.")
     multi = {a: row["multi_acc"] for a, row in board.items() if row.get("multi_acc")}
     if multi:
@@ -183,19 +184,19 @@ def meaning(results: dict) -> list[str]:
                      + (f", with no measurable difference from {', '.join(spread_)} (too few such questions to separate them)." if spread_
                         else ", measurably ahead of every other row."))
     if fr:
-        line = (f"- Freshness, over {fr['RAG after update']['new'].get('n', '?')} answers about changed facts: after the index update "
-                f"({fr['update_s']['mean']:.2f} s) RAG gives the new value in {fmt(fr['RAG after update']['new'])} of answers; "
-                f"the fine-tuned model as it is in {fmt(fr['fine-tuned (stale)']['new'])}, and "
-                f"{fmt(fr['fine-tuned retrained']['new'])} after {fr['retrain_s']['mean']:.0f} s of "
+        line = (f"- Freshness, over {fr[After.RAG]['new'].get('n', '?')} answers about changed facts: after the index update "
+                f"({fr['update_s']['mean']:.2f} s) RAG gives the new value in {fmt(fr[After.RAG]['new'])} of answers; "
+                f"the fine-tuned model as it is in {fmt(fr[After.STALE]['new'])}, and "
+                f"{fmt(fr[After.RETRAINED]['new'])} after {fr['retrain_s']['mean']:.0f} s of "
                 + (f"further training of its adapter on the changed facts (plus as many unchanged ones), which moved the unchanged "
                    f"facts from {fmt(fr['kept_acc_before'])} to {fmt(fr['kept_acc_after'])}" if fr.get("kept_acc_before") else "retraining"))
-        if "reading adapter + RAG after update" in fr:
-            line += f"; the reading adapter, reading the updated index, in {fmt(fr['reading adapter + RAG after update']['new'])}"
-        if "RAFT + RAG after update" in fr:
-            line += f"; the retrieval-aware fine-tune reads the updated index and gives it in {fmt(fr['RAFT + RAG after update']['new'])}"
+        if After.READER_RAG in fr:
+            line += f"; the reading adapter, reading the updated index, in {fmt(fr[After.READER_RAG]['new'])}"
+        if After.RAFT_RAG in fr:
+            line += f"; the retrieval-aware fine-tune reads the updated index and gives it in {fmt(fr[After.RAFT_RAG]['new'])}"
         lines.append(line + ".")
-    if m("fine-tuned", "general_acc") is not None and m("closed-book", "general_acc") is not None:
-        before, after = board["closed-book"]["general_acc"], board["fine-tuned"]["general_acc"]
+    if m(Approach.FINE_TUNED, "general_acc") is not None and m(Approach.CLOSED_BOOK, "general_acc") is not None:
+        before, after = board[Approach.CLOSED_BOOK]["general_acc"], board[Approach.FINE_TUNED]["general_acc"]
         overlap = "lo" in before and "lo" in after and intervals_overlap((before["lo"], before["hi"]), (after["lo"], after["hi"]))
         lines.append(f"- Forgetting: the general probe goes from {fmt(before)} to {fmt(after)} after fine-tuning"
                      + (" (the intervals overlap: no measurable difference on this probe)" if overlap else "")
@@ -253,7 +254,7 @@ def write_report(results: dict, out) -> Path:
           "## Freshness", "", freshness_markdown(results.get("freshness")), ""]
     if results.get("freshness"):
         md += ["![freshness](freshness.png)", ""]
-    if "reading adapter + RAG" in results["scoreboard"]:
+    if Approach.READER_RAG in results["scoreboard"]:
         md += ["## The reading adapter on documents it never saw, and on a corpus nobody here wrote", "",
                "From the shipped adapter's own record (data/reader/labkit.json, written by `labkit train-reader`), not from this run:", "",
                reader_markdown(reader_info()), ""]
@@ -358,10 +359,10 @@ def reversals(run: dict, shipped: dict) -> list[str]:
 
     board_run, board_full = run.get("scoreboard") or {}, shipped.get("scoreboard") or {}
     pairs = []  # (name, against, this run's two values, the full run's two values)
-    if "RAG" in board_run and "RAG" in board_full:
-        pairs += [(a, "RAG", board_run[a]["accuracy"]["mean"], board_run["RAG"]["accuracy"]["mean"],
-                   board_full[a]["accuracy"]["mean"], board_full["RAG"]["accuracy"]["mean"])
-                  for a in board_run if a != "RAG" and a in board_full]
+    if Approach.RAG in board_run and Approach.RAG in board_full:
+        pairs += [(a, Approach.RAG, board_run[a]["accuracy"]["mean"], board_run[Approach.RAG]["accuracy"]["mean"],
+                   board_full[a]["accuracy"]["mean"], board_full[Approach.RAG]["accuracy"]["mean"])
+                  for a in board_run if a != Approach.RAG and a in board_full]
     b_run, b_full = run.get("behaviour"), shipped.get("behaviour")
     if b_run and b_full:
         pairs.append(("LoRA on triage labels", "retrieved examples", b_run["lora"]["label_accuracy"], b_run["few_shot"]["label_accuracy"],

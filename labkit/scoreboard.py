@@ -1,11 +1,16 @@
-"""The scoreboard's arithmetic: one experiment's seed runs become means, spreads, intervals and paired differences.
+"""The scoreboard: how one row is scored, and how seed runs become means, spreads, intervals and paired differences.
 
-What it holds: `APPROACHES` (the scoreboard's rows, in order) and `METRICS` (its columns);
-`aggregate` (mean and spread over seeds of every metric, each rate with its n and 95% Wilson
-interval; the freshness figures likewise) and `differences` (each approach's accuracy minus
-RAG's, paired by question, with a 95% bootstrap interval over questions).
+What it holds:
+- a row's record: `score_closed_book` / `score_rag` (accuracy, F1, `multi_document`, MC, the general
+  probe, traceability, where wrong answers come from, latency, prompt tokens, each on the held-out
+  paraphrases of the taught questions) and `row_costs` (its one-off costs: the index, the training);
+- the arithmetic over seeds: `METRICS` (the columns), `aggregate` (mean and spread over seeds of every
+  metric, each rate with its n and 95% Wilson interval; the freshness figures likewise) and
+  `differences` (each approach's accuracy minus RAG's, paired by question, with a 95% bootstrap
+  interval over questions). The rows' names are `labkit.keys`'.
 
-What it leaves out: running anything (`labkit.compare`), and writing it down (`labkit.report`).
+What it leaves out: training and running the rows (`labkit.rows`, `labkit.freshness`, `labkit.compare`),
+the metrics themselves (`labkit.evaluate`), and writing it down (`labkit.report`).
 
 Example: aggregate(seed_runs)["scoreboard"]["RAG"]["accuracy"] -> {"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.17, "hi": 0.40}
 """
@@ -14,10 +19,86 @@ from __future__ import annotations
 
 import statistics
 
-from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N, paired_bootstrap, wilson_interval
+from labkit.data import needs_two_documents
+from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N, mc_accuracy, mc_items_from_qa, miss_split, paired_bootstrap, wilson_interval
+from labkit.keys import APPROACHES, Approach
+from labkit.rag import RAG, evaluate_closed_book, evaluate_rag
 
-APPROACHES = ("closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
 METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # aggregated per row (closed-book rows have no miss split: n/a)
+
+# ---------------------------------------------------------------- one row
+
+
+def multi_document(records: list[dict], questions: list[dict]) -> dict:
+    """Accuracy on the questions whose answer needs two documents (e.g. "Which is heavier, the Brimble Kettle or the
+    Drumlin Toaster?"), and how many answers that is: reasoning across documents as its own column.
+
+    Example: multi_document(ev.records, qs) -> {"multi_acc": 0.25, "n_multi": 4}
+    """
+    multi = {q["id"] for q in questions if needs_two_documents(q)}
+    picked = [r for r in records if r["id"].split("/")[0] in multi]
+    return {"multi_acc": round(sum(r["match"] for r in picked) / len(picked), 4) if picked else None, "n_multi": len(picked)}
+
+
+def score_closed_book(gen, questions: list[dict], probe_items: list, max_new_tokens: int) -> dict:
+    """A closed-book row: accuracy, F1, MC accuracy, general probe, latency, prompt tokens.
+
+    Example: score_closed_book(gen, qs, probe, 32)["accuracy"] -> 0.06
+    """
+    ev = evaluate_closed_book(gen, questions, max_new_tokens=max_new_tokens)
+    mc_items = mc_items_from_qa(questions)
+    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], **multi_document(ev.records, questions),
+            "mc_acc": round(mc_accuracy(gen, mc_items), 4),
+            "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
+            "general_acc": round(mc_accuracy(gen, probe_items), 4),
+            "n": len(ev.records), "n_mc": len(mc_items), "n_probe": len(probe_items),
+            "latency_p50_s": ev.summary["latency_p50_s"],
+            "prompt_tokens": statistics.median(gen.count_tokens(gen.chat_prompt(r["question"])) for r in ev.records),
+            "records": ev.records}
+
+
+def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int) -> dict:
+    """A RAG row: accuracy, F1, where wrong answers come from (retrieval or reading), traceability, latency, prompt tokens; MC is n/a.
+
+    Example: score_rag(RAG(index, gen), qs, 0.6, 40)["cited_gold"] -> 0.81
+    `general_acc` is the probe score (over n_probe items) of the model that answers: RAG leaves
+    a model's weights as they are. Traceability is counted twice: citations the model wrote
+    (`cited_by_model`, `cited_gold_by_model`) and those including the ones labkit attributed
+    afterwards by word overlap (`cited`, `cited_gold`), which are 1.00 by construction. MC is n/a
+    because it measures what a model *stores*; with sources in the prompt it would measure
+    reading, which the open-answer accuracy already does.
+    """
+    by_id = {q["id"]: q for q in questions}
+    ev = evaluate_rag(rag_system, questions)
+    n = max(1, len(ev.records))
+
+    def gold(r):
+        return any(r["sources"][c - 1] in by_id[r["id"].split("/")[0]]["doc_ids"] for c in r["cited"])
+
+    def share(test):
+        return round(sum(bool(test(r)) for r in ev.records) / n, 4)
+
+    split = miss_split(ev.records)
+    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], **multi_document(ev.records, questions), "mc_acc": None,
+            "retrieval_miss": split["retrieval_miss"], "reading_miss": split["reading_miss"],
+            "cited": share(lambda r: r["cited"]), "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
+            "cited_gold": share(gold), "cited_gold_by_model": share(lambda r: r["cited_by"] == "model" and gold(r)),
+            "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe,
+            "latency_p50_s": ev.summary["latency_p50_s"],
+            "prompt_tokens": statistics.median(r["prompt_tokens"] for r in ev.records),
+            "records": ev.records}
+
+
+def row_costs(index_info: dict, rag: bool, train_s: float = 0.0, adapter_bytes: int = 0) -> dict:
+    """A row's one-off costs: the index (RAG rows only: `index_info` is `rows.measure_index`'s) and the training.
+
+    Example: row_costs({"index_build_s": 4.1, "index_bytes": 1480000}, rag=False)["index_bytes"] -> 0
+    """
+    return {"index_build_s": index_info["index_build_s"] if rag else 0.0, "index_bytes": index_info["index_bytes"] if rag else 0,
+            "train_s": train_s, "adapter_bytes": adapter_bytes}
+
+
+# ---------------------------------------------------------------- over seeds
 
 
 def _stats(values: list, n: int | None = None) -> dict | None:
@@ -59,7 +140,7 @@ def aggregate(seed_runs: list[dict]) -> dict:
     return {"scoreboard": board, "freshness": fresh}
 
 
-def differences(seed_runs: list[dict], against: str = "RAG") -> dict:
+def differences(seed_runs: list[dict], against: str = Approach.RAG) -> dict:
     """Each approach's accuracy minus `against`'s, paired by question (each question's match averaged over seeds), with a
     95% bootstrap interval over questions. Example: differences(runs)["fine-tuned"] -> {"diff": 0.19, "lo": 0.03, "hi": 0.34, "n": 59, "measurable": True}
     """

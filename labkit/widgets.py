@@ -33,6 +33,7 @@ from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, c
 from labkit.data import load_sweep
 from labkit.finetune import TrainConfig
 from labkit.forgetting import change_text, default_setup, lab_config, nearest_run, probe_change, run_forgetting, whole_probe
+from labkit.keys import Approach
 from labkit.models import check_question
 from labkit.plots import curves_png
 from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
@@ -211,13 +212,13 @@ def default_columns(index, gen, top_k: int = 3, reader: str = "adapter") -> list
     Example: [name for name, _ in default_columns(index, gen)] -> ["closed-book", "RAG", "reading adapter + RAG"]
     The adapter's column is left out, with a printed line saying why, when it does not fit `gen`.
     """
-    columns = [("closed-book", closed_book(gen)), ("RAG", RAG(index, gen, top_k=top_k).answer)]
+    columns = [(Approach.CLOSED_BOOK, closed_book(gen)), (Approach.RAG, RAG(index, gen, top_k=top_k).answer)]
     if reader != "plain":
         tuned, line = reader_for(gen, reader)
         if tuned is gen:
             print(line)
         else:
-            columns.append(("reading adapter + RAG", RAG(index, tuned, top_k=top_k).answer))
+            columns.append((Approach.READER_RAG, RAG(index, tuned, top_k=top_k).answer))
     return columns
 
 
@@ -270,11 +271,11 @@ def playground_columns(index, gen, top_k: int = 3) -> list:
     """
     columns = default_columns(index, gen, top_k)
     saved = list_adapters()
-    if ADAPTERS["fine-tuned"] in saved:
-        tuned = load_adapter(ADAPTERS["fine-tuned"], gen)
-        columns += [("fine-tuned", closed_book(tuned)), ("fine-tuned + RAG", RAG(index, tuned, top_k=top_k).answer)]
-    if ADAPTERS["RAFT + RAG"] in saved:
-        columns.append(("RAFT + RAG", RAG(index, load_adapter(ADAPTERS["RAFT + RAG"], gen), top_k=top_k).answer))
+    if ADAPTERS[Approach.FINE_TUNED] in saved:
+        tuned = load_adapter(ADAPTERS[Approach.FINE_TUNED], gen)
+        columns += [(Approach.FINE_TUNED, closed_book(tuned)), (Approach.FINE_TUNED_RAG, RAG(index, tuned, top_k=top_k).answer)]
+    if ADAPTERS[Approach.RAFT_RAG] in saved:
+        columns.append((Approach.RAFT_RAG, RAG(index, load_adapter(ADAPTERS[Approach.RAFT_RAG], gen), top_k=top_k).answer))
     return columns
 
 

@@ -1,9 +1,11 @@
-"""labkit.freshness: the questions a fact change touches, and the updated index built once per process."""
+"""labkit.freshness: the questions a fact change touches, the updated copy of the index, and freshness() on a tiny run."""
+
+from types import SimpleNamespace
 
 from labkit import freshness
 from labkit.compare_config import default_compare_config
-from labkit.data import load_updates, taught_questions
-from labkit.rows import Shared, measure_index
+from labkit.data import taught_questions
+from labkit.keys import After
 
 
 def test_the_changed_facts_questions_are_the_held_out_wordings_with_their_new_values():
@@ -16,16 +18,40 @@ def test_the_changed_facts_questions_are_the_held_out_wordings_with_their_new_va
     assert all(it["asked"] != by_id[it["qa_id"]]["question"] for it in asked)  # paraphrases, never the training wording
 
 
-def test_the_updated_index_is_built_once_per_process_and_the_original_is_left_alone(embedder):
-    index, info = measure_index(embedder, rebuild=False)
-    shared = Shared(None, embedder, index, info)
-    ccfg = default_compare_config(quick=True)
-    questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
-    update = load_updates()[:1]
-    *_, first, timing = freshness.updated_index(shared, questions, update, ccfg)
-    *_, again, _ = freshness.updated_index(shared, questions, update, ccfg)
-    assert again is first and timing["documents"] == 1  # the second reader gets the same copy, not a second update
-    doc = update[0]["doc_id"]
-    new_text = " ".join(c.text for c in first.chunks.values() if c.doc_id == doc)
-    old_text = " ".join(c.text for c in index.chunks.values() if c.doc_id == doc)
-    assert update[0]["new"] in new_text and update[0]["new"] not in old_text
+def test_the_updated_copy_has_the_new_sentence_and_the_original_index_is_left_alone(tiny_run):
+    setup, _ = tiny_run
+    [update] = setup.updates
+    assert setup.updated is not setup.index and setup.update_info["documents"] == 1
+    new_text = " ".join(c.text for c in setup.updated.chunks.values() if c.doc_id == update["doc_id"])
+    old_text = " ".join(c.text for c in setup.index.chunks.values() if c.doc_id == update["doc_id"])
+    assert update["new"] in new_text and update["new"] not in old_text and update["old"] in old_text
+
+
+def test_freshness_asks_the_fine_tune_stale_with_sources_and_retrained_and_joins_the_untrained_models(tiny_run, monkeypatch):
+    setup, ccfg = tiny_run
+    new_answers, asked, texts = freshness.changed_questions(setup.questions, setup.updates)
+    trained = []
+
+    def train_lora(gen, examples, ccfg_, seed, num_steps):  # records what the retraining is given; the model stays as it was
+        trained.append((gen, [e.source for e in examples], seed, num_steps))
+        return SimpleNamespace(gen=gen, train_s=1.234)
+
+    monkeypatch.setattr(freshness, "train_lora", train_lora)
+    fresh = freshness.freshness(setup, ccfg, setup.gen, seed=3)  # the base model stands in for the fine-tune
+    [(gen, sources, seed, num_steps)] = trained
+    changed = sorted(new_answers)
+    assert (gen, seed, num_steps) == (setup.gen, 3, ccfg.retrain_steps)  # the fine-tune's adapter, trained further
+    assert set(changed) <= set(sources) and len(set(sources) - set(changed)) == len(changed)  # as many unchanged facts replayed
+    assert (fresh["n_updates"], fresh["n_questions"], fresh["retrain_steps"], fresh["retrain_s"]) == (1, len(asked), 1, 1.23)
+    assert fresh["update_s"] == setup.update_info["seconds"] and fresh["n_kept"] == len(setup.questions) - len(changed)
+    for key in (After.FINE_TUNED_RAG, After.STALE, After.RETRAINED):
+        assert set(fresh[key]) == {"new", "old"} and 0 <= fresh[key]["new"] + fresh[key]["old"] <= 1
+    assert fresh[After.RETRAINED] == fresh[After.STALE] and fresh["kept_acc_after"] == fresh["kept_acc_before"]  # nothing was trained
+    assert [r["question"] for r in fresh["records"]] == texts and fresh["records"][0]["new"] == new_answers[asked[0]["qa_id"]]
+    after = freshness.untrained_after_update(setup, ccfg, reader=None)
+    assert after[After.READER_RAG] is None and len(after[After.RAG]) == len(texts)  # the run has the reader's row; it does not fit
+    joined = freshness.join_freshness(setup, fresh, {"new": 1.0, "old": 0.0}, after)
+    figures = [k for k, v in joined.items() if isinstance(v, dict) and "new" in v]
+    assert figures == [After.RAG, After.FINE_TUNED_RAG, After.STALE, After.RETRAINED, After.RAFT_RAG]  # results.json's order
+    assert joined[After.RAG] == freshness.share_new(after[After.RAG], asked, new_answers)
+    assert [r[After.RAG] for r in joined["records"]] == after[After.RAG] and After.RAG not in fresh["records"][0]  # the part is left as it was

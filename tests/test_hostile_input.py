@@ -28,6 +28,7 @@ import labkit.models
 from labkit.cli import _parser, main
 from labkit.compare_config import CompareConfig
 from labkit.config import DATA_DIR, REPO_ROOT
+from labkit.keys import APPROACHES
 from labkit.limits import LIMITS, bounds
 
 # Hypothesis keeps a cache of constants even with no example database: outside the checkout, not in .hypothesis/ of the cwd
@@ -198,7 +199,7 @@ def bad_setting(draw):
         word = draw(st.text(max_size=8).filter(lambda w: w.strip().lower() not in {"1", "true", "yes", "on", "0", "false", "no", "off"}))
         return f"{draw(st.sampled_from(BOOLS))}={word}"
     if how == "approaches":
-        row = draw(st.text(min_size=1, max_size=12).filter(lambda a: "," not in a and a.strip() and a.strip() not in labkit.compare.APPROACHES))
+        row = draw(st.text(min_size=1, max_size=12).filter(lambda a: "," not in a and a.strip() and a.strip() not in APPROACHES))
         return f"approaches=RAG,{row}"
     return f"seeds={draw(st.integers(1, 3))}"
 

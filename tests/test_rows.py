@@ -1,19 +1,32 @@
-"""labkit.rows: the state a run's seeds share, and what a row counts."""
+"""labkit.rows: the run's Setup (read once, frozen), and the row functions, each taking what it needs and returning its record."""
 
-from labkit.rows import Shared, measure_index, multi_document
+import dataclasses
 
+import pytest
 
-def test_pristine_index_is_a_fresh_copy_each_time(embedder):
-    index, info = measure_index(embedder, rebuild=False)
-    shared = Shared(None, embedder, index, info)
-    a, b = shared.pristine_index(), shared.pristine_index()
-    assert a is not b and a is not index and len(a) == len(b) == len(index)
-    a.delete_document(next(iter(a.documents)))
-    assert len(shared.pristine_index()) == len(index)  # editing one copy leaves the next untouched
+from labkit.compare_config import default_compare_config
+from labkit.data import load_probe, spread, taught_questions
+from labkit.rows import make_setup, row_closed_book, row_rag
 
 
-def test_multi_document_scores_only_the_questions_that_need_two_documents():
-    questions = [{"id": "q1", "doc_ids": ["a"]}, {"id": "q2", "doc_ids": ["a", "b"]}, {"id": "q3", "doc_ids": ["b", "c"]}]
-    records = [{"id": "q1/p0", "match": True}, {"id": "q2/p0", "match": True}, {"id": "q3/p0", "match": False}, {"id": "q3/p1", "match": False}]
-    assert multi_document(records, questions) == {"multi_acc": 0.3333, "n_multi": 3}
-    assert multi_document(records[:1], questions) == {"multi_acc": None, "n_multi": 0}  # none asked: n/a, not 0
+def test_a_setup_reads_the_runs_questions_and_probe_once_and_cannot_be_edited():
+    ccfg = default_compare_config(quick=True, num_questions=4, num_updates=1, num_probe=6)
+    setup = make_setup(None, None, None, {}, ccfg)
+    assert (setup.questions, setup.updates) == taught_questions(4, 1, False)
+    assert [it.question for it in setup.probe] == [r["question"] for r in spread(load_probe(), 6)]
+    assert setup.updated is None and setup.update_info is None  # freshness.with_updated_index adds them
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setup.questions = []  # every row reads the same questions: nothing may swap them mid-run
+
+
+def test_the_untrained_rows_score_the_held_out_wordings_and_cost_only_what_they_use(tiny_run):
+    setup, ccfg = tiny_run
+    closed = row_closed_book(setup, ccfg)
+    rag = row_rag(setup, ccfg, closed)
+    for row in (closed, rag):  # one held-out paraphrase per taught question, never its training wording
+        assert [r["question"] for r in row["records"]] == [q["paraphrases"][0] for q in setup.questions] and row["n"] == len(setup.questions)
+        assert row["train_s"] == 0.0 and row["adapter_bytes"] == 0
+    assert closed["index_bytes"] == 0 and closed["index_build_s"] == 0.0 and closed["n_probe"] == 4 and closed["mc_acc"] is not None
+    assert rag["index_bytes"] == setup.index_info["index_bytes"] > 0 and rag["mc_acc"] is None  # MC measures what a model stores
+    assert rag["general_acc"] == closed["general_acc"]  # RAG leaves the weights as they are: the base model's probe score
+    assert rag["prompt_tokens"] > closed["prompt_tokens"]  # the sources are in the prompt

@@ -1,0 +1,45 @@
+"""The names the side-by-side experiment files its results under, each spelled once.
+
+What it holds: `Approach` (the scoreboard's rows) and `APPROACHES` (them in scoreboard order);
+`After` (the freshness figures: each approach after the facts change) and `AFTER_UPDATE` (them
+in the order a run writes them). The values are plain strings, not an Enum: `data/results.json`,
+the README and saved runs hold them, so a value never changes; code names the constant.
+
+What it leaves out: the behaviour experiment's approaches (`zero_shot`, `few_shot`, `lora`: keys
+of `behaviour.run_behaviour`'s dict) and the hybrid's (`hybrid.HYBRID_APPROACHES`), and every
+metric's name (`labkit.evaluate`).
+
+Example: Approach.FINE_TUNED_RAG -> "fine-tuned + RAG"; After.STALE -> "fine-tuned (stale)"
+"""
+
+from __future__ import annotations
+
+
+class Approach:
+    """The scoreboard's rows, by what answers and with what in its prompt. Example: Approach.RAFT_RAG -> "RAFT + RAG"."""
+
+    CLOSED_BOOK = "closed-book"  # the base model, no sources
+    RAG = "RAG"  # the base model reading the top_k sources
+    READER_RAG = "reading adapter + RAG"  # the shipped reading adapter (data/reader) reading them
+    FINE_TUNED = "fine-tuned"  # LoRA on the questions and fact statements, no sources
+    FINE_TUNED_DOCS = "fine-tuned (docs)"  # LoRA on the documents' raw text alone, no sources
+    FINE_TUNED_RAG = "fine-tuned + RAG"  # the fine-tuned model reading the sources
+    RAFT_RAG = "RAFT + RAG"  # the retrieval-aware fine-tune reading the sources
+
+
+APPROACHES = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS,
+              Approach.FINE_TUNED_RAG, Approach.RAFT_RAG)
+
+
+class After:
+    """The freshness figures: who gives a changed fact's new value. Example: After.RAG -> "RAG after update"."""
+
+    RAG = "RAG after update"  # the base model reading the updated index
+    FINE_TUNED_RAG = "fine-tuned + RAG after update"  # the fine-tune (not retrained) reading the updated index
+    STALE = "fine-tuned (stale)"  # the fine-tune as it is, no sources
+    RETRAINED = "fine-tuned retrained"  # its adapter trained further on the changed facts
+    READER_RAG = "reading adapter + RAG after update"  # the reading adapter reading the updated index
+    RAFT_RAG = "RAFT + RAG after update"  # the retrieval-aware fine-tune reading the updated index
+
+
+AFTER_UPDATE = (After.RAG, After.FINE_TUNED_RAG, After.STALE, After.RETRAINED, After.READER_RAG, After.RAFT_RAG)
