@@ -132,10 +132,10 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     """
     from labkit.config import KB_DIR
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
+    from labkit.folder_index import index_folder
     from labkit.models import check_question, load_embedder, load_generator
     from labkit.rag import RAG, citation_check, format_answer, supporting_quote
     from labkit.reader import is_empty_answer, reader_for
-    from labkit.retrieval import index_folder
 
     question = check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
     top_k = check("top_k", top_k, "--top-k")
@@ -190,6 +190,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     """
     from labkit.config import DATA_DIR, KB_DIR
     from labkit.data import load_qa
+    from labkit.folder_index import index_folder
     from labkit.models import load_embedder, load_generator
     from labkit.reader import (
         READER_DIR,
@@ -203,7 +204,6 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         train_reader,
         write_readme_section,
     )
-    from labkit.retrieval import index_folder
 
     steps = None if steps is None else check("reader_steps", steps, "--steps")
     seed = check("seed", seed, "--seed")
@@ -448,8 +448,8 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
         print(f"labkit bundle: unpacked {', '.join(info['entries'])} into {cache}; `labkit doctor` shows the bundle in use")
         return 0
     from labkit.config import KB_DIR
+    from labkit.folder_index import folder_key, index_folder
     from labkit.models import load_embedder
-    from labkit.retrieval import folder_key, index_folder
 
     folders = [Path(d).expanduser() for d in (KB_DIR, *include_docs)]
     for folder in folders:

@@ -39,8 +39,9 @@ from labkit.behaviour import FORMAT_RULES, MAX_NEW_TOKENS, SHORT_INSTRUCTION, Ex
 from labkit.config import KB_DIR
 from labkit.data import load_qa, load_triage, load_updates, spread, updated_questions
 from labkit.evaluate import intervals_overlap, is_match, rate_text, wilson_interval
+from labkit.folder_index import index_folder
 from labkit.rag import Source, sources_block, sources_from_hits
-from labkit.retrieval import VectorIndex, apply_updates, index_folder
+from labkit.retrieval import VectorIndex, apply_updates
 
 HYBRID_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
 GREETINGS = ("Hi,", "Hello,", "Good morning,", "Hi team,")  # messages read like the triage data's, not like quiz questions

@@ -30,9 +30,10 @@ from labkit.config import KB_DIR
 from labkit.data import needs_two_documents
 from labkit.evaluate import mc_accuracy, mc_items_from_qa, miss_split
 from labkit.finetune import Example, build_examples, make_config, train
+from labkit.folder_index import index_folder
 from labkit.rag import RAG, build_prompt, evaluate_closed_book, evaluate_rag, sources_from_hits
 from labkit.reader import READER_DIR, load_reader, reader_info
-from labkit.retrieval import VectorIndex, index_folder
+from labkit.retrieval import VectorIndex
 from labkit.storage import dir_size
 
 ADAPTERS = {"fine-tuned": "compare-fine-tuned", "fine-tuned (docs)": "compare-docs", "RAFT + RAG": "compare-raft"}  # saved for the playground

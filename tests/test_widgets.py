@@ -3,8 +3,8 @@
 import pytest
 
 from labkit.config import KB_DIR
+from labkit.folder_index import index_folder
 from labkit.forgetting import LabSetup
-from labkit.retrieval import index_folder
 from labkit.widgets import (
     DecisionGuide,
     ForgettingLab,
