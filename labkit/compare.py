@@ -29,10 +29,10 @@ from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import get_config, set_seed
 from labkit.costs import format_seconds, project
 from labkit.data import load_probe, spread, taught_questions
-from labkit.evaluate import mc_items_from_probe
 from labkit.freshness import freshness, join_freshness, raft_freshness, untrained_after_update
 from labkit.hybrid import run_hybrid
 from labkit.models import load_embedder, load_generator, resolve_precision
+from labkit.multiple_choice import mc_items_from_probe
 from labkit.retrieval import VectorIndex
 from labkit.rows import Shared, measure_index, row_closed_book, row_docs, row_raft, row_rag, row_reader, rows_fine_tuned
 from labkit.scoreboard import APPROACHES as APPROACHES  # re-exported: the rows a run can have

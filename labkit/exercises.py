@@ -152,7 +152,8 @@ def function_like(reference: Callable, cases: list[tuple], why: str):
 
 def _nb01() -> dict:
     from labkit.data import load_probe
-    from labkit.evaluate import mc_items_from_probe, wilson_interval
+    from labkit.multiple_choice import mc_items_from_probe
+    from labkit.stats import wilson_interval
 
     def chance():
         return 1 / len(mc_items_from_probe(load_probe(1))[0].choices)
@@ -177,13 +178,13 @@ def _nb01() -> dict:
                              {0.5: "0.5 is chance with two choices; count the choices of one item."}),
             ["Every probe item has the right answer and some distractors.",
              "len(mc_items_from_probe(load_probe(1))[0].choices) counts the choices of one item."],
-            "from labkit.data import load_probe\nfrom labkit.evaluate import mc_items_from_probe\n"
+            "from labkit.data import load_probe\nfrom labkit.multiple_choice import mc_items_from_probe\n"
             "answer = 1 / len(mc_items_from_probe(load_probe(1))[0].choices)"),
         "q2": Exercise(
             "A fine-tune scores 12 of 16 probe items right. Give the 95% interval of that rate as (low, high).",
             lambda: wilson_interval(12 / 16, 16), interval_grade,
-            ["labkit.evaluate has the interval the kit prints everywhere.", "wilson_interval(rate, n)"],
-            "from labkit.evaluate import wilson_interval\nanswer = wilson_interval(12 / 16, 16)"),
+            ["labkit.stats has the interval the kit prints everywhere.", "wilson_interval(rate, n)"],
+            "from labkit.stats import wilson_interval\nanswer = wilson_interval(12 / 16, 16)"),
     }
 
 
@@ -331,7 +332,7 @@ def _nb05() -> dict:
                              "notebook 05's live run scores the whole probe for that reason."),
                   lambda a, e: "compute both intervals with wilson_interval(rate, n) and compare their ends."),
             ["One item moves the score 1/n.", "wilson_interval(run['final']['general_acc_before'], n) and the same for general_acc_after."],
-            "from labkit.data import load_sweep\nfrom labkit.evaluate import wilson_interval\n"
+            "from labkit.data import load_sweep\nfrom labkit.stats import wilson_interval\n"
             "from labkit.forgetting import drop_and_gain, sweep_runs\nsweep = load_sweep()\n"
             "run = max(sweep_runs(sweep, 'lora', replay=0.0), key=lambda r: drop_and_gain(r)['drop'])\nf = run['final']\n"
             "(lo1, hi1) = wilson_interval(f['general_acc_before'], f['n_probe'])\n"

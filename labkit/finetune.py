@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from labkit.config import KB_DIR, progress_bars, set_seed
 from labkit.data import load_general_text
 from labkit.documents import load_folder
-from labkit.evaluate import pad_right
 from labkit.limits import check
 from labkit.models import Generator, causal_lm, resolve_precision
+from labkit.multiple_choice import pad_right
 
 
 @dataclass

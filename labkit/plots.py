@@ -15,7 +15,8 @@ import io
 
 import numpy as np
 
-from labkit.evaluate import METRIC_LABELS, wilson_interval
+from labkit.evaluate import METRIC_LABELS
+from labkit.stats import wilson_interval
 
 
 def _axes(ax, figsize=(6, 4)):

@@ -28,9 +28,10 @@ from labkit.adapters import save_adapter
 from labkit.compare_config import CompareConfig
 from labkit.config import KB_DIR
 from labkit.data import needs_two_documents
-from labkit.evaluate import mc_accuracy, mc_items_from_qa, miss_split
+from labkit.evaluate import miss_split
 from labkit.finetune import Example, build_examples, make_config, train
 from labkit.folder_index import index_folder
+from labkit.multiple_choice import mc_accuracy, mc_items_from_qa
 from labkit.rag import RAG, build_prompt, evaluate_closed_book, evaluate_rag, sources_from_hits
 from labkit.reader import READER_DIR, load_reader, reader_info
 from labkit.retrieval import VectorIndex

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import statistics
 
-from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N, paired_bootstrap, wilson_interval
+from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N
+from labkit.stats import paired_bootstrap, wilson_interval
 
 APPROACHES = ("closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
 METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # aggregated per row (closed-book rows have no miss split: n/a)
