@@ -7,9 +7,10 @@ What is here:
   facts (the `fact_statements` knob: how many of each question's `facts` to add) and,
   optionally, raw document text. The held-out paraphrases of data/qa.jsonl are never used.
   `chat_example` is the one way to turn a prompt and a reply into a training example.
-- `encode` and `batches` (`iter_batches` draws them as training reaches them): the compact chat format, loss on the answer tokens only
-  (labels -100 elsewhere), length bucketing so that padding wastes little CPU, and
-  replay (a share of every batch drawn from general text, data/general_text.jsonl).
+- `encode`: an example's tokens in the compact chat format, loss on the answer tokens only
+  (labels -100 elsewhere); the batches they go into are `labkit.batching`'s (length bucketing so
+  that padding wastes little CPU, and replay: a share of every batch drawn from general text,
+  data/general_text.jsonl).
 - `train`: one plain PyTorch loop (AdamW) for LoRA (through peft) and
   for full fine-tuning, seeded, with a callback every N steps that notebooks, the widget
   and the command line share, a tqdm.auto progress bar, and a clean stop (Ctrl-C or a
@@ -28,16 +29,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import random
 import time
 from dataclasses import dataclass, field
 
+from labkit.batching import collate, iter_batches, padding_waste
 from labkit.config import KB_DIR, progress_bars, set_seed
 from labkit.data import load_general_text
 from labkit.documents import load_folder
 from labkit.limits import check
 from labkit.models import Generator, causal_lm, resolve_precision
-from labkit.multiple_choice import pad_right
 from labkit.train_step import FrozenInBf16, answer_loss, defer_sigint
 
 
@@ -159,85 +159,6 @@ def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
     ids = (p + t)[:max_len]
     labels = ([-100] * len(p) + t)[:max_len]
     return {"input_ids": ids, "labels": labels, "kind": example.kind}
-
-
-def collate(rows: list[dict], pad_id: int):
-    """Right-pad encoded rows into tensors. Example: two rows of 5 and 7 tokens -> input_ids of shape (2, 7)."""
-    ids, mask = pad_right([r["input_ids"] for r in rows], pad_id)
-    labels, _ = pad_right([r["labels"] for r in rows], -100)  # -100: no loss on padding
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
-
-
-def _replay_count(step: int, batch_size: int, replay: float) -> int:
-    """General examples in batch `step` (0-based): the running share tracks `replay`, and a batch keeps one domain row."""
-    want = round((step + 1) * replay * batch_size) - round(step * replay * batch_size)
-    return max(0, min(batch_size - 1, want))
-
-
-def replay_counts(num_steps: int, batch_size: int, replay: float) -> list[int]:
-    """How many general examples each batch holds, spread so the running share tracks `replay`.
-
-    Example: replay_counts(4, 8, 0.25) -> [2, 2, 2, 2]; replay_counts(2, 8, 0.1) -> [1, 1] (0.8 rounds to 1 each step)
-    """
-    return [_replay_count(s, batch_size, replay) for s in range(num_steps)]
-
-
-def iter_batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0,
-                 bucket: int = 8):
-    """The encoded batches of a run, drawn `bucket` steps at a time as training reaches them (`batches` lists them all).
-
-    Example: next(iter_batches(rows, [], num_steps=3, batch_size=4)) -> a list of 4 encoded rows
-    Every `bucket` steps are drawn together; within them, domain rows and replay rows are
-    each sorted by length and dealt out in order, so each batch holds rows of similar
-    length (less padding) while every batch keeps its exact replay count. The checks run
-    at once; the batches take memory for one bucket, never for the whole run.
-    """
-    if not domain:
-        raise ValueError("no training examples: pass at least one question")
-    if not general and replay > 0 and any(_replay_count(s, batch_size, replay) for s in range(num_steps)):
-        raise ValueError("replay > 0 needs general text (data/general_text.jsonl)")
-    return _draw(domain, general, num_steps, batch_size, replay, random.Random(seed), bucket)
-
-
-def _draw(domain, general, num_steps, batch_size, replay, rng, bucket):
-    def stream(rows):
-        while True:
-            order = list(range(len(rows)))
-            rng.shuffle(order)
-            yield from (rows[i] for i in order)
-
-    dom, general_rows = stream(domain), (stream(general) if general else iter(()))
-    for start in range(0, num_steps, bucket):
-        group = [_replay_count(s, batch_size, replay) for s in range(start, min(start + bucket, num_steps))]
-        d = sorted((next(dom) for _ in range(sum(batch_size - c for c in group))), key=lambda r: len(r["input_ids"]))
-        g = sorted((next(general_rows) for _ in range(sum(group))), key=lambda r: len(r["input_ids"]))
-        di = gi = 0
-        chunk = []
-        for c in group:
-            chunk.append(d[di : di + batch_size - c] + g[gi : gi + c])
-            di, gi = di + batch_size - c, gi + c
-        rng.shuffle(chunk)
-        yield from chunk
-
-
-def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0, bucket: int = 8):
-    """The encoded batches of a run as a list: `iter_batches` drawn to the end.
-
-    Example: len(batches(rows, [], num_steps=3, batch_size=4)) -> 3 (lists of 4 encoded rows)
-    """
-    return list(iter_batches(domain, general, num_steps, batch_size, replay, seed, bucket))
-
-
-def padding_waste(batch_list) -> float:
-    """Share of token slots in padded batches that are padding (any iterable of batches, read once).
-
-    Example: rows of 4 and 2 tokens -> 0.25.
-    """
-    real = slots = 0
-    for b in batch_list:
-        lengths = [len(r["input_ids"]) for r in b]
-        real, slots = real + sum(lengths), slots + len(lengths) * max(lengths)
-    return 1.0 - real / max(1, slots)
 
 
 # ---------------------------------------------------------------- models

@@ -7,10 +7,8 @@ What it holds:
   and to watch forgetting during training.
 - `MCItem`, `mc_items_from_qa`, `mc_items_from_probe`: the items, from QA records (the answer
   among its distractors, in a seeded order) or from general-probe records.
-- `pad_right`: token lists to a right-padded ids tensor and its attention mask (the training
-  loop's batches are padded with it too).
 
-What it leaves out: open answers and their metrics (`labkit.evaluate`), generation (`labkit.models`).
+What it leaves out: open answers and their metrics (`labkit.evaluate`), generation (`labkit.models`), padding (`labkit.batching`).
 """
 
 from __future__ import annotations
@@ -18,23 +16,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from labkit.batching import pad_right
 from labkit.models import causal_lm
-
-
-def pad_right(rows: list[list[int]], pad_id: int):
-    """Right-pad token lists into an ids tensor and its attention mask.
-
-    Example: pad_right([[5, 6, 7], [8]], 0) -> (tensor([[5, 6, 7], [8, 0, 0]]), tensor([[1, 1, 1], [1, 0, 0]]))
-    """
-    import torch
-
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, : len(r)] = 1
-    return ids, mask
 
 
 def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16, reduce: str = "sum") -> list[list[float]]:

@@ -5,19 +5,16 @@ import threading
 import pytest
 import torch
 
+from labkit.batching import collate
 from labkit.data import load_qa
 from labkit.finetune import (
     Example,
     TrainConfig,
-    batches,
     build_examples,
     chat_example,
-    collate,
     doc_examples,
     encode,
     make_config,
-    padding_waste,
-    replay_counts,
     train,
 )
 from labkit.models import resolve_precision
@@ -153,22 +150,5 @@ def test_keyboard_interrupt_keeps_the_last_completed_step(generator):
     examples = build_examples(generator, load_qa(2), fact_statements=0)
     result = train(generator, examples, TrainConfig(num_steps=5, batch_size=2, rank=4), callback=callback, every=1, progress=False)
     assert result.interrupted and result.steps_done == 1 and "step 1" in result.message
-
-
-@pytest.mark.parametrize("replay", [0.0, 0.25, 0.5])
-def test_replay_share_of_every_batch(replay):
-    domain = [{"input_ids": [1] * (3 + i % 5), "labels": [1] * (3 + i % 5), "kind": "qa"} for i in range(20)]
-    general = [{"input_ids": [2] * (4 + i % 7), "labels": [2] * (4 + i % 7), "kind": "general"} for i in range(30)]
-    plan = batches(domain, general, num_steps=10, batch_size=8, replay=replay, seed=0)
-    counts = [sum(r["kind"] == "general" for r in b) for b in plan]
-    assert all(len(b) == 8 for b in plan)
-    assert counts == replay_counts(10, 8, replay) and all(c == round(8 * replay) for c in counts)
-
-
-def test_length_bucketing_reduces_padding():
-    rows = [{"input_ids": [1] * n, "labels": [1] * n, "kind": "qa"} for n in [4, 30, 5, 28, 6, 31, 4, 29] * 4]
-    bucketed = padding_waste(batches(rows, [], num_steps=8, batch_size=4, bucket=8))
-    unbucketed = padding_waste(batches(rows, [], num_steps=8, batch_size=4, bucket=1))
-    assert bucketed < unbucketed
 
 

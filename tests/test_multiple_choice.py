@@ -1,4 +1,4 @@
-"""labkit.multiple_choice: the fast scorer equals a plain one, in float32 and near it in bf16; items keep their answer; padding."""
+"""labkit.multiple_choice: the fast scorer equals a plain one, in float32 and near it in bf16; items keep their answer."""
 
 import pytest
 import torch
@@ -68,9 +68,3 @@ def test_mc_items_from_qa_keeps_answer_and_hides_position():
     assert all(it.question.startswith("P") for it in items)  # held-out wording only
 
 
-def test_pad_right_pads_ids_and_masks_only_the_padding():
-    ids, mask = mc.pad_right([[5, 6, 7], [8]], 0)
-    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
-    assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
-    labels, _ = mc.pad_right([[-100, 9], [4, 4, 4, 4]], -100)
-    assert labels.tolist() == [[-100, 9, -100, -100], [4, 4, 4, 4]]

@@ -7,8 +7,9 @@ import threading
 import pytest
 import torch
 
+from labkit.batching import collate
 from labkit.data import load_qa
-from labkit.finetune import TrainConfig, build_examples, collate, encode, train
+from labkit.finetune import TrainConfig, build_examples, encode, train
 from labkit.models import resolve_precision
 from labkit.train_step import FrozenInBf16, answer_loss, defer_sigint
 
