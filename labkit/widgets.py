@@ -33,8 +33,8 @@ from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, c
 from labkit.data import load_sweep
 from labkit.finetune import TrainConfig
 from labkit.forgetting import change_text, default_setup, lab_config, nearest_run, probe_change, run_forgetting, whole_probe
+from labkit.forgetting_plots import curves_png
 from labkit.models import check_question
-from labkit.plots import curves_png
 from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
 from labkit.reader import reader_for
 from labkit.rows import ADAPTERS
