@@ -14,7 +14,7 @@ What is here:
   `probe_change` (the general-probe change with its 95% intervals) and `sweep_findings`
   (what the sweep says, each sentence computed from it and its item counts).
 
-What is left out: the widget (`labkit.widgets.ForgettingLab`), the plots (`labkit.forgetting_plots`),
+What is left out: the widget (`labkit.forgetting_lab.ForgettingLab`), the plots (`labkit.forgetting_plots`),
 the multiple-choice scorer (`labkit.multiple_choice`) and the training loop (`labkit.finetune`).
 """
 
