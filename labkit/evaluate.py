@@ -11,7 +11,7 @@ Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same func
   `RATE_N`: which count each rate is out of.
 - `miss_split`: a RAG evaluation's answers as right, retrieval misses (no gold source among
   the top_k) and reading misses (a gold source there, the answer wrong).
-Retrieval metrics (recall@k, MRR) live here too. What it leaves out: the multiple-choice scorer
+Retrieval metrics (recall@k, MRR, and `evaluate_retrieval` of an index) live here too. What it leaves out: the multiple-choice scorer
 (`labkit.multiple_choice`), intervals (`labkit.stats`) and generation itself (`labkit.models`).
 """
 
@@ -262,3 +262,28 @@ def reciprocal_rank(retrieved_doc_ids: list[str], gold_doc_ids) -> float:
         if d in gold:
             return 1.0 / rank
     return 0.0
+
+
+def evaluate_retrieval(index, questions: list[dict], per_question: int = 1, ks=(1, 3, 5), fetch: int = 20) -> dict:
+    """Document-level recall@k and MRR of an index on held-out paraphrases.
+
+    Example: evaluate_retrieval(index, load_qa())["summary"] -> {"n": 235, "recall@1": 0.8, "recall@3": 0.95, ..., "mrr": 0.87}
+    `index` is a retrieval.VectorIndex (anything with its search_many). Each question retrieves `fetch` chunks;
+    their document ids, duplicates dropped, are ranked against the question's gold `doc_ids` (as recall_at_k does).
+    """
+    items = heldout_questions(questions, per_question)
+    start = time.perf_counter()
+    hits = index.search_many([it["asked"] for it in items], fetch)
+    seconds = (time.perf_counter() - start) / max(1, len(items))
+    records = []
+    for it, row in zip(items, hits, strict=True):
+        docs = list(dict.fromkeys(h.chunk.doc_id for h in row))
+        rec = {"id": it["id"], "question": it["asked"], "gold": it["doc_ids"], "retrieved": docs[: max(ks)]}
+        rec.update({f"recall@{k}": recall_at_k(docs, it["doc_ids"], k) for k in ks})
+        rec["rr"] = reciprocal_rank(docs, it["doc_ids"])
+        records.append(rec)
+    n = max(1, len(records))
+    summary = {"n": len(records), **{f"recall@{k}": round(sum(r[f"recall@{k}"] for r in records) / n, 4) for k in ks}}
+    summary["mrr"] = round(sum(r["rr"] for r in records) / n, 4)
+    summary["seconds_per_question"] = round(seconds, 4)
+    return {"summary": summary, "records": records}

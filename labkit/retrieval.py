@@ -1,4 +1,4 @@
-"""Retrieval: keep embedded chunks in a FAISS index, search, add/replace/delete, save/load; retrieval metrics.
+"""Retrieval: keep embedded chunks in a FAISS index, search, add/replace/delete, save/load; search speed.
 
 What it holds:
 - `VectorIndex`: a FAISS index chosen by name ("flat" exact inner product, "hnsw" graph,
@@ -8,12 +8,11 @@ What it holds:
   store next to it, searches with a question, and saves to / loads from a directory
   (`index.faiss` + `chunks.json`, no pickle). `build_index` makes one of some documents.
 - `apply_updates`: edit documents as data/updates.jsonl says and swap them into an index.
-- `evaluate_retrieval`: recall@k and MRR against gold document ids; `search_latency`:
-  p50/p95 milliseconds of single-question searches.
+- `search_latency`: p50/p95 milliseconds of single-question searches.
 
 What it leaves out: embedding texts (`labkit.embedding`), the cache of a folder's index
-(`labkit.folder_index`), prompting and generation (`labkit.rag`), hybrid/keyword search,
-re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
+(`labkit.folder_index`), an index's recall@k and MRR (`labkit.evaluate.evaluate_retrieval`),
+prompting and generation (`labkit.rag`), hybrid/keyword search, re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from labkit.config import KB_DIR
 from labkit.corpus import Chunk, chunk_corpus, chunk_document
 from labkit.documents import Corpus, Document, load_folder
 from labkit.embedding import embed_texts, embedder_name, few_threads
-from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
 from labkit.models import check_question, embedding_dim
 from labkit.storage import atomic_dir
 
@@ -330,31 +328,6 @@ def apply_updates(index: VectorIndex, updates: list[dict], folder=KB_DIR) -> dic
 
 
 # ---------------------------------------------------------------- measuring
-
-
-def evaluate_retrieval(index: VectorIndex, questions: list[dict], per_question: int = 1, ks=(1, 3, 5), fetch: int = 20) -> dict:
-    """Document-level recall@k and MRR of an index on held-out paraphrases.
-
-    Example: evaluate_retrieval(index, load_qa())["summary"] -> {"n": 235, "recall@1": 0.8, "recall@3": 0.95, ..., "mrr": 0.87}
-    Each question retrieves `fetch` chunks; their document ids, duplicates dropped, are
-    ranked against the question's gold `doc_ids` (as labkit.evaluate.recall_at_k does).
-    """
-    items = heldout_questions(questions, per_question)
-    start = time.perf_counter()
-    hits = index.search_many([it["asked"] for it in items], fetch)
-    seconds = (time.perf_counter() - start) / max(1, len(items))
-    records = []
-    for it, row in zip(items, hits, strict=True):
-        docs = list(dict.fromkeys(h.chunk.doc_id for h in row))
-        rec = {"id": it["id"], "question": it["asked"], "gold": it["doc_ids"], "retrieved": docs[: max(ks)]}
-        rec.update({f"recall@{k}": recall_at_k(docs, it["doc_ids"], k) for k in ks})
-        rec["rr"] = reciprocal_rank(docs, it["doc_ids"])
-        records.append(rec)
-    n = max(1, len(records))
-    summary = {"n": len(records), **{f"recall@{k}": round(sum(r[f"recall@{k}"] for r in records) / n, 4) for k in ks}}
-    summary["mrr"] = round(sum(r["rr"] for r in records) / n, 4)
-    summary["seconds_per_question"] = round(seconds, 4)
-    return {"summary": summary, "records": records}
 
 
 def search_latency(index: VectorIndex, vectors: np.ndarray, top_k: int = 3) -> dict:

@@ -1,8 +1,11 @@
-"""labkit.evaluate: matching and F1 of open answers, comparison questions, scored records, shares, retrieval metrics."""
+"""labkit.evaluate: matching and F1 of open answers, comparison questions, scored records, shares, retrieval metrics of an index."""
 
 import pytest
 
 from labkit import evaluate as ev
+from labkit.config import KB_DIR
+from labkit.data import load_qa
+from labkit.folder_index import index_folder
 from labkit.stats import wilson_interval
 
 
@@ -104,3 +107,9 @@ def test_summarize_gives_every_accuracy_its_n_and_interval():
     assert summary["n"] == 10 and summary["accuracy"] == 0.3
     assert summary["accuracy_95"] == wilson_interval(0.3, 10) and summary["accuracy_95"][0] < 0.3 < summary["accuracy_95"][1]
     assert ev.summarize([])["accuracy_95"] == (0.0, 1.0)  # no answers: nothing is known
+
+
+def test_kb_retrieval_recall(embedder):
+    index = index_folder(KB_DIR, embedder, progress=False)
+    result = ev.evaluate_retrieval(index, load_qa()[::4])
+    assert result["summary"]["recall@3"] >= 0.85 and 0.7 <= result["summary"]["mrr"] <= 1.0
