@@ -1,25 +1,14 @@
 """labkit.forgetting_plots: each figure draws the runs it is given (steps, domain_acc, general_acc), on a given Axes or its own."""
 
-import matplotlib
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-
-from labkit import forgetting_plots as fplots  # noqa: E402
+from labkit import forgetting_plots as fplots
 
 HISTORY = [{"step": 0, "domain_acc": 0.25, "general_acc": 0.8, "loss": None},
            {"step": 4, "domain_acc": 0.5, "general_acc": 0.75, "loss": 1.2},
            {"step": 8, "domain_acc": 0.9, "general_acc": 0.7, "loss": 0.4}]
 RUNS = [{"key": "lora", "entry": {"method": "lora"}, "history": HISTORY},
         {"key": "full", "entry": {"method": "full"}, "history": [dict(h, general_acc=h["general_acc"] - 0.3) for h in HISTORY]}]
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
 
 
 def test_curves_draw_both_histories(ax):

@@ -5,7 +5,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from labkit import plots  # noqa: E402
 from labkit.corpus import Chunk  # noqa: E402
@@ -18,13 +17,6 @@ def stat(mean, **more):
 
 BOARD = {"closed-book": {m: stat(v) for m, v in (("accuracy", 0.1), ("index_build_s", 0.0), ("train_s", 0.0))} | {"general_acc": stat(0.8)},
          "RAG": {m: stat(v) for m, v in (("accuracy", 0.4), ("index_build_s", 7.0), ("train_s", 0.0))} | {"general_acc": stat(0.8)}}
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
 
 
 def heights(ax):
