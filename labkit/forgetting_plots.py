@@ -1,4 +1,4 @@
-"""Forgetting plots: the fine-tuning track's figures, domain_acc (learning) and general_acc (forgetting) of training runs.
+"""Forgetting plots: the fine-tuning track's figures, domain_acc (learning) and general_acc (forgetting) of runs.
 
 What it holds, each `plot_x(..., ax=None) -> Axes` as in `labkit.plots`: `plot_curves` (both
 scores against step), `plot_frontier` (one against the other along each run), `plot_compare`

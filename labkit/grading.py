@@ -1,4 +1,4 @@
-"""Grading: one exercise (a task, `check`, `hint`, `solution`) and the graders that give feedback (after Kaggle's learntools).
+"""Grading: an exercise (a task, `check`, `hint`, `solution`) and the graders that give feedback (after learntools).
 
 What it holds:
 - `Exercise`: one task. `check(answer)` prints "Correct" or "Not yet: " with feedback that

@@ -8,7 +8,8 @@ What it holds:
 - `MCItem`, `mc_items_from_qa`, `mc_items_from_probe`: the items, from QA records (the answer
   among its distractors, in a seeded order) or from general-probe records.
 
-What it leaves out: open answers and their metrics (`labkit.evaluate`), generation (`labkit.models`), padding (`labkit.batching`).
+What it leaves out: open answers and their metrics (`labkit.evaluate`), generation (`labkit.models`),
+padding (`labkit.batching`).
 """
 
 from __future__ import annotations
