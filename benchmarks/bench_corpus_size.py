@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from labkit.config import KB_DIR
+from labkit.folder_index import index_folder
 from labkit.models import load_embedder
-from labkit.retrieval import INDEX_KINDS, VectorIndex, index_folder, search_latency
+from labkit.retrieval import INDEX_KINDS, VectorIndex, search_latency
 
 INTERACTIVE_MS = 100.0  # a search slower than this (p50) no longer feels instant beside a ~1 s answer
 

@@ -15,7 +15,7 @@ Measures, in one process on this machine's CPU:
   waste (Trainer pads each random batch, no bucketing), alternated --repeats times with the
   median ratio (one pair alone moved between 0.96x and 1.47x on this machine);
 - evaluation throughput: multiple-choice items/s, the kit's cached scorer against
-  evaluate.mc_accuracy;
+  multiple_choice.mc_accuracy;
 - peak memory of full fine-tuning: resource.getrusage(RUSAGE_SELF).ru_maxrss of a child
   process that loads the model and runs full fine-tuning steps (whole-process peak RSS),
   twice, before this process loads anything;
@@ -117,10 +117,10 @@ def main() -> None:
         return
 
     from labkit.data import load_qa, spread
-    from labkit.evaluate import mc_accuracy, mc_items_from_qa
     from labkit.finetune import build_examples
     from labkit.forgetting import default_setup, lab_config, run_forgetting
     from labkit.models import load_generator
+    from labkit.multiple_choice import mc_accuracy, mc_items_from_qa
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     from labkit.models import resolve_precision
@@ -170,7 +170,7 @@ def main() -> None:
     items = mc_items_from_qa(spread(load_qa(), 16))
     t = time.perf_counter()
     mc_accuracy(gen, items)
-    print(f"evaluation: {len(items) / (time.perf_counter() - t):.2f} MC items/s (evaluate.mc_accuracy, prompt encoded once)")
+    print(f"evaluation: {len(items) / (time.perf_counter() - t):.2f} MC items/s (multiple_choice.mc_accuracy, prompt encoded once)")
     if not args.skip_lab:
         first = {}
         t = time.perf_counter()

@@ -29,9 +29,9 @@ from labkit.config import KB_DIR
 from labkit.costs import memory_bandwidth_gbs
 from labkit.data import taught_questions
 from labkit.evaluate import heldout_questions, score_answers
+from labkit.folder_index import index_folder
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG, fit_prompt, sources_from_hits
-from labkit.retrieval import index_folder
 
 
 def _timed(fn) -> float:

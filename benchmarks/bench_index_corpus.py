@@ -4,8 +4,8 @@ Prints, for one folder (default: Python's own HTML documentation, Debian's pytho
 - loading (files read and parsed) and chunking: seconds, documents, chunks, what was skipped;
 - the chunks' length in the embedder's tokens (median, p95, share cut at its max_seq_length);
 - embedding throughput on a sample of chunks, in document order (as before), length-sorted
-  (as `retrieval.embed_texts` does) and length-sorted with bf16 matmuls (as it does for a corpus
-  of `retrieval.BF16_EMBED_MIN` chunks or more), in one run: chunks/s, tokens/s, the ratios and
+  (as `embedding.embed_texts` does) and length-sorted with bf16 matmuls (as it does for a corpus
+  of `embedding.BF16_EMBED_MIN` chunks or more), in one run: chunks/s, tokens/s, the ratios and
   the bf16 vectors' cosine to the float32 ones;
 - the embedder's limit here: 2 x (non-embedding parameters) FLOPs per token plus attention,
   against the measured matmul peak, and the projected time for every chunk;
@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labkit import retrieval
+from labkit import embedding
 from labkit.config import get_config
 from labkit.corpus import chunk_corpus
 from labkit.costs import matmul_peak_gflops
 from labkit.documents import load_folder
+from labkit.embedding import embed_texts
 from labkit.models import load_embedder, resolve_precision
-from labkit.retrieval import build_index, embed_texts
+from labkit.retrieval import build_index
 
 PYTHON_DOCS = Path("/usr/share/doc/python3.11/html")
 
@@ -87,10 +88,10 @@ def main() -> None:
     reference = {}
     before_s = _timed(lambda: embed_in_document_order(embedder, sample))
     after_s = _timed(lambda: reference.setdefault("float32", embed_texts(embedder, sample, progress=False)))
-    threshold, retrieval.BF16_EMBED_MIN = retrieval.BF16_EMBED_MIN, 0  # the sample embedded as a corpus of BF16_EMBED_MIN+ chunks is
+    threshold, embedding.BF16_EMBED_MIN = embedding.BF16_EMBED_MIN, 0  # the sample embedded as a corpus of BF16_EMBED_MIN+ chunks is
     bf16 = resolve_precision(get_config().precision) == "bfloat16"
     bf16_s = _timed(lambda: reference.setdefault("bf16", embed_texts(embedder, sample, progress=False))) if bf16 else None
-    retrieval.BF16_EMBED_MIN = threshold
+    embedding.BF16_EMBED_MIN = threshold
     print(f"sample of {len(sample)} chunks ({sample_tokens:,} tokens), in one run:")
     print(f"  document order, batches of 32: {before_s:6.1f} s = {len(sample) / before_s:6.1f} chunks/s, {sample_tokens / before_s:7.0f} tokens/s")
     print(f"  length-sorted,  batches of 32: {after_s:6.1f} s = {len(sample) / after_s:6.1f} chunks/s, {sample_tokens / after_s:7.0f} tokens/s"

@@ -19,9 +19,10 @@ from labkit.config import KB_DIR
 from labkit.corpus import chunk_corpus
 from labkit.data import load_qa, spread
 from labkit.documents import load_folder
+from labkit.embedding import embed_texts, few_threads
 from labkit.models import load_embedder, load_generator
 from labkit.rag import RAG
-from labkit.retrieval import INDEX_KINDS, VectorIndex, embed_texts, few_threads
+from labkit.retrieval import INDEX_KINDS, VectorIndex
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:

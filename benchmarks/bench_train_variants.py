@@ -33,8 +33,8 @@ def shapes(gen, ccfg):
     from labkit.config import KB_DIR
     from labkit.data import taught_questions
     from labkit.finetune import build_examples
+    from labkit.folder_index import index_folder
     from labkit.models import load_embedder
-    from labkit.retrieval import index_folder
     from labkit.rows import raft_examples
 
     questions, _ = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)

@@ -3,7 +3,7 @@
 `run_ask` indexes the folder (cached, so only the first question about a folder embeds it), reads the sources with the
 reading adapter (or the plain model), and prints the answer with its sources, a supporting quote where the answer has
 no content of its own, and whether the cited source holds its words; --json prints all of it with timings. What it
-leaves out: the pieces it calls (`retrieval.index_folder`, `rag.RAG`, `reader.reader_for`) and argument parsing
+leaves out: the pieces it calls (`folder_index.index_folder`, `rag.RAG`, `reader.reader_for`) and argument parsing
 (`labkit.cli`).
 """
 
@@ -27,10 +27,10 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     """
     from labkit.config import KB_DIR
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
+    from labkit.folder_index import index_folder
     from labkit.models import check_question, load_embedder, load_generator
     from labkit.rag import RAG, citation_check, format_answer, supporting_quote
     from labkit.reader import is_empty_answer, reader_for
-    from labkit.retrieval import index_folder
 
     question = check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
     top_k = check("top_k", top_k, "--top-k")

@@ -31,8 +31,8 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
         print(f"labkit bundle: unpacked {', '.join(info['entries'])} into {cache}; `labkit doctor` shows the bundle in use")
         return 0
     from labkit.config import KB_DIR
+    from labkit.folder_index import folder_key, index_folder
     from labkit.models import load_embedder
-    from labkit.retrieval import folder_key, index_folder
 
     folders = [Path(d).expanduser() for d in (KB_DIR, *include_docs)]
     for folder in folders:

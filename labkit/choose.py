@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labkit.evaluate import intervals_overlap, wilson_interval
 from labkit.keys import After, Approach
+from labkit.stats import intervals_overlap, wilson_interval
 
 CHANGE = ("never", "monthly", "weekly or faster")  # how often the knowledge changes
 TRACEABILITY = ("nice to have", "required")  # must every answer point at its source?

@@ -3,7 +3,7 @@
 Each command's body is a short function in the module named for what it does, over the modules that do the work,
 so that notebooks, tests and the command line run the same code:
 - `labkit doctor`        environment check (`doctor.doctor_report`)
-- `labkit ask`           RAG answer with sources (`ask.run_ask`: `retrieval.index_folder` + `rag.RAG`)
+- `labkit ask`           RAG answer with sources (`ask.run_ask`: `folder_index.index_folder` + `rag.RAG`)
 - `labkit train-reader`  train the reading adapter, score it against the plain model (`train_commands.run_train_reader`)
 - `labkit finetune`      LoRA or full fine-tune with the forgetting history (`train_commands.run_finetune`)
 - `labkit sweep`         recompute the forgetting lab's shipped sweep (`train_commands.run_sweep`)

@@ -1,36 +1,30 @@
-"""Evaluation: answer metrics, multiple-choice log-likelihood, and scoring a question set.
+"""Evaluation: answer metrics, and scoring a question set's open answers.
 
 Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same functions:
 - `is_match`: SQuAD-style normalisation; an answer counts if it contains the canonical
   answer or an alias as whole words ("costs $89" matches "$89", "$899" does not).
 - `token_f1`: SQuAD token overlap F1, the best over the accepted answers.
-- `mc_scores` / `mc_accuracy`: which of several choices the model finds most likely as
-  its answer (summed log-probability of its tokens), batched, the prompt encoded once. Fast
-  and deterministic: the one multiple-choice scorer, used for the general probe, for
-  domain_acc and to watch forgetting during training.
 - `evaluate_answers`: runs any `answer_fn(question) -> str` over held-out paraphrases and
-  returns per-question records and a summary.
+  returns per-question records and a summary (accuracy with its 95% Wilson interval).
 - `share_new`: after a fact changes, the share of answers holding the new and the old value.
 - `METRIC_LABELS`: the scoreboard's metric keys and the words a reader sees for them;
   `RATE_N`: which count each rate is out of.
 - `miss_split`: a RAG evaluation's answers as right, retrieval misses (no gold source among
   the top_k) and reading misses (a gold source there, the answer wrong).
-- `wilson_interval` (a proportion's 95% interval) and `paired_bootstrap` (a difference's,
-  resampling questions): every rate the kit prints carries its n and an interval.
-Retrieval metrics (recall@k, MRR) live here too. Generation itself is in `labkit.models`.
+Retrieval metrics (recall@k, MRR, and `evaluate_retrieval` of an index) live here too. What it leaves out: the multiple-choice scorer
+(`labkit.multiple_choice`), intervals (`labkit.stats`) and generation itself (`labkit.models`).
 """
 
 from __future__ import annotations
 
-import math
-import random
 import re
 import string
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from labkit.models import GENERATE_BATCH, causal_lm
+from labkit.models import GENERATE_BATCH
+from labkit.stats import wilson_interval
 
 METRIC_LABELS = {  # scoreboard key -> what a reader sees
     "accuracy": "accuracy (match)",
@@ -58,49 +52,6 @@ RATE_N = {  # rate metric -> the row key holding how many items it is a share of
     "mc_acc": "n_mc", "general_acc": "n_probe", "retrieval_miss": "n", "reading_miss": "n",
 }
 
-
-def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion observed as `rate` over n items.
-
-    Example: wilson_interval(0.5, 40) -> (0.352, 0.648); wilson_interval(0.0, 15) -> (0.0, 0.204)
-    Unlike rate ± 1.96 sd it stays inside [0, 1] and is honest at 0 and 1 with small n.
-    """
-    if n <= 0:
-        return 0.0, 1.0
-    denom = 1 + z * z / n
-    centre = (rate + z * z / (2 * n)) / denom
-    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denom
-    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
-
-
-def rate_text(value: float, n: int, show_n: bool = True) -> str:
-    """A rate with its 95% Wilson interval (and n), as every printed rate reads. Example: rate_text(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
-    lo, hi = wilson_interval(value, n)
-    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]" + (f" (n={n})" if show_n else "")
-
-
-def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """Whether two (lo, hi) intervals share a point: the kit's "no measurable difference" between two rates.
-
-    Example: intervals_overlap((0.64, 0.97), (0.28, 0.72)) -> True; intervals_overlap((0.64, 0.97), (0.18, 0.61)) -> False
-    """
-    return a[0] <= b[1] and b[0] <= a[1]
-
-
-def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> dict:
-    """Mean of a - b over paired items (questions) and its 95% bootstrap interval (items resampled with replacement).
-
-    Example: paired_bootstrap([1, 1, 0, 1], [0, 1, 0, 0]) -> {"diff": 0.5, "lo": 0.0, "hi": 1.0, "n": 4, "measurable": False}
-    "measurable" is False when the interval includes 0: then the kit says "no measurable difference".
-    """
-    if len(a) != len(b) or not a:
-        raise ValueError(f"paired_bootstrap needs two equal, non-empty lists (got {len(a)} and {len(b)})")
-    rng = random.Random(seed)
-    diffs = [x - y for x, y in zip(a, b, strict=True)]
-    n = len(diffs)
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
-    return {"diff": round(sum(diffs) / n, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": n, "measurable": not lo <= 0.0 <= hi}
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
@@ -155,134 +106,6 @@ def token_f1(prediction: str, answers) -> float:
             precision, recall = common / len(pred), common / len(gold)
             best = max(best, 2 * precision * recall / (precision + recall))
     return best
-
-
-# ---------------------------------------------------------------- multiple choice
-
-
-def pad_right(rows: list[list[int]], pad_id: int):
-    """Right-pad token lists into an ids tensor and its attention mask.
-
-    Example: pad_right([[5, 6, 7], [8]], 0) -> (tensor([[5, 6, 7], [8, 0, 0]]), tensor([[1, 1, 1], [1, 0, 0]]))
-    """
-    import torch
-
-    width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, : len(r)] = 1
-    return ids, mask
-
-
-def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16, reduce: str = "sum") -> list[list[float]]:
-    """Log-probability of each choice as the model's answer to each question.
-
-    Example: mc_scores(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-2.3, -5.2]]
-    The prompt is the chat prompt of the question; each choice is scored as the start of
-    the assistant's turn. reduce="sum" (the default) adds the choice's token
-    log-probabilities; "mean" divides by its length. We use the sum: the mean favours
-    multi-token choices, because the second token of a word is nearly free ("Venice" beats
-    "Rome" as Italy's capital).
-    Speed: each question's prompt runs once; its keys and values are copied for every
-    choice, and only the choice tokens run after it (about 2.5x fewer tokens than scoring
-    prompt + choice rows); the vocabulary projection runs only at the positions that
-    predict a choice token. tests/test_evaluate.py checks it against a plain reference.
-    """
-    import torch
-
-    tok = gen.tokenizer
-    lm = causal_lm(gen.model)
-    was_training = gen.model.training
-    gen.model.eval()
-    device = next(lm.parameters()).device
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    out: list[list[float]] = []
-    with gen.inference():
-        for start in range(0, len(questions), batch_size):
-            qs, cs = questions[start : start + batch_size], choices[start : start + batch_size]
-            prompts = [gen.prompt_ids(q) for q in qs]
-            opts = [[tok(str(c), add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for c in cc] for cc in cs]
-            ids, mask = pad_right(prompts, pad)
-            first = lm.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True)
-            cache = first.past_key_values
-            rows = [i for i, o in enumerate(opts) for _ in o]
-            flat = [c for o in opts for c in o]
-            cache.batch_select_indices(torch.tensor(rows, device=device))
-            cids, cmask = pad_right(flat, pad)
-            cwidth = cids.shape[1]
-            pos = torch.tensor([len(prompts[i]) for i in rows]).unsqueeze(1) + torch.arange(cwidth).unsqueeze(0)
-            full_mask = torch.cat([mask[rows], cmask], dim=1)
-            second = lm.model(input_ids=cids.to(device), attention_mask=full_mask.to(device), position_ids=pos.to(device),
-                              past_key_values=cache, use_cache=True)
-            last = first.last_hidden_state[torch.tensor(rows), torch.tensor([len(prompts[i]) - 1 for i in rows])]
-            # hidden state predicting choice token j: the prompt's last for j = 0, choice token j - 1 after
-            hid = torch.cat([last.unsqueeze(1), second.last_hidden_state[:, :-1]], dim=1)
-            keep = cmask.bool().to(device)
-            logp = torch.log_softmax(lm.lm_head(hid[keep]).float(), dim=-1)
-            picked = logp.gather(1, cids.to(device)[keep].unsqueeze(1)).squeeze(1)
-            counts = cmask.sum(1).tolist()
-            k = 0
-            scores = []
-            for n in counts:
-                part = picked[k : k + n]
-                scores.append((part.sum() if reduce == "sum" else part.mean()).item())
-                k += n
-            k = 0
-            for o in opts:
-                out.append(scores[k : k + len(o)])
-                k += len(o)
-    if was_training:
-        gen.model.train()
-    return out
-
-
-@dataclass
-class MCItem:
-    """One multiple-choice question: its text, its choices and which one is right."""
-
-    id: str
-    question: str
-    choices: list[str]
-    answer_index: int
-
-
-def mc_items_from_qa(questions: list[dict], field_name: str = "paraphrases", per_question: int = 1, seed: int = 0) -> list[MCItem]:
-    """Multiple-choice items from QA records: the answer among its three distractors, in a seeded order.
-
-    Example: mc_items_from_qa([q])[0].choices -> ["$99", "$89", "$79", "$129"]
-    field_name="paraphrases" uses the held-out wordings; "question" the training wording.
-    """
-    rng = random.Random(seed)
-    items = []
-    for q in questions:
-        texts = [q["question"]] if field_name == "question" else q["paraphrases"][:per_question]
-        for i, text in enumerate(texts):
-            choices = [q["answer"], *q["distractors"]]
-            order = list(range(len(choices)))
-            rng.shuffle(order)
-            items.append(MCItem(f"{q['id']}/{i}", text, [choices[j] for j in order], order.index(0)))
-    return items
-
-
-def mc_items_from_probe(probe: list[dict]) -> list[MCItem]:
-    """Multiple-choice items from general-probe records. Example: [{"id": "g001", "question": ..., "choices": [...], "answer_index": 2}] -> [MCItem(...)]."""
-    return [MCItem(p["id"], p["question"], list(p["choices"]), int(p["answer_index"])) for p in probe]
-
-
-def mc_accuracy(gen, items: list[MCItem], batch_size: int = 16, return_records: bool = False, reduce: str = "sum"):
-    """Share of items whose right choice has the highest log-probability. Example: mc_accuracy(gen, probe_items) -> 0.78."""
-    scores = mc_scores(gen, [it.question for it in items], [it.choices for it in items], batch_size, reduce)
-    picks = [max(range(len(s)), key=s.__getitem__) for s in scores]
-    acc = sum(p == it.answer_index for p, it in zip(picks, items, strict=True)) / max(1, len(items))
-    if return_records:
-        records = [
-            {"id": it.id, "question": it.question, "picked": it.choices[p], "right": it.choices[it.answer_index], "correct": p == it.answer_index}
-            for it, p in zip(items, picks, strict=True)
-        ]
-        return acc, records
-    return acc
 
 
 # ---------------------------------------------------------------- open answers
@@ -439,3 +262,28 @@ def reciprocal_rank(retrieved_doc_ids: list[str], gold_doc_ids) -> float:
         if d in gold:
             return 1.0 / rank
     return 0.0
+
+
+def evaluate_retrieval(index, questions: list[dict], per_question: int = 1, ks=(1, 3, 5), fetch: int = 20) -> dict:
+    """Document-level recall@k and MRR of an index on held-out paraphrases.
+
+    Example: evaluate_retrieval(index, load_qa())["summary"] -> {"n": 235, "recall@1": 0.8, "recall@3": 0.95, ..., "mrr": 0.87}
+    `index` is a retrieval.VectorIndex (anything with its search_many). Each question retrieves `fetch` chunks;
+    their document ids, duplicates dropped, are ranked against the question's gold `doc_ids` (as recall_at_k does).
+    """
+    items = heldout_questions(questions, per_question)
+    start = time.perf_counter()
+    hits = index.search_many([it["asked"] for it in items], fetch)
+    seconds = (time.perf_counter() - start) / max(1, len(items))
+    records = []
+    for it, row in zip(items, hits, strict=True):
+        docs = list(dict.fromkeys(h.chunk.doc_id for h in row))
+        rec = {"id": it["id"], "question": it["asked"], "gold": it["doc_ids"], "retrieved": docs[: max(ks)]}
+        rec.update({f"recall@{k}": recall_at_k(docs, it["doc_ids"], k) for k in ks})
+        rec["rr"] = reciprocal_rank(docs, it["doc_ids"])
+        records.append(rec)
+    n = max(1, len(records))
+    summary = {"n": len(records), **{f"recall@{k}": round(sum(r[f"recall@{k}"] for r in records) / n, 4) for k in ks}}
+    summary["mrr"] = round(sum(r["rr"] for r in records) / n, 4)
+    summary["seconds_per_question"] = round(seconds, 4)
+    return {"summary": summary, "records": records}

@@ -1,10 +1,7 @@
 """Exercises at the end of each notebook: a task, `check(answer)`, `hint()` and `solution()` (after Kaggle's learntools).
 
-What it holds:
-- `Exercise`: one task. `check(answer)` prints "Correct" or "Not yet: " with feedback that
-  says what the answer got wrong (not just that it is wrong) and returns True/False; `hint()`
-  prints the next hint; `solution()` prints code that computes the answer.
-- `for_notebook("02")`: the notebook's exercises as attributes `q1`, `q2`, ... .
+What it holds: each notebook's exercises (`Exercise`s of `labkit.grading`), and
+`for_notebook("02")`: the notebook's exercises as attributes `q1`, `q2`, ... .
 
 Every expected answer is computed when checked, from the kit's data, its committed results
 (`data/results.json`, the forgetting sweep) or labkit's own functions: never a typed number,
@@ -19,140 +16,24 @@ Example (notebook 01):
     Correct: 4 choices per item, so guessing scores 1/4 = 0.25.
     True
 
-What it leaves out: anything that needs a model run to grade (the notebooks' own asserts
-check the numbers; exercises check reading and reasoning).
+What it leaves out: what an exercise is and how answers are graded (`labkit.grading`), and
+anything that needs a model run to grade (the notebooks' own asserts check the numbers;
+exercises check reading and reasoning).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
 
-
-class Incorrect(Exception):
-    """Raised by a grader with the feedback a learner sees."""
-
-
-@dataclass
-class Exercise:
-    """One exercise. `expected()` computes the right answer; `grade(answer, expected)` raises Incorrect with feedback."""
-
-    task: str  # what to do, shown by `print(q)`
-    expected: Callable[[], Any]  # the right answer, computed from the kit's data when checked
-    grade: Callable[[Any, Any], str]  # returns the "Correct" explanation or raises Incorrect
-    hints: list[str] = field(default_factory=list)
-    solution_code: str = ""
-    _hints_shown: int = 0
-
-    def check(self, answer) -> bool:
-        """Print whether `answer` is right, with feedback; return True/False. Example: q.check(0.25) -> True."""
-        if answer is None or answer is Ellipsis:
-            print("Not yet: replace the ... (or None) with your answer, then run the cell again.")
-            return False
-        try:
-            why = self.grade(answer, self.expected())
-        except Incorrect as exc:
-            print(f"Not yet: {exc}")
-            return False
-        print(f"Correct: {why}")
-        return True
-
-    def hint(self) -> None:
-        """Print the next hint (they get more specific). Example: q.hint()."""
-        if not self.hints:
-            print("No hint for this one: re-read the section above.")
-            return
-        print(f"Hint {min(self._hints_shown, len(self.hints) - 1) + 1}/{len(self.hints)}: {self.hints[min(self._hints_shown, len(self.hints) - 1)]}")
-        self._hints_shown += 1
-
-    def solution(self) -> None:
-        """Print code that computes the answer. Example: q.solution()."""
-        print("Solution:\n" + self.solution_code.strip())
-
-    def __repr__(self) -> str:
-        return self.task
-
-
-# ---- graders ------------------------------------------------------------------------------
-
-def close_to(tolerance: float, why: Callable[[Any], str], wrong: dict | None = None):
-    """A grader for a number within `tolerance` (relative), with feedback for known wrong answers (value -> message)."""
-    def grade(answer, expected):
-        try:
-            value = float(answer)
-        except (TypeError, ValueError):
-            raise Incorrect(f"give a number, not {answer!r}") from None
-        if math.isclose(value, expected, rel_tol=tolerance, abs_tol=1e-9):
-            return why(expected)
-        for bad, message in (wrong or {}).items():
-            if math.isclose(value, bad(expected) if callable(bad) else bad, rel_tol=tolerance, abs_tol=1e-9):
-                raise Incorrect(message.format(answer=answer))
-        raise Incorrect(f"{answer} is not it; {'too high' if value > expected else 'too low'}. Try hint().")
-    return grade
-
-
-def same_set(why: Callable[[Any], str]):
-    """A grader for a collection whose order does not matter; feedback names what is missing and what is extra."""
-    def grade(answer, expected):
-        if isinstance(answer, str):
-            answer = [answer]
-        try:
-            got = set(answer)
-        except TypeError:
-            raise Incorrect(f"give a list or set of names, not {answer!r}") from None
-        want = set(expected)
-        if got == want:
-            return why(expected)
-
-        def some(items):
-            items = sorted(map(str, items))
-            return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-        missing, extra = want - got, got - want
-        raise Incorrect("; ".join(part for part in (f"{len(missing)} missing ({some(missing)})" if missing else "",
-                                                    f"{len(extra)} not expected ({some(extra)})" if extra else "") if part))
-    return grade
-
-
-def equal(why: Callable[[Any], str], explain: Callable[[Any, Any], str] | None = None):
-    """A grader for an exact answer (a name, a bool, an int)."""
-    def grade(answer, expected):
-        if answer == expected:
-            return why(expected)
-        raise Incorrect(explain(answer, expected) if explain else f"{answer!r} is not it. Try hint().")
-    return grade
-
-
-def function_like(reference: Callable, cases: list[tuple], why: str):
-    """A grader for a function the learner writes: it must agree with labkit's on every case."""
-    def grade(answer, expected):
-        if not callable(answer):
-            raise Incorrect("pass your function itself (its name, without brackets)")
-        for args in cases:
-            try:
-                got = answer(*args)
-            except Exception as exc:  # the learner's code: show what it raised, on which input
-                raise Incorrect(f"your function raised {type(exc).__name__}: {exc} on {args!r}") from None
-            want = reference(*args)
-            if got is None:
-                raise Incorrect(f"on {args!r} it returned None: did you forget `return`? Expected {want!r}")
-            try:
-                same = math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9) if isinstance(want, (int, float)) else got == want
-            except (TypeError, ValueError):
-                same = False
-            if not same:
-                raise Incorrect(f"on {args!r} it returned {got!r}; expected {want!r}")
-        return why
-    return grade
-
+from labkit.grading import Exercise, Incorrect, close_to, equal, function_like, same_set
 
 # ---- the exercises, by notebook -----------------------------------------------------------
 
 def _nb01() -> dict:
     from labkit.data import load_probe
-    from labkit.evaluate import mc_items_from_probe, wilson_interval
+    from labkit.multiple_choice import mc_items_from_probe
+    from labkit.stats import wilson_interval
 
     def chance():
         return 1 / len(mc_items_from_probe(load_probe(1))[0].choices)
@@ -177,13 +58,13 @@ def _nb01() -> dict:
                              {0.5: "0.5 is chance with two choices; count the choices of one item."}),
             ["Every probe item has the right answer and some distractors.",
              "len(mc_items_from_probe(load_probe(1))[0].choices) counts the choices of one item."],
-            "from labkit.data import load_probe\nfrom labkit.evaluate import mc_items_from_probe\n"
+            "from labkit.data import load_probe\nfrom labkit.multiple_choice import mc_items_from_probe\n"
             "answer = 1 / len(mc_items_from_probe(load_probe(1))[0].choices)"),
         "q2": Exercise(
             "A fine-tune scores 12 of 16 probe items right. Give the 95% interval of that rate as (low, high).",
             lambda: wilson_interval(12 / 16, 16), interval_grade,
-            ["labkit.evaluate has the interval the kit prints everywhere.", "wilson_interval(rate, n)"],
-            "from labkit.evaluate import wilson_interval\nanswer = wilson_interval(12 / 16, 16)"),
+            ["labkit.stats has the interval the kit prints everywhere.", "wilson_interval(rate, n)"],
+            "from labkit.stats import wilson_interval\nanswer = wilson_interval(12 / 16, 16)"),
     }
 
 
@@ -331,7 +212,7 @@ def _nb05() -> dict:
                              "notebook 05's live run scores the whole probe for that reason."),
                   lambda a, e: "compute both intervals with wilson_interval(rate, n) and compare their ends."),
             ["One item moves the score 1/n.", "wilson_interval(run['final']['general_acc_before'], n) and the same for general_acc_after."],
-            "from labkit.data import load_sweep\nfrom labkit.evaluate import wilson_interval\n"
+            "from labkit.data import load_sweep\nfrom labkit.stats import wilson_interval\n"
             "from labkit.forgetting import drop_and_gain, sweep_runs\nsweep = load_sweep()\n"
             "run = max(sweep_runs(sweep, 'lora', replay=0.0), key=lambda r: drop_and_gain(r)['drop'])\nf = run['final']\n"
             "(lo1, hi1) = wilson_interval(f['general_acc_before'], f['n_probe'])\n"

@@ -7,40 +7,38 @@ What is here:
   facts (the `fact_statements` knob: how many of each question's `facts` to add) and,
   optionally, raw document text. The held-out paraphrases of data/qa.jsonl are never used.
   `chat_example` is the one way to turn a prompt and a reply into a training example.
-- `encode` and `batches` (`iter_batches` draws them as training reaches them): the compact chat format, loss on the answer tokens only
-  (labels -100 elsewhere), length bucketing so that padding wastes little CPU, and
-  replay (a share of every batch drawn from general text, data/general_text.jsonl).
+- `encode`: an example's tokens in the compact chat format, loss on the answer tokens only
+  (labels -100 elsewhere); the batches they go into are `labkit.batching`'s (length bucketing so
+  that padding wastes little CPU, and replay: a share of every batch drawn from general text,
+  data/general_text.jsonl).
 - `train`: one plain PyTorch loop (AdamW) for LoRA (through peft) and
   for full fine-tuning, seeded, with a callback every N steps that notebooks, the widget
   and the command line share, a tqdm.auto progress bar, and a clean stop (Ctrl-C or a
   stop event) that keeps the weights of the last completed step.
-- `lora_on_one_layer`: the LoRA update shown on one weight matrix, for notebook 04.
 
-What is left out: quantised training (QLoRA), gradient accumulation, mixed precision,
+What is left out: a step's parts (the answer-only loss, frozen weights in bf16, Ctrl-C held
+during the update: `labkit.train_step`), quantised training (QLoRA), gradient accumulation,
 multi-device training and learning-rate schedules beyond a short warm-up; scoring while
-training (`labkit.forgetting`), saving and loading adapters (`labkit.adapters`) and the
-`labkit finetune` command (`labkit.cli`). The loop
+training (`labkit.forgetting`), saving and loading adapters (`labkit.adapters`), LoRA on one
+layer by hand (`labkit.lora_demo`) and the `labkit finetune` command (`labkit.cli`). The loop
 never touches the base model it is given: it trains a copy.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
-import random
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 
+from labkit.batching import collate, iter_batches, padding_waste
 from labkit.config import KB_DIR, progress_bars, set_seed
 from labkit.data import load_general_text
 from labkit.documents import load_folder
-from labkit.evaluate import pad_right
 from labkit.limits import check
 from labkit.models import Generator, causal_lm, resolve_precision
+from labkit.train_step import FrozenInBf16, answer_loss, defer_sigint
 
 
 @dataclass
@@ -163,85 +161,6 @@ def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
     return {"input_ids": ids, "labels": labels, "kind": example.kind}
 
 
-def collate(rows: list[dict], pad_id: int):
-    """Right-pad encoded rows into tensors. Example: two rows of 5 and 7 tokens -> input_ids of shape (2, 7)."""
-    ids, mask = pad_right([r["input_ids"] for r in rows], pad_id)
-    labels, _ = pad_right([r["labels"] for r in rows], -100)  # -100: no loss on padding
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
-
-
-def _replay_count(step: int, batch_size: int, replay: float) -> int:
-    """General examples in batch `step` (0-based): the running share tracks `replay`, and a batch keeps one domain row."""
-    want = round((step + 1) * replay * batch_size) - round(step * replay * batch_size)
-    return max(0, min(batch_size - 1, want))
-
-
-def replay_counts(num_steps: int, batch_size: int, replay: float) -> list[int]:
-    """How many general examples each batch holds, spread so the running share tracks `replay`.
-
-    Example: replay_counts(4, 8, 0.25) -> [2, 2, 2, 2]; replay_counts(2, 8, 0.1) -> [1, 1] (0.8 rounds to 1 each step)
-    """
-    return [_replay_count(s, batch_size, replay) for s in range(num_steps)]
-
-
-def iter_batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0,
-                 bucket: int = 8):
-    """The encoded batches of a run, drawn `bucket` steps at a time as training reaches them (`batches` lists them all).
-
-    Example: next(iter_batches(rows, [], num_steps=3, batch_size=4)) -> a list of 4 encoded rows
-    Every `bucket` steps are drawn together; within them, domain rows and replay rows are
-    each sorted by length and dealt out in order, so each batch holds rows of similar
-    length (less padding) while every batch keeps its exact replay count. The checks run
-    at once; the batches take memory for one bucket, never for the whole run.
-    """
-    if not domain:
-        raise ValueError("no training examples: pass at least one question")
-    if not general and replay > 0 and any(_replay_count(s, batch_size, replay) for s in range(num_steps)):
-        raise ValueError("replay > 0 needs general text (data/general_text.jsonl)")
-    return _draw(domain, general, num_steps, batch_size, replay, random.Random(seed), bucket)
-
-
-def _draw(domain, general, num_steps, batch_size, replay, rng, bucket):
-    def stream(rows):
-        while True:
-            order = list(range(len(rows)))
-            rng.shuffle(order)
-            yield from (rows[i] for i in order)
-
-    dom, general_rows = stream(domain), (stream(general) if general else iter(()))
-    for start in range(0, num_steps, bucket):
-        group = [_replay_count(s, batch_size, replay) for s in range(start, min(start + bucket, num_steps))]
-        d = sorted((next(dom) for _ in range(sum(batch_size - c for c in group))), key=lambda r: len(r["input_ids"]))
-        g = sorted((next(general_rows) for _ in range(sum(group))), key=lambda r: len(r["input_ids"]))
-        di = gi = 0
-        chunk = []
-        for c in group:
-            chunk.append(d[di : di + batch_size - c] + g[gi : gi + c])
-            di, gi = di + batch_size - c, gi + c
-        rng.shuffle(chunk)
-        yield from chunk
-
-
-def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0, bucket: int = 8):
-    """The encoded batches of a run as a list: `iter_batches` drawn to the end.
-
-    Example: len(batches(rows, [], num_steps=3, batch_size=4)) -> 3 (lists of 4 encoded rows)
-    """
-    return list(iter_batches(domain, general, num_steps, batch_size, replay, seed, bucket))
-
-
-def padding_waste(batch_list) -> float:
-    """Share of token slots in padded batches that are padding (any iterable of batches, read once).
-
-    Example: rows of 4 and 2 tokens -> 0.25.
-    """
-    real = slots = 0
-    for b in batch_list:
-        lengths = [len(r["input_ids"]) for r in b]
-        real, slots = real + sum(lengths), slots + len(lengths) * max(lengths)
-    return 1.0 - real / max(1, slots)
-
-
 # ---------------------------------------------------------------- models
 
 
@@ -274,71 +193,6 @@ def prepare_model(gen, cfg: TrainConfig):
         for p in model.parameters():
             p.requires_grad_(True)
     return Generator(model, gen.tokenizer, gen.name, gen.source, 0.0, gen.from_cache, {**gen.info, "method": cfg.method})
-
-
-def answer_loss(model, batch):
-    """Mean cross-entropy over answer tokens only; the vocabulary projection runs only where labels exist.
-
-    Example: answer_loss(model, collate(rows, pad_id)) -> tensor(2.31)
-    Projecting only answer positions skips most of the 49k-wide lm_head work on prompts.
-    """
-    import torch
-
-    lm = causal_lm(model)
-    hidden = lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    targets = batch["labels"][:, 1:]
-    keep = targets != -100
-    logits = lm.lm_head(hidden[:, :-1][keep])
-    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
-
-
-class FrozenInBf16:
-    """bf16 copies of a model's frozen linear weights, swapped in for each training step's forward and backward.
-
-    Example: with FrozenInBf16(model, enabled=True).swapped(): loss = answer_loss(model, batch); loss.backward()
-    Autocast keeps the bf16 cast of a weight only if it requires grad; a LoRA's frozen base weights
-    were cast again at every step (~0.4 GB read per step). A copy made once gives the same values
-    as autocast's cast, so the losses are the same; between steps (callbacks, Ctrl-C, the trained
-    model handed back) the float32 weights are in place. Trainable weights and the embeddings
-    (tied to the output layer) are left alone. Answering meets the same autocast rule and is
-    mended differently (`Generator.inference` marks the frozen weights trainable under no_grad):
-    in training that would compute their gradients.
-    """
-
-    def __init__(self, model, enabled: bool):
-        import torch
-
-        lm = causal_lm(model)
-        tied = {id(p) for p in lm.get_input_embeddings().parameters()}
-        self.pairs = [(m, m.weight.data, m.weight.data.to(torch.bfloat16)) for m in lm.model.modules()
-                      if isinstance(m, torch.nn.Linear) and not m.weight.requires_grad and id(m.weight) not in tied
-                      and m.weight.dtype == torch.float32] if enabled else []
-
-    @contextlib.contextmanager
-    def swapped(self):
-        try:
-            for module, _, low in self.pairs:
-                module.weight.data = low
-            yield
-        finally:
-            for module, full, _ in self.pairs:
-                module.weight.data = full
-
-
-@contextlib.contextmanager
-def _defer_sigint():
-    """Hold Ctrl-C during the optimizer update so weights are never half-updated; re-raise after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 @dataclass
@@ -424,7 +278,7 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
                 with autocast:
                     loss = answer_loss(model, {k: v.to(device) for k, v in collate(rows, pad).items()})
                 loss.backward()
-            with _defer_sigint():
+            with defer_sigint():
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()
                 sched.step()
@@ -455,50 +309,3 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
     return result
 
 
-# ---------------------------------------------------------------- LoRA on one layer
-
-
-def lora_on_one_layer(gen, rank: int = 4, alpha: float = 8.0, layer: int = 0, module: str = "q_proj", seed: int = 0) -> dict:
-    """The LoRA update on one weight matrix: W x + (alpha / rank) * B (A x), checked against peft.
-
-    Example: lora_on_one_layer(gen, rank=4)["lora_params"] -> 4608 (vs 331776 in W: 1.4%)
-    A and B are drawn at random (peft starts B at zero, which would hide the update), the
-    update B @ A is formed and its rank measured, and the same A and B are put into peft's
-    LoRA layer to show that it computes exactly this.
-    """
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    lm = causal_lm(gen.model)
-    linear = getattr(lm.model.layers[layer].self_attn if module in ("q_proj", "k_proj", "v_proj", "o_proj") else lm.model.layers[layer].mlp, module)
-    W = linear.weight.detach().clone()
-    out_f, in_f = W.shape
-    g = torch.Generator().manual_seed(seed)
-    A = torch.randn(rank, in_f, generator=g) / math.sqrt(in_f)
-    B = torch.randn(out_f, rank, generator=g) * 0.02
-    scale = alpha / rank
-    delta = scale * (B @ A)
-    x = torch.randn(3, in_f, generator=g)
-    by_hand = x @ W.T + scale * (x @ A.T) @ B.T
-    layer_copy = copy.deepcopy(linear)
-    holder = torch.nn.Sequential()
-    holder.add_module("target", layer_copy)
-    peft_model = get_peft_model(holder, LoraConfig(r=rank, lora_alpha=alpha, target_modules=["target"], lora_dropout=0.0))
-    lora_layer = peft_model.base_model.model.target
-    with torch.no_grad():
-        lora_layer.lora_A["default"].weight.copy_(A)
-        lora_layer.lora_B["default"].weight.copy_(B)
-        by_peft = lora_layer(x)
-    return {
-        "module": f"model.layers.{layer}.{'self_attn' if module.endswith(('q_proj', 'k_proj', 'v_proj', 'o_proj')) else 'mlp'}.{module}",
-        "weight_shape": (out_f, in_f),
-        "rank": rank,
-        "scale": scale,
-        "full_params": out_f * in_f,
-        "lora_params": rank * (in_f + out_f),
-        "share": rank * (in_f + out_f) / (out_f * in_f),
-        "update_rank": int(torch.linalg.matrix_rank(delta)),
-        "update_norm_ratio": float(delta.norm() / W.norm()),
-        "max_diff_vs_peft": float((by_hand - by_peft).abs().max()),
-        "delta": delta,
-    }

@@ -7,15 +7,15 @@ What is here:
 - `run_forgetting`: one training run (LoRA or full, with replay) whose history records
   {step, domain_acc, general_acc, loss, seconds}: domain_acc on the held-out paraphrases
   of the taught questions (never trained on), general_acc on data/general_probe.jsonl,
-  both scored by `evaluate.mc_accuracy`.
+  both scored by `multiple_choice.mc_accuracy`.
 - `final_scores`: before/after scores including closed-book generation accuracy.
 - The sweep: `SWEEP_GRID`, `compute_sweep` (what `labkit sweep` runs), and for reading the
   shipped one (`data.load_sweep`): `nearest_run`, `sweep_runs`, `drop_and_gain`,
   `probe_change` (the general-probe change with its 95% intervals) and `sweep_findings`
   (what the sweep says, each sentence computed from it and its item counts).
 
-What is left out: the widget (`labkit.widgets.ForgettingLab`), the plots (`labkit.plots`),
-the multiple-choice scorer (`labkit.evaluate`) and the training loop (`labkit.finetune`).
+What is left out: the widget (`labkit.forgetting_lab.ForgettingLab`), the plots (`labkit.forgetting_plots`),
+the multiple-choice scorer (`labkit.multiple_choice`) and the training loop (`labkit.finetune`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from pathlib import Path
 
 from labkit.config import get_config
 from labkit.data import load_probe, load_qa, spread
-from labkit.evaluate import evaluate_batched, intervals_overlap, mc_accuracy, mc_items_from_probe, mc_items_from_qa, wilson_interval
+from labkit.evaluate import evaluate_batched
 from labkit.finetune import TrainConfig, build_examples, general_examples, make_config, train
+from labkit.multiple_choice import mc_accuracy, mc_items_from_probe, mc_items_from_qa
+from labkit.stats import intervals_overlap, wilson_interval
 
 
 @dataclass

@@ -38,9 +38,11 @@ from pathlib import Path
 from labkit.behaviour import FORMAT_RULES, MAX_NEW_TOKENS, SHORT_INSTRUCTION, ExampleRetriever, finetuned_prompt, parse_reply, render_prompt
 from labkit.config import KB_DIR
 from labkit.data import load_qa, load_triage, load_updates, spread, updated_questions
-from labkit.evaluate import intervals_overlap, is_match, rate_text, wilson_interval
+from labkit.evaluate import is_match
+from labkit.folder_index import index_folder
 from labkit.rag import Source, sources_block, sources_from_hits
-from labkit.retrieval import VectorIndex, apply_updates, index_folder
+from labkit.retrieval import VectorIndex, apply_updates
+from labkit.stats import intervals_overlap, rate_text, wilson_interval
 
 HYBRID_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
 GREETINGS = ("Hi,", "Hello,", "Good morning,", "Hi team,")  # messages read like the triage data's, not like quiz questions

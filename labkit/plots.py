@@ -1,24 +1,23 @@
-"""Plots: every matplotlib figure of the kit, one function a figure, `plot_x(..., ax=None) -> Axes`.
+"""Plots: the kit's matplotlib figures, one function a figure, `plot_x(..., ax=None) -> Axes`.
 
 Each function draws on the Axes it is given (or a new one) and returns it, so a notebook
 can put several on one figure. In order: the RAG track's figures (embeddings, similarity,
-retrieval, sweeps, latency, before/after), the fine-tuning track's (learning and
-forgetting curves, the frontier, runs compared, final bars, and `curves_png` for the
-forgetting lab's live picture), and the side-by-side report's (scoreboard bars, freshness,
-accuracy against cost). What it leaves out: styling themes, interactive plots (see
-`labkit.widgets`), and any computation beyond a 2-D projection.
+retrieval, sweeps, latency, before/after), the side-by-side report's (scoreboard bars,
+freshness, accuracy against cost), and pictures (the RAG pipeline, LoRA's matrices, the cost
+projection). What it leaves out: the fine-tuning track's learning and forgetting curves
+(`labkit.forgetting_plots`), styling themes, interactive plots (see `labkit.widgets`), and any
+computation beyond a 2-D projection.
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-from labkit.evaluate import METRIC_LABELS, wilson_interval
+from labkit.evaluate import METRIC_LABELS
 
 
 def _axes(ax, figsize=(6, 4)):
+    """The Axes to draw on: `ax`, or a new figure's (labkit.forgetting_plots draws this way too)."""
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -180,95 +179,6 @@ def plot_before_after(labels, before, after, ax=None, title: str = "Answers matc
     ax.set_title(title)
     ax.legend()
     return ax
-
-
-# ---------------------------------------------------------------- fine-tuning: learning and forgetting
-
-
-def plot_curves(history: list[dict], ax=None, title: str | None = None, label: str = ""):
-    """domain_acc (learning) and general_acc (forgetting) against step. Example: plot_curves(run.history) -> Axes."""
-    ax = _axes(ax, (6, 3.6))
-    steps = [h["step"] for h in history]
-    tag = f" ({label})" if label else ""
-    ax.plot(steps, [h["domain_acc"] for h in history], "o-", color="tab:blue", label=f"new knowledge (domain_acc){tag}")
-    ax.plot(steps, [h["general_acc"] for h in history], "s--", color="tab:orange", label=f"general probe (general_acc){tag}")
-    ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 choices)")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("multiple-choice accuracy")
-    ax.set_title(title or "Learning and forgetting")
-    ax.legend(fontsize=8, loc="lower left")
-    return ax
-
-
-def plot_frontier(runs: list[dict], ax=None, title: str = "Learning versus forgetting"):
-    """general_acc against domain_acc along each run (one line per run, arrows show time). Example: plot_frontier(sweep["runs"][:3])."""
-    ax = _axes(ax, (6, 3.6))
-    for run in runs:
-        h = run["history"]
-        line, = ax.plot([p["domain_acc"] for p in h], [p["general_acc"] for p in h], "o-", ms=3, label=run["key"])
-        ax.annotate(f"{h[-1]['step']}", (h[-1]["domain_acc"], h[-1]["general_acc"]), fontsize=7, color=line.get_color())
-    ax.set_xlabel("new knowledge: domain_acc (held-out paraphrases)")
-    ax.set_ylabel("general_acc (general probe)")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    return ax
-
-
-def plot_compare(runs: list[dict], metric: str = "general_acc", ax=None, title: str | None = None):
-    """One metric against step for several runs. Example: plot_compare([lora_run, full_run], "general_acc")."""
-    ax = _axes(ax, (6, 3.6))
-    for run in runs:
-        h = run["history"]
-        ax.plot([p["step"] for p in h], [p[metric] for p in h], "o-", ms=3, label=run["key"])
-    ax.set_xlabel("training step")
-    ax.set_ylabel(metric)
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title or metric)
-    ax.legend(fontsize=7)
-    return ax
-
-
-def plot_final_bars(runs: list[dict], ax=None, title: str = "After training"):
-    """Final domain_acc and general_acc of several runs as paired bars. Example: plot_final_bars(sweep["runs"]).
-
-    general_acc is the run's whole-probe final score where it has one, drawn with its 95% interval.
-    """
-    ax = _axes(ax, (6, 3.6))
-    keys = [r["key"] for r in runs]
-    x = range(len(runs))
-    general = [r["final"]["general_acc_after"] if r.get("final") else r["history"][-1]["general_acc"] for r in runs]
-    cis = [wilson_interval(g, r["final"]["n_probe"]) if r.get("final") else (g, g) for g, r in zip(general, runs, strict=True)]
-    ax.bar([i - 0.2 for i in x], [r["history"][-1]["domain_acc"] for r in runs], 0.4, label="domain_acc")
-    ax.bar([i + 0.2 for i in x], general, 0.4, label="general_acc (95% interval)",
-           yerr=[[g - lo for g, (lo, _) in zip(general, cis, strict=True)], [hi - g for g, (_, hi) in zip(general, cis, strict=True)]], capsize=3)
-    ax.set_xticks(list(x))
-    ax.set_xticklabels(keys, rotation=30, ha="right", fontsize=7)
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
-
-
-def curves_png(history: list[dict], title: str) -> bytes:
-    """The two curves as PNG bytes, drawn without pyplot (safe from a training thread). Example: curves_png(run.history, "lora")[:4] -> b"\\x89PNG"."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 3.6), dpi=90)
-    ax = fig.subplots()
-    if history:
-        plot_curves(history, ax=ax, title=title)
-    else:
-        ax.set_title("press Train (live) or pick instant mode")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
 
 
 # ---------------------------------------------------------------- the side-by-side report

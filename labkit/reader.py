@@ -38,11 +38,13 @@ import torch
 from labkit.adapters import with_lora
 from labkit.config import DATA_DIR
 from labkit.data import load_jsonl
-from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right, wilson_interval
+from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right
 from labkit.finetune import Example, make_config, train
+from labkit.folder_index import index_folder
 from labkit.models import GENERATE_BATCH, causal_lm
 from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
-from labkit.retrieval import Hit, index_folder
+from labkit.retrieval import Hit
+from labkit.stats import wilson_interval
 from labkit.storage import WRITE_ERRORS, WriteRefused, atomic_dir, write_error_reason
 
 READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json

@@ -22,10 +22,11 @@ from pathlib import Path
 
 from labkit.config import DATA_DIR, REPO_ROOT, get_config
 from labkit.costs import format_seconds
-from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, rate_text, wilson_interval
+from labkit.evaluate import METRIC_LABELS, MISS_LABELS
 from labkit.hybrid import hybrid_findings, hybrid_markdown
 from labkit.keys import After, Approach
 from labkit.reader import reader_info, reader_markdown
+from labkit.stats import intervals_overlap, rate_text, wilson_interval
 
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
 README_BEGIN = "<!-- results: made by `labkit publish` from data/results.json (make report); do not edit by hand -->"

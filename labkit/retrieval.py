@@ -1,22 +1,18 @@
-"""Retrieval: embed chunks, keep them in a FAISS index, search, add/replace/delete, save/load.
+"""Retrieval: keep embedded chunks in a FAISS index, search, add/replace/delete, save/load; search speed.
 
 What it holds:
-- `embed_texts`: batched, normalised sentence embeddings with a tqdm.auto progress bar.
 - `VectorIndex`: a FAISS index chosen by name ("flat" exact inner product, "hnsw" graph,
   "ivf" inverted lists) with our own ids (`IndexIDMap2` for flat and HNSW; IVF lists store
   ids themselves), so every chunk has a stable integer id
   and documents can be added, replaced and deleted without rebuilding. It keeps its chunk
   store next to it, searches with a question, and saves to / loads from a directory
-  (`index.faiss` + `chunks.json`, no pickle).
-- `index_folder`: load + chunk + embed a folder, cached under LABKIT_CACHE by the content
-  of its files, the chunking parameters, the index kind and the embedder; a new index of a
-  folder replaces the older ones of that folder and settings (`prune_folder_indexes`).
+  (`index.faiss` + `chunks.json`, no pickle). `build_index` makes one of some documents.
 - `apply_updates`: edit documents as data/updates.jsonl says and swap them into an index.
-- `evaluate_retrieval`: recall@k and MRR against gold document ids; `search_latency`:
-  p50/p95 milliseconds of single-question searches.
+- `search_latency`: p50/p95 milliseconds of single-question searches.
 
-What it leaves out: prompting and generation (`labkit.rag`), hybrid/keyword search,
-re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
+What it leaves out: embedding texts (`labkit.embedding`), the cache of a folder's index
+(`labkit.folder_index`), an index's recall@k and MRR (`labkit.evaluate.evaluate_retrieval`),
+prompting and generation (`labkit.rag`), hybrid/keyword search, re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
 """
 
 from __future__ import annotations
@@ -24,93 +20,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import re
-import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from labkit.config import KB_DIR, get_config, progress_bars, warn_once
+from labkit.config import KB_DIR
 from labkit.corpus import Chunk, chunk_corpus, chunk_document
-from labkit.documents import MAX_FILE_BYTES, Corpus, Document, check_folder, load_folder, read_regular, size_cap, walk_folder
-from labkit.evaluate import heldout_questions, recall_at_k, reciprocal_rank
-from labkit.model_cache import DEFAULT_EMBEDDER, embedder_dir
-from labkit.models import check_question, embedding_dim, resolve_precision
-from labkit.storage import atomic_dir, recover
+from labkit.documents import Corpus, Document, load_folder
+from labkit.embedding import embed_texts, embedder_name, few_threads
+from labkit.models import check_question, embedding_dim
+from labkit.storage import atomic_dir
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
 FORMAT_VERSION = 2  # bump when the saved layout changes, so old caches are not misread (2: index checksum and count)
-
-
-def embedder_name(embedder) -> str:
-    """A name for an embedder, used in cache keys. Example: embedder_name(load_embedder()) -> "all-minilm-l6-v2"."""
-    try:
-        path = str(embedder[0].auto_model.name_or_path)
-    except Exception:  # not a sentence-transformers model: fall back on its class name
-        return type(embedder).__name__
-    try:
-        if Path(path).resolve() == embedder_dir().resolve():
-            return DEFAULT_EMBEDDER
-    except Exception:
-        pass
-    return path
-
-
-BF16_EMBED_MIN = 2048  # texts in one call from which embedding runs its matmuls in bf16 (where they pay): a real corpus, not the kit's 323 chunks
-
-
-def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool = True, desc: str = "embedding") -> np.ndarray:
-    """Unit-length float32 embeddings of texts, in batches with a progress bar.
-
-    Example: embed_texts(embedder, ["hello", "world"]).shape -> (2, 384)
-    From BF16_EMBED_MIN texts on, where `models.resolve_precision` says bf16 (LABKIT_PRECISION), the
-    matmuls run in bf16: 2.7x faster on Python's documentation here, cosine to the float32 vectors
-    0.99997 at worst (benchmarks/bench_index_corpus.py). Fewer texts (the kit's knowledge base, every
-    question) stay float32, so the shipped figures are not moved by it: on the kit's 390 questions
-    and paraphrases, bf16 changed the top 3 of 7.
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    texts = list(texts)
-    dim = embedding_dim(embedder)
-    if not texts:
-        return np.zeros((0, dim), dtype="float32")
-    device = str(getattr(embedder, "device", "cpu")).split(":")[0]
-    bf16 = len(texts) >= BF16_EMBED_MIN and resolve_precision(get_config().precision, device) == "bfloat16"
-    # Batches of similar length (longest first, so the ETA starts pessimistic): a batch is padded
-    # to its longest text, and in document order one long chunk makes 31 short ones pay for its length.
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    batches = range(0, len(texts), batch_size)
-    out = np.zeros((len(texts), dim), dtype="float32")
-    for start in tqdm(batches, desc=desc, unit="batch", disable=not progress_bars(progress) or len(batches) < 2, leave=False):
-        chosen = order[start : start + batch_size]
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
-            vectors = embedder.encode([texts[i] for i in chosen], batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
-        out[chosen] = torch.nn.functional.normalize(vectors.float(), dim=-1).cpu().numpy()  # normalised in float32: unit length either way
-    return out
-
-
-@contextmanager
-def few_threads(n_texts: int):
-    """Run torch on one thread while embedding a handful of short texts. Example: with few_threads(1): ...
-
-    Why: a single question is too small to gain from two threads, and when the CPU is
-    shared, OpenMP's spinning threads make it 10-20x slower (12 ms -> 200 ms measured).
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if n_texts <= 8 and before > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def ivf_nlist(n: int) -> int:
@@ -386,115 +310,6 @@ def build_index(documents, embedder, kind: str = "flat", chunk_size: int = 128, 
     return index
 
 
-def folder_settings(embedder, kind: str, chunk_size: int, overlap: int, max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> list:
-    """What, besides the files, an index of a folder depends on. Example: folder_settings(embedder, "flat", 128, 24) -> [2, "all-minilm-l6-v2", "flat", 128, 24]
-
-    max_bytes and follow_links appear only when not the defaults, so caches made before they existed stay valid.
-    """
-    settings = [FORMAT_VERSION, embedder_name(embedder), kind, chunk_size, overlap]
-    return settings + [max_bytes, follow_links] if max_bytes != MAX_FILE_BYTES or follow_links else settings
-
-
-def folder_key(folder, embedder, kind: str, chunk_size: int, overlap: int, max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> str:
-    """Cache key of a folder's index: hash of every file's path and bytes, what was skipped, the settings and the embedder.
-
-    Example: folder_key("data/kb", embedder, "flat", 128, 24) -> "3f9c0a..." (changes when any file changes)
-    Only the files walk_folder lists are read (never a FIFO, a device, or a link leaving the folder
-    without follow_links); a file over its cap counts by its size, as it is not read either.
-    """
-    digest = hashlib.sha256(json.dumps(folder_settings(embedder, kind, chunk_size, overlap, max_bytes, follow_links)).encode())
-    root = Path(folder).expanduser()
-    files, problems = walk_folder(root, follow_links)
-    for path in files:
-        digest.update(os.fsencode(path.relative_to(root).as_posix()))
-        try:
-            size, cap = path.stat().st_size, size_cap(path, max_bytes)
-            digest.update(f"too big: {size}".encode() if size > cap else hashlib.sha256(read_regular(path, cap)).digest())
-        except OSError:
-            digest.update(b"unreadable")
-    if problems:  # a skip that appears (a new FIFO, a renamed file) must not serve a report without it
-        digest.update(json.dumps(problems, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-def prune_folder_indexes(keep: Path, source: str, settings: list) -> list[str]:
-    """Remove the older cached indexes of one folder and settings, keeping `keep`; returns the names removed.
-
-    Example: prune_folder_indexes(cache / "indexes" / "kb-3f9c0a...", "/home/me/kb", settings) -> ["kb-77ab01..."]
-    Each index that index_folder writes records its folder's resolved path ("source") and its
-    settings; an older one is removed when both are the same. An index from before this was
-    recorded is removed only when its saved root is an absolute path of the same folder and its
-    kind, chunking and embedder are the same (then its settings were these ones); one with a
-    relative root, or anything unreadable, is kept: never remove an index that may be another
-    folder's. Indexes of other settings (a chunk-size sweep, an HNSW beside the flat one) stay.
-    """
-    pattern = re.compile(re.escape(keep.name[:-20]) + r"[0-9a-f]{20}")  # "<folder name>-<key>": same folder name only
-    removed = []
-    for other in sorted(keep.parent.iterdir()) if keep.parent.is_dir() else []:
-        if other == keep or not pattern.fullmatch(other.name) or not other.is_dir():
-            continue
-        try:
-            store = json.loads((other / "chunks.json").read_text(encoding="utf-8"))
-            report = store.get("report") or {}
-            if "source" in report:
-                same = report["source"] == source and report.get("settings") == settings
-            else:
-                root = report.get("root", "")
-                same = (Path(root).is_absolute() and str(Path(root).resolve()) == source and len(settings) == 5
-                        and [store.get("format"), store.get("embedder"), store.get("kind"), store.get("chunk_size"), store.get("overlap")] == settings)
-        except (OSError, ValueError, TypeError, AttributeError):
-            continue
-        if same:
-            shutil.rmtree(other, ignore_errors=True)
-            removed.append(other.name)
-    return removed
-
-
-def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = 128, overlap: int = 24, cache: bool = True, progress: bool = True,
-                 max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> VectorIndex:
-    """Load, chunk, embed and index a folder, reusing a cached index when no file has changed.
-
-    Example: index_folder("data/kb", embedder).from_cache -> True on the second call
-    The cache lives in LABKIT_CACHE/indexes/<folder name>-<key>; a changed file, chunking
-    parameter, index kind, embedder, max_bytes or follow_links gives a new key, so a stale
-    index is never served, and once the new one is saved the older ones of the same folder
-    and settings are removed (they hold the old text): see prune_folder_indexes.
-    max_bytes and follow_links are load_folder's.
-    """
-    root = check_folder(folder)  # the clear FileNotFoundError / ValueError
-    key = folder_key(root, embedder, kind, chunk_size, overlap, max_bytes, follow_links)
-    cached = get_config().cache_dir / "indexes" / f"{root.resolve().name or 'root'}-{key[:20]}"
-    damage = None
-    if cache:
-        for line in recover(cached):  # a build killed while saving left a temporary folder
-            warn_once(f"index cache: {line}")
-    if cache and cached.exists():
-        try:
-            index = VectorIndex.load(cached, embedder)
-            index.from_cache = True
-            return index
-        except (ValueError, OSError, RuntimeError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            damage = f"the cached index {cached.name} could not be used ({str(exc)[:160]}); rebuilt it"
-            warn_once(damage)
-    index = build_index(load_folder(root, max_bytes, follow_links=follow_links), embedder, kind, chunk_size, overlap, progress)
-    settings = folder_settings(embedder, kind, chunk_size, overlap, max_bytes, follow_links)
-    index.report.update(source=str(root.resolve()), settings=settings)  # which folder and settings it is: for pruning
-    if damage:
-        index.notes.append(damage)
-    if cache:
-        try:
-            index.save(cached)
-        except (OSError, RuntimeError):  # RuntimeError: faiss on a full disk; a cache that cannot be written costs speed only
-            note = f"could not write the index cache under {cached.parent}; the next run will embed again (free some space there)"
-            index.notes.append(note)
-            warn_once(note)  # said, not only noted: a learner whose every run re-embeds should know why
-        else:
-            removed = prune_folder_indexes(cached, str(root.resolve()), settings)
-            if removed:
-                index.notes.append(f"removed {len(removed)} older cached index(es) of this folder: {', '.join(removed)}")
-    return index
-
-
 def apply_updates(index: VectorIndex, updates: list[dict], folder=KB_DIR) -> dict:
     """Edit each updated document's text (its old sentence becomes the new one) and swap it into the index.
 
@@ -513,31 +328,6 @@ def apply_updates(index: VectorIndex, updates: list[dict], folder=KB_DIR) -> dic
 
 
 # ---------------------------------------------------------------- measuring
-
-
-def evaluate_retrieval(index: VectorIndex, questions: list[dict], per_question: int = 1, ks=(1, 3, 5), fetch: int = 20) -> dict:
-    """Document-level recall@k and MRR of an index on held-out paraphrases.
-
-    Example: evaluate_retrieval(index, load_qa())["summary"] -> {"n": 235, "recall@1": 0.8, "recall@3": 0.95, ..., "mrr": 0.87}
-    Each question retrieves `fetch` chunks; their document ids, duplicates dropped, are
-    ranked against the question's gold `doc_ids` (as labkit.evaluate.recall_at_k does).
-    """
-    items = heldout_questions(questions, per_question)
-    start = time.perf_counter()
-    hits = index.search_many([it["asked"] for it in items], fetch)
-    seconds = (time.perf_counter() - start) / max(1, len(items))
-    records = []
-    for it, row in zip(items, hits, strict=True):
-        docs = list(dict.fromkeys(h.chunk.doc_id for h in row))
-        rec = {"id": it["id"], "question": it["asked"], "gold": it["doc_ids"], "retrieved": docs[: max(ks)]}
-        rec.update({f"recall@{k}": recall_at_k(docs, it["doc_ids"], k) for k in ks})
-        rec["rr"] = reciprocal_rank(docs, it["doc_ids"])
-        records.append(rec)
-    n = max(1, len(records))
-    summary = {"n": len(records), **{f"recall@{k}": round(sum(r[f"recall@{k}"] for r in records) / n, 4) for k in ks}}
-    summary["mrr"] = round(sum(r["rr"] for r in records) / n, 4)
-    summary["seconds_per_question"] = round(seconds, 4)
-    return {"summary": summary, "records": records}
 
 
 def search_latency(index: VectorIndex, vectors: np.ndarray, top_k: int = 3) -> dict:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import statistics
 
 from labkit.data import needs_two_documents
-from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N, mc_accuracy, mc_items_from_qa, miss_split, paired_bootstrap, wilson_interval
+from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N, miss_split
 from labkit.keys import APPROACHES, Approach
+from labkit.multiple_choice import mc_accuracy, mc_items_from_qa
 from labkit.rag import RAG, evaluate_closed_book, evaluate_rag
+from labkit.stats import paired_bootstrap, wilson_interval
 
 METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # aggregated per row (closed-book rows have no miss split: n/a)
 

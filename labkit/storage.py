@@ -204,7 +204,7 @@ def check_name(name: str) -> str:
 
 BUNDLE_MARKER = "bundle.json"  # written into a cache unpacked from a bundle: where it came from
 # What a bundle may carry, by entry name: a model cache folder (`model_cache.generator_cache_dir`: "<gguf stem>-<16 hex>")
-# or one saved index ("indexes/<folder name>-<20 hex>", `retrieval.index_folder`), each one path component that
+# or one saved index ("indexes/<folder name>-<20 hex>", `folder_index.index_folder`), each one path component that
 # cannot be "..", hidden or absolute. Nothing else: a learner's adapters stay theirs, and an entry unpack was never
 # meant to write (an absolute path, "..", ".") would replace a folder outside what the bundle holds.
 _PART = r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,150}"

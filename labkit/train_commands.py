@@ -31,6 +31,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.config import DATA_DIR, KB_DIR
     from labkit.data import load_qa
     from labkit.finetune import TrainConfig
+    from labkit.folder_index import index_folder
     from labkit.models import load_embedder, load_generator
     from labkit.reader import (
         READER_DIR,
@@ -44,7 +45,6 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         train_reader,
         write_readme_section,
     )
-    from labkit.retrieval import index_folder
     from labkit.storage import room_problem
 
     steps = None if steps is None else check("reader_steps", steps, "--steps")

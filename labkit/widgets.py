@@ -1,4 +1,4 @@
-"""Widgets: every ipywidgets UI of the kit, one small class each, over plain functions a test can call.
+"""Widgets: the kit's ipywidgets UIs, one small class each, over plain functions a test can call.
 
 The idiom, the same for every UI: a class whose `.widget` is the box to display (a cell can
 also end with the object itself), whose child widgets are attributes, and whose buttons and
@@ -12,37 +12,29 @@ its button and shows progress.
 - `QueryPlayground(columns)`: one question, one answer per column side by side
   (`playground_answers`); `default_columns` gives closed-book and RAG, `playground_columns`
   adds the fine-tuned ones from the adapters `labkit.compare` saved.
-- `ForgettingLab(gen)`: train LoRA or full fine-tuning and watch domain_acc and general_acc
-  live (a training thread, so Stop works; the plot is a PNG in an Image widget, safe to
-  update from a thread), or show the nearest precomputed sweep run at once (`instant_run`).
 - `DecisionGuide(results)`: the learner's answers -> `choose.recommend` (`guide_html`).
 
-What it leaves out: styling beyond inline HTML, and any logic that is not in the plain
-functions or in the modules they call.
+What it leaves out: the forgetting lab (`labkit.forgetting_lab`, built on `_UI` here), styling
+beyond inline HTML, and any logic that is not in the plain functions or in the modules they call.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import threading
 import time
 
 from labkit.adapters import list_adapters, load_adapter
 from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, check_answers, recommend
-from labkit.data import load_sweep
-from labkit.finetune import TrainConfig
-from labkit.forgetting import change_text, default_setup, lab_config, nearest_run, probe_change, run_forgetting, whole_probe
 from labkit.keys import Approach
 from labkit.models import check_question
-from labkit.plots import curves_png
 from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
 from labkit.reader import reader_for
 from labkit.rows import ADAPTERS
 
 
 class _UI:
-    """What every UI here shares: `.widget` is the box; displaying the object displays it."""
+    """What every UI shares (the forgetting lab's too): `.widget` is the box; displaying the object displays it."""
 
     widget = None
 
@@ -277,141 +269,6 @@ def playground_columns(index, gen, top_k: int = 3) -> list:
     if ADAPTERS[Approach.RAFT_RAG] in saved:
         columns.append((Approach.RAFT_RAG, RAG(index, load_adapter(ADAPTERS[Approach.RAFT_RAG], gen), top_k=top_k).answer))
     return columns
-
-
-# ---------------------------------------------------------------- forgetting lab
-
-RANKS = [1, 2, 4, 8, 16, 32, 64]
-
-
-def instant_run(method: str = "lora", rank: int = 16, lr: float = 2e-3, replay: float = 0.0, sweep: dict | None = None) -> dict:
-    """The shipped sweep's run nearest to the settings, with a note saying which one it is.
-
-    Example: instant_run("full", lr=2e-3)["key"] -> "full-lr0.002-rp0"
-    """
-    sweep = sweep or load_sweep()
-    run = dict(nearest_run(sweep, method=method, rank=rank, lr=lr, replay=replay))
-    run["note"] = f"Precomputed run {run['key']} ({sweep['num_steps']} steps, computed by `labkit sweep`), nearest to your settings."
-    return run
-
-
-class ForgettingLab(_UI):
-    """The forgetting lab: settings, Train/Stop, a live plot of domain_acc and general_acc. Example: ForgettingLab(gen) (display it)."""
-
-    def __init__(self, gen=None, setup=None):
-        import ipywidgets as w
-
-        self.gen = gen
-        self.setup = setup or default_setup()
-        self.history: list[dict] = []
-        self.run = None
-        self.final: dict | None = None  # the last run's general_acc before/after on the whole probe (forgetting.whole_probe)
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        d = TrainConfig()
-        self.mode = w.ToggleButtons(options=["live", "instant"], value="live", description="mode")
-        self.method = w.ToggleButtons(options=["lora", "full"], value="lora", description="method")
-        self.rank = w.SelectionSlider(options=RANKS, value=d.rank, description="rank")
-        self.lr = w.FloatLogSlider(value=d.lr, base=10, min=-5, max=-1.5, step=0.25, description="lr", readout_format=".1e")
-        self.num_steps = w.IntSlider(value=lab_config().num_steps, min=4, max=64, step=4, description="num_steps")
-        self.replay = w.FloatSlider(value=0.0, min=0.0, max=0.75, step=0.25, description="replay")
-        self.fact_statements = w.IntSlider(value=d.fact_statements, min=0, max=4, description="fact statements")
-        self.train_button = w.Button(description="Train", button_style="primary", icon="play")
-        self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
-        self.status = w.HTML("ready")
-        self.plot = w.Image(format="png", value=curves_png([], ""), width=540)
-        self.out = w.Output()
-        self.train_button.on_click(lambda _: self.on_train())
-        self.stop_button.on_click(lambda _: self.stop())
-        self.mode.observe(lambda change: self.on_train() if change["new"] == "instant" else None, names="value")
-        controls = w.VBox([self.mode, self.method, self.rank, self.lr, self.num_steps, self.replay, self.fact_statements,
-                           w.HBox([self.train_button, self.stop_button]), self.status])
-        self.widget = w.VBox([w.HBox([controls, self.plot]), self.out])
-
-    def text(self) -> str:
-        return (f"Forgetting lab, settings {self.settings()}; status: {re.sub('<[^>]+>', '', self.status.value)}. "
-                "Widgets do not render here: call .train(threaded=False) or .show_instant() and read .history.")
-
-    def settings(self) -> dict:
-        """The current settings as a dict. Example: lab.settings()["method"] -> "lora"."""
-        return {"method": self.method.value, "rank": self.rank.value, "lr": self.lr.value, "num_steps": self.num_steps.value,
-                "replay": self.replay.value, "fact_statements": self.fact_statements.value}
-
-    def show_instant(self) -> dict:
-        """Draw the nearest precomputed sweep run. Example: lab.show_instant()["key"] -> "lora-r16-lr0.002-rp0"."""
-        s = self.settings()
-        run = instant_run(s["method"], s["rank"], s["lr"], s["replay"])
-        self.history = run["history"]
-        self.plot.value = curves_png(self.history, run["key"])
-        self.status.value = run["note"]
-        return run
-
-    def on_train(self, threaded: bool = True):
-        """What the Train button does: instant mode draws the sweep, live mode trains (in a thread by default)."""
-        if self.mode.value == "instant":
-            try:
-                return self.show_instant()
-            except FileNotFoundError as exc:
-                self.status.value = html.escape(str(exc))
-                return None
-        return self.train(threaded=threaded)
-
-    def train(self, threaded: bool = True):
-        """Train with the current settings, updating the plot at every point. Example: lab.train(threaded=False).history[-1]."""
-        if self._thread is not None and self._thread.is_alive():
-            self.status.value = "already training: press Stop first"
-            return None
-        try:
-            cfg = lab_config(**self.settings())
-        except ValueError as exc:
-            self.status.value = f"<b>error</b>: {html.escape(str(exc))}"
-            self._show_error(exc)
-            return None
-        self.history, self.error = [], None
-        self._stop.clear()
-        self.train_button.disabled, self.stop_button.disabled = True, False
-        self.status.value = "loading the model ..." if self.gen is None else "scoring step 0 ..."
-        if threaded:
-            self._thread = threading.Thread(target=self._work, args=(cfg,), daemon=True)
-            self._thread.start()
-            return self._thread
-        self._work(cfg)
-        return self.run
-
-    def stop(self) -> None:
-        """Ask the run to end after the current step (the model keeps that step's weights)."""
-        self._stop.set()
-        self.status.value = "stopping after the current step ..."
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until a threaded run ends. Example: lab.train(); lab.wait()."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _point(self, rec: dict, cfg: TrainConfig) -> None:
-        self.history.append(rec)
-        self.plot.value = curves_png(self.history, f"{cfg.method}, live")
-        self.status.value = (f"step {rec['step']} of {cfg.num_steps}: domain_acc {rec['domain_acc']:.2f}, "
-                             f"general_acc {rec['general_acc']:.2f} ({rec['seconds']:.0f} s)")
-
-    def _work(self, cfg: TrainConfig) -> None:
-        try:
-            if self.gen is None:
-                from labkit.models import load_generator
-
-                self.gen = load_generator()
-            self.run = run_forgetting(self.gen, cfg, self.setup, on_point=lambda rec: self._point(rec, cfg), stop=self._stop, progress=False)
-            self.status.value = self.run.result.message + "; scoring the whole general probe ..."
-            before = self.final["general_acc_before"] if self.final else None  # the base model scored once, not every run
-            self.final = whole_probe(self.gen, self.run.result.gen, before=before)  # the curve's points use fewer items: the final figure uses all
-            self.status.value = f"{html.escape(self.run.result.message)}<br>final: {change_text(probe_change(self.final))}"
-        except Exception as exc:  # shown in the widget: a thread's error would otherwise vanish
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.status.value = f"<b>error</b>: {html.escape(self.error)}"
-            self.out.append_stderr(self.error + "\n")
-        finally:
-            self.train_button.disabled, self.stop_button.disabled = False, True
 
 
 # ---------------------------------------------------------------- decision guide

@@ -73,6 +73,20 @@ def fresh_cache(tmp_path, monkeypatch, generator):
     return cache
 
 
+
+@pytest.fixture
+def ax():
+    """A fresh matplotlib Axes (Agg: no window) for a figure's test, its figure closed afterwards."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
 # make test runs files on 2 workers, one whole file at a time (--dist loadfile, so a notebook keeps its kernel), in
 # collection order (--no-loadscope-reorder): the longest start first, so the run does not end waiting on one of them
 # while the other worker idles. Their quick-mode times on one thread (pytest --durations, 2026-12-02): notebook 07

@@ -404,7 +404,8 @@ def test_a_trained_adapter_the_disk_refuses_is_kept_in_a_named_folder(linked_cac
 
 def test_ask_still_answers_when_the_cache_is_full(tmp_path, embedder, monkeypatch):
     """A full cache made `labkit ask` fail (faiss's RuntimeError saving the index): it only costs speed."""
-    from labkit.retrieval import VectorIndex, index_folder
+    from labkit.folder_index import index_folder
+    from labkit.retrieval import VectorIndex
 
     def full_disk(self, directory):
         raise RuntimeError("Error in void faiss::write_index: write error in index.faiss: 4014 != 496128 (No space left on device)")

@@ -95,7 +95,7 @@ def test_general_probe_schema():
 
 def test_base_model_knows_the_general_probe(generator):
     """The forgetting yardstick is only useful if the base model scores well on it."""
-    from labkit.evaluate import mc_accuracy, mc_items_from_probe
+    from labkit.multiple_choice import mc_accuracy, mc_items_from_probe
 
     assert mc_accuracy(generator, mc_items_from_probe(load_probe())) >= 0.70
 

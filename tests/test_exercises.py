@@ -1,9 +1,8 @@
 """labkit.exercises: every solution passes its check, wrong answers fail with feedback, hints and solutions print."""
 
 import pytest
-import torch
 
-from labkit.exercises import NOTEBOOKS, Exercise, close_to, for_notebook
+from labkit.exercises import NOTEBOOKS, for_notebook
 
 ALL = [(nb, name) for nb in NOTEBOOKS for name in vars(for_notebook(nb))]
 def unfinished(*args):
@@ -60,12 +59,6 @@ def test_hints_get_more_specific_then_stay_on_the_last(capsys):
         q.hint()
     lines = capsys.readouterr().out.splitlines()
     assert [line[:8] for line in lines] == ["Hint 1/2", "Hint 2/2", "Hint 2/2"]
-
-
-def test_expected_answers_follow_the_data_not_a_typed_number():
-    q = Exercise("x", lambda: 3.0, close_to(0.0, lambda e: f"{e}"))
-    assert q.check(3.0) and not q.check(2.0)
-    assert torch.is_tensor(torch.zeros(1))  # the nb04 exercises import torch; it is installed
 
 
 def test_unknown_notebook_is_a_clear_error():

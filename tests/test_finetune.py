@@ -5,24 +5,20 @@ import threading
 import pytest
 import torch
 
+from labkit.batching import collate
 from labkit.data import load_qa
 from labkit.finetune import (
     Example,
     TrainConfig,
-    answer_loss,
-    batches,
     build_examples,
     chat_example,
-    collate,
     doc_examples,
     encode,
-    lora_on_one_layer,
     make_config,
-    padding_waste,
-    replay_counts,
     train,
 )
 from labkit.models import resolve_precision
+from labkit.train_step import answer_loss
 
 FAST = {"lora": {"lr": 5e-3}, "full": {"lr": 1e-4}}
 
@@ -129,29 +125,6 @@ def test_answering_from_a_lora_in_bf16_leaves_its_base_frozen(generator, monkeyp
     assert {n for n, p in tuned.model.named_parameters() if not p.requires_grad} == frozen  # put back on errors too
 
 
-def test_frozen_weights_in_bf16_train_the_same_adapter_and_are_float32_between_steps(generator, monkeypatch):
-    from labkit import finetune
-
-    if resolve_precision("auto") != "bfloat16":
-        pytest.skip("training runs in float32 on this CPU: there is nothing to swap")
-    examples = build_examples(generator, load_qa(3), fact_statements=0)
-    cfg = TrainConfig(num_steps=3, batch_size=2, rank=4)
-    seen = []
-
-    def callback(rec, mg):  # between steps: the float32 weights are in place
-        seen.append({p.dtype for n, p in mg.model.named_parameters() if not p.requires_grad})
-
-    swapped = train(generator, examples, cfg, callback=callback, every=1, progress=False)
-    real = finetune.FrozenInBf16
-    monkeypatch.setattr(finetune, "FrozenInBf16", lambda model, enabled: real(model, enabled=False))  # autocast casts them itself
-    cast = train(generator, examples, cfg, callback=lambda rec, mg: None, every=1, progress=False)
-    assert len(swapped.history) == 4 and [h["loss"] for h in swapped.history] == [h["loss"] for h in cast.history]  # the same bf16 values: the same training
-    adapter = {n: p for n, p in swapped.gen.model.named_parameters() if p.requires_grad}
-    assert all(torch.equal(adapter[n], p) for n, p in cast.gen.model.named_parameters() if p.requires_grad)
-    assert seen and all(dtypes == {torch.float32} for dtypes in seen)
-    assert len(real(swapped.gen.model, enabled=True).pairs) == 30 * 7  # every frozen linear of the 30 layers, not the tied output
-
-
 def test_stop_event_keeps_the_last_completed_step(generator):
     stop = threading.Event()
     seen = {}
@@ -179,26 +152,3 @@ def test_keyboard_interrupt_keeps_the_last_completed_step(generator):
     assert result.interrupted and result.steps_done == 1 and "step 1" in result.message
 
 
-@pytest.mark.parametrize("replay", [0.0, 0.25, 0.5])
-def test_replay_share_of_every_batch(replay):
-    domain = [{"input_ids": [1] * (3 + i % 5), "labels": [1] * (3 + i % 5), "kind": "qa"} for i in range(20)]
-    general = [{"input_ids": [2] * (4 + i % 7), "labels": [2] * (4 + i % 7), "kind": "general"} for i in range(30)]
-    plan = batches(domain, general, num_steps=10, batch_size=8, replay=replay, seed=0)
-    counts = [sum(r["kind"] == "general" for r in b) for b in plan]
-    assert all(len(b) == 8 for b in plan)
-    assert counts == replay_counts(10, 8, replay) and all(c == round(8 * replay) for c in counts)
-
-
-def test_length_bucketing_reduces_padding():
-    rows = [{"input_ids": [1] * n, "labels": [1] * n, "kind": "qa"} for n in [4, 30, 5, 28, 6, 31, 4, 29] * 4]
-    bucketed = padding_waste(batches(rows, [], num_steps=8, batch_size=4, bucket=8))
-    unbucketed = padding_waste(batches(rows, [], num_steps=8, batch_size=4, bucket=1))
-    assert bucketed < unbucketed
-
-
-@pytest.mark.parametrize("rank", [1, 4])
-def test_lora_on_one_layer_matches_peft(generator, rank):
-    demo = lora_on_one_layer(generator, rank=rank)
-    assert demo["max_diff_vs_peft"] < 1e-5
-    assert demo["update_rank"] == rank
-    assert demo["lora_params"] == rank * sum(demo["weight_shape"])

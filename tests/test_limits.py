@@ -114,7 +114,8 @@ def test_no_setting_allows_more_than_the_training_it_becomes_does():
 
 
 def test_train_config_refuses_a_billion_steps_before_planning_one():
-    from labkit.finetune import iter_batches, make_config
+    from labkit.batching import iter_batches
+    from labkit.finetune import make_config
 
     with pytest.raises(ValueError, match="num_steps must be at most 8000"):
         make_config(num_steps=10**9)

@@ -5,17 +5,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 from labkit import plots  # noqa: E402
 from labkit.corpus import Chunk  # noqa: E402
 from labkit.retrieval import Hit  # noqa: E402
-
-HISTORY = [{"step": 0, "domain_acc": 0.25, "general_acc": 0.8, "loss": None},
-           {"step": 4, "domain_acc": 0.5, "general_acc": 0.75, "loss": 1.2},
-           {"step": 8, "domain_acc": 0.9, "general_acc": 0.7, "loss": 0.4}]
-RUNS = [{"key": "lora", "entry": {"method": "lora"}, "history": HISTORY},
-        {"key": "full", "entry": {"method": "full"}, "history": [dict(h, general_acc=h["general_acc"] - 0.3) for h in HISTORY]}]
 
 
 def stat(mean, **more):
@@ -26,49 +19,8 @@ BOARD = {"closed-book": {m: stat(v) for m, v in (("accuracy", 0.1), ("index_buil
          "RAG": {m: stat(v) for m, v in (("accuracy", 0.4), ("index_build_s", 7.0), ("train_s", 0.0))} | {"general_acc": stat(0.8)}}
 
 
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
-
-
 def heights(ax):
     return [round(p.get_height(), 4) for p in ax.patches]
-
-
-def test_curves_draw_both_histories(ax):
-    assert plots.plot_curves(HISTORY, ax=ax, title="t") is ax
-    domain, general, chance = ax.get_lines()
-    assert list(domain.get_xdata()) == [0, 4, 8] and list(domain.get_ydata()) == [0.25, 0.5, 0.9]
-    assert list(general.get_ydata()) == [0.8, 0.75, 0.7] and list(chance.get_ydata()) == [0.25, 0.25]
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "domain_acc" in labels[0] and "general_acc" in labels[1] and ax.get_title() == "t"
-
-
-def test_frontier_has_one_line_per_run_from_domain_to_general(ax):
-    plots.plot_frontier(RUNS, ax=ax)
-    lines = ax.get_lines()
-    assert [line.get_label() for line in lines] == ["lora", "full"]
-    assert list(lines[1].get_xdata()) == [0.25, 0.5, 0.9] and list(lines[1].get_ydata()) == pytest.approx([0.5, 0.45, 0.4])
-
-
-@pytest.mark.parametrize("metric", ["domain_acc", "general_acc"])
-def test_compare_plots_the_metric_of_each_run(ax, metric):
-    plots.plot_compare(RUNS, metric, ax=ax)
-    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[h[metric] for h in r["history"]] for r in RUNS]
-    assert ax.get_ylabel() == metric
-
-
-def test_final_bars_pair_domain_and_general(ax):
-    plots.plot_final_bars(RUNS, ax=ax)
-    assert heights(ax) == [0.9, 0.9, 0.7, 0.4]  # domain bars of both runs, then general bars
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["lora", "full"]
-
-
-def test_curves_png_is_a_png_of_the_history():
-    a, b = plots.curves_png(HISTORY, "x"), plots.curves_png(HISTORY[:2], "x")
-    assert a[:4] == b"\x89PNG" and a != b and plots.curves_png([], "")[:4] == b"\x89PNG"
 
 
 def test_accuracy_bars_heights_and_labels(ax):

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from labkit.config import KB_DIR
+from labkit.folder_index import index_folder
 from labkit.rag import (
     RAG,
     RAGAnswer,
@@ -18,7 +19,6 @@ from labkit.rag import (
     content_words,
     format_answer,
 )
-from labkit.retrieval import index_folder
 
 SOURCES = [
     Source(1, "kettle#2", "kettle", "kettle.md", "Brimble Kettle", "Brimble Kettle > Price", 0.7, "The Brimble Kettle costs $89."),

@@ -7,6 +7,7 @@ import pytest
 from labkit.config import KB_DIR
 from labkit.data import load_jsonl, load_qa
 from labkit.evaluate import is_match, normalize_answer
+from labkit.folder_index import index_folder
 from labkit.rag import ABSTAIN, RAG, RAGAnswer, Source, is_abstention, is_empty_answer, supporting_quote
 from labkit.reader import (
     FOREIGN_DIR,
@@ -21,7 +22,6 @@ from labkit.reader import (
     split_questions,
     summarize_reader,
 )
-from labkit.retrieval import index_folder
 
 DOC_IDS = sorted(p.stem for p in KB_DIR.glob("*.md"))
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from labkit import report
-from labkit.evaluate import rate_text
+from labkit.stats import rate_text
 from tests.test_hybrid import _result as hybrid_result
 
 

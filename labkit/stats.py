@@ -1,0 +1,59 @@
+"""Statistics: the 95% intervals every rate the kit prints carries, and how two of them compare.
+
+What it holds:
+- `wilson_interval`: a proportion's 95% interval (Wilson score), honest at 0 and 1 with small n;
+  `rate_text` writes a rate with it and its n, as every printed rate reads.
+- `intervals_overlap`: the kit's "no measurable difference" between two rates.
+- `paired_bootstrap`: a difference's 95% interval over paired items (questions resampled).
+
+What it leaves out: what is measured (`labkit.evaluate`), and the arithmetic over seeds (`labkit.scoreboard`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+
+def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion observed as `rate` over n items.
+
+    Example: wilson_interval(0.5, 40) -> (0.352, 0.648); wilson_interval(0.0, 15) -> (0.0, 0.204)
+    Unlike rate ± 1.96 sd it stays inside [0, 1] and is honest at 0 and 1 with small n.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    denom = 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / denom
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denom
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+def rate_text(value: float, n: int, show_n: bool = True) -> str:
+    """A rate with its 95% Wilson interval (and n), as every printed rate reads. Example: rate_text(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
+    lo, hi = wilson_interval(value, n)
+    return f"{value:.2f} [{lo:.2f}, {hi:.2f}]" + (f" (n={n})" if show_n else "")
+
+
+def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether two (lo, hi) intervals share a point: the kit's "no measurable difference" between two rates.
+
+    Example: intervals_overlap((0.64, 0.97), (0.28, 0.72)) -> True; intervals_overlap((0.64, 0.97), (0.18, 0.61)) -> False
+    """
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> dict:
+    """Mean of a - b over paired items (questions) and its 95% bootstrap interval (items resampled with replacement).
+
+    Example: paired_bootstrap([1, 1, 0, 1], [0, 1, 0, 0]) -> {"diff": 0.5, "lo": 0.0, "hi": 1.0, "n": 4, "measurable": False}
+    "measurable" is False when the interval includes 0: then the kit says "no measurable difference".
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired_bootstrap needs two equal, non-empty lists (got {len(a)} and {len(b)})")
+    rng = random.Random(seed)
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    n = len(diffs)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+    return {"diff": round(sum(diffs) / n, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": n, "measurable": not lo <= 0.0 <= hi}

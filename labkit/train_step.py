@@ -1,0 +1,89 @@
+"""One training step's parts: the loss on answer tokens, frozen weights in bf16, and Ctrl-C held during the update.
+
+What it holds:
+- `answer_loss`: mean cross-entropy over the answer tokens only; the vocabulary projection runs
+  only where labels exist.
+- `FrozenInBf16`: bf16 copies of a model's frozen linear weights, swapped in for each step's
+  forward and backward (autocast would cast them again at every step), float32 between steps.
+- `defer_sigint`: Ctrl-C held while the optimizer updates, so weights are never half-updated.
+
+What it leaves out: the loop that runs the steps, its settings and its batches (`labkit.finetune`),
+and choosing the precision (`labkit.models.resolve_precision`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+from labkit.models import causal_lm
+
+
+def answer_loss(model, batch):
+    """Mean cross-entropy over answer tokens only; the vocabulary projection runs only where labels exist.
+
+    Example: answer_loss(model, collate(rows, pad_id)) -> tensor(2.31)
+    Projecting only answer positions skips most of the 49k-wide lm_head work on prompts.
+    """
+    import torch
+
+    lm = causal_lm(model)
+    hidden = lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    keep = targets != -100
+    logits = lm.lm_head(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
+class FrozenInBf16:
+    """bf16 copies of a model's frozen linear weights, swapped in for each training step's forward and backward.
+
+    Example: with FrozenInBf16(model, enabled=True).swapped(): loss = answer_loss(model, batch); loss.backward()
+    Autocast keeps the bf16 cast of a weight only if it requires grad; a LoRA's frozen base weights
+    were cast again at every step (~0.4 GB read per step). A copy made once gives the same values
+    as autocast's cast, so the losses are the same; between steps (callbacks, Ctrl-C, the trained
+    model handed back) the float32 weights are in place. Trainable weights and the embeddings
+    (tied to the output layer) are left alone. Answering meets the same autocast rule and is
+    mended differently (`Generator.inference` marks the frozen weights trainable under no_grad):
+    in training that would compute their gradients.
+    """
+
+    def __init__(self, model, enabled: bool):
+        import torch
+
+        lm = causal_lm(model)
+        tied = {id(p) for p in lm.get_input_embeddings().parameters()}
+        self.pairs = [(m, m.weight.data, m.weight.data.to(torch.bfloat16)) for m in lm.model.modules()
+                      if isinstance(m, torch.nn.Linear) and not m.weight.requires_grad and id(m.weight) not in tied
+                      and m.weight.dtype == torch.float32] if enabled else []
+
+    @contextlib.contextmanager
+    def swapped(self):
+        try:
+            for module, _, low in self.pairs:
+                module.weight.data = low
+            yield
+        finally:
+            for module, full, _ in self.pairs:
+                module.weight.data = full
+
+
+@contextlib.contextmanager
+def defer_sigint():
+    """Hold Ctrl-C during the optimizer update so weights are never half-updated; re-raise it after.
+
+    Example: with defer_sigint(): opt.step()  (a Ctrl-C meanwhile is raised once the step is whole)
+    Outside the main thread (a widget's training thread) there is no signal to hold: it only runs the block.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt

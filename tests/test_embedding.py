@@ -1,0 +1,31 @@
+"""labkit.embedding: unit-length vectors, equal to sentence-transformers' own, and bf16 only for a large batch."""
+
+import numpy as np
+
+from labkit.embedding import embed_texts
+
+
+def test_embeddings_are_unit_length(embedder):
+    vectors = embed_texts(embedder, ["hello", "a kettle costs money", "x"], batch_size=2, progress=False)
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_embeddings_are_those_of_sentence_transformers_and_a_large_batch_runs_bf16(embedder, monkeypatch):
+    import torch
+
+    from labkit import embedding
+    from labkit.models import resolve_precision
+
+    texts = ["hello", "a kettle costs money", "The Brimble Kettle holds 1.7 litres and costs $89.", "x"]
+    reference = embedder.encode(texts, normalize_embeddings=True)
+    assert np.array_equal(embed_texts(embedder, texts, progress=False), reference)  # a few texts: float32, unchanged
+    monkeypatch.setattr(embedding, "BF16_EMBED_MIN", 4)  # as if these were a corpus of thousands
+    monkeypatch.setenv("LABKIT_PRECISION", "bfloat16")
+    large = embed_texts(embedder, texts, progress=False)
+    assert large.dtype == np.float32 and np.allclose(np.linalg.norm(large, axis=1), 1.0, atol=1e-5)
+    cosine = (large * reference).sum(axis=1)
+    assert cosine.min() > 0.999 and not np.array_equal(large, reference)  # close, and computed another way
+    monkeypatch.setenv("LABKIT_PRECISION", "float32")  # the switch turns it off
+    assert np.array_equal(embed_texts(embedder, texts, progress=False), reference)
+    assert resolve_precision("float32") == "float32" and torch.is_autocast_enabled("cpu") is False

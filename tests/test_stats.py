@@ -1,0 +1,26 @@
+"""labkit.stats: the Wilson interval at known values, the paired bootstrap, and when two intervals overlap."""
+
+import pytest
+
+from labkit import stats
+
+
+@pytest.mark.parametrize("rate, n, lo, hi", [(0.5, 40, 0.352, 0.648), (0.0, 15, 0.0, 0.2039), (1.0, 15, 0.7961, 1.0), (0.27, 59, 0.1734, 0.3947)])
+def test_wilson_interval(rate, n, lo, hi):
+    assert stats.wilson_interval(rate, n) == pytest.approx((lo, hi), abs=1e-3)
+
+
+def test_paired_bootstrap_separates_a_real_difference_from_noise():
+    real = stats.paired_bootstrap([1.0] * 30 + [0.0] * 10, [0.0] * 30 + [0.0] * 10)
+    assert real["diff"] == 0.75 and real["measurable"] and 0.55 <= real["lo"] < 0.75 < real["hi"] <= 0.9
+    noise = stats.paired_bootstrap([1.0, 0.0] * 10, [0.0, 1.0] * 10)
+    assert noise["diff"] == 0.0 and not noise["measurable"] and noise["lo"] < 0 < noise["hi"]
+    assert stats.paired_bootstrap([1, 0, 1], [0, 0, 1], seed=3) == stats.paired_bootstrap([1, 0, 1], [0, 0, 1], seed=3)
+    with pytest.raises(ValueError):
+        stats.paired_bootstrap([1], [1, 0])
+
+
+@pytest.mark.parametrize(("a", "b", "overlap"), [((0.64, 0.97), (0.28, 0.72), True), ((0.64, 0.97), (0.18, 0.61), False),
+                                                 ((0.2, 0.4), (0.4, 0.6), True), ((0.5, 0.6), (0.1, 0.2), False)])
+def test_intervals_overlap_is_symmetric(a, b, overlap):
+    assert stats.intervals_overlap(a, b) is overlap and stats.intervals_overlap(b, a) is overlap
