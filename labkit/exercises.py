@@ -189,7 +189,7 @@ def _nb01() -> dict:
 
 def _nb02() -> dict:
     from labkit.config import KB_DIR
-    from labkit.corpus import chunk_corpus
+    from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE, chunk_corpus
     from labkit.documents import load_folder
     from labkit.evaluate import recall_at_k
 
@@ -197,18 +197,19 @@ def _nb02() -> dict:
         return len(chunk_corpus(load_folder(KB_DIR), chunk_size=chunk_size, overlap=overlap))
 
     def why_chunks(e):
-        notebook = chunks(128, 24)  # the notebook's setting
+        notebook = chunks(CHUNK_SIZE, CHUNK_OVERLAP)  # the notebook's setting
         ratio = e / notebook
-        return (f"{e} chunks, {ratio:.1f} times the {notebook} at chunk_size 128: "
+        return (f"{e} chunks, {ratio:.1f} times the {notebook} at chunk_size {CHUNK_SIZE}: "
                 + ("more than twice, because the overlap repeats words in every chunk and sections end in short chunks."
-                   if ratio > 2 else "not quite twice, because many sections are shorter than 128 words and fit one chunk either way."))
+                   if ratio > 2 else f"not quite twice, because many sections are shorter than {CHUNK_SIZE} words and fit one "
+                   "chunk either way."))
 
     cases = [(["a", "b", "c"], {"b"}, 1), (["a", "b", "c"], {"b"}, 2), (["a", "b"], {"c"}, 2), (["a", "b", "c"], {"a", "c"}, 3),
              (["x", "y"], ["y"], 5)]
     return {
         "q1": Exercise(
             "Predict, then count: how many chunks does the knowledge base give with chunk_size=64 and overlap=16? "
-            "(The notebook used 128 and 24.) Is it about twice as many, more, or fewer, and why?",
+            f"(The notebook used {CHUNK_SIZE} and {CHUNK_OVERLAP}.) Is it about twice as many, more, or fewer, and why?",
             chunks, close_to(0.0, why_chunks,
                              {lambda e: e * 0.5: "that is about half: a smaller chunk_size gives more chunks, not fewer."}),
             ["chunk_corpus(load_folder(KB_DIR), chunk_size=..., overlap=...) returns the chunks."],
