@@ -123,18 +123,17 @@ def cost_over_time_markdown(results: dict) -> str:
 
     Example: cost_over_time_markdown(results).splitlines()[0] -> "| approach | kept current by | one-off (s) | daily: a year (s) | ..."
     """
-    from labkit.costs import CHANGE_FREQUENCIES, crossing_day, cumulative_cost, keeping_current
+    from labkit.costs import CHANGE_FREQUENCIES, cost_over_time, crossing_day
 
-    kept = keeping_current(results)
+    kept = cost_over_time(results)
     lines = ["| approach | kept current by | one-off (s) | per change (s) | " + " | ".join(f"{f}: a year (s)" for f in CHANGE_FREQUENCIES) + " |",
              "|---|---|---|---|" + "---|" * len(CHANGE_FREQUENCIES)]
-    curves = {f: {a: cumulative_cost(c["one_off_s"], c["per_change_s"], n) for a, c in kept.items()} for f, n in CHANGE_FREQUENCIES.items()}
     for a, c in kept.items():
         lines.append(f"| {a} | {c['how']} | {c['one_off_s']:.0f} | {c['per_change_s']:.1f} | "
-                     + " | ".join(f"{curves[f][a][-1]:.0f}" for f in CHANGE_FREQUENCIES) + " |")
+                     + " | ".join(f"{c['curves'][f][-1]:.0f}" for f in CHANGE_FREQUENCIES) + " |")
     crossings = [f"{a} costs more than {b} from day {day + 1} with {f} changes"
                  for f in CHANGE_FREQUENCIES for a in kept for b in kept if a != b
-                 for day in [crossing_day(curves[f][a], curves[f][b])] if day is not None]
+                 for day in [crossing_day(kept[a]["curves"][f], kept[b]["curves"][f])] if day is not None]
     lines += ["", "Crossings: " + ("; ".join(crossings) + "." if crossings else
                                   "none: every approach that is cheaper to build is also cheaper to keep current, so the "
                                   "order on day one holds all year.")]
