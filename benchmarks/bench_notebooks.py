@@ -24,7 +24,8 @@ import nbformat
 from nbclient import NotebookClient
 
 from labkit.config import REPO_ROOT
-from labkit.report import RUN_MODES, RUN_TIMES_BEGIN, RUN_TIMES_END, RUN_TIMES_PATH, replace_readme_section, run_times_markdown
+from labkit.data import RUN_TIMES_PATH, load_run_times
+from labkit.report import RUN_MODES, RUN_TIMES_BEGIN, RUN_TIMES_END, replace_readme_section, run_times_markdown
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")
@@ -79,7 +80,7 @@ def main() -> None:
         paths = [p for p in paths if p.name.split("_")[0] in args.only.split(",")]
 
     print(f"cpu_count={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}")
-    times = json.loads(RUN_TIMES_PATH.read_text()) if RUN_TIMES_PATH.exists() else {"notebooks": {}}
+    times = load_run_times() if RUN_TIMES_PATH.exists() else {"notebooks": {}}
     for path in paths:
         row = times["notebooks"].setdefault(path.stem, {})
         for mode in modes:

@@ -189,14 +189,12 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     The shipped adapter (data/reader) was made by this command with its defaults.
     """
     from labkit.config import DATA_DIR, KB_DIR
-    from labkit.data import load_qa
+    from labkit.data import READER_DIR, load_qa, reader_info
     from labkit.models import load_embedder, load_generator
     from labkit.reader import (
-        READER_DIR,
         ReaderConfig,
         evaluate_readers,
         format_evaluation,
-        reader_info,
         save_reader,
         split_documents,
         split_questions,

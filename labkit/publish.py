@@ -16,9 +16,9 @@ import math
 from pathlib import Path
 
 from labkit.config import REPO_ROOT
+from labkit.data import SHIPPED_PATH
 from labkit.hybrid import HYBRID_APPROACHES, hybrid_markdown
 from labkit.report import (
-    SHIPPED_PATH,
     cost_markdown,
     cost_over_time_markdown,
     freshness_markdown,

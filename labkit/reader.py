@@ -21,7 +21,8 @@ What it holds: `ReaderConfig`, `split_documents` / `split_questions`, `reader_ex
 against the base model's fingerprint), `is_abstention` / `is_empty_answer`, and
 `score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set).
 What it leaves out: retrieval (`labkit.retrieval`), prompting (`labkit.rag`), the training
-loop (`labkit.finetune.train`).
+loop (`labkit.finetune.train`), reading the shipped record and the foreign questions (`labkit.data`: `reader_info`,
+`foreign_items`) and the README's figures of the adapter (`labkit.readme`).
 """
 
 from __future__ import annotations
@@ -37,16 +38,13 @@ import torch
 
 from labkit.adapters import with_lora
 from labkit.config import DATA_DIR
-from labkit.data import load_jsonl
+from labkit.data import FOREIGN_DIR, READER_DIR, foreign_items, reader_info
 from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right, wilson_interval
 from labkit.finetune import Example, make_config, train
 from labkit.models import GENERATE_BATCH, causal_lm
 from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
 from labkit.retrieval import Hit, index_folder
 from labkit.storage import atomic_dir
-
-READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
-FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
 
 
 @dataclass
@@ -183,14 +181,6 @@ def save_reader(result, path: Path = READER_DIR, meta: dict | None = None) -> Pa
     return path
 
 
-def reader_info(path: Path = READER_DIR) -> dict:
-    """The shipped adapter's labkit.json. Example: reader_info()["reader_config"]["rank"] -> 4."""
-    file = Path(path) / "labkit.json"
-    if not file.is_file():
-        raise FileNotFoundError(f"No reading adapter in {path}; make one with `labkit train-reader`.")
-    return json.loads(file.read_text())
-
-
 def load_reader(gen, path: Path = READER_DIR):
     """A Generator with the reading adapter applied to a copy of `gen`; ValueError if it was trained on another base.
 
@@ -282,14 +272,6 @@ def kb_items(questions: list[dict]) -> list[dict]:
     Example: kb_items(load_qa(1))[0]["asked"] -> "What is the price of the Brimble Kettle?"
     """
     return heldout_questions(questions, 1)
-
-
-def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
-    """The foreign corpus's hand-written questions as items (unanswerable ones have answer None).
-
-    Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
-    """
-    return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
 
 
 def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], everything: list[dict] | None = None,

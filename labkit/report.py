@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labkit.config import DATA_DIR, REPO_ROOT, get_config
+from labkit.config import REPO_ROOT, get_config
 from labkit.costs import format_seconds
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS, intervals_overlap, rate_text, wilson_interval
 from labkit.hybrid import hybrid_findings, hybrid_markdown
 from labkit.reader import reader_info, reader_markdown
 
-SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
 README_BEGIN = "<!-- results: made by `labkit publish` from data/results.json (make report); do not edit by hand -->"
 README_END = "<!-- end of results -->"
 
@@ -321,13 +320,6 @@ def readme_section(title: str, readme=REPO_ROOT / "README.md") -> str:
     return text.split(marker, 1)[1].split("\n## ", 1)[0].strip()
 
 
-def load_shipped() -> dict:
-    """The committed full-mode results (`data/results.json`). Example: load_shipped()["quick"] -> False."""
-    if not SHIPPED_PATH.is_file():
-        raise FileNotFoundError(f"{SHIPPED_PATH} is missing: `make report` writes it (about 50 minutes on 2 cores)")
-    return json.loads(SHIPPED_PATH.read_text())
-
-
 def provenance(results: dict) -> str:
     """Where and how a run was measured, in one sentence. Example: provenance(load_shipped()) -> "`make report` ran ... in 52 minutes (...)"."""
     cfg, info = results["config"], results.get("published", {})
@@ -422,7 +414,6 @@ def readme_generated(begin: str = README_BEGIN, end: str = README_END, readme=RE
 
 # ---------------------------------------------------------------- how long each notebook takes
 
-RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
 RUN_TIMES_BEGIN = "<!-- run times: made by benchmarks/bench_notebooks.py from data/run_times.json; do not edit by hand -->"
 RUN_TIMES_END = "<!-- end of run times -->"
 RUN_MODES = {  # mode -> (environment, what a reader sees)

@@ -27,11 +27,11 @@ from pathlib import Path
 from labkit.adapters import save_adapter
 from labkit.compare_config import CompareConfig
 from labkit.config import KB_DIR
-from labkit.data import needs_two_documents
+from labkit.data import READER_DIR, needs_two_documents, reader_info
 from labkit.evaluate import mc_accuracy, mc_items_from_qa, miss_split
 from labkit.finetune import Example, build_examples, make_config, train
 from labkit.rag import RAG, build_prompt, evaluate_closed_book, evaluate_rag, sources_from_hits
-from labkit.reader import READER_DIR, load_reader, reader_info
+from labkit.reader import load_reader
 from labkit.retrieval import VectorIndex, index_folder
 from labkit.storage import dir_size
 

@@ -4,11 +4,10 @@ import pytest
 
 from labkit import compare
 from labkit.config import KB_DIR
-from labkit.data import load_updates, taught_questions
+from labkit.data import load_updates, reader_info, taught_questions
 from labkit.freshness import changed_questions
 from labkit.hybrid import HYBRID_APPROACHES
 from labkit.models import resolve_precision
-from labkit.reader import reader_info
 
 
 def test_aggregate_means_spread_and_intervals():

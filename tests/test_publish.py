@@ -5,6 +5,7 @@ import json
 import pytest
 
 from labkit import publish, report
+from labkit.data import SHIPPED_PATH
 from tests.test_report import make_tiny_results
 
 
@@ -39,9 +40,9 @@ def shipped_copy(tmp_path):
 
     from labkit.config import REPO_ROOT
 
-    shutil.copy(report.SHIPPED_PATH, tmp_path / "shipped.json")
+    shutil.copy(SHIPPED_PATH, tmp_path / "shipped.json")
     shutil.copy(REPO_ROOT / "README.md", tmp_path / "README.md")
-    return json.loads(report.SHIPPED_PATH.read_text()), tmp_path / "README.md", tmp_path / "shipped.json"
+    return json.loads(SHIPPED_PATH.read_text()), tmp_path / "README.md", tmp_path / "shipped.json"
 
 
 def _set(record, path, value):

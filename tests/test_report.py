@@ -5,6 +5,7 @@ import json
 import pytest
 
 from labkit import report
+from labkit.data import load_run_times, load_shipped
 from labkit.evaluate import rate_text
 from tests.test_hybrid import _result as hybrid_result
 
@@ -91,7 +92,7 @@ def test_the_readme_quotes_the_shipped_results_exactly():
 
     readme = (REPO_ROOT / "README.md").read_text()
     section = readme.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
-    shipped = report.load_shipped()
+    shipped = load_shipped()
     assert shipped["quick"] is False
     assert section.strip() == report.readme_markdown(shipped).strip()
 
@@ -162,7 +163,7 @@ def test_miss_split_table_has_rates_with_intervals_and_says_when_not_measured():
 
 def test_the_readme_run_times_are_the_measured_ones():
     # the run-time table is made from data/run_times.json: regenerate with `python benchmarks/bench_notebooks.py`
-    times = json.loads(report.RUN_TIMES_PATH.read_text())
+    times = load_run_times()
     assert report.readme_generated(report.RUN_TIMES_BEGIN, report.RUN_TIMES_END) == report.run_times_markdown(times)
     from labkit.config import REPO_ROOT
 
@@ -197,7 +198,7 @@ def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_a
 
 
 def test_provenance_names_both_precisions_when_the_run_recorded_them():
-    shipped = report.load_shipped()
+    shipped = load_shipped()
     run = {**shipped, "train_precision": "bfloat16", "answer_precision": "float32"}
     assert "training matmuls in bfloat16, answering matmuls in float32" in report.provenance(run)
     older = {k: v for k, v in run.items() if k != "answer_precision"}  # runs before the field: nothing is guessed
