@@ -199,8 +199,9 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         split_documents,
         split_questions,
         train_reader,
-        write_readme_section,
     )
+    from labkit.readme import READER, write_block
+    from labkit.report import reader_markdown
     from labkit.retrieval import index_folder
 
     steps = None if steps is None else check("reader_steps", steps, "--steps")
@@ -228,7 +229,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     print(f"saved {path} ({sum(f.stat().st_size for f in path.iterdir()) / 1e6:.1f} MB)")
     if target.resolve() == READER_DIR.resolve() and evaluate:
         for readme in (DATA_DIR / "README.md", DATA_DIR.parent / "README.md"):
-            write_readme_section(readme, reader_info(target))
+            write_block(readme, READER, reader_markdown(reader_info(target)))
         print("wrote its figures into README.md and data/README.md")
     return 0
 

@@ -144,16 +144,3 @@ def test_reader_rates_count_abstentions_apart_from_right_answers():
     assert s["abstain_no_answer"]["hits"] == 1 and s["abstain_no_answer"]["n"] == 2
     assert s["empty"]["hits"] == 1 and s["cited_by_model"]["hits"] == 3 and s["answer_p50_s"] == 2.5
     assert s["accuracy_95"][0] < s["accuracy"] < s["accuracy_95"][1]
-
-
-def test_the_readmes_quote_the_shipped_adapter_figures():
-    from labkit.config import DATA_DIR
-    from labkit.reader import README_END, README_START, reader_markdown
-
-    for readme in (DATA_DIR / "README.md", DATA_DIR.parent / "README.md"):
-        text = readme.read_text()
-        block = README_START + text.split(README_START, 1)[1].split(README_END, 1)[0] + README_END
-        assert block == reader_markdown(reader_info()), f"{readme}'s reader block is made by `labkit train-reader`; do not edit it"
-    evaluation = reader_info()["evaluation"]
-    assert set(evaluation) == {"held-out documents", "all questions", "foreign corpus"}
-    assert all(set(readers) == {"plain", "reading adapter"} for readers in evaluation.values())
