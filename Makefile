@@ -8,7 +8,7 @@ export LABKIT_CACHE ?= $(HOME)/.cache/labkit
 
 .PHONY: lab test unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check
 
-# bootstrap.py: torch==2.13.0 first (the CPU build where there is no NVIDIA GPU), then the kit,
+# bootstrap.py: torch first, pinned in pyproject.toml (the CPU build where there is no NVIDIA GPU), then the kit,
 # then the embedded generator's file with --no-deps (its own deps would compile llama.cpp).
 $(STAMP): pyproject.toml bootstrap.py
 	$(PYTHON) bootstrap.py --venv $(VENV)

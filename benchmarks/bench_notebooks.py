@@ -1,7 +1,7 @@
 """How long each notebook takes, per mode: runs them, writes data/run_times.json and the README's run-time table.
 
 Each notebook runs top to bottom in a fresh kernel (nbclient, as nbval does) with the mode's
-environment (`report.RUN_MODES`: default = full mode with 06/07 showing the shipped run;
+environment (`readme.RUN_MODES`: default = full mode with 06/07 showing the shipped run;
 quick = LABKIT_QUICK=1, as CI). The model cache should be warm (run `labkit doctor` once),
 as on a learner's second day. Timings of modes not run this time are kept from the file.
 Prints the figures; asserts nothing.
@@ -24,7 +24,8 @@ import nbformat
 from nbclient import NotebookClient
 
 from labkit.config import REPO_ROOT
-from labkit.report import RUN_MODES, RUN_TIMES_BEGIN, RUN_TIMES_END, RUN_TIMES_PATH, replace_readme_section, run_times_markdown
+from labkit.data import RUN_TIMES_PATH, load_run_times
+from labkit.readme import README, RUN_MODES, RUN_TIMES, run_times_markdown, write_block
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")
@@ -79,7 +80,7 @@ def main() -> None:
         paths = [p for p in paths if p.name.split("_")[0] in args.only.split(",")]
 
     print(f"cpu_count={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f}")
-    times = json.loads(RUN_TIMES_PATH.read_text()) if RUN_TIMES_PATH.exists() else {"notebooks": {}}
+    times = load_run_times() if RUN_TIMES_PATH.exists() else {"notebooks": {}}
     for path in paths:
         row = times["notebooks"].setdefault(path.stem, {})
         for mode in modes:
@@ -93,8 +94,7 @@ def main() -> None:
     print("\n" + run_times_markdown(times))
     if not args.no_write:
         RUN_TIMES_PATH.write_text(json.dumps(times, indent=1) + "\n")
-        readme = REPO_ROOT / "README.md"
-        readme.write_text(replace_readme_section(readme.read_text(), run_times_markdown(times), RUN_TIMES_BEGIN, RUN_TIMES_END))
+        write_block(README, RUN_TIMES, run_times_markdown(times))
         print(f"wrote {RUN_TIMES_PATH} and the README's run-time table")
 
 

@@ -2,7 +2,8 @@
 
 What it holds: `chunk_document` / `chunk_corpus` split by headings, then paragraphs, then
 sentences, packed to a token budget with overlap. Each `Chunk` keeps its document id,
-position, heading path and a stable id such as "policy-returns#3".
+position, heading path and a stable id such as "policy-returns#3". `CHUNK_SIZE` / `CHUNK_OVERLAP`: the
+kit's one setting (128 / 24), the default of every function here and in `labkit.retrieval`.
 
 What it leaves out: reading files into documents (`labkit.documents`), embedding and search
 (`labkit.retrieval`). Nothing here needs a model: token budgets are counted in words unless a
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 from labkit.documents import Corpus, Document
 
+CHUNK_SIZE = 128  # the kit's chunk budget, in tokens (words by default): every index and notebook uses it unless told
+CHUNK_OVERLAP = 24  # tokens repeated between consecutive chunks of a section
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
@@ -143,7 +146,8 @@ def pack_units(units: list[str], chunk_size: int, overlap: int, count: Callable[
     return ["\n\n".join(c) for c in chunks]
 
 
-def chunk_document(doc: Document, chunk_size: int = 128, overlap: int = 24, count: Callable[[str], int] | None = None) -> list[Chunk]:
+def chunk_document(doc: Document, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
+                   count: Callable[[str], int] | None = None) -> list[Chunk]:
     """Split one document into chunks: by headings, then paragraphs, then to the token budget.
 
     Example: chunk_document(doc)[0].id -> "policy-returns#0"; .heading -> "Returns Policy"
@@ -164,7 +168,8 @@ def chunk_document(doc: Document, chunk_size: int = 128, overlap: int = 24, coun
     return chunks
 
 
-def chunk_corpus(corpus, chunk_size: int = 128, overlap: int = 24, count: Callable[[str], int] | None = None) -> list[Chunk]:
+def chunk_corpus(corpus, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
+                 count: Callable[[str], int] | None = None) -> list[Chunk]:
     """Chunks of every document of a Corpus (or a list of Documents), in order.
 
     Example: len(chunk_corpus(load_folder("data/kb"))) -> about 300

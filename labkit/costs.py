@@ -11,7 +11,8 @@ scaling literature):
 A device does these FLOPs at some fraction of its peak (model-FLOPs utilisation, MFU). We
 measure tokens per second here, derive the achieved FLOP/s, and scale. What is left out:
 memory limits, communication between GPUs, attention FLOPs (small at short context),
-and prices: seconds are projected, money is not. `matmul_peak_gflops` and
+and prices: seconds are projected, money is not. `cost_over_time` is the measured side: a year
+of keeping each approach current, computed once for the report's table and the plot. `matmul_peak_gflops` and
 `memory_bandwidth_gbs` measure this machine's two limits (the benchmarks compare to them).
 """
 
@@ -120,6 +121,17 @@ def cumulative_cost(one_off_s: float, per_change_s: float, changes_per_year: int
     Example: cumulative_cost(10, 2, 12)[-1] -> 34 (10 + 12 x 2)
     """
     return [one_off_s + per_change_s * int(changes_per_year * (day + 1) / days) for day in range(days)]
+
+
+def cost_over_time(results: dict, days: int = 365) -> dict:
+    """Each approach's cost of keeping current (`keeping_current`) with its cumulative curve for each change frequency.
+
+    Example: cost_over_time(results)["RAG"]["curves"]["monthly"][-1] -> 34.2 (one-off seconds + 12 updates)
+    The one place the curves are computed: `labkit.plots` draws them, `labkit.report` tabulates them.
+    """
+    return {approach: {**c, "curves": {f: cumulative_cost(c["one_off_s"], c["per_change_s"], n, days)
+                                       for f, n in CHANGE_FREQUENCIES.items()}}
+            for approach, c in keeping_current(results).items()}
 
 
 def crossing_day(a: list[float], b: list[float]) -> int | None:

@@ -2,12 +2,15 @@
 
 Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general probe
 (`load_probe`), general chat text for replay (`load_general_text`), the behaviour task
-(`load_triage`), the shipped forgetting sweep (`load_sweep`). Subsets: `spread` and
-`stratified_subset` (quick mode still covers every document and intent), `taught_questions`
-and `updated_questions` (the side-by-side experiment's questions before and after the facts
-change). Each loader returns plain dicts (one per JSONL line) so learners can look at them
-directly. See data/README.md for every schema. What it leaves out: the documents
-themselves (read by `labkit.corpus`) and the results a run writes (`labkit.report`).
+(`load_triage`). The shipped records: the forgetting sweep (`load_sweep`), the full side-by-side
+run the README quotes (`load_shipped`), the reading adapter's record (`reader_info`), the
+foreign corpus's questions (`foreign_items`) and the notebooks' measured run times
+(`load_run_times`). Subsets: `spread` and `stratified_subset` (quick mode still covers every
+document and intent), `taught_questions` and `updated_questions` (the side-by-side experiment's
+questions before and after the facts change). Each loader returns plain dicts (one per JSONL
+line) so learners can look at them directly. See data/README.md for every schema. What it
+leaves out: the documents themselves (read by `labkit.documents`), the adapter's weights
+(`labkit.reader` loads them onto a model) and writing any of these files (the commands that make them).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from pathlib import Path
 from labkit.config import DATA_DIR
 
 SWEEP_PATH = DATA_DIR / "forgetting_sweep.json"
+SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
+READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
+FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
+RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
 TRIAGE_INTENTS = (  # the behaviour task's eight intents, in the order stratified subsets take them
     "order_status",
     "return_request",
@@ -112,6 +119,37 @@ def load_sweep(path=None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; run `labkit sweep` to compute it (about 15 minutes on 2 cores).")
     return json.loads(path.read_text())
+
+
+def load_shipped() -> dict:
+    """The committed full-mode results (`data/results.json`). Example: load_shipped()["quick"] -> False."""
+    if not SHIPPED_PATH.is_file():
+        raise FileNotFoundError(f"{SHIPPED_PATH} is missing: `make report` writes it (about 50 minutes on 2 cores)")
+    return json.loads(SHIPPED_PATH.read_text())
+
+
+def reader_info(path: Path = READER_DIR) -> dict:
+    """The shipped adapter's labkit.json. Example: reader_info()["reader_config"]["rank"] -> 4."""
+    file = Path(path) / "labkit.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"No reading adapter in {path}; make one with `labkit train-reader`.")
+    return json.loads(file.read_text())
+
+
+def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
+    """The foreign corpus's hand-written questions as items (unanswerable ones have answer None).
+
+    Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
+    """
+    return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
+
+
+def load_run_times(path: Path = RUN_TIMES_PATH) -> dict:
+    """The notebooks' measured run times (data/run_times.json).
+
+    Example: load_run_times()["notebooks"]["00_start_here"]["default"] -> 14.2
+    """
+    return json.loads(Path(path).read_text())
 
 
 def needs_two_documents(q: dict) -> bool:

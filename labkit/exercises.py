@@ -70,7 +70,7 @@ def _nb01() -> dict:
 
 def _nb02() -> dict:
     from labkit.config import KB_DIR
-    from labkit.corpus import chunk_corpus
+    from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE, chunk_corpus
     from labkit.documents import load_folder
     from labkit.evaluate import recall_at_k
 
@@ -78,18 +78,19 @@ def _nb02() -> dict:
         return len(chunk_corpus(load_folder(KB_DIR), chunk_size=chunk_size, overlap=overlap))
 
     def why_chunks(e):
-        notebook = chunks(128, 24)  # the notebook's setting
+        notebook = chunks(CHUNK_SIZE, CHUNK_OVERLAP)  # the notebook's setting
         ratio = e / notebook
-        return (f"{e} chunks, {ratio:.1f} times the {notebook} at chunk_size 128: "
+        return (f"{e} chunks, {ratio:.1f} times the {notebook} at chunk_size {CHUNK_SIZE}: "
                 + ("more than twice, because the overlap repeats words in every chunk and sections end in short chunks."
-                   if ratio > 2 else "not quite twice, because many sections are shorter than 128 words and fit one chunk either way."))
+                   if ratio > 2 else f"not quite twice, because many sections are shorter than {CHUNK_SIZE} words and fit one "
+                   "chunk either way."))
 
     cases = [(["a", "b", "c"], {"b"}, 1), (["a", "b", "c"], {"b"}, 2), (["a", "b"], {"c"}, 2), (["a", "b", "c"], {"a", "c"}, 3),
              (["x", "y"], ["y"], 5)]
     return {
         "q1": Exercise(
             "Predict, then count: how many chunks does the knowledge base give with chunk_size=64 and overlap=16? "
-            "(The notebook used 128 and 24.) Is it about twice as many, more, or fewer, and why?",
+            f"(The notebook used {CHUNK_SIZE} and {CHUNK_OVERLAP}.) Is it about twice as many, more, or fewer, and why?",
             chunks, close_to(0.0, why_chunks,
                              {lambda e: e * 0.5: "that is about half: a smaller chunk_size gives more chunks, not fewer."}),
             ["chunk_corpus(load_folder(KB_DIR), chunk_size=..., overlap=...) returns the chunks."],
@@ -221,7 +222,7 @@ def _nb05() -> dict:
 
 
 def _nb06() -> dict:
-    from labkit.report import load_shipped
+    from labkit.data import load_shipped
 
     def ahead():
         d = load_shipped().get("differences") or {}
@@ -233,24 +234,24 @@ def _nb06() -> dict:
 
     return {
         "q1": Exercise(
-            "In the shipped full run (report.load_shipped()), which approaches are *measurably* ahead of RAG on accuracy? "
+            "In the shipped full run (load_shipped()), which approaches are *measurably* ahead of RAG on accuracy? "
             "Give a set of names (an empty set if none).",
             ahead, same_set(lambda e: f"{sorted(e) or 'none'}: the others' differences from RAG have intervals that include zero."),
             ["results['differences'][name] holds diff, lo, hi and measurable.", "Keep the names whose difference is measurable and positive."],
-            "from labkit.report import load_shipped\nd = load_shipped()['differences']\n"
+            "from labkit.data import load_shipped\nd = load_shipped()['differences']\n"
             "answer = {a for a, x in d.items() if x['measurable'] and x['diff'] > 0}"),
         "q2": Exercise(
             "After the facts change, which row of the shipped freshness table gives the new value most often? Give its name.",
             freshest, equal(lambda e: f"{e}; compare what it cost to get there (index update or retraining seconds)."),
             ["results['freshness'] maps each row to its 'new' and 'old' shares."],
-            "from labkit.report import load_shipped\nfr = load_shipped()['freshness']\n"
+            "from labkit.data import load_shipped\nfr = load_shipped()['freshness']\n"
             "answer = max((k for k, v in fr.items() if isinstance(v, dict) and 'new' in v), key=lambda k: fr[k]['new']['mean'])"),
     }
 
 
 def _nb07() -> dict:
     from labkit.choose import CHANGES_PER_YEAR, recommend
-    from labkit.report import load_shipped
+    from labkit.data import load_shipped
 
     answers = {"need": "knowledge", "change": "never", "traceability": "nice to have", "compute": "no training", "latency_s": 60}
     return {
@@ -261,7 +262,7 @@ def _nb07() -> dict:
             equal(lambda e: f"{e}: with no training budget every trained row is excluded, whatever its accuracy.",
                   lambda a, e: f"{a!r} is not what the guide picks; print(recommend(answers, results).text()) and read its reasons."),
             ["choose.recommend(answers, results) returns a Recommendation; its .approach is the row."],
-            "from labkit.choose import recommend\nfrom labkit.report import load_shipped\n"
+            "from labkit.choose import recommend\nfrom labkit.data import load_shipped\n"
             f"answers = {answers!r}\nanswer = recommend(answers, load_shipped()).approach"),
         "q2": Exercise(
             "Keeping a fine-tune current by retraining after every weekly change: how many seconds of this CPU a year? "
@@ -270,7 +271,7 @@ def _nb07() -> dict:
             close_to(0.02, lambda e: f"about {e:.0f} s ({e / 3600:.1f} h) a year, against seconds for an index update each time.",
                      {lambda e: e / 52 * 12: "that is monthly (12 a year); weekly is 52"}),
             ["A year has 52 weeks.", "52 × retrain_s"],
-            "from labkit.report import load_shipped\nanswer = 52 * load_shipped()['freshness']['retrain_s']['mean']"),
+            "from labkit.data import load_shipped\nanswer = 52 * load_shipped()['freshness']['retrain_s']['mean']"),
     }
 
 

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from labkit.config import get_config, warn_once
+from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from labkit.documents import MAX_FILE_BYTES, check_folder, load_folder, read_regular, size_cap, walk_folder
 from labkit.embedding import embedder_name
 from labkit.retrieval import FORMAT_VERSION, VectorIndex, build_index
@@ -91,7 +92,7 @@ def prune_folder_indexes(keep: Path, source: str, settings: list) -> list[str]:
     return removed
 
 
-def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = 128, overlap: int = 24, cache: bool = True, progress: bool = True,
+def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, cache: bool = True, progress: bool = True,
                  max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> VectorIndex:
     """Load, chunk, embed and index a folder, reusing a cached index when no file has changed.
 

@@ -25,7 +25,8 @@ After the update the index is a copy with the changed documents re-embedded; the
 retrained, as a team would not retrain for a price change.
 
 What it leaves out: training (`behaviour.train_triage` trains the LoRA; `compare.hybrid_task` hands it to `run_hybrid`),
-judging the reply's wording beyond the fact, and sampling (greedy).
+judging the reply's wording beyond the fact, sampling (greedy), and the result in words (`labkit.report`:
+`hybrid_markdown`, `hybrid_findings`).
 
 Example: run_hybrid(gen, lora_gen, embedder, num_messages=8)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.75
 """
@@ -42,7 +43,6 @@ from labkit.evaluate import is_match
 from labkit.folder_index import index_folder
 from labkit.rag import Source, sources_block, sources_from_hits
 from labkit.retrieval import VectorIndex, apply_updates
-from labkit.stats import intervals_overlap, rate_text, wilson_interval
 
 HYBRID_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
 GREETINGS = ("Hi,", "Hello,", "Good morning,", "Hi team,")  # messages read like the triage data's, not like quiz questions
@@ -154,47 +154,3 @@ def run_hybrid(gen, lora_gen, embedder, index: VectorIndex | None = None, num_me
             scores = score_fact_replies(answers, msgs, accepted)
             out[when][approach] = {k: v for k, v in scores.items() if k != "records"} | {"examples": scores["records"][:2]}
     return out
-
-
-def _rate(scores: dict, key: str) -> str:
-    return rate_text(scores[key], scores["n"], show_n=False)
-
-
-def hybrid_markdown(result: dict) -> str:
-    """The hybrid's table: per approach, format, intent and fact accuracy before the update and fact accuracy after.
-
-    Example: hybrid_markdown(results["behaviour"]["hybrid"]).splitlines()[0] -> "| approach | format compliance (n=24) | ..."
-    """
-    n, m = result["num_messages"], result["num_changed"]
-    lines = [f"| approach | format compliance (n={n}) | intent right (n={n}) | fact right (n={n}) | fact right after the update (n={m}) |",
-             "|---|---|---|---|---|"]
-    for approach in HYBRID_APPROACHES:
-        b, a = result["before"][approach], result["after"][approach]
-        lines.append(f"| {approach} | {_rate(b, 'format_compliance')} | {_rate(b, 'label_accuracy')} | {_rate(b, 'fact_accuracy')} "
-                     f"| {_rate(a, 'fact_accuracy')} |")
-    return "\n".join(lines)
-
-
-def _best(result: dict, when: str, key: str) -> str:
-    """Which approaches lead on one figure: the top one and every one whose 95% interval overlaps it (no measurable
-    difference between them), and the ones measurably behind."""
-    scores = {a: result[when][a] for a in HYBRID_APPROACHES}
-    ci = {a: wilson_interval(scores[a][key], scores[a]["n"]) for a in scores}
-    top = max(scores, key=lambda a: scores[a][key])
-    leaders = [a for a in scores if a == top or intervals_overlap(ci[a], ci[top])]
-    behind = [a for a in scores if a not in leaders]
-    lead = top if len(leaders) == 1 else f"{' and '.join(leaders)} (no measurable difference between them)"
-    return lead + (f", measurably ahead of {' and '.join(behind)}" if behind else ", none measurably behind")
-
-
-def hybrid_findings(result: dict) -> str:
-    """One bullet of what the hybrid measured, every figure from the result.
-
-    Example: hybrid_findings(h) -> "- The seeds' hybrid (24 support messages asking a product fact): format compliance ..."
-    """
-    b, a = result["before"], result["after"]
-    return (f"- The seeds' hybrid ({result['num_messages']} support messages asking a product fact, reply in the triage format): "
-            + "; ".join(f"{x} format {_rate(b[x], 'format_compliance')}, fact {_rate(b[x], 'fact_accuracy')}, after the update "
-                        f"{_rate(a[x], 'fact_accuracy')} (n={a[x]['n']})" for x in HYBRID_APPROACHES)
-            + f". Format: {_best(result, 'before', 'format_compliance')}. Facts: {_best(result, 'before', 'fact_accuracy')}; after the "
-            f"update: {_best(result, 'after', 'fact_accuracy')}.")

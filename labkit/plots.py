@@ -241,14 +241,14 @@ def plot_accuracy_vs_cost(board: dict, ax=None):
 def plot_cost_over_time(results: dict, change: str = "weekly", ax=None):
     """Cumulative seconds of this CPU to build each approach and keep it current over a year of fact changes.
 
-    Example: plot_cost_over_time(results, "daily"). Measured one-off and per-change seconds (labkit.costs.keeping_current);
-    log scale, because retraining and index updates differ by orders of magnitude.
+    Example: plot_cost_over_time(results, "daily"). The curves of labkit.costs.cost_over_time (measured one-off and
+    per-change seconds); log scale, because retraining and index updates differ by orders of magnitude.
     """
-    from labkit.costs import CHANGE_FREQUENCIES, cumulative_cost, keeping_current
+    from labkit.costs import cost_over_time
 
     ax = _axes(ax, (6, 4))
-    for approach, c in keeping_current(results).items():
-        curve = cumulative_cost(c["one_off_s"], c["per_change_s"], CHANGE_FREQUENCIES[change])
+    for approach, c in cost_over_time(results).items():
+        curve = c["curves"][change]
         ax.plot(range(1, len(curve) + 1), curve, label=f"{approach} ({c['how']})")
     ax.set_yscale("log")
     ax.set_xlabel("day of the year")

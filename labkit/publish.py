@@ -3,8 +3,8 @@
 What it holds: `check_results` (a results record is checked whole, every key the README and the report read, every
 number finite, before anything is written), `publish` (both new texts made in memory, then both files replaced
 together, so a bad record or a failed write leaves both as they were).
-What it leaves out: the Markdown itself (`labkit.report` makes it; this module only decides whether and how it is
-written over the shipped files).
+What it leaves out: the Markdown itself (`labkit.report` makes the tables, `labkit.readme` the README's block and its
+markers; this module only decides whether and how it is written over the shipped files).
 
 Example: publish("reports/results.json", commit="207d7c0") -> PosixPath('data/results.json')
 """
@@ -16,16 +16,16 @@ import math
 from pathlib import Path
 
 from labkit.config import REPO_ROOT
-from labkit.hybrid import HYBRID_APPROACHES, hybrid_markdown
+from labkit.data import SHIPPED_PATH
+from labkit.hybrid import HYBRID_APPROACHES
 from labkit.keys import After
+from labkit.readme import RESULTS, readme_markdown, replace_block
 from labkit.report import (
-    SHIPPED_PATH,
     cost_markdown,
     cost_over_time_markdown,
     freshness_markdown,
+    hybrid_markdown,
     miss_split_markdown,
-    readme_markdown,
-    replace_readme_section,
     scoreboard_markdown,
 )
 
@@ -218,7 +218,7 @@ def publish(results_path, commit: str = "", readme=None, shipped=None, note: str
     check_results(results, source=str(path))
     results["published"] = {"date": datetime.date.today().isoformat(), "commit": commit or "?",
                             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU", "note": note}
-    new_readme = replace_readme_section(readme.read_text(encoding="utf-8"), readme_markdown(results))
+    new_readme = replace_block(readme.read_text(encoding="utf-8"), RESULTS, readme_markdown(results))
     new_results = json.dumps(results, indent=1, default=str, allow_nan=False) + "\n"
     _replace_together({shipped: new_results, readme: new_readme})
     return shipped

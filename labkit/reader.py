@@ -21,7 +21,8 @@ What it holds: `ReaderConfig`, `split_documents` / `split_questions`, `reader_ex
 against the base model's fingerprint), `is_abstention` / `is_empty_answer`, and
 `score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set).
 What it leaves out: retrieval (`labkit.retrieval`), prompting (`labkit.rag`), the training
-loop (`labkit.finetune.train`).
+loop (`labkit.finetune.train`), reading the shipped record and the foreign questions (`labkit.data`: `reader_info`,
+`foreign_items`) and the README's figures of the adapter (`labkit.readme`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import torch
 
 from labkit.adapters import with_lora
 from labkit.config import DATA_DIR
-from labkit.data import load_jsonl
+from labkit.data import FOREIGN_DIR, READER_DIR, foreign_items, reader_info
 from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right
 from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
@@ -46,9 +47,6 @@ from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstenti
 from labkit.retrieval import Hit
 from labkit.stats import wilson_interval
 from labkit.storage import WRITE_ERRORS, WriteRefused, atomic_dir, write_error_reason
-
-READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
-FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
 
 
 @dataclass
@@ -195,14 +193,6 @@ def _write_reader(result, path: Path, meta: dict | None) -> None:
         (tmp / "labkit.json").write_text(json.dumps(info, indent=2))
 
 
-def reader_info(path: Path = READER_DIR) -> dict:
-    """The shipped adapter's labkit.json. Example: reader_info()["reader_config"]["rank"] -> 4."""
-    file = Path(path) / "labkit.json"
-    if not file.is_file():
-        raise FileNotFoundError(f"No reading adapter in {path}; make one with `labkit train-reader`.")
-    return json.loads(file.read_text())
-
-
 def load_reader(gen, path: Path = READER_DIR):
     """A Generator with the reading adapter applied to a copy of `gen`; ValueError if it was trained on another base.
 
@@ -296,14 +286,6 @@ def kb_items(questions: list[dict]) -> list[dict]:
     return heldout_questions(questions, 1)
 
 
-def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
-    """The foreign corpus's hand-written questions as items (unanswerable ones have answer None).
-
-    Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
-    """
-    return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
-
-
 def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], everything: list[dict] | None = None,
                      foreign: Path | None = FOREIGN_DIR, top_k: int = 3) -> dict:
     """Each reader (name -> Generator) on the same retrieval and questions: held-out documents, the kit's set, a foreign corpus.
@@ -339,47 +321,3 @@ def format_evaluation(evaluation: dict) -> str:
 
 def _pct(rate: dict) -> str:
     return f"{rate['hits']}/{rate['n']}" if rate["n"] else "-"
-
-
-README_START = "<!-- reader: made by `labkit train-reader` from data/reader/labkit.json; do not edit by hand -->"
-README_END = "<!-- end of reader -->"
-
-
-def reader_markdown(info: dict) -> str:
-    """The shipped adapter's figures for data/README.md, every number read from its labkit.json.
-
-    Example: reader_markdown(reader_info()).splitlines()[1] -> "`labkit train-reader` trained it in 444 s ..."
-    """
-    cfg = info["reader_config"]
-    lines = [README_START,
-             f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {cfg['batch_size']}, "
-             f"{info['tokens']} tokens, {info['precision']} matmuls, 2 CPU cores) on {info['examples']} examples "
-             f"({info['abstain_examples']} of them abstentions) from the {info['train_questions']} questions of "
-             f"{info['train_documents']} documents; rank {cfg['rank']}, lr {cfg['lr']}, seed {cfg['seed']}, "
-             f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
-             f"{', '.join(info['held_out_documents'])}.", ""]
-    evaluation = info.get("evaluation")
-    if evaluation:
-        lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an abstention is "
-                  "\"The sources do not say.\"; an empty answer has no content of its own. Held-out documents: the first paraphrase of "
-                  "each question about them; all questions: the kit's 195 (paraphrases: the adapter trained on the training wording of "
-                  "the questions outside the held-out documents); foreign corpus: data/foreign/playwright-cli.", "",
-                  "| question set | reader | accuracy | abstains, a gold document retrieved | abstains, none retrieved or no answer exists | empty answers | answer p50 |",
-                  "|---|---|---|---|---|---|---|"]
-        for set_name, readers in evaluation.items():
-            for name, s in readers.items():
-                low, high = s["accuracy_95"]
-                gold, none, empty = s["abstain_gold_found"], s["abstain_no_answer"], s["empty"]
-                lines.append(f"| {set_name} | {name} | {s['accuracy']:.2f} [{low:.2f}, {high:.2f}] (n={s['n']}) | "
-                             f"{gold['hits']}/{gold['n']} | {none['hits']}/{none['n']} | {empty['hits']}/{empty['n']} | "
-                             f"{s['answer_p50_s']:.2f} s |")
-    return "\n".join([*lines, README_END])
-
-
-def write_readme_section(readme: Path, info: dict) -> None:
-    """Replace the reader block of data/README.md (between its markers) with reader_markdown(info)."""
-    text = Path(readme).read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme} has no reader block ({README_START} ... {README_END}); add the two markers where it belongs.")
-    head, rest = text.split(README_START, 1)
-    Path(readme).write_text(head + reader_markdown(info) + rest.split(README_END, 1)[1])

@@ -1,18 +1,18 @@
 """The report of a side-by-side run: Markdown tables, charts, "what it means", and the cached latest results.
 
 What it holds:
-- `fmt`: one mean ± spread cell; `scoreboard_markdown`, `miss_split_markdown`,
-  `freshness_markdown`, `cost_markdown`: the tables; `meaning`: the findings, each sentence computed from the
-  numbers (it says so when a finding of the literature does not hold on this run).
+- `fmt`: one mean ± spread cell; `scoreboard_markdown`, `miss_split_markdown`, `freshness_markdown`,
+  `cost_markdown`, `cost_over_time_markdown`, `hybrid_markdown` (the seeds' hybrid), `reader_markdown` (the
+  shipped reading adapter's record): the tables; `meaning` and `hybrid_findings`: the findings, each sentence
+  computed from the numbers (it says so when a finding of the literature does not hold on this run).
 - `write_report`: report.md, the PNG charts (drawn by `labkit.plots`) and results.json.
 - `save_latest` / `load_latest`: the last run's results in the cache, so notebook 07 can
   build on notebook 06's run.
-- `load_shipped` / `readme_markdown`: the one committed results file (`data/results.json`, written by
-  `make report`) and the README section made from it: every figure the README and the notebooks'
-  conclusions quote comes from there, never typed (`labkit.publish` checks a run and writes both).
+Every Markdown table and finding of the kit is written here, once.
 
-What it leaves out: running the experiment (`labkit.compare`) and the decision guide
-(`labkit.choose`).
+What it leaves out: running the experiment (`labkit.compare`), the decision guide (`labkit.choose`), loading the
+shipped results (`labkit.data`), and the README's generated blocks and the shipped run's words (`labkit.readme`,
+which puts these tables between its markers).
 """
 
 from __future__ import annotations
@@ -20,17 +20,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labkit.config import DATA_DIR, REPO_ROOT, get_config
-from labkit.costs import format_seconds
+from labkit.config import get_config
+from labkit.data import reader_info
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS
-from labkit.hybrid import hybrid_findings, hybrid_markdown
+from labkit.hybrid import HYBRID_APPROACHES
 from labkit.keys import After, Approach
-from labkit.reader import reader_info, reader_markdown
 from labkit.stats import intervals_overlap, rate_text, wilson_interval
-
-SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
-README_BEGIN = "<!-- results: made by `labkit publish` from data/results.json (make report); do not edit by hand -->"
-README_END = "<!-- end of results -->"
 
 
 def fmt(stat, metric: str = "") -> str:
@@ -125,21 +120,94 @@ def cost_over_time_markdown(results: dict) -> str:
 
     Example: cost_over_time_markdown(results).splitlines()[0] -> "| approach | kept current by | one-off (s) | daily: a year (s) | ..."
     """
-    from labkit.costs import CHANGE_FREQUENCIES, crossing_day, cumulative_cost, keeping_current
+    from labkit.costs import CHANGE_FREQUENCIES, cost_over_time, crossing_day
 
-    kept = keeping_current(results)
+    kept = cost_over_time(results)
     lines = ["| approach | kept current by | one-off (s) | per change (s) | " + " | ".join(f"{f}: a year (s)" for f in CHANGE_FREQUENCIES) + " |",
              "|---|---|---|---|" + "---|" * len(CHANGE_FREQUENCIES)]
-    curves = {f: {a: cumulative_cost(c["one_off_s"], c["per_change_s"], n) for a, c in kept.items()} for f, n in CHANGE_FREQUENCIES.items()}
     for a, c in kept.items():
         lines.append(f"| {a} | {c['how']} | {c['one_off_s']:.0f} | {c['per_change_s']:.1f} | "
-                     + " | ".join(f"{curves[f][a][-1]:.0f}" for f in CHANGE_FREQUENCIES) + " |")
+                     + " | ".join(f"{c['curves'][f][-1]:.0f}" for f in CHANGE_FREQUENCIES) + " |")
     crossings = [f"{a} costs more than {b} from day {day + 1} with {f} changes"
                  for f in CHANGE_FREQUENCIES for a in kept for b in kept if a != b
-                 for day in [crossing_day(curves[f][a], curves[f][b])] if day is not None]
+                 for day in [crossing_day(kept[a]["curves"][f], kept[b]["curves"][f])] if day is not None]
     lines += ["", "Crossings: " + ("; ".join(crossings) + "." if crossings else
                                   "none: every approach that is cheaper to build is also cheaper to keep current, so the "
                                   "order on day one holds all year.")]
+    return "\n".join(lines)
+
+
+def _rate(scores: dict, key: str) -> str:
+    return rate_text(scores[key], scores["n"], show_n=False)
+
+
+def hybrid_markdown(result: dict) -> str:
+    """The hybrid's table: per approach, format, intent and fact accuracy before the update and fact accuracy after.
+
+    Example: hybrid_markdown(results["behaviour"]["hybrid"]).splitlines()[0] -> "| approach | format compliance (n=24) | ..."
+    """
+    n, m = result["num_messages"], result["num_changed"]
+    lines = [f"| approach | format compliance (n={n}) | intent right (n={n}) | fact right (n={n}) | fact right after the update (n={m}) |",
+             "|---|---|---|---|---|"]
+    for approach in HYBRID_APPROACHES:
+        b, a = result["before"][approach], result["after"][approach]
+        lines.append(f"| {approach} | {_rate(b, 'format_compliance')} | {_rate(b, 'label_accuracy')} | {_rate(b, 'fact_accuracy')} "
+                     f"| {_rate(a, 'fact_accuracy')} |")
+    return "\n".join(lines)
+
+
+def _best(result: dict, when: str, key: str) -> str:
+    """Which approaches lead on one figure: the top one and every one whose 95% interval overlaps it (no measurable
+    difference between them), and the ones measurably behind."""
+    scores = {a: result[when][a] for a in HYBRID_APPROACHES}
+    ci = {a: wilson_interval(scores[a][key], scores[a]["n"]) for a in scores}
+    top = max(scores, key=lambda a: scores[a][key])
+    leaders = [a for a in scores if a == top or intervals_overlap(ci[a], ci[top])]
+    behind = [a for a in scores if a not in leaders]
+    lead = top if len(leaders) == 1 else f"{' and '.join(leaders)} (no measurable difference between them)"
+    return lead + (f", measurably ahead of {' and '.join(behind)}" if behind else ", none measurably behind")
+
+
+def hybrid_findings(result: dict) -> str:
+    """One bullet of what the hybrid measured, every figure from the result.
+
+    Example: hybrid_findings(h) -> "- The seeds' hybrid (24 support messages asking a product fact): format compliance ..."
+    """
+    b, a = result["before"], result["after"]
+    return (f"- The seeds' hybrid ({result['num_messages']} support messages asking a product fact, reply in the triage format): "
+            + "; ".join(f"{x} format {_rate(b[x], 'format_compliance')}, fact {_rate(b[x], 'fact_accuracy')}, after the update "
+                        f"{_rate(a[x], 'fact_accuracy')} (n={a[x]['n']})" for x in HYBRID_APPROACHES)
+            + f". Format: {_best(result, 'before', 'format_compliance')}. Facts: {_best(result, 'before', 'fact_accuracy')}; after the "
+            f"update: {_best(result, 'after', 'fact_accuracy')}.")
+
+
+def reader_markdown(info: dict) -> str:
+    """The shipped adapter's figures, every number read from its labkit.json: a section of report.md, and the reader
+    block of README.md and data/README.md (`labkit.readme.READER`). Example: reader_markdown(reader_info()).splitlines()[0]
+    -> "`labkit train-reader` trained it in 444 s ..."
+    """
+    cfg = info["reader_config"]
+    lines = [f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {cfg['batch_size']}, "
+             f"{info['tokens']} tokens, {info['precision']} matmuls, 2 CPU cores) on {info['examples']} examples "
+             f"({info['abstain_examples']} of them abstentions) from the {info['train_questions']} questions of "
+             f"{info['train_documents']} documents; rank {cfg['rank']}, lr {cfg['lr']}, seed {cfg['seed']}, "
+             f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
+             f"{', '.join(info['held_out_documents'])}.", ""]
+    evaluation = info.get("evaluation")
+    if evaluation:
+        lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an abstention is "
+                  "\"The sources do not say.\"; an empty answer has no content of its own. Held-out documents: the first paraphrase of "
+                  "each question about them; all questions: the kit's 195 (paraphrases: the adapter trained on the training wording of "
+                  "the questions outside the held-out documents); foreign corpus: data/foreign/playwright-cli.", "",
+                  "| question set | reader | accuracy | abstains, a gold document retrieved | abstains, none retrieved or no answer exists | empty answers | answer p50 |",
+                  "|---|---|---|---|---|---|---|"]
+        for set_name, readers in evaluation.items():
+            for name, s in readers.items():
+                low, high = s["accuracy_95"]
+                gold, none, empty = s["abstain_gold_found"], s["abstain_no_answer"], s["empty"]
+                lines.append(f"| {set_name} | {name} | {s['accuracy']:.2f} [{low:.2f}, {high:.2f}] (n={s['n']}) | "
+                             f"{gold['hits']}/{gold['n']} | {none['hits']}/{none['n']} | {empty['hits']}/{empty['n']} | "
+                             f"{s['answer_p50_s']:.2f} s |")
     return "\n".join(lines)
 
 
@@ -312,138 +380,3 @@ def load_latest() -> dict | None:
     """The cached results of the last run, or None. Example: load_latest()["scoreboard"]["RAG"]."""
     path = latest_path()
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def readme_section(title: str, readme=REPO_ROOT / "README.md") -> str:
-    """One "## title" section of the README, without its heading: notebook 00 shows the README's notebook table from here,
-    so run times are written once. Example: readme_section("The notebooks").lstrip().startswith("| notebook |") -> True."""
-    text = Path(readme).read_text()
-    marker = f"\n## {title}\n"
-    if marker not in text:
-        raise ValueError(f"the README has no section {title!r}")
-    return text.split(marker, 1)[1].split("\n## ", 1)[0].strip()
-
-
-def load_shipped() -> dict:
-    """The committed full-mode results (`data/results.json`). Example: load_shipped()["quick"] -> False."""
-    if not SHIPPED_PATH.is_file():
-        raise FileNotFoundError(f"{SHIPPED_PATH} is missing: `make report` writes it (about 50 minutes on 2 cores)")
-    return json.loads(SHIPPED_PATH.read_text())
-
-
-def provenance(results: dict) -> str:
-    """Where and how a run was measured, in one sentence. Example: provenance(load_shipped()) -> "`make report` ran ... in 52 minutes (...)"."""
-    cfg, info = results["config"], results.get("published", {})
-    return (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
-            f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
-            f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
-            f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps"
-            + (f", training matmuls in {results['train_precision']}" if results.get("train_precision") else "")
-            + (f", answering matmuls in {results['answer_precision']}" if results.get("answer_precision") else "")
-            + (f", {results['workers']} worker processes side by side" if results.get("workers", 1) > 1 else "") + "."
-            + (f" {info['note']}" if info.get("note") else ""))
-
-
-def shipped_findings(results: dict) -> str:
-    """The shipped run's findings as Markdown, for a notebook's conclusion. Example: Markdown(shipped_findings(load_shipped()))."""
-    return "\n".join([provenance(results), "", *meaning(results)])
-
-
-def reversals(run: dict, shipped: dict) -> list[str]:
-    """Where this run orders two approaches the other way round from the shipped full run, one sentence each.
-
-    Example: reversals(quick_results, load_shipped()) -> ["- This run puts fine-tuned behind RAG (0.33 against 0.40); the full run ahead ..."]
-    Quick mode's few questions and steps can reverse a lesson: a notebook says so instead of teaching the reversal.
-    """
-    def order(a, b):
-        return "ahead of" if a > b else "behind" if a < b else "level with"
-
-    board_run, board_full = run.get("scoreboard") or {}, shipped.get("scoreboard") or {}
-    pairs = []  # (name, against, this run's two values, the full run's two values)
-    if Approach.RAG in board_run and Approach.RAG in board_full:
-        pairs += [(a, Approach.RAG, board_run[a]["accuracy"]["mean"], board_run[Approach.RAG]["accuracy"]["mean"],
-                   board_full[a]["accuracy"]["mean"], board_full[Approach.RAG]["accuracy"]["mean"])
-                  for a in board_run if a != Approach.RAG and a in board_full]
-    b_run, b_full = run.get("behaviour"), shipped.get("behaviour")
-    if b_run and b_full:
-        pairs.append(("LoRA on triage labels", "retrieved examples", b_run["lora"]["label_accuracy"], b_run["few_shot"]["label_accuracy"],
-                      b_full["lora"]["label_accuracy"], b_full["few_shot"]["label_accuracy"]))
-    out = []
-    for a, b, x, y, fx, fy in pairs:
-        if order(x, y) != order(fx, fy):
-            out.append(f"- This run puts {a} {order(x, y)} {b} ({x:.2f} against {y:.2f}); the full run puts it {order(fx, fy)} "
-                       f"({fx:.2f} against {fy:.2f}). Trust the full run: it rests on more questions and seeds.")
-    return out or ["- This run orders every approach as the full run does."]
-
-
-def readme_markdown(results: dict) -> str:
-    """The README's "What the kit measured" section, every number taken from the results.
-
-    Example: readme_markdown(load_shipped()).splitlines()[0] -> "`make report` ran the whole side-by-side experiment ..."
-    """
-    board = results["scoreboard"]
-    head = (provenance(results) + " Rates are the mean over seeds with the 95% Wilson interval for n answers; "
-            "\"vs RAG\" is the paired difference in accuracy with its 95% bootstrap interval over questions (\"none measurable\" "
-            "when it includes zero). The figures below are read from `data/results.json`; `reports/report.md` has every column.")
-    lines = [head, "", "| approach | n | accuracy | vs RAG | multi-document questions | model-written gold citation | general probe (forgetting) | one-off cost |",
-             "|---|---|---|---|---|---|---|---|"]
-    diffs = results.get("differences") or {}
-    for approach, row in board.items():
-        d = diffs.get(approach)
-        vs = "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]" + ("" if d["measurable"] else ", none measurable"))
-        cost = []
-        if (row.get("index_build_s") or {}).get("mean"):
-            cost.append(f"{row['index_build_s']['mean']:.0f} s index")
-        if (row.get("train_s") or {}).get("mean"):
-            cost.append(f"{row['train_s']['mean']:.0f} s training")
-        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {_with_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
-                     f"| {fmt(row.get('general_acc'))} | {' + '.join(cost) or 'none'} |")
-    return "\n".join(lines + ["", *meaning(results)])
-
-
-def _with_n(stat) -> str:
-    return fmt(stat) + (f" (n={stat['n']})" if stat and stat.get("n") else "")
-
-
-def replace_readme_section(readme: str, section: str, begin: str = README_BEGIN, end: str = README_END) -> str:
-    """The README text with the part between two markers (the results' by default) replaced.
-
-    Example: replace_readme_section(text, readme_markdown(r))
-    """
-    if begin not in readme or end not in readme:
-        raise ValueError(f"the README has no such markers; put {begin!r} and {end!r} around the section")
-    before, rest = readme.split(begin, 1)
-    _, after = rest.split(end, 1)
-    return f"{before}{begin}\n{section}\n{end}{after}"
-
-
-def readme_generated(begin: str = README_BEGIN, end: str = README_END, readme=REPO_ROOT / "README.md") -> str:
-    """The text between two markers of the README. Example: readme_generated(RUN_TIMES_BEGIN, RUN_TIMES_END).startswith("| notebook")."""
-    text = Path(readme).read_text()
-    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
-
-
-# ---------------------------------------------------------------- how long each notebook takes
-
-RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
-RUN_TIMES_BEGIN = "<!-- run times: made by benchmarks/bench_notebooks.py from data/run_times.json; do not edit by hand -->"
-RUN_TIMES_END = "<!-- end of run times -->"
-RUN_MODES = {  # mode -> (environment, what a reader sees)
-    "default": ({}, "default (full mode; 06 and 07 show the shipped run)"),
-    "quick": ({"LABKIT_QUICK": "1"}, "quick mode (`LABKIT_QUICK=1`, as CI; 06 and 07 run live)"),
-}
-
-
-def run_times_markdown(times: dict) -> str:
-    """The README's table of measured notebook run times, one column per mode, with where they were measured.
-
-    Example: run_times_markdown({"machine": "Linux x86_64, 2 cores", "date": "2026-12-02", "commit": "abc1234",
-    "notebooks": {"00_start_here": {"default": 14.2}}}).splitlines()[2] -> "| `00_start_here` | 14.2 s | not measured |"
-    """
-    modes = list(RUN_MODES)
-    lines = ["| notebook | " + " | ".join(RUN_MODES[m][1] for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
-    for name, row in times["notebooks"].items():
-        lines.append(f"| `{name}` | " + " | ".join(format_seconds(row[m]) if row.get(m) is not None else "not measured" for m in modes) + " |")
-    lines += ["", f"Measured by `python benchmarks/bench_notebooks.py` on {times['machine']}, {times['date']}, commit {times['commit']} "
-              "(each notebook run top to bottom in a fresh kernel, model cache warm)."]
-    return "\n".join(lines)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from labkit.config import KB_DIR
-from labkit.corpus import Chunk, chunk_corpus, chunk_document
+from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE, Chunk, chunk_corpus, chunk_document
 from labkit.documents import Corpus, Document, load_folder
 from labkit.embedding import embed_texts, embedder_name, few_threads
 from labkit.models import check_question, embedding_dim
@@ -62,8 +62,8 @@ class VectorIndex:
 
     embedder: object  # the sentence embedder (not saved; pass it again to load())
     kind: str = "flat"  # "flat" (exact), "hnsw" (graph, approximate) or "ivf" (inverted lists, approximate)
-    chunk_size: int = 128  # tokens (words by default) per chunk, used by add_documents
-    overlap: int = 24  # tokens repeated between consecutive chunks of a section
+    chunk_size: int = CHUNK_SIZE  # tokens (words by default) per chunk, used by add_documents
+    overlap: int = CHUNK_OVERLAP  # tokens repeated between consecutive chunks of a section
     hnsw_m: int = 32  # HNSW: neighbours per node (more = better recall, more memory)
     ef_search: int = 64  # HNSW: candidates explored per search
     nprobe: int | None = None  # IVF: lists visited per search (None: a quarter of the lists, at least 2)
@@ -301,7 +301,7 @@ class VectorIndex:
         return self
 
 
-def build_index(documents, embedder, kind: str = "flat", chunk_size: int = 128, overlap: int = 24, progress: bool = True, **options) -> VectorIndex:
+def build_index(documents, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, progress: bool = True, **options) -> VectorIndex:
     """A new VectorIndex of some Documents (or a Corpus). Example: build_index(load_folder("data/kb"), embedder, "hnsw")."""
     index = VectorIndex(embedder, kind, chunk_size, overlap, **options)
     index.add_documents(documents, progress=progress)

@@ -28,13 +28,13 @@ from pathlib import Path
 from labkit.adapters import save_adapter
 from labkit.compare_config import CompareConfig
 from labkit.config import KB_DIR
-from labkit.data import load_probe, spread, taught_questions
+from labkit.data import READER_DIR, load_probe, reader_info, spread, taught_questions
 from labkit.finetune import Example, build_examples, make_config, train
 from labkit.folder_index import index_folder
 from labkit.keys import Approach
 from labkit.multiple_choice import mc_accuracy, mc_items_from_probe
 from labkit.rag import RAG, build_prompt, sources_from_hits
-from labkit.reader import READER_DIR, load_reader, reader_info
+from labkit.reader import load_reader
 from labkit.retrieval import VectorIndex
 from labkit.scoreboard import row_costs, score_closed_book, score_rag
 from labkit.storage import dir_size

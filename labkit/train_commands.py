@@ -29,22 +29,13 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     """
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
-    from labkit.data import load_qa
+    from labkit.data import READER_DIR, load_qa, reader_info
     from labkit.finetune import TrainConfig
     from labkit.folder_index import index_folder
     from labkit.models import load_embedder, load_generator
-    from labkit.reader import (
-        READER_DIR,
-        ReaderConfig,
-        evaluate_readers,
-        format_evaluation,
-        reader_info,
-        save_reader,
-        split_documents,
-        split_questions,
-        train_reader,
-        write_readme_section,
-    )
+    from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, save_reader, split_documents, split_questions, train_reader
+    from labkit.readme import READER, write_block
+    from labkit.report import reader_markdown
     from labkit.storage import room_problem
 
     steps = None if steps is None else check("reader_steps", steps, "--steps")
@@ -84,7 +75,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
         return 1
     if target.resolve() == READER_DIR.resolve() and evaluate:
         for readme in (DATA_DIR / "README.md", DATA_DIR.parent / "README.md"):
-            write_readme_section(readme, reader_info(target))
+            write_block(readme, READER, reader_markdown(reader_info(target)))
         print("wrote its figures into README.md and data/README.md")
     return 0
 

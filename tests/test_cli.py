@@ -262,14 +262,15 @@ def test_bundle_unpack_of_a_hostile_or_broken_file_is_rc_2_and_touches_nothing(t
 def test_publish_of_a_bad_record_is_rc_2_naming_the_key_and_leaves_both_files(tmp_path, monkeypatch, capsys):
     import shutil
 
-    from labkit import publish, report
+    from labkit import publish
+    from labkit.config import REPO_ROOT
+    from labkit.data import SHIPPED_PATH
 
-    # publish's defaults are read at call time: point them at copies, so a record let through could not touch the real files
-    monkeypatch.setattr(publish, "SHIPPED_PATH", shutil.copy(report.SHIPPED_PATH, tmp_path / "shipped.json"))
+    monkeypatch.setattr(publish, "SHIPPED_PATH", shutil.copy(SHIPPED_PATH, tmp_path / "shipped.json"))  # what publish writes over
     monkeypatch.setattr(publish, "REPO_ROOT", tmp_path)
-    shutil.copy(Path(report.__file__).parents[1] / "README.md", tmp_path / "README.md")
+    shutil.copy(REPO_ROOT / "README.md", tmp_path / "README.md")
     before = (tmp_path / "README.md").read_bytes(), (tmp_path / "shipped.json").read_bytes()
-    record = json.loads(report.SHIPPED_PATH.read_text())
+    record = json.loads(SHIPPED_PATH.read_text())
     record["scoreboard"]["RAG"]["accuracy"]["mean"] = "lots"
     (tmp_path / "results.json").write_text(json.dumps(record))
     assert main(["publish", str(tmp_path / "results.json")]) == 2

@@ -6,12 +6,11 @@ import pytest
 
 from labkit import compare
 from labkit.config import KB_DIR
-from labkit.data import load_updates
+from labkit.data import load_updates, reader_info
 from labkit.freshness import changed_questions
 from labkit.hybrid import HYBRID_APPROACHES
 from labkit.keys import APPROACHES, After, Approach
 from labkit.models import resolve_precision
-from labkit.reader import reader_info
 from labkit.rows import make_setup, measure_index
 
 

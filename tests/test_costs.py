@@ -26,7 +26,7 @@ def test_format_seconds(seconds, text):
 
 
 def test_keeping_current_uses_the_measured_update_and_retraining_times():
-    from labkit.costs import crossing_day, cumulative_cost, keeping_current
+    from labkit.costs import cost_over_time, crossing_day, cumulative_cost, keeping_current
 
     def stat(x):
         return {"mean": x, "spread": 0.0}
@@ -41,6 +41,11 @@ def test_keeping_current_uses_the_measured_update_and_retraining_times():
     # cheaper to build but dearer to keep: the curves cross, and the day is found
     assert crossing_day(cumulative_cost(5, 10, 365), cumulative_cost(100, 1, 365)) == 10
     assert crossing_day(cumulative_cost(100, 1, 365), cumulative_cost(5, 10, 365)) is None
+    # the curves the plot draws and the report tabulates: one per change frequency, a value per day
+    over = cost_over_time({"scoreboard": board, "freshness": {"update_s": stat(2.0), "retrain_s": stat(88.0)}})
+    assert set(over) == {"RAG", "fine-tuned"} and over["RAG"]["how"] == "index update"
+    assert over["RAG"]["curves"]["weekly"] == weekly and len(over["fine-tuned"]["curves"]["daily"]) == 365
+    assert over["fine-tuned"]["curves"]["monthly"][-1] == 90.0 + 12 * 88.0
 
 
 def test_this_machines_limits_are_measured_as_plausible_numbers():

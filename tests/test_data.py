@@ -7,14 +7,19 @@ import pytest
 
 from labkit.config import KB_DIR
 from labkit.data import (
+    FOREIGN_DIR,
     TRIAGE_INTENTS,
+    foreign_items,
     load_general_text,
     load_probe,
     load_qa,
+    load_run_times,
+    load_shipped,
     load_sweep,
     load_triage,
     load_updates,
     needs_two_documents,
+    reader_info,
     spread,
     stratified_subset,
     taught_questions,
@@ -200,3 +205,27 @@ def test_no_duplicates_and_no_leak(rows):
     assert len(set(messages)) == len(messages)
     train = {_norm(r["message"]) for r in rows if r["split"] == "train"}
     assert not [r["id"] for r in rows if r["split"] == "test" and _norm(r["message"]) in train]
+
+
+def test_the_foreign_corpus_questions_are_answerable_from_their_gold_document():
+    questions = foreign_items()
+    assert all(q["asked"] == q["question"] for q in questions)  # items score_reader can put as they are
+    docs = {p.relative_to(FOREIGN_DIR / "docs").with_suffix("").as_posix(): p.read_text() for p in (FOREIGN_DIR / "docs").rglob("*.md")}
+    assert len({q["id"] for q in questions}) == len(questions) >= 40
+    assert (FOREIGN_DIR / "LICENSE").is_file() and (FOREIGN_DIR / "NOTICE").is_file()
+    answerable = [q for q in questions if q["answer"] is not None]
+    assert len(answerable) >= 30 and len(questions) - len(answerable) >= 8
+    for q in answerable:
+        assert len(q["doc_ids"]) == 1 and q["doc_ids"][0] in docs, q["id"]
+        for answer in [q["answer"], *q["aliases"]]:
+            assert normalize_answer(answer) in normalize_answer(docs[q["doc_ids"][0]]), (q["id"], answer)  # verbatim, maybe inside a longer token
+    for q in questions:
+        if q["answer"] is None:
+            assert q["doc_ids"] == [] and q["kind"] == "unanswerable"
+
+
+def test_the_shipped_records_load_and_a_missing_one_says_what_makes_it(tmp_path):
+    assert load_shipped()["quick"] is False and reader_info()["kind"] == "reader"
+    assert all(row.get("default") for row in load_run_times()["notebooks"].values())
+    with pytest.raises(FileNotFoundError, match="labkit train-reader"):
+        reader_info(tmp_path)

@@ -60,23 +60,3 @@ def test_a_tiny_run_scores_every_approach_before_and_after_the_update(generator,
     changed = next(m for m in H.fact_messages(2) if m["changes"])
     new = {qid: a for u in load_updates() for qid, a in u["new_answers"].items()}
     assert out["after"]["behaviour LoRA + RAG"]["examples"][0]["expected"] == new[changed["id"]] != changed["answer"]
-
-
-def _result(fact_after):
-    def s(fmt, label, fact, n):
-        return {"format_compliance": fmt, "label_accuracy": label, "priority_accuracy": label, "fact_accuracy": fact, "n": n}
-    return {"num_messages": 24, "num_changed": 11, "top_k": 3,
-            "before": {"few-shot + RAG": s(0.5, 0.6, 0.4, 24), "behaviour LoRA": s(1.0, 1.0, 0.2, 24), "behaviour LoRA + RAG": s(1.0, 1.0, 0.7, 24)},
-            "after": {"few-shot + RAG": s(0.5, 0.6, 0.1, 11), "behaviour LoRA": s(1.0, 1.0, 0.0, 11), "behaviour LoRA + RAG": s(1.0, 1.0, fact_after, 11)}}
-
-
-def test_the_hybrid_table_and_bullet_quote_the_result_with_intervals():
-    table = H.hybrid_markdown(_result(0.9)).splitlines()  # 0.9 of 11 against 0.1: measurable; 0.3 against 0.1: not
-    assert table[0].startswith("| approach | format compliance (n=24) |") and "after the update (n=11)" in table[0]
-    assert table[4] == "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] | 1.00 [0.86, 1.00] | 0.70 [0.50, 0.84] | 0.90 [0.61, 0.98] |"
-    line = H.hybrid_findings(_result(0.9))
-    assert "after the update: behaviour LoRA + RAG, measurably ahead of few-shot + RAG and behaviour LoRA." in line
-    assert ("Format: behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), measurably ahead of "
-            "few-shot + RAG.") in line
-    # 0.3 of 11 overlaps both others: nobody leads measurably
-    assert "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), none measurably behind." in H.hybrid_findings(_result(0.3))

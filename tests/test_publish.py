@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from labkit import publish, report
+from labkit import publish
+from labkit.data import SHIPPED_PATH
+from labkit.readme import RESULTS, readme_markdown
 from tests.test_report import make_tiny_results
 
 
@@ -18,7 +20,7 @@ def test_publish_refuses_a_quick_run_and_rewrites_only_the_readme_section(tiny_r
     quick = tmp_path / "quick.json"
     quick.write_text(json.dumps(tiny_results))
     readme = tmp_path / "README.md"
-    readme.write_text(f"# kit\nbefore\n{report.README_BEGIN}\nold numbers 0.99\n{report.README_END}\nafter\n")
+    readme.write_text(f"# kit\nbefore\n{RESULTS.begin}\nold numbers 0.99\n{RESULTS.end}\nafter\n")
     with pytest.raises(ValueError, match="quick-mode run"):
         publish.publish(quick, readme=readme, shipped=tmp_path / "shipped.json")
     assert "old numbers 0.99" in readme.read_text() and not (tmp_path / "shipped.json").exists()  # nothing written
@@ -26,10 +28,10 @@ def test_publish_refuses_a_quick_run_and_rewrites_only_the_readme_section(tiny_r
     full.write_text(json.dumps({**tiny_results, "quick": False}))
     publish.publish(full, commit="abc1234", readme=readme, shipped=tmp_path / "shipped.json")
     text = readme.read_text()
-    assert text.startswith("# kit\nbefore\n") and text.endswith(f"{report.README_END}\nafter\n") and "0.99" not in text
+    assert text.startswith("# kit\nbefore\n") and text.endswith(f"{RESULTS.end}\nafter\n") and "0.99" not in text
     shipped = json.loads((tmp_path / "shipped.json").read_text())
     assert shipped["published"]["commit"] == "abc1234"
-    assert report.readme_markdown(shipped) in text
+    assert readme_markdown(shipped) in text
 
 
 @pytest.fixture
@@ -39,9 +41,9 @@ def shipped_copy(tmp_path):
 
     from labkit.config import REPO_ROOT
 
-    shutil.copy(report.SHIPPED_PATH, tmp_path / "shipped.json")
+    shutil.copy(SHIPPED_PATH, tmp_path / "shipped.json")
     shutil.copy(REPO_ROOT / "README.md", tmp_path / "README.md")
-    return json.loads(report.SHIPPED_PATH.read_text()), tmp_path / "README.md", tmp_path / "shipped.json"
+    return json.loads(SHIPPED_PATH.read_text()), tmp_path / "README.md", tmp_path / "shipped.json"
 
 
 def _set(record, path, value):
@@ -98,7 +100,7 @@ def test_publish_accepts_the_shipped_record_and_replaces_both_files(shipped_copy
     written = json.loads(shipped.read_text())
     assert written["published"]["commit"] == "abc1234" and written["published"]["note"] == "a note"
     assert {k: v for k, v in written.items() if k != "published"} == {k: v for k, v in record.items() if k != "published"}
-    assert report.readme_markdown(written) in readme.read_text() and readme.stat().st_mode & 0o777 == 0o644
+    assert readme_markdown(written) in readme.read_text() and readme.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "results.json", "shipped.json"]  # no temporary left
 
 

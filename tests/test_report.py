@@ -6,7 +6,6 @@ import pytest
 
 from labkit import report
 from labkit.stats import rate_text
-from tests.test_hybrid import _result as hybrid_result
 
 
 def stat(x, spread=0.0):
@@ -76,24 +75,8 @@ def test_write_report_and_latest_cache(tiny_results, tmp_path, monkeypatch):
     assert report.load_latest()["scoreboard"] == tiny_results["scoreboard"]
 
 
-def test_readme_without_markers_is_a_clear_error():
-    with pytest.raises(ValueError, match="no such markers"):
-        report.replace_readme_section("# kit\n", "x")
-
-
 def test_rate_carries_its_interval_and_n():
     assert rate_text(0.9, 40) == "0.90 [0.77, 0.96] (n=40)" and rate_text(0.9, 40, show_n=False) == "0.90 [0.77, 0.96]"
-
-
-def test_the_readme_quotes_the_shipped_results_exactly():
-    # every figure in the README's results section is made from data/results.json: regenerate with `labkit publish`
-    from labkit.config import REPO_ROOT
-
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split(report.README_BEGIN, 1)[1].split(report.README_END, 1)[0]
-    shipped = report.load_shipped()
-    assert shipped["quick"] is False
-    assert section.strip() == report.readme_markdown(shipped).strip()
 
 
 @pytest.fixture
@@ -122,28 +105,6 @@ def make_tiny_results() -> dict:
             "cost_projection": cp, "train_tokens_per_s": 160.0}
 
 
-def test_reversals_name_only_the_orderings_that_flip():
-    def board(**acc):
-        return {a.replace("_", " "): {"accuracy": stat(v)} for a, v in acc.items()}
-    full = {"scoreboard": board(RAG=0.27, fine_tuned=0.46, closed_book=0.02),
-            "behaviour": {"lora": {"label_accuracy": 0.9}, "few_shot": {"label_accuracy": 0.4}}}
-    quick = {"scoreboard": board(RAG=0.40, fine_tuned=0.33, closed_book=0.07),
-             "behaviour": {"lora": {"label_accuracy": 0.38}, "few_shot": {"label_accuracy": 0.75}}}
-    lines = report.reversals(quick, full)
-    assert len(lines) == 2 and "fine tuned behind RAG (0.33 against 0.40); the full run puts it ahead of" in lines[0]
-    assert "LoRA on triage labels behind retrieved examples" in lines[1]
-    assert report.reversals(full, full) == ["- This run orders every approach as the full run does."]
-
-
-def test_readme_section_is_the_one_notebook_table(tmp_path):
-    assert report.readme_section("The notebooks").startswith("| notebook |")  # notebook 00 shows this, not a copy
-    readme = tmp_path / "README.md"
-    readme.write_text("# kit\n\n## A\none\n\n## B\ntwo\n")
-    assert report.readme_section("A", readme) == "one" and report.readme_section("B", readme) == "two"
-    with pytest.raises(ValueError, match="no section 'C'"):
-        report.readme_section("C", readme)
-
-
 def test_cost_over_time_table_has_a_year_per_frequency_and_names_crossings(tiny_results):
     text = report.cost_over_time_markdown(tiny_results)
     assert text.splitlines()[0].startswith("| approach | kept current by | one-off (s) | per change (s) | daily: a year (s)")
@@ -160,29 +121,6 @@ def test_miss_split_table_has_rates_with_intervals_and_says_when_not_measured():
     assert "Not measured in this run" in report.miss_split_markdown({"RAG": {"accuracy": rag["accuracy"]}})
 
 
-def test_the_readme_run_times_are_the_measured_ones():
-    # the run-time table is made from data/run_times.json: regenerate with `python benchmarks/bench_notebooks.py`
-    times = json.loads(report.RUN_TIMES_PATH.read_text())
-    assert report.readme_generated(report.RUN_TIMES_BEGIN, report.RUN_TIMES_END) == report.run_times_markdown(times)
-    from labkit.config import REPO_ROOT
-
-    notebooks = sorted(p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
-    assert sorted(times["notebooks"]) == notebooks  # every notebook has its row
-    assert all(row.get("default") for row in times["notebooks"].values())  # the default mode is measured for each
-
-
-def test_no_notebook_types_its_own_run_time():
-    """Run times live in one measured table (the README's); a header with typed minutes drifts from it."""
-    import re
-
-    from labkit.config import REPO_ROOT
-
-    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
-        text = " ".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
-        for sentence in re.findall(r"\*\*Run time[.:]\*\*[^\n]*", text):
-            assert not re.search(r"\d+(\.\d+)?\s*(s\b|sec|min)", sentence), f"{path.name}: {sentence[:120]}"
-
-
 def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_are_within_its_interval():
     def multi(mean, lo, hi):
         return {"mean": mean, "spread": 0.0, "n": 4, "lo": lo, "hi": hi}
@@ -193,12 +131,35 @@ def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_a
     board["RAG"]["multi_acc"] = multi(0.0, 0.0, 0.20)
     line = next(x for x in report.meaning({"scoreboard": board}) if "two documents" in x)
     assert "measurably ahead of every other row" in line
-    assert report._with_n(multi(0.25, 0.05, 0.70)) == "0.25 [0.05, 0.70] (n=4)" and report._with_n(None) == "n/a"
 
 
-def test_provenance_names_both_precisions_when_the_run_recorded_them():
-    shipped = report.load_shipped()
-    run = {**shipped, "train_precision": "bfloat16", "answer_precision": "float32"}
-    assert "training matmuls in bfloat16, answering matmuls in float32" in report.provenance(run)
-    older = {k: v for k, v in run.items() if k != "answer_precision"}  # runs before the field: nothing is guessed
-    assert "answering" not in report.provenance(older)
+def hybrid_result(fact_after):
+    """A result of labkit.hybrid.run_hybrid's shape; fact_after: behaviour LoRA + RAG's fact accuracy after the update."""
+    def s(fmt, label, fact, n):
+        return {"format_compliance": fmt, "label_accuracy": label, "priority_accuracy": label, "fact_accuracy": fact, "n": n}
+    return {"num_messages": 24, "num_changed": 11, "top_k": 3,
+            "before": {"few-shot + RAG": s(0.5, 0.6, 0.4, 24), "behaviour LoRA": s(1.0, 1.0, 0.2, 24), "behaviour LoRA + RAG": s(1.0, 1.0, 0.7, 24)},
+            "after": {"few-shot + RAG": s(0.5, 0.6, 0.1, 11), "behaviour LoRA": s(1.0, 1.0, 0.0, 11), "behaviour LoRA + RAG": s(1.0, 1.0, fact_after, 11)}}
+
+
+def test_the_hybrid_table_and_bullet_quote_the_result_with_intervals():
+    table = report.hybrid_markdown(hybrid_result(0.9)).splitlines()  # 0.9 of 11 against 0.1: measurable; 0.3 against 0.1: not
+    assert table[0].startswith("| approach | format compliance (n=24) |") and "after the update (n=11)" in table[0]
+    assert table[4] == "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] | 1.00 [0.86, 1.00] | 0.70 [0.50, 0.84] | 0.90 [0.61, 0.98] |"
+    line = report.hybrid_findings(hybrid_result(0.9))
+    assert "after the update: behaviour LoRA + RAG, measurably ahead of few-shot + RAG and behaviour LoRA." in line
+    assert ("Format: behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), measurably ahead of "
+            "few-shot + RAG.") in line
+    # 0.3 of 11 overlaps both others: nobody leads measurably
+    assert "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), none measurably behind." in report.hybrid_findings(hybrid_result(0.3))
+
+
+def test_the_reader_table_quotes_the_record_and_leaves_the_markers_to_the_readme():
+    from labkit.data import reader_info
+
+    info = reader_info()
+    text = report.reader_markdown(info)
+    assert text.startswith(f"`{info['command']}` trained it in {info['train_s']:.0f} s") and "<!--" not in text
+    held = info["evaluation"]["held-out documents"]["reading adapter"]
+    assert f"| held-out documents | reading adapter | {held['accuracy']:.2f} " in text
+    assert report.reader_markdown({k: v for k, v in info.items() if k != "evaluation"}).count("\n") == 1  # no table unmeasured
