@@ -144,3 +144,43 @@ def test_reader_rates_count_abstentions_apart_from_right_answers():
     assert s["abstain_no_answer"]["hits"] == 1 and s["abstain_no_answer"]["n"] == 2
     assert s["empty"]["hits"] == 1 and s["cited_by_model"]["hits"] == 3 and s["answer_p50_s"] == 2.5
     assert s["accuracy_95"][0] < s["accuracy"] < s["accuracy_95"][1]
+
+
+class _FullDiskIn:
+    """A trained reading adapter stand-in whose save fails inside `refuse`, as safetensors reports a full disk."""
+
+    def __init__(self, refuse):
+        import torch
+
+        self.refuse, self.weight = refuse, torch.ones(2, 4)
+
+    def save_pretrained(self, folder, safe_serialization=True):
+        from pathlib import Path
+
+        from safetensors import SafetensorError
+        from safetensors.torch import save_file
+
+        if Path(folder).is_relative_to(self.refuse):
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        save_file({"lora_A": self.weight}, str(Path(folder) / "adapter_model.safetensors"))
+        (Path(folder) / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
+
+
+def test_a_reading_adapter_the_disk_refuses_is_kept_in_a_rescue_folder_it_names(tmp_path, monkeypatch):
+    """`train-reader --out` on a disk that filled during the run used to lose the training (and the scoring) to a traceback."""
+    import tempfile
+    from types import SimpleNamespace
+
+    from labkit.adapters import save_or_rescue
+    from labkit.reader import save_reader
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    gen = SimpleNamespace(model=_FullDiskIn(tmp_path / "full"), name="smollm2-135m-instruct")
+    result = SimpleNamespace(gen=gen, steps_done=1, train_s=1.0, tokens=10, precision="float32", trainable_params=8)
+    monkeypatch.setattr("labkit.reader.base_fingerprint", lambda g: "fingerprint")  # it reads the base's weights; none here
+    with pytest.raises(OSError, match="No space left on device"):
+        save_reader(result, tmp_path / "full" / "reader")
+    path, problem = save_or_rescue(lambda folder: save_reader(result, folder, {"note": "kept"}), tmp_path / "full" / "reader", "reading adapter")
+    assert path.parent == tmp_path / "tmp" / "labkit-rescued" and json.loads((path / "labkit.json").read_text())["note"] == "kept"
+    assert str(path) in problem and "No space left on device" in problem and f"mv {path} {tmp_path / 'full' / 'reader'}" in problem
+    assert not (tmp_path / "full" / "reader").exists()
