@@ -31,7 +31,7 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
         print(f"labkit bundle: unpacked {', '.join(info['entries'])} into {cache}; `labkit doctor` shows the bundle in use")
         return 0
     from labkit.config import KB_DIR
-    from labkit.folder_index import folder_key, index_folder
+    from labkit.folder_index import cache_folder, folder_key, index_folder
     from labkit.models import load_embedder
 
     folders = [Path(d).expanduser() for d in (KB_DIR, *include_docs)]
@@ -49,7 +49,7 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
     for folder in folders:  # the index `labkit ask --docs` and the notebooks use: loaded from the cache, or built now
         index = index_folder(folder, embedder, progress=False)
         key = folder_key(folder, embedder, index.kind, index.chunk_size, index.overlap)
-        indexes.append(f"indexes/{folder.resolve().name or 'root'}-{key[:20]}")
+        indexes.append(f"indexes/{cache_folder(folder, key).name}")
     info = pack_cache(cache, file, models + indexes, about={"labkit": installed_version("labkit")})
     others = [p for p in (cache / "indexes").glob("*") if p.is_dir() and f"indexes/{p.name}" not in indexes and not p.name.startswith(".")]
     print(f"labkit bundle: wrote {file} ({info['bytes'] / 1e6:.0f} MB), holding:")

@@ -92,6 +92,14 @@ def prune_folder_indexes(keep: Path, source: str, settings: list) -> list[str]:
     return removed
 
 
+def cache_folder(folder, key: str) -> Path:
+    """Where a folder's index with this key is cached (the one naming rule; bundle pack names the same folder).
+
+    Example: cache_folder("data/kb", "3499dbdb...") -> PosixPath("~/.cache/labkit/indexes/kb-3499dbdb...")
+    """
+    return get_config().cache_dir / "indexes" / f"{Path(folder).expanduser().resolve().name or 'root'}-{key[:20]}"
+
+
 def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, cache: bool = True, progress: bool = True,
                  max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> VectorIndex:
     """Load, chunk, embed and index a folder, reusing a cached index when no file has changed.
@@ -105,7 +113,7 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_S
     """
     root = check_folder(folder)  # the clear FileNotFoundError / ValueError
     key = folder_key(root, embedder, kind, chunk_size, overlap, max_bytes, follow_links)
-    cached = get_config().cache_dir / "indexes" / f"{root.resolve().name or 'root'}-{key[:20]}"
+    cached = cache_folder(root, key)
     damage = None
     if cache:
         for line in recover(cached):  # a build killed while saving left a temporary folder
