@@ -48,16 +48,17 @@ from labkit.rows import (
     measure_index,
     row_closed_book,
     row_docs,
+    row_perfect,
     row_raft,
     row_rag,
     row_reader,
     rows_fine_tuned,
 )
-from labkit.scoreboard import aggregate, differences
+from labkit.scoreboard import aggregate, coverage_record, differences, per_question_table
 from labkit.workers import run_tasks, threads_per_worker
 
 PIECES = ("fine-tuned", "docs", "RAFT")  # a seed's trainings: none needs another's model, so a parallel run spreads them over workers
-UNTRAINED = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG)  # no training, greedy: once per run, the same for every seed
+UNTRAINED = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)  # no training, greedy: once per run, the same for every seed
 
 
 def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
@@ -98,18 +99,25 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
         rows[name] = row
         log(f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)")
 
-    if {Approach.CLOSED_BOOK, Approach.RAG} & approaches:
+    if {Approach.CLOSED_BOOK, Approach.RAG, Approach.RAG_PERFECT} & approaches:
         closed_book = row_closed_book(setup, ccfg)  # RAG's probe score is the base model's
         if Approach.CLOSED_BOOK in approaches:
             keep(Approach.CLOSED_BOOK, closed_book)
+        rag = row_rag(setup, ccfg, closed_book) if {Approach.RAG, Approach.RAG_PERFECT} & approaches else None
         if Approach.RAG in approaches:
-            keep(Approach.RAG, row_rag(setup, ccfg, closed_book))
-    reader = fitting_reader(setup.gen) if Approach.READER_RAG in approaches else None
-    if Approach.READER_RAG in approaches:
+            keep(Approach.RAG, rag)
+        if Approach.RAG_PERFECT in approaches:
+            keep(Approach.RAG_PERFECT, row_perfect(setup, ccfg, setup.gen, rag))
+    reader = fitting_reader(setup.gen) if {Approach.READER_RAG, Approach.READER_PERFECT} & approaches else None
+    if {Approach.READER_RAG, Approach.READER_PERFECT} & approaches:
         if reader is None:
             log(f"  {Approach.READER_RAG}: skipped (the shipped adapter was trained on another base model)")
         else:
-            keep(Approach.READER_RAG, row_reader(setup, ccfg, reader))
+            reading = row_reader(setup, ccfg, reader)
+            if Approach.READER_RAG in approaches:
+                keep(Approach.READER_RAG, reading)
+            if Approach.READER_PERFECT in approaches:
+                keep(Approach.READER_PERFECT, row_perfect(setup, ccfg, reader, reading))
     return Untrained(rows, untrained_after_update(setup, ccfg, reader) if _fresh_too(ccfg, setup.updates) else {})
 
 
@@ -360,7 +368,8 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
             seed_runs = [run_seed(setup, ccfg, seed, untrained, log=log) for seed in ccfg.seeds]
             behaviour_result = _behaviour_serially(setup, ccfg, first) if behaviour else None
     out = {"config": asdict(ccfg), "quick": quick, "index": index_info, **aggregate(seed_runs),
-           "differences": differences(seed_runs),
+           "differences": differences(seed_runs), "untaught_differences": differences(seed_runs, column="untaught"),
+           "coverage": coverage_record(setup), "per_question": per_question_table(seed_runs),
            "seeds": [{k: v for k, v in r.items() if k != "rows"} | {"rows": _strip(r["rows"])} for r in seed_runs]}
     tps = [r["train_tokens_per_s"] for r in seed_runs if r.get("train_tokens_per_s")]
     if tps:

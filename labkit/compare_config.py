@@ -20,15 +20,16 @@ from labkit.limits import check, read
 
 @dataclass
 class CompareConfig:
-    num_questions: int | None = 40  # qa records taught and asked (spread over the knowledge base); None = all 195
-    num_updates: int | None = None  # fact changes of data/updates.jsonl applied (None = all 26); their questions are taught too
-    multi_document: bool = True  # every question needing two documents (20) taught and asked too, so their column has its n (quick mode: False)
-    num_steps: int = 120  # LoRA steps of the knowledge fine-tunes: 120 x 8 is ~4.3 epochs of the 75 questions' QA pairs and fact statements (96 for the 59 without multi_document)
+    num_questions: int | None = None  # qa records taught and asked (spread over the trained documents); None = all 120
+    num_untaught: int | None = None  # qa records asked, never taught: those touching an unseen document (None = all 75)
+    num_updates: int | None = None  # fact changes applied (None = all 16 of trained documents); their questions are taught too
+    multi_document: bool = True  # every question needing two trained documents (8) taught and asked too (quick mode: False)
+    num_steps: int = 160  # LoRA steps of the knowledge fine-tunes: 160 x 8 is ~3.6 epochs of the 120 questions' QA pairs and fact statements
     rank: int = 16  # LoRA rank
     lr: float = 2e-3  # LoRA learning rate
     fact_statements: int = 2  # fact statements per question trained beside the QA pairs
     docs_steps: int = 48  # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice the QA fine-tune's tokens
-    raft_steps: int = 60  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 60 x 4 is ~3.2 epochs of 75 questions
+    raft_steps: int = 80  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 80 x 4 is ~2.7 epochs of 120 questions
     raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
@@ -52,7 +53,7 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     Example: default_compare_config(quick=True).seeds -> [0]
     """
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(num_questions=12, num_updates=8, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
+    base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
                           behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:

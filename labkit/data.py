@@ -6,8 +6,8 @@ Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general p
 run the README quotes (`load_shipped`), the reading adapter's record (`reader_info`), the
 foreign corpus's questions (`foreign_items`) and the notebooks' measured run times
 (`load_run_times`). Subsets: `spread` and `stratified_subset` (quick mode still covers every
-document and intent), `taught_questions` and `updated_questions` (the side-by-side experiment's
-questions before and after the facts change). Each loader returns plain dicts (one per JSONL
+document and intent), `taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's
+questions: taught, never taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader returns plain dicts (one per JSONL
 line) so learners can look at them directly. See data/README.md for every schema. What it
 leaves out: the documents themselves (read by `labkit.documents`), the adapter's weights
 (`labkit.reader` loads them onto a model) and writing any of these files (the commands that make them).
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labkit.config import DATA_DIR
+from labkit.config import DATA_DIR, KB_DIR
 
 SWEEP_PATH = DATA_DIR / "forgetting_sweep.json"
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
@@ -160,23 +160,79 @@ def needs_two_documents(q: dict) -> bool:
     return len(q["doc_ids"]) > 1
 
 
+UNSEEN_EVERY = 3  # every 3rd document of each kind is an unseen document: no training of any row reads a word of it
+
+
+def split_documents(doc_ids, every: int = UNSEEN_EVERY) -> tuple[list[str], list[str]]:
+    """(trained, held out): within each kind of document (the id's first word), every `every`-th is held out.
+
+    Example: split_documents(["faq-a", "faq-b", "faq-c", "news-a"]) -> (["faq-a", "faq-c", "news-a"], ["faq-b"])
+    Stratified so that the held-out third has products, policies, FAQs and news alike. With the
+    default, the held-out third are the knowledge base's *unseen documents* (`unseen_documents`).
+    """
+    if every < 2:
+        raise ValueError(f"held_out_every must be 2 or more (got {every}): 1 would hold out every document.")
+    kinds: dict[str, list[str]] = {}
+    for doc_id in sorted(set(doc_ids)):
+        kinds.setdefault(doc_id.split("-")[0], []).append(doc_id)
+    held = {d for docs in kinds.values() for i, d in enumerate(docs) if i % every == 1}
+    return sorted(set(doc_ids) - held), sorted(held)
+
+
+def split_questions(questions: list[dict], held_out_docs) -> tuple[list[dict], list[dict]]:
+    """(trainable, held out): questions whose gold documents are all trained / all held out; mixed ones are dropped.
+
+    Example: split_questions(load_qa(), held)[1][0]["doc_ids"][0] in held -> True
+    """
+    held = set(held_out_docs)
+    trainable = [q for q in questions if not held & set(q["doc_ids"])]
+    held_out = [q for q in questions if set(q["doc_ids"]) <= held]
+    return trainable, held_out
+
+
+def unseen_documents() -> list[str]:
+    """The knowledge base's unseen documents: the third no training of any row reads (fine-tunes, RAFT, reader, retraining).
+
+    Example: unseen_documents()[:2] -> ["changelog-app-2-4", "company-careers"]
+    Their questions are the scoreboard's *untaught* column: questions nobody anticipated when the
+    training sets were made, so no fine-tune can have learnt their answers.
+    """
+    return split_documents([p.stem for p in KB_DIR.glob("*.md")])[1]
+
+
+def is_untaught(q: dict, unseen) -> bool:
+    """Whether a qa record touches an unseen document (so nobody was taught its fact). Example: is_untaught(q, unseen_documents())."""
+    return bool(set(q["doc_ids"]) & set(unseen))
+
+
 def taught_questions(num_questions: int | None, num_updates: int | None, multi_document: bool = False) -> tuple[list[dict], list[dict]]:
     """The qa records taught and asked, and the updates applied. Example: taught_questions(12, 4)[0][0]["id"] -> "q001".
 
-    `num_questions` records are spread over the knowledge base (None: all 195), and every
-    updated fact's question is added, so the freshness test asks a fine-tuned model about
-    facts it really learnt. multi_document=True adds every question whose answer needs two
-    documents (20 of 195), so that column of the scoreboard rests on more than a handful.
+    Only questions on trained documents are taught (none touches an unseen document):
+    `num_questions` of them spread over the knowledge base (None: all 120), and every updated
+    fact's question is added (only updates of trained documents are applied: 16 of 26), so the
+    freshness test asks a fine-tuned model about facts it really learnt. multi_document=True adds
+    every question whose answer needs two trained documents, so that column rests on more than a handful.
     """
-    qa = load_qa()
-    updates = spread(load_updates(), num_updates)
+    unseen = unseen_documents()
+    qa = [q for q in load_qa() if not is_untaught(q, unseen)]
+    by_id = {q["id"]: q for q in qa}
+    updates = spread([u for u in load_updates() if all(i in by_id for i in u["question_ids"])], num_updates)
     chosen = spread(qa, num_questions)
     ids = {q["id"] for q in chosen}
-    by_id = {q["id"]: q for q in qa}
     chosen += [by_id[i] for u in updates for i in u["question_ids"] if i not in ids and not ids.add(i)]
     if multi_document:
         chosen += [q for q in qa if needs_two_documents(q) and q["id"] not in ids and not ids.add(q["id"])]
     return chosen, updates
+
+
+def untaught_questions(num_untaught: int | None) -> list[dict]:
+    """The qa records asked but never taught: every question touching an unseen document (75), or `num_untaught` spread over them.
+
+    Example: untaught_questions(8)[0]["doc_ids"][0] in unseen_documents() -> True
+    """
+    unseen = unseen_documents()
+    return spread([q for q in load_qa() if is_untaught(q, unseen)], num_untaught)
 
 
 def updated_questions(questions: list[dict], updates: list[dict]) -> list[dict]:

@@ -27,7 +27,8 @@ from labkit.models import GENERATE_BATCH
 from labkit.stats import wilson_interval
 
 METRIC_LABELS = {  # scoreboard key -> what a reader sees
-    "accuracy": "accuracy (match)",
+    "accuracy": "accuracy (match), taught questions",
+    "untaught_acc": "accuracy (match), untaught questions",
     "f1": "token F1",
     "multi_acc": "multi-document questions",
     "mc_acc": "multiple choice",
@@ -48,7 +49,7 @@ MISS_LABELS = {  # where a RAG row's wrong answers come from (RAG rows only; see
     "reading_miss": "wrong although a gold source was retrieved",
 }
 RATE_N = {  # rate metric -> the row key holding how many items it is a share of
-    "accuracy": "n", "f1": "n", "multi_acc": "n_multi", "cited": "n", "cited_by_model": "n", "cited_gold": "n", "cited_gold_by_model": "n",
+    "accuracy": "n", "untaught_acc": "n_untaught", "f1": "n", "multi_acc": "n_multi", "cited": "n", "cited_by_model": "n", "cited_gold": "n", "cited_gold_by_model": "n",
     "mc_acc": "n_mc", "general_acc": "n_probe", "retrieval_miss": "n", "reading_miss": "n",
 }
 

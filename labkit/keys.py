@@ -25,10 +25,13 @@ class Approach:
     FINE_TUNED_DOCS = "fine-tuned (docs)"  # LoRA on the documents' raw text alone, no sources
     FINE_TUNED_RAG = "fine-tuned + RAG"  # the fine-tuned model reading the sources
     RAFT_RAG = "RAFT + RAG"  # the retrieval-aware fine-tune reading the sources
+    RAG_PERFECT = "RAG, perfect retriever"  # the base model reading sources that always hold a gold chunk (the reading ceiling)
+    READER_PERFECT = "reading adapter, perfect retriever"  # the reading adapter reading them
 
 
 APPROACHES = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS,
-              Approach.FINE_TUNED_RAG, Approach.RAFT_RAG)
+              Approach.FINE_TUNED_RAG, Approach.RAFT_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)
+DIAGNOSTIC = (Approach.RAG_PERFECT, Approach.READER_PERFECT)  # measurements, not systems a team could run: no decision picks them
 
 
 class After:

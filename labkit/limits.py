@@ -61,8 +61,9 @@ LIMITS: dict[str, Limit] = {
     "max_file_mb": Limit(False, 0, 100, "the size cap on one file of a --docs folder, in megabytes (default 5): a 100 MB text "
                                         "is ~130,000 chunks, hours of embedding on a CPU", low_open=True),
     "max_new_tokens": Limit(True, 1, 256, "every answer is cut at 256 new tokens (Config.max_new_tokens_limit)"),
-    "num_questions": Limit(True, 1, 195, "data/qa.jsonl holds 195 questions (all takes every one)"),
-    "num_updates": Limit(True, 1, 26, "data/updates.jsonl holds 26 fact changes (all applies every one)"),
+    "num_questions": Limit(True, 1, 120, "120 of data/qa.jsonl's questions are on trained documents (all teaches every one)"),
+    "num_untaught": Limit(True, 1, 75, "75 questions touch an unseen document (all asks every one)"),
+    "num_updates": Limit(True, 1, 16, "16 of data/updates.jsonl's fact changes are in trained documents (all applies every one)"),
     "num_probe": Limit(True, 1, 120, "data/general_probe.jsonl holds 120 items (all scores every one)"),
     "behaviour_num_test": Limit(True, 1, 88, "data/triage.jsonl holds 88 test messages (all scores every one)"),
     "hybrid_messages": Limit(True, 0, 57, "0 skips the hybrid; there are 57 product-fact questions to ask (labkit.hybrid.fact_messages)"),

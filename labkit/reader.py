@@ -12,11 +12,11 @@ Worked example (what one training example looks like):
     the same question with the kettle's chunks removed          ->  target "The sources do not say."
 
 It is trained on the questions of two thirds of the knowledge base's documents only
-(`split_documents`: split by *document*), so its score on the other third measures reading,
+(`data.split_documents`: split by *document*: the scoreboard's unseen documents), so its score on the other third measures reading,
 not remembering. The shipped adapter lives in data/reader/ (rank 4, ~3.5 MB of safetensors)
 so a fresh machine has it without training; `labkit train-reader` re-makes it.
 
-What it holds: `ReaderConfig`, `split_documents` / `split_questions`, `reader_examples`,
+What it holds: `ReaderConfig`, `reader_examples`,
 `train_reader`, `save_reader` / `load_reader` / `reader_for` (the shipped adapter, checked
 against the base model's fingerprint), `is_abstention` / `is_empty_answer`, and
 `score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set).
@@ -38,7 +38,7 @@ import torch
 
 from labkit.adapters import with_lora
 from labkit.config import DATA_DIR
-from labkit.data import FOREIGN_DIR, READER_DIR, foreign_items, reader_info
+from labkit.data import FOREIGN_DIR, READER_DIR, UNSEEN_EVERY, foreign_items, reader_info
 from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right
 from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
@@ -51,7 +51,7 @@ from labkit.storage import WRITE_ERRORS, WriteRefused, atomic_dir, write_error_r
 
 @dataclass
 class ReaderConfig:
-    held_out_every: int = 3  # every 3rd document of each kind (sorted by id) is held out: none of its questions is trained on
+    held_out_every: int = UNSEEN_EVERY  # every 3rd document of each kind (sorted by id) is held out: none of its questions is trained on
     rank: int = 4  # LoRA rank: 4 on the kit's five target layers is ~0.9M weights, ~3.5 MB in float32 (under 5 MB in git)
     lr: float = 2e-3  # AdamW learning rate (the kit's LoRA default)
     num_steps: int = 64  # optimizer steps: ~3.5 epochs of the ~140 examples; 48 and 96 steps scored within 0.02 of each other
@@ -61,35 +61,6 @@ class ReaderConfig:
     seed: int = 0  # seeds the adapter init, the source order and the abstain draw
 
 
-# ---------------------------------------------------------------- the split by document
-
-
-def split_documents(doc_ids, every: int = 3) -> tuple[list[str], list[str]]:
-    """(trained, held out): within each kind of document (the id's first word), every `every`-th is held out.
-
-    Example: split_documents(["faq-a", "faq-b", "faq-c", "news-a"]) -> (["faq-a", "faq-c", "news-a"], ["faq-b"])
-    Stratified so that the held-out third has products, policies, FAQs and news alike.
-    """
-    if every < 2:
-        raise ValueError(f"held_out_every must be 2 or more (got {every}): 1 would hold out every document.")
-    kinds: dict[str, list[str]] = {}
-    for doc_id in sorted(set(doc_ids)):
-        kinds.setdefault(doc_id.split("-")[0], []).append(doc_id)
-    held = {d for docs in kinds.values() for i, d in enumerate(docs) if i % every == 1}
-    return sorted(set(doc_ids) - held), sorted(held)
-
-
-def split_questions(questions: list[dict], held_out_docs) -> tuple[list[dict], list[dict]]:
-    """(trainable, held out): questions whose gold documents are all trained / all held out; mixed ones are dropped.
-
-    Example: split_questions(load_qa(), held)[1][0]["doc_ids"][0] in held -> True
-    """
-    held = set(held_out_docs)
-    trainable = [q for q in questions if not held & set(q["doc_ids"])]
-    held_out = [q for q in questions if set(q["doc_ids"]) <= held]
-    return trainable, held_out
-
-
 # ---------------------------------------------------------------- training examples
 
 
@@ -97,7 +68,7 @@ def _shown(source_text: str) -> str:
     return " ".join(source_text.split()[:MAX_SOURCE_WORDS])  # what the prompt shows of a chunk
 
 
-def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None = None) -> list:
+def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None = None, unseen=()) -> list:
     """Training examples: the RAG prompt of each question's training wording and its target.
 
     Example: reader_examples(gen, index, qa[:1])[0].target -> "$89 [2].<|im_end|>"
@@ -105,13 +76,16 @@ def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None 
     [1]); if none of them shows the answer, the best chunk of a gold document that does
     replaces the last. For a share of the questions a second example shows only chunks
     without the answer and teaches ABSTAIN. Questions whose answer no chunk shows are skipped.
+    No chunk of an `unseen` document is ever shown (not even as a distractor): their facts stay untaught.
     """
     cfg = cfg or ReaderConfig()
     rng = random.Random(cfg.seed)
     end = gen.end_of_turn()
-    hits = index.search_many([q["question"] for q in questions], max(cfg.top_k * 4, 12))
+    unseen = set(unseen)
+    hits = index.search_many([q["question"] for q in questions], max(cfg.top_k * 4, 12) + 4 * len(unseen))
     examples = []
     for q, found in zip(questions, hits, strict=True):
+        found = [h for h in found if h.chunk.doc_id not in unseen]
         accepted = answer_variants(q)
         holds = [h for h in found if h.chunk.doc_id in q["doc_ids"] and is_match(_shown(h.chunk.text), accepted)]
         if not holds:
@@ -134,13 +108,12 @@ def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None 
     return examples
 
 
-def train_reader(gen, index, questions: list[dict], cfg: ReaderConfig | None = None, progress: bool = True):
-    """Train the reading adapter on the trainable questions' examples; returns (TrainResult, examples).
-
-    Example: result, examples = train_reader(gen, index, trainable); result.train_s -> 540.2
+def train_reader(gen, index, questions: list[dict], cfg: ReaderConfig | None = None, progress: bool = True, unseen=()):
+    """Train the reading adapter on the trainable questions' examples (no chunk of an `unseen` document shown); returns
+    (TrainResult, examples). Example: result, examples = train_reader(gen, index, trainable, unseen=held); result.train_s -> 540.2
     """
     cfg = cfg or ReaderConfig()
-    examples = reader_examples(gen, index, questions, cfg)
+    examples = reader_examples(gen, index, questions, cfg, unseen)
     tcfg = make_config(rank=cfg.rank, lr=cfg.lr, num_steps=cfg.num_steps, batch_size=cfg.batch_size, max_len=640,
                        seed=cfg.seed, fact_statements=0)
     return train(gen, examples, tcfg, progress=progress), examples

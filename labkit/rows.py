@@ -28,11 +28,12 @@ from pathlib import Path
 from labkit.adapters import save_adapter
 from labkit.compare_config import CompareConfig
 from labkit.config import KB_DIR
-from labkit.data import READER_DIR, load_probe, reader_info, spread, taught_questions
+from labkit.data import READER_DIR, load_probe, reader_info, spread, taught_questions, unseen_documents, untaught_questions
 from labkit.finetune import Example, build_examples, make_config, train
 from labkit.folder_index import index_folder
 from labkit.keys import Approach
 from labkit.multiple_choice import mc_accuracy, mc_items_from_probe
+from labkit.perfect_retriever import PerfectRetriever
 from labkit.rag import RAG, build_prompt, sources_from_hits
 from labkit.reader import load_reader
 from labkit.retrieval import VectorIndex
@@ -57,6 +58,7 @@ class Setup:
     questions: list  # the taught questions (data.taught_questions at the run's sizes)
     updates: list  # the fact changes of data/updates.jsonl the run applies
     probe: list  # the general probe's multiple-choice items (forgetting)
+    untaught: list = ()  # questions asked, never taught: those touching an unseen document (data.untaught_questions)
     updated: VectorIndex | None = None  # a copy of the index with the updates applied (freshness.with_updated_index); None: none made
     update_info: dict | None = None  # applying them: documents, seconds, per_document_s
 
@@ -68,7 +70,7 @@ def make_setup(gen, embedder, index: VectorIndex | None, index_info: dict, ccfg:
     """
     questions, updates = taught_questions(ccfg.num_questions, ccfg.num_updates, ccfg.multi_document)
     probe = mc_items_from_probe(spread(load_probe(), ccfg.num_probe))
-    return Setup(gen, embedder, index, index_info, questions, updates, probe)
+    return Setup(gen, embedder, index, index_info, questions, updates, probe, untaught_questions(ccfg.num_untaught))
 
 
 def measure_index(embedder, rebuild: bool = True) -> tuple[VectorIndex, dict]:
@@ -101,12 +103,15 @@ def raft_examples(gen, index, questions: list[dict], top_k: int = 3) -> list[Exa
     Example: raft_examples(gen, index, qa[:1])[0].target -> "The Brimble Kettle costs $89 [1].<|im_end|>"
     The sources are what retrieval returns (distractors included); if no gold chunk is
     among them, the best gold chunk replaces the last source, so every example can be
-    answered from one source, as at test time when retrieval works.
+    answered from one source, as at test time when retrieval works. No chunk of an unseen document
+    (`data.unseen_documents`) is shown, so the untaught column stays untaught.
     """
     end = gen.end_of_turn()
-    hits = index.search_many([q["question"] for q in questions], max(top_k, 12))
+    unseen = set(unseen_documents())  # no chunk of theirs, not even as a distractor: their facts stay untaught
+    hits = index.search_many([q["question"] for q in questions], max(top_k, 12) + 4 * len(unseen))
     examples = []
     for q, h in zip(questions, hits, strict=True):
+        h = [x for x in h if x.chunk.doc_id not in unseen]
         gold = set(q["doc_ids"])
         chosen = h[:top_k]
         if not any(x.chunk.doc_id in gold for x in chosen):
@@ -141,7 +146,7 @@ def save_row_adapter(result, approach: str) -> int:
 
 def row_closed_book(setup: Setup, ccfg: CompareConfig) -> dict:
     """The base model with no sources. Example: row_closed_book(setup, cfg)["accuracy"] -> 0.07."""
-    return {**score_closed_book(setup.gen, setup.questions, setup.probe, ccfg.max_new_tokens), **row_costs(setup.index_info, rag=False)}
+    return {**score_closed_book(setup.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught), **row_costs(setup.index_info, rag=False)}
 
 
 def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
@@ -150,7 +155,7 @@ def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
     Example: row_rag(setup, cfg, row_closed_book(setup, cfg))["cited_gold"] -> 0.78
     """
     rag = RAG(setup.index, setup.gen, ccfg.top_k, ccfg.max_new_tokens)
-    return {**score_rag(rag, setup.questions, closed_book["general_acc"], closed_book["n_probe"]), **row_costs(setup.index_info, rag=True)}
+    return {**score_rag(rag, setup.questions, closed_book["general_acc"], closed_book["n_probe"], setup.untaught), **row_costs(setup.index_info, rag=True)}
 
 
 def row_reader(setup: Setup, ccfg: CompareConfig, reader) -> dict:
@@ -161,8 +166,20 @@ def row_reader(setup: Setup, ccfg: CompareConfig, reader) -> dict:
     wordings of the questions of two thirds of the documents; these rows score the held-out paraphrases).
     """
     row = score_rag(RAG(setup.index, reader, ccfg.top_k, ccfg.max_new_tokens), setup.questions, round(mc_accuracy(reader, setup.probe), 4),
-                    len(setup.probe))
+                    len(setup.probe), setup.untaught)
     return {**row, **row_costs(setup.index_info, rag=True, train_s=reader_info()["train_s"], adapter_bytes=dir_size(READER_DIR))}
+
+
+def row_perfect(setup: Setup, ccfg: CompareConfig, model, reading_row: dict) -> dict:
+    """A model reading through the perfect retriever (a gold chunk always among the top_k sources): its reading ceiling.
+
+    Example: row_perfect(setup, cfg, setup.gen, rag_row)["accuracy"] -> 0.41
+    `reading_row` is the same model's row with real retrieval: its probe score and costs are this row's.
+    """
+    perfect = PerfectRetriever(setup.index, [*setup.questions, *setup.untaught])
+    row = score_rag(RAG(perfect, model, ccfg.top_k, ccfg.max_new_tokens), setup.questions, reading_row["general_acc"], reading_row["n_probe"],
+                    setup.untaught)
+    return {**row, **{k: reading_row[k] for k in ("index_build_s", "index_bytes", "train_s", "adapter_bytes")}}
 
 
 def rows_fine_tuned(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, dict, object]:
@@ -172,9 +189,9 @@ def rows_fine_tuned(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict,
     """
     ft = train_lora(setup.gen, build_examples(setup.gen, setup.questions, fact_statements=ccfg.fact_statements), ccfg, seed)
     train_s, adapter = round(ft.train_s, 2), save_row_adapter(ft, Approach.FINE_TUNED)
-    ft_row = {**score_closed_book(ft.gen, setup.questions, setup.probe, ccfg.max_new_tokens),
+    ft_row = {**score_closed_book(ft.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught),
               **row_costs(setup.index_info, rag=False, train_s=train_s, adapter_bytes=adapter)}
-    with_rag = {**score_rag(RAG(setup.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, ft_row["general_acc"], ft_row["n_probe"]),
+    with_rag = {**score_rag(RAG(setup.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, ft_row["general_acc"], ft_row["n_probe"], setup.untaught),
                 **row_costs(setup.index_info, rag=True, train_s=train_s, adapter_bytes=adapter)}
     return ft_row, with_rag, ft
 
@@ -186,7 +203,7 @@ def row_docs(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
     """
     examples = build_examples(setup.gen, setup.questions, fact_statements=0, include_qa=False, include_docs=True)
     docs = train_lora(setup.gen, examples, ccfg, seed, ccfg.docs_steps)
-    return {**score_closed_book(docs.gen, setup.questions, setup.probe, ccfg.max_new_tokens),
+    return {**score_closed_book(docs.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught),
             **row_costs(setup.index_info, rag=False, train_s=round(docs.train_s, 2), adapter_bytes=save_row_adapter(docs, Approach.FINE_TUNED_DOCS))}
 
 
@@ -199,6 +216,6 @@ def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object
     raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed, ccfg.raft_steps,
                       batch_size=ccfg.raft_batch_size, max_len=640)
     row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, round(mc_accuracy(raft.gen, setup.probe), 4),
-                    len(setup.probe))
+                    len(setup.probe), setup.untaught)
     costs = row_costs(setup.index_info, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=save_row_adapter(raft, Approach.RAFT_RAG))
     return {**row, **costs}, raft

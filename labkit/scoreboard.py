@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import statistics
 
-from labkit.data import needs_two_documents
-from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N, miss_split
+from labkit.data import needs_two_documents, unseen_documents
+from labkit.evaluate import METRIC_LABELS, MISS_LABELS, RATE_N, EvalResult, miss_split, summarize
 from labkit.keys import APPROACHES, Approach
 from labkit.multiple_choice import mc_accuracy, mc_items_from_qa
 from labkit.rag import RAG, evaluate_closed_book, evaluate_rag
 from labkit.stats import paired_bootstrap, wilson_interval
 
+COLUMNS = ("taught", "untaught")  # the questions every fine-tune was taught, and those touching an unseen document
 METRICS = tuple(METRIC_LABELS) + tuple(MISS_LABELS)  # aggregated per row (closed-book rows have no miss split: n/a)
 
 # ---------------------------------------------------------------- one row
@@ -42,25 +43,43 @@ def multi_document(records: list[dict], questions: list[dict]) -> dict:
     return {"multi_acc": round(sum(r["match"] for r in picked) / len(picked), 4) if picked else None, "n_multi": len(picked)}
 
 
-def score_closed_book(gen, questions: list[dict], probe_items: list, max_new_tokens: int) -> dict:
-    """A closed-book row: accuracy, F1, MC accuracy, general probe, latency, prompt tokens.
+def split_columns(records: list[dict], untaught: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Answer records of taught and of untaught questions, each record labelled with its column.
 
-    Example: score_closed_book(gen, qs, probe, 32)["accuracy"] -> 0.06
+    Example: split_columns(ev.records, untaught)[1][0]["column"] -> "untaught"
     """
-    ev = evaluate_closed_book(gen, questions, max_new_tokens=max_new_tokens)
+    ids = {q["id"] for q in untaught}
+    for r in records:
+        r["column"] = "untaught" if r["id"].split("/")[0] in ids else "taught"
+    return [r for r in records if r["column"] == "taught"], [r for r in records if r["column"] == "untaught"]
+
+
+def untaught_score(records: list[dict]) -> dict:
+    """The untaught column: accuracy on the questions nobody trained on, and its n. Example: -> {"untaught_acc": 0.21, "n_untaught": 75}."""
+    return {"untaught_acc": round(sum(r["match"] for r in records) / len(records), 4) if records else None, "n_untaught": len(records)}
+
+
+def score_closed_book(gen, questions: list[dict], probe_items: list, max_new_tokens: int, untaught: list[dict] = ()) -> dict:
+    """A closed-book row: accuracy (taught questions), F1, MC accuracy, general probe, latency, prompt tokens, and the
+    accuracy on the `untaught` questions (asked in the same batch). Example: score_closed_book(gen, qs, probe, 32)["accuracy"] -> 0.06
+    """
+    ev = evaluate_closed_book(gen, [*questions, *untaught], max_new_tokens=max_new_tokens)
+    taught_records, untaught_records = split_columns(ev.records, list(untaught))
+    ev = EvalResult(taught_records, summarize(taught_records))
     mc_items = mc_items_from_qa(questions)
-    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], **multi_document(ev.records, questions),
+    return {"accuracy": ev.summary["accuracy"], **untaught_score(untaught_records), "f1": ev.summary["f1"], **multi_document(ev.records, questions),
             "mc_acc": round(mc_accuracy(gen, mc_items), 4),
             "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
             "general_acc": round(mc_accuracy(gen, probe_items), 4),
             "n": len(ev.records), "n_mc": len(mc_items), "n_probe": len(probe_items),
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(gen.count_tokens(gen.chat_prompt(r["question"])) for r in ev.records),
-            "records": ev.records}
+            "records": ev.records + untaught_records}
 
 
-def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int) -> dict:
-    """A RAG row: accuracy, F1, where wrong answers come from (retrieval or reading), traceability, latency, prompt tokens; MC is n/a.
+def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int, untaught: list[dict] = ()) -> dict:
+    """A RAG row: accuracy, F1, where wrong answers come from (retrieval or reading), traceability, latency, prompt tokens
+    (all on the taught questions), and the accuracy on the `untaught` ones (asked in the same batch); MC is n/a.
 
     Example: score_rag(RAG(index, gen), qs, 0.6, 40)["cited_gold"] -> 0.81
     `general_acc` is the probe score (over n_probe items) of the model that answers: RAG leaves
@@ -71,7 +90,9 @@ def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_prob
     reading, which the open-answer accuracy already does.
     """
     by_id = {q["id"]: q for q in questions}
-    ev = evaluate_rag(rag_system, questions)
+    ev = evaluate_rag(rag_system, [*questions, *untaught])
+    taught_records, untaught_records = split_columns(ev.records, list(untaught))
+    ev = EvalResult(taught_records, summarize(taught_records))
     n = max(1, len(ev.records))
 
     def gold(r):
@@ -81,14 +102,15 @@ def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_prob
         return round(sum(bool(test(r)) for r in ev.records) / n, 4)
 
     split = miss_split(ev.records)
-    return {"accuracy": ev.summary["accuracy"], "f1": ev.summary["f1"], **multi_document(ev.records, questions), "mc_acc": None,
+    return {"accuracy": ev.summary["accuracy"], **untaught_score(untaught_records), "f1": ev.summary["f1"],
+            **multi_document(ev.records, questions), "mc_acc": None,
             "retrieval_miss": split["retrieval_miss"], "reading_miss": split["reading_miss"],
             "cited": share(lambda r: r["cited"]), "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
             "cited_gold": share(gold), "cited_gold_by_model": share(lambda r: r["cited_by"] == "model" and gold(r)),
             "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe,
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(r["prompt_tokens"] for r in ev.records),
-            "records": ev.records}
+            "records": ev.records + untaught_records}
 
 
 def row_costs(index_info: dict, rag: bool, train_s: float = 0.0, adapter_bytes: int = 0) -> dict:
@@ -142,24 +164,52 @@ def aggregate(seed_runs: list[dict]) -> dict:
     return {"scoreboard": board, "freshness": fresh}
 
 
-def differences(seed_runs: list[dict], against: str = Approach.RAG) -> dict:
-    """Each approach's accuracy minus `against`'s, paired by question (each question's match averaged over seeds), with a
-    95% bootstrap interval over questions. Example: differences(runs)["fine-tuned"] -> {"diff": 0.19, "lo": 0.03, "hi": 0.34, "n": 59, "measurable": True}
-    """
-    def per_question(approach):
-        scores: dict[str, list[float]] = {}
-        for r in seed_runs:
-            for rec in r["rows"].get(approach, {}).get("records", []):
-                scores.setdefault(rec["id"], []).append(float(rec["match"]))
-        return {qid: sum(v) / len(v) for qid, v in scores.items()}
+def per_question(seed_runs: list[dict], approach: str, column: str = "taught") -> dict:
+    """One approach's match per question of one column (taught or untaught), averaged over seeds.
 
-    base = per_question(against)
+    Example: per_question(runs, "RAG", "untaught") -> {"q003": 1.0, "q007": 0.0, ...}
+    """
+    scores: dict[str, list[float]] = {}
+    for r in seed_runs:
+        for rec in r["rows"].get(approach, {}).get("records", []):
+            if rec.get("column", "taught") == column:
+                scores.setdefault(rec["id"].split("/")[0], []).append(float(rec["match"]))
+    return {qid: round(sum(v) / len(v), 4) for qid, v in sorted(scores.items())}
+
+
+def per_question_table(seed_runs: list[dict]) -> dict:
+    """Every approach's per-question matches in both columns: what the decision guide bootstraps (results["per_question"]).
+
+    Example: per_question_table(runs)["untaught"]["RAG"]["q003"] -> 1.0
+    """
+    approaches = [a for a in APPROACHES if any(a in r["rows"] for r in seed_runs)]
+    return {column: {a: per_question(seed_runs, a, column) for a in approaches} for column in COLUMNS}
+
+
+def differences(seed_runs: list[dict], against: str = Approach.RAG, column: str = "taught") -> dict:
+    """Each approach's accuracy minus `against`'s on one column, paired by question (each question's match averaged
+    over seeds), with a 95% bootstrap interval over questions: the kit's one test of "measurable".
+
+    Example: differences(runs)["fine-tuned"] -> {"diff": 0.19, "lo": 0.03, "hi": 0.34, "n": 59, "measurable": True}
+    """
+    base = per_question(seed_runs, against, column)
     out = {}
     for approach in APPROACHES:
         if approach == against:
             continue
-        mine = per_question(approach)
+        mine = per_question(seed_runs, approach, column)
         shared_ids = sorted(set(base) & set(mine))
         if shared_ids:
             out[approach] = paired_bootstrap([mine[q] for q in shared_ids], [base[q] for q in shared_ids])
     return out
+
+
+def coverage_record(setup) -> dict:
+    """What each column asked: how many taught and untaught questions, and the unseen documents (a `rows.Setup`).
+
+    Example: coverage_record(setup) -> {"taught": 120, "untaught": 75, "unseen_documents": ["changelog-app-2-4", ...], ...}
+    """
+    return {"taught": len(setup.questions), "untaught": len(setup.untaught), "updates": len(setup.updates),
+            "unseen_documents": unseen_documents(),
+            "what": "taught: every fine-tune trained on these questions' wording and fact statements (their paraphrases are asked); "
+                    "untaught: questions touching an unseen document, of which no training example of any row shows a word"}

@@ -29,11 +29,11 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     """
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
-    from labkit.data import READER_DIR, load_qa, reader_info
+    from labkit.data import READER_DIR, load_qa, reader_info, split_documents, split_questions
     from labkit.finetune import TrainConfig
     from labkit.folder_index import index_folder
     from labkit.models import load_embedder, load_generator
-    from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, save_reader, split_documents, split_questions, train_reader
+    from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, save_reader, train_reader
     from labkit.readme import READER, write_block
     from labkit.report import reader_markdown
     from labkit.storage import room_problem
@@ -58,7 +58,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     trained_docs, held_docs = split_documents(list(index.documents), cfg.held_out_every)
     qa = load_qa()
     trainable, held_out = split_questions(qa, held_docs)
-    result, examples = train_reader(gen, index, trainable, cfg)
+    result, examples = train_reader(gen, index, trainable, cfg, unseen=held_docs)  # no word of a held-out document
     meta = {"reader_config": asdict(cfg), "command": "labkit train-reader" + (f" --steps {steps}" if steps else "") + (f" --seed {seed}" if seed else ""),
             "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
             "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}

@@ -42,14 +42,14 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def tiny_run(generator, embedder, tmp_path_factory):
-    """A side-by-side run's Setup at tiny sizes (2 questions, 1 fact change and its updated index, 4 probe items, 8-token
+    """A side-by-side run's Setup at tiny sizes (2 taught and 2 untaught questions, 1 fact change and its updated index, 4 probe items, 8-token
     answers) and its CompareConfig: test_rows and test_freshness call the row functions and freshness() on it.
     Built on the session's models and the cached index: no model load or index build of its own."""
     from labkit.compare_config import default_compare_config
     from labkit.freshness import with_updated_index
     from labkit.rows import make_setup, measure_index
 
-    ccfg = default_compare_config(quick=True, num_questions=2, num_updates=1, num_steps=2, retrain_steps=1, num_probe=4, max_new_tokens=8,
+    ccfg = default_compare_config(quick=True, num_questions=2, num_untaught=2, num_updates=1, num_steps=2, retrain_steps=1, num_probe=4, max_new_tokens=8,
                                   rebuild_index=False)
     index, info = measure_index(embedder, rebuild=False)
     return with_updated_index(make_setup(generator, embedder, index, info, ccfg), tmp_path_factory.mktemp("tiny-run")), ccfg

@@ -7,7 +7,8 @@ from labkit.compare_config import CompareConfig, default_compare_config, parse_s
 
 def test_quick_mode_is_smaller_than_full_and_overrides_apply():
     quick, full = default_compare_config(quick=True), default_compare_config(quick=False)
-    assert quick.num_questions < full.num_questions and quick.num_steps < full.num_steps and quick.seeds == [0]
+    assert full.num_questions is None and full.num_untaught is None  # the full run asks every question: 120 taught, 75 untaught
+    assert quick.num_questions < 120 and quick.num_untaught < 75 and quick.num_steps < full.num_steps and quick.seeds == [0]
     assert full == CompareConfig() and len(full.seeds) == 3
     assert default_compare_config(quick=False, seeds=2, num_steps=96).num_steps == 96
     with pytest.raises(ValueError, match="'num_step' is not a CompareConfig setting"):
@@ -36,7 +37,7 @@ def test_settings_are_read_as_their_fields_types():
     ("lr=inf", "lr must be a finite number"),
     ("rank=1000", "rank must be at most 256, not 1000"),  # the same
     ("num_steps=1000000000", "num_steps must be at most 8000"),
-    ("num_questions=196", "num_questions must be at most 195, not 196: data/qa.jsonl holds 195 questions"),
+    ("num_questions=196", "num_questions must be at most 120, not 196: 120 of data/qa.jsonl's questions are on trained documents"),
 ])
 def test_a_wrong_setting_says_what_would_be_accepted(pair, says):
     with pytest.raises(ValueError, match=says.replace("(", r"\(")):

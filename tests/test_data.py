@@ -20,9 +20,13 @@ from labkit.data import (
     load_updates,
     needs_two_documents,
     reader_info,
+    split_documents,
+    split_questions,
     spread,
     stratified_subset,
     taught_questions,
+    unseen_documents,
+    untaught_questions,
     updated_questions,
 )
 from labkit.evaluate import normalize_answer
@@ -169,16 +173,18 @@ def test_taught_questions_include_updated_ones():
     questions, updates = taught_questions(2, 3)
     ids = [q["id"] for q in questions]
     assert len(updates) == 3 and all(i in ids for u in updates for i in u["question_ids"])
-    assert len(set(ids)) == len(ids) and ids[:2] == [q["id"] for q in spread(load_qa(), 2)]
+    trained = [q for q in load_qa() if not set(q["doc_ids"]) & set(unseen_documents())]
+    assert len(set(ids)) == len(ids) and ids[:2] == [q["id"] for q in spread(trained, 2)]
 
 
 def test_taught_questions_can_add_every_multi_document_question():
     plain, _ = taught_questions(6, 2)
     questions, _ = taught_questions(6, 2, multi_document=True)
     ids = [q["id"] for q in questions]
-    multi = [q["id"] for q in load_qa() if needs_two_documents(q)]
+    unseen = set(unseen_documents())
+    multi = [q["id"] for q in load_qa() if needs_two_documents(q) and not set(q["doc_ids"]) & unseen]
     assert ids[: len(plain)] == [q["id"] for q in plain]  # the same taught set first: only the multi-document ones are added
-    assert set(multi) <= set(ids) and len(set(ids)) == len(ids) and len(multi) == 20
+    assert set(multi) <= set(ids) and len(set(ids)) == len(ids) and len(multi) == 8  # of 20: the others touch an unseen document
 
 
 def test_updated_questions_swap_the_answer_and_the_facts():
@@ -229,3 +235,38 @@ def test_the_shipped_records_load_and_a_missing_one_says_what_makes_it(tmp_path)
     assert all(row.get("default") for row in load_run_times()["notebooks"].values())
     with pytest.raises(FileNotFoundError, match="labkit train-reader"):
         reader_info(tmp_path)
+
+
+DOC_IDS = sorted(p.stem for p in KB_DIR.glob("*.md"))
+
+
+def test_the_split_holds_out_a_third_of_every_kind_of_document():
+    trained, held = split_documents(DOC_IDS)
+    assert not set(trained) & set(held) and sorted(trained + held) == DOC_IDS
+    for kind in {d.split("-")[0] for d in DOC_IDS}:
+        of_kind = [d for d in DOC_IDS if d.startswith(kind + "-")]
+        assert len([d for d in held if d in of_kind]) == len(of_kind) // 3 + (len(of_kind) % 3 == 2)
+    assert split_documents(list(reversed(DOC_IDS))) == (trained, held)  # order of the input does not matter
+    with pytest.raises(ValueError, match="2 or more"):
+        split_documents(DOC_IDS, every=1)
+
+
+def test_no_trained_question_touches_a_held_out_document():
+    _, held = split_documents(DOC_IDS)
+    trainable, held_out = split_questions(load_qa(), held)
+    assert all(not set(q["doc_ids"]) & set(held) for q in trainable)
+    assert all(set(q["doc_ids"]) <= set(held) for q in held_out)
+    assert len(trainable) > 100 and len(held_out) > 50  # 120 and 66 with the shipped data
+
+
+def test_taught_and_untaught_questions_never_share_a_document_and_cover_the_whole_set():
+    unseen = set(unseen_documents())
+    assert unseen == set(split_documents(DOC_IDS)[1])  # the reading adapter's held-out third
+    taught, updates = taught_questions(None, None, multi_document=True)
+    untaught = untaught_questions(None)
+    assert not {d for q in taught for d in q["doc_ids"]} & unseen
+    assert all(set(q["doc_ids"]) & unseen for q in untaught)
+    assert len(taught) + len(untaught) == len(load_qa())  # the full run asks every question, in one column or the other
+    assert len(untaught) >= 60  # the untaught column's n per seed
+    assert all(set(u["question_ids"]) <= {q["id"] for q in taught} for u in updates)  # every applied update changes a taught fact
+    assert untaught_questions(8) == spread(untaught, 8)

@@ -15,8 +15,6 @@ from labkit.reader import (
     load_reader,
     reader_examples,
     reader_for,
-    split_documents,
-    split_questions,
     summarize_reader,
 )
 
@@ -26,25 +24,6 @@ DOC_IDS = sorted(p.stem for p in KB_DIR.glob("*.md"))
 @pytest.fixture(scope="module")
 def kb_index(embedder):
     return index_folder(KB_DIR, embedder)
-
-
-def test_the_split_holds_out_a_third_of_every_kind_of_document():
-    trained, held = split_documents(DOC_IDS)
-    assert not set(trained) & set(held) and sorted(trained + held) == DOC_IDS
-    for kind in {d.split("-")[0] for d in DOC_IDS}:
-        of_kind = [d for d in DOC_IDS if d.startswith(kind + "-")]
-        assert len([d for d in held if d in of_kind]) == len(of_kind) // 3 + (len(of_kind) % 3 == 2)
-    assert split_documents(list(reversed(DOC_IDS))) == (trained, held)  # order of the input does not matter
-    with pytest.raises(ValueError, match="2 or more"):
-        split_documents(DOC_IDS, every=1)
-
-
-def test_no_trained_question_touches_a_held_out_document():
-    _, held = split_documents(DOC_IDS)
-    trainable, held_out = split_questions(load_qa(), held)
-    assert all(not set(q["doc_ids"]) & set(held) for q in trainable)
-    assert all(set(q["doc_ids"]) <= set(held) for q in held_out)
-    assert len(trainable) > 100 and len(held_out) > 50  # 120 and 66 with the shipped data
 
 
 def test_training_examples_show_the_answer_in_the_cited_source_or_abstain(generator, kb_index):

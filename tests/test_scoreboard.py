@@ -48,7 +48,7 @@ def test_a_rag_row_counts_right_answers_citations_and_where_the_wrong_ones_come_
 
 def test_a_closed_book_row_has_no_citations_and_counts_each_of_its_items(monkeypatch):
     questions = [q for q in load_qa() if len(q["doc_ids"]) == 2][:2] + load_qa()[:2]
-    records = [{"id": f"{q['id']}/0", "question": q["paraphrases"][0], "match": i == 0} for i, q in enumerate(questions)]
+    records = [{"id": f"{q['id']}/0", "question": q["paraphrases"][0], "match": i == 0, "f1": 0.3, "seconds": 0.5} for i, q in enumerate(questions)]
     monkeypatch.setattr(scoreboard, "evaluate_closed_book", lambda gen, qs, max_new_tokens: SimpleNamespace(
         records=records, summary={"accuracy": 0.25, "f1": 0.3, "latency_p50_s": 0.5}))
     monkeypatch.setattr(scoreboard, "mc_accuracy", lambda gen, items: 0.5 if len(items) == 4 else 0.75)  # the questions' MC, then the probe
