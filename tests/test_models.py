@@ -37,9 +37,24 @@ def test_new_tokens_are_bounded(generator):
     assert n_tokens <= 256 + 2  # config.max_new_tokens_limit; decoding may merge a token or two
 
 
-def test_long_prompt_is_truncated_not_crashing(generator):
-    answer = generator.generate("word " * 5000 + "What is the capital of France?", max_new_tokens=8)
-    assert isinstance(answer, str)
+def test_long_prompt_is_truncated_to_the_limit_keeping_its_end(generator, monkeypatch):
+    from labkit.config import get_config
+
+    seen = []
+    model_generate = generator.model.generate
+
+    def recording(**batch):
+        seen.append(batch["input_ids"][0].tolist())
+        return model_generate(**batch)
+
+    monkeypatch.setattr(generator.model, "generate", recording)
+    question = "word " * 5000 + "What is the capital of France?"
+    answer = generator.generate(question, max_new_tokens=8)
+    limit = min(get_config().max_prompt_tokens, generator.max_context - 8)
+    full = generator.prompt_ids(question)
+    assert len(full) > limit  # the prompt really is over the limit ...
+    assert seen == [full[-limit:]]  # ... and the model reads exactly its last `limit` tokens: the question survives
+    assert answer  # and still answers
 
 
 @pytest.mark.parametrize("name", ["no-such-org/no-such-model", "/nonexistent/model/dir", "/nonexistent/reader.Q4_0.gguf"])
