@@ -141,27 +141,6 @@ def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_e
     assert re.search(r"^steps_done\s+4$", out, re.M) and re.search(r"^interrupted\s+True$", out, re.M)
 
 
-def test_final_scores_after_an_interrupt_are_the_kept_weights(generator, monkeypatch):
-    import threading
-
-    from labkit import forgetting
-    from labkit.forgetting import LabSetup, final_scores, lab_config, probe_change, run_forgetting
-
-    probe = forgetting.load_probe()[:8]
-    monkeypatch.setattr(forgetting, "load_probe", lambda: probe)  # the whole probe is then the curve's 8 items
-    stop = threading.Event()
-    setup = LabSetup(num_questions=4, num_probe=8, every=4)
-    cfg = lab_config(rank=4, lr=1e-2, num_steps=8)
-    run = run_forgetting(generator, cfg, setup, progress=False, on_point=lambda p: stop.set() if p["step"] >= 4 else None, stop=stop)
-    scored_at_4 = run.result.history[-1]
-    assert scored_at_4["step"] == 4
-    run.result.history = run.result.history[:1]  # as after a Ctrl-C that came before the step-4 scores were recorded
-    final = final_scores(generator, run, closed_book=False)
-    assert final["steps_done"] == 4 and final["interrupted"]
-    assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"], scored_at_4["general_acc"])
-    assert final["n_probe"] == 8 and probe_change(final)["n"] == 8  # final_scores' output carries its n, as the sweep's runs do
-
-
 def test_compare_sizes_can_be_set_and_a_wrong_one_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
     from labkit import cli
 
@@ -324,24 +303,6 @@ def test_a_trained_adapter_the_disk_refuses_is_kept_in_a_named_folder(linked_cac
     assert {p.name for p in Path(saved["path"]).iterdir()} == {"adapter_model.safetensors", "adapter_config.json", "labkit.json"}
     assert "No space left on device" in captured.err and saved["path"] in captured.err and "mv " in captured.err
     assert not (linked_cache / "adapters" / "tiny").exists()
-
-
-def test_ask_still_answers_when_the_cache_is_full(tmp_path, embedder, monkeypatch):
-    """A full cache made `labkit ask` fail (faiss's RuntimeError saving the index): it only costs speed."""
-    from labkit.folder_index import index_folder
-    from labkit.retrieval import VectorIndex
-
-    def full_disk(self, directory):
-        raise RuntimeError("Error in void faiss::write_index: write error in index.faiss: 4014 != 496128 (No space left on device)")
-
-    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(VectorIndex, "save", full_disk)
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery.\n")
-    index = index_folder(docs, embedder, progress=False)
-    assert index.search("How long is the return window?")[0].chunk.doc_id == "returns"
-    assert any("could not write the index cache" in note for note in index.notes)
 
 
 @pytest.mark.parametrize("argv", [
