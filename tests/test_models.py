@@ -161,3 +161,22 @@ def test_quiet_libraries_silences_library_bars_and_warnings_unless_verbose_and_p
     else:
         assert not shown and "Loading weights" not in err and "de-quantizing" not in err and "log line" not in err
     assert (hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity(), gguf_utils.tqdm) == before
+
+
+def test_unknown_precision_says_what_to_use(generator, monkeypatch):
+    monkeypatch.setattr(generator, "precision", "fp8")
+    with pytest.raises(ValueError, match="LABKIT_PRECISION"):
+        generator.generate("Hi", max_new_tokens=2)
+
+
+def test_resolve_precision_passes_a_named_one_and_picks_bf16_for_auto_only_on_bf16_hardware(monkeypatch):
+    import torch
+
+    assert [models.resolve_precision(p) for p in ("float32", "bfloat16")] == ["float32", "bfloat16"]
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert models.resolve_precision("auto") == "float32"  # bf16 would be emulated, slower
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert models.resolve_precision("auto") == "bfloat16"
+    with pytest.raises(ValueError, match="LABKIT_PRECISION"):
+        models.resolve_precision("fp8")
