@@ -90,10 +90,20 @@ def test_the_choice_changes_when_the_deciding_number_changes():
     assert recommend(answers, worse).approach == "RAFT + RAG"
 
 
-@pytest.mark.parametrize("res, choice", [(RAG_WINS, "fine-tuning"), (FEW_SHOT_WINS, "RAG")])
-def test_behaviour_follows_the_measured_labels(res, choice):
-    rec = recommend({"need": "behaviour", "compute": "some training", "latency_s": 5.0}, res)
-    assert rec.choice == choice and rec.runner_up is not None
+def with_labels(few_shot, lora):
+    return results(RAG_WINS["scoreboard"], FRESH, {**BEHAVIOUR, "few_shot": {**BEHAVIOUR["few_shot"], "label_accuracy": few_shot},
+                                                    "lora": {**BEHAVIOUR["lora"], "label_accuracy": lora}})
+
+
+@pytest.mark.parametrize("few_shot, lora, approach, runner_up, choice, verdict", [
+    (0.40, 0.90, "lora", "few_shot", "fine-tuning", "measurably behind"),  # 40 messages: [0.26, 0.55] < [0.77, 0.96]
+    (0.90, 0.30, "few_shot", "lora", "RAG", "measurably behind"),  # the same figures swapped flip the pick
+    (0.90, 0.88, "lora", "few_shot", "fine-tuning", "no measurable difference"),  # intervals overlap: the 44-token prompt beats 628
+])
+def test_behaviour_follows_the_measured_labels(few_shot, lora, approach, runner_up, choice, verdict):
+    rec = recommend({"need": "behaviour", "compute": "some training", "latency_s": 5.0}, with_labels(few_shot, lora))
+    assert (rec.approach, rec.runner_up, rec.choice) == (approach, runner_up, choice), rec.text()
+    assert verdict in rec.text()
 
 
 def test_no_measurable_difference_picks_the_cheaper():

@@ -5,26 +5,12 @@ from types import SimpleNamespace
 import pytest
 
 from labkit import compare
-from labkit.config import KB_DIR
-from labkit.data import load_updates, reader_info
+from labkit.data import reader_info
 from labkit.freshness import changed_questions
 from labkit.hybrid import HYBRID_APPROACHES
 from labkit.keys import APPROACHES, After, Approach
 from labkit.models import resolve_precision
 from labkit.rows import make_setup, measure_index
-
-
-def test_apply_updates_on_a_tiny_index(embedder):
-    from labkit.documents import load_folder
-    from labkit.retrieval import apply_updates, build_index
-
-    u = load_updates()[0]
-    doc = next(d for d in load_folder(KB_DIR).documents if d.id == u["doc_id"])
-    index = build_index([doc], embedder, progress=False)
-    info = apply_updates(index, [u])
-    assert info["documents"] == 1 and info["per_document_s"] == info["seconds"]
-    text = " ".join(c.text for c in index.chunks.values())
-    assert u["new"] in text and u["old"] not in text
 
 
 @pytest.fixture(scope="module")

@@ -62,12 +62,6 @@ def test_retrieval_metrics():
     assert ev.reciprocal_rank(["a"], ["z"]) == 0.0
 
 
-def test_unknown_precision_says_what_to_use(generator, monkeypatch):
-    monkeypatch.setattr(generator, "precision", "fp8")
-    with pytest.raises(ValueError, match="LABKIT_PRECISION"):
-        generator.generate("Hi", max_new_tokens=2)
-
-
 def test_share_new_counts_new_and_old_values():
     items = [{"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}]
     answers = ["It costs $95.", "It costs $89.", "It was $89, now $95.", "No idea."]

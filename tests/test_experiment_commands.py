@@ -19,8 +19,12 @@ def test_the_report_folder_is_checked_before_any_work(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="is a file"):
         check_report_dir(tmp_path / "notes.txt")
-    (tmp_path / "old").mkdir()
-    (tmp_path / "old" / "results.json").write_text("{}")
-    with pytest.raises(ValueError, match="--overwrite"):
-        check_report_dir(tmp_path / "old")
-    assert check_report_dir(tmp_path / "old", overwrite=True) == tmp_path / "old"
+    for earlier in ("results.json", "report.md"):  # either file marks an earlier report
+        (tmp_path / earlier).mkdir()
+        (tmp_path / earlier / earlier).write_text("{}")
+        with pytest.raises(ValueError, match="--overwrite"):
+            check_report_dir(tmp_path / earlier)
+        assert check_report_dir(tmp_path / earlier, overwrite=True) == tmp_path / earlier
+        assert (tmp_path / earlier / earlier).read_text() == "{}"  # checked, not touched
+    with pytest.raises(ValueError, match="cannot write the report: .*cannot be written"):
+        check_report_dir(tmp_path / "notes.txt" / "reports")  # a folder under a file: even root cannot write there

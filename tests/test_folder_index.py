@@ -124,3 +124,19 @@ def test_an_index_from_before_the_source_was_recorded_is_pruned_only_when_surely
     assert "docs-" + "a" * 20 not in kept and built.name not in kept  # surely this folder, these settings: removed
     assert "docs-" + "b" * 20 in kept and len(kept) == 2  # a relative root may be another folder's: kept
     assert any("removed 2 older cached index" in note for note in latest.notes)
+
+
+def test_a_folder_index_still_answers_when_the_cache_is_full(tmp_path, embedder, monkeypatch):
+    """A full cache made `labkit ask` fail (faiss's RuntimeError saving the index): it only costs speed."""
+
+    def full_disk(self, directory):
+        raise RuntimeError("Error in void faiss::write_index: write error in index.faiss: 4014 != 496128 (No space left on device)")
+
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(VectorIndex, "save", full_disk)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery.\n")
+    index = index_folder(docs, embedder, progress=False)
+    assert index.search("How long is the return window?")[0].chunk.doc_id == "returns"
+    assert any("could not write the index cache" in note for note in index.notes)

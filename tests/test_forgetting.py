@@ -12,8 +12,10 @@ from labkit.forgetting import (
     SWEEP_TOLERANCE,
     LabSetup,
     drop_and_gain,
+    final_scores,
     lab_config,
     nearest_run,
+    probe_change,
     run_forgetting,
     sweep_config,
     sweep_key,
@@ -126,3 +128,21 @@ def test_whole_probe_scores_every_probe_item(generator):
     assert final["n_probe"] == len(load_probe()) == 120
     assert final["general_acc_before"] == final["general_acc_after"] and 0.6 <= final["general_acc_before"] <= 0.95
     assert not probe_change(final)["measurable"]
+
+
+def test_final_scores_after_an_interrupt_are_the_kept_weights(generator, monkeypatch):
+    from labkit import forgetting
+
+    probe = forgetting.load_probe()[:8]
+    monkeypatch.setattr(forgetting, "load_probe", lambda: probe)  # the whole probe is then the curve's 8 items
+    stop = threading.Event()
+    setup = LabSetup(num_questions=4, num_probe=8, every=4)
+    cfg = lab_config(rank=4, lr=1e-2, num_steps=8)
+    run = run_forgetting(generator, cfg, setup, progress=False, on_point=lambda p: stop.set() if p["step"] >= 4 else None, stop=stop)
+    scored_at_4 = run.result.history[-1]
+    assert scored_at_4["step"] == 4
+    run.result.history = run.result.history[:1]  # as after a Ctrl-C that came before the step-4 scores were recorded
+    final = final_scores(generator, run, closed_book=False)
+    assert final["steps_done"] == 4 and final["interrupted"]
+    assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"], scored_at_4["general_acc"])
+    assert final["n_probe"] == 8 and probe_change(final)["n"] == 8  # final_scores' output carries its n, as the sweep's runs do

@@ -21,7 +21,7 @@ def test_publish_refuses_a_quick_run_and_rewrites_only_the_readme_section(tiny_r
     quick.write_text(json.dumps(tiny_results))
     readme = tmp_path / "README.md"
     readme.write_text(f"# kit\nbefore\n{RESULTS.begin}\nold numbers 0.99\n{RESULTS.end}\nafter\n")
-    with pytest.raises(ValueError, match="quick-mode run"):
+    with pytest.raises(ValueError, match="quick-mode run; publish only a full run"):  # and says what to do
         publish.publish(quick, readme=readme, shipped=tmp_path / "shipped.json")
     assert "old numbers 0.99" in readme.read_text() and not (tmp_path / "shipped.json").exists()  # nothing written
     full = tmp_path / "full.json"
