@@ -219,14 +219,20 @@ def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_
 
 
 def share_new(answers: list[str], items: list[dict], new_answers: dict) -> dict:
-    """Share of answers holding the new value, and the old one, after facts changed.
+    """Share of answers holding the new value, and the old one, after facts changed; and which question gave the new one.
 
-    Example: share_new(["It is $95."], [{"qa_id": "q001", "answer": "$89"}], {"q001": "$95"}) -> {"new": 1.0, "old": 0.0}
+    Example: share_new(["It is $95."], [{"qa_id": "q001", "answer": "$89"}], {"q001": "$95"})
+    -> {"new": 1.0, "old": 0.0, "by_question": {"q001": 1}}
+    `by_question` is what the paired bootstrap of two approaches' freshness resamples.
     """
     n = max(1, len(items))
-    new = sum(is_match(a, [new_answers[it["qa_id"]]]) for a, it in zip(answers, items, strict=True)) / n
+    gave_new = [int(is_match(a, [new_answers[it["qa_id"]]])) for a, it in zip(answers, items, strict=True)]
     old = sum(is_match(a, [it["answer"]]) for a, it in zip(answers, items, strict=True)) / n
-    return {"new": round(new, 4), "old": round(old, 4)}
+    by_question: dict[str, list[int]] = {}
+    for it, gave in zip(items, gave_new, strict=True):
+        by_question.setdefault(it["qa_id"], []).append(gave)
+    return {"new": round(sum(gave_new) / n, 4), "old": round(old, 4),
+            "by_question": {q: round(sum(v) / len(v), 4) for q, v in by_question.items()}}
 
 
 # ---------------------------------------------------------------- retrieval

@@ -178,12 +178,22 @@ def per_question(seed_runs: list[dict], approach: str, column: str = "taught") -
 
 
 def per_question_table(seed_runs: list[dict]) -> dict:
-    """Every approach's per-question matches in both columns: what the decision guide bootstraps (results["per_question"]).
+    """Every approach's per-question matches in both columns, and after a fact change who gave the new value (each averaged
+    over seeds): what the decision guide and the claims bootstrap (results["per_question"]).
 
-    Example: per_question_table(runs)["untaught"]["RAG"]["q003"] -> 1.0
+    Example: per_question_table(runs)["untaught"]["RAG"]["q003"] -> 1.0; per_question_table(runs)["after_update"]["RAG after update"]
     """
     approaches = [a for a in APPROACHES if any(a in r["rows"] for r in seed_runs)]
-    return {column: {a: per_question(seed_runs, a, column) for a in approaches} for column in COLUMNS}
+    table = {column: {a: per_question(seed_runs, a, column) for a in approaches} for column in COLUMNS}
+    after: dict[str, dict[str, list[int]]] = {}  # freshness: who gave each changed fact's new value
+    for r in seed_runs:
+        for key, figure in (r.get("freshness") or {}).items():
+            if isinstance(figure, dict) and "by_question" in figure:
+                for qid, gave in figure["by_question"].items():
+                    after.setdefault(key, {}).setdefault(qid, []).append(gave)
+    if after:
+        table["after_update"] = {k: {q: round(sum(v) / len(v), 4) for q, v in sorted(by.items())} for k, by in after.items()}
+    return table
 
 
 def differences(seed_runs: list[dict], against: str = Approach.RAG, column: str = "taught") -> dict:

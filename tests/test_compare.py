@@ -117,7 +117,7 @@ def test_a_seed_is_joined_from_its_pieces_in_scoreboard_order():
     seed = compare.join_pieces(setup, ccfg, 3, untrained, parts)
     assert list(seed["rows"]) == list(ccfg.approaches)  # ccfg.approaches' order, not the pieces'
     assert list(seed["freshness"]) == ["n_updates", After.RAG, *tuned, After.RAFT_RAG, "records"]
-    assert seed["freshness"][After.RAG] == {"new": 1.0, "old": 0.0}  # the untrained model's figure, from its answers
+    assert {k: seed["freshness"][After.RAG][k] for k in ("new", "old")} == {"new": 1.0, "old": 0.0}  # the untrained model's, from its answers
     assert seed["freshness"][After.RAFT_RAG] == {"new": 0.6, "old": 0.1}
     assert list(seed["freshness"]["records"][0]) == ["question", "new", "old", After.RAG, After.STALE]
     assert seed["train_tokens"] == 10 and seed["seed"] == 3 and seed["n_questions"] == len(setup.questions)

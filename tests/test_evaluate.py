@@ -65,7 +65,8 @@ def test_retrieval_metrics():
 def test_share_new_counts_new_and_old_values():
     items = [{"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}]
     answers = ["It costs $95.", "It costs $89.", "It was $89, now $95.", "No idea."]
-    assert ev.share_new(answers, items, {"q1": "$95"}) == {"new": 0.5, "old": 0.5}
+    shares = ev.share_new(answers, items, {"q1": "$95"})
+    assert (shares["new"], shares["old"]) == (0.5, 0.5) and shares["by_question"] == {"q1": 0.5}
 
 
 def test_evaluate_answers_records_and_summary():

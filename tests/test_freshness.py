@@ -45,7 +45,8 @@ def test_freshness_asks_the_fine_tune_stale_with_sources_and_retrained_and_joins
     assert (fresh["n_updates"], fresh["n_questions"], fresh["retrain_steps"], fresh["retrain_s"]) == (1, len(asked), 1, 1.23)
     assert fresh["update_s"] == setup.update_info["seconds"] and fresh["n_kept"] == len(setup.questions) - len(changed)
     for key in (After.FINE_TUNED_RAG, After.STALE, After.RETRAINED):
-        assert set(fresh[key]) == {"new", "old"} and 0 <= fresh[key]["new"] + fresh[key]["old"] <= 1
+        assert set(fresh[key]) == {"new", "old", "by_question"} and 0 <= fresh[key]["new"] + fresh[key]["old"] <= 1
+        assert sorted(fresh[key]["by_question"]) == sorted(new_answers)  # one figure per changed fact: the paired bootstrap's items
     assert fresh[After.RETRAINED] == fresh[After.STALE] and fresh["kept_acc_after"] == fresh["kept_acc_before"]  # nothing was trained
     assert [r["question"] for r in fresh["records"]] == texts and fresh["records"][0]["new"] == new_answers[asked[0]["qa_id"]]
     after = freshness.untrained_after_update(setup, ccfg, reader=None)
