@@ -4,7 +4,8 @@ What it holds:
 - `wilson_interval`: a proportion's 95% interval (Wilson score), honest at 0 and 1 with small n;
   `rate_text` writes a rate with it and its n, as every printed rate reads.
 - `intervals_overlap`: the kit's "no measurable difference" between two rates.
-- `paired_bootstrap`: a difference's 95% interval over paired items (questions resampled).
+- `paired_bootstrap`: a difference's 95% interval over paired items (questions resampled), the kit's one test of
+  "measurable"; `mixed_paired_bootstrap` the same for a score mixing several item sets (the decision guide's).
 
 What it leaves out: what is measured (`labkit.evaluate`), and the arithmetic over seeds (`labkit.scoreboard`).
 """
@@ -57,3 +58,27 @@ def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed
     means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
     lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
     return {"diff": round(sum(diffs) / n, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": n, "measurable": not lo <= 0.0 <= hi}
+
+
+def mixed_paired_bootstrap(parts: list[tuple[float, list[float], list[float]]], resamples: int = 2000, seed: int = 0) -> dict:
+    """A weighted sum of paired differences over several item sets (e.g. taught questions, untaught questions, changed
+    facts), each set resampled on its own: the 95% interval of a score that mixes them.
+
+    Example: mixed_paired_bootstrap([(0.5, [1, 1, 0, 1], [0, 1, 0, 0]), (0.5, [1, 0], [1, 0])])["diff"] -> 0.25
+    Parts with weight 0 or no items are left out; with one part it is `paired_bootstrap` scaled by its weight.
+    """
+    parts = [(w, list(a), list(b)) for w, a, b in parts if w > 0 and a]
+    if not parts:
+        raise ValueError("mixed_paired_bootstrap needs at least one part with a weight above 0 and items")
+    for _, a, b in parts:
+        if len(a) != len(b):
+            raise ValueError(f"each part pairs two equal lists (got {len(a)} and {len(b)})")
+    rng = random.Random(seed)
+    diffs = [(w, [x - y for x, y in zip(a, b, strict=True)]) for w, a, b in parts]
+    means = []
+    for _ in range(resamples):
+        means.append(sum(w * sum(d[rng.randrange(len(d))] for _ in d) / len(d) for w, d in diffs))
+    means.sort()
+    lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+    diff = sum(w * sum(d) / len(d) for w, d in diffs)
+    return {"diff": round(diff, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": sum(len(d) for _, d in diffs), "measurable": not lo <= 0.0 <= hi}

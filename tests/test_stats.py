@@ -24,3 +24,17 @@ def test_paired_bootstrap_separates_a_real_difference_from_noise():
                                                  ((0.2, 0.4), (0.4, 0.6), True), ((0.5, 0.6), (0.1, 0.2), False)])
 def test_intervals_overlap_is_symmetric(a, b, overlap):
     assert stats.intervals_overlap(a, b) is overlap and stats.intervals_overlap(b, a) is overlap
+
+
+def test_a_mixed_score_is_bootstrapped_part_by_part():
+    from labkit.stats import mixed_paired_bootstrap, paired_bootstrap
+
+    a, b = [1, 1, 0, 1] * 10, [0, 1, 0, 0] * 10
+    assert mixed_paired_bootstrap([(1.0, a, b)]) == paired_bootstrap(a, b)  # one part: the kit's paired bootstrap itself
+    mixed = mixed_paired_bootstrap([(0.5, a, b), (0.5, [0] * 20, [1] * 20)])  # ahead on one set, behind on the other
+    assert mixed["diff"] == 0.5 * 0.5 - 0.5 and mixed["measurable"] and mixed["hi"] < 0 and mixed["n"] == 60
+    assert mixed_paired_bootstrap([(0.0, [0] * 20, [1] * 20), (1.0, a, b)]) == paired_bootstrap(a, b)  # weight 0: left out
+    with pytest.raises(ValueError, match="equal lists"):
+        mixed_paired_bootstrap([(1.0, [1, 0], [1])])
+    with pytest.raises(ValueError, match="at least one part"):
+        mixed_paired_bootstrap([(0.0, a, b)])
