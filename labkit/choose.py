@@ -7,16 +7,21 @@ What it holds:
   - traceability required excludes approaches whose model-written gold-citation rate is
     below `TRACE_BAR` (citations labkit attributed afterwards do not count);
   - the latency budget excludes approaches whose median answer is slower;
+  - how many of the users' questions the team can list in advance weights accuracy on the
+    questions nobody trained for (the untaught column: `UNTAUGHT_WEIGHT`) against the taught;
   - how often the data changes weights answering right *after* a change (the measured
     freshness: `FRESH_WEIGHT`) against answering right at all, and sets the yearly cost of
     staying fresh (index updates for retrieval, retraining for a fine-tune alone).
-  The best score wins; where the runner-up's 95% interval overlaps the winner's, there is
-  "no measurable difference" and the cheaper of the two to keep current is chosen. The
-  reasons quote the numbers that decided, the runner-up, and why each excluded approach was.
-- For the need "both", the seeds' hybrid measured as one task (`together_candidates`: support replies
-  that must follow the triage format and state a product fact): the same budget excludes the
-  LoRA replies, a reply style measurably worse at the format is out, and the best at stating
-  the fact (after a change weighted as for knowledge) is quoted as a reason beside the choice.
+  The best score leads; among it and every candidate not measurably worse than it (the
+  scoreboard's paired bootstrap over questions, seeds included: `measurably_worse`), the
+  cheapest over a year wins. The reasons quote the numbers that decided, the runner-up, and
+  why each excluded approach was.
+- For the need "both", only a combination the kit measured as one task can be recommended:
+  behaviour + facts (`together_candidates`: support replies that must follow the triage format
+  and state a product fact). The same budget excludes the LoRA replies, a reply style measurably
+  worse at the format is out, and the best at stating the fact (after a change weighted as for
+  knowledge) is the recommendation; the separate picks for knowledge and behaviour are reasons,
+  and where they were never measured together the guide says so.
 - `Recommendation` and `violations` (what a choice breaks, for tests and notebooks).
 
 What it leaves out: the form a learner fills in (`labkit.widgets.DecisionGuide`), money
@@ -28,17 +33,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labkit.keys import After, Approach
-from labkit.stats import intervals_overlap, wilson_interval
+from labkit.keys import DIAGNOSTIC, After, Approach
+from labkit.stats import mixed_paired_bootstrap, wilson_interval
 
 CHANGE = ("never", "monthly", "weekly or faster")  # how often the knowledge changes
 TRACEABILITY = ("nice to have", "required")  # must every answer point at its source?
 NEED = ("knowledge", "behaviour", "both")  # facts to answer from, a fixed task/format to follow, or both
 COMPUTE = ("no training", "some training")  # can the team afford fine-tuning runs?
-DEFAULT_ANSWERS = {"change": "monthly", "traceability": "required", "need": "knowledge", "compute": "some training", "latency_s": 5.0}
+QUESTIONS = ("all", "most", "few")  # can you list in advance the questions your users will ask?
+DEFAULT_ANSWERS = {"change": "monthly", "traceability": "required", "need": "knowledge", "compute": "some training", "questions": "most",
+                   "latency_s": 5.0}
 
 TRACE_BAR = 0.5  # traceable: at least half the answers cite a gold document in the model's own words
 FRESH_WEIGHT = {"never": 0.0, "monthly": 0.5, "weekly or faster": 0.8}  # weight of "right after a change" against "right"
+UNTAUGHT_WEIGHT = {"all": 0.0, "most": 0.3, "few": 0.8}  # weight of the untaught column (questions nobody listed) against the taught
 CHANGES_PER_YEAR = {"never": 0, "monthly": 12, "weekly or faster": 52}
 KIND = {Approach.CLOSED_BOOK: "base model", Approach.RAG: "RAG", Approach.FINE_TUNED: "fine-tuning", Approach.FINE_TUNED_DOCS: "fine-tuning",
         Approach.FINE_TUNED_RAG: "both", Approach.RAFT_RAG: "both", Approach.READER_RAG: "both", "zero_shot": "base model", "few_shot": "RAG", "lora": "fine-tuning"}
@@ -46,6 +54,7 @@ RETRIEVES = {Approach.RAG, Approach.FINE_TUNED_RAG, Approach.RAFT_RAG, Approach.
 FRESH_ROW = {Approach.RAG: After.RAG, Approach.FINE_TUNED_RAG: After.FINE_TUNED_RAG,
              Approach.RAFT_RAG: After.RAFT_RAG, Approach.READER_RAG: After.READER_RAG,
              Approach.FINE_TUNED: After.RETRAINED}  # how each stays current
+TOGETHER_KIND = {"few-shot + RAG": "RAG", "behaviour LoRA": "fine-tuning", "behaviour LoRA + RAG": "both"}  # behaviour + facts' ways
 BEHAVIOUR_NAMES = {"zero_shot": "zero-shot rules", "few_shot": "retrieved examples (few-shot)", "lora": "LoRA fine-tune"}
 
 
@@ -60,6 +69,7 @@ class Candidate:
     yearly_s: float  # compute seconds to build it and keep it current for a year of changes, on this CPU
     figures: dict = field(default_factory=dict)  # the measured numbers behind the score
     excluded: str | None = None  # why a constraint rules it out
+    items: dict = field(default_factory=dict)  # part -> (weight, {question id: match}): what the paired bootstrap resamples
 
 
 @dataclass
@@ -84,7 +94,7 @@ class Recommendation:
 def check_answers(answers: dict) -> dict:
     """The answers with defaults filled in and each value checked. Example: check_answers({"need": "behaviour"})["change"] -> "monthly"."""
     out = {**DEFAULT_ANSWERS, **(answers or {})}
-    for key, allowed in (("change", CHANGE), ("traceability", TRACEABILITY), ("need", NEED), ("compute", COMPUTE)):
+    for key, allowed in (("change", CHANGE), ("traceability", TRACEABILITY), ("need", NEED), ("compute", COMPUTE), ("questions", QUESTIONS)):
         if out[key] not in allowed:
             raise ValueError(f"{key} must be one of {', '.join(allowed)}, not {out[key]!r}")
     out["latency_s"] = float(out["latency_s"])
@@ -109,19 +119,25 @@ def knowledge_candidates(answers: dict, results: dict) -> list[Candidate]:
     """Every scoreboard approach scored under the answers, excluded ones with their reason.
 
     Example: [c.approach for c in knowledge_candidates(check_answers({}), results) if not c.excluded] -> ["RAG", "RAFT + RAG"]
+    The score mixes accuracy on the taught questions and on the untaught ones (weighted by how many of
+    its users' questions a team can list in advance: `UNTAUGHT_WEIGHT`), then that with the share of
+    answers giving a changed fact's new value (`FRESH_WEIGHT`). The perfect-retriever rows are
+    measurements, not systems, and are never candidates.
     """
     a = check_answers(answers)
     fresh = results.get("freshness") or {}
-    w, changes = FRESH_WEIGHT[a["change"]], CHANGES_PER_YEAR[a["change"]]
+    per_question = results.get("per_question") or {}
+    w, wu, changes = FRESH_WEIGHT[a["change"]], UNTAUGHT_WEIGHT[a["questions"]], CHANGES_PER_YEAR[a["change"]]
     out = []
     for approach, row in results.get("scoreboard", {}).items():
         acc = _interval(row.get("accuracy"))
-        if acc is None:
+        if acc is None or approach in DIAGNOSTIC:
             continue
         trained = _mean(row, "train_s", 0.0) > 0
         latency = _mean(row, "latency_p50_s")
         gold = _mean(row, "cited_gold_by_model", _mean(row, "cited_gold"))  # older results counted attributed citations only
         figures = {"accuracy": acc[0], "accuracy_lo": acc[1], "accuracy_hi": acc[2]}
+        items = {"taught": (1 - wu, (per_question.get("taught") or {}).get(approach))}
         excluded = None
         if a["compute"] == "no training" and trained:
             excluded = f"needs training ({_mean(row, 'train_s'):.1f} s here) and there is no training budget"
@@ -130,19 +146,32 @@ def knowledge_candidates(answers: dict, results: dict) -> list[Candidate]:
         elif latency is not None and latency > a["latency_s"]:
             excluded = f"its median answer took {latency:.2f} s, over the {a['latency_s']:.1f} s budget"
         score, lo, hi = acc
+        if wu > 0:
+            untaught = _interval(row.get("untaught_acc"))
+            if untaught is None:
+                excluded = excluded or "its accuracy on questions nobody trained it for (the untaught column) was not measured"
+            else:
+                figures.update(untaught=untaught[0], untaught_lo=untaught[1], untaught_hi=untaught[2])
+                score, lo, hi = ((1 - wu) * x + wu * y for x, y in zip(acc, untaught, strict=True))
+                items["untaught"] = (wu, (per_question.get("untaught") or {}).get(approach))
         keep_fresh = 0.0
         if w > 0:
-            new = _interval(fresh.get(FRESH_ROW.get(approach, ""), {}).get("new"))
+            key = FRESH_ROW.get(approach, "")
+            new = _interval(fresh.get(key, {}).get("new"))
             if new is None and excluded is None:
                 excluded = "how it answers after a fact changes was not measured"
             elif new is not None:
                 figures["fresh"] = new[0]
-                score, lo, hi = ((1 - w) * x + w * y for x, y in zip(acc, new, strict=True))
+                score, lo, hi = ((1 - w) * x + w * y for x, y in zip((score, lo, hi), new, strict=True))
+                items = {part: ((1 - w) * weight, values) for part, (weight, values) in items.items()}
+                items["after_update"] = (w, (per_question.get("after_update") or {}).get(key))
                 per_change = _mean(fresh, "update_s", 0.0) if approach in RETRIEVES else _mean(fresh, "retrain_s", 0.0)
                 keep_fresh = changes * per_change
                 figures["per_change_s"] = per_change
         one_off = _mean(row, "index_build_s", 0.0) + _mean(row, "train_s", 0.0)
-        out.append(Candidate(approach, round(score, 4), round(lo, 4), round(hi, 4), round(one_off + keep_fresh, 1), figures, excluded))
+        usable = all(values for weight, values in items.values() if weight > 0)  # older records hold no per-question figures
+        out.append(Candidate(approach, round(score, 4), round(lo, 4), round(hi, 4), round(one_off + keep_fresh, 1), figures, excluded,
+                             {part: (weight, values) for part, (weight, values) in items.items() if weight > 0} if usable else {}))
     return out
 
 
@@ -205,20 +234,47 @@ def together_candidates(answers: dict, results: dict) -> list[Candidate]:
     return out
 
 
+def behind(best: Candidate, other: Candidate) -> dict | None:
+    """`other`'s score minus `best`'s, paired by question part by part (the scoreboard's paired bootstrap, seeds included),
+    or None where either lacks per-question figures (then the intervals of their scores are compared instead).
+
+    Example: behind(raft, fine_tuned) -> {"diff": -0.21, "lo": -0.3, "hi": -0.12, "n": 211, "measurable": True}
+    """
+    if not best.items or set(best.items) != set(other.items):
+        return None
+    parts = []
+    for part, (weight, mine) in best.items.items():
+        theirs = other.items[part][1]
+        shared = sorted(set(mine) & set(theirs))
+        parts.append((weight, [theirs[q] for q in shared], [mine[q] for q in shared]))
+    return mixed_paired_bootstrap(parts)
+
+
+def measurably_worse(best: Candidate, other: Candidate) -> bool:
+    """Whether `other` scores measurably below `best`: the paired bootstrap's interval lies below 0 (intervals of the
+    scores that do not overlap, where there are no per-question figures). Example: measurably_worse(raft, closed_book) -> True
+    """
+    d = behind(best, other)
+    if d is None:
+        return other.hi < best.lo
+    return d["measurable"] and d["diff"] < 0
+
+
 def pick(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | None, bool]:
-    """(winner, runner-up, tied?) among the candidates no constraint excludes: the best score wins, unless the
-    runner-up's interval overlaps it (no measurable difference), when the cheaper of the two wins.
+    """(winner, runner-up, tied?) among the candidates no constraint excludes. The best score leads; among it and every
+    candidate not measurably worse than it, the cheapest over a year wins (tied: the winner is not the best score, or
+    another candidate is not measurably worse). The runner-up is the best-scoring other candidate.
 
     Example: pick([Candidate("RAG", 0.6, 0.5, 0.7, 10), Candidate("fine-tuned", 0.62, 0.5, 0.72, 900)]) -> (RAG, fine-tuned, True)
     """
     eligible = sorted((c for c in candidates if c.excluded is None), key=lambda c: (-c.score, c.yearly_s))
     if not eligible:
         return None, None, False
-    best, runner = eligible[0], (eligible[1] if len(eligible) > 1 else None)
-    tied = runner is not None and intervals_overlap((best.lo, best.hi), (runner.lo, runner.hi))
-    if tied and runner.yearly_s < best.yearly_s:
-        best, runner = runner, best
-    return best, runner, tied
+    best = eligible[0]
+    level = [best] + [c for c in eligible[1:] if not measurably_worse(best, c)]
+    winner = min(level, key=lambda c: (c.yearly_s, -c.score))
+    others = [c for c in eligible if c is not winner]
+    return winner, (others[0] if others else None), len(level) > 1
 
 
 def recommend(answers: dict, results: dict) -> Recommendation:
@@ -254,31 +310,65 @@ def recommend(answers: dict, results: dict) -> Recommendation:
         rec.reasons.append(_why(part, best, a, num))
         if runner is not None:
             rec.runner_up = rec.runner_up or runner.approach
-            verdict = ("no measurable difference (the 95% intervals overlap), so the one cheaper to keep is chosen: "
-                       f"{num(f'{best.approach} yearly s', best.yearly_s, 0)} against {num(f'{runner.approach} yearly s', runner.yearly_s, 0)}"
-                       + (" s of compute a year" if part == "knowledge" else " prompt tokens a message") if tied
-                       else f"measurably behind ({num(f'{runner.approach} upper', runner.hi)} < {num(f'{best.approach} lower', best.lo)})")
-            rec.reasons.append(f"Runner-up: {_name(runner.approach)} with {num(f'{runner.approach} score', runner.score)}; {verdict}.")
+            rec.reasons.append(_verdict(part, best, runner, tied, candidates, num))
         for c in candidates:
             if c.excluded:
                 rec.reasons.append(f"Excluded: {_name(c.approach)}: {c.excluded}.")
+    together = together_candidates(a, results) if a["need"] == "both" else []
     if a["need"] == "both":
-        together = together_candidates(a, results)
         best, runner, tied = pick(together)
-        if best is not None:
+        parts_named = " and ".join(f"{_name(c.approach)} for the {part}" for part, c in chosen.items())
+        if best is None:
+            rec.reasons.append("The kit measured no combination of behaviour and facts as one task that meets your constraints"
+                               + (f" (of {parts_named}, no run measured them together)" if parts_named else "") + ".")
+            chosen.clear()
+        else:
             f = best.figures
             rec.reasons.append(
-                f"Measured together (the seeds' hybrid: support replies in the triage format stating a product fact): {best.approach} "
+                f"Measured together (behaviour + facts: support replies in the triage format stating a product fact): {best.approach} "
                 f"states the fact in {num(f'{best.approach} fact', f['fact'])} of replies and {num(f'{best.approach} fact after', f['fact_after'])} "
                 f"after the facts change, with format compliance {num(f'{best.approach} format', f['format'])}"
                 + (f"; {runner.approach} is within its 95% interval (no measurable difference)" if tied else "") + "."
                 + "".join(f" Not {c.approach}: {c.excluded}." for c in together if c.excluded))
+            if parts_named:
+                rec.reasons.append(f"Measured apart, the picks are {parts_named}; the kit did not run that pair as one system, "
+                                   f"so the recommendation is the measured combination, {best.approach}.")
+            rec.approach, rec.choice = best.approach, TOGETHER_KIND.get(best.approach, "both")
+            return rec
     if chosen:
-        rec.approach = " + ".join(f"{_name(c.approach)} for the {part}" for part, c in chosen.items()) if len(chosen) > 1 else chosen[next(iter(chosen))].approach
+        rec.approach = chosen[next(iter(chosen))].approach
         retrieval = any(c.approach in RETRIEVES or KIND[c.approach] == "both" for c in chosen.values())
         training = any(KIND[c.approach] in ("fine-tuning", "both") for c in chosen.values())
         rec.choice = "both" if retrieval and training else "RAG" if retrieval else "fine-tuning" if training else "base model"
     return rec
+
+
+def _difference(best: Candidate, other: Candidate, num) -> str:
+    d = behind(best, other)
+    if d is None:
+        return (f"95% intervals [{num(f'{other.approach} lower', other.lo)}, {num(f'{other.approach} upper', other.hi)}] and "
+                f"[{num(f'{best.approach} lower', best.lo)}, {num(f'{best.approach} upper', best.hi)}]")
+    return (f"difference {num(f'{other.approach} minus {best.approach}', d['diff'])} "
+            f"[{num(f'{other.approach} minus {best.approach} lower', d['lo'])}, {num(f'{other.approach} minus {best.approach} upper', d['hi'])}], "
+            f"paired over {d['n']} answers")
+
+
+def _verdict(part: str, best: Candidate, runner: Candidate, tied: bool, candidates: list[Candidate], num) -> str:
+    """The sentence on the runner-up: measurably behind, or not, and then why the cheaper one was chosen."""
+    unit = " s of compute a year" if part == "knowledge" else " prompt tokens a message"
+    if not tied:
+        return (f"Runner-up: {_name(runner.approach)} with score {num(f'{runner.approach} score', runner.score)}, measurably behind "
+                f"({_difference(best, runner, num)}).")
+    eligible = sorted((c for c in candidates if c.excluded is None), key=lambda c: (-c.score, c.yearly_s))
+    top = eligible[0]
+    level = [c for c in eligible[1:] if not measurably_worse(top, c)]
+    if best is top:  # the best score is also the cheapest of those level with it
+        return (f"No measurable difference from {', '.join(_name(c.approach) for c in level)} ("
+                + "; ".join(_difference(top, c, num) for c in level) + f"); {_name(best.approach)} is also the cheapest of them: "
+                f"{num(f'{best.approach} yearly s', best.yearly_s, 0)}{unit}.")
+    return (f"The best score is {_name(top.approach)}'s ({num(f'{top.approach} score', top.score)}), but {_name(best.approach)} shows "
+            f"no measurable difference from it ({_difference(top, best, num)}) and costs less: {num(f'{best.approach} yearly s', best.yearly_s, 0)} "
+            f"against {num(f'{top.approach} yearly s', top.yearly_s, 0)}{unit}.")
 
 
 def _name(approach: str) -> str:
@@ -291,9 +381,13 @@ def _why(part: str, best: Candidate, a: dict, num) -> str:
         return (f"For the behaviour (triage), {_name(best.approach)} labels {num(f'{best.approach} labels', f['labels'])} of test messages "
                 f"correctly [{num(f'{best.approach} lower', best.lo)}, {num(f'{best.approach} upper', best.hi)}], with format compliance "
                 f"{num(f'{best.approach} format', f['format'])} from a {num(f'{best.approach} prompt tokens', f['prompt_tokens'], 0)}-token prompt.")
-    text = (f"For knowledge that changes {a['change']}, {best.approach} is the best measured choice: accuracy "
-            f"{num(f'{best.approach} accuracy', f['accuracy'])} [{num(f'{best.approach} accuracy lower', f['accuracy_lo'])}, "
-            f"{num(f'{best.approach} accuracy upper', f['accuracy_hi'])}]")
+    text = (f"For knowledge that changes {a['change']}, where {a['questions']} of the questions can be listed in advance, {best.approach} "
+            f"is the measured choice: accuracy {num(f'{best.approach} accuracy', f['accuracy'])} [{num(f'{best.approach} accuracy lower', f['accuracy_lo'])}, "
+            f"{num(f'{best.approach} accuracy upper', f['accuracy_hi'])}] on the questions it was taught for")
+    if "untaught" in f:
+        text += (f", {num(f'{best.approach} untaught', f['untaught'])} [{num(f'{best.approach} untaught lower', f['untaught_lo'])}, "
+                 f"{num(f'{best.approach} untaught upper', f['untaught_hi'])}] on questions nobody trained for "
+                 f"(weighted {UNTAUGHT_WEIGHT[a['questions']]:.1f})")
     if "fresh" in f:
         text += (f", and {num(f'{best.approach} fresh', f['fresh'])} of answers give the new value after a change "
                  f"(score {num(f'{best.approach} score', best.score)} with freshness weighted {FRESH_WEIGHT[a['change']]:.1f}); "

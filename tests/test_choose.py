@@ -20,9 +20,10 @@ def stat(mean, lo=None, hi=None):
     return out
 
 
-def row(acc, lo, hi, gold, latency, train_s=0.0, build_s=0.0):
-    return {"accuracy": stat(acc, lo, hi), "cited_gold_by_model": stat(gold), "latency_p50_s": stat(latency),
-            "train_s": stat(train_s), "index_build_s": stat(build_s)}
+def row(acc, lo, hi, gold, latency, train_s=0.0, build_s=0.0, untaught=None):
+    """A scoreboard row; its untaught column is the taught one unless given as (mean, lo, hi)."""
+    return {"accuracy": stat(acc, lo, hi), "untaught_acc": stat(*(untaught or (acc, lo, hi))), "cited_gold_by_model": stat(gold),
+            "latency_p50_s": stat(latency), "train_s": stat(train_s), "index_build_s": stat(build_s)}
 
 
 def results(board, fresh, behaviour):
@@ -174,3 +175,48 @@ def test_both_needs_quote_the_hybrid_measured_as_one_task_under_the_same_constra
               "after": {**RAG_WINS["behaviour"]["hybrid"]["after"], "few-shot + RAG": {"n": 11, "format_compliance": 1.0, "fact_accuracy": 1.0}}}
     res = {**RAG_WINS, "behaviour": {**RAG_WINS["behaviour"], "hybrid": better}}
     assert "few-shot + RAG states the fact in 1.00" in recommend({"need": "both", "compute": "some training"}, res).text()
+
+
+def test_questions_nobody_listed_in_advance_can_turn_the_choice_from_the_fine_tune_to_retrieval():
+    board = {**FT_WINS["scoreboard"], "fine-tuned": row(0.90, 0.77, 0.96, 0.0, 0.2, train_s=90.0, untaught=(0.05, 0.01, 0.15))}
+    res = {**FT_WINS, "scoreboard": board}
+    answers = {"need": "knowledge", "change": "never", "traceability": "nice to have"}
+    assert recommend({**answers, "questions": "all"}, res).approach == "fine-tuned"  # only the taught column counts
+    rec = recommend({**answers, "questions": "few"}, res)
+    ft = next(c for c in rec.candidates if c.approach == "fine-tuned")
+    assert rec.approach == "RAFT + RAG" and ft.figures["untaught"] == 0.05 and ft.score < 0.3  # it knows little it was not taught
+    no_column = {**res, "scoreboard": {a: {k: v for k, v in r.items() if k != "untaught_acc"} for a, r in board.items()}}
+    assert "untaught column" in recommend({**answers, "questions": "few"}, no_column).excluded["fine-tuned"]  # older record: said
+
+
+def test_the_cheapest_of_every_candidate_not_measurably_worse_than_the_best_wins():
+    # the issue's case: two cheaper rows both overlap the best; the runner-up alone used to decide
+    best = Candidate("RAFT + RAG", 0.68, 0.57, 0.78, yearly_s=211.0)
+    middle = Candidate("fine-tuned + RAG", 0.50, 0.39, 0.61, yearly_s=108.0)
+    cheapest = Candidate("fine-tuned", 0.48, 0.37, 0.59, yearly_s=103.0)
+    far = Candidate("closed-book", 0.05, 0.0, 0.12, yearly_s=0.0)
+    assert pick([best, middle, cheapest, far]) == (cheapest, best, True)
+
+
+def items(matches):
+    return {f"q{i:03d}": float(m) for i, m in enumerate(matches)}
+
+
+def test_measurable_is_the_paired_bootstrap_where_per_question_figures_exist():
+    # 60 questions: b is right wherever a is, and on 8 more; the Wilson intervals of 0.50 and 0.63 overlap, the pairing does not
+    a = [1] * 30 + [0] * 30
+    b = [1] * 38 + [0] * 22
+    strong = Candidate("b", 0.6333, 0.51, 0.74, 500.0, items={"taught": (1.0, items(b))})
+    weak = Candidate("a", 0.50, 0.38, 0.62, 10.0, items={"taught": (1.0, items(a))})
+    assert pick([strong, weak]) == (strong, weak, False)  # measurably behind, though cheaper
+    unpaired = Candidate("a", 0.50, 0.38, 0.62, 10.0)
+    assert pick([Candidate("b", 0.6333, 0.51, 0.74, 500.0), unpaired])[0] is unpaired  # no per-question figures: intervals overlap
+
+
+def test_both_recommends_only_a_combination_measured_as_one_task():
+    rec = recommend({"need": "both", "compute": "some training"}, RAG_WINS)
+    assert rec.approach in ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")  # never a pair run apart
+    assert "did not run that pair as one system" in rec.text()
+    unmeasured = {**RAG_WINS, "behaviour": {k: v for k, v in BEHAVIOUR.items() if k != "hybrid"}}
+    rec = recommend({"need": "both", "compute": "some training"}, unmeasured)
+    assert rec.choice == "nothing" and "no run measured them together" in rec.text()
