@@ -133,8 +133,8 @@ def main() -> None:
             profiler.disable()
     total = time.perf_counter() - start
 
-    print(f"\none seed, {'full' if args.full else 'quick'} sizes: {ccfg.num_questions} questions, {ccfg.num_steps}/{ccfg.docs_steps}/"
-          f"{ccfg.raft_steps} steps (fine-tuned/docs/RAFT), behaviour {ccfg.behaviour_steps} steps")
+    print(f"\none seed, {'full' if args.full else 'quick'} sizes: {ccfg.num_questions} questions, {ccfg.num_steps}/{ccfg.num_docs_steps}/"
+          f"{ccfg.num_raft_steps} steps (fine-tuned/docs/RAFT), behaviour {ccfg.num_behaviour_steps} steps")
     print(f"{'phase':34s} {'seconds':>8s} {'share':>6s} {'calls':>6s}")
     print(f"{'loading the models':34s} {load_s:8.1f}")
     for label in sorted(clock.seconds, key=lambda k: (k.startswith("work"), -clock.seconds[k])):

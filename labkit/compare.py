@@ -189,7 +189,7 @@ def triage_lora(setup: Setup, ccfg: CompareConfig, seed: int):
 
     Example: triage_lora(setup, cfg, 0).gen
     """
-    return train_triage(setup.gen, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed)
+    return train_triage(setup.gen, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed)
 
 
 def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> dict:
@@ -197,7 +197,7 @@ def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> d
 
     Example: behaviour_task(setup, cfg, 0)["lora"]["label_accuracy"] -> 0.88
     """
-    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed, lora=lora)
+    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed, lora=lora)
 
 
 def hybrid_task(setup: Setup, ccfg: CompareConfig, lora_gen) -> dict:

@@ -51,7 +51,7 @@ class TrainConfig:
     lr: float = 2e-3  # AdamW learning rate, for LoRA and full alike (full usually wants ~1e-5)
     num_steps: int = 24  # optimizer steps
     batch_size: int = 8  # examples per step (domain + replay)
-    warmup_steps: int = 2  # linear warm-up of the learning rate over the first steps
+    num_warmup_steps: int = 2  # linear warm-up of the learning rate over the first steps
     weight_decay: float = 0.0  # AdamW weight decay
     fact_statements: int = 1  # how many of each question's fact statements are trained beside its QA pair (0 to 4)
     include_docs: bool = False  # also train on the raw text of the documents the questions come from
@@ -246,7 +246,7 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
     plan, n = iter_batches(*plan_args), int(cfg.num_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warm = max(1, int(cfg.warmup_steps))
+    warm = max(1, int(cfg.num_warmup_steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
     trainable, total = count_parameters(model)
     result = TrainResult(mg, cfg, trainable_params=trainable, total_params=total, num_examples=len(examples),

@@ -5,7 +5,7 @@ data/updates.jsonl changes facts of the knowledge base (a price, a warranty). Af
   timed; made once per run, into the run's `Setup`);
 - the fine-tune as it is (stale), and + RAG on the updated index;
 - its adapter trained further on the changed facts, replaying as many unchanged ones
-  ("retrained", `CompareConfig.retrain_steps`), with what that did to the unchanged facts;
+  ("retrained", `CompareConfig.num_retrain_steps`), with what that did to the unchanged facts;
 - the untrained models (RAG, the reading adapter) once per run (`untrained_after_update`), and
   the RAFT model reading the updated index (`raft_freshness`), joined into one seed's figures
   by `join_freshness`. Each figure is the share of answers giving the new value and the old one,
@@ -71,7 +71,7 @@ def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> di
 
 def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
     """After the facts change: the fine-tune as it is (stale), + RAG on the updated index, and its adapter trained further
-    on the changed facts ("retrained": retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
+    on the changed facts ("retrained": num_retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
     models' figures (`untrained_after_update`) and the RAFT model's (`raft_freshness`) join them in `join_freshness`.
 
     Example: freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
@@ -84,7 +84,7 @@ def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
     changed = updated_questions([q for q in questions if q["id"] in new_answers], updates)
     kept = [q for q in questions if q["id"] not in new_answers]
     replayed = kept[:: max(1, len(kept) // max(1, len(changed)))][: len(changed)]
-    retrained = train_lora(tuned, build_examples(setup.gen, changed + replayed, fact_statements=ccfg.fact_statements), ccfg, seed, ccfg.retrain_steps)
+    retrained = train_lora(tuned, build_examples(setup.gen, changed + replayed, fact_statements=ccfg.fact_statements), ccfg, seed, ccfg.num_retrain_steps)
     redone = [clean_answer(a) for a in retrained.gen.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
     kept_items = heldout_questions(kept)
     kept_texts = [it["asked"] for it in kept_items]
@@ -92,7 +92,7 @@ def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
     update = setup.update_info
     return {"n_updates": len(updates), "n_questions": len(asked),
             "update_s": update["seconds"], "update_per_document_s": update["per_document_s"],
-            "retrain_s": round(retrained.train_s, 2), "retrain_steps": ccfg.retrain_steps, "n_kept": len(kept_items),
+            "retrain_s": round(retrained.train_s, 2), "num_retrain_steps": ccfg.num_retrain_steps, "n_kept": len(kept_items),
             # the unchanged facts, before and after the update training: what the update cost the rest
             "kept_acc_before": _share_right(kept_before, kept_items), "kept_acc_after": _share_right(kept_after, kept_items),
             After.FINE_TUNED_RAG: share_new(with_rag, asked, new_answers),

@@ -125,7 +125,7 @@ def check_results(results, source: str = "the results") -> dict:
         for key in ("update_s", "retrain_s", "n_updates"):
             stat(fr, ("freshness",), key, optional=False)
         if fr.get("kept_acc_before"):
-            for key in ("kept_acc_before", "kept_acc_after", "retrain_steps"):
+            for key in ("kept_acc_before", "kept_acc_after", "num_retrain_steps"):
                 stat(fr, ("freshness",), key, optional=False)
     b = need(results, (), "behaviour", _OBJECT, optional=True)
     if b is not None:

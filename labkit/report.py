@@ -102,7 +102,7 @@ def freshness_markdown(freshness: dict | None) -> str:
     lines.append("")
     lines.append(f"Index update: {fmt(freshness['update_s'], 'x_s')} s for {fmt(freshness['n_updates'], 'prompt_tokens')} documents; "
                  f"retraining: {fmt(freshness['retrain_s'], 'x_s')} s"
-                 + (f" ({fmt(freshness['retrain_steps'], 'prompt_tokens')} steps continuing the fine-tuned adapter on the changed facts "
+                 + (f" ({fmt(freshness['num_retrain_steps'], 'prompt_tokens')} steps continuing the fine-tuned adapter on the changed facts "
                     f"plus as many unchanged ones; the unchanged facts' accuracy went from {fmt(freshness['kept_acc_before'])} to "
                     f"{fmt(freshness['kept_acc_after'])})." if freshness.get("kept_acc_before") else "."))
     return "\n".join(lines)

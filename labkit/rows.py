@@ -185,7 +185,7 @@ def row_docs(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
     Example: row_docs(setup, cfg, 0)["accuracy"] -> 0.05
     """
     examples = build_examples(setup.gen, setup.questions, fact_statements=0, include_qa=False, include_docs=True)
-    docs = train_lora(setup.gen, examples, ccfg, seed, ccfg.docs_steps)
+    docs = train_lora(setup.gen, examples, ccfg, seed, ccfg.num_docs_steps)
     return {**score_closed_book(docs.gen, setup.questions, setup.probe, ccfg.max_new_tokens),
             **row_costs(setup.index_info, rag=False, train_s=round(docs.train_s, 2), adapter_bytes=save_row_adapter(docs, Approach.FINE_TUNED_DOCS))}
 
@@ -196,7 +196,7 @@ def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object
     Example: row, raft = row_raft(setup, cfg, 0); row["accuracy"] -> 0.72
     """
     # max_len 640: the whole RAG prompt fits, so the target is never cut off
-    raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed, ccfg.raft_steps,
+    raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed, ccfg.num_raft_steps,
                       batch_size=ccfg.raft_batch_size, max_len=640)
     row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, round(mc_accuracy(raft.gen, setup.probe), 4),
                     len(setup.probe))

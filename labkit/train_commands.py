@@ -38,7 +38,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.report import reader_markdown
     from labkit.storage import room_problem
 
-    steps = None if steps is None else check("reader_steps", steps, "--steps")
+    steps = None if steps is None else check("num_reader_steps", steps, "--steps")
     seed = check("seed", seed, "--seed")
     target = Path(out).expanduser() if out else READER_DIR
     if (target / "labkit.json").exists() and not overwrite:

@@ -49,7 +49,7 @@ def tiny_run(generator, embedder, tmp_path_factory):
     from labkit.freshness import with_updated_index
     from labkit.rows import make_setup, measure_index
 
-    ccfg = default_compare_config(quick=True, num_questions=2, num_updates=1, num_steps=2, retrain_steps=1, num_probe=4, max_new_tokens=8,
+    ccfg = default_compare_config(quick=True, num_questions=2, num_updates=1, num_steps=2, num_retrain_steps=1, num_probe=4, max_new_tokens=8,
                                   rebuild_index=False)
     index, info = measure_index(embedder, rebuild=False)
     return with_updated_index(make_setup(generator, embedder, index, info, ccfg), tmp_path_factory.mktemp("tiny-run")), ccfg

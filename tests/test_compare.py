@@ -32,8 +32,8 @@ def tiny(generator, embedder):
     """A whole run at tiny sizes. The behaviour task, its triage LoRA and the seeds' hybrid are recorded, not run:
     test_behaviour and test_hybrid run them (the hybrid's 72-token replies cost ~35 s even here); what matters
     here is that compare passes them the run's settings, trains the LoRA once for both, and keeps their results."""
-    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, docs_steps=2, raft_steps=2, retrain_steps=2, num_probe=4,
-                                          behaviour_num_test=2, behaviour_steps=2, hybrid_messages=2, max_new_tokens=8, rebuild_index=False)
+    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, num_docs_steps=2, num_raft_steps=2, num_retrain_steps=2, num_probe=4,
+                                          behaviour_num_test=2, num_behaviour_steps=2, hybrid_messages=2, max_new_tokens=8, rebuild_index=False)
     lora = SimpleNamespace(gen=generator)  # the base model stands in for the triage LoRA
     calls, folders = [], []
 
@@ -86,8 +86,8 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
     fresh = tiny["freshness"]
     assert fresh["n_updates"]["mean"] == 1 and set(fresh[After.RAG]) == {"new", "old"}
     assert set(fresh[After.READER_RAG]) == {"new", "old"}
-    # the retrained row continues the fine-tuned adapter for retrain_steps, and says what that did to the unchanged facts
-    assert fresh["retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
+    # the retrained row continues the fine-tuned adapter for num_retrain_steps, and says what that did to the unchanged facts
+    assert fresh["num_retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
     assert tiny["behaviour"]["num_steps"] == 2 and tiny["cost_projection"]["rows"][0]["model"] == "SmolLM2-135M"
     assert tiny["answer_precision"] == resolve_precision("auto") and tiny["train_precision"] == resolve_precision("auto")
     hybrid = tiny["behaviour"]["hybrid"]  # the seeds' hybrid ran on the behaviour task's LoRA, before and after the update

@@ -15,9 +15,9 @@ def test_quick_mode_is_smaller_than_full_and_overrides_apply():
 
 
 def test_settings_are_read_as_their_fields_types():
-    assert parse_settings(["num_questions=all", "raft_steps=48", "multi_document=no", "lr=1e-3", "approaches=RAG, RAFT + RAG",
+    assert parse_settings(["num_questions=all", "num_raft_steps=48", "multi_document=no", "lr=1e-3", "approaches=RAG, RAFT + RAG",
                            "hybrid_messages=0"]) == {
-        "num_questions": None, "raft_steps": 48, "multi_document": False, "lr": 0.001, "approaches": ("RAG", "RAFT + RAG"),
+        "num_questions": None, "num_raft_steps": 48, "multi_document": False, "lr": 0.001, "approaches": ("RAG", "RAFT + RAG"),
         "hybrid_messages": 0}
     assert parse_settings(None) == {} and parse_settings(["rebuild_index=1"]) == {"rebuild_index": True}
 

@@ -92,7 +92,7 @@ def make_tiny_results() -> dict:
                "index_build_s", "train_s", "index_bytes", "adapter_bytes")
     board = {a: {m: stat(0.1 * (i + 1)) for m in metrics} for i, a in enumerate(approaches)}
     fresh = {k: {"new": stat(0.3), "old": stat(0.1)} for k in ("RAG after update", "fine-tuned (stale)", "fine-tuned retrained")}
-    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "retrain_steps")}
+    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "num_retrain_steps")}
     fresh |= {"kept_acc_before": stat(0.5), "kept_acc_after": stat(0.4)}
     behaviour = {"num_test": 8, "top_k": 4, "num_steps": 24,
                  **{n: {"label_accuracy": 0.5, "format_compliance": 0.9, "priority_accuracy": 0.6, "prompt_tokens": 40.0,
