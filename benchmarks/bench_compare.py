@@ -3,7 +3,7 @@
 Runs one seed of `labkit compare` (quick sizes by default, `--full` for the full sizes) and
 prints, from the same run:
 - wall time per phase: loading, the index, each row (closed-book, RAG, fine-tuned, docs,
-  RAFT), freshness, behaviour (its triage LoRA, then the hybrid on it); and inside them the time spent training, generating answers
+  RAFT), freshness, behaviour (its triage LoRA, then behaviour + facts on it); and inside them the time spent training, generating answers
   and scoring multiple-choice items (the three kinds of work every row is made of);
 - generation efficiency: new tokens/s per answer and per batch step, against the bound of
   batch-1 decoding on this machine (weights bytes read per token / memory bandwidth, both
@@ -112,7 +112,7 @@ def main() -> None:
                         ("row_reader", "row reading adapter"), ("rows_fine_tuned", "rows fine-tuned (+ RAG)"),
                         ("row_docs", "row fine-tuned (docs)"), ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"),
                         ("raft_freshness", "freshness (RAFT)"), ("untrained_after_update", "untrained after update"),
-                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"), ("run_hybrid", "hybrid")]:
+                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"), ("run_behaviour_facts", "behaviour + facts")]:
         clock.wrap(compare, name, label)
     for module in (rows, freshness):  # each module calls the training it imported
         clock.wrap(module, "train_lora", "work: training")

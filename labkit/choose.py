@@ -13,7 +13,7 @@ What it holds:
   The best score wins; where the runner-up's 95% interval overlaps the winner's, there is
   "no measurable difference" and the cheaper of the two to keep current is chosen. The
   reasons quote the numbers that decided, the runner-up, and why each excluded approach was.
-- For the need "both", the seeds' hybrid measured as one task (`together_candidates`: support replies
+- For the need "both", behaviour + facts measured as one task (`together_candidates`: support replies
   that must follow the triage format and state a product fact): the same budget excludes the
   LoRA replies, a reply style measurably worse at the format is out, and the best at stating
   the fact (after a change weighted as for knowledge) is quoted as a reason beside the choice.
@@ -173,13 +173,13 @@ def behaviour_candidates(answers: dict, results: dict) -> list[Candidate]:
 
 
 def together_candidates(answers: dict, results: dict) -> list[Candidate]:
-    """The seeds' hybrid measured as one task (support replies in the triage format that state a product fact, from
-    `labkit.hybrid`): few-shot + RAG, the behaviour LoRA alone and LoRA + RAG, scored by the share of replies stating the
+    """Behaviour + facts measured as one task (support replies in the triage format that state a product fact, from
+    `labkit.behaviour_facts`): few-shot + RAG, the behaviour LoRA alone and LoRA + RAG, scored by the share of replies stating the
     fact, after a change weighted as for knowledge. Example: [c.approach for c in together_candidates(a, results)]
     -> ["few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG"]
     """
     a = check_answers(answers)
-    h = (results.get("behaviour") or {}).get("hybrid")
+    h = (results.get("behaviour") or {}).get("behaviour_facts")
     if not h:
         return []
     w = FRESH_WEIGHT[a["change"]]
@@ -268,7 +268,7 @@ def recommend(answers: dict, results: dict) -> Recommendation:
         if best is not None:
             f = best.figures
             rec.reasons.append(
-                f"Measured together (the seeds' hybrid: support replies in the triage format stating a product fact): {best.approach} "
+                f"Measured together (behaviour + facts: support replies in the triage format stating a product fact): {best.approach} "
                 f"states the fact in {num(f'{best.approach} fact', f['fact'])} of replies and {num(f'{best.approach} fact after', f['fact_after'])} "
                 f"after the facts change, with format compliance {num(f'{best.approach} format', f['format'])}"
                 + (f"; {runner.approach} is within its 95% interval (no measurable difference)" if tied else "") + "."

@@ -36,7 +36,7 @@ class CompareConfig:
     num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure needs its n)
     behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
     num_behaviour_steps: int = 80  # LoRA steps on the triage training examples
-    hybrid_messages: int | None = 24  # support messages asking a product fact, for the seeds' hybrid (labkit.hybrid); 0 skips it
+    num_fact_messages: int | None = 24  # support messages asking a product fact, for behaviour + facts (labkit.behaviour_facts); 0 skips it
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
     approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
     rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
@@ -53,7 +53,7 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     """
     quick = get_config().quick if quick is None else quick
     base = (CompareConfig(num_questions=12, num_updates=8, num_steps=24, num_docs_steps=12, num_raft_steps=8, num_retrain_steps=8, multi_document=False,
-                          behaviour_num_test=8, num_behaviour_steps=24, hybrid_messages=4, seeds=[0])
+                          behaviour_num_test=8, num_behaviour_steps=24, num_fact_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
         base.seeds = list(range(check("seeds", seeds, "--seeds")))

@@ -65,7 +65,7 @@ LIMITS: dict[str, Limit] = {
     "num_updates": Limit(True, 1, 26, "data/updates.jsonl holds 26 fact changes (all applies every one)"),
     "num_probe": Limit(True, 1, 120, "data/general_probe.jsonl holds 120 items (all scores every one)"),
     "behaviour_num_test": Limit(True, 1, 88, "data/triage.jsonl holds 88 test messages (all scores every one)"),
-    "hybrid_messages": Limit(True, 0, 57, "0 skips the hybrid; there are 57 product-fact questions to ask (labkit.hybrid.fact_messages)"),
+    "num_fact_messages": Limit(True, 0, 57, "0 skips behaviour + facts; there are 57 product-fact questions to ask (labkit.behaviour_facts.fact_messages)"),
     "seeds": Limit(True, 1, 20, "one whole run per seed: make report's 3 took 23 minutes, so 20 are about two and a half hours"),
     "seed": Limit(True, 0, 2**32 - 1, "NumPy takes seeds from 0 to 2**32 - 1 (labkit.config.set_seed seeds it)"),
     "workers": Limit(True, 1, lambda: os.cpu_count() or 1, "each worker process gets at least one core of its own (and peaks at about 6 GB)",

@@ -1,6 +1,6 @@
 """The reading adapter: a small LoRA whose only job is to read the numbered sources it is given.
 
-The hybrid of the seeds in its purest form: fine-tune the *behaviour*, retrieve the *facts*.
+The behaviour + facts idea in its purest form: fine-tune the *behaviour*, retrieve the *facts*.
 The plain 135M model often answers a RAG prompt with a citation marker or an echo of the
 question even when the right source is in front of it; this adapter is trained (RAFT-style,
 arXiv 2403.10131) to pick the source that holds the answer among distractors, copy a short

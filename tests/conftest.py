@@ -92,7 +92,7 @@ def ax():
 # while the other worker idles. Their quick-mode times on one thread (pytest --durations, 2026-12-02): notebook 07
 # ~270 s (its RAFT run and the behaviour task), 06 ~200 s (the quick side-by-side run), test_compare ~100 s (a tiny
 # whole run), the browser test ~80 s; every other file is under a minute.
-LONGEST_FIRST = ("notebooks/07_hybrid_and_choosing.ipynb", "notebooks/06_side_by_side.ipynb", "tests/test_compare.py",
+LONGEST_FIRST = ("notebooks/07_combining_and_choosing.ipynb", "notebooks/06_side_by_side.ipynb", "tests/test_compare.py",
                  "tests/test_browser.py")
 
 
