@@ -178,7 +178,7 @@ def main() -> None:
                              on_point=lambda p: first.setdefault("s", time.perf_counter() - t), progress=False)
         total = time.perf_counter() - t
         print(f"default forgetting-lab run ({run.config.num_steps} steps, {len(run.history)} points): {total:.1f} s, first point after {first['s']:.1f} s; "
-              f"domain_acc {run.history[0]['domain_acc']:.2f} -> {run.history[-1]['domain_acc']:.2f}, "
+              f"mc_acc {run.history[0]['mc_acc']:.2f} -> {run.history[-1]['mc_acc']:.2f}, "
               f"general_acc {run.history[0]['general_acc']:.2f} -> {run.history[-1]['general_acc']:.2f}")
 
 

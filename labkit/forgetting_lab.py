@@ -1,4 +1,4 @@
-"""The forgetting lab: train LoRA or full fine-tuning and watch domain_acc and general_acc move, live or at once.
+"""The forgetting lab: train LoRA or full fine-tuning and watch mc_acc and general_acc move, live or at once.
 
 What it holds: `ForgettingLab(gen)`, a widget built as every UI of `labkit.widgets` is (`.widget`,
 a plain method under every button, errors shown in `out`): the settings, Train/Stop, and the
@@ -37,7 +37,7 @@ def instant_run(method: str = "lora", rank: int = 16, lr: float = 2e-3, replay: 
 
 
 class ForgettingLab(_UI):
-    """The forgetting lab: settings, Train/Stop, a live plot of domain_acc and general_acc. Example: ForgettingLab(gen) (display it)."""
+    """The forgetting lab: settings, Train/Stop, a live plot of mc_acc and general_acc. Example: ForgettingLab(gen) (display it)."""
 
     def __init__(self, gen=None, setup=None):
         import ipywidgets as w
@@ -133,7 +133,7 @@ class ForgettingLab(_UI):
     def _point(self, rec: dict, cfg: TrainConfig) -> None:
         self.history.append(rec)
         self.plot.value = curves_png(self.history, f"{cfg.method}, live")
-        self.status.value = (f"step {rec['step']} of {cfg.num_steps}: domain_acc {rec['domain_acc']:.2f}, "
+        self.status.value = (f"step {rec['step']} of {cfg.num_steps}: mc_acc {rec['mc_acc']:.2f}, "
                              f"general_acc {rec['general_acc']:.2f} ({rec['seconds']:.0f} s)")
 
     def _work(self, cfg: TrainConfig) -> None:

@@ -150,7 +150,7 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
 
 def _print_point(rec: dict) -> None:
     loss = "  -   " if rec.get("loss") is None else f"{rec['loss']:.3f}"
-    print(f"step {rec['step']:>4}  loss {loss}  domain_acc {rec['domain_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
+    print(f"step {rec['step']:>4}  loss {loss}  mc_acc {rec['mc_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
 
 
 SWEEP_BYTES = 1_000_000  # the sweep's JSON is ~60 kB (data/forgetting_sweep.json); a megabyte is ample

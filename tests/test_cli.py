@@ -158,7 +158,7 @@ def test_final_scores_after_an_interrupt_are_the_kept_weights(generator, monkeyp
     run.result.history = run.result.history[:1]  # as after a Ctrl-C that came before the step-4 scores were recorded
     final = final_scores(generator, run, closed_book=False)
     assert final["steps_done"] == 4 and final["interrupted"]
-    assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"], scored_at_4["general_acc"])
+    assert (final["mc_acc_after"], final["general_acc_after"]) == (scored_at_4["mc_acc"], scored_at_4["general_acc"])
     assert final["n_probe"] == 8 and probe_change(final)["n"] == 8  # final_scores' output carries its n, as the sweep's runs do
 
 
