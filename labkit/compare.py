@@ -37,7 +37,7 @@ from labkit.behaviour_facts import run_behaviour_facts
 from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import get_config, set_seed
 from labkit.costs import format_seconds, project
-from labkit.freshness import freshness, join_freshness, raft_freshness, untrained_after_update, with_updated_index
+from labkit.freshness import join_freshness, score_freshness, score_raft_freshness, untrained_after_update, with_updated_index
 from labkit.keys import After, Approach
 from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.retrieval import VectorIndex
@@ -140,7 +140,7 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
                 out["rows"][name] = row
                 note(f"{name} accuracy {row['accuracy']}" + (f" after {row['train_s']} s training" if name == Approach.FINE_TUNED else ""))
         if fresh_too:
-            out["freshness"] = fresh = freshness(setup, ccfg, ft.gen, seed)
+            out["freshness"] = fresh = score_freshness(setup, ccfg, ft.gen, seed)
             note(f"freshness: stale {fresh[After.STALE]['new']}, retrained {fresh[After.RETRAINED]['new']}")
     elif piece == "docs" and Approach.FINE_TUNED_DOCS in approaches:
         out["rows"][Approach.FINE_TUNED_DOCS] = row = row_docs(setup, ccfg, seed)
@@ -149,7 +149,7 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
         out["rows"][Approach.RAFT_RAG], raft = row_raft(setup, ccfg, seed)
         note(f"{Approach.RAFT_RAG} accuracy {out['rows'][Approach.RAFT_RAG]['accuracy']}")
         if fresh_too:
-            out["raft_freshness"] = raft_freshness(setup, ccfg, raft.gen)
+            out["raft_freshness"] = score_raft_freshness(setup, ccfg, raft.gen)
     return out
 
 

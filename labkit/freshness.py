@@ -7,13 +7,13 @@ data/updates.jsonl changes facts of the knowledge base (a price, a warranty). Af
 - its adapter trained further on the changed facts, replaying as many unchanged ones
   ("retrained", `CompareConfig.num_retrain_steps`), with what that did to the unchanged facts;
 - the untrained models (RAG, the reading adapter) once per run (`untrained_after_update`), and
-  the RAFT model reading the updated index (`raft_freshness`), joined into one seed's figures
+  the RAFT model reading the updated index (`score_raft_freshness`), joined into one seed's figures
   by `join_freshness`. Each figure is the share of answers giving the new value and the old one,
   filed under `labkit.keys.After`'s names.
 
 What it leaves out: the rows before the change (`labkit.rows`) and running seeds (`labkit.compare`).
 
-Example: freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
+Example: score_freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
 """
 
 from __future__ import annotations
@@ -69,12 +69,12 @@ def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> di
     return out
 
 
-def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
+def score_freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
     """After the facts change: the fine-tune as it is (stale), + RAG on the updated index, and its adapter trained further
     on the changed facts ("retrained": num_retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
-    models' figures (`untrained_after_update`) and the RAFT model's (`raft_freshness`) join them in `join_freshness`.
+    models' figures (`untrained_after_update`) and the RAFT model's (`score_raft_freshness`) join them in `join_freshness`.
 
-    Example: freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
+    Example: score_freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
     """
     questions, updates = setup.questions, setup.updates
     new_answers, asked, texts = changed_questions(questions, updates)
@@ -102,17 +102,17 @@ def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
                         for t, it, s_, r in zip(texts, asked, stale, redone, strict=True)]}
 
 
-def raft_freshness(setup: Setup, ccfg: CompareConfig, raft) -> dict:
+def score_raft_freshness(setup: Setup, ccfg: CompareConfig, raft) -> dict:
     """The RAFT model reading the updated index: the share of answers about changed facts that give the new value.
 
-    Example: raft_freshness(setup, cfg, raft.gen) -> {"new": 0.68, "old": 0.04}
+    Example: score_raft_freshness(setup, cfg, raft.gen) -> {"new": 0.68, "old": 0.04}
     """
     new_answers, asked, texts = changed_questions(setup.questions, setup.updates)
     return share_new(_answers(setup.updated, raft, ccfg, texts), asked, new_answers)
 
 
 def join_freshness(setup: Setup, fresh: dict, raft_fresh: dict | None, after_update: dict) -> dict:
-    """One seed's freshness figures: the fine-tune's (`freshness`), the untrained models' (`untrained_after_update`'s
+    """One seed's freshness figures: the fine-tune's (`score_freshness`), the untrained models' (`untrained_after_update`'s
     answers) and the RAFT model's, in one dict (RAG first, records last; the parts stay as they were).
 
     Example: join_freshness(setup, f, r, untrained_after_update(setup, cfg))["RAG after update"] -> {"new": 0.85, "old": 0.1}

@@ -43,7 +43,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def tiny_run(generator, embedder, tmp_path_factory):
     """A side-by-side run's Setup at tiny sizes (2 questions, 1 fact change and its updated index, 4 probe items, 8-token
-    answers) and its CompareConfig: test_rows and test_freshness call the row functions and freshness() on it.
+    answers) and its CompareConfig: test_rows and test_freshness call the row functions and score_freshness() on it.
     Built on the session's models and the cached index: no model load or index build of its own."""
     from labkit.compare_config import default_compare_config
     from labkit.freshness import with_updated_index
