@@ -53,8 +53,8 @@ def model_sizes(gen):
 def kit_train(gen, examples, method, steps, lr):
     from labkit.finetune import TrainConfig, encode, train
 
-    cfg = TrainConfig(method=method, num_steps=steps, lr=lr, batch_size=8)
-    result = train(gen, examples, cfg, progress=False)
+    train_config = TrainConfig(method=method, num_steps=steps, lr=lr, batch_size=8)
+    result = train(gen, examples, train_config, progress=False)
     rows = [encode(gen.tokenizer, e) for e in examples]
     ans_share = sum(sum(x != -100 for x in r["labels"][1:]) for r in rows) / sum(len(r["input_ids"]) for r in rows)
     return result, ans_share
@@ -68,8 +68,8 @@ def trainer_train(gen, examples, steps, lr, bf16=False):
 
     from labkit.finetune import TrainConfig, encode
 
-    cfg = TrainConfig()
-    model = get_peft_model(copy.deepcopy(gen.model), LoraConfig(r=cfg.rank, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.target_modules),
+    train_config = TrainConfig()
+    model = get_peft_model(copy.deepcopy(gen.model), LoraConfig(r=train_config.rank, lora_alpha=train_config.lora_alpha, target_modules=list(train_config.target_modules),
                                                                 lora_dropout=0.0, task_type="CAUSAL_LM"))
     rows = [{"input_ids": r["input_ids"], "labels": r["labels"], "attention_mask": [1] * len(r["input_ids"])}
             for r in (encode(gen.tokenizer, e) for e in examples)]

@@ -251,10 +251,10 @@ def run_behaviour_baselines(
     {"num_test", "top_k", "zero_shot": {...}, "few_shot": {...}}, each with the scores of
     `score_replies` (records included) and the timing of `score_generator`.
     """
-    cfg = get_config()
+    kit = get_config()
     test = load_triage("test")
     if num_test is None:
-        num_test = cfg.pick(24, None)
+        num_test = kit.pick(24, None)
     test = stratified_subset(test, num_test)
     messages = [ex["message"] for ex in test]
     t0 = time.perf_counter()
@@ -273,8 +273,8 @@ def train_triage(gen, num_steps: int, rank: int, lr: float, seed: int = 0):
 
     Example: train_triage(gen, 24, 16, 2e-3).gen.generate([finetuned_prompt("Where is my order?")])[0] -> "Intent: order_status ..."
     """
-    cfg = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
-    return train(gen, training_examples(gen, load_triage("train")), cfg, progress=True)
+    train_config = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
+    return train(gen, training_examples(gen, load_triage("train")), train_config, progress=True)
 
 
 def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0, then=None,

@@ -67,7 +67,7 @@ def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
 
 def prepare(gen, embedder, index: VectorIndex, index_info: dict, ccfg: CompareConfig, folder: Path) -> Setup:
     """The run's Setup (`rows.make_setup`), with the updated index (`freshness.with_updated_index`, its copy saved in
-    `folder`) where the run has freshness figures. Example: prepare(gen, embedder, index, info, cfg, tmp).updated is not None
+    `folder`) where the run has freshness figures. Example: prepare(gen, embedder, index, info, ccfg, tmp).updated is not None
     """
     setup = make_setup(gen, embedder, index, index_info, ccfg)
     return with_updated_index(setup, folder) if _fresh_too(ccfg, setup.updates) else setup
@@ -88,7 +88,7 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
     """The rows that need no training (closed-book, RAG, the shipped reading adapter) and, where the run has freshness
     figures, the same models' answers on the updated index (`freshness.untrained_after_update`).
 
-    Example: untrained_rows(setup, cfg).rows["RAG"]["accuracy"] -> 0.25
+    Example: untrained_rows(setup, ccfg).rows["RAG"]["accuracy"] -> 0.25
     They decode greedily, so every seed would give the same answers (spread 0): computed once, they
     are every seed's (recomputing them cost a third of a full-mode seed).
     """
@@ -116,7 +116,7 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
 def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=print) -> dict:
     """One training of a seed and everything scored with its model: rows, and its part of the freshness figures.
 
-    Example: run_piece(setup, cfg, 0, "docs")["rows"]["fine-tuned (docs)"]["accuracy"] -> 0.09
+    Example: run_piece(setup, ccfg, 0, "docs")["rows"]["fine-tuned (docs)"]["accuracy"] -> 0.09
     "fine-tuned": the fine-tuned and fine-tuned + RAG rows and the freshness figures (its adapter, stale and
     retrained); "docs": the documents-only row; "RAFT": its row and its answers on the updated index. Every
     training seeds itself, so a piece gives the same answers whichever runs first.
@@ -156,7 +156,7 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
 def join_pieces(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained, parts: list[dict]) -> dict:
     """One seed's result from its pieces (`run_piece`) and the untrained rows: rows in `ccfg.approaches` order, freshness.
 
-    Example: join_pieces(setup, cfg, 0, untrained_rows(setup, cfg), [run_piece(setup, cfg, 0, p) for p in PIECES])["rows"].keys()
+    Example: join_pieces(setup, ccfg, 0, untrained_rows(setup, ccfg), [run_piece(setup, ccfg, 0, p) for p in PIECES])["rows"].keys()
     """
     rows = dict(untrained.rows)  # the same row objects in every seed
     extra, fresh, raft_fresh = {}, None, None
@@ -174,7 +174,7 @@ def join_pieces(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrain
 def run_seed(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained, log=print) -> dict:
     """One seed of the experiment: a row per approach in `ccfg.approaches`, and the freshness figures.
 
-    Example: run_seed(setup, cfg, 0, untrained_rows(setup, cfg))["rows"]["RAG"]["accuracy"] -> 0.33
+    Example: run_seed(setup, ccfg, 0, untrained_rows(setup, ccfg))["rows"]["RAG"]["accuracy"] -> 0.33
     The untrained rows are the run's (`untrained_rows`, computed once); each training is a piece
     (`run_piece`), run here one after another.
     """
@@ -187,7 +187,7 @@ def run_seed(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained,
 def triage_lora(setup: Setup, ccfg: CompareConfig, seed: int):
     """The triage LoRA the behaviour task scores and behaviour + facts replies with (`behaviour.train_triage` at the run's sizes).
 
-    Example: triage_lora(setup, cfg, 0).gen
+    Example: triage_lora(setup, ccfg, 0).gen
     """
     return train_triage(setup.gen, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed)
 
@@ -195,7 +195,7 @@ def triage_lora(setup: Setup, ccfg: CompareConfig, seed: int):
 def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> dict:
     """The behaviour experiment: zero-shot, few-shot and the triage LoRA (`lora`, trained here unless given).
 
-    Example: behaviour_task(setup, cfg, 0)["lora"]["label_accuracy"] -> 0.88
+    Example: behaviour_task(setup, ccfg, 0)["lora"]["label_accuracy"] -> 0.88
     """
     return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed, lora=lora)
 
@@ -203,7 +203,7 @@ def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> d
 def behaviour_facts_task(setup: Setup, ccfg: CompareConfig, lora_gen) -> dict:
     """Behaviour + facts (labkit.behaviour_facts) over the run's index: the base model, and the triage LoRA's `lora_gen`.
 
-    Example: behaviour_facts_task(setup, cfg, triage_lora(setup, cfg, 0).gen)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
+    Example: behaviour_facts_task(setup, ccfg, triage_lora(setup, ccfg, 0).gen)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
     """
     return run_behaviour_facts(setup.gen, lora_gen, setup.embedder, setup.index, ccfg.num_fact_messages, ccfg.top_k)
 
@@ -290,7 +290,7 @@ def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: P
     pieces, the untrained rows (once for every seed), the behaviour experiment and behaviour + facts (which needs its LoRA).
     Saves the indexes every worker loads in `folder`.
 
-    Example: [t[0] for t in parallel_tasks(setup, cfg, True, tmp)[0]] -> ["behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained"]
+    Example: [t[0] for t in parallel_tasks(setup, ccfg, True, tmp)[0]] -> ["behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained"]
     """
     saved, name, first = save_for_workers(setup, folder), setup.gen.name, ccfg.seeds[0]
     tasks = [(piece, ccfg, seed, name, saved) for seed in ccfg.seeds for piece in PIECES]
@@ -309,7 +309,7 @@ def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: boo
     """Every seed's pieces (`run_piece`), the untrained rows, the behaviour experiment and behaviour + facts on `workers`
     processes of cores // workers threads each.
 
-    Example: seed_runs, behaviour_result = run_parallel(setup, cfg, 2, True, tmp)
+    Example: seed_runs, behaviour_result = run_parallel(setup, ccfg, 2, True, tmp)
     Each worker loads the same saved indexes. Tasks are a seed's separate trainings, the untrained
     rows (once for every seed, as a serial run computes them once), the behaviour task and the
     behaviour + facts (on the behaviour task's LoRA, saved in `folder`), longest first, so the workers stay

@@ -87,7 +87,7 @@ class ForgettingRun:
         return [h for h in (self.result.history if self.result is not None else []) if "mc_acc" in h]
 
 
-def run_forgetting(gen, cfg: TrainConfig | None = None, setup: LabSetup | None = None, on_point=None, stop=None,
+def run_forgetting(gen, train_config: TrainConfig | None = None, setup: LabSetup | None = None, on_point=None, stop=None,
                    progress: bool = True) -> ForgettingRun:
     """Train on the lesson while scoring mc_acc and general_acc at step 0 and every `setup.every` steps.
 
@@ -96,12 +96,12 @@ def run_forgetting(gen, cfg: TrainConfig | None = None, setup: LabSetup | None =
     it live); `stop` is a threading.Event that ends the run after the current step.
     """
     t0 = time.perf_counter()
-    cfg = cfg or lab_config()
+    train_config = train_config or lab_config()
     setup = setup or default_setup()
     questions, domain_items, general_items = lesson(setup)
-    examples = build_examples(gen, questions, fact_statements=cfg.fact_statements, include_docs=cfg.include_docs)
-    general = general_examples(gen) if cfg.replay > 0 else []
-    run = ForgettingRun(config=cfg, setup=setup, questions=questions)
+    examples = build_examples(gen, questions, fact_statements=train_config.fact_statements, include_docs=train_config.include_docs)
+    general = general_examples(gen) if train_config.replay > 0 else []
+    run = ForgettingRun(config=train_config, setup=setup, questions=questions)
 
     def callback(rec, model_gen):
         scores = {"mc_acc": round(mc_accuracy(model_gen, domain_items), 4),
@@ -110,7 +110,7 @@ def run_forgetting(gen, cfg: TrainConfig | None = None, setup: LabSetup | None =
             on_point({"step": rec["step"], **scores, "loss": rec["loss"], "seconds": round(time.perf_counter() - t0, 2)})
         return scores
 
-    run.result = train(gen, examples, cfg, general=general, callback=callback, every=setup.every, stop=stop, progress=progress)
+    run.result = train(gen, examples, train_config, general=general, callback=callback, every=setup.every, stop=stop, progress=progress)
     return run
 
 
@@ -201,11 +201,11 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
     path.parent.mkdir(parents=True, exist_ok=True)
     base = round(mc_accuracy(gen, mc_items_from_probe(load_probe())), 4)  # every run's final figure is on the whole probe (whole_probe)
     for entry in entries or SWEEP_GRID:
-        cfg = sweep_config(entry, num_steps)
-        run = run_forgetting(gen, cfg, SWEEP_SETUP, progress=True)
+        train_config = sweep_config(entry, num_steps)
+        run = run_forgetting(gen, train_config, SWEEP_SETUP, progress=True)
         h = run.history
         final = whole_probe(gen, run.result.gen, before=base)
-        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(cfg), "history": h, "final": final,
+        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(train_config), "history": h, "final": final,
                                 "seconds": round(run.result.seconds, 1)})
         payload["seconds"] = round(time.perf_counter() - t0, 1)
         path.write_text(json.dumps(payload, indent=1, default=list) + "\n")

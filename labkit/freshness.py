@@ -13,7 +13,7 @@ data/updates.jsonl changes facts of the knowledge base (a price, a warranty). Af
 
 What it leaves out: the rows before the change (`labkit.rows`) and running seeds (`labkit.compare`).
 
-Example: score_freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
+Example: score_freshness(setup, ccfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _answers(index: VectorIndex, gen, ccfg: CompareConfig, texts: list[str]) -> 
 def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> dict:
     """The untrained models' answers on the updated index: RAG's, and the reading adapter's if the run has its row
     (None where the adapter does not fit). Greedy and untrained, so the same for every seed: computed once per run;
-    `join_freshness` puts their figures beside each seed's. Example: untrained_after_update(setup, cfg)["RAG after update"][0] -> "$95 [1]."
+    `join_freshness` puts their figures beside each seed's. Example: untrained_after_update(setup, ccfg)["RAG after update"][0] -> "$95 [1]."
     """
     _, _, texts = changed_questions(setup.questions, setup.updates)
     out = {}
@@ -74,7 +74,7 @@ def score_freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict
     on the changed facts ("retrained": num_retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
     models' figures (`untrained_after_update`) and the RAFT model's (`score_raft_freshness`) join them in `join_freshness`.
 
-    Example: score_freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
+    Example: score_freshness(setup, ccfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
     """
     questions, updates = setup.questions, setup.updates
     new_answers, asked, texts = changed_questions(questions, updates)
@@ -105,7 +105,7 @@ def score_freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict
 def score_raft_freshness(setup: Setup, ccfg: CompareConfig, raft) -> dict:
     """The RAFT model reading the updated index: the share of answers about changed facts that give the new value.
 
-    Example: score_raft_freshness(setup, cfg, raft.gen) -> {"new": 0.68, "old": 0.04}
+    Example: score_raft_freshness(setup, ccfg, raft.gen) -> {"new": 0.68, "old": 0.04}
     """
     new_answers, asked, texts = changed_questions(setup.questions, setup.updates)
     return share_new(_answers(setup.updated, raft, ccfg, texts), asked, new_answers)
@@ -115,7 +115,7 @@ def join_freshness(setup: Setup, fresh: dict, raft_fresh: dict | None, after_upd
     """One seed's freshness figures: the fine-tune's (`score_freshness`), the untrained models' (`untrained_after_update`'s
     answers) and the RAFT model's, in one dict (RAG first, records last; the parts stay as they were).
 
-    Example: join_freshness(setup, f, r, untrained_after_update(setup, cfg))["RAG after update"] -> {"new": 0.85, "old": 0.1}
+    Example: join_freshness(setup, f, r, untrained_after_update(setup, ccfg))["RAG after update"] -> {"new": 0.85, "old": 0.1}
     """
     new_answers, asked, _ = changed_questions(setup.questions, setup.updates)
     after, reader = after_update[After.RAG], after_update.get(After.READER_RAG)

@@ -90,10 +90,10 @@ def check_results(results, source: str = "the results") -> dict:
     walk(results)
     if results.get("quick", _MISSING) is not False:
         fail(("quick",), results.get("quick", _MISSING), "false (a full run)")
-    cfg = need(results, (), "config", _OBJECT)
-    need(cfg, ("config",), "seeds", (lambda v: isinstance(v, list) and v != [], "a non-empty list"))
+    run_config = need(results, (), "config", _OBJECT)
+    need(run_config, ("config",), "seeds", (lambda v: isinstance(v, list) and v != [], "a non-empty list"))
     for key in ("rank", "num_steps", "top_k"):
-        need(cfg, ("config",), key, _NUMBER)
+        need(run_config, ("config",), key, _NUMBER)
     need(results, (), "seconds", (lambda v: _number(v) and v >= 0, "a number of seconds"))
     seeds = need(results, (), "seeds", (lambda v: isinstance(v, list) and v != [] and all(isinstance(x, dict) for x in v),
                                         "a non-empty list of objects, one per seed"))

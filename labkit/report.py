@@ -186,11 +186,11 @@ def reader_markdown(info: dict) -> str:
     block of README.md and data/README.md (`labkit.readme.READER`). Example: reader_markdown(reader_info()).splitlines()[0]
     -> "`labkit train-reader` trained it in 444 s ..."
     """
-    cfg = info["reader_config"]
-    lines = [f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {cfg['batch_size']}, "
+    reader_config = info["reader_config"]
+    lines = [f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {reader_config['batch_size']}, "
              f"{info['tokens']} tokens, {info['precision']} matmuls, 2 CPU cores) on {info['examples']} examples "
              f"({info['abstain_examples']} of them abstentions) from the {info['train_questions']} questions of "
-             f"{info['train_documents']} documents; rank {cfg['rank']}, lr {cfg['lr']}, seed {cfg['seed']}, "
+             f"{info['train_documents']} documents; rank {reader_config['rank']}, lr {reader_config['lr']}, seed {reader_config['seed']}, "
              f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
              f"{', '.join(info['held_out_documents'])}.", ""]
     evaluation = info.get("evaluation")
@@ -310,11 +310,11 @@ def write_report(results: dict, out) -> Path:
         fig.tight_layout()
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
-    cfg = results["config"]
+    run_config = results["config"]
     md = ["# labkit: side by side", "",
-          f"SmolLM2-135M-Instruct (embedded), {len(cfg['seeds'])} seed(s) {cfg['seeds']}, "
-          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {cfg['rank']}, {cfg['num_steps']} steps, "
-          f"top_k {cfg['top_k']}; {'quick' if results.get('quick') else 'full'} mode, {results.get('seconds', 0):.0f} s in all. "
+          f"SmolLM2-135M-Instruct (embedded), {len(run_config['seeds'])} seed(s) {run_config['seeds']}, "
+          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {run_config['rank']}, {run_config['num_steps']} steps, "
+          f"top_k {run_config['top_k']}; {'quick' if results.get('quick') else 'full'} mode, {results.get('seconds', 0):.0f} s in all. "
           "Cells are mean ± sample standard deviation over seeds. Closed-book and RAG involve no training and decode greedily, "
           "so they run once and show no spread. Multiple choice is n/a for RAG rows (it scores stored knowledge, not reading).",
           "", "## Scoreboard", "", scoreboard_markdown(results["scoreboard"]), "", "![scoreboard](scoreboard.png)", "",
@@ -331,7 +331,7 @@ def write_report(results: dict, out) -> Path:
     if b:
         md += ["## Behaviour: triage (fine-tuning's home ground)", "",
                f"{b['num_test']} test messages; few-shot uses the {b['top_k']} most similar training messages; LoRA {b['num_steps']} steps; "
-               f"one seed ({cfg['seeds'][0]}), to keep the report's time down.", "",
+               f"one seed ({run_config['seeds'][0]}), to keep the report's time down.", "",
                "| approach | label accuracy | format compliance | priority accuracy | prompt tokens | s per message |", "|---|---|---|---|---|---|"]
         for name in ("zero_shot", "few_shot", "lora"):
             r = b[name]

@@ -34,8 +34,8 @@ def test_run_records_both_curves_from_step_zero(generator):
 
 @pytest.mark.parametrize("method, quick, steps", [("lora", True, 12), ("lora", False, 24), ("full", False, 24)])
 def test_lab_config_defaults(method, quick, steps):
-    cfg = lab_config(method, quick=quick)
-    assert cfg.method == method and cfg.num_steps == steps and cfg.rank == 16 and cfg.lr == 2e-3
+    train_config = lab_config(method, quick=quick)
+    assert train_config.method == method and train_config.num_steps == steps and train_config.rank == 16 and train_config.lr == 2e-3
 
 
 @pytest.mark.parametrize("bad", [{"rank": 0}, {"lr": 0.0}, {"num_steps": -1}, {"replay": 1.0}])
@@ -81,8 +81,8 @@ def test_shipped_sweep_agrees_with_a_rerun(generator):
         if point["step"] >= SWEEP_SETUP.every:
             stop.set()
 
-    cfg = sweep_config(SWEEP_GRID[0], sweep["num_steps"])
-    run = run_forgetting(generator, cfg, LabSetup(**sweep["setup"]), on_point=on_point, stop=stop, progress=False)
+    train_config = sweep_config(SWEEP_GRID[0], sweep["num_steps"])
+    run = run_forgetting(generator, train_config, LabSetup(**sweep["setup"]), on_point=on_point, stop=stop, progress=False)
     assert run.history[-1]["step"] == SWEEP_SETUP.every
     again = {p["step"]: p for p in run.history}
     for point in shipped["history"]:
