@@ -45,7 +45,7 @@ test: $(STAMP) chromium
 	$(NETGUARD) $(BIN)/labkit doctor >/dev/null
 	$(NETGUARD) LABKIT_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder tests --nbval-lax notebooks
 	# and as a learner opens them by default: 06 and 07 show the shipped full run instead of running (LABKIT_LIVE=0)
-	$(NETGUARD) LABKIT_LIVE=0 $(BIN)/python -m pytest -q --nbval-lax notebooks/06_side_by_side.ipynb notebooks/07_hybrid_and_choosing.ipynb
+	$(NETGUARD) LABKIT_LIVE=0 $(BIN)/python -m pytest -q --nbval-lax notebooks/06_side_by_side.ipynb notebooks/07_combining_and_choosing.ipynb
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py

@@ -3,7 +3,7 @@
 Runs one seed of `labkit compare` (quick sizes by default, `--full` for the full sizes) and
 prints, from the same run:
 - wall time per phase: loading, the index, each row (closed-book, RAG, fine-tuned, docs,
-  RAFT), freshness, behaviour (its triage LoRA, then the hybrid on it); and inside them the time spent training, generating answers
+  RAFT), freshness, behaviour (its triage LoRA, then behaviour + facts on it); and inside them the time spent training, generating answers
   and scoring multiple-choice items (the three kinds of work every row is made of);
 - generation efficiency: new tokens/s per answer and per batch step, against the bound of
   batch-1 decoding on this machine (weights bytes read per token / memory bandwidth, both
@@ -112,7 +112,7 @@ def main() -> None:
                         ("row_reader", "row reading adapter"), ("rows_fine_tuned", "rows fine-tuned (+ RAG)"),
                         ("row_docs", "row fine-tuned (docs)"), ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"),
                         ("raft_freshness", "freshness (RAFT)"), ("untrained_after_update", "untrained after update"),
-                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"), ("run_hybrid", "hybrid")]:
+                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"), ("run_behaviour_facts", "behaviour + facts")]:
         clock.wrap(compare, name, label)
     for module in (rows, freshness):  # each module calls the training it imported
         clock.wrap(module, "train_lora", "work: training")
@@ -133,8 +133,8 @@ def main() -> None:
             profiler.disable()
     total = time.perf_counter() - start
 
-    print(f"\none seed, {'full' if args.full else 'quick'} sizes: {ccfg.num_questions} questions, {ccfg.num_steps}/{ccfg.docs_steps}/"
-          f"{ccfg.raft_steps} steps (fine-tuned/docs/RAFT), behaviour {ccfg.behaviour_steps} steps")
+    print(f"\none seed, {'full' if args.full else 'quick'} sizes: {ccfg.num_questions} questions, {ccfg.num_steps}/{ccfg.num_docs_steps}/"
+          f"{ccfg.num_raft_steps} steps (fine-tuned/docs/RAFT), behaviour {ccfg.num_behaviour_steps} steps")
     print(f"{'phase':34s} {'seconds':>8s} {'share':>6s} {'calls':>6s}")
     print(f"{'loading the models':34s} {load_s:8.1f}")
     for label in sorted(clock.seconds, key=lambda k: (k.startswith("work"), -clock.seconds[k])):

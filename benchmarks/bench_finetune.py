@@ -53,8 +53,8 @@ def model_sizes(gen):
 def kit_train(gen, examples, method, steps, lr):
     from labkit.finetune import TrainConfig, encode, train
 
-    cfg = TrainConfig(method=method, num_steps=steps, lr=lr, batch_size=8)
-    result = train(gen, examples, cfg, progress=False)
+    train_config = TrainConfig(method=method, num_steps=steps, lr=lr, batch_size=8)
+    result = train(gen, examples, train_config, progress=False)
     rows = [encode(gen.tokenizer, e) for e in examples]
     ans_share = sum(sum(x != -100 for x in r["labels"][1:]) for r in rows) / sum(len(r["input_ids"]) for r in rows)
     return result, ans_share
@@ -68,8 +68,8 @@ def trainer_train(gen, examples, steps, lr, bf16=False):
 
     from labkit.finetune import TrainConfig, encode
 
-    cfg = TrainConfig()
-    model = get_peft_model(copy.deepcopy(gen.model), LoraConfig(r=cfg.rank, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.target_modules),
+    train_config = TrainConfig()
+    model = get_peft_model(copy.deepcopy(gen.model), LoraConfig(r=train_config.rank, lora_alpha=train_config.lora_alpha, target_modules=list(train_config.target_modules),
                                                                 lora_dropout=0.0, task_type="CAUSAL_LM"))
     rows = [{"input_ids": r["input_ids"], "labels": r["labels"], "attention_mask": [1] * len(r["input_ids"])}
             for r in (encode(gen.tokenizer, e) for e in examples)]
@@ -178,7 +178,7 @@ def main() -> None:
                              on_point=lambda p: first.setdefault("s", time.perf_counter() - t), progress=False)
         total = time.perf_counter() - t
         print(f"default forgetting-lab run ({run.config.num_steps} steps, {len(run.history)} points): {total:.1f} s, first point after {first['s']:.1f} s; "
-              f"domain_acc {run.history[0]['domain_acc']:.2f} -> {run.history[-1]['domain_acc']:.2f}, "
+              f"mc_acc {run.history[0]['mc_acc']:.2f} -> {run.history[-1]['mc_acc']:.2f}, "
               f"general_acc {run.history[0]['general_acc']:.2f} -> {run.history[-1]['general_acc']:.2f}")
 
 

@@ -69,10 +69,10 @@ def main() -> None:
         base = None
         for variant in variants:
             attention, precision = variant.split("/")
-            cfg = make_config(num_steps=args.steps, rank=ccfg.rank, lr=ccfg.lr, batch_size=batch_size, max_len=max_len,
+            train_config = make_config(num_steps=args.steps, rank=ccfg.rank, lr=ccfg.lr, batch_size=batch_size, max_len=max_len,
                               attention=attention, precision=precision)
-            train(gen, examples, make_config(cfg, num_steps=1), progress=False)  # warm-up: first-call costs
-            r = train(gen, examples, cfg, progress=False)
+            train(gen, examples, make_config(train_config, num_steps=1), progress=False)  # warm-up: first-call costs
+            r = train(gen, examples, train_config, progress=False)
             rate = r.tokens / r.train_s
             base = base or rate
             print(f"{shape:<10} {variant:<15} {rate:7.1f} tokens/s  {rate / base:4.2f}x  loss {r.history[-1]['loss']}  "
@@ -83,10 +83,10 @@ def main() -> None:
     reference = None
     for variant in variants:
         attention, precision = variant.split("/")
-        cfg = make_config(num_steps=ccfg.num_steps, rank=ccfg.rank, lr=ccfg.lr, fact_statements=ccfg.fact_statements,
+        train_config = make_config(num_steps=ccfg.num_steps, rank=ccfg.rank, lr=ccfg.lr, fact_statements=ccfg.fact_statements,
                           attention=attention, precision=precision, seed=0)
         t = time.perf_counter()
-        r = train(gen, examples, cfg, progress=False)
+        r = train(gen, examples, train_config, progress=False)
         ev = evaluate_closed_book(r.gen, questions, max_new_tokens=ccfg.max_new_tokens)
         answers = [x["answer"] for x in ev.records]
         reference = reference or answers

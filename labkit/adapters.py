@@ -81,9 +81,9 @@ def write_adapter(result_or_gen, target: Path, name: str | None = None, meta: di
             if kind == "full":
                 mg.tokenizer.save_pretrained(tmp)
             info = {"kind": kind, "name": name or target.name, "base": mg.name}
-            cfg = getattr(result_or_gen, "config", None)
-            if cfg is not None:
-                info["config"] = asdict(cfg)
+            train_config = getattr(result_or_gen, "config", None)
+            if train_config is not None:
+                info["config"] = asdict(train_config)
             if hasattr(result_or_gen, "steps_done"):
                 info["steps_done"], info["interrupted"] = result_or_gen.steps_done, result_or_gen.interrupted
             info.update(meta or {})

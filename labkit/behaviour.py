@@ -251,10 +251,10 @@ def run_behaviour_baselines(
     {"num_test", "top_k", "zero_shot": {...}, "few_shot": {...}}, each with the scores of
     `score_replies` (records included) and the timing of `score_generator`.
     """
-    cfg = get_config()
+    kit = get_config()
     test = load_triage("test")
     if num_test is None:
-        num_test = cfg.pick(24, None)
+        num_test = kit.pick(24, None)
     test = stratified_subset(test, num_test)
     messages = [ex["message"] for ex in test]
     t0 = time.perf_counter()
@@ -273,8 +273,8 @@ def train_triage(gen, num_steps: int, rank: int, lr: float, seed: int = 0):
 
     Example: train_triage(gen, 24, 16, 2e-3).gen.generate([finetuned_prompt("Where is my order?")])[0] -> "Intent: order_status ..."
     """
-    cfg = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
-    return train(gen, training_examples(gen, load_triage("train")), cfg, progress=True)
+    train_config = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
+    return train(gen, training_examples(gen, load_triage("train")), train_config, progress=True)
 
 
 def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0, then=None,
@@ -285,9 +285,9 @@ def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int
     Returns {"num_test", "top_k", "num_steps", "zero_shot", "few_shot", "lora"}, each approach
     with label, format and priority accuracy, seconds per message and prompt tokens. `lora` is
     the triage LoRA (`train_triage`'s result) if it is trained already (compare trains it once
-    for this and the hybrid); otherwise it is trained here. `then(lora_gen)`, if given, is called
-    with the trained LoRA and its dict is returned under "hybrid" (notebook 07 runs
-    `labkit.hybrid.run_hybrid` with it, so the LoRA is trained once).
+    for this and behaviour + facts); otherwise it is trained here. `then(lora_gen)`, if given, is called
+    with the trained LoRA and its dict is returned under "behaviour_facts" (notebook 07 runs
+    `labkit.behaviour_facts.run_behaviour_facts` with it, so the LoRA is trained once).
     """
     out = run_behaviour_baselines(gen, embedder, num_test=num_test)
     result = lora if lora is not None else train_triage(gen, num_steps, rank, lr, seed)
@@ -299,4 +299,4 @@ def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int
     return {"num_test": out["num_test"], "top_k": out["top_k"], "num_steps": num_steps,
             **{name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out[name].items() if k in keep}
                for name in ("zero_shot", "few_shot", "lora")},
-            **({"hybrid": then(result.gen)} if then is not None else {})}
+            **({"behaviour_facts": then(result.gen)} if then is not None else {})}

@@ -202,13 +202,13 @@ def behaviour_candidates(answers: dict, results: dict) -> list[Candidate]:
 
 
 def together_candidates(answers: dict, results: dict) -> list[Candidate]:
-    """The seeds' hybrid measured as one task (support replies in the triage format that state a product fact, from
-    `labkit.hybrid`): few-shot + RAG, the behaviour LoRA alone and LoRA + RAG, scored by the share of replies stating the
+    """Behaviour + facts measured as one task (support replies in the triage format that state a product fact, from
+    `labkit.behaviour_facts`): few-shot + RAG, the behaviour LoRA alone and LoRA + RAG, scored by the share of replies stating the
     fact, after a change weighted as for knowledge. Example: [c.approach for c in together_candidates(a, results)]
     -> ["few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG"]
     """
     a = check_answers(answers)
-    h = (results.get("behaviour") or {}).get("hybrid")
+    h = (results.get("behaviour") or {}).get("behaviour_facts")
     if not h:
         return []
     w = FRESH_WEIGHT[a["change"]]

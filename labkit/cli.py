@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show the libraries' progress bars, warnings and log lines too")
 
     p = sub.add_parser("train-reader", help="train the reading adapter (data/reader) and score it against the plain model")
-    p.add_argument("--steps", type=option("reader_steps", "--steps"), default=None, help="optimizer steps (default: ReaderConfig's)")
+    p.add_argument("--steps", type=option("num_reader_steps", "--steps"), default=None, help="optimizer steps (default: ReaderConfig's)")
     p.add_argument("--seed", type=option("seed"), default=0)
     p.add_argument("--out", default=None, help="where to save it (default data/reader, the shipped one: needs --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an adapter already there")

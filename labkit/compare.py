@@ -10,10 +10,10 @@ What it holds:
 - `run_piece`: one training of a seed (fine-tuned, docs, RAFT) and everything scored with its
   model, from `labkit.rows` (its rows) and `labkit.freshness` (its figures after the facts change);
   `join_pieces` / `run_seed`: one seed's rows in scoreboard order;
-- `behaviour_task` and `hybrid_task`: the behaviour experiment (`behaviour.run_behaviour`) and the
-  seeds' hybrid (`hybrid.run_hybrid`), two tasks on one triage LoRA (`behaviour.train_triage`);
+- `behaviour_task` and `behaviour_facts_task`: the behaviour experiment (`behaviour.run_behaviour`) and the
+  behaviour + facts (`behaviour_facts.run_behaviour_facts`), two tasks on one triage LoRA (`behaviour.train_triage`);
 - `run_experiment`: every seed, serially or with `run_parallel` (the seeds' pieces, the untrained
-  rows, the behaviour task and the hybrid in worker processes side by side, longest first), plus
+  rows, the behaviour task and behaviour + facts in worker processes side by side, longest first), plus
   the cost projection (`costs.project` on the measured training speed). `labkit.scoreboard` scores
   each row and turns the seed runs into means, spreads and intervals; the rows' names are
   `labkit.keys`'; a run's sizes are `labkit.compare_config`'s.
@@ -33,11 +33,11 @@ from pathlib import Path
 
 from labkit.adapters import save_adapter, with_lora
 from labkit.behaviour import run_behaviour, train_triage
+from labkit.behaviour_facts import run_behaviour_facts
 from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import get_config, set_seed
 from labkit.costs import format_seconds, project
-from labkit.freshness import freshness, join_freshness, raft_freshness, untrained_after_update, with_updated_index
-from labkit.hybrid import run_hybrid
+from labkit.freshness import join_freshness, score_freshness, score_raft_freshness, untrained_after_update, with_updated_index
 from labkit.keys import After, Approach
 from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.retrieval import VectorIndex
@@ -68,7 +68,7 @@ def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
 
 def prepare(gen, embedder, index: VectorIndex, index_info: dict, ccfg: CompareConfig, folder: Path) -> Setup:
     """The run's Setup (`rows.make_setup`), with the updated index (`freshness.with_updated_index`, its copy saved in
-    `folder`) where the run has freshness figures. Example: prepare(gen, embedder, index, info, cfg, tmp).updated is not None
+    `folder`) where the run has freshness figures. Example: prepare(gen, embedder, index, info, ccfg, tmp).updated is not None
     """
     setup = make_setup(gen, embedder, index, index_info, ccfg)
     return with_updated_index(setup, folder) if _fresh_too(ccfg, setup.updates) else setup
@@ -89,7 +89,7 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
     """The rows that need no training (closed-book, RAG, the shipped reading adapter) and, where the run has freshness
     figures, the same models' answers on the updated index (`freshness.untrained_after_update`).
 
-    Example: untrained_rows(setup, cfg).rows["RAG"]["accuracy"] -> 0.25
+    Example: untrained_rows(setup, ccfg).rows["RAG"]["accuracy"] -> 0.25
     They decode greedily, so every seed would give the same answers (spread 0): computed once, they
     are every seed's (recomputing them cost a third of a full-mode seed).
     """
@@ -124,7 +124,7 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
 def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=print) -> dict:
     """One training of a seed and everything scored with its model: rows, and its part of the freshness figures.
 
-    Example: run_piece(setup, cfg, 0, "docs")["rows"]["fine-tuned (docs)"]["accuracy"] -> 0.09
+    Example: run_piece(setup, ccfg, 0, "docs")["rows"]["fine-tuned (docs)"]["accuracy"] -> 0.09
     "fine-tuned": the fine-tuned and fine-tuned + RAG rows and the freshness figures (its adapter, stale and
     retrained); "docs": the documents-only row; "RAFT": its row and its answers on the updated index. Every
     training seeds itself, so a piece gives the same answers whichever runs first.
@@ -148,7 +148,7 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
                 out["rows"][name] = row
                 note(f"{name} accuracy {row['accuracy']}" + (f" after {row['train_s']} s training" if name == Approach.FINE_TUNED else ""))
         if fresh_too:
-            out["freshness"] = fresh = freshness(setup, ccfg, ft.gen, seed)
+            out["freshness"] = fresh = score_freshness(setup, ccfg, ft.gen, seed)
             note(f"freshness: stale {fresh[After.STALE]['new']}, retrained {fresh[After.RETRAINED]['new']}")
     elif piece == "docs" and Approach.FINE_TUNED_DOCS in approaches:
         out["rows"][Approach.FINE_TUNED_DOCS] = row = row_docs(setup, ccfg, seed)
@@ -157,14 +157,14 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
         out["rows"][Approach.RAFT_RAG], raft = row_raft(setup, ccfg, seed)
         note(f"{Approach.RAFT_RAG} accuracy {out['rows'][Approach.RAFT_RAG]['accuracy']}")
         if fresh_too:
-            out["raft_freshness"] = raft_freshness(setup, ccfg, raft.gen)
+            out["raft_freshness"] = score_raft_freshness(setup, ccfg, raft.gen)
     return out
 
 
 def join_pieces(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained, parts: list[dict]) -> dict:
     """One seed's result from its pieces (`run_piece`) and the untrained rows: rows in `ccfg.approaches` order, freshness.
 
-    Example: join_pieces(setup, cfg, 0, untrained_rows(setup, cfg), [run_piece(setup, cfg, 0, p) for p in PIECES])["rows"].keys()
+    Example: join_pieces(setup, ccfg, 0, untrained_rows(setup, ccfg), [run_piece(setup, ccfg, 0, p) for p in PIECES])["rows"].keys()
     """
     rows = dict(untrained.rows)  # the same row objects in every seed
     extra, fresh, raft_fresh = {}, None, None
@@ -182,44 +182,44 @@ def join_pieces(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrain
 def run_seed(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained, log=print) -> dict:
     """One seed of the experiment: a row per approach in `ccfg.approaches`, and the freshness figures.
 
-    Example: run_seed(setup, cfg, 0, untrained_rows(setup, cfg))["rows"]["RAG"]["accuracy"] -> 0.33
+    Example: run_seed(setup, ccfg, 0, untrained_rows(setup, ccfg))["rows"]["RAG"]["accuracy"] -> 0.33
     The untrained rows are the run's (`untrained_rows`, computed once); each training is a piece
     (`run_piece`), run here one after another.
     """
     return join_pieces(setup, ccfg, seed, untrained, [run_piece(setup, ccfg, seed, piece, log) for piece in PIECES])
 
 
-# ---------------------------------------------------------------- the behaviour task and the hybrid
+# ---------------------------------------------------------------- the behaviour task and behaviour + facts
 
 
 def triage_lora(setup: Setup, ccfg: CompareConfig, seed: int):
-    """The triage LoRA the behaviour task scores and the hybrid replies with (`behaviour.train_triage` at the run's sizes).
+    """The triage LoRA the behaviour task scores and behaviour + facts replies with (`behaviour.train_triage` at the run's sizes).
 
-    Example: triage_lora(setup, cfg, 0).gen
+    Example: triage_lora(setup, ccfg, 0).gen
     """
-    return train_triage(setup.gen, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed)
+    return train_triage(setup.gen, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed)
 
 
 def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> dict:
     """The behaviour experiment: zero-shot, few-shot and the triage LoRA (`lora`, trained here unless given).
 
-    Example: behaviour_task(setup, cfg, 0)["lora"]["label_accuracy"] -> 0.88
+    Example: behaviour_task(setup, ccfg, 0)["lora"]["label_accuracy"] -> 0.88
     """
-    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.behaviour_steps, ccfg.rank, ccfg.lr, seed, lora=lora)
+    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed, lora=lora)
 
 
-def hybrid_task(setup: Setup, ccfg: CompareConfig, lora_gen) -> dict:
-    """The seeds' hybrid (labkit.hybrid) over the run's index: the base model, and the triage LoRA's `lora_gen`.
+def behaviour_facts_task(setup: Setup, ccfg: CompareConfig, lora_gen) -> dict:
+    """Behaviour + facts (labkit.behaviour_facts) over the run's index: the base model, and the triage LoRA's `lora_gen`.
 
-    Example: hybrid_task(setup, cfg, triage_lora(setup, cfg, 0).gen)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
+    Example: behaviour_facts_task(setup, ccfg, triage_lora(setup, ccfg, 0).gen)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
     """
-    return run_hybrid(setup.gen, lora_gen, setup.embedder, setup.index, ccfg.hybrid_messages, ccfg.top_k)
+    return run_behaviour_facts(setup.gen, lora_gen, setup.embedder, setup.index, ccfg.num_fact_messages, ccfg.top_k)
 
 
 def _behaviour_serially(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
-    lora = triage_lora(setup, ccfg, seed)  # trained once: the behaviour task scores it, the hybrid replies with it
+    lora = triage_lora(setup, ccfg, seed)  # trained once: the behaviour task scores it, behaviour + facts replies with it
     out = behaviour_task(setup, ccfg, seed, lora)
-    return {**out, "hybrid": hybrid_task(setup, ccfg, lora.gen)} if ccfg.hybrid_messages != 0 else out
+    return {**out, "behaviour_facts": behaviour_facts_task(setup, ccfg, lora.gen)} if ccfg.num_fact_messages != 0 else out
 
 
 def cost_projection(tokens_per_s: float, total_params: float, train_tokens: float) -> list[dict]:
@@ -240,7 +240,7 @@ def _strip(rows: dict) -> dict:
 class Saved:
     """What a worker process needs to rebuild the run's Setup: the indexes saved in the run's folder, and their figures."""
 
-    folder: Path  # the run's temporary folder (the triage LoRA is saved here for the hybrid task too)
+    folder: Path  # the run's temporary folder (the triage LoRA is saved here for the behaviour + facts task too)
     index: Path  # the knowledge base's index
     updated: Path | None  # the updated copy (None: the run has no freshness figures)
     index_info: dict
@@ -268,7 +268,7 @@ def _worker_setup(generator: str, ccfg: CompareConfig, saved: Saved) -> Setup:
 
 def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved: Saved, before=None):
     """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`), the untrained
-    rows (`untrained_rows`), the behaviour task (returned with where its triage LoRA is saved) or the hybrid (`before`:
+    rows (`untrained_rows`), the behaviour task (returned with where its triage LoRA is saved) or behaviour + facts (`before`:
     the behaviour task's result, whose LoRA it loads)."""
     setup = _worker_setup(generator, ccfg, saved)
 
@@ -277,28 +277,28 @@ def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved:
 
     if kind == "behaviour":
         lora = triage_lora(setup, ccfg, seed)
-        keep = ccfg.hybrid_messages != 0  # the hybrid task replies with this LoRA
+        keep = ccfg.num_fact_messages != 0  # the behaviour + facts task replies with this LoRA
         return behaviour_task(setup, ccfg, seed, lora), (save_adapter(lora, "triage", cache_dir=saved.folder) if keep else None)
-    if kind == "hybrid":
-        return hybrid_task(setup, ccfg, with_lora(setup.gen, before[1]))
+    if kind == "behaviour + facts":
+        return behaviour_facts_task(setup, ccfg, with_lora(setup.gen, before[1]))
     if kind == "untrained":
         return untrained_rows(setup, ccfg, log)
     return run_piece(setup, ccfg, seed, kind, log)
 
 
 # longest first, so the last task to start is a short one and no worker idles long at the end; one full-size seed on
-# 1 thread (make report's log): behaviour with its hybrid ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s, docs
+# 1 thread (make report's log): behaviour with behaviour + facts ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s, docs
 # ~150 s; the untrained rows (closed-book, RAG, reading adapter, and their answers after the update) are about as long
-# as docs. The hybrid needs the behaviour task's LoRA: placed next to it, it is next in line as soon as that is ready.
-_LONGEST_FIRST = ("behaviour", "hybrid", "RAFT", "fine-tuned", "docs", "untrained")
+# as docs. Behaviour + facts needs the behaviour task's LoRA: placed next to it, it is next in line as soon as that is ready.
+_LONGEST_FIRST = ("behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained")
 
 
 def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: Path) -> tuple[list[tuple], dict]:
     """The tasks of a parallel run, longest first, and which needs which (`workers.run_tasks`'s `needs`): every seed's
-    pieces, the untrained rows (once for every seed), the behaviour experiment and the hybrid (which needs its LoRA).
+    pieces, the untrained rows (once for every seed), the behaviour experiment and behaviour + facts (which needs its LoRA).
     Saves the indexes every worker loads in `folder`.
 
-    Example: [t[0] for t in parallel_tasks(setup, cfg, True, tmp)[0]] -> ["behaviour", "hybrid", "RAFT", "fine-tuned", "docs", "untrained"]
+    Example: [t[0] for t in parallel_tasks(setup, ccfg, True, tmp)[0]] -> ["behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained"]
     """
     saved, name, first = save_for_workers(setup, folder), setup.gen.name, ccfg.seeds[0]
     tasks = [(piece, ccfg, seed, name, saved) for seed in ccfg.seeds for piece in PIECES]
@@ -306,21 +306,21 @@ def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: P
         tasks.append(("untrained", ccfg, first, name, saved))
     if behaviour:
         tasks.append(("behaviour", ccfg, first, name, saved))
-        if ccfg.hybrid_messages != 0:
-            tasks.append(("hybrid", ccfg, first, name, saved))
+        if ccfg.num_fact_messages != 0:
+            tasks.append(("behaviour + facts", ccfg, first, name, saved))
     tasks.sort(key=lambda t: _LONGEST_FIRST.index(t[0]))  # stable: seeds stay in order within a kind
     kinds = [t[0] for t in tasks]
-    return tasks, ({kinds.index("hybrid"): kinds.index("behaviour")} if "hybrid" in kinds else {})
+    return tasks, ({kinds.index("behaviour + facts"): kinds.index("behaviour")} if "behaviour + facts" in kinds else {})
 
 
 def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: bool, folder: Path, log=print) -> tuple[list[dict], dict | None]:
-    """Every seed's pieces (`run_piece`), the untrained rows, the behaviour experiment and the hybrid on `workers`
+    """Every seed's pieces (`run_piece`), the untrained rows, the behaviour experiment and behaviour + facts on `workers`
     processes of cores // workers threads each.
 
-    Example: seed_runs, behaviour_result = run_parallel(setup, cfg, 2, True, tmp)
+    Example: seed_runs, behaviour_result = run_parallel(setup, ccfg, 2, True, tmp)
     Each worker loads the same saved indexes. Tasks are a seed's separate trainings, the untrained
     rows (once for every seed, as a serial run computes them once), the behaviour task and the
-    hybrid (on the behaviour task's LoRA, saved in `folder`), longest first, so the workers stay
+    behaviour + facts (on the behaviour task's LoRA, saved in `folder`), longest first, so the workers stay
     busy to the end whatever the number of seeds and workers. (Whole seeds balanced only by luck:
     at make report's 3 seeds + behaviour on 2 workers they did, and the split ran as long, 1468 s
     against 1479 s; with 2 seeds the behaviour task alone would have kept one worker for its whole
@@ -338,7 +338,7 @@ def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: boo
     if not behaviour:
         return seed_runs, None
     result = done[("behaviour", first)][0]
-    return seed_runs, ({**result, "hybrid": done[("hybrid", first)]} if ("hybrid", first) in done else result)
+    return seed_runs, ({**result, "behaviour_facts": done[("behaviour + facts", first)]} if ("behaviour + facts", first) in done else result)
 
 
 # ---------------------------------------------------------------- a whole run

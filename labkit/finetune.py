@@ -51,7 +51,7 @@ class TrainConfig:
     lr: float = 2e-3  # AdamW learning rate, for LoRA and full alike (full usually wants ~1e-5)
     num_steps: int = 24  # optimizer steps
     batch_size: int = 8  # examples per step (domain + replay)
-    warmup_steps: int = 2  # linear warm-up of the learning rate over the first steps
+    num_warmup_steps: int = 2  # linear warm-up of the learning rate over the first steps
     weight_decay: float = 0.0  # AdamW weight decay
     fact_statements: int = 1  # how many of each question's fact statements are trained beside its QA pair (0 to 4)
     include_docs: bool = False  # also train on the raw text of the documents the questions come from
@@ -170,29 +170,29 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, sum(p.numel() for p in model.parameters())
 
 
-def prepare_model(gen, cfg: TrainConfig):
+def prepare_model(gen, train_config: TrainConfig):
     """A trainable copy of the generator: LoRA-wrapped or fully trainable; the given model is never changed.
-    A generator that already carries a LoRA adapter gets that adapter trained further (cfg's rank is then unused).
+    A generator that already carries a LoRA adapter gets that adapter trained further (train_config's rank is then unused).
 
     Example: prepare_model(gen, TrainConfig(rank=4)).model -> PeftModelForCausalLM (base weights frozen)
     """
-    set_seed(cfg.seed)
+    set_seed(train_config.seed)
     model = copy.deepcopy(gen.model)
-    if cfg.method == "lora" and hasattr(model, "peft_config"):  # an adapter already: train it further (e.g. on changed facts)
+    if train_config.method == "lora" and hasattr(model, "peft_config"):  # an adapter already: train it further (e.g. on changed facts)
         for name, p in model.named_parameters():
             p.requires_grad_("lora_" in name)
-    elif cfg.method == "lora":
+    elif train_config.method == "lora":
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(
-            r=int(cfg.rank), lora_alpha=cfg.lora_alpha, lora_dropout=float(cfg.dropout),
-            target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM",
+            r=int(train_config.rank), lora_alpha=train_config.lora_alpha, lora_dropout=float(train_config.dropout),
+            target_modules=list(train_config.target_modules), bias="none", task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
     else:
         for p in model.parameters():
             p.requires_grad_(True)
-    return Generator(model, gen.tokenizer, gen.name, gen.source, 0.0, gen.from_cache, {**gen.info, "method": cfg.method})
+    return Generator(model, gen.tokenizer, gen.name, gen.source, 0.0, gen.from_cache, {**gen.info, "method": train_config.method})
 
 
 @dataclass
@@ -215,7 +215,7 @@ class TrainResult:
     num_examples: int = 0
 
 
-def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general: list[Example] | None = None,
+def train(gen, examples: list[Example], train_config: TrainConfig | None = None, general: list[Example] | None = None,
           callback=None, every: int = 0, stop=None, progress: bool = True) -> TrainResult:
     """Fine-tune a copy of `gen` on the examples; returns a TrainResult holding the trained copy.
 
@@ -228,28 +228,28 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
     import torch
     from tqdm.auto import tqdm
 
-    cfg = cfg or TrainConfig()
+    train_config = train_config or TrainConfig()
     t_start = time.perf_counter()
-    mg = prepare_model(gen, cfg)
+    mg = prepare_model(gen, train_config)
     model, tok = mg.model, mg.tokenizer
     device = next(model.parameters()).device
     answering_attention = causal_lm(model).config._attn_implementation  # generation keeps its kernel
-    causal_lm(model).set_attn_implementation(cfg.attention)
-    precision = resolve_precision(cfg.precision, device.type)
+    causal_lm(model).set_attn_implementation(train_config.attention)
+    precision = resolve_precision(train_config.precision, device.type)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     frozen = FrozenInBf16(model, enabled=precision == "bfloat16")
-    set_seed(cfg.seed)
-    domain_rows = [encode(tok, e, cfg.max_len) for e in examples]
-    general_rows = [encode(tok, e, cfg.max_len) for e in (general or [])]
+    set_seed(train_config.seed)
+    domain_rows = [encode(tok, e, train_config.max_len) for e in examples]
+    general_rows = [encode(tok, e, train_config.max_len) for e in (general or [])]
     # the plan is drawn a bucket at a time as the steps reach it; its padding share is counted on a second, identical draw
-    plan_args = (domain_rows, general_rows, int(cfg.num_steps), int(cfg.batch_size), float(cfg.replay), cfg.seed)
-    plan, n = iter_batches(*plan_args), int(cfg.num_steps)
+    plan_args = (domain_rows, general_rows, int(train_config.num_steps), int(train_config.batch_size), float(train_config.replay), train_config.seed)
+    plan, n = iter_batches(*plan_args), int(train_config.num_steps)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warm = max(1, int(cfg.warmup_steps))
+    opt = torch.optim.AdamW(params, lr=train_config.lr, weight_decay=train_config.weight_decay)
+    warm = max(1, int(train_config.num_warmup_steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
     trainable, total = count_parameters(model)
-    result = TrainResult(mg, cfg, trainable_params=trainable, total_params=total, num_examples=len(examples),
+    result = TrainResult(mg, train_config, trainable_params=trainable, total_params=total, num_examples=len(examples),
                          padding_waste=round(padding_waste(iter_batches(*plan_args)), 4), precision=precision)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     last_loss = float("nan")
@@ -265,7 +265,7 @@ def train(gen, examples: list[Example], cfg: TrainConfig | None = None, general:
         result.history.append(rec)
         return rec
 
-    bar = tqdm(total=n, desc=f"{cfg.method} training", disable=not progress_bars(progress), leave=False)
+    bar = tqdm(total=n, desc=f"{train_config.method} training", disable=not progress_bars(progress), leave=False)
     try:
         record(0)
         for step, rows in enumerate(plan, 1):

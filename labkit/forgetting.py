@@ -5,7 +5,7 @@ What is here:
 - `lab_config`: the lab's training settings (LoRA or full, rank, lr, num_steps, replay,
   fact_statements), built by `finetune.make_config`.
 - `run_forgetting`: one training run (LoRA or full, with replay) whose history records
-  {step, domain_acc, general_acc, loss, seconds}: domain_acc on the held-out paraphrases
+  {step, mc_acc, general_acc, loss, seconds}: mc_acc on the held-out paraphrases
   of the taught questions (never trained on), general_acc on data/general_probe.jsonl,
   both scored by `multiple_choice.mc_accuracy`.
 - `final_scores`: before/after scores including closed-book generation accuracy.
@@ -36,7 +36,7 @@ from labkit.stats import intervals_overlap, wilson_interval
 
 @dataclass
 class LabSetup:
-    num_questions: int = 16  # qa records taught, spread evenly over the knowledge base; domain_acc is scored on their held-out paraphrases
+    num_questions: int = 16  # qa records taught, spread evenly over the knowledge base; mc_acc is scored on their held-out paraphrases
     num_probe: int = 24  # general-probe items scored for general_acc (quick mode: 16)
     every: int = 4  # score both curves every this many steps (and at step 0 and the last step)
     seed: int = 0  # order of the multiple-choice options
@@ -83,34 +83,34 @@ class ForgettingRun:
 
     @property
     def history(self) -> list[dict]:
-        """The scored points of the run: dicts with step, domain_acc, general_acc, loss, seconds (and tokens)."""
-        return [h for h in (self.result.history if self.result is not None else []) if "domain_acc" in h]
+        """The scored points of the run: dicts with step, mc_acc, general_acc, loss, seconds (and tokens)."""
+        return [h for h in (self.result.history if self.result is not None else []) if "mc_acc" in h]
 
 
-def run_forgetting(gen, cfg: TrainConfig | None = None, setup: LabSetup | None = None, on_point=None, stop=None,
+def run_forgetting(gen, train_config: TrainConfig | None = None, setup: LabSetup | None = None, on_point=None, stop=None,
                    progress: bool = True) -> ForgettingRun:
-    """Train on the lesson while scoring domain_acc and general_acc at step 0 and every `setup.every` steps.
+    """Train on the lesson while scoring mc_acc and general_acc at step 0 and every `setup.every` steps.
 
-    Example: run_forgetting(gen, lab_config("lora")).history[-1] -> {"step": 24, "domain_acc": 0.83, "general_acc": 0.79, ...}
+    Example: run_forgetting(gen, lab_config("lora")).history[-1] -> {"step": 24, "mc_acc": 0.83, "general_acc": 0.79, ...}
     `on_point(record)` sees each history record as soon as it is scored (the widget plots
     it live); `stop` is a threading.Event that ends the run after the current step.
     """
     t0 = time.perf_counter()
-    cfg = cfg or lab_config()
+    train_config = train_config or lab_config()
     setup = setup or default_setup()
     questions, domain_items, general_items = lesson(setup)
-    examples = build_examples(gen, questions, fact_statements=cfg.fact_statements, include_docs=cfg.include_docs)
-    general = general_examples(gen) if cfg.replay > 0 else []
-    run = ForgettingRun(config=cfg, setup=setup, questions=questions)
+    examples = build_examples(gen, questions, fact_statements=train_config.fact_statements, include_docs=train_config.include_docs)
+    general = general_examples(gen) if train_config.replay > 0 else []
+    run = ForgettingRun(config=train_config, setup=setup, questions=questions)
 
     def callback(rec, model_gen):
-        scores = {"domain_acc": round(mc_accuracy(model_gen, domain_items), 4),
+        scores = {"mc_acc": round(mc_accuracy(model_gen, domain_items), 4),
                   "general_acc": round(mc_accuracy(model_gen, general_items), 4)}
         if on_point is not None:
             on_point({"step": rec["step"], **scores, "loss": rec["loss"], "seconds": round(time.perf_counter() - t0, 2)})
         return scores
 
-    run.result = train(gen, examples, cfg, general=general, callback=callback, every=setup.every, stop=stop, progress=progress)
+    run.result = train(gen, examples, train_config, general=general, callback=callback, every=setup.every, stop=stop, progress=progress)
     return run
 
 
@@ -125,9 +125,9 @@ def whole_probe(gen, trained_gen, before: float | None = None) -> dict:
 
 
 def final_scores(gen, run: ForgettingRun, closed_book: bool = True, max_new_tokens: int = 16) -> dict:
-    """Before/after scores of a run: domain_acc from its curve, general_acc on the whole probe, closed-book accuracy.
+    """Before/after scores of a run: mc_acc from its curve, general_acc on the whole probe, closed-book accuracy.
 
-    Example: final_scores(gen, run) -> {"domain_acc_before": 0.29, "domain_acc_after": 0.83, "general_acc_before": 0.8,
+    Example: final_scores(gen, run) -> {"mc_acc_before": 0.29, "mc_acc_after": 0.83, "general_acc_before": 0.8,
     "general_acc_after": 0.67, "n_probe": 120, ..., "closed_book_after": 0.42}; probe_change(final_scores(gen, run)) -> its intervals
     Closed-book accuracy: greedy answers to the held-out paraphrases, normalised match.
     "after" always scores the weights the run kept: a run stopped (Ctrl-C) between two
@@ -135,12 +135,12 @@ def final_scores(gen, run: ForgettingRun, closed_book: bool = True, max_new_toke
     """
     hist = run.history
     _, domain_items, _ = lesson(run.setup)
-    first = hist[0]["domain_acc"] if hist and hist[0]["step"] == 0 else round(mc_accuracy(gen, domain_items), 4)
-    last = hist[-1]["domain_acc"] if hist and hist[-1]["step"] == run.result.steps_done else round(mc_accuracy(run.result.gen, domain_items), 4)
+    first = hist[0]["mc_acc"] if hist and hist[0]["step"] == 0 else round(mc_accuracy(gen, domain_items), 4)
+    last = hist[-1]["mc_acc"] if hist and hist[-1]["step"] == run.result.steps_done else round(mc_accuracy(run.result.gen, domain_items), 4)
     out = {
         "steps_done": run.result.steps_done,
         "interrupted": run.result.interrupted,
-        "domain_acc_before": first, "domain_acc_after": last, "n_domain": len(domain_items),
+        "mc_acc_before": first, "mc_acc_after": last, "n_mc": len(domain_items),
         **whole_probe(gen, run.result.gen),
         "train_s": round(run.result.seconds, 1),
     }
@@ -168,7 +168,7 @@ SWEEP_GRID = [  # most telling first: a cut-short sweep still has the main contr
 ]
 SWEEP_STEPS = 16  # steps of every sweep run (quick sweeps: 8)
 SWEEP_SETUP = LabSetup(num_questions=12, num_probe=16, every=4)  # fixed, so the shipped numbers do not depend on quick mode
-SWEEP_TOLERANCE = 0.13  # |shipped - recomputed| allowed for domain_acc and general_acc (3 items of 24; see tests)
+SWEEP_TOLERANCE = 0.13  # |shipped - recomputed| allowed for mc_acc and general_acc (3 items of 24; see tests)
 
 
 def sweep_key(entry: dict) -> str:
@@ -193,7 +193,7 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
     path = Path(path)
     t0 = time.perf_counter()
     payload = {
-        "about": "Forgetting-lab sweep: domain_acc (held-out paraphrases, MC) and general_acc (general probe, MC) "
+        "about": "Forgetting-lab sweep: mc_acc (held-out paraphrases, MC) and general_acc (general probe, MC) "
                  "every few steps, one run per configuration. Regenerate with `labkit sweep`.",
         "setup": asdict(SWEEP_SETUP), "num_steps": num_steps, "tolerance": SWEEP_TOLERANCE,
         "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": [],
@@ -201,15 +201,15 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
     path.parent.mkdir(parents=True, exist_ok=True)
     base = round(mc_accuracy(gen, mc_items_from_probe(load_probe())), 4)  # every run's final figure is on the whole probe (whole_probe)
     for entry in entries or SWEEP_GRID:
-        cfg = sweep_config(entry, num_steps)
-        run = run_forgetting(gen, cfg, SWEEP_SETUP, progress=True)
+        train_config = sweep_config(entry, num_steps)
+        run = run_forgetting(gen, train_config, SWEEP_SETUP, progress=True)
         h = run.history
         final = whole_probe(gen, run.result.gen, before=base)
-        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(cfg), "history": h, "final": final,
+        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(train_config), "history": h, "final": final,
                                 "seconds": round(run.result.seconds, 1)})
         payload["seconds"] = round(time.perf_counter() - t0, 1)
         path.write_text(json.dumps(payload, indent=1, default=list) + "\n")
-        log(f"{sweep_key(entry):<24} domain {h[0]['domain_acc']:.2f} -> {h[-1]['domain_acc']:.2f}  "
+        log(f"{sweep_key(entry):<24} mc_acc {h[0]['mc_acc']:.2f} -> {h[-1]['mc_acc']:.2f}  "
             f"general {h[0]['general_acc']:.2f} -> {h[-1]['general_acc']:.2f} ({SWEEP_SETUP.num_probe} items), "
             f"{base:.2f} -> {final['general_acc_after']:.2f} (all {final['n_probe']})  {run.result.seconds:.0f} s")
     return payload
@@ -253,14 +253,14 @@ def _general(run: dict, num_probe: int | None = None) -> tuple[float, float, int
 
 
 def drop_and_gain(run: dict) -> dict:
-    """How much a run forgot (general_acc drop, on the whole probe where the run has it) and learnt (domain_acc gain).
+    """How much a run forgot (general_acc drop, on the whole probe where the run has it) and learnt (mc_acc gain).
 
-    Example: drop_and_gain({"history": [{"domain_acc": 0.25, "general_acc": 0.88}, {"domain_acc": 0.83, "general_acc": 0.69}]})
+    Example: drop_and_gain({"history": [{"mc_acc": 0.25, "general_acc": 0.88}, {"mc_acc": 0.83, "general_acc": 0.69}]})
     -> {"drop": 0.19, "gain": 0.58}
     """
     first, last = run["history"][0], run["history"][-1]
     before, after, _ = _general(run)
-    return {"drop": round(before - after, 4), "gain": round(last["domain_acc"] - first["domain_acc"], 4)}
+    return {"drop": round(before - after, 4), "gain": round(last["mc_acc"] - first["mc_acc"], 4)}
 
 
 def probe_change(run: dict, num_probe: int | None = None) -> dict:

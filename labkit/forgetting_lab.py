@@ -1,4 +1,4 @@
-"""The forgetting lab: train LoRA or full fine-tuning and watch domain_acc and general_acc move, live or at once.
+"""The forgetting lab: train LoRA or full fine-tuning and watch mc_acc and general_acc move, live or at once.
 
 What it holds: `ForgettingLab(gen)`, a widget built as every UI of `labkit.widgets` is (`.widget`,
 a plain method under every button, errors shown in `out`): the settings, Train/Stop, and the
@@ -37,7 +37,7 @@ def instant_run(method: str = "lora", rank: int = 16, lr: float = 2e-3, replay: 
 
 
 class ForgettingLab(_UI):
-    """The forgetting lab: settings, Train/Stop, a live plot of domain_acc and general_acc. Example: ForgettingLab(gen) (display it)."""
+    """The forgetting lab: settings, Train/Stop, a live plot of mc_acc and general_acc. Example: ForgettingLab(gen) (display it)."""
 
     def __init__(self, gen=None, setup=None):
         import ipywidgets as w
@@ -104,7 +104,7 @@ class ForgettingLab(_UI):
             self.status.value = "already training: press Stop first"
             return None
         try:
-            cfg = lab_config(**self.settings())
+            train_config = lab_config(**self.settings())
         except ValueError as exc:
             self.status.value = f"<b>error</b>: {html.escape(str(exc))}"
             self._show_error(exc)
@@ -114,10 +114,10 @@ class ForgettingLab(_UI):
         self.train_button.disabled, self.stop_button.disabled = True, False
         self.status.value = "loading the model ..." if self.gen is None else "scoring step 0 ..."
         if threaded:
-            self._thread = threading.Thread(target=self._work, args=(cfg,), daemon=True)
+            self._thread = threading.Thread(target=self._work, args=(train_config,), daemon=True)
             self._thread.start()
             return self._thread
-        self._work(cfg)
+        self._work(train_config)
         return self.run
 
     def stop(self) -> None:
@@ -130,19 +130,19 @@ class ForgettingLab(_UI):
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _point(self, rec: dict, cfg: TrainConfig) -> None:
+    def _point(self, rec: dict, train_config: TrainConfig) -> None:
         self.history.append(rec)
-        self.plot.value = curves_png(self.history, f"{cfg.method}, live")
-        self.status.value = (f"step {rec['step']} of {cfg.num_steps}: domain_acc {rec['domain_acc']:.2f}, "
+        self.plot.value = curves_png(self.history, f"{train_config.method}, live")
+        self.status.value = (f"step {rec['step']} of {train_config.num_steps}: mc_acc {rec['mc_acc']:.2f}, "
                              f"general_acc {rec['general_acc']:.2f} ({rec['seconds']:.0f} s)")
 
-    def _work(self, cfg: TrainConfig) -> None:
+    def _work(self, train_config: TrainConfig) -> None:
         try:
             if self.gen is None:
                 from labkit.models import load_generator
 
                 self.gen = load_generator()
-            self.run = run_forgetting(self.gen, cfg, self.setup, on_point=lambda rec: self._point(rec, cfg), stop=self._stop, progress=False)
+            self.run = run_forgetting(self.gen, train_config, self.setup, on_point=lambda rec: self._point(rec, train_config), stop=self._stop, progress=False)
             self.status.value = self.run.result.message + "; scoring the whole general probe ..."
             before = self.final["general_acc_before"] if self.final else None  # the base model scored once, not every run
             self.final = whole_probe(self.gen, self.run.result.gen, before=before)  # the curve's points use fewer items: the final figure uses all

@@ -1,4 +1,4 @@
-"""Forgetting plots: the fine-tuning track's figures, domain_acc (learning) and general_acc (forgetting) of runs.
+"""Forgetting plots: the fine-tuning track's figures, mc_acc (learning) and general_acc (forgetting) of runs.
 
 What it holds, each `plot_x(..., ax=None) -> Axes` as in `labkit.plots`: `plot_curves` (both
 scores against step), `plot_frontier` (one against the other along each run), `plot_compare`
@@ -19,11 +19,11 @@ from labkit.stats import wilson_interval
 
 
 def plot_curves(history: list[dict], ax=None, title: str | None = None, label: str = ""):
-    """domain_acc (learning) and general_acc (forgetting) against step. Example: plot_curves(run.history) -> Axes."""
+    """mc_acc (learning) and general_acc (forgetting) against step. Example: plot_curves(run.history) -> Axes."""
     ax = _axes(ax, (6, 3.6))
     steps = [h["step"] for h in history]
     tag = f" ({label})" if label else ""
-    ax.plot(steps, [h["domain_acc"] for h in history], "o-", color="tab:blue", label=f"new knowledge (domain_acc){tag}")
+    ax.plot(steps, [h["mc_acc"] for h in history], "o-", color="tab:blue", label=f"new knowledge (mc_acc){tag}")
     ax.plot(steps, [h["general_acc"] for h in history], "s--", color="tab:orange", label=f"general probe (general_acc){tag}")
     ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 choices)")
     ax.set_ylim(0, 1.02)
@@ -35,13 +35,13 @@ def plot_curves(history: list[dict], ax=None, title: str | None = None, label: s
 
 
 def plot_frontier(runs: list[dict], ax=None, title: str = "Learning versus forgetting"):
-    """general_acc against domain_acc along each run (one line per run, arrows show time). Example: plot_frontier(sweep["runs"][:3])."""
+    """general_acc against mc_acc along each run (one line per run, arrows show time). Example: plot_frontier(sweep["runs"][:3])."""
     ax = _axes(ax, (6, 3.6))
     for run in runs:
         h = run["history"]
-        line, = ax.plot([p["domain_acc"] for p in h], [p["general_acc"] for p in h], "o-", ms=3, label=run["key"])
-        ax.annotate(f"{h[-1]['step']}", (h[-1]["domain_acc"], h[-1]["general_acc"]), fontsize=7, color=line.get_color())
-    ax.set_xlabel("new knowledge: domain_acc (held-out paraphrases)")
+        line, = ax.plot([p["mc_acc"] for p in h], [p["general_acc"] for p in h], "o-", ms=3, label=run["key"])
+        ax.annotate(f"{h[-1]['step']}", (h[-1]["mc_acc"], h[-1]["general_acc"]), fontsize=7, color=line.get_color())
+    ax.set_xlabel("new knowledge: mc_acc (held-out paraphrases)")
     ax.set_ylabel("general_acc (general probe)")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
@@ -65,7 +65,7 @@ def plot_compare(runs: list[dict], metric: str = "general_acc", ax=None, title: 
 
 
 def plot_final_bars(runs: list[dict], ax=None, title: str = "After training"):
-    """Final domain_acc and general_acc of several runs as paired bars. Example: plot_final_bars(sweep["runs"]).
+    """Final mc_acc and general_acc of several runs as paired bars. Example: plot_final_bars(sweep["runs"]).
 
     general_acc is the run's whole-probe final score where it has one, drawn with its 95% interval.
     """
@@ -74,7 +74,7 @@ def plot_final_bars(runs: list[dict], ax=None, title: str = "After training"):
     x = range(len(runs))
     general = [r["final"]["general_acc_after"] if r.get("final") else r["history"][-1]["general_acc"] for r in runs]
     cis = [wilson_interval(g, r["final"]["n_probe"]) if r.get("final") else (g, g) for g, r in zip(general, runs, strict=True)]
-    ax.bar([i - 0.2 for i in x], [r["history"][-1]["domain_acc"] for r in runs], 0.4, label="domain_acc")
+    ax.bar([i - 0.2 for i in x], [r["history"][-1]["mc_acc"] for r in runs], 0.4, label="mc_acc")
     ax.bar([i + 0.2 for i in x], general, 0.4, label="general_acc (95% interval)",
            yerr=[[g - lo for g, (lo, _) in zip(general, cis, strict=True)], [hi - g for g, (_, hi) in zip(general, cis, strict=True)]], capsize=3)
     ax.set_xticks(list(x))

@@ -5,15 +5,15 @@ data/updates.jsonl changes facts of the knowledge base (a price, a warranty). Af
   timed; made once per run, into the run's `Setup`);
 - the fine-tune as it is (stale), and + RAG on the updated index;
 - its adapter trained further on the changed facts, replaying as many unchanged ones
-  ("retrained", `CompareConfig.retrain_steps`), with what that did to the unchanged facts;
+  ("retrained", `CompareConfig.num_retrain_steps`), with what that did to the unchanged facts;
 - the untrained models (RAG, the reading adapter) once per run (`untrained_after_update`), and
-  the RAFT model reading the updated index (`raft_freshness`), joined into one seed's figures
+  the RAFT model reading the updated index (`score_raft_freshness`), joined into one seed's figures
   by `join_freshness`. Each figure is the share of answers giving the new value and the old one,
   filed under `labkit.keys.After`'s names.
 
 What it leaves out: the rows before the change (`labkit.rows`) and running seeds (`labkit.compare`).
 
-Example: freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
+Example: score_freshness(setup, ccfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _answers(index: VectorIndex, gen, ccfg: CompareConfig, texts: list[str]) -> 
 def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> dict:
     """The untrained models' answers on the updated index: RAG's, and the reading adapter's if the run has its row
     (None where the adapter does not fit). Greedy and untrained, so the same for every seed: computed once per run;
-    `join_freshness` puts their figures beside each seed's. Example: untrained_after_update(setup, cfg)["RAG after update"][0] -> "$95 [1]."
+    `join_freshness` puts their figures beside each seed's. Example: untrained_after_update(setup, ccfg)["RAG after update"][0] -> "$95 [1]."
     """
     _, _, texts = changed_questions(setup.questions, setup.updates)
     out = {}
@@ -69,12 +69,12 @@ def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> di
     return out
 
 
-def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
+def score_freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
     """After the facts change: the fine-tune as it is (stale), + RAG on the updated index, and its adapter trained further
-    on the changed facts ("retrained": retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
-    models' figures (`untrained_after_update`) and the RAFT model's (`raft_freshness`) join them in `join_freshness`.
+    on the changed facts ("retrained": num_retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
+    models' figures (`untrained_after_update`) and the RAFT model's (`score_raft_freshness`) join them in `join_freshness`.
 
-    Example: freshness(setup, cfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
+    Example: score_freshness(setup, ccfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
     """
     questions, updates = setup.questions, setup.updates
     new_answers, asked, texts = changed_questions(questions, updates)
@@ -84,7 +84,7 @@ def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
     changed = updated_questions([q for q in questions if q["id"] in new_answers], updates)
     kept = [q for q in questions if q["id"] not in new_answers]
     replayed = kept[:: max(1, len(kept) // max(1, len(changed)))][: len(changed)]
-    retrained = train_lora(tuned, build_examples(setup.gen, changed + replayed, fact_statements=ccfg.fact_statements), ccfg, seed, ccfg.retrain_steps)
+    retrained = train_lora(tuned, build_examples(setup.gen, changed + replayed, fact_statements=ccfg.fact_statements), ccfg, seed, ccfg.num_retrain_steps)
     redone = [clean_answer(a) for a in retrained.gen.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
     kept_items = heldout_questions(kept)
     kept_texts = [it["asked"] for it in kept_items]
@@ -92,7 +92,7 @@ def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
     update = setup.update_info
     return {"n_updates": len(updates), "n_questions": len(asked),
             "update_s": update["seconds"], "update_per_document_s": update["per_document_s"],
-            "retrain_s": round(retrained.train_s, 2), "retrain_steps": ccfg.retrain_steps, "n_kept": len(kept_items),
+            "retrain_s": round(retrained.train_s, 2), "num_retrain_steps": ccfg.num_retrain_steps, "n_kept": len(kept_items),
             # the unchanged facts, before and after the update training: what the update cost the rest
             "kept_acc_before": _share_right(kept_before, kept_items), "kept_acc_after": _share_right(kept_after, kept_items),
             After.FINE_TUNED_RAG: share_new(with_rag, asked, new_answers),
@@ -102,20 +102,20 @@ def freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
                         for t, it, s_, r in zip(texts, asked, stale, redone, strict=True)]}
 
 
-def raft_freshness(setup: Setup, ccfg: CompareConfig, raft) -> dict:
+def score_raft_freshness(setup: Setup, ccfg: CompareConfig, raft) -> dict:
     """The RAFT model reading the updated index: the share of answers about changed facts that give the new value.
 
-    Example: raft_freshness(setup, cfg, raft.gen) -> {"new": 0.68, "old": 0.04}
+    Example: score_raft_freshness(setup, ccfg, raft.gen) -> {"new": 0.68, "old": 0.04}
     """
     new_answers, asked, texts = changed_questions(setup.questions, setup.updates)
     return share_new(_answers(setup.updated, raft, ccfg, texts), asked, new_answers)
 
 
 def join_freshness(setup: Setup, fresh: dict, raft_fresh: dict | None, after_update: dict) -> dict:
-    """One seed's freshness figures: the fine-tune's (`freshness`), the untrained models' (`untrained_after_update`'s
+    """One seed's freshness figures: the fine-tune's (`score_freshness`), the untrained models' (`untrained_after_update`'s
     answers) and the RAFT model's, in one dict (RAG first, records last; the parts stay as they were).
 
-    Example: join_freshness(setup, f, r, untrained_after_update(setup, cfg))["RAG after update"] -> {"new": 0.85, "old": 0.1}
+    Example: join_freshness(setup, f, r, untrained_after_update(setup, ccfg))["RAG after update"] -> {"new": 0.85, "old": 0.1}
     """
     new_answers, asked, _ = changed_questions(setup.questions, setup.updates)
     after, reader = after_update[After.RAG], after_update.get(After.READER_RAG)

@@ -2,11 +2,12 @@
 
 What it holds: `Approach` (the scoreboard's rows) and `APPROACHES` (them in scoreboard order);
 `After` (the freshness figures: each approach after the facts change) and `AFTER_UPDATE` (them
-in the order a run writes them). The values are plain strings, not an Enum: `data/results.json`,
+in the order a run writes them); `OLD_NAMES` and `renamed`: a record written under the keys' former names read
+under today's. The values are plain strings, not an Enum: `data/results.json`,
 the README and saved runs hold them, so a value never changes; code names the constant.
 
 What it leaves out: the behaviour experiment's approaches (`zero_shot`, `few_shot`, `lora`: keys
-of `behaviour.run_behaviour`'s dict) and the hybrid's (`hybrid.HYBRID_APPROACHES`), and every
+of `behaviour.run_behaviour`'s dict) and behaviour + facts' (`behaviour_facts.BEHAVIOUR_FACTS_APPROACHES`), and every
 metric's name (`labkit.evaluate`).
 
 Example: Approach.FINE_TUNED_RAG -> "fine-tuned + RAG"; After.STALE -> "fine-tuned (stale)"
@@ -46,3 +47,19 @@ class After:
 
 
 AFTER_UPDATE = (After.RAG, After.FINE_TUNED_RAG, After.STALE, After.RETRAINED, After.READER_RAG, After.RAFT_RAG)
+
+
+# Keys a results record written before issue 25's renames holds, and their names now: `renamed` reads such a record
+# (a learner's cached run, a results.json `labkit publish` is given) under today's names.
+OLD_NAMES = {"docs_steps": "num_docs_steps", "raft_steps": "num_raft_steps", "retrain_steps": "num_retrain_steps",
+             "behaviour_steps": "num_behaviour_steps", "hybrid_messages": "num_fact_messages", "hybrid": "behaviour_facts"}
+
+
+def renamed(record):
+    """A results record with every key of OLD_NAMES under its new name, values untouched (a copy; others as they are).
+
+    Example: renamed({"config": {"raft_steps": 60}}) -> {"config": {"num_raft_steps": 60}}
+    """
+    if isinstance(record, dict):
+        return {OLD_NAMES.get(k, k): renamed(v) for k, v in record.items()}
+    return [renamed(v) for v in record] if isinstance(record, list) else record

@@ -41,12 +41,12 @@ class Limit:
 _TWO_HOURS = "steps are about two hours of training at the pace make report measured"
 LIMITS: dict[str, Limit] = {
     "num_steps": Limit(True, 0, 8000, f"0 trains nothing (the scores after are the base model's); 8000 {_TWO_HOURS} (120 steps in 103 s)"),
-    "docs_steps": Limit(True, 1, 3000, f"the documents-only fine-tune needs a step; 3000 {_TWO_HOURS} (48 steps in 113 s)"),
-    "raft_steps": Limit(True, 1, 2000, f"the retrieval-aware fine-tune needs a step; 2000 {_TWO_HOURS} (60 steps in 206 s)"),
-    "retrain_steps": Limit(True, 1, 8000, "bringing the adapter up to date needs a step; 8000 (num_steps' ceiling: every training "
+    "num_docs_steps": Limit(True, 1, 3000, f"the documents-only fine-tune needs a step; 3000 {_TWO_HOURS} (48 steps in 113 s)"),
+    "num_raft_steps": Limit(True, 1, 2000, f"the retrieval-aware fine-tune needs a step; 2000 {_TWO_HOURS} (60 steps in 206 s)"),
+    "num_retrain_steps": Limit(True, 1, 8000, "bringing the adapter up to date needs a step; 8000 (num_steps' ceiling: every training "
                                          "is a TrainConfig) are about 1.6 hours at the pace make report measured (48 steps in 34 s)"),
-    "behaviour_steps": Limit(True, 1, 2500, f"the triage LoRA needs a step; 2500 {_TWO_HOURS} (80 steps in 221 s)"),
-    "reader_steps": Limit(True, 1, 1000, "the reading adapter needs a step; 1000 steps are about two hours of training "
+    "num_behaviour_steps": Limit(True, 1, 2500, f"the triage LoRA needs a step; 2500 {_TWO_HOURS} (80 steps in 221 s)"),
+    "num_reader_steps": Limit(True, 1, 1000, "the reading adapter needs a step; 1000 steps are about two hours of training "
                                         "(the shipped one took 444 s for 64 steps on 2 cores, data/reader/labkit.json)"),
     "batch_size": Limit(True, 1, 64, "a step holds its whole batch in memory at once: 64 is 8 times the kit's 8"),
     "raft_batch_size": Limit(True, 1, 32, "a step holds its whole batch of ~450-token RAFT prompts in memory at once: 32 is 8 times the kit's 4"),
@@ -66,7 +66,7 @@ LIMITS: dict[str, Limit] = {
     "num_updates": Limit(True, 1, 16, "16 of data/updates.jsonl's fact changes are in trained documents (all applies every one)"),
     "num_probe": Limit(True, 1, 120, "data/general_probe.jsonl holds 120 items (all scores every one)"),
     "behaviour_num_test": Limit(True, 1, 88, "data/triage.jsonl holds 88 test messages (all scores every one)"),
-    "hybrid_messages": Limit(True, 0, 57, "0 skips the hybrid; there are 57 product-fact questions to ask (labkit.hybrid.fact_messages)"),
+    "num_fact_messages": Limit(True, 0, 57, "0 skips behaviour + facts; there are 57 product-fact questions to ask (labkit.behaviour_facts.fact_messages)"),
     "seeds": Limit(True, 1, 20, "one whole run per seed: make report's 3 took 23 minutes, so 20 are about two and a half hours"),
     "seed": Limit(True, 0, 2**32 - 1, "NumPy takes seeds from 0 to 2**32 - 1 (labkit.config.set_seed seeds it)"),
     "workers": Limit(True, 1, lambda: os.cpu_count() or 1, "each worker process gets at least one core of its own (and peaks at about 6 GB)",

@@ -169,10 +169,10 @@ class Generator:
         single = isinstance(prompts, str) or prompts is None
         prompts = [prompts] if single else list(prompts)
         prompts = [check_question(p) for p in prompts]
-        cfg = get_config()
-        max_new_tokens = max(1, min(int(max_new_tokens), cfg.max_new_tokens_limit))
+        kit = get_config()
+        max_new_tokens = max(1, min(int(max_new_tokens), kit.max_new_tokens_limit))
         texts = [self.chat_prompt(p, system) if chat else p for p in prompts]
-        limit = min(cfg.max_prompt_tokens, self.max_context - max_new_tokens)
+        limit = min(kit.max_prompt_tokens, self.max_context - max_new_tokens)
         tok = self.tokenizer
         tok.padding_side = "left"
         tok.truncation_side = "left"
@@ -291,8 +291,8 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
     ModelNotAvailableError with what to do.
     """
     _set_threads()
-    cfg = get_config()
-    device = check_device(device or cfg.device)
+    kit = get_config()
+    device = check_device(device or kit.device)
     t0 = time.perf_counter()
     gguf_file = Path(str(name)).expanduser() if str(name or "").lower().endswith(".gguf") else None
     if gguf_file is not None and not gguf_file.is_file():

@@ -3,7 +3,7 @@
 What it holds:
 - `mc_scores` / `mc_accuracy`: which of several choices the model finds most likely as its
   answer (summed log-probability of its tokens), batched, the prompt encoded once. Fast and
-  deterministic: the one multiple-choice scorer, used for the general probe, for domain_acc
+  deterministic: the one multiple-choice scorer, used for the general probe, for mc_acc
   and to watch forgetting during training.
 - `MCItem`, `mc_items_from_qa`, `mc_items_from_probe`: the items, from QA records (the answer
   among its distractors, in a seeded order) or from general-probe records.

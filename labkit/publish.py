@@ -15,16 +15,16 @@ import json
 import math
 from pathlib import Path
 
+from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
 from labkit.config import REPO_ROOT
 from labkit.data import SHIPPED_PATH
-from labkit.hybrid import HYBRID_APPROACHES
-from labkit.keys import After
+from labkit.keys import After, renamed
 from labkit.readme import RESULTS, readme_markdown, replace_block
 from labkit.report import (
+    behaviour_facts_markdown,
     cost_markdown,
     cost_over_time_markdown,
     freshness_markdown,
-    hybrid_markdown,
     miss_split_markdown,
     scoreboard_markdown,
 )
@@ -90,10 +90,10 @@ def check_results(results, source: str = "the results") -> dict:
     walk(results)
     if results.get("quick", _MISSING) is not False:
         fail(("quick",), results.get("quick", _MISSING), "false (a full run)")
-    cfg = need(results, (), "config", _OBJECT)
-    need(cfg, ("config",), "seeds", (lambda v: isinstance(v, list) and v != [], "a non-empty list"))
+    run_config = need(results, (), "config", _OBJECT)
+    need(run_config, ("config",), "seeds", (lambda v: isinstance(v, list) and v != [], "a non-empty list"))
     for key in ("rank", "num_steps", "top_k"):
-        need(cfg, ("config",), key, _NUMBER)
+        need(run_config, ("config",), key, _NUMBER)
     need(results, (), "seconds", (lambda v: _number(v) and v >= 0, "a number of seconds"))
     seeds = need(results, (), "seeds", (lambda v: isinstance(v, list) and v != [] and all(isinstance(x, dict) for x in v),
                                         "a non-empty list of objects, one per seed"))
@@ -125,7 +125,7 @@ def check_results(results, source: str = "the results") -> dict:
         for key in ("update_s", "retrain_s", "n_updates"):
             stat(fr, ("freshness",), key, optional=False)
         if fr.get("kept_acc_before"):
-            for key in ("kept_acc_before", "kept_acc_after", "retrain_steps"):
+            for key in ("kept_acc_before", "kept_acc_after", "num_retrain_steps"):
                 stat(fr, ("freshness",), key, optional=False)
     b = need(results, (), "behaviour", _OBJECT, optional=True)
     if b is not None:
@@ -138,16 +138,16 @@ def check_results(results, source: str = "the results") -> dict:
                 need(row, ("behaviour", name), key, _RATE)
             for key in ("prompt_tokens", "seconds_per_message"):
                 need(row, ("behaviour", name), key, _NUMBER)
-        h = need(b, ("behaviour",), "hybrid", _OBJECT, optional=True)
+        h = need(b, ("behaviour",), "behaviour_facts", _OBJECT, optional=True)
         if h is not None:
             for key in ("num_messages", "num_changed"):
-                need(h, ("behaviour", "hybrid"), key, _COUNT)
+                need(h, ("behaviour", "behaviour_facts"), key, _COUNT)
             for when in ("before", "after"):
-                for approach in HYBRID_APPROACHES:
-                    row = need(need(h, ("behaviour", "hybrid"), when, _OBJECT), ("behaviour", "hybrid", when), approach, _OBJECT)
-                    need(row, ("behaviour", "hybrid", when, approach), "n", _COUNT)
+                for approach in BEHAVIOUR_FACTS_APPROACHES:
+                    row = need(need(h, ("behaviour", "behaviour_facts"), when, _OBJECT), ("behaviour", "behaviour_facts", when), approach, _OBJECT)
+                    need(row, ("behaviour", "behaviour_facts", when, approach), "n", _COUNT)
                     for key in ("format_compliance", "label_accuracy", "fact_accuracy"):
-                        need(row, ("behaviour", "hybrid", when, approach), key, _RATE)
+                        need(row, ("behaviour", "behaviour_facts", when, approach), key, _RATE)
     cp = need(results, (), "cost_projection", _OBJECT, optional=True)
     if cp is not None:
         need(results, (), "train_tokens_per_s", _NUMBER)
@@ -159,7 +159,7 @@ def check_results(results, source: str = "the results") -> dict:
     try:  # what is not spelled out above (the costs' per-row seconds, say) is checked by making every text from it
         _ = [readme_markdown({**results, "published": {}}), scoreboard_markdown(board), miss_split_markdown(board),
                 freshness_markdown(fr), *([cost_markdown(cp)] if cp else []), *([cost_over_time_markdown(results)] if fr else []),
-                *([hybrid_markdown(b["hybrid"])] if b and b.get("hybrid") else [])]
+                *([behaviour_facts_markdown(b["behaviour_facts"])] if b and b.get("behaviour_facts") else [])]
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, ZeroDivisionError) as exc:
         raise ValueError(f"{source}: the README section or the report cannot be made from it ({type(exc).__name__}: {exc}); {fix}") from None
     return results
@@ -212,7 +212,7 @@ def publish(results_path, commit: str = "", readme=None, shipped=None, note: str
     if not path.is_file():
         raise FileNotFoundError(f"no results file at {path}: `make report` writes reports/results.json (a full-mode run)")
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        results = renamed(json.loads(path.read_text(encoding="utf-8")))  # a record from before the keys' renames too
     except ValueError as exc:  # not JSON, or not UTF-8
         raise ValueError(f"{path} is not a JSON results file ({exc}); publish the results.json `make report` wrote") from None
     check_results(results, source=str(path))

@@ -213,8 +213,8 @@ class RAG:
         start = time.perf_counter()
         all_hits = self.index.search_many(questions, self.top_k)
         retrieve_s = (time.perf_counter() - start) / max(1, len(questions))
-        cfg = get_config()
-        limit = min(cfg.max_prompt_tokens, self.gen.max_context - min(self.max_new_tokens, cfg.max_new_tokens_limit))
+        kit = get_config()
+        limit = min(kit.max_prompt_tokens, self.gen.max_context - min(self.max_new_tokens, kit.max_new_tokens_limit))
         fitted = [fit_prompt(self.gen, q, sources_from_hits(h), limit, self.instruction, self.max_words) for q, h in zip(questions, all_hits, strict=True)]
         start = time.perf_counter()
         raws = self.gen.generate([p for p, _, _ in fitted], max_new_tokens=self.max_new_tokens, batch_size=batch_size)

@@ -1,6 +1,6 @@
 """The reading adapter: a small LoRA whose only job is to read the numbered sources it is given.
 
-The hybrid of the seeds in its purest form: fine-tune the *behaviour*, retrieve the *facts*.
+The behaviour + facts idea in its purest form: fine-tune the *behaviour*, retrieve the *facts*.
 The plain 135M model often answers a RAG prompt with a citation marker or an echo of the
 question even when the right source is in front of it; this adapter is trained (RAFT-style,
 arXiv 2403.10131) to pick the source that holds the answer among distractors, copy a short
@@ -68,7 +68,7 @@ def _shown(source_text: str) -> str:
     return " ".join(source_text.split()[:MAX_SOURCE_WORDS])  # what the prompt shows of a chunk
 
 
-def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None = None, unseen=()) -> list:
+def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConfig | None = None, unseen=()) -> list:
     """Training examples: the RAG prompt of each question's training wording and its target.
 
     Example: reader_examples(gen, index, qa[:1])[0].target -> "$89 [2].<|im_end|>"
@@ -78,11 +78,11 @@ def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None 
     without the answer and teaches ABSTAIN. Questions whose answer no chunk shows are skipped.
     No chunk of an `unseen` document is ever shown (not even as a distractor): their facts stay untaught.
     """
-    cfg = cfg or ReaderConfig()
-    rng = random.Random(cfg.seed)
+    reader_config = reader_config or ReaderConfig()
+    rng = random.Random(reader_config.seed)
     end = gen.end_of_turn()
     unseen = set(unseen)
-    hits = index.search_many([q["question"] for q in questions], max(cfg.top_k * 4, 12) + 4 * len(unseen))
+    hits = index.search_many([q["question"] for q in questions], max(reader_config.top_k * 4, 12) + 4 * len(unseen))
     examples = []
     for q, found in zip(questions, hits, strict=True):
         found = [h for h in found if h.chunk.doc_id not in unseen]
@@ -92,31 +92,31 @@ def reader_examples(gen, index, questions: list[dict], cfg: ReaderConfig | None 
             holds = [Hit(c, 0.0, 0) for c in index.chunks.values() if c.doc_id in q["doc_ids"] and is_match(_shown(c.text), accepted)]
         if not holds:
             continue
-        chosen = found[: cfg.top_k]
+        chosen = found[: reader_config.top_k]
         if not any(h in holds for h in chosen):
-            chosen = [*chosen[: cfg.top_k - 1], holds[0]]
+            chosen = [*chosen[: reader_config.top_k - 1], holds[0]]
         chosen = rng.sample(chosen, len(chosen))
         sources = sources_from_hits(chosen)
         number = next(s.number for s, h in zip(sources, chosen, strict=True) if h in holds)
         prompt = gen.chat_prompt(build_prompt(q["question"], sources))
         examples.append(Example(prompt, f"{q['answer']} [{number}].{end}", "reader", q["id"]))
-        if rng.random() < cfg.abstain_share:
+        if rng.random() < reader_config.abstain_share:
             others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and not is_match(_shown(h.chunk.text), accepted)]
-            if len(others) >= cfg.top_k:
-                prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: cfg.top_k])))
+            if len(others) >= reader_config.top_k:
+                prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: reader_config.top_k])))
                 examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))
     return examples
 
 
-def train_reader(gen, index, questions: list[dict], cfg: ReaderConfig | None = None, progress: bool = True, unseen=()):
+def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig | None = None, progress: bool = True, unseen=()):
     """Train the reading adapter on the trainable questions' examples (no chunk of an `unseen` document shown); returns
     (TrainResult, examples). Example: result, examples = train_reader(gen, index, trainable, unseen=held); result.train_s -> 540.2
     """
-    cfg = cfg or ReaderConfig()
-    examples = reader_examples(gen, index, questions, cfg, unseen)
-    tcfg = make_config(rank=cfg.rank, lr=cfg.lr, num_steps=cfg.num_steps, batch_size=cfg.batch_size, max_len=640,
-                       seed=cfg.seed, fact_statements=0)
-    return train(gen, examples, tcfg, progress=progress), examples
+    reader_config = reader_config or ReaderConfig()
+    examples = reader_examples(gen, index, questions, reader_config, unseen)
+    train_config = make_config(rank=reader_config.rank, lr=reader_config.lr, num_steps=reader_config.num_steps,
+                               batch_size=reader_config.batch_size, max_len=640, seed=reader_config.seed, fact_statements=0)
+    return train(gen, examples, train_config, progress=progress), examples
 
 
 # ---------------------------------------------------------------- the shipped adapter
@@ -130,9 +130,9 @@ def base_fingerprint(gen) -> str:
     without hashing all ~540 MB.
     """
     model = causal_lm(gen.model)
-    cfg = model.config
+    model_config = model.config
     head = model.get_input_embeddings().weight[:16].detach().to("cpu", torch.float32).contiguous()
-    shape = f"{cfg.model_type}:{cfg.hidden_size}:{cfg.num_hidden_layers}:{cfg.vocab_size}"
+    shape = f"{model_config.model_type}:{model_config.hidden_size}:{model_config.num_hidden_layers}:{model_config.vocab_size}"
     return hashlib.sha256(shape.encode() + head.numpy().round(4).tobytes()).hexdigest()[:16]
 
 

@@ -99,11 +99,11 @@ def readme_section(title: str, readme=README) -> str:
 
 def provenance(results: dict) -> str:
     """Where and how a run was measured, in one sentence. Example: provenance(load_shipped()) -> "`make report` ran ... in 52 minutes (...)"."""
-    cfg, info = results["config"], results.get("published", {})
+    run_config, info = results["config"], results.get("published", {})
     return (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
             f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
-            f"the embedded SmolLM2-135M-Instruct, {len(cfg['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
-            f"paraphrases per seed, LoRA rank {cfg['rank']}, {cfg['num_steps']} steps"
+            f"the embedded SmolLM2-135M-Instruct, {len(run_config['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
+            f"paraphrases per seed, LoRA rank {run_config['rank']}, {run_config['num_steps']} steps"
             + (f", training matmuls in {results['train_precision']}" if results.get("train_precision") else "")
             + (f", answering matmuls in {results['answer_precision']}" if results.get("answer_precision") else "")
             + (f", {results['workers']} worker processes side by side" if results.get("workers", 1) > 1 else "") + "."

@@ -2,8 +2,8 @@
 
 What it holds:
 - `fmt`: one mean ± spread cell; `scoreboard_markdown`, `miss_split_markdown`, `freshness_markdown`,
-  `cost_markdown`, `cost_over_time_markdown`, `hybrid_markdown` (the seeds' hybrid), `reader_markdown` (the
-  shipped reading adapter's record): the tables; `meaning` and `hybrid_findings`: the findings, each sentence
+  `cost_markdown`, `cost_over_time_markdown`, `behaviour_facts_markdown` (behaviour + facts), `reader_markdown` (the
+  shipped reading adapter's record): the tables; `meaning` and `behaviour_facts_findings`: the findings, each sentence
   computed from the numbers (it says so when a finding of the literature does not hold on this run).
 - `write_report`: report.md, the PNG charts (drawn by `labkit.plots`) and results.json.
 - `save_latest` / `load_latest`: the last run's results in the cache, so notebook 07 can
@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
 from labkit.config import get_config
 from labkit.data import reader_info
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS
-from labkit.hybrid import HYBRID_APPROACHES
-from labkit.keys import After, Approach
+from labkit.keys import After, Approach, renamed
 from labkit.stats import intervals_overlap, rate_text, wilson_interval
 
 
@@ -102,7 +102,7 @@ def freshness_markdown(freshness: dict | None) -> str:
     lines.append("")
     lines.append(f"Index update: {fmt(freshness['update_s'], 'x_s')} s for {fmt(freshness['n_updates'], 'prompt_tokens')} documents; "
                  f"retraining: {fmt(freshness['retrain_s'], 'x_s')} s"
-                 + (f" ({fmt(freshness['retrain_steps'], 'prompt_tokens')} steps continuing the fine-tuned adapter on the changed facts "
+                 + (f" ({fmt(freshness['num_retrain_steps'], 'prompt_tokens')} steps continuing the fine-tuned adapter on the changed facts "
                     f"plus as many unchanged ones; the unchanged facts' accuracy went from {fmt(freshness['kept_acc_before'])} to "
                     f"{fmt(freshness['kept_acc_after'])})." if freshness.get("kept_acc_before") else "."))
     return "\n".join(lines)
@@ -141,15 +141,15 @@ def _rate(scores: dict, key: str) -> str:
     return rate_text(scores[key], scores["n"], show_n=False)
 
 
-def hybrid_markdown(result: dict) -> str:
-    """The hybrid's table: per approach, format, intent and fact accuracy before the update and fact accuracy after.
+def behaviour_facts_markdown(result: dict) -> str:
+    """Behaviour + facts' table: per approach, format, intent and fact accuracy before the update and fact accuracy after.
 
-    Example: hybrid_markdown(results["behaviour"]["hybrid"]).splitlines()[0] -> "| approach | format compliance (n=24) | ..."
+    Example: behaviour_facts_markdown(results["behaviour"]["behaviour_facts"]).splitlines()[0] -> "| approach | format compliance (n=24) | ..."
     """
     n, m = result["num_messages"], result["num_changed"]
     lines = [f"| approach | format compliance (n={n}) | intent right (n={n}) | fact right (n={n}) | fact right after the update (n={m}) |",
              "|---|---|---|---|---|"]
-    for approach in HYBRID_APPROACHES:
+    for approach in BEHAVIOUR_FACTS_APPROACHES:
         b, a = result["before"][approach], result["after"][approach]
         lines.append(f"| {approach} | {_rate(b, 'format_compliance')} | {_rate(b, 'label_accuracy')} | {_rate(b, 'fact_accuracy')} "
                      f"| {_rate(a, 'fact_accuracy')} |")
@@ -159,7 +159,7 @@ def hybrid_markdown(result: dict) -> str:
 def _best(result: dict, when: str, key: str) -> str:
     """Which approaches lead on one figure: the top one and every one whose 95% interval overlaps it (no measurable
     difference between them), and the ones measurably behind."""
-    scores = {a: result[when][a] for a in HYBRID_APPROACHES}
+    scores = {a: result[when][a] for a in BEHAVIOUR_FACTS_APPROACHES}
     ci = {a: wilson_interval(scores[a][key], scores[a]["n"]) for a in scores}
     top = max(scores, key=lambda a: scores[a][key])
     leaders = [a for a in scores if a == top or intervals_overlap(ci[a], ci[top])]
@@ -168,15 +168,15 @@ def _best(result: dict, when: str, key: str) -> str:
     return lead + (f", measurably ahead of {' and '.join(behind)}" if behind else ", none measurably behind")
 
 
-def hybrid_findings(result: dict) -> str:
-    """One bullet of what the hybrid measured, every figure from the result.
+def behaviour_facts_findings(result: dict) -> str:
+    """One bullet of what behaviour + facts measured, every figure from the result.
 
-    Example: hybrid_findings(h) -> "- The seeds' hybrid (24 support messages asking a product fact): format compliance ..."
+    Example: behaviour_facts_findings(h) -> "- Behaviour + facts (24 support messages asking a product fact): format compliance ..."
     """
     b, a = result["before"], result["after"]
-    return (f"- The seeds' hybrid ({result['num_messages']} support messages asking a product fact, reply in the triage format): "
+    return (f"- Behaviour + facts ({result['num_messages']} support messages asking a product fact, reply in the triage format): "
             + "; ".join(f"{x} format {_rate(b[x], 'format_compliance')}, fact {_rate(b[x], 'fact_accuracy')}, after the update "
-                        f"{_rate(a[x], 'fact_accuracy')} (n={a[x]['n']})" for x in HYBRID_APPROACHES)
+                        f"{_rate(a[x], 'fact_accuracy')} (n={a[x]['n']})" for x in BEHAVIOUR_FACTS_APPROACHES)
             + f". Format: {_best(result, 'before', 'format_compliance')}. Facts: {_best(result, 'before', 'fact_accuracy')}; after the "
             f"update: {_best(result, 'after', 'fact_accuracy')}.")
 
@@ -186,11 +186,11 @@ def reader_markdown(info: dict) -> str:
     block of README.md and data/README.md (`labkit.readme.READER`). Example: reader_markdown(reader_info()).splitlines()[0]
     -> "`labkit train-reader` trained it in 444 s ..."
     """
-    cfg = info["reader_config"]
-    lines = [f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {cfg['batch_size']}, "
+    reader_config = info["reader_config"]
+    lines = [f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {reader_config['batch_size']}, "
              f"{info['tokens']} tokens, {info['precision']} matmuls, 2 CPU cores) on {info['examples']} examples "
              f"({info['abstain_examples']} of them abstentions) from the {info['train_questions']} questions of "
-             f"{info['train_documents']} documents; rank {cfg['rank']}, lr {cfg['lr']}, seed {cfg['seed']}, "
+             f"{info['train_documents']} documents; rank {reader_config['rank']}, lr {reader_config['lr']}, seed {reader_config['seed']}, "
              f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
              f"{', '.join(info['held_out_documents'])}.", ""]
     evaluation = info.get("evaluation")
@@ -282,8 +282,8 @@ def meaning(results: dict) -> list[str]:
                      f"label accuracy {rate_text(b['zero_shot']['label_accuracy'], n)} / {rate_text(b['few_shot']['label_accuracy'], n)} / "
                      f"{rate_text(b['lora']['label_accuracy'], n)}: {labels}, from a {b['lora']['prompt_tokens']:.0f}-token prompt instead of "
                      f"{b['few_shot']['prompt_tokens']:.0f}.")
-        if b.get("hybrid"):
-            lines.append(hybrid_findings(b["hybrid"]))
+        if b.get("behaviour_facts"):
+            lines.append(behaviour_facts_findings(b["behaviour_facts"]))
     return lines
 
 
@@ -310,11 +310,11 @@ def write_report(results: dict, out) -> Path:
         fig.tight_layout()
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
-    cfg = results["config"]
+    run_config = results["config"]
     md = ["# labkit: side by side", "",
-          f"SmolLM2-135M-Instruct (embedded), {len(cfg['seeds'])} seed(s) {cfg['seeds']}, "
-          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {cfg['rank']}, {cfg['num_steps']} steps, "
-          f"top_k {cfg['top_k']}; {'quick' if results.get('quick') else 'full'} mode, {results.get('seconds', 0):.0f} s in all. "
+          f"SmolLM2-135M-Instruct (embedded), {len(run_config['seeds'])} seed(s) {run_config['seeds']}, "
+          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {run_config['rank']}, {run_config['num_steps']} steps, "
+          f"top_k {run_config['top_k']}; {'quick' if results.get('quick') else 'full'} mode, {results.get('seconds', 0):.0f} s in all. "
           "Cells are mean ± sample standard deviation over seeds. Closed-book and RAG involve no training and decode greedily, "
           "so they run once and show no spread. Multiple choice is n/a for RAG rows (it scores stored knowledge, not reading).",
           "", "## Scoreboard", "", scoreboard_markdown(results["scoreboard"]), "", "![scoreboard](scoreboard.png)", "",
@@ -331,7 +331,7 @@ def write_report(results: dict, out) -> Path:
     if b:
         md += ["## Behaviour: triage (fine-tuning's home ground)", "",
                f"{b['num_test']} test messages; few-shot uses the {b['top_k']} most similar training messages; LoRA {b['num_steps']} steps; "
-               f"one seed ({cfg['seeds'][0]}), to keep the report's time down.", "",
+               f"one seed ({run_config['seeds'][0]}), to keep the report's time down.", "",
                "| approach | label accuracy | format compliance | priority accuracy | prompt tokens | s per message |", "|---|---|---|---|---|---|"]
         for name in ("zero_shot", "few_shot", "lora"):
             r = b[name]
@@ -339,13 +339,13 @@ def write_report(results: dict, out) -> Path:
             md.append(f"| {name} | {rate_text(r['label_accuracy'], n)} | {rate_text(r['format_compliance'], n)} | {rate_text(r['priority_accuracy'], n)} "
                       f"| {r['prompt_tokens']:.0f} | {r['seconds_per_message']:.2f} |")
         md.append("")
-        if b.get("hybrid"):
-            h = b["hybrid"]
-            md += ["## The seeds' hybrid: fine-tune the behaviour, retrieve the facts", "",
+        if b.get("behaviour_facts"):
+            h = b["behaviour_facts"]
+            md += ["## Behaviour + facts: fine-tune the behaviour, retrieve the facts", "",
                    f"{h['num_messages']} support messages asking a product fact (held-out wordings of the kit's questions), to be "
                    f"answered in the triage format with the fact in the reply; {h['num_changed']} of the facts then change "
                    f"(data/updates.jsonl re-embedded into a copy of the index, the LoRA not retrained). Sources: top {h['top_k']}.", "",
-                   hybrid_markdown(h), ""]
+                   behaviour_facts_markdown(h), ""]
     cp = results.get("cost_projection")
     if cp:
         md += ["## Cost projection (estimates, not measurements)", "",
@@ -379,4 +379,4 @@ def save_latest(results: dict) -> Path:
 def load_latest() -> dict | None:
     """The cached results of the last run, or None. Example: load_latest()["scoreboard"]["RAG"]."""
     path = latest_path()
-    return json.loads(path.read_text()) if path.is_file() else None
+    return renamed(json.loads(path.read_text())) if path.is_file() else None  # a run cached before the keys' renames too

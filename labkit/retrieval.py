@@ -12,7 +12,7 @@ What it holds:
 
 What it leaves out: embedding texts (`labkit.embedding`), the cache of a folder's index
 (`labkit.folder_index`), an index's recall@k and MRR (`labkit.evaluate.evaluate_retrieval`),
-prompting and generation (`labkit.rag`), hybrid/keyword search, re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
+prompting and generation (`labkit.rag`), keyword search beside vectors, re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
 """
 
 from __future__ import annotations

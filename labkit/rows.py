@@ -15,7 +15,7 @@ and its costs.
 What it leaves out: how a row is scored (`labkit.scoreboard`), the facts changing
 (`labkit.freshness`), putting rows together into seeds and runs (`labkit.compare`).
 
-Example: row_rag(setup, cfg, row_closed_book(setup, cfg))["accuracy"] -> 0.27
+Example: row_rag(setup, ccfg, row_closed_book(setup, ccfg))["accuracy"] -> 0.27
 """
 
 from __future__ import annotations
@@ -129,11 +129,11 @@ def raft_examples(gen, index, questions: list[dict], top_k: int = 3) -> list[Exa
 def train_lora(gen, examples, ccfg: CompareConfig, seed: int, num_steps: int | None = None, **more):
     """A LoRA of the run's rank and learning rate on the examples (num_steps: the knowledge fine-tunes' unless given).
 
-    Example: train_lora(setup.gen, build_examples(setup.gen, qs), cfg, 0).train_s -> 41.2
+    Example: train_lora(setup.gen, build_examples(setup.gen, qs), ccfg, 0).train_s -> 41.2
     """
-    cfg = make_config(rank=ccfg.rank, lr=ccfg.lr, num_steps=num_steps or ccfg.num_steps, seed=seed,
+    train_config = make_config(rank=ccfg.rank, lr=ccfg.lr, num_steps=num_steps or ccfg.num_steps, seed=seed,
                       fact_statements=ccfg.fact_statements, **more)
-    return train(gen, examples, cfg, progress=True)  # a bar with an ETA: trainings take minutes
+    return train(gen, examples, train_config, progress=True)  # a bar with an ETA: trainings take minutes
 
 
 def save_row_adapter(result, approach: str) -> int:
@@ -145,14 +145,14 @@ def save_row_adapter(result, approach: str) -> int:
 
 
 def row_closed_book(setup: Setup, ccfg: CompareConfig) -> dict:
-    """The base model with no sources. Example: row_closed_book(setup, cfg)["accuracy"] -> 0.07."""
+    """The base model with no sources. Example: row_closed_book(setup, ccfg)["accuracy"] -> 0.07."""
     return {**score_closed_book(setup.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught), **row_costs(setup.index_info, rag=False)}
 
 
 def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
     """The base model reading the top_k sources; its probe score is the closed-book row's (RAG leaves the weights alone).
 
-    Example: row_rag(setup, cfg, row_closed_book(setup, cfg))["cited_gold"] -> 0.78
+    Example: row_rag(setup, ccfg, row_closed_book(setup, ccfg))["cited_gold"] -> 0.78
     """
     rag = RAG(setup.index, setup.gen, ccfg.top_k, ccfg.max_new_tokens)
     return {**score_rag(rag, setup.questions, closed_book["general_acc"], closed_book["n_probe"], setup.untaught), **row_costs(setup.index_info, rag=True)}
@@ -161,7 +161,7 @@ def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
 def row_reader(setup: Setup, ccfg: CompareConfig, reader) -> dict:
     """The shipped reading adapter (`fitting_reader`, data/reader) reading the top_k sources (no training, greedy).
 
-    Example: row_reader(setup, cfg, fitting_reader(setup.gen))["accuracy"] -> 0.56
+    Example: row_reader(setup, ccfg, fitting_reader(setup.gen))["accuracy"] -> 0.56
     Its training cost is the shipped adapter's, paid once by `labkit train-reader` (on the training
     wordings of the questions of two thirds of the documents; these rows score the held-out paraphrases).
     """
@@ -185,7 +185,7 @@ def row_perfect(setup: Setup, ccfg: CompareConfig, model, reading_row: dict) -> 
 def rows_fine_tuned(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, dict, object]:
     """LoRA on the questions and fact statements: the closed-book row, the + RAG row, and the TrainResult.
 
-    Example: ft_row, with_rag, result = rows_fine_tuned(setup, cfg, 0); ft_row["accuracy"] -> 0.46
+    Example: ft_row, with_rag, result = rows_fine_tuned(setup, ccfg, 0); ft_row["accuracy"] -> 0.46
     """
     ft = train_lora(setup.gen, build_examples(setup.gen, setup.questions, fact_statements=ccfg.fact_statements), ccfg, seed)
     train_s, adapter = round(ft.train_s, 2), save_row_adapter(ft, Approach.FINE_TUNED)
@@ -199,10 +199,10 @@ def rows_fine_tuned(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict,
 def row_docs(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
     """Ovadia et al.'s unsupervised fine-tune: the documents' raw text, no questions, no fact statements.
 
-    Example: row_docs(setup, cfg, 0)["accuracy"] -> 0.05
+    Example: row_docs(setup, ccfg, 0)["accuracy"] -> 0.05
     """
     examples = build_examples(setup.gen, setup.questions, fact_statements=0, include_qa=False, include_docs=True)
-    docs = train_lora(setup.gen, examples, ccfg, seed, ccfg.docs_steps)
+    docs = train_lora(setup.gen, examples, ccfg, seed, ccfg.num_docs_steps)
     return {**score_closed_book(docs.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught),
             **row_costs(setup.index_info, rag=False, train_s=round(docs.train_s, 2), adapter_bytes=save_row_adapter(docs, Approach.FINE_TUNED_DOCS))}
 
@@ -210,10 +210,10 @@ def row_docs(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
 def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object]:
     """The retrieval-aware fine-tune, answering with RAG: its row and the TrainResult (freshness asks it again).
 
-    Example: row, raft = row_raft(setup, cfg, 0); row["accuracy"] -> 0.72
+    Example: row, raft = row_raft(setup, ccfg, 0); row["accuracy"] -> 0.72
     """
     # max_len 640: the whole RAG prompt fits, so the target is never cut off
-    raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed, ccfg.raft_steps,
+    raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed, ccfg.num_raft_steps,
                       batch_size=ccfg.raft_batch_size, max_len=640)
     row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, round(mc_accuracy(raft.gen, setup.probe), 4),
                     len(setup.probe), setup.untaught)

@@ -156,7 +156,7 @@ def aggregate(seed_runs: list[dict]) -> dict:
         keys = [k for k, v in fresh_runs[0].items() if isinstance(v, dict)]
         n = fresh_runs[0]["n_questions"]  # answers asked about the changed facts
         fresh = {k: {"new": _stats([f[k]["new"] for f in fresh_runs], n), "old": _stats([f[k]["old"] for f in fresh_runs], n)} for k in keys}
-        for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "retrain_steps"):
+        for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "num_retrain_steps"):
             fresh[k] = _stats([f[k] for f in fresh_runs if k in f])
         for k in ("kept_acc_before", "kept_acc_after"):  # the unchanged facts, before and after the update training
             if k in fresh_runs[0]:

@@ -38,15 +38,15 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.report import reader_markdown
     from labkit.storage import room_problem
 
-    steps = None if steps is None else check("reader_steps", steps, "--steps")
+    steps = None if steps is None else check("num_reader_steps", steps, "--steps")
     seed = check("seed", seed, "--seed")
     target = Path(out).expanduser() if out else READER_DIR
     if (target / "labkit.json").exists() and not overwrite:
         raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR for a new one.")
-    cfg = ReaderConfig(seed=seed) if steps is None else ReaderConfig(seed=seed, num_steps=steps)
+    reader_config = ReaderConfig(seed=seed) if steps is None else ReaderConfig(seed=seed, num_steps=steps)
 
     def room(model) -> None:  # a read-only or full --out must not cost the training and the scoring
-        need = 0 if model is None else adapter_bytes(model, "lora", cfg.rank, TrainConfig().target_modules)  # the reader's layers
+        need = 0 if model is None else adapter_bytes(model, "lora", reader_config.rank, TrainConfig().target_modules)  # the reader's layers
         if (problem := room_problem(target.parent, need)) is not None:
             raise ValueError(f"--out {target}: {problem}. Choose a folder you can write, with room (--out DIR).")
 
@@ -55,11 +55,11 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     if skeleton is None:  # the base's shapes were not known before the load
         room(gen.model)
     index = index_folder(KB_DIR, embedder)
-    trained_docs, held_docs = split_documents(list(index.documents), cfg.held_out_every)
+    trained_docs, held_docs = split_documents(list(index.documents), reader_config.held_out_every)
     qa = load_qa()
     trainable, held_out = split_questions(qa, held_docs)
-    result, examples = train_reader(gen, index, trainable, cfg, unseen=held_docs)  # no word of a held-out document
-    meta = {"reader_config": asdict(cfg), "command": "labkit train-reader" + (f" --steps {steps}" if steps else "") + (f" --seed {seed}" if seed else ""),
+    result, examples = train_reader(gen, index, trainable, reader_config, unseen=held_docs)  # no word of a held-out document
+    meta = {"reader_config": asdict(reader_config), "command": "labkit train-reader" + (f" --steps {steps}" if steps else "") + (f" --seed {seed}" if seed else ""),
             "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
             "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}
     print(f"labkit train-reader: {result.steps_done} steps on {len(examples)} examples ({meta['abstain_examples']} abstain) from "
@@ -96,10 +96,10 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size, room_problem
 
-    cfg = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
+    train_config = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
 
     def room(model) -> None:  # a full or read-only cache must not cost a training run either
-        need = 0 if model is None else adapter_bytes(model, cfg.method, cfg.rank, cfg.target_modules)  # None: writable is all we know
+        need = 0 if model is None else adapter_bytes(model, train_config.method, train_config.rank, train_config.target_modules)  # None: writable is all we know
         if (problem := room_problem(adapters_dir(), need)) is not None:
             raise ValueError(f"--save {save}: {problem}. Free some space, or point LABKIT_CACHE at a folder you can write "
                              "with room (or leave out --save).")
@@ -114,10 +114,10 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     gen = load_generator(generator)
     if save is not None and skeleton is None:  # shapes not known before the load: sized now, still before training
         room(gen.model)
-    run = run_forgetting(gen, cfg, progress=not as_json, on_point=None if as_json else _print_point)
+    run = run_forgetting(gen, train_config, progress=not as_json, on_point=None if as_json else _print_point)
     interrupted = run.result.interrupted
     final = final_scores(gen, run)
-    out = {"config": asdict(cfg), "message": run.result.message, "interrupted": interrupted, "history": run.history, "final": final}
+    out = {"config": asdict(train_config), "message": run.result.message, "interrupted": interrupted, "history": run.history, "final": final}
     name = None if save is None else (f"{save}-partial" if interrupted else save)
     problem = None
     if name is not None and (save_partial or not interrupted):
@@ -129,7 +129,7 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
         if problem:
             out["save_problem"] = problem
     elif name is not None:
-        out["not_saved"] = (f"interrupted after step {run.result.steps_done} of {cfg.num_steps}: {save!r} was not written "
+        out["not_saved"] = (f"interrupted after step {run.result.steps_done} of {train_config.num_steps}: {save!r} was not written "
                             f"(add --save-partial to keep these weights as {name!r})")
     if as_json:
         print(json.dumps(out, indent=2, default=list))
@@ -150,7 +150,7 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
 
 def _print_point(rec: dict) -> None:
     loss = "  -   " if rec.get("loss") is None else f"{rec['loss']:.3f}"
-    print(f"step {rec['step']:>4}  loss {loss}  domain_acc {rec['domain_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
+    print(f"step {rec['step']:>4}  loss {loss}  mc_acc {rec['mc_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
 
 
 SWEEP_BYTES = 1_000_000  # the sweep's JSON is ~60 kB (data/forgetting_sweep.json); a megabyte is ample

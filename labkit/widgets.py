@@ -256,7 +256,7 @@ class QueryPlayground(_UI):
 
 
 def playground_columns(index, gen, top_k: int = 3) -> list:
-    """The playground's columns with the fine-tuned and hybrid ones, from the adapters the last compare run saved.
+    """The playground's columns with the fine-tuned ones (fine-tuned, fine-tuned + RAG, RAFT + RAG), from the adapters the last compare run saved.
 
     Example: [name for name, _ in playground_columns(index, gen)]
     -> ["closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned + RAG", "RAFT + RAG"]

@@ -10,7 +10,7 @@ may need another's result (`needs`): it waits for it, keeping its place in the o
 that result as its last argument.
 
 What it leaves out: what a task is (`labkit.compare` runs a seed's trainings, the behaviour
-experiment and the hybrid that needs its LoRA this way), and sharing memory between workers:
+experiment and behaviour + facts, which needs its LoRA this way), and sharing memory between workers:
 each loads its own models.
 
 Example: run_tasks(pow, [(2, 3), (3, 2)], workers=2) -> [8, 9]

@@ -36,7 +36,7 @@ FRESH = {"update_s": stat(2.3), "retrain_s": stat(88.0), "RAG after update": {"n
 BEHAVIOUR = {"num_test": 40, "zero_shot": {"label_accuracy": 0.0, "format_compliance": 0.0, "prompt_tokens": 288, "seconds_per_message": 1.35},
              "few_shot": {"label_accuracy": 0.40, "format_compliance": 0.93, "prompt_tokens": 628, "seconds_per_message": 2.30},
              "lora": {"label_accuracy": 0.90, "format_compliance": 1.0, "prompt_tokens": 44, "seconds_per_message": 0.71, "train_s": 120.0},
-             "hybrid": {"num_messages": 24, "num_changed": 11, "top_k": 3,  # the seeds' hybrid, measured as one task
+             "behaviour_facts": {"num_messages": 24, "num_changed": 11, "top_k": 3,  # behaviour + facts, measured as one task
                         "before": {"few-shot + RAG": {"n": 24, "format_compliance": 0.54, "fact_accuracy": 0.25},
                                    "behaviour LoRA": {"n": 24, "format_compliance": 1.0, "fact_accuracy": 0.0},
                                    "behaviour LoRA + RAG": {"n": 24, "format_compliance": 1.0, "fact_accuracy": 0.67}},
@@ -74,7 +74,7 @@ def test_the_whole_grid_of_answers_breaks_no_constraint(name):
 @pytest.mark.parametrize("answers, res, approach", [
     ({"change": "never", "traceability": "nice to have"}, FT_WINS, "fine-tuned"),  # fine-tuning measured best on fixed facts
     ({"change": "weekly or faster", "traceability": "nice to have"}, FT_WINS, "RAG"),  # ... but it goes stale: RAG stays fresh
-    ({"change": "never", "traceability": "required"}, FT_WINS, "RAFT + RAG"),  # the fine-tune cites nothing: the cited hybrid wins
+    ({"change": "never", "traceability": "required"}, FT_WINS, "RAFT + RAG"),  # the fine-tune cites nothing: the cited RAFT + RAG wins
     ({"change": "never", "traceability": "nice to have", "compute": "no training"}, FT_WINS, "RAG"),
     ({"change": "never", "traceability": "nice to have"}, RAG_WINS, "RAG"),
     ({"change": "never", "traceability": "nice to have", "latency_s": 0.5}, RAG_WINS, "fine-tuned"),  # RAG over the budget
@@ -161,7 +161,7 @@ def test_check_answers_rejects_unknown_values():
         check_answers({"latency_s": 0})
 
 
-def test_both_needs_quote_the_hybrid_measured_as_one_task_under_the_same_constraints():
+def test_both_needs_quote_behaviour_facts_measured_as_one_task_under_the_same_constraints():
     text = recommend({"need": "both", "compute": "some training"}, RAG_WINS).text()
     assert "Measured together" in text and "behaviour LoRA + RAG states the fact in 0.67 of replies and 0.73 after" in text
     # the format is half the task: a reply style measurably worse at it is out, saying why
@@ -170,10 +170,10 @@ def test_both_needs_quote_the_hybrid_measured_as_one_task_under_the_same_constra
     assert "few-shot + RAG states the fact in 0.25" in recommend({"need": "both", "compute": "no training"}, RAG_WINS).text()
     assert "Measured together" not in recommend({"need": "knowledge"}, RAG_WINS).text()
     # the quoted approach follows the numbers: make few-shot + RAG as well formatted and the better reader
-    better = {**RAG_WINS["behaviour"]["hybrid"], "before": {**RAG_WINS["behaviour"]["hybrid"]["before"],
+    better = {**RAG_WINS["behaviour"]["behaviour_facts"], "before": {**RAG_WINS["behaviour"]["behaviour_facts"]["before"],
                                                            "few-shot + RAG": {"n": 24, "format_compliance": 1.0, "fact_accuracy": 1.0}},
-              "after": {**RAG_WINS["behaviour"]["hybrid"]["after"], "few-shot + RAG": {"n": 11, "format_compliance": 1.0, "fact_accuracy": 1.0}}}
-    res = {**RAG_WINS, "behaviour": {**RAG_WINS["behaviour"], "hybrid": better}}
+              "after": {**RAG_WINS["behaviour"]["behaviour_facts"]["after"], "few-shot + RAG": {"n": 11, "format_compliance": 1.0, "fact_accuracy": 1.0}}}
+    res = {**RAG_WINS, "behaviour": {**RAG_WINS["behaviour"], "behaviour_facts": better}}
     assert "few-shot + RAG states the fact in 1.00" in recommend({"need": "both", "compute": "some training"}, res).text()
 
 

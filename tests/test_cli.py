@@ -153,8 +153,8 @@ def test_compare_sizes_can_be_set_and_a_wrong_one_is_refused_before_any_work(tmp
     assert main(["compare", "--out", str(tmp_path / "r"), "--set", "num_step=96"]) == 2
     err = capsys.readouterr().err
     assert "--set 'num_step=96'" in err and "num_steps" in err and not seen  # says what would do; nothing ran
-    assert main(["compare", "--out", str(tmp_path / "r"), "--set", "raft_steps=0"]) == 2
-    assert "raft_steps must be at least 1" in capsys.readouterr().err and not seen
+    assert main(["compare", "--out", str(tmp_path / "r"), "--set", "num_raft_steps=0"]) == 2
+    assert "num_raft_steps must be at least 1" in capsys.readouterr().err and not seen
 
 
 def test_doctor_reports_an_unusable_cache(tmp_path, monkeypatch, capsys):

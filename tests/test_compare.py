@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import pytest
 
 from labkit import compare
+from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
 from labkit.data import reader_info
 from labkit.freshness import changed_questions
-from labkit.hybrid import HYBRID_APPROACHES
 from labkit.keys import APPROACHES, After, Approach
 from labkit.models import resolve_precision
 from labkit.rows import make_setup, measure_index
@@ -15,11 +15,11 @@ from labkit.rows import make_setup, measure_index
 
 @pytest.fixture(scope="module")
 def tiny(generator, embedder):
-    """A whole run at tiny sizes. The behaviour task, its triage LoRA and the seeds' hybrid are recorded, not run:
-    test_behaviour and test_hybrid run them (the hybrid's 72-token replies cost ~35 s even here); what matters
+    """A whole run at tiny sizes. The behaviour task, its triage LoRA and behaviour + facts are recorded, not run:
+    test_behaviour and test_behaviour_facts run them (its 72-token replies cost ~35 s even here); what matters
     here is that compare passes them the run's settings, trains the LoRA once for both, and keeps their results."""
-    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, docs_steps=2, raft_steps=2, retrain_steps=2, num_probe=4,
-                                          behaviour_num_test=2, behaviour_steps=2, hybrid_messages=2, max_new_tokens=8, rebuild_index=False)
+    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, num_docs_steps=2, num_raft_steps=2, num_retrain_steps=2, num_probe=4,
+                                          behaviour_num_test=2, num_behaviour_steps=2, num_fact_messages=2, max_new_tokens=8, rebuild_index=False)
     lora = SimpleNamespace(gen=generator)  # the base model stands in for the triage LoRA
     calls, folders = [], []
 
@@ -31,11 +31,11 @@ def tiny(generator, embedder):
         calls.append(("run_behaviour", gen, emb, num_test, num_steps, rank, lr, seed, lora))
         return {"num_test": num_test, "num_steps": num_steps, **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")}}
 
-    def run_hybrid(gen, lora_gen, emb, index, num_messages, top_k):
-        calls.append(("run_hybrid", gen, lora_gen, emb, num_messages, top_k))
+    def run_behaviour_facts(gen, lora_gen, emb, index, num_messages, top_k):
+        calls.append(("run_behaviour_facts", gen, lora_gen, emb, num_messages, top_k))
         scores = {"format_compliance": 1.0, "label_accuracy": 0.5, "priority_accuracy": 0.5, "fact_accuracy": 0.5}
         return {"num_messages": num_messages, "num_changed": 1, "top_k": top_k,
-                "before": {a: {**scores, "n": num_messages} for a in HYBRID_APPROACHES}, "after": {a: {**scores, "n": 1} for a in HYBRID_APPROACHES}}
+                "before": {a: {**scores, "n": num_messages} for a in BEHAVIOUR_FACTS_APPROACHES}, "after": {a: {**scores, "n": 1} for a in BEHAVIOUR_FACTS_APPROACHES}}
 
     with_updated_index = compare.with_updated_index
 
@@ -44,13 +44,13 @@ def tiny(generator, embedder):
         return with_updated_index(setup, folder)
 
     with pytest.MonkeyPatch.context() as mp:
-        for name, fake in (("train_triage", train_triage), ("run_behaviour", run_behaviour), ("run_hybrid", run_hybrid),
+        for name, fake in (("train_triage", train_triage), ("run_behaviour", run_behaviour), ("run_behaviour_facts", run_behaviour_facts),
                            ("with_updated_index", recording)):
             mp.setattr(compare, name, fake)
         out = compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None, quick=False)
-    assert calls == [("train_triage", generator, 2, ccfg.rank, ccfg.lr, 0),  # once: the behaviour task scores it, the hybrid replies with it
+    assert calls == [("train_triage", generator, 2, ccfg.rank, ccfg.lr, 0),  # once: the behaviour task scores it, behaviour + facts replies with it
                      ("run_behaviour", generator, embedder, 2, 2, ccfg.rank, ccfg.lr, 0, lora),
-                     ("run_hybrid", generator, generator, embedder, 2, ccfg.top_k)]
+                     ("run_behaviour_facts", generator, generator, embedder, 2, ccfg.top_k)]
     assert folders and not folders[0].exists()  # the run's saved copies of the index are removed when it ends
     return out
 
@@ -72,12 +72,12 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
     fresh = tiny["freshness"]
     assert fresh["n_updates"]["mean"] == 1 and set(fresh[After.RAG]) == {"new", "old"}
     assert set(fresh[After.READER_RAG]) == {"new", "old"}
-    # the retrained row continues the fine-tuned adapter for retrain_steps, and says what that did to the unchanged facts
-    assert fresh["retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
+    # the retrained row continues the fine-tuned adapter for num_retrain_steps, and says what that did to the unchanged facts
+    assert fresh["num_retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
     assert tiny["behaviour"]["num_steps"] == 2 and tiny["cost_projection"]["rows"][0]["model"] == "SmolLM2-135M"
     assert tiny["answer_precision"] == resolve_precision("auto") and tiny["train_precision"] == resolve_precision("auto")
-    hybrid = tiny["behaviour"]["hybrid"]  # the seeds' hybrid ran on the behaviour task's LoRA, before and after the update
-    assert hybrid["num_messages"] == 2 and hybrid["after"]["behaviour LoRA + RAG"]["n"] == hybrid["num_changed"] == 1
+    facts = tiny["behaviour"]["behaviour_facts"]  # behaviour + facts ran on the behaviour task's LoRA, before and after the update
+    assert facts["num_messages"] == 2 and facts["after"]["behaviour LoRA + RAG"]["n"] == facts["num_changed"] == 1
     n = tiny["scoreboard"][Approach.RAG]["accuracy"]["n"]
     assert n == tiny["seeds"][0]["n_questions"] and board[Approach.RAG]["general_acc"]["n"] == 4  # every rate carries its n
     assert board[Approach.RAG]["accuracy"]["lo"] <= board[Approach.RAG]["accuracy"]["mean"] <= board[Approach.RAG]["accuracy"]["hi"]
@@ -146,18 +146,18 @@ def test_a_worker_computes_the_untrained_rows_once_for_every_seed(generator, emb
         assert runs[0]["rows"][row]["accuracy"] == serial.rows[row]["accuracy"]
 
 
-def test_parallel_tasks_go_longest_first_and_the_hybrid_waits_for_the_behaviour_tasks_lora(embedder, tmp_path):
+def test_parallel_tasks_go_longest_first_and_behaviour_facts_waits_for_the_behaviour_tasks_lora(embedder, tmp_path):
     ccfg = compare.default_compare_config(quick=True, seeds=2)
     index, info = measure_index(embedder, rebuild=False)
     setup = make_setup(SimpleNamespace(name="gen"), embedder, index, info, ccfg)
     tasks, needs = compare.parallel_tasks(setup, ccfg, True, tmp_path)
     kinds = [t[0] for t in tasks]
-    assert kinds == ["behaviour", "hybrid", "RAFT", "RAFT", "fine-tuned", "fine-tuned", "docs", "docs", "untrained"]
-    assert needs == {1: 0} and [t[2] for t in tasks if t[0] == "RAFT"] == [0, 1]  # the hybrid gets the behaviour task's result
+    assert kinds == ["behaviour", "behaviour + facts", "RAFT", "RAFT", "fine-tuned", "fine-tuned", "docs", "docs", "untrained"]
+    assert needs == {1: 0} and [t[2] for t in tasks if t[0] == "RAFT"] == [0, 1]  # behaviour + facts gets the behaviour task's result
     assert (tmp_path / "index" / "index.faiss").is_file() and tasks[0][4].index == tmp_path / "index"  # what every worker loads
-    no_hybrid = compare.default_compare_config(quick=True, hybrid_messages=0, approaches=(Approach.RAFT_RAG,))
-    tasks, needs = compare.parallel_tasks(make_setup(SimpleNamespace(name="gen"), embedder, index, info, no_hybrid), no_hybrid, True, tmp_path)
-    assert [t[0] for t in tasks] == ["behaviour", "RAFT", "fine-tuned", "docs"] and needs == {}  # no untrained row, no hybrid
+    no_facts = compare.default_compare_config(quick=True, num_fact_messages=0, approaches=(Approach.RAFT_RAG,))
+    tasks, needs = compare.parallel_tasks(make_setup(SimpleNamespace(name="gen"), embedder, index, info, no_facts), no_facts, True, tmp_path)
+    assert [t[0] for t in tasks] == ["behaviour", "RAFT", "fine-tuned", "docs"] and needs == {}  # no untrained row, no behaviour + facts
 
 
 def test_compare_quick_is_a_parameter_not_an_environment_variable(tmp_path, monkeypatch):

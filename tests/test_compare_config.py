@@ -16,10 +16,10 @@ def test_quick_mode_is_smaller_than_full_and_overrides_apply():
 
 
 def test_settings_are_read_as_their_fields_types():
-    assert parse_settings(["num_questions=all", "raft_steps=48", "multi_document=no", "lr=1e-3", "approaches=RAG, RAFT + RAG",
-                           "hybrid_messages=0"]) == {
-        "num_questions": None, "raft_steps": 48, "multi_document": False, "lr": 0.001, "approaches": ("RAG", "RAFT + RAG"),
-        "hybrid_messages": 0}
+    assert parse_settings(["num_questions=all", "num_raft_steps=48", "multi_document=no", "lr=1e-3", "approaches=RAG, RAFT + RAG",
+                           "num_fact_messages=0"]) == {
+        "num_questions": None, "num_raft_steps": 48, "multi_document": False, "lr": 0.001, "approaches": ("RAG", "RAFT + RAG"),
+        "num_fact_messages": 0}
     assert parse_settings(None) == {} and parse_settings(["rebuild_index=1"]) == {"rebuild_index": True}
 
 
@@ -60,4 +60,4 @@ def test_every_way_of_setting_a_size_is_checked_against_the_same_limits():
         CompareConfig(seeds=[0, 2**32])
     with pytest.raises(ValueError, match="multi_document is true or false"):
         default_compare_config(multi_document="no")
-    assert default_compare_config(quick=True, num_questions=None, hybrid_messages=0, lr=1e-3).lr == 0.001
+    assert default_compare_config(quick=True, num_questions=None, num_fact_messages=0, lr=1e-3).lr == 0.001

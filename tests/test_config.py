@@ -6,9 +6,9 @@ from labkit.config import get_config, set_seed
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
 def test_quick_mode_read_from_environment(monkeypatch, value, expected):
     monkeypatch.setenv("LABKIT_QUICK", value)
-    cfg = get_config()
-    assert cfg.quick is expected
-    assert cfg.pick("q", "f") == ("q" if expected else "f")
+    kit = get_config()
+    assert kit.quick is expected
+    assert kit.pick("q", "f") == ("q" if expected else "f")
 
 
 def test_cache_dir_from_environment(monkeypatch, tmp_path):

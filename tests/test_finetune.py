@@ -81,8 +81,8 @@ def test_loss_only_on_answer_tokens(generator):
 def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method, precision):
     examples = build_examples(generator, load_qa(2), fact_statements=0)
     before_weight = generator.model.model.layers[0].self_attn.q_proj.weight.detach().clone()
-    cfg = TrainConfig(method=method, num_steps=3, batch_size=2, rank=8, precision=precision, **FAST[method])
-    result = train(generator, examples, cfg, progress=False)
+    train_config = TrainConfig(method=method, num_steps=3, batch_size=2, rank=8, precision=precision, **FAST[method])
+    result = train(generator, examples, train_config, progress=False)
     batch = collate([encode(generator.tokenizer, e) for e in examples], generator.tokenizer.pad_token_id)
     with torch.no_grad():
         base_loss = answer_loss(generator.model, batch).item()

@@ -28,7 +28,7 @@ def test_run_records_both_curves_from_step_zero(generator):
     run = run_forgetting(generator, TrainConfig(num_steps=2, batch_size=4, rank=4, replay=0.25), LabSetup(num_questions=2, num_probe=2, every=1),
                          on_point=points.append, progress=False)
     assert [p["step"] for p in run.history] == [0, 1, 2] == [p["step"] for p in points]
-    keys = ("step", "domain_acc", "general_acc", "loss")
+    keys = ("step", "mc_acc", "general_acc", "loss")
     assert [{k: p[k] for k in keys} for p in points] == [{k: h[k] for k in keys} for h in run.history]  # live points = the history
     assert run.history == run.result.history  # one history, kept by the training run
     assert run.history[0]["loss"] is None and run.history[-1]["loss"] > 0
@@ -36,8 +36,8 @@ def test_run_records_both_curves_from_step_zero(generator):
 
 @pytest.mark.parametrize("method, quick, steps", [("lora", True, 12), ("lora", False, 24), ("full", False, 24)])
 def test_lab_config_defaults(method, quick, steps):
-    cfg = lab_config(method, quick=quick)
-    assert cfg.method == method and cfg.num_steps == steps and cfg.rank == 16 and cfg.lr == 2e-3
+    train_config = lab_config(method, quick=quick)
+    assert train_config.method == method and train_config.num_steps == steps and train_config.rank == 16 and train_config.lr == 2e-3
 
 
 @pytest.mark.parametrize("bad", [{"rank": 0}, {"lr": 0.0}, {"num_steps": -1}, {"replay": 1.0}])
@@ -48,8 +48,8 @@ def test_lab_config_rejects_zero_and_out_of_range_instead_of_defaulting(bad):
 
 def test_sweep_readers():
     sweep = {"runs": [
-        {"key": "a", "entry": {"method": "lora", "rank": 64, "lr": 2e-3}, "history": [{"domain_acc": 0.25, "general_acc": 0.88}, {"domain_acc": 0.83, "general_acc": 0.69}]},
-        {"key": "b", "entry": {"method": "lora", "rank": 4, "lr": 2e-3}, "history": [{"domain_acc": 0.25, "general_acc": 0.88}, {"domain_acc": 0.5, "general_acc": 0.88}]},
+        {"key": "a", "entry": {"method": "lora", "rank": 64, "lr": 2e-3}, "history": [{"mc_acc": 0.25, "general_acc": 0.88}, {"mc_acc": 0.83, "general_acc": 0.69}]},
+        {"key": "b", "entry": {"method": "lora", "rank": 4, "lr": 2e-3}, "history": [{"mc_acc": 0.25, "general_acc": 0.88}, {"mc_acc": 0.5, "general_acc": 0.88}]},
         {"key": "c", "entry": {"method": "lora", "rank": 16, "lr": 2e-3, "replay": 0.5}, "history": []},
         {"key": "d", "entry": {"method": "full", "lr": 1e-4}, "history": []},
     ]}
@@ -83,13 +83,13 @@ def test_shipped_sweep_agrees_with_a_rerun(generator):
         if point["step"] >= SWEEP_SETUP.every:
             stop.set()
 
-    cfg = sweep_config(SWEEP_GRID[0], sweep["num_steps"])
-    run = run_forgetting(generator, cfg, LabSetup(**sweep["setup"]), on_point=on_point, stop=stop, progress=False)
+    train_config = sweep_config(SWEEP_GRID[0], sweep["num_steps"])
+    run = run_forgetting(generator, train_config, LabSetup(**sweep["setup"]), on_point=on_point, stop=stop, progress=False)
     assert run.history[-1]["step"] == SWEEP_SETUP.every
     again = {p["step"]: p for p in run.history}
     for point in shipped["history"]:
         if point["step"] in again:
-            for key in ("domain_acc", "general_acc"):
+            for key in ("mc_acc", "general_acc"):
                 assert abs(point[key] - again[point["step"]][key]) <= SWEEP_TOLERANCE, (point, again[point["step"]])
 
 
@@ -97,7 +97,7 @@ def test_probe_change_is_measurable_only_outside_both_intervals():
     from labkit.forgetting import probe_change
 
     def run(before, after):
-        return {"history": [{"general_acc": before, "domain_acc": 0.25}, {"general_acc": after, "domain_acc": 0.5}]}
+        return {"history": [{"general_acc": before, "mc_acc": 0.25}, {"general_acc": after, "mc_acc": 0.5}]}
     assert probe_change(run(0.875, 0.5), 16)["measurable"] is False  # 6 items of 16: the intervals still overlap
     assert probe_change(run(0.875, 0.5), 120)["measurable"] is True  # the same rates on the whole probe are measured
     assert probe_change(run(0.875, 0.375), 16)["measurable"] is True

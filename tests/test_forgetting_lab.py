@@ -32,11 +32,11 @@ def test_live_training_disables_train_and_draws_points(generator, monkeypatch):
     states, plots = [], []
     original = lab._point
 
-    def spy(rec, cfg):
+    def spy(rec, train_config):
         states.append((lab.train_button.disabled, lab.stop_button.disabled))
         if rec["step"] == 1:
             lab.stop()  # as the Stop button does
-        original(rec, cfg)
+        original(rec, train_config)
         plots.append(lab.plot.value)
 
     lab._point = spy

@@ -1,4 +1,4 @@
-"""labkit.freshness: the questions a fact change touches, the updated copy of the index, and freshness() on a tiny run."""
+"""labkit.freshness: the questions a fact change touches, the updated copy of the index, and score_freshness() on a tiny run."""
 
 from types import SimpleNamespace
 
@@ -37,12 +37,12 @@ def test_freshness_asks_the_fine_tune_stale_with_sources_and_retrained_and_joins
         return SimpleNamespace(gen=gen, train_s=1.234)
 
     monkeypatch.setattr(freshness, "train_lora", train_lora)
-    fresh = freshness.freshness(setup, ccfg, setup.gen, seed=3)  # the base model stands in for the fine-tune
+    fresh = freshness.score_freshness(setup, ccfg, setup.gen, seed=3)  # the base model stands in for the fine-tune
     [(gen, sources, seed, num_steps)] = trained
     changed = sorted(new_answers)
-    assert (gen, seed, num_steps) == (setup.gen, 3, ccfg.retrain_steps)  # the fine-tune's adapter, trained further
+    assert (gen, seed, num_steps) == (setup.gen, 3, ccfg.num_retrain_steps)  # the fine-tune's adapter, trained further
     assert set(changed) <= set(sources) and len(set(sources) - set(changed)) == len(changed)  # as many unchanged facts replayed
-    assert (fresh["n_updates"], fresh["n_questions"], fresh["retrain_steps"], fresh["retrain_s"]) == (1, len(asked), 1, 1.23)
+    assert (fresh["n_updates"], fresh["n_questions"], fresh["num_retrain_steps"], fresh["retrain_s"]) == (1, len(asked), 1, 1.23)
     assert fresh["update_s"] == setup.update_info["seconds"] and fresh["n_kept"] == len(setup.questions) - len(changed)
     for key in (After.FINE_TUNED_RAG, After.STALE, After.RETRAINED):
         assert set(fresh[key]) == {"new", "old", "by_question"} and 0 <= fresh[key]["new"] + fresh[key]["old"] <= 1

@@ -134,7 +134,7 @@ def inside(name: str) -> st.SearchStrategy[str]:
 # each command's numeric options (flag -> limit), the words it needs, and valid extras drawn beside the bad value
 OPTIONS = {
     "ask": (["ask", "How long is the return window?"], {"--top-k": "top_k"}),
-    "train-reader": (["train-reader", "--out", "{cwd}/reader", "--no-eval"], {"--steps": "reader_steps", "--seed": "seed"}),
+    "train-reader": (["train-reader", "--out", "{cwd}/reader", "--no-eval"], {"--steps": "num_reader_steps", "--seed": "seed"}),
     "finetune": (["finetune", "--json"], {"--rank": "rank", "--lr": "lr", "--num-steps": "num_steps", "--steps": "num_steps",
                                          "--replay": "replay", "--fact-statements": "fact_statements"}),
     "compare": (["compare", "--quick", "--out", "{cwd}/reports"], {"--seeds": "seeds", "--workers": "workers"}),

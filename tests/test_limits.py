@@ -82,16 +82,16 @@ def test_whole_numbers_take_no_fraction_and_a_label_names_the_option():
 
 
 def test_the_data_sizes_in_the_table_are_the_datas():
+    from labkit.behaviour_facts import fact_messages
     from labkit.data import load_probe, load_qa, load_triage, taught_questions, untaught_questions
-    from labkit.hybrid import fact_messages
 
     qa = load_qa()
     taught, updates = taught_questions(None, None)
     assert bounds("num_questions")[1] == len(taught) and bounds("num_updates")[1] == len(updates)
     assert bounds("num_untaught")[1] == len(untaught_questions(None))
     assert bounds("num_probe")[1] == len(load_probe()) and bounds("behaviour_num_test")[1] == len(load_triage("test"))
-    assert bounds("hybrid_messages")[1] == len(fact_messages(None)) and bounds("fact_statements")[1] == max(len(q["facts"]) for q in qa)
-    for name in ("num_questions", "num_untaught", "num_updates", "num_probe", "behaviour_num_test", "hybrid_messages", "fact_statements"):
+    assert bounds("num_fact_messages")[1] == len(fact_messages(None)) and bounds("fact_statements")[1] == max(len(q["facts"]) for q in qa)
+    for name in ("num_questions", "num_untaught", "num_updates", "num_probe", "behaviour_num_test", "num_fact_messages", "fact_statements"):
         assert str(int(bounds(name)[1])) in LIMITS[name].reason  # the reason says the count it is
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from labkit import publish
 from labkit.data import SHIPPED_PATH
+from labkit.keys import OLD_NAMES
 from labkit.readme import RESULTS, readme_markdown
 from tests.test_report import make_tiny_results
 
@@ -72,7 +73,7 @@ _DELETE = object()
     (("differences", "RAFT + RAG", "measurable"), "yes", "must be true or false"),
     (("behaviour", "lora", "label_accuracy"), 1.5, "a rate between 0 and 1"),
     (("scoreboard", "RAG", "multi_acc", "lo"), _DELETE, r"\['multi_acc'\]\['lo'\] is missing"),
-    (("behaviour", "hybrid", "before", "behaviour LoRA", "n"), _DELETE, r"\['before'\]\['behaviour LoRA'\]\['n'\] is missing"),
+    (("behaviour", "behaviour_facts", "before", "behaviour LoRA", "n"), _DELETE, r"\['before'\]\['behaviour LoRA'\]\['n'\] is missing"),
     (("scoreboard", "RAG", "index_build_s"), _DELETE, "cannot be made from it .KeyError: 'index_build_s'"),  # the cost curves read it
 ])
 def test_publish_checks_the_whole_record_before_writing_either_file(shipped_copy, tmp_path, path, value, words):
@@ -102,6 +103,18 @@ def test_publish_accepts_the_shipped_record_and_replaces_both_files(shipped_copy
     assert {k: v for k, v in written.items() if k != "published"} == {k: v for k, v in record.items() if k != "published"}
     assert readme_markdown(written) in readme.read_text() and readme.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "results.json", "shipped.json"]  # no temporary left
+
+
+def test_publish_reads_a_record_written_under_the_keys_former_names(shipped_copy, tmp_path):
+    record, readme, shipped = shipped_copy
+    old = {v: k for k, v in OLD_NAMES.items()}
+    config = {old.get(k, k): v for k, v in record["config"].items()}
+    older = {**record, "config": config, "behaviour": {old.get(k, k): v for k, v in record["behaviour"].items()}}
+    assert "raft_steps" in older["config"] and "hybrid" in older["behaviour"]  # as a run before the renames wrote it
+    (tmp_path / "old.json").write_text(json.dumps(older))
+    publish.publish(tmp_path / "old.json", readme=readme, shipped=shipped)
+    written = json.loads(shipped.read_text())
+    assert written["config"] == record["config"] and written["behaviour"] == record["behaviour"]
 
 
 def test_publish_puts_the_results_back_when_the_readme_cannot_be_replaced(shipped_copy, tmp_path, monkeypatch):

@@ -65,7 +65,7 @@ def test_write_report_and_latest_cache(tiny_results, tmp_path, monkeypatch):
     # the reading adapter's held-out and foreign figures come from the shipped record; the retrained row says what it cost the rest
     assert "| foreign corpus | reading adapter |" in text and "data/reader/labkit.json" in text
     assert "continuing the fine-tuned adapter" in text and "unchanged facts" in text
-    assert "## The seeds' hybrid" in text and "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] |" in text and "- The seeds' hybrid (24 support" in text
+    assert "## Behaviour + facts" in text and "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] |" in text and "- Behaviour + facts (24 support" in text
     for name in ("scoreboard.png", "freshness.png", "accuracy_vs_cost.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "results.json").read_text())["scoreboard"] == tiny_results["scoreboard"]
@@ -92,12 +92,12 @@ def make_tiny_results() -> dict:
                "index_build_s", "train_s", "index_bytes", "adapter_bytes")
     board = {a: {m: stat(0.1 * (i + 1)) for m in metrics} for i, a in enumerate(approaches)}
     fresh = {k: {"new": stat(0.3), "old": stat(0.1)} for k in ("RAG after update", "fine-tuned (stale)", "fine-tuned retrained")}
-    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "retrain_steps")}
+    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "num_retrain_steps")}
     fresh |= {"kept_acc_before": stat(0.5), "kept_acc_after": stat(0.4)}
     behaviour = {"num_test": 8, "top_k": 4, "num_steps": 24,
                  **{n: {"label_accuracy": 0.5, "format_compliance": 0.9, "priority_accuracy": 0.6, "prompt_tokens": 40.0,
                         "seconds_per_message": 0.7, "train_s": 3.0} for n in ("zero_shot", "few_shot", "lora")},
-                 "hybrid": hybrid_result(0.9)}
+                 "behaviour_facts": behaviour_facts_result(0.9)}
     cp = {"train_tokens": 1000, "total_params": 135e6,
           "rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train": "9 s", "per_answer": "0.1 s", "assumption": "measured"}]}
     return {"config": {"seeds": [0], "rank": 16, "num_steps": 24, "top_k": 3}, "quick": True, "seconds": 12.0,
@@ -133,8 +133,8 @@ def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_a
     assert "measurably ahead of every other row" in line
 
 
-def hybrid_result(fact_after):
-    """A result of labkit.hybrid.run_hybrid's shape; fact_after: behaviour LoRA + RAG's fact accuracy after the update."""
+def behaviour_facts_result(fact_after):
+    """A result of labkit.behaviour_facts.run_behaviour_facts's shape; fact_after: behaviour LoRA + RAG's fact accuracy after the update."""
     def s(fmt, label, fact, n):
         return {"format_compliance": fmt, "label_accuracy": label, "priority_accuracy": label, "fact_accuracy": fact, "n": n}
     return {"num_messages": 24, "num_changed": 11, "top_k": 3,
@@ -142,16 +142,16 @@ def hybrid_result(fact_after):
             "after": {"few-shot + RAG": s(0.5, 0.6, 0.1, 11), "behaviour LoRA": s(1.0, 1.0, 0.0, 11), "behaviour LoRA + RAG": s(1.0, 1.0, fact_after, 11)}}
 
 
-def test_the_hybrid_table_and_bullet_quote_the_result_with_intervals():
-    table = report.hybrid_markdown(hybrid_result(0.9)).splitlines()  # 0.9 of 11 against 0.1: measurable; 0.3 against 0.1: not
+def test_the_behaviour_facts_table_and_bullet_quote_the_result_with_intervals():
+    table = report.behaviour_facts_markdown(behaviour_facts_result(0.9)).splitlines()  # 0.9 of 11 against 0.1: measurable; 0.3 against 0.1: not
     assert table[0].startswith("| approach | format compliance (n=24) |") and "after the update (n=11)" in table[0]
     assert table[4] == "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] | 1.00 [0.86, 1.00] | 0.70 [0.50, 0.84] | 0.90 [0.61, 0.98] |"
-    line = report.hybrid_findings(hybrid_result(0.9))
+    line = report.behaviour_facts_findings(behaviour_facts_result(0.9))
     assert "after the update: behaviour LoRA + RAG, measurably ahead of few-shot + RAG and behaviour LoRA." in line
     assert ("Format: behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), measurably ahead of "
             "few-shot + RAG.") in line
     # 0.3 of 11 overlaps both others: nobody leads measurably
-    assert "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), none measurably behind." in report.hybrid_findings(hybrid_result(0.3))
+    assert "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), none measurably behind." in report.behaviour_facts_findings(behaviour_facts_result(0.3))
 
 
 def test_the_reader_table_quotes_the_record_and_leaves_the_markers_to_the_readme():

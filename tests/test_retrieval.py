@@ -26,7 +26,7 @@ def small_vectors(embedder, small_docs):
     return chunks, embed_texts(embedder, [c.embed_text() for c in chunks], progress=False)
 
 
-def fresh_index(embedder, kind, small_vectors):
+def new_index(embedder, kind, small_vectors):
     """A new index of the small documents, from vectors embedded once (the CPU is the bottleneck)."""
     index = VectorIndex(embedder, kind)
     index.add_vectors(*small_vectors)
@@ -35,7 +35,7 @@ def fresh_index(embedder, kind, small_vectors):
 
 @pytest.fixture(scope="module", params=INDEX_KINDS)
 def small_index(request, embedder, small_vectors):
-    return fresh_index(embedder, request.param, small_vectors)
+    return new_index(embedder, request.param, small_vectors)
 
 
 def test_build_index_from_documents(embedder, small_docs):
@@ -51,7 +51,7 @@ def test_search_finds_the_right_document(small_index):
 
 
 def test_delete_then_replace_keeps_other_documents(embedder, small_docs, small_vectors, small_index):
-    index = fresh_index(embedder, small_index.kind, small_vectors)  # a copy this test may change
+    index = new_index(embedder, small_index.kind, small_vectors)  # a copy this test may change
     before = len(index)
     removed = index.delete_document("policy-returns")
     assert removed > 0 and len(index) == before - removed and "policy-returns" not in index.documents

@@ -83,7 +83,7 @@ def test_aggregate_means_spread_and_intervals():
 
 def test_aggregate_keeps_the_freshness_figures_with_their_n_and_the_scoreboard_order():
     def fresh(new, kept_after):
-        return {"n_updates": 8, "n_questions": 10, "update_s": 2.0, "retrain_s": 30.0, "retrain_steps": 48, "n_kept": 50,
+        return {"n_updates": 8, "n_questions": 10, "update_s": 2.0, "retrain_s": 30.0, "num_retrain_steps": 48, "n_kept": 50,
                 "kept_acc_before": 0.8, "kept_acc_after": kept_after, After.RAG: {"new": new, "old": 0.1},
                 After.STALE: {"new": 0.0, "old": 0.7}, "records": []}
 
@@ -95,7 +95,7 @@ def test_aggregate_keeps_the_freshness_figures_with_their_n_and_the_scoreboard_o
     assert fr[After.RAG]["new"]["mean"] == 0.9 and fr[After.RAG]["new"]["n"] == 10  # n: the answers about changed facts
     assert fr[After.STALE]["old"] == {"mean": 0.7, "spread": 0.0, "n": 10, "lo": 0.3968, "hi": 0.8922}
     assert fr["kept_acc_after"]["mean"] == 0.65 and fr["kept_acc_after"]["n"] == 50  # the unchanged facts, their own n
-    assert fr["retrain_steps"] == {"mean": 48, "spread": 0.0} and "records" not in fr
+    assert fr["num_retrain_steps"] == {"mean": 48, "spread": 0.0} and "records" not in fr
 
 
 def test_differences_pair_questions_and_average_seeds():

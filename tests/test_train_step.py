@@ -20,16 +20,16 @@ def test_frozen_weights_in_bf16_train_the_same_adapter_and_are_float32_between_s
     if resolve_precision("auto") != "bfloat16":
         pytest.skip("training runs in float32 on this CPU: there is nothing to swap")
     examples = build_examples(generator, load_qa(3), fact_statements=0)
-    cfg = TrainConfig(num_steps=3, batch_size=2, rank=4)
+    train_config = TrainConfig(num_steps=3, batch_size=2, rank=4)
     seen = []
 
     def callback(rec, mg):  # between steps: the float32 weights are in place
         seen.append({p.dtype for n, p in mg.model.named_parameters() if not p.requires_grad})
 
-    swapped = train(generator, examples, cfg, callback=callback, every=1, progress=False)
+    swapped = train(generator, examples, train_config, callback=callback, every=1, progress=False)
     real = finetune.FrozenInBf16
     monkeypatch.setattr(finetune, "FrozenInBf16", lambda model, enabled: real(model, enabled=False))  # autocast casts them itself
-    cast = train(generator, examples, cfg, callback=lambda rec, mg: None, every=1, progress=False)
+    cast = train(generator, examples, train_config, callback=lambda rec, mg: None, every=1, progress=False)
     assert len(swapped.history) == 4 and [h["loss"] for h in swapped.history] == [h["loss"] for h in cast.history]  # the same bf16 values: the same training
     adapter = {n: p for n, p in swapped.gen.model.named_parameters() if p.requires_grad}
     assert all(torch.equal(adapter[n], p) for n, p in cast.gen.model.named_parameters() if p.requires_grad)

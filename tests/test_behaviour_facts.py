@@ -1,8 +1,8 @@
-"""Tests for labkit.hybrid: the fact messages, the prompts, the scorer, and a tiny run (real models)."""
+"""Tests for labkit.behaviour_facts: the fact messages, the prompts, the scorer, and a tiny run (real models)."""
 
 import pytest
 
-from labkit import hybrid as H
+from labkit import behaviour_facts as H
 from labkit.behaviour import parse_reply
 from labkit.data import load_updates
 from labkit.rag import Source
@@ -49,10 +49,10 @@ def test_a_tiny_run_scores_every_approach_before_and_after_the_update(generator,
     # replies cut at 24 tokens: the base model (standing in for the triage LoRA) rambles to the 72-token cap, and the
     # scoring of what it wrote, not its length, is tested here
     monkeypatch.setattr(H, "MAX_NEW_TOKENS", 24)
-    out = H.run_hybrid(generator, generator, embedder, num_messages=2)
+    out = H.run_behaviour_facts(generator, generator, embedder, num_messages=2)
     assert out["num_messages"] == 2 and out["num_changed"] == 1
     for when, n in (("before", 2), ("after", 1)):
-        assert set(out[when]) == set(H.HYBRID_APPROACHES)
+        assert set(out[when]) == set(H.BEHAVIOUR_FACTS_APPROACHES)
         for scores in out[when].values():
             assert scores["n"] == n and 0.0 <= scores["fact_accuracy"] <= 1.0
             assert all(parse_reply(e["answer"])["compliant"] == e["compliant"] for e in scores["examples"])

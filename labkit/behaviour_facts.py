@@ -1,4 +1,4 @@
-"""The seeds' hybrid, built: fine-tune the behaviour, retrieve the facts.
+"""Behaviour + facts, built: fine-tune the behaviour, retrieve the facts.
 
 The common guidance's example of combining the two: a customer-service model fine-tuned for the
 organisation's reply format and service process, with retrieval supplying the latest product
@@ -24,11 +24,11 @@ accuracy and fact accuracy (the accepted answer in the reply), before the facts 
 After the update the index is a copy with the changed documents re-embedded; the LoRA is not
 retrained, as a team would not retrain for a price change.
 
-What it leaves out: training (`behaviour.train_triage` trains the LoRA; `compare.hybrid_task` hands it to `run_hybrid`),
+What it leaves out: training (`behaviour.train_triage` trains the LoRA; `compare.behaviour_facts_task` hands it to `run_behaviour_facts`),
 judging the reply's wording beyond the fact, sampling (greedy), and the result in words (`labkit.report`:
-`hybrid_markdown`, `hybrid_findings`).
+`behaviour_facts_markdown`, `behaviour_facts_findings`).
 
-Example: run_hybrid(gen, lora_gen, embedder, num_messages=8)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.75
+Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.75
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from labkit.folder_index import index_folder
 from labkit.rag import Source, sources_block, sources_from_hits
 from labkit.retrieval import VectorIndex, apply_updates
 
-HYBRID_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
+BEHAVIOUR_FACTS_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
 GREETINGS = ("Hi,", "Hello,", "Good morning,", "Hi team,")  # messages read like the triage data's, not like quiz questions
 CLOSINGS = ("Thanks.", "Cheers", "Thank you!", "Regards, Sam")
 
@@ -122,11 +122,11 @@ def _updated_copy(index: VectorIndex, embedder) -> VectorIndex:
     return copy
 
 
-def run_hybrid(gen, lora_gen, embedder, index: VectorIndex | None = None, num_messages: int | None = 24, top_k: int = 3,
+def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = None, num_messages: int | None = 24, top_k: int = 3,
                shots: int = 4) -> dict:
-    """Score the three ways of replying (HYBRID_APPROACHES) before and after the facts change.
+    """Score the three ways of replying (BEHAVIOUR_FACTS_APPROACHES) before and after the facts change.
 
-    Example: run_hybrid(gen, lora_gen, embedder, num_messages=8)["before"]["few-shot + RAG"]["format_compliance"] -> 0.88
+    Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["before"]["few-shot + RAG"]["format_compliance"] -> 0.88
     `gen` is the base model (few-shot + RAG), `lora_gen` the triage LoRA. Before: every message,
     its original answer, the original index. After: the messages whose fact changed, the new
     answer, an updated copy of the index. Returns {"num_messages", "num_changed", "top_k",
