@@ -48,16 +48,16 @@ def fmt(stat, metric: str = "") -> str:
 
 
 def scoreboard_markdown(board: dict) -> str:
-    """The scoreboard as a Markdown table, one row per approach, n (answers scored) first.
+    """The scoreboard as a Markdown table, one row per approach, the answers scored first (taught, then untaught questions).
 
-    Example: scoreboard_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | n | accuracy (match) | ..."
+    Example: scoreboard_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | n taught | n untaught | accuracy (match), ..."
     """
-    head = "| approach | n | " + " | ".join(METRIC_LABELS.values()) + " |"
-    rule = "|---" * (len(METRIC_LABELS) + 2) + "|"
+    head = "| approach | n taught | n untaught | " + " | ".join(METRIC_LABELS.values()) + " |"
+    rule = "|---" * (len(METRIC_LABELS) + 3) + "|"
     lines = [head, rule]
     for approach, row in board.items():
-        n = (row.get("accuracy") or {}).get("n", "")
-        lines.append(f"| {approach} | {n} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS) + " |")
+        n, n_untaught = ((row.get(m) or {}).get("n", "") for m in ("accuracy", "untaught_acc"))
+        lines.append(f"| {approach} | {n} | {n_untaught} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS) + " |")
     return "\n".join(lines)
 
 

@@ -217,6 +217,6 @@ def test_both_recommends_only_a_combination_measured_as_one_task():
     rec = recommend({"need": "both", "compute": "some training"}, RAG_WINS)
     assert rec.approach in ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")  # never a pair run apart
     assert "did not run that pair as one system" in rec.text()
-    unmeasured = {**RAG_WINS, "behaviour": {k: v for k, v in BEHAVIOUR.items() if k != "hybrid"}}
+    unmeasured = {**RAG_WINS, "behaviour": {k: v for k, v in BEHAVIOUR.items() if k != "behaviour_facts"}}
     rec = recommend({"need": "both", "compute": "some training"}, unmeasured)
     assert rec.choice == "nothing" and "no run measured them together" in rec.text()

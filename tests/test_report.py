@@ -23,8 +23,10 @@ def test_fmt(value, metric, text):
 def test_scoreboard_markdown_has_a_row_per_approach_and_a_column_per_metric():
     board = {"RAG": {"accuracy": stat(0.27)}, "closed-book": {"accuracy": stat(0.02)}}
     lines = report.scoreboard_markdown(board).splitlines()
-    assert lines[0].startswith("| approach | n | accuracy (match) | token F1 |") and len(lines) == 4
-    assert lines[2].startswith("| RAG |  | 0.27 | n/a |") and lines[3].startswith("| closed-book |  | 0.02 |")
+    assert lines[0].startswith("| approach | n taught | n untaught | accuracy (match), taught questions | accuracy (match), untaught")
+    assert len(lines) == 4 and lines[2].startswith("| RAG |  |  | 0.27 | n/a |") and lines[3].startswith("| closed-book |  |  | 0.02 |")
+    board["RAG"]["untaught_acc"] = {"mean": 0.3, "spread": 0.0, "n": 75, "lo": 0.2, "hi": 0.41}
+    assert report.scoreboard_markdown(board).splitlines()[2].startswith("| RAG |  | 75 | 0.27 | 0.30 [0.20, 0.41] |")
 
 
 def test_meaning_follows_the_numbers_not_the_literature():
