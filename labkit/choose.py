@@ -31,6 +31,7 @@ approach whose deciding figure was not measured is excluded, saying so.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from labkit.keys import DIAGNOSTIC, After, Approach
@@ -418,3 +419,30 @@ def violations(rec: Recommendation, answers: dict, results: dict) -> list[str]:
         if latency > a["latency_s"]:
             broken.append(f"{c.approach} is over the latency budget ({latency:.2f} s)")
     return broken
+
+
+def answer_grid(**fixed) -> list[dict]:
+    """Every combination of answers: each key of DEFAULT_ANSWERS whose choices are listed in the constant named after it in
+    upper case (CHANGE, TRACEABILITY, NEED, COMPUTE, QUESTIONS), the latency budget at its default; `fixed` pins some keys.
+
+    Example: len(answer_grid(need="knowledge", compute="some training")) -> 18
+    """
+    names = [k for k in DEFAULT_ANSWERS if isinstance(globals().get(k.upper()), tuple)]
+    choices = [[fixed[k]] if k in fixed else list(globals()[k.upper()]) for k in names]
+    return [{**DEFAULT_ANSWERS, **dict(zip(names, combo, strict=True))} for combo in itertools.product(*choices)]
+
+
+def grid_markdown(results: dict, **fixed) -> str:
+    """The guide's pick for every combination of answers (`answer_grid`), as a Markdown table with the deciding reason.
+
+    Example: grid_markdown(load_shipped(), need="knowledge", compute="some training").splitlines()[0]
+    -> "| change | traceability | questions listed in advance | recommended | because |"
+    """
+    varying = [k for k in ("change", "traceability", "need", "compute", "questions") if k not in fixed]
+    labels = {"questions": "questions listed in advance"}
+    lines = ["| " + " | ".join(labels.get(k, k) for k in varying) + " | recommended | because |", "|---" * (len(varying) + 2) + "|"]
+    for answers in answer_grid(**fixed):
+        rec = recommend(answers, results)
+        because = rec.reasons[0] if rec.reasons else ""
+        lines.append("| " + " | ".join(str(answers[k]) for k in varying) + f" | {rec.approach or rec.choice} | {because} |")
+    return "\n".join(lines)

@@ -151,18 +151,24 @@ def readme_markdown(results: dict) -> str:
     head = (provenance(results) + " Rates are the mean over seeds with the 95% Wilson interval for n answers; "
             "\"vs RAG\" is the paired difference in accuracy with its 95% bootstrap interval over questions (\"none measurable\" "
             "when it includes zero). The figures below are read from `data/results.json`; `reports/report.md` has every column.")
-    lines = [head, "", "| approach | n | accuracy | vs RAG | multi-document questions | model-written gold citation | general probe (forgetting) | one-off cost |",
-             "|---|---|---|---|---|---|---|---|"]
-    diffs = results.get("differences") or {}
+    lines = [head, "", "| approach | n taught | accuracy, taught | vs RAG | n untaught | accuracy, untaught | vs RAG | "
+             "multi-document questions | model-written gold citation | general probe (forgetting) | one-off cost |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    diffs, untaught_diffs = results.get("differences") or {}, results.get("untaught_differences") or {}
+
+    def vs_rag(d):
+        return "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]" + ("" if d["measurable"] else ", none measurable"))
+
     for approach, row in board.items():
-        d = diffs.get(approach)
-        vs = "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]" + ("" if d["measurable"] else ", none measurable"))
+        vs, untaught = vs_rag(diffs.get(approach)), row.get("untaught_acc")
+        vs_untaught = vs_rag(untaught_diffs.get(approach)) if untaught else "—"
         cost = []
         if (row.get("index_build_s") or {}).get("mean"):
             cost.append(f"{row['index_build_s']['mean']:.0f} s index")
         if (row.get("train_s") or {}).get("mean"):
             cost.append(f"{row['train_s']['mean']:.0f} s training")
-        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {_with_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
+        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {(untaught or {}).get('n', '')} | {fmt(untaught)} "
+                     f"| {vs_untaught} | {_with_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
                      f"| {fmt(row.get('general_acc'))} | {' + '.join(cost) or 'none'} |")
     return "\n".join(lines + ["", *meaning(results)])
 

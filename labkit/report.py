@@ -24,7 +24,8 @@ from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
 from labkit.config import get_config
 from labkit.data import reader_info
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS
-from labkit.keys import After, Approach, renamed
+from labkit.keys import DIAGNOSTIC, After, Approach, renamed
+from labkit.perfect_retriever import gap_split
 from labkit.stats import intervals_overlap, rate_text, wilson_interval
 
 
@@ -76,15 +77,23 @@ def miss_split_markdown(board: dict) -> str:
     return "\n".join(lines)
 
 
-def versus(results: dict, approach: str, against: str = Approach.RAG) -> str:
-    """How an approach's accuracy compares with another's, in the kit's words: a difference whose 95% interval
-    includes zero is "no measurable difference". Example: versus(results, "fine-tuned") -> "ahead of RAG by 0.19 [0.03, 0.34]"
+DIFFERENCES = {"taught": "differences", "untaught": "untaught_differences"}  # column -> the results key of its paired differences vs RAG
+ACCURACY = {"taught": "accuracy", "untaught": "untaught_acc"}  # column -> the scoreboard metric
+
+
+def versus(results: dict, approach: str, against: str = Approach.RAG, column: str = "taught") -> str:
+    """How an approach's accuracy on one column (taught or untaught questions) compares with another's, in the kit's
+    words: a difference whose 95% interval includes zero is "no measurable difference".
+
+    Example: versus(results, "fine-tuned") -> "ahead of RAG by 0.19 ([+0.03, +0.34] over 59 questions)"
     """
-    d = (results.get("differences") or {}).get(approach) if against == Approach.RAG else None
+    d = (results.get(DIFFERENCES[column]) or {}).get(approach) if against == Approach.RAG else None
     if d is None:
         board = results["scoreboard"]
-        a, b = board[approach]["accuracy"]["mean"], board[against]["accuracy"]["mean"]
-        return f"{'behind' if a < b else 'ahead of'} {against}"
+        a, b = ((board[x].get(ACCURACY[column]) or {}).get("mean") for x in (approach, against))
+        if a is None or b is None:
+            return f"not compared with {against} on this column"
+        return f"{'behind' if a < b else 'ahead of'} {against} (no paired interval in this record)"
     if not d["measurable"]:
         return f"no measurable difference from {against} ({d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] over {d['n']} questions)"
     word = "ahead of" if d["diff"] > 0 else "behind"
@@ -223,8 +232,8 @@ def meaning(results: dict) -> list[str]:
 
     lines = []
     if m(Approach.RAG, "accuracy") is not None and m(Approach.CLOSED_BOOK, "accuracy") is not None:
-        line = (f"- Knowledge: RAG answers {m(Approach.RAG, 'accuracy'):.2f} of the held-out paraphrases against "
-                f"{m(Approach.CLOSED_BOOK, 'accuracy'):.2f} closed-book.")
+        line = (f"- Knowledge, on the questions the fine-tunes were taught (their held-out paraphrases): RAG answers "
+                f"{m(Approach.RAG, 'accuracy'):.2f} against {m(Approach.CLOSED_BOOK, 'accuracy'):.2f} closed-book.")
         if m(Approach.FINE_TUNED, "accuracy") is not None:
             line += (f" Fine-tuned on the same questions (training wording plus fact statements) the model answers "
                      f"{m(Approach.FINE_TUNED, 'accuracy'):.2f}, {versus(results, Approach.FINE_TUNED)}.")
@@ -236,14 +245,20 @@ def meaning(results: dict) -> list[str]:
                         else ": Ovadia et al.'s finding is not confirmed on this run." if verdict.startswith("no measurable")
                         else ": Ovadia et al.'s finding does not hold on this run."))
         lines.append(line)
+    untaught = coverage_findings(results)
+    if untaught:
+        lines.append(untaught)
+    gap = gap_findings(results)
+    if gap:
+        lines.append(gap)
     if m(Approach.RAFT_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
         lines.append(f"- The retrieval-aware fine-tune answers {m(Approach.RAFT_RAG, 'accuracy'):.2f}, {versus(results, Approach.RAFT_RAG)} "
                      f"({m(Approach.RAG, 'accuracy'):.2f}).")
     if m(Approach.READER_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
         lines.append(f"- The reading adapter (a small LoRA shipped in data/reader, trained once to read numbered sources on the "
-                     f"questions of two thirds of the documents) answers {m(Approach.READER_RAG, 'accuracy'):.2f} from the same "
-                     f"sources, {versus(results, Approach.READER_RAG)} ({m(Approach.RAG, 'accuracy'):.2f}); it never saw these "
-                     "paraphrases, but did see the training wordings of two thirds of the questions.")
+                     f"questions of the trained two thirds of the documents) answers {m(Approach.READER_RAG, 'accuracy'):.2f} of the taught "
+                     f"questions from the same sources, {versus(results, Approach.READER_RAG)} ({m(Approach.RAG, 'accuracy'):.2f}); it never "
+                     "saw these paraphrases, but did see the training wordings of those questions.")
     multi = {a: row["multi_acc"] for a, row in board.items() if row.get("multi_acc")}
     if multi:
         best = max(multi, key=lambda a: multi[a]["mean"])
@@ -285,6 +300,42 @@ def meaning(results: dict) -> list[str]:
         if b.get("behaviour_facts"):
             lines.append(behaviour_facts_findings(b["behaviour_facts"]))
     return lines
+
+
+def coverage_findings(results: dict) -> str | None:
+    """The untaught column in words: each row's accuracy on questions nobody trained for, against the taught column.
+
+    Example: coverage_findings(results) -> "- Questions nobody trained for (75 answers, touching the unseen documents): ..."
+    """
+    board = results["scoreboard"]
+    rows = [a for a, row in board.items() if row.get("untaught_acc") and row.get("accuracy") and a not in DIAGNOSTIC]
+    if not rows:
+        return None
+    n = board[rows[0]]["untaught_acc"].get("n", "?")
+    parts = [f"{a} {fmt(board[a]['untaught_acc'])} (taught: {fmt(board[a]['accuracy'])})" for a in rows]
+    trained = [a for a in rows if a in (Approach.FINE_TUNED, Approach.FINE_TUNED_RAG, Approach.RAFT_RAG)]
+    verdicts = [f"{a} {versus(results, a, column='untaught')}" for a in trained if a != Approach.RAG]
+    return (f"- Questions nobody trained for ({n} answers, every question touching one of the unseen documents, of which no "
+            f"training set of any row shows a word): " + "; ".join(parts) + "."
+            + (" Against RAG on these: " + "; ".join(verdicts) + "." if verdicts else "")
+            + " A fine-tuned row's lead on the taught column is a lead on the questions the team anticipated.")
+
+
+def gap_findings(results: dict) -> str | None:
+    """How much of each reading row's gap to 1.0 is retrieval's and how much is reading's (the perfect-retriever rows).
+
+    Example: gap_findings(results) -> "- Where RAG's wrong answers come from (taught column): of its gap to 1.0 ..."
+    """
+    board, lines = results["scoreboard"], []
+    for row_name, perfect in ((Approach.RAG, Approach.RAG_PERFECT), (Approach.READER_RAG, Approach.READER_PERFECT)):
+        if (board.get(row_name) or {}).get("accuracy") and (board.get(perfect) or {}).get("accuracy"):
+            split = gap_split(board[row_name]["accuracy"]["mean"], board[perfect]["accuracy"]["mean"])
+            lines.append(f"{row_name} {fmt(board[row_name]['accuracy'])}, with a gold chunk always among its sources "
+                         f"{fmt(board[perfect]['accuracy'])}: of its gap to 1.0 ({split['gap']:.2f}), {split['retrieval']:.2f} is "
+                         f"retrieval's and {split['reading']:.2f} reading's")
+    if not lines:
+        return None
+    return "- Where the wrong answers come from (taught questions; the perfect retriever puts a gold chunk among the sources): " + "; ".join(lines) + "."
 
 
 def write_report(results: dict, out) -> Path:
