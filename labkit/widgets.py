@@ -25,7 +25,7 @@ import re
 import time
 
 from labkit.adapters import list_adapters, load_adapter
-from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Recommendation, check_answers, recommend
+from labkit.choose import CHANGE, COMPUTE, NEED, QUESTIONS, TRACEABILITY, Recommendation, check_answers, recommend
 from labkit.keys import Approach
 from labkit.models import check_question
 from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
@@ -296,12 +296,13 @@ class DecisionGuide(_UI):
         self.traceability = w.Dropdown(options=TRACEABILITY, value=a["traceability"], description="traceability", style=style)
         self.need = w.Dropdown(options=NEED, value=a["need"], description="need", style=style)
         self.compute = w.Dropdown(options=COMPUTE, value=a["compute"], description="compute budget", style=style)
+        self.questions = w.Dropdown(options=QUESTIONS, value=a["questions"], description="questions known ahead", style=style)
         self.latency = w.FloatSlider(value=a["latency_s"], min=0.2, max=20.0, step=0.2, description="latency budget (s)", style=style)
         self.result = w.HTML()
         self.out = w.Output()
-        for widget in (self.change, self.traceability, self.need, self.compute, self.latency):
+        for widget in (self.change, self.traceability, self.need, self.compute, self.questions, self.latency):
             widget.observe(self.update, names="value")
-        self.widget = w.VBox([self.change, self.traceability, self.need, self.compute, self.latency, self.result, self.out])
+        self.widget = w.VBox([self.change, self.traceability, self.need, self.compute, self.questions, self.latency, self.result, self.out])
         self.update()
 
     def text(self) -> str:
@@ -310,7 +311,7 @@ class DecisionGuide(_UI):
     def answers(self) -> dict:
         """The learner's answers as `choose.recommend` takes them. Example: guide.answers()["need"] -> "knowledge"."""
         return {"change": self.change.value, "traceability": self.traceability.value, "need": self.need.value,
-                "compute": self.compute.value, "latency_s": self.latency.value}
+                "compute": self.compute.value, "questions": self.questions.value, "latency_s": self.latency.value}
 
     def update(self, _change=None) -> Recommendation | None:
         """Recompute the recommendation (what every change of an answer does); returns it."""

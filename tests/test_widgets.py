@@ -113,12 +113,19 @@ def test_decision_guide_follows_the_answers():
     def stat(x):
         return {"mean": x, "spread": 0.0}
 
-    results = {"scoreboard": {"closed-book": {"accuracy": stat(0.06)}, "RAG": {"accuracy": stat(0.69), "cited_gold_by_model": stat(0.8)}},
+    results = {"scoreboard": {"closed-book": {"accuracy": stat(0.06), "untaught_acc": stat(0.05)},
+                              "RAG": {"accuracy": stat(0.69), "untaught_acc": stat(0.66), "cited_gold_by_model": stat(0.8)},
+                              "fine-tuned": {"accuracy": stat(0.95), "untaught_acc": stat(0.04), "train_s": stat(90.0)}},
                "behaviour": {"zero_shot": {"format_compliance": 0.12, "label_accuracy": 0.25},
                              "few_shot": {"format_compliance": 0.71, "label_accuracy": 0.46},
                              "lora": {"format_compliance": 0.97, "label_accuracy": 0.58, "train_s": 120.0}}}
     ui = DecisionGuide(results, {"change": "never"})
     assert "Recommended: RAG" in ui.result.value and "0.69" in ui.result.value
+    ui.traceability.value = "nice to have"  # the fine-tune cites nothing; now it competes
+    ui.questions.value = "all"  # every question known in advance: only the taught column counts
+    assert "Recommended: fine-tuning" in ui.result.value and ui.answers()["questions"] == "all"
+    ui.questions.value = "few"  # most questions unanticipated: the fine-tune's 0.04 on them decides
+    assert "Recommended: RAG" in ui.result.value and "0.66" in ui.result.value
     ui.need.value = "behaviour"
     assert "Recommended: fine-tuning" in ui.result.value and "0.97" in ui.result.value
     assert ui.answers()["need"] == "behaviour"
