@@ -107,7 +107,7 @@ def _row(claim: str, verdict: str, figure: str, condition: str) -> dict:
     return {"claim": claim, "verdict": verdict, "figure": figure, "condition": condition}
 
 
-def _missing(claim: str, what: str, condition: str = "") -> dict:
+def _missing(claim: str, what: str, condition: str = "—") -> dict:
     return _row(claim, NOT_MEASURED, f"not in these results: {what}", condition)
 
 
