@@ -23,8 +23,8 @@ from pathlib import Path
 
 from labkit.config import REPO_ROOT
 from labkit.costs import format_seconds
+from labkit.findings import fmt, meaning
 from labkit.keys import Approach
-from labkit.report import fmt, meaning
 
 README = REPO_ROOT / "README.md"
 

@@ -4,20 +4,12 @@ import json
 
 import pytest
 
-from labkit import report
+from labkit import findings, report
 from labkit.stats import rate_text
 
 
 def stat(x, spread=0.0):
     return {"mean": x, "spread": spread}
-
-
-@pytest.mark.parametrize("value, metric, text", [
-    (stat(0.625, 0.05), "", "0.62 ± 0.05"), (None, "", "n/a"), (stat(0.5), "", "0.50"),
-    (stat(14.05e6), "adapter_bytes", "14.05 MB"), (stat(227.0, 3.0), "prompt_tokens", "227 ± 3"), (stat(91.5, 2.8), "train_s", "91.5 ± 2.8"),
-])
-def test_fmt(value, metric, text):
-    assert report.fmt(value, metric) == text
 
 
 def test_scoreboard_markdown_has_a_row_per_approach_and_a_column_per_metric():
@@ -27,32 +19,6 @@ def test_scoreboard_markdown_has_a_row_per_approach_and_a_column_per_metric():
     assert len(lines) == 4 and lines[2].startswith("| RAG |  |  | 0.27 | n/a |") and lines[3].startswith("| closed-book |  |  | 0.02 |")
     board["RAG"]["untaught_acc"] = {"mean": 0.3, "spread": 0.0, "n": 75, "lo": 0.2, "hi": 0.41}
     assert report.scoreboard_markdown(board).splitlines()[2].startswith("| RAG |  | 75 | 0.27 | 0.30 [0.20, 0.41] |")
-
-
-def test_meaning_follows_the_numbers_not_the_literature():
-    board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)},
-             "fine-tuned": {"accuracy": stat(0.46)}, "fine-tuned (docs)": {"accuracy": stat(0.05)}}
-    text = report.meaning({"scoreboard": board})[0]
-    assert "0.46, ahead of RAG" in text and "0.05, behind RAG: as Ovadia" in text
-    board["fine-tuned (docs)"] = {"accuracy": stat(0.40)}
-    board["fine-tuned"] = {"accuracy": stat(0.10)}
-    text = report.meaning({"scoreboard": board})[0]
-    assert "0.10, behind RAG" in text and "does not hold on this run" in text
-
-
-@pytest.mark.parametrize("diff, lo, hi, words", [(0.19, 0.03, 0.34, "ahead of RAG by 0.19"), (-0.2, -0.35, -0.05, "behind RAG by 0.20"),
-                                                 (0.08, -0.05, 0.2, "no measurable difference from RAG")])
-def test_a_difference_inside_its_interval_is_no_measurable_difference(diff, lo, hi, words):
-    board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)}, "fine-tuned": {"accuracy": stat(0.27 + diff)}}
-    d = {"diff": diff, "lo": lo, "hi": hi, "n": 59, "measurable": not lo <= 0 <= hi}
-    results = {"scoreboard": board, "differences": {"fine-tuned": d}}
-    assert report.versus(results, "fine-tuned").startswith(words)
-    assert words in report.meaning(results)[0]
-
-
-def test_fmt_shows_a_rate_with_its_interval():
-    assert report.fmt({"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.1749, "hi": 0.3962}, "accuracy") == "0.27 [0.17, 0.40]"
-    assert report.fmt({"mean": 0.46, "spread": 0.09, "n": 59, "lo": 0.34, "hi": 0.59}, "accuracy") == "0.46 [0.34, 0.59] ± 0.09"
 
 
 def test_cost_markdown_rows():
@@ -123,16 +89,15 @@ def test_miss_split_table_has_rates_with_intervals_and_says_when_not_measured():
     assert "Not measured in this run" in report.miss_split_markdown({"RAG": {"accuracy": rag["accuracy"]}})
 
 
-def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_are_within_its_interval():
-    def multi(mean, lo, hi):
-        return {"mean": mean, "spread": 0.0, "n": 4, "lo": lo, "hi": hi}
-    board = {"RAG": {"accuracy": stat(0.27), "multi_acc": multi(0.25, 0.05, 0.70)},
-             "RAFT + RAG": {"accuracy": stat(0.7), "multi_acc": multi(0.75, 0.30, 0.95)}}
-    line = next(x for x in report.meaning({"scoreboard": board}) if "two documents" in x)
-    assert "on the 4 answers" in line and "The best is RAFT + RAG, with no measurable difference from RAG" in line
-    board["RAG"]["multi_acc"] = multi(0.0, 0.0, 0.20)
-    line = next(x for x in report.meaning({"scoreboard": board}) if "two documents" in x)
-    assert "measurably ahead of every other row" in line
+def test_the_reader_table_quotes_the_record_and_leaves_the_markers_to_the_readme():
+    from labkit.data import reader_info
+
+    info = reader_info()
+    text = report.reader_markdown(info)
+    assert text.startswith(f"`{info['command']}` trained it in {info['train_s']:.0f} s") and "<!--" not in text
+    held = info["evaluation"]["held-out documents"]["reading adapter"]
+    assert f"| held-out documents | reading adapter | {held['accuracy']:.2f} " in text
+    assert report.reader_markdown({k: v for k, v in info.items() if k != "evaluation"}).count("\n") == 1  # no table unmeasured
 
 
 def behaviour_facts_result(fact_after):
@@ -148,20 +113,9 @@ def test_the_behaviour_facts_table_and_bullet_quote_the_result_with_intervals():
     table = report.behaviour_facts_markdown(behaviour_facts_result(0.9)).splitlines()  # 0.9 of 11 against 0.1: measurable; 0.3 against 0.1: not
     assert table[0].startswith("| approach | format compliance (n=24) |") and "after the update (n=11)" in table[0]
     assert table[4] == "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] | 1.00 [0.86, 1.00] | 0.70 [0.50, 0.84] | 0.90 [0.61, 0.98] |"
-    line = report.behaviour_facts_findings(behaviour_facts_result(0.9))
+    line = findings.behaviour_facts_findings(behaviour_facts_result(0.9))
     assert "after the update: behaviour LoRA + RAG, measurably ahead of few-shot + RAG and behaviour LoRA." in line
     assert ("Format: behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), measurably ahead of "
             "few-shot + RAG.") in line
     # 0.3 of 11 overlaps both others: nobody leads measurably
-    assert "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), none measurably behind." in report.behaviour_facts_findings(behaviour_facts_result(0.3))
-
-
-def test_the_reader_table_quotes_the_record_and_leaves_the_markers_to_the_readme():
-    from labkit.data import reader_info
-
-    info = reader_info()
-    text = report.reader_markdown(info)
-    assert text.startswith(f"`{info['command']}` trained it in {info['train_s']:.0f} s") and "<!--" not in text
-    held = info["evaluation"]["held-out documents"]["reading adapter"]
-    assert f"| held-out documents | reading adapter | {held['accuracy']:.2f} " in text
-    assert report.reader_markdown({k: v for k, v in info.items() if k != "evaluation"}).count("\n") == 1  # no table unmeasured
+    assert "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), none measurably behind." in findings.behaviour_facts_findings(behaviour_facts_result(0.3))
