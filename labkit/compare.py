@@ -34,6 +34,7 @@ from pathlib import Path
 from labkit.adapters import save_adapter, with_lora
 from labkit.behaviour import run_behaviour, train_triage
 from labkit.behaviour_facts import run_behaviour_facts
+from labkit.claims import claims_table
 from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import get_config, set_seed
 from labkit.costs import format_seconds, project
@@ -384,4 +385,5 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     out["answer_precision"] = resolve_precision(gen.precision, next(gen.model.parameters()).device.type)  # Generator.inference's matmuls
     out["workers"] = workers
     out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["claims"] = claims_table(out)  # the common guidance, claim by claim, over this run's figures
     return out

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.claims import claims_markdown
 from labkit.config import REPO_ROOT
 from labkit.costs import format_seconds
 from labkit.findings import fmt, meaning
@@ -170,7 +171,8 @@ def readme_markdown(results: dict) -> str:
         lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {(untaught or {}).get('n', '')} | {fmt(untaught)} "
                      f"| {vs_untaught} | {_with_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
                      f"| {fmt(row.get('general_acc'))} | {' + '.join(cost) or 'none'} |")
-    return "\n".join(lines + ["", *meaning(results)])
+    return "\n".join(lines + ["", *meaning(results), "", "The common guidance, tested claim by claim on this run (`labkit.claims`: "
+                              "one rule per claim, \"measurable\" as above):", "", claims_markdown(results)])
 
 
 def _with_n(stat) -> str:

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
+from labkit.claims import claims_markdown
 from labkit.config import get_config
 from labkit.data import reader_info
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS
@@ -222,7 +223,8 @@ def write_report(results: dict, out) -> Path:
     if results.get("freshness"):
         md += ["## Keeping current: a year of fact changes (measured seconds of this CPU)", "", cost_over_time_markdown(results), "",
                "![cost over time](cost_over_time.png)", ""]
-    md += ["## Accuracy against cost", "", "![accuracy vs cost](accuracy_vs_cost.png)", "", "## What it means", "", *meaning(results), ""]
+    md += ["## Accuracy against cost", "", "![accuracy vs cost](accuracy_vs_cost.png)", "", "## What it means", "", *meaning(results), "",
+           "## The common guidance, claim by claim", "", claims_markdown(results), ""]
     path = out / "report.md"
     path.write_text("\n".join(md))
     return path
