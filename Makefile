@@ -20,7 +20,8 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 $(ROOT_FLAG)
 
-# The whole suite: lint, notebooks stripped, unit tests, then every notebook in quick mode.
+# The whole suite: lint, notebooks stripped, unit tests, then every notebook in quick mode (06 and 07 also as a
+# learner opens them, on the shipped run: tests/test_shipped_notebooks.py, in the same parallel run).
 # NETGUARD on PYTHONPATH: every Python process of the run (pytest, its subprocesses, each
 # notebook kernel) refuses network use beyond this machine (tests/netguard/labkit_netguard.py).
 NETGUARD := PYTHONPATH=$(CURDIR)/tests/netguard
@@ -44,8 +45,6 @@ test: $(STAMP) chromium
 	$(BIN)/python tests/check_notebooks_stripped.py notebooks
 	$(NETGUARD) $(BIN)/labkit doctor >/dev/null
 	$(NETGUARD) LABKIT_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder tests --nbval-lax notebooks
-	# and as a learner opens them by default: 06 and 07 show the shipped full run instead of running (LABKIT_LIVE=0)
-	$(NETGUARD) LABKIT_LIVE=0 $(BIN)/python -m pytest -q --nbval-lax notebooks/06_side_by_side.ipynb notebooks/07_combining_and_choosing.ipynb
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py
