@@ -231,7 +231,7 @@ def cost_projection(tokens_per_s: float, total_params: float, train_tokens: floa
 
 
 def _strip(rows: dict) -> dict:
-    return {a: {k: v for k, v in r.items() if k != "records"} for a, r in rows.items()}
+    return {a: {k: v for k, v in r.items() if k not in ("records", "probe_records")} for a, r in rows.items()}  # per item: results["per_question"]
 
 
 # ---------------------------------------------------------------- worker processes

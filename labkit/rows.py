@@ -32,12 +32,12 @@ from labkit.data import READER_DIR, load_probe, reader_info, spread, taught_ques
 from labkit.finetune import Example, build_examples, make_config, train
 from labkit.folder_index import index_folder
 from labkit.keys import Approach
-from labkit.multiple_choice import mc_accuracy, mc_items_from_probe
+from labkit.multiple_choice import mc_items_from_probe
 from labkit.perfect_retriever import PerfectRetriever
 from labkit.rag import RAG, build_prompt, sources_from_hits
 from labkit.reader import load_reader
 from labkit.retrieval import VectorIndex
-from labkit.scoreboard import row_costs, score_closed_book, score_rag
+from labkit.scoreboard import probe_score, row_costs, score_closed_book, score_rag
 from labkit.storage import dir_size
 
 # saved for the playground (labkit.widgets)
@@ -155,7 +155,8 @@ def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
     Example: row_rag(setup, ccfg, row_closed_book(setup, ccfg))["cited_gold"] -> 0.78
     """
     rag = RAG(setup.index, setup.gen, ccfg.top_k, ccfg.max_new_tokens)
-    return {**score_rag(rag, setup.questions, closed_book["general_acc"], closed_book["n_probe"], setup.untaught), **row_costs(setup.index_info, rag=True)}
+    return {**score_rag(rag, setup.questions, closed_book["general_acc"], closed_book["n_probe"], setup.untaught,
+                         closed_book["probe_records"]), **row_costs(setup.index_info, rag=True)}
 
 
 def row_reader(setup: Setup, ccfg: CompareConfig, reader) -> dict:
@@ -165,8 +166,9 @@ def row_reader(setup: Setup, ccfg: CompareConfig, reader) -> dict:
     Its training cost is the shipped adapter's, paid once by `labkit train-reader` (on the training
     wordings of the questions of two thirds of the documents; these rows score the held-out paraphrases).
     """
-    row = score_rag(RAG(setup.index, reader, ccfg.top_k, ccfg.max_new_tokens), setup.questions, round(mc_accuracy(reader, setup.probe), 4),
-                    len(setup.probe), setup.untaught)
+    general = probe_score(reader, setup.probe)
+    row = score_rag(RAG(setup.index, reader, ccfg.top_k, ccfg.max_new_tokens), setup.questions, general["general_acc"], general["n_probe"],
+                    setup.untaught, general["probe_records"])
     return {**row, **row_costs(setup.index_info, rag=True, train_s=reader_info()["train_s"], adapter_bytes=dir_size(READER_DIR))}
 
 
@@ -178,7 +180,7 @@ def row_perfect(setup: Setup, ccfg: CompareConfig, model, reading_row: dict) -> 
     """
     perfect = PerfectRetriever(setup.index, [*setup.questions, *setup.untaught])
     row = score_rag(RAG(perfect, model, ccfg.top_k, ccfg.max_new_tokens), setup.questions, reading_row["general_acc"], reading_row["n_probe"],
-                    setup.untaught)
+                    setup.untaught, reading_row.get("probe_records"))
     return {**row, **{k: reading_row[k] for k in ("index_build_s", "index_bytes", "train_s", "adapter_bytes")}}
 
 
@@ -191,7 +193,8 @@ def rows_fine_tuned(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict,
     train_s, adapter = round(ft.train_s, 2), save_row_adapter(ft, Approach.FINE_TUNED)
     ft_row = {**score_closed_book(ft.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught),
               **row_costs(setup.index_info, rag=False, train_s=train_s, adapter_bytes=adapter)}
-    with_rag = {**score_rag(RAG(setup.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, ft_row["general_acc"], ft_row["n_probe"], setup.untaught),
+    with_rag = {**score_rag(RAG(setup.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, ft_row["general_acc"], ft_row["n_probe"], setup.untaught,
+                                 ft_row["probe_records"]),
                 **row_costs(setup.index_info, rag=True, train_s=train_s, adapter_bytes=adapter)}
     return ft_row, with_rag, ft
 
@@ -215,7 +218,8 @@ def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object
     # max_len 640: the whole RAG prompt fits, so the target is never cut off
     raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed, ccfg.num_raft_steps,
                       batch_size=ccfg.raft_batch_size, max_len=640)
-    row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, round(mc_accuracy(raft.gen, setup.probe), 4),
-                    len(setup.probe), setup.untaught)
+    general = probe_score(raft.gen, setup.probe)
+    row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, general["general_acc"], general["n_probe"],
+                    setup.untaught, general["probe_records"])
     costs = row_costs(setup.index_info, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=save_row_adapter(raft, Approach.RAFT_RAG))
     return {**row, **costs}, raft

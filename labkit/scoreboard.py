@@ -67,17 +67,26 @@ def score_closed_book(gen, questions: list[dict], probe_items: list, max_new_tok
     taught_records, untaught_records = split_columns(ev.records, list(untaught))
     ev = EvalResult(taught_records, summarize(taught_records))
     mc_items = mc_items_from_qa(questions)
+    general = probe_score(gen, probe_items)
     return {"accuracy": ev.summary["accuracy"], **untaught_score(untaught_records), "f1": ev.summary["f1"], **multi_document(ev.records, questions),
             "mc_acc": round(mc_accuracy(gen, mc_items), 4),
             "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
-            "general_acc": round(mc_accuracy(gen, probe_items), 4),
-            "n": len(ev.records), "n_mc": len(mc_items), "n_probe": len(probe_items),
+            **general, "n": len(ev.records), "n_mc": len(mc_items),
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(gen.count_tokens(gen.chat_prompt(r["question"])) for r in ev.records),
             "records": ev.records + untaught_records}
 
 
-def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int, untaught: list[dict] = ()) -> dict:
+def probe_score(gen, probe_items: list) -> dict:
+    """The general probe (forgetting): the model's accuracy, its n, and which items it got right (what the paired
+    bootstrap of two rows' probe scores resamples). Example: probe_score(gen, probe)["general_acc"] -> 0.81
+    """
+    acc, records = mc_accuracy(gen, probe_items, return_records=True)
+    return {"general_acc": round(acc, 4), "n_probe": len(probe_items), "probe_records": {r["id"]: int(r["correct"]) for r in records}}
+
+
+def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int, untaught: list[dict] = (),
+              probe_records: dict | None = None) -> dict:
     """A RAG row: accuracy, F1, where wrong answers come from (retrieval or reading), traceability, latency, prompt tokens
     (all on the taught questions), and the accuracy on the `untaught` ones (asked in the same batch); MC is n/a.
 
@@ -107,7 +116,7 @@ def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_prob
             "retrieval_miss": split["retrieval_miss"], "reading_miss": split["reading_miss"],
             "cited": share(lambda r: r["cited"]), "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
             "cited_gold": share(gold), "cited_gold_by_model": share(lambda r: r["cited_by"] == "model" and gold(r)),
-            "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe,
+            "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe, **({"probe_records": probe_records} if probe_records else {}),
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(r["prompt_tokens"] for r in ev.records),
             "records": ev.records + untaught_records}
@@ -178,8 +187,8 @@ def per_question(seed_runs: list[dict], approach: str, column: str = "taught") -
 
 
 def per_question_table(seed_runs: list[dict]) -> dict:
-    """Every approach's per-question matches in both columns, and after a fact change who gave the new value (each averaged
-    over seeds): what the decision guide and the claims bootstrap (results["per_question"]).
+    """Every approach's per-question matches in both columns, after a fact change who gave the new value, and which general
+    probe items it got right (each averaged over seeds): what the decision guide and the claims bootstrap (results["per_question"]).
 
     Example: per_question_table(runs)["untaught"]["RAG"]["q003"] -> 1.0; per_question_table(runs)["after_update"]["RAG after update"]
     """
@@ -191,9 +200,20 @@ def per_question_table(seed_runs: list[dict]) -> dict:
             if isinstance(figure, dict) and "by_question" in figure:
                 for qid, gave in figure["by_question"].items():
                     after.setdefault(key, {}).setdefault(qid, []).append(gave)
+    probe = {a: _mean_by_item([r["rows"][a].get("probe_records") or {} for r in seed_runs if a in r["rows"]]) for a in approaches}
+    if any(probe.values()):
+        table["probe"] = {a: v for a, v in probe.items() if v}
     if after:
         table["after_update"] = {k: {q: round(sum(v) / len(v), 4) for q, v in sorted(by.items())} for k, by in after.items()}
     return table
+
+
+def _mean_by_item(runs: list[dict]) -> dict:
+    items: dict[str, list[float]] = {}
+    for run in runs:
+        for item, right in run.items():
+            items.setdefault(item, []).append(right)
+    return {i: round(sum(v) / len(v), 4) for i, v in sorted(items.items())}
 
 
 def differences(seed_runs: list[dict], against: str = Approach.RAG, column: str = "taught") -> dict:

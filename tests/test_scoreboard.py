@@ -51,10 +51,16 @@ def test_a_closed_book_row_has_no_citations_and_counts_each_of_its_items(monkeyp
     records = [{"id": f"{q['id']}/0", "question": q["paraphrases"][0], "match": i == 0, "f1": 0.3, "seconds": 0.5} for i, q in enumerate(questions)]
     monkeypatch.setattr(scoreboard, "evaluate_closed_book", lambda gen, qs, max_new_tokens: SimpleNamespace(
         records=records, summary={"accuracy": 0.25, "f1": 0.3, "latency_p50_s": 0.5}))
-    monkeypatch.setattr(scoreboard, "mc_accuracy", lambda gen, items: 0.5 if len(items) == 4 else 0.75)  # the questions' MC, then the probe
+    def mc_accuracy(gen, items, return_records=False):  # the questions' MC (4 items), then the probe (8: 6 right)
+        if not return_records:
+            return 0.5
+        return 0.75, [{"id": f"p{i}", "correct": i < 6} for i in range(len(items))]
+
+    monkeypatch.setattr(scoreboard, "mc_accuracy", mc_accuracy)
     gen = SimpleNamespace(chat_prompt=lambda text: text, count_tokens=len)
     row = scoreboard.score_closed_book(gen, questions, probe_items=[object()] * 8, max_new_tokens=8)
     assert (row["accuracy"], row["mc_acc"], row["general_acc"], row["n"], row["n_mc"], row["n_probe"]) == (0.25, 0.5, 0.75, 4, 4, 8)
+    assert row["probe_records"] == {f"p{i}": int(i < 6) for i in range(8)}  # which probe items: the paired bootstrap's
     assert (row["multi_acc"], row["n_multi"]) == (0.5, 2)  # the first two need two documents; one of them is right
     assert {row[k] for k in ("cited", "cited_by_model", "cited_gold", "cited_gold_by_model")} == {0.0}
     assert "retrieval_miss" not in row  # no sources, so no miss split: n/a on the scoreboard
@@ -106,3 +112,16 @@ def test_differences_pair_questions_and_average_seeds():
     d = scoreboard.differences([run([0] * 20, [1] * 20), run([0] * 20, [1] * 10 + [0] * 10)])
     assert list(d) == [Approach.FINE_TUNED]  # nothing to pair RAG with but itself
     assert d[Approach.FINE_TUNED]["n"] == 20 and d[Approach.FINE_TUNED]["diff"] == 0.75 and d[Approach.FINE_TUNED]["measurable"]
+
+
+def test_the_per_question_table_averages_each_item_over_seeds_in_every_column():
+    def run(taught, untaught, probe, fresh):
+        records = [{"id": "q1/0", "match": taught, "column": "taught"}, {"id": "q9/0", "match": untaught, "column": "untaught"}]
+        return {"rows": {"RAG": {"records": records, "probe_records": {"p1": probe}}},
+                "freshness": {"RAG after update": {"new": 0.5, "old": 0.0, "by_question": {"q1": fresh}}}}
+
+    table = scoreboard.per_question_table([run(1, 0, 1, 1), run(0, 0, 1, 0)])
+    assert table["taught"]["RAG"] == {"q1": 0.5} and table["untaught"]["RAG"] == {"q9": 0.0}  # a record counts in its column only
+    assert table["probe"]["RAG"] == {"p1": 1.0} and table["after_update"]["RAG after update"] == {"q1": 0.5}
+    d = scoreboard.differences([run(1, 1, 1, 1)], against="RAG", column="untaught")
+    assert d == {}  # no other row: nothing to pair
