@@ -61,12 +61,14 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def venv_python(venv_dir: Path) -> Path:
-    """The venv's interpreter. Example: venv_python(Path(".venv")) -> .venv/bin/python (Scripts\\python.exe on Windows)."""
+    """The venv's interpreter.
+    Example: venv_python(Path(".venv")) -> .venv/bin/python (Scripts\\python.exe on Windows)."""
     return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
 def has_nvidia_gpu() -> bool:
-    """True where an NVIDIA driver is present (its tool on PATH or its /proc entry). Example: has_nvidia_gpu() -> False on a laptop."""
+    """True where an NVIDIA driver is present (its tool on PATH or its /proc entry).
+    Example: has_nvidia_gpu() -> False on a laptop."""
     return shutil.which("nvidia-smi") is not None or Path("/proc/driver/nvidia/version").exists()
 
 
@@ -102,7 +104,8 @@ OTHER_PLATFORMS = {"macos-arm64": "macosx_11_0_arm64"}  # named platform -> pip'
 BUILD_TOOLS = ["setuptools>=68", "wheel"]  # pip builds labkit (pip install -e .) from these, offline
 
 
-def download_commands(python: Path, folder: Path, platforms: list[str], py_version: str | None = None) -> list[list[str]]:
+def download_commands(python: Path, folder: Path, platforms: list[str],
+                      py_version: str | None = None) -> list[list[str]]:
     """pip download commands that fill a wheelhouse from <folder>/requirements.txt, this machine's wheels first.
 
     Example: download_commands(py, Path("wheelhouse"), ["macos-arm64"])[1][-1] -> "wheelhouse/requirements.txt"
@@ -113,19 +116,24 @@ def download_commands(python: Path, folder: Path, platforms: list[str], py_versi
     cmds = [base + ["-d", str(here), *BUILD_TOOLS], base + ["-d", str(here), "-r", str(folder / "requirements.txt")]]
     for name in platforms:
         tag = OTHER_PLATFORMS[name]
-        cmds.append(base + ["-d", str(folder / name), "--platform", tag, "--python-version", py_version, "--implementation", "cp",
+        cmds.append(base
+                    + ["-d", str(folder / name), "--platform", tag, "--python-version", py_version, "--implementation",
+                       "cp",
                             "-r", str(folder / "requirements.txt")])
     return cmds
 
 
 def download(venv_dir: Path, folder: Path, platforms: list[str]) -> int:
-    """Fill the wheelhouse (what `make wheelhouse` runs). Returns 0, or 1 if this machine's wheels could not all be fetched."""
+    """Fill the wheelhouse (what `make wheelhouse` runs). Returns 0, or 1 if this machine's wheels could not all be
+    fetched."""
     python = venv_python(venv_dir)
     if not python.exists():
-        print(f"bootstrap: {venv_dir} is missing: run `python bootstrap.py` (or make lab) once with a network first", file=sys.stderr)
+        print(f"bootstrap: {venv_dir} is missing: run `python bootstrap.py` (or make lab) once with a network first",
+              file=sys.stderr)
         return 1
     folder.mkdir(parents=True, exist_ok=True)
-    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True).stdout
+    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True,
+                            check=True).stdout
     # the local "+cpu" label pins the CPU build of torch; other platforms take the same version's default build
     (folder / "requirements.txt").write_text(frozen)
     status = 0
@@ -140,25 +148,31 @@ def download(venv_dir: Path, folder: Path, platforms: list[str]) -> int:
         name = cmd[cmd.index("-d") + 1]
         missing = []
         for line in frozen.splitlines():
-            req = line.split("+")[0] if line.startswith("torch==") else line  # the same torch version, that platform's build
+            # the same torch version, that platform's build
+            req = line.split("+")[0] if line.startswith("torch==") else line
             if subprocess.call([*cmd[:-2], req], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) != 0:
                 missing.append(req)
         print(f"bootstrap: {name}: {len(frozen.splitlines()) - len(missing)} wheels"
-              + (f"; no wheel for {', '.join(missing)} (a laptop of that kind installs those with a network)" if missing else ""), flush=True)
+              + (f"; no wheel for {', '.join(missing)} (a laptop of that kind installs those with a network)" if missing
+                 else ""), flush=True)
     return status
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--venv", default=str(ROOT / ".venv"), help="where the virtual environment goes (default .venv)")
-    parser.add_argument("--wheelhouse", default=str(ROOT / "wheelhouse"), help="install from this folder, offline, when it exists")
+    parser.add_argument("--venv", default=str(ROOT / ".venv"),
+                        help="where the virtual environment goes (default .venv)")
+    parser.add_argument("--wheelhouse", default=str(ROOT / "wheelhouse"),
+                        help="install from this folder, offline, when it exists")
     parser.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
-    parser.add_argument("--download", action="store_true", help="fill --wheelhouse from the installed .venv instead of installing")
+    parser.add_argument("--download", action="store_true",
+                        help="fill --wheelhouse from the installed .venv instead of installing")
     parser.add_argument("--platform", action="append", choices=sorted(OTHER_PLATFORMS), default=None,
                         help="also fetch wheels for this platform (default: macos-arm64)")
     args = parser.parse_args(argv)
     if args.download:
-        return download(Path(args.venv), Path(args.wheelhouse), args.platform if args.platform is not None else ["macos-arm64"])
+        return download(Path(args.venv), Path(args.wheelhouse),
+                        args.platform if args.platform is not None else ["macos-arm64"])
 
     venv_dir = Path(args.venv)
     python = venv_python(venv_dir)
@@ -167,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     if not python.exists() and not args.dry_run:
         print(f"bootstrap: creating {venv_dir}", flush=True)
         venv.create(venv_dir, with_pip=True)
-    where = f"offline, from {wheelhouse}" if wheelhouse else ("the CPU build" if indexes[0] == CPU_INDEX else "the default index's build")
-    print(f"bootstrap: {platform.system()} {platform.machine()}, NVIDIA GPU: {'yes' if has_nvidia_gpu() else 'no'}; torch: {where}", flush=True)
+    where = f"offline, from {wheelhouse}" if wheelhouse else ("the CPU build" if indexes[0] == CPU_INDEX
+                                                              else "the default index's build")
+    print(f"bootstrap: {platform.system()} {platform.machine()}, NVIDIA GPU: {'yes' if has_nvidia_gpu() else 'no'}; "
+          f"torch: {where}", flush=True)
 
     for i, index in enumerate(indexes):
         torch_cmd, *rest = pip_commands(python, wheelhouse, index)
@@ -190,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bootstrap: this step failed: {' '.join(cmd)}", file=sys.stderr)
             return 1
     if not args.dry_run:
-        print(f"bootstrap: done. Next: {python} -m jupyter lab --notebook-dir=notebooks  (or: {python} -m pytest tests)")
+        print(
+            f"bootstrap: done. Next: {python} -m jupyter lab --notebook-dir=notebooks  (or: {python} -m pytest tests)")
     return 0
 
 

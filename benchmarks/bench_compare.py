@@ -3,7 +3,8 @@
 Runs one seed of `labkit compare` (quick sizes by default, `--full` for the full sizes) and
 prints, from the same run:
 - wall time per phase: loading, the index, each row (closed-book, RAG, fine-tuned, docs,
-  RAFT), freshness, behaviour (its triage LoRA, then behaviour + facts on it); and inside them the time spent training, generating answers
+  RAFT), freshness, behaviour (its triage LoRA, then behaviour + facts on it); and inside them the time spent training,
+generating answers
   and scoring multiple-choice items (the three kinds of work every row is made of);
 - generation efficiency: new tokens/s per answer and per batch step, against the bound of
   batch-1 decoding on this machine (weights bytes read per token / memory bandwidth, both
@@ -86,7 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--full", action="store_true", help="full sizes (default: quick sizes)")
     parser.add_argument("--profile", action="store_true", help="also print the cProfile top 25")
-    parser.add_argument("--batch-size", type=int, default=None, help="answers per generation batch (default: the kit's)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="answers per generation batch (default: the kit's)")
     args = parser.parse_args()
 
     print(f"cpu_count={os.cpu_count()} torch_threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.1f}")
@@ -110,9 +112,11 @@ def main() -> None:
     # phases: the row functions (as compare's pieces call them) and the kinds of work inside them
     for name, label in [("measure_index", "index"), ("row_closed_book", "row closed-book"), ("row_rag", "row RAG"),
                         ("row_reader", "row reading adapter"), ("rows_fine_tuned", "rows fine-tuned (+ RAG)"),
-                        ("row_docs", "row fine-tuned (docs)"), ("row_raft", "row RAFT + RAG"), ("freshness", "freshness"),
+                        ("row_docs", "row fine-tuned (docs)"), ("row_raft", "row RAFT + RAG"),
+                        ("freshness", "freshness"),
                         ("raft_freshness", "freshness (RAFT)"), ("untrained_after_update", "untrained after update"),
-                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"), ("run_behaviour_facts", "behaviour + facts")]:
+                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"),
+                        ("run_behaviour_facts", "behaviour + facts")]:
         clock.wrap(compare, name, label)
     for module in (rows, freshness):  # each module calls the training it imported
         clock.wrap(module, "train_lora", "work: training")
@@ -133,7 +137,8 @@ def main() -> None:
             profiler.disable()
     total = time.perf_counter() - start
 
-    print(f"\none seed, {'full' if args.full else 'quick'} sizes: {ccfg.num_questions} questions, {ccfg.num_steps}/{ccfg.num_docs_steps}/"
+    print(f"\none seed, {'full' if args.full else 'quick'} sizes: {ccfg.num_questions} questions, "
+          f"{ccfg.num_steps}/{ccfg.num_docs_steps}/"
           f"{ccfg.num_raft_steps} steps (fine-tuned/docs/RAFT), behaviour {ccfg.num_behaviour_steps} steps")
     print(f"{'phase':34s} {'seconds':>8s} {'share':>6s} {'calls':>6s}")
     print(f"{'loading the models':34s} {load_s:8.1f}")
@@ -147,7 +152,8 @@ def main() -> None:
     if gen_s and clock.steps:
         print(f"\ngeneration: {clock.tokens} new tokens in {gen_s:.1f} s = {clock.tokens / gen_s:.1f} tokens/s; "
               f"{clock.steps} batch steps = {clock.steps / gen_s:.1f} steps/s (prompt reading included)")
-        print(f"batch-1 bound: {weight_bytes / 1e9:.2f} GB of weights per step / {bandwidth:.1f} GB/s = {bound:.1f} steps/s; "
+        print(f"batch-1 bound: {weight_bytes / 1e9:.2f} GB of weights per step / {bandwidth:.1f} GB/s = {bound:.1f} "
+              "steps/s; "
               f"tokens/s is {clock.tokens / gen_s / bound:.2f}x the batch-1 bound (batching shares one weight read)")
     print(f"training tokens/s (fine-tuned row): {result.get('train_tokens_per_s')}")
     if profiler:

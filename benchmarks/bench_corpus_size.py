@@ -1,4 +1,5 @@
-"""RAG's cost as the data grows: index build time, memory and search latency from the knowledge base to 1,000,000 chunks.
+"""RAG's cost as the data grows: index build time, memory and search latency from the knowledge base to 1,000,000
+chunks.
 
 Prints figures and draws a log-log chart; asserts nothing (timings depend on the machine).
 The knowledge base's real chunk vectors come first; beyond them, synthetic unit vectors
@@ -37,7 +38,8 @@ def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 10_000, 100_000, 1_000_000], help="chunk counts (0: the knowledge base alone)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 10_000, 100_000, 1_000_000],
+                        help="chunk counts (0: the knowledge base alone)")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--max-hnsw", type=int, default=100_000, help="largest size to build an HNSW index for")
     parser.add_argument("--out", default="benchmarks/out")
@@ -47,7 +49,8 @@ def main() -> None:
     kb = index_folder(KB_DIR, load_embedder(), progress=False)
     ids = sorted(kb.chunks)
     real = np.vstack([kb.index.reconstruct(i) for i in ids]).astype("float32")
-    chunk = kb.chunks[ids[0]]  # every synthetic vector points at one placeholder chunk: the chunk store is not what is measured
+    # every synthetic vector points at one placeholder chunk: the chunk store is not what is measured
+    chunk = kb.chunks[ids[0]]
     queries = real[: args.queries]
     rows = []
     for size in sorted({max(len(real), s) for s in args.sizes}):
@@ -67,9 +70,10 @@ def main() -> None:
                 exact = found
             recall = float(np.mean([len(f & e) / 10 for f, e in zip(found, exact, strict=True)]))
             memory_mb = vectors.nbytes / 1e6 * (1.0 if kind != "hnsw" else 1.0 + 2 * 32 * 4 / (4 * vectors.shape[1]))
-            rows.append({"size": size, "kind": kind, "build_s": build_s, "p50_ms": latency["p50"], "p95_ms": latency["p95"],
-                         "recall@10": recall, "memory_mb": memory_mb})
-            print(f"{size:>9,d} chunks  {kind:5s} build {build_s:8.2f} s  search p50 {latency['p50']:8.2f} ms  p95 {latency['p95']:8.2f} ms  "
+            rows.append({"size": size, "kind": kind, "build_s": build_s, "p50_ms": latency["p50"],
+                         "p95_ms": latency["p95"], "recall@10": recall, "memory_mb": memory_mb})
+            print(f"{size:>9,d} chunks  {kind:5s} build {build_s:8.2f} s  search p50 {latency['p50']:8.2f} ms  p95 "
+                  f"{latency['p95']:8.2f} ms  "
                   f"recall@10 vs flat {recall:.2f}  memory ~{memory_mb:,.0f} MB (vectors + graph links)", flush=True)
             del index
     slow = [r for r in rows if r["kind"] == "flat" and r["p50_ms"] > INTERACTIVE_MS]

@@ -69,7 +69,9 @@ def trainer_train(gen, examples, steps, lr, bf16=False):
     from labkit.finetune import TrainConfig, encode
 
     train_config = TrainConfig()
-    model = get_peft_model(copy.deepcopy(gen.model), LoraConfig(r=train_config.rank, lora_alpha=train_config.lora_alpha, target_modules=list(train_config.target_modules),
+    model = get_peft_model(copy.deepcopy(gen.model),
+                           LoraConfig(r=train_config.rank, lora_alpha=train_config.lora_alpha,
+                                      target_modules=list(train_config.target_modules),
                                                                 lora_dropout=0.0, task_type="CAUSAL_LM"))
     rows = [{"input_ids": r["input_ids"], "labels": r["labels"], "attention_mask": [1] * len(r["input_ids"])}
             for r in (encode(gen.tokenizer, e) for e in examples)]
@@ -83,9 +85,10 @@ def trainer_train(gen, examples, steps, lr, bf16=False):
         return batch
 
     gen.tokenizer.padding_side = "right"
-    args = TrainingArguments(output_dir="/tmp/labkit-bench-trainer", max_steps=steps, per_device_train_batch_size=8, learning_rate=lr,
-                             logging_steps=10_000, save_strategy="no", report_to=[], use_cpu=True, seed=0, dataloader_num_workers=0,
-                             disable_tqdm=True, lr_scheduler_type="constant", bf16=bf16)
+    args = TrainingArguments(output_dir="/tmp/labkit-bench-trainer", max_steps=steps, per_device_train_batch_size=8,
+                             learning_rate=lr,
+                             logging_steps=10_000, save_strategy="no", report_to=[], use_cpu=True, seed=0,
+                             dataloader_num_workers=0, disable_tqdm=True, lr_scheduler_type="constant", bf16=bf16)
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=counting)
     t = time.perf_counter()
     trainer.train()
@@ -109,7 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=24)  # 6 steps were mostly the first step's set-up
     parser.add_argument("--skip-lab", action="store_true")
-    parser.add_argument("--repeats", type=int, default=3, help="kit/Trainer pairs, alternated; the median ratio is printed")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="kit/Trainer pairs, alternated; the median ratio is printed")
     parser.add_argument("--full-memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.full_memory_child:
@@ -122,7 +126,8 @@ def main() -> None:
     from labkit.models import load_generator
     from labkit.multiple_choice import mc_accuracy, mc_items_from_qa
 
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average "
+          f"{os.getloadavg()[0]:.1f}")
     from labkit.models import resolve_precision
 
     precision = resolve_precision("auto")
@@ -130,16 +135,19 @@ def main() -> None:
     # (3.55-4.35 GB for the same child), and a user's full fine-tune runs in a process of its own
     peaks = []
     for _ in range(2):
-        child = subprocess.run([sys.executable, __file__, "--full-memory-child", "--steps", "3"], capture_output=True, text=True)
+        child = subprocess.run([sys.executable, __file__, "--full-memory-child", "--steps", "3"], capture_output=True,
+                               text=True)
         try:
             peaks.append(json.loads(child.stdout.strip().splitlines()[-1])["maxrss_mb"] / 1024)
         except (IndexError, ValueError, KeyError):
             print("full fine-tuning memory child failed:", child.stderr[-500:])
     if peaks:
-        print("full fine-tuning peak memory (ru_maxrss of a child process that loads the model and runs 3 steps, twice): "
+        print("full fine-tuning peak memory (ru_maxrss of a child process that loads the model and runs 3 steps, "
+              "twice): "
               + ", ".join(f"{p:.2f}" for p in peaks) + " GB")
     peak = matmul_peak_gflops(dtype=precision)
-    print(f"matmul peak ({precision} 2048^3, best of 10): {peak:.1f} GFLOP/s; training precision on this machine: {precision} (\"auto\")")
+    print(f"matmul peak ({precision} 2048^3, best of 10): {peak:.1f} GFLOP/s; training precision on this machine: "
+          f"{precision} (\"auto\")")
     gen = load_generator()
     body, head = model_sizes(gen)
     examples = build_examples(gen, spread(load_qa(), 16), fact_statements=1)
@@ -152,7 +160,8 @@ def main() -> None:
         else:
             flops = 4 * body * T + 6 * lora_params * T + 4 * head * T * ans
         rate = flops / result.train_s / 1e9
-        print(f"kit {method:<4}: {T / result.train_s:7.1f} tokens/s, {rate:5.1f} GFLOP/s model, MFU {rate / peak:.0%} of measured peak, "
+        print(f"kit {method:<4}: {T / result.train_s:7.1f} tokens/s, {rate:5.1f} GFLOP/s model, MFU {rate / peak:.0%} "
+              "of measured peak, "
               f"padding waste {result.padding_waste:.1%} ({T} tokens, {args.steps} steps, {result.train_s:.1f} s)")
         if method == "lora":
             kit_lora_rate, kit_waste = T / result.train_s, result.padding_waste
@@ -164,20 +173,23 @@ def main() -> None:
             kit_lora_rate = result.tokens / result.train_s
         seconds, real, waste = trainer_train(gen, examples, args.steps, 2e-3, bf16=precision == "bfloat16")
         ratios.append(kit_lora_rate / (real / seconds))
-        print(f"  pair {repeat + 1}: kit lora {kit_lora_rate:7.1f} tokens/s, Trainer lora ({precision}) {real / seconds:7.1f} tokens/s "
+        print(f"  pair {repeat + 1}: kit lora {kit_lora_rate:7.1f} tokens/s, Trainer lora ({precision}) "
+              f"{real / seconds:7.1f} tokens/s "
               f"(padding waste {waste:.1%}, kit's {kit_waste:.1%}): {ratios[-1]:.2f}x")
     print(f"kit/Trainer speed, median of {len(ratios)} alternated pairs: {statistics.median(ratios):.2f}x")
     items = mc_items_from_qa(spread(load_qa(), 16))
     t = time.perf_counter()
     mc_accuracy(gen, items)
-    print(f"evaluation: {len(items) / (time.perf_counter() - t):.2f} MC items/s (multiple_choice.mc_accuracy, prompt encoded once)")
+    print(f"evaluation: {len(items) / (time.perf_counter() - t):.2f} MC items/s (multiple_choice.mc_accuracy, prompt "
+          "encoded once)")
     if not args.skip_lab:
         first = {}
         t = time.perf_counter()
         run = run_forgetting(gen, lab_config("lora", quick=False), default_setup(quick=False),
                              on_point=lambda p: first.setdefault("s", time.perf_counter() - t), progress=False)
         total = time.perf_counter() - t
-        print(f"default forgetting-lab run ({run.config.num_steps} steps, {len(run.history)} points): {total:.1f} s, first point after {first['s']:.1f} s; "
+        print(f"default forgetting-lab run ({run.config.num_steps} steps, {len(run.history)} points): {total:.1f} s, "
+              f"first point after {first['s']:.1f} s; "
               f"mc_acc {run.history[0]['mc_acc']:.2f} -> {run.history[-1]['mc_acc']:.2f}, "
               f"general_acc {run.history[0]['general_acc']:.2f} -> {run.history[-1]['general_acc']:.2f}")
 

@@ -53,13 +53,16 @@ def main() -> None:
     asked = [it["asked"] for it in items]
     rag = RAG(index, gen, 3, 32)
     hits = index.search_many(asked, 3)
-    rag_prompts = [fit_prompt(gen, q, sources_from_hits(h), 1024, rag.instruction, rag.max_words)[0] for q, h in zip(asked, hits, strict=True)]
+    rag_prompts = [fit_prompt(gen, q, sources_from_hits(h), 1024, rag.instruction, rag.max_words)[0] for q, h
+                   in zip(asked, hits, strict=True)]
     lengths = [gen.count_tokens(gen.chat_prompt(p)) for p in rag_prompts]
-    print(f"{len(asked)} questions; RAG prompt tokens median {statistics.median(lengths):.0f}, min {min(lengths)}, max {max(lengths)}")
+    print(f"{len(asked)} questions; RAG prompt tokens median {statistics.median(lengths):.0f}, min {min(lengths)}, max "
+          f"{max(lengths)}")
 
     weight_bytes = sum(p.numel() * p.element_size() for p in gen.model.parameters())
     bw = memory_bandwidth_gbs()
-    print(f"memory bandwidth {bw:.1f} GB/s; weights {weight_bytes / 1e9:.2f} GB; batch-1 bound {bw * 1e9 / weight_bytes:.0f} decoding steps/s")
+    print(f"memory bandwidth {bw:.1f} GB/s; weights {weight_bytes / 1e9:.2f} GB; batch-1 bound "
+          f"{bw * 1e9 / weight_bytes:.0f} decoding steps/s")
 
     variants = [("batches of 8, question order", dict(batch_size=8, length_sorted=False), "float32"),
                 ("batches of 8, length-sorted", dict(batch_size=8, length_sorted=True), "float32"),
@@ -83,7 +86,8 @@ def main() -> None:
             print(f"  {label:36s} {s:7.1f} s  {len(prompts) / s:5.2f} answers/s  {base_s / s:4.2f}x  identical answers "
                   f"{same}/{len(prompts)}  right {right}/{len(prompts)}")
         gen.precision = "float32"
-        prefill = statistics.median(_timed(lambda p=prompts: gen.generate(p, max_new_tokens=1, progress=False, batch_size=32, length_sorted=True))
+        prefill = statistics.median(_timed(lambda p=prompts: gen.generate(p, max_new_tokens=1, progress=False,
+                                                                          batch_size=32, length_sorted=True))
                                     for _ in range(args.repeats))
         print(f"  prompt pass alone (1 new token, sorted batches of 32): {prefill:.1f} s")
 

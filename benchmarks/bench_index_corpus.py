@@ -46,7 +46,8 @@ def _timed(fn) -> float:
 
 def embed_in_document_order(embedder, texts: list[str], batch_size: int = 32) -> np.ndarray:
     """The kit's embedding before length-sorted batches: fixed batches in document order."""
-    parts = [embedder.encode(texts[i : i + batch_size], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    parts = [embedder.encode(texts[i : i + batch_size], batch_size=batch_size, normalize_embeddings=True,
+                             show_progress_bar=False)
              for i in range(0, len(texts), batch_size)]
     return np.vstack(parts)
 
@@ -78,7 +79,8 @@ def main() -> None:
     tok = embedder.tokenizer
     limit = embedder.max_seq_length
     lengths = [min(len(ids), limit) for ids in tok(texts, add_special_tokens=True)["input_ids"]]
-    cut = sum(len(ids) > limit for ids in tok(texts[:2000], add_special_tokens=True)["input_ids"]) / min(2000, len(texts))
+    cut = sum(len(ids) > limit for ids in tok(texts[:2000], add_special_tokens=True)["input_ids"]) / min(2000,
+                                                                                                         len(texts))
     print(f"tokens per chunk: median {statistics.median(lengths):.0f}, p95 {np.percentile(lengths, 95):.0f}, "
           f"max_seq_length {limit} (cut: {cut:.0%} of the first 2000); {sum(lengths):,} tokens in all")
 
@@ -88,17 +90,22 @@ def main() -> None:
     reference = {}
     before_s = _timed(lambda: embed_in_document_order(embedder, sample))
     after_s = _timed(lambda: reference.setdefault("float32", embed_texts(embedder, sample, progress=False)))
-    threshold, embedding.BF16_EMBED_MIN = embedding.BF16_EMBED_MIN, 0  # the sample embedded as a corpus of BF16_EMBED_MIN+ chunks is
+    # the sample embedded as a corpus of BF16_EMBED_MIN+ chunks is
+    threshold, embedding.BF16_EMBED_MIN = embedding.BF16_EMBED_MIN, 0
     bf16 = resolve_precision(get_config().precision) == "bfloat16"
-    bf16_s = _timed(lambda: reference.setdefault("bf16", embed_texts(embedder, sample, progress=False))) if bf16 else None
+    bf16_s = _timed(lambda: reference.setdefault("bf16",
+                                                 embed_texts(embedder, sample, progress=False))) if bf16 else None
     embedding.BF16_EMBED_MIN = threshold
     print(f"sample of {len(sample)} chunks ({sample_tokens:,} tokens), in one run:")
-    print(f"  document order, batches of 32: {before_s:6.1f} s = {len(sample) / before_s:6.1f} chunks/s, {sample_tokens / before_s:7.0f} tokens/s")
-    print(f"  length-sorted,  batches of 32: {after_s:6.1f} s = {len(sample) / after_s:6.1f} chunks/s, {sample_tokens / after_s:7.0f} tokens/s"
+    print(f"  document order, batches of 32: {before_s:6.1f} s = {len(sample) / before_s:6.1f} chunks/s, "
+          f"{sample_tokens / before_s:7.0f} tokens/s")
+    print(f"  length-sorted,  batches of 32: {after_s:6.1f} s = {len(sample) / after_s:6.1f} chunks/s, "
+          f"{sample_tokens / after_s:7.0f} tokens/s"
           f"  ({before_s / after_s:.2f}x)")
     if bf16_s:
         cosine = (reference["float32"] * reference["bf16"]).sum(axis=1)
-        print(f"  length-sorted, bf16 matmuls:   {bf16_s:6.1f} s = {len(sample) / bf16_s:6.1f} chunks/s, {sample_tokens / bf16_s:7.0f} tokens/s"
+        print(f"  length-sorted, bf16 matmuls:   {bf16_s:6.1f} s = {len(sample) / bf16_s:6.1f} chunks/s, "
+              f"{sample_tokens / bf16_s:7.0f} tokens/s"
               f"  ({before_s / bf16_s:.2f}x; cosine to float32 median {np.median(cosine):.5f}, min {cosine.min():.5f}; "
               f"embed_texts does this from {threshold} texts)")
 
@@ -110,11 +117,14 @@ def main() -> None:
         if seconds:
             peak = matmul_peak_gflops(dtype=dtype)
             bound = peak * 1e9 / flops_per_token
-            print(f"limit ({dtype}): {flops_per_token / 1e6:.0f} MFLOP per token at {peak:.0f} GFLOP/s (matmul peak) = {bound:,.0f} tokens/s; "
+            print(f"limit ({dtype}): {flops_per_token / 1e6:.0f} MFLOP per token at {peak:.0f} GFLOP/s (matmul peak) = "
+                  f"{bound:,.0f} tokens/s; "
                   f"length-sorted reaches {sample_tokens / seconds / bound:.0%} of it")
-    print(f"projected for all {len(chunks)} chunks: {sum(lengths) / (sample_tokens / after_s) / 60:.1f} min length-sorted, "
+    print(f"projected for all {len(chunks)} chunks: {sum(lengths) / (sample_tokens / after_s) / 60:.1f} min "
+          "length-sorted, "
           f"{sum(lengths) / (sample_tokens / before_s) / 60:.1f} min in document order"
-          + (f", {sum(lengths) / (sample_tokens / bf16_s) / 60:.1f} min length-sorted in bf16 (what build_index does at this size)" if bf16_s else ""))
+          + (f", {sum(lengths) / (sample_tokens / bf16_s) / 60:.1f} min length-sorted in bf16 (what build_index does "
+             "at this size)" if bf16_s else ""))
 
     if args.full:
         start = time.perf_counter()

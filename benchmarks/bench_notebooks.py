@@ -37,7 +37,8 @@ def cell_seconds(nb) -> list[tuple[float, int, str]]:
     for i, cell in enumerate(nb.cells):
         timing = cell.get("metadata", {}).get("execution", {})
         if cell.cell_type == "code" and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            start, end = (datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00")) for k in ("iopub.execute_input", "shell.execute_reply"))
+            start, end = (datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00")) for k
+                          in ("iopub.execute_input", "shell.execute_reply"))
             out.append(((end - start).total_seconds(), i, cell.source.splitlines()[0] if cell.source else ""))
     return sorted(out, reverse=True)
 
@@ -50,7 +51,8 @@ def run_notebook(path: Path, env: dict, cells: int = 0) -> float:
     os.environ.update(env)
     try:
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=7200, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(nb, timeout=7200, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
         client.execute()
         seconds = time.perf_counter() - start
@@ -69,7 +71,8 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(RUN_MODES), help=f"comma-separated, of {', '.join(RUN_MODES)}")
     parser.add_argument("--only", default="", help="comma-separated notebook number prefixes, e.g. 02,03")
     parser.add_argument("--cells", type=int, default=3, help="print this many of each notebook's slowest cells")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave data/run_times.json and the README alone")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; leave data/run_times.json and the README alone")
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     unknown = set(modes) - set(RUN_MODES)
@@ -88,9 +91,10 @@ def main() -> None:
             row[mode] = round(seconds, 1)
             print(f"{path.stem:32s} {mode:8s} {seconds:7.1f} s", flush=True)
     times["notebooks"] = {p.stem: times["notebooks"].get(p.stem, {}) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
-    times.update(machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU", date=datetime.date.today().isoformat(),
-                 commit=commit or "unknown")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO_ROOT).stdout.strip()
+    times.update(machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU",
+                 date=datetime.date.today().isoformat(), commit=commit or "unknown")
     print("\n" + run_times_markdown(times))
     if not args.no_write:
         RUN_TIMES_PATH.write_text(json.dumps(times, indent=1) + "\n")

@@ -38,7 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    print(f"cpu_count={os.cpu_count()} torch_threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.1f} (CPU shared with other jobs)")
+    print(f"cpu_count={os.cpu_count()} torch_threads={torch.get_num_threads()} load_avg={os.getloadavg()[0]:.1f} (CPU "
+          "shared with other jobs)")
     embedder = load_embedder()
     chunks = chunk_corpus(load_folder(KB_DIR))
     texts = [c.embed_text() for c in chunks]
@@ -58,7 +59,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     synthetic = rng.normal(size=(100_000, vectors.shape[1])).astype("float32")
     synthetic /= np.linalg.norm(synthetic, axis=1, keepdims=True)
-    for label, base, queries in (("KB", vectors, qvecs), ("100k synthetic", synthetic, synthetic[rng.integers(0, 100_000, 50)] + 0.01)):
+    for label, base, queries in (("KB", vectors, qvecs),
+                                 ("100k synthetic", synthetic, synthetic[rng.integers(0, 100_000, 50)] + 0.01)):
         for kind in INDEX_KINDS:
             index = VectorIndex(embedder, kind)
             start = time.perf_counter()
@@ -71,7 +73,8 @@ def main() -> None:
                 index.search_vectors(q, 3)
                 times.append(time.perf_counter() - t0)
             p50, p95 = percentiles(times)
-            print(f"{label:>15} {kind:>5}: n={len(base):>6} build {build_s:7.3f} s  search p50 {p50:6.3f} ms  p95 {p95:6.3f} ms  {' '.join(index.notes)}")
+            print(f"{label:>15} {kind:>5}: n={len(base):>6} build {build_s:7.3f} s  search p50 {p50:6.3f} ms  p95 "
+                  f"{p95:6.3f} ms  {' '.join(index.notes)}")
 
     from labkit.retrieval import build_index
 
@@ -93,8 +96,10 @@ def main() -> None:
         latencies.append(time.perf_counter() - t0)
         generate.append(result.generate_s)
         tokens.append(result.prompt_tokens)
-    print(f"RAG answer (top_k=3, <=48 new tokens): p50 {statistics.median(latencies):.2f} s  p95 {np.percentile(latencies, 95):.2f} s  "
-          f"generate p50 {statistics.median(generate):.2f} s  prompt tokens p50 {statistics.median(tokens):.0f}  n={len(latencies)}")
+    print(f"RAG answer (top_k=3, <=48 new tokens): p50 {statistics.median(latencies):.2f} s  p95 "
+          f"{np.percentile(latencies, 95):.2f} s  "
+          f"generate p50 {statistics.median(generate):.2f} s  prompt tokens p50 {statistics.median(tokens):.0f}  "
+          f"n={len(latencies)}")
 
 
 if __name__ == "__main__":

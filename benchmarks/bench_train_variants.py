@@ -60,8 +60,10 @@ def main() -> None:
     from labkit.rag import evaluate_closed_book
 
     variants = args.variants.split(",")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
-    print(f"matmul peak (2048^3, best of 10): float32 {matmul_peak_gflops():.1f} GFLOP/s, bfloat16 {matmul_peak_gflops(dtype='bfloat16'):.1f} GFLOP/s")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"matmul peak (2048^3, best of 10): float32 {matmul_peak_gflops():.1f} GFLOP/s, bfloat16 "
+          f"{matmul_peak_gflops(dtype='bfloat16'):.1f} GFLOP/s")
     gen = load_generator()
     ccfg = default_compare_config(quick=False)
     sets, questions = shapes(gen, ccfg)
@@ -69,7 +71,8 @@ def main() -> None:
         base = None
         for variant in variants:
             attention, precision = variant.split("/")
-            train_config = make_config(num_steps=args.steps, rank=ccfg.rank, lr=ccfg.lr, batch_size=batch_size, max_len=max_len,
+            train_config = make_config(num_steps=args.steps, rank=ccfg.rank, lr=ccfg.lr, batch_size=batch_size,
+                                       max_len=max_len,
                               attention=attention, precision=precision)
             train(gen, examples, make_config(train_config, num_steps=1), progress=False)  # warm-up: first-call costs
             r = train(gen, examples, train_config, progress=False)
@@ -83,7 +86,8 @@ def main() -> None:
     reference = None
     for variant in variants:
         attention, precision = variant.split("/")
-        train_config = make_config(num_steps=ccfg.num_steps, rank=ccfg.rank, lr=ccfg.lr, fact_statements=ccfg.fact_statements,
+        train_config = make_config(num_steps=ccfg.num_steps, rank=ccfg.rank, lr=ccfg.lr,
+                                   fact_statements=ccfg.fact_statements,
                           attention=attention, precision=precision, seed=0)
         t = time.perf_counter()
         r = train(gen, examples, train_config, progress=False)
@@ -92,7 +96,8 @@ def main() -> None:
         reference = reference or answers
         same = sum(a == b for a, b in zip(answers, reference, strict=True))
         print(f"fine-tuned row {variant:<15} accuracy {ev.summary['accuracy']:.4f} (n={len(answers)}), "
-              f"answers identical to {variants[0]}: {same}/{len(answers)}, train {r.train_s:.1f} s, total {time.perf_counter() - t:.1f} s")
+              f"answers identical to {variants[0]}: {same}/{len(answers)}, train {r.train_s:.1f} s, total "
+              f"{time.perf_counter() - t:.1f} s")
 
 
 if __name__ == "__main__":

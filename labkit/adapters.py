@@ -12,7 +12,8 @@ from the base's config.json, before any load, so a command can refuse before tra
 What it leaves out: training (`labkit.finetune`; `save_adapter` takes its TrainResult, or any
 object with a `.gen`), and the `labkit finetune --save` command (`labkit.train_commands`).
 
-Example: load_adapter(save_adapter(result, "kettle-facts").name, gen).generate(["How much is the Brimble Kettle?"]) -> ["$89"]
+Example: load_adapter(save_adapter(result, "kettle-facts").name, gen).generate(["How much is the Brimble Kettle?"])
+    -> ["$89"]
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def list_adapters(cache_dir: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "labkit.json").is_file())
 
 
-def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwrite: bool = False, meta: dict | None = None) -> Path:
+def save_adapter(result_or_gen, name: str, cache_dir: Path | None = None, overwrite: bool = False,
+                 meta: dict | None = None) -> Path:
     """Save a trained LoRA adapter (or fully fine-tuned weights) as safetensors under a checked name.
 
     Example: save_adapter(result, "kettle-facts") -> PosixPath('~/.cache/labkit/adapters/kettle-facts')
@@ -70,7 +72,8 @@ def write_adapter(result_or_gen, target: Path, name: str | None = None, meta: di
     model = mg.model
     kind = "lora" if hasattr(model, "peft_config") else "full"
     if (problem := room_problem(target.parent, adapter_bytes(model, kind))) is not None:
-        raise WriteRefused(f"could not save the adapter to {target}: {problem}. Free some space there, or save it elsewhere "
+        raise WriteRefused(f"could not save the adapter to {target}: {problem}. Free some space there, or save it "
+                           "elsewhere "
                            "(cache_dir=..., or LABKIT_CACHE); the trained model is still in memory", problem)
     try:
         with atomic_dir(target) as tmp, warnings.catch_warnings():
@@ -90,17 +93,21 @@ def write_adapter(result_or_gen, target: Path, name: str | None = None, meta: di
             (tmp / "labkit.json").write_text(json.dumps(info, indent=2, default=list))
     except WRITE_ERRORS as exc:
         reason = write_error_reason(exc)
-        raise WriteRefused(f"could not save the adapter to {target} ({reason}): free some space there (or make it writable), or "
-                           "save it elsewhere (cache_dir=..., or LABKIT_CACHE); the trained model is still in memory", reason) from exc
+        raise WriteRefused(f"could not save the adapter to {target} ({reason}): free some space there (or make it "
+                           "writable), or "
+                           "save it elsewhere (cache_dir=..., or LABKIT_CACHE); the trained model is still in memory",
+                           reason) from exc
     return target
 
 
-# ---------------------------------------------------------------- room for an adapter, and a rescue when the disk refuses it
+# ---------------------------------------------------------------- room for an adapter, and a rescue when the disk
+# refuses it
 
 SAVE_ROOM = 2**20  # room kept for the JSON files and the safetensors header beside the weights
 
 
-def adapter_bytes(model, method: str = "lora", rank: int = 16, target_modules=("q_proj", "v_proj", "o_proj", "up_proj", "down_proj")) -> int:
+def adapter_bytes(model, method: str = "lora", rank: int = 16,
+                  target_modules=("q_proj", "v_proj", "o_proj", "up_proj", "down_proj")) -> int:
     """Bytes a saved adapter takes: a trained model's LoRA weights, else (a base, or a weightless model_skeleton) the
     A and B matrices of rank `rank` on each targeted linear layer; "full": every weight and the tokenizer files.
 
@@ -117,13 +124,15 @@ def adapter_bytes(model, method: str = "lora", rank: int = 16, target_modules=("
         return sum(p.numel() * p.element_size() for p in trained) + SAVE_ROOM
     import torch
 
-    layers = [m for n, m in causal_lm(model).named_modules() if isinstance(m, torch.nn.Linear) and n.rsplit(".", 1)[-1] in target_modules]
+    layers = [m for n, m in causal_lm(model).named_modules() if isinstance(m, torch.nn.Linear) and n.rsplit(".", 1)[-1]
+              in target_modules]
     return 4 * int(rank) * sum(m.in_features + m.out_features for m in layers) + SAVE_ROOM
 
 
 def model_skeleton(name: str | None = None, cache_dir: Path | None = None):
-    """The generator's layers without their weights (on PyTorch's meta device), built from its config.json: what sizes an
-    adapter before any model is loaded. None when the config is not at hand yet (a GGUF file not converted, a hub id not cached).
+    """The generator's layers without their weights (on PyTorch's meta device), built from its config.json: what sizes
+    an adapter before any model is loaded. None when the config is not at hand yet (a GGUF file not converted, a hub id
+    not cached).
 
     Example: model_skeleton().model.layers[0].self_attn.q_proj -> Linear(in_features=576, out_features=576, bias=False)
     """
@@ -134,7 +143,9 @@ def model_skeleton(name: str | None = None, cache_dir: Path | None = None):
 
     try:
         if name in (None, "", DEFAULT_GENERATOR) or str(name).lower().endswith(".gguf"):
-            source = str(generator_cache_dir(cache_dir, None if name in (None, "", DEFAULT_GENERATOR) else Path(name).expanduser()))
+            source = str(generator_cache_dir(cache_dir,
+                                             None if name in (None, "", DEFAULT_GENERATOR)
+                                             else Path(name).expanduser()))
         else:
             source = str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
         config = AutoConfig.from_pretrained(source, local_files_only=True, trust_remote_code=False)
@@ -155,11 +166,14 @@ def rescue_dirs() -> list[Path]:
 
 
 def save_or_rescue(write, target: Path, what: str = "adapter") -> tuple[Path, str | None]:
-    """Save with write(folder) into target; if the disk refuses (full, read-only), into a rescue folder named in the message.
+    """Save with write(folder) into target; if the disk refuses (full, read-only), into a rescue folder named in the
+    message.
 
-    Example: save_or_rescue(lambda folder: write_adapter(result, folder), adapters_dir() / "kettle") -> (that path, None),
-    or on a full disk (PosixPath('/tmp/labkit-rescued/kettle-20261206-150212'), "could not save the adapter to ... ; it is saved in ...")
-    Training is minutes of work: it is not lost to a disk that filled after the room check. RuntimeError if every place refuses.
+    Example: save_or_rescue(lambda folder: write_adapter(result, folder), adapters_dir() / "kettle")
+        -> (that path, None),
+    or on a full disk (PosixPath('/tmp/labkit-rescued/kettle-20261206-150212'), "could not save the adapter to ... ; it
+    is saved in ...") Training is minutes of work: it is not lost to a disk that filled after the room check.
+    RuntimeError if every place refuses.
     """
     import time
 
@@ -174,9 +188,11 @@ def save_or_rescue(write, target: Path, what: str = "adapter") -> tuple[Path, st
             spare = write(root / f"{target.name}-{stamp}")
         except WRITE_ERRORS:
             continue
-        return spare, (f"could not save the {what} to {target}: {reason}. It is saved instead in {spare}; free some space "
+        return spare, (f"could not save the {what} to {target}: {reason}. It is saved instead in {spare}; free some "
+                       "space "
                        f"where it belongs (or make it writable), then move it there: mv {spare} {target}")
-    raise RuntimeError(f"could not save the {what} to {target}: {reason}; nor in {' or '.join(map(str, rescue_dirs()))}. "
+    raise RuntimeError(f"could not save the {what} to {target}: {reason}; nor in "
+                       f"{' or '.join(map(str, rescue_dirs()))}. "
                        "Free some disk space and run it again")
 
 
@@ -187,9 +203,11 @@ ADAPTER_FILES = {  # what each kind of saved adapter must hold: (file, what it i
 
 
 def adapter_problem(path, kind: str) -> str | None:
-    """What is wrong with an adapter folder for the kind its labkit.json names, or None when it holds what that kind needs.
+    """What is wrong with an adapter folder for the kind its labkit.json names, or None when it holds what that kind
+    needs.
 
-    Example: adapter_problem(adapters_dir() / "kettle", "full") -> "it has no config.json (the model's settings); it holds a LoRA adapter ..."
+    Example: adapter_problem(adapters_dir() / "kettle", "full")
+        -> "it has no config.json (the model's settings); it holds a LoRA adapter ..."
     Checked before any model is loaded: only the JSON files and the safetensors headers are read.
     """
     from safetensors import SafetensorError, safe_open
@@ -199,8 +217,14 @@ def adapter_problem(path, kind: str) -> str | None:
         return f"its labkit.json says kind {kind!r}; labkit saves 'lora' or 'full'"
     for file, what in ADAPTER_FILES[kind]:
         if not (path / file).is_file():
-            other = next((k for k, files in ADAPTER_FILES.items() if k != kind and (path / files[0][0]).is_file()), None)
-            held = f"; it holds a {'LoRA adapter' if other == 'lora' else 'full model'} ({ADAPTER_FILES[other][0][0]}), not what its labkit.json says" if other else ""
+            other = next((k for k, files in ADAPTER_FILES.items() if k != kind and (path / files[0][0]).is_file()),
+                         None)
+            held = (
+                f"; it holds a {'LoRA adapter' if other == 'lora' else 'full model'} ({ADAPTER_FILES[other][0][0]}), "
+                "not what its labkit.json says"
+                if other
+                else ""
+            )
             return f"it has no {file} ({what}), which a {kind} adapter needs{held}"
         try:
             if file.endswith(".json"):
@@ -210,7 +234,8 @@ def adapter_problem(path, kind: str) -> str | None:
                 with safe_open(str(path / file), "pt") as weights:
                     weights.keys()
         except (OSError, ValueError, SafetensorError) as exc:
-            return f"its {file} ({what}) cannot be read ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+            return (f"its {file} ({what}) cannot be read "
+                    f"({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})")
     if kind == "full":
         from labkit.models import remote_code_problem
 
@@ -249,11 +274,12 @@ def load_adapter(name: str, gen=None, cache_dir: Path | None = None):
         import torch
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True, local_files_only=True,
-                                                     trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True,
+                                                     local_files_only=True, trust_remote_code=False)
     model.to(next(gen.model.parameters()).device)
     model.eval()
-    return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, "adapter": name, **info})
+    return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache,
+                     {**gen.info, "adapter": name, **info})
 
 
 def with_lora(gen, path: Path, info: dict | None = None) -> Generator:

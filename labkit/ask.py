@@ -32,9 +32,12 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     from labkit.rag import RAG, citation_check, format_answer, supporting_quote
     from labkit.reader import is_empty_answer, reader_for
 
-    question = check_question(question, "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the return window?\"")
+    question = check_question(question,
+                              "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the "
+                              "return window?\"")
     top_k = check("top_k", top_k, "--top-k")
-    max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)  # checked before any model loads
+    # checked before any model loads
+    max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)
     folder = docs or KB_DIR
     start = time.perf_counter()
     index = index_folder(folder, load_embedder(), progress=not as_json, max_bytes=max_bytes, follow_links=follow_links)
@@ -60,7 +63,8 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             "citation_missing": cite["missing"],
             "reader": reader_line,
             "quote": quote,
-            "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id, "score": round(s.score, 4)} for s in result.sources],
+            "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
+                         "score": round(s.score, 4)} for s in result.sources],
             "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
                         "retrieve_s": round(result.retrieve_s, 4), "generate_s": round(result.generate_s, 3)},
             "prompt_tokens": result.prompt_tokens,

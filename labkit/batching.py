@@ -41,7 +41,8 @@ def collate(rows: list[dict], pad_id: int):
 
 
 def _replay_count(step: int, batch_size: int, replay: float) -> int:
-    """General examples in batch `step` (0-based): the running share tracks `replay`, and a batch keeps one domain row."""
+    """General examples in batch `step` (0-based): the running share tracks `replay`, and a batch keeps one domain
+    row."""
     want = round((step + 1) * replay * batch_size) - round(step * replay * batch_size)
     return max(0, min(batch_size - 1, want))
 
@@ -54,8 +55,8 @@ def replay_counts(num_steps: int, batch_size: int, replay: float) -> list[int]:
     return [_replay_count(s, batch_size, replay) for s in range(num_steps)]
 
 
-def iter_batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0,
-                 bucket: int = 8):
+def iter_batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0,
+                 seed: int = 0, bucket: int = 8):
     """The encoded batches of a run, drawn `bucket` steps at a time as training reaches them (`batches` lists them all).
 
     Example: next(iter_batches(rows, [], num_steps=3, batch_size=4)) -> a list of 4 encoded rows
@@ -92,7 +93,8 @@ def _draw(domain, general, num_steps, batch_size, replay, rng, bucket):
         yield from chunk
 
 
-def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0, seed: int = 0, bucket: int = 8):
+def batches(domain: list[dict], general: list[dict], num_steps: int, batch_size: int, replay: float = 0.0,
+            seed: int = 0, bucket: int = 8):
     """The encoded batches of a run as a list: `iter_batches` drawn to the end.
 
     Example: len(batches(rows, [], num_steps=3, batch_size=4)) -> 3 (lists of 4 encoded rows)

@@ -48,8 +48,13 @@ Answer in exactly three lines and nothing else:
 Intent: <one of {", ".join(INTENTS)}>
 Priority: <low, normal or urgent>
 Reply: <one or two sentences to the customer> {SIGN_OFF}
-Intents: order_status = where is my order or delivery; return_request = wants to send something back, cancel or get a refund after changing their mind; warranty_claim = a product has become faulty; damaged_delivery = arrived damaged or broken; product_question = a question about a product; billing_issue = payments, charges, invoices; account_help = login, password, account settings, loyalty points; repair_booking = wants the Mending Bench to repair something.
-Priority: urgent for a safety risk (smoke, burning smell, sparks, electric shock, overheating, swollen battery), a customer charged twice, or an account someone else is using; low for a general question where nothing has gone wrong; normal for everything else."""
+Intents: order_status = where is my order or delivery; return_request = wants to send something back, cancel or get a \
+refund after changing their mind; warranty_claim = a product has become faulty; damaged_delivery = arrived damaged or \
+broken; product_question = a question about a product; billing_issue = payments, charges, invoices; account_help = \
+login, password, account settings, loyalty points; repair_booking = wants the Mending Bench to repair something.
+Priority: urgent for a safety risk (smoke, burning smell, sparks, electric shock, overheating, swollen battery), a \
+customer charged twice, or an account someone else is using; low for a general question where nothing has gone wrong; \
+normal for everything else."""
 
 SHORT_INSTRUCTION = "Triage this Tindlewick Workshop support message."
 
@@ -147,7 +152,8 @@ def few_shot_prompt(message: str, examples: list[dict]) -> list[dict]:
     """
     turns = [{"role": "system", "content": FORMAT_RULES}]
     for ex in examples:
-        turns += [{"role": "user", "content": f"Message: {ex['message']}"}, {"role": "assistant", "content": ex["reply"]}]
+        turns += [{"role": "user", "content": f"Message: {ex['message']}"},
+                  {"role": "assistant", "content": ex["reply"]}]
     return turns + [{"role": "user", "content": f"Message: {message}"}]
 
 
@@ -174,16 +180,19 @@ def render_prompt(gen, prompt) -> str:
 
 
 def finetuned_prompt(message: str) -> str:
-    """The short prompt a fine-tuned model gets: one instruction line and the message. Example: finetuned_prompt("Hi") -> "Triage this ...\\nMessage: Hi"."""
+    """The short prompt a fine-tuned model gets: one instruction line and the message.
+    Example: finetuned_prompt("Hi") -> "Triage this ...\\nMessage: Hi"."""
     return f"{SHORT_INSTRUCTION}\nMessage: {message}"
 
 
 def training_examples(gen, examples: list[dict]) -> list[Example]:
     """Chat training examples for fine-tuning: the short prompt, the required three-line reply.
 
-    Example: training_examples(gen, load_triage("train"))[0].target -> "Intent: order_status\\nPriority: normal\\nReply: ...<|im_end|>"
+    Example: training_examples(gen, load_triage("train"))[0].target
+        -> "Intent: order_status\\nPriority: normal\\nReply: ...<|im_end|>"
     """
-    return [chat_example(gen, finetuned_prompt(ex["message"]), ex["reply"], "behaviour", str(i)) for i, ex in enumerate(examples)]
+    return [chat_example(gen, finetuned_prompt(ex["message"]), ex["reply"], "behaviour", str(i)) for i, ex
+            in enumerate(examples)]
 
 
 class ExampleRetriever:
@@ -201,13 +210,15 @@ class ExampleRetriever:
         if not self.examples:
             raise ValueError("ExampleRetriever needs at least one training example.")
         self.embedder = embedder
-        vectors = embedder.encode([ex["message"] for ex in self.examples], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        vectors = embedder.encode([ex["message"] for ex in self.examples], batch_size=batch_size,
+                                  normalize_embeddings=True, convert_to_numpy=True)
         self.index = VectorIndex(embedder, "flat")
         chunks = [Chunk(str(i), str(i), 0, ex["message"]) for i, ex in enumerate(self.examples)]
         self.index.add_vectors(chunks, np.asarray(vectors, dtype="float32"))
 
     def examples_for_many(self, messages: list[str], top_k: int = 4) -> list[list[dict]]:
-        """The top_k nearest training examples for each message, LEAST similar first (the order a few-shot prompt wants).
+        """The top_k nearest training examples for each message, LEAST similar first (the order a few-shot prompt
+        wants).
 
         Example: examples_for_many(["Hi", "Refund?"], 2) -> [[ex, ex], [ex, ex]]
         """
@@ -219,11 +230,13 @@ class ExampleRetriever:
         return [[self.examples[int(h.chunk.id)] for h in reversed(row)] for row in hits]
 
     def examples_for(self, message: str, top_k: int = 4) -> list[dict]:
-        """The top_k nearest training examples for one message, least similar first. Example: examples_for("Where is my kettle?", 1)[0]["intent"] -> "order_status"."""
+        """The top_k nearest training examples for one message, least similar first.
+        Example: examples_for("Where is my kettle?", 1)[0]["intent"] -> "order_status"."""
         return self.examples_for_many([message], top_k)[0]
 
 
-def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = GENERATE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = GENERATE_BATCH,
+                    max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
     """Greedy answers to ready-made prompts (strings or chat turns), scored against the examples, with timing.
 
     Example: score_generator(gen, [finetuned_prompt(e["message"]) for e in test], test)["format_compliance"] -> 0.95
@@ -242,7 +255,8 @@ def score_generator(gen, prompts: list, examples: list[dict], batch_size: int = 
 
 
 def run_behaviour_baselines(
-    gen, embedder, num_test: int | None = None, top_k: int = 4, batch_size: int = GENERATE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS
+    gen, embedder, num_test: int | None = None, top_k: int = 4, batch_size: int = GENERATE_BATCH,
+    max_new_tokens: int = MAX_NEW_TOKENS
 ) -> dict:
     """Score zero-shot and few-shot (top_k retrieved examples) prompting on the test split.
 
@@ -262,16 +276,19 @@ def run_behaviour_baselines(
     shots = retriever.examples_for_many(messages, top_k)
     retrieval_s = time.perf_counter() - t0
     zero = score_generator(gen, [zero_shot_prompt(m) for m in messages], test, batch_size, max_new_tokens)
-    few = score_generator(gen, [few_shot_prompt(m, s) for m, s in zip(messages, shots, strict=True)], test, batch_size, max_new_tokens)
+    few = score_generator(gen, [few_shot_prompt(m, s) for m, s in zip(messages, shots, strict=True)], test, batch_size,
+                          max_new_tokens)
     few["retrieval_s"] = retrieval_s
-    few["shot_intent_match"] = sum(s[-1]["intent"] == ex["intent"] for s, ex in zip(shots, test, strict=True)) / max(1, len(test))
+    few["shot_intent_match"] = sum(s[-1]["intent"] == ex["intent"] for s, ex
+                                   in zip(shots, test, strict=True)) / max(1, len(test))
     return {"num_test": len(test), "top_k": top_k, "zero_shot": zero, "few_shot": few}
 
 
 def train_triage(gen, num_steps: int, rank: int, lr: float, seed: int = 0):
     """The triage LoRA: `training_examples` of the training split, num_steps steps (its TrainResult; `.gen` answers).
 
-    Example: train_triage(gen, 24, 16, 2e-3).gen.generate([finetuned_prompt("Where is my order?")])[0] -> "Intent: order_status ..."
+    Example: train_triage(gen, 24, 16, 2e-3).gen.generate([finetuned_prompt("Where is my order?")])[0]
+        -> "Intent: order_status ..."
     """
     train_config = make_config(rank=rank, lr=lr, num_steps=num_steps, seed=seed, max_len=160)
     return train(gen, training_examples(gen, load_triage("train")), train_config, progress=True)
@@ -295,7 +312,8 @@ def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int
     lora_scores = score_generator(result.gen, [finetuned_prompt(ex["message"]) for ex in test], test)
     lora_scores["train_s"] = round(result.train_s, 2)
     out["lora"] = lora_scores
-    keep = ("label_accuracy", "format_compliance", "priority_accuracy", "seconds_per_message", "prompt_tokens", "train_s")
+    keep = ("label_accuracy", "format_compliance", "priority_accuracy", "seconds_per_message", "prompt_tokens",
+            "train_s")
     return {"num_test": out["num_test"], "top_k": out["top_k"], "num_steps": num_steps,
             **{name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out[name].items() if k in keep}
                for name in ("zero_shot", "few_shot", "lora")},

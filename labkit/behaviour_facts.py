@@ -24,11 +24,12 @@ accuracy and fact accuracy (the accepted answer in the reply), before the facts 
 After the update the index is a copy with the changed documents re-embedded; the LoRA is not
 retrained, as a team would not retrain for a price change.
 
-What it leaves out: training (`behaviour.train_triage` trains the LoRA; `compare.behaviour_facts_task` hands it to `run_behaviour_facts`),
-judging the reply's wording beyond the fact, sampling (greedy), and the result in words (`labkit.report`:
-`behaviour_facts_markdown`, `behaviour_facts_findings`).
+What it leaves out: training (`behaviour.train_triage` trains the LoRA; `compare.behaviour_facts_task` hands it to
+`run_behaviour_facts`), judging the reply's wording beyond the fact, sampling (greedy), and the result in words
+(`labkit.report`: `behaviour_facts_markdown`, `behaviour_facts_findings`).
 
-Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.75
+Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["after"]["behaviour LoRA + RAG"]["fact_accuracy"]
+    -> 0.75
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from labkit.behaviour import FORMAT_RULES, MAX_NEW_TOKENS, SHORT_INSTRUCTION, ExampleRetriever, finetuned_prompt, parse_reply, render_prompt
+from labkit.behaviour import (
+    FORMAT_RULES,
+    MAX_NEW_TOKENS,
+    SHORT_INSTRUCTION,
+    ExampleRetriever,
+    finetuned_prompt,
+    parse_reply,
+    render_prompt,
+)
 from labkit.config import KB_DIR
 from labkit.data import load_qa, load_triage, load_updates, spread, updated_questions
 from labkit.evaluate import is_match
@@ -45,19 +54,22 @@ from labkit.rag import Source, sources_block, sources_from_hits
 from labkit.retrieval import VectorIndex, apply_updates
 
 BEHAVIOUR_FACTS_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
-GREETINGS = ("Hi,", "Hello,", "Good morning,", "Hi team,")  # messages read like the triage data's, not like quiz questions
+# messages read like the triage data's, not like quiz questions
+GREETINGS = ("Hi,", "Hello,", "Good morning,", "Hi team,")
 CLOSINGS = ("Thanks.", "Cheers", "Thank you!", "Regards, Sam")
 
 
 def fact_messages(num: int | None = 24) -> list[dict]:
-    """Support messages asking one product fact: half about facts the updates change (as many as there are), the rest not.
+    """Support messages asking one product fact: half about facts the updates change (as many as there are), the rest
+    not.
 
     Example: fact_messages(2)[0] -> {"id": "q001", "message": "Hi, What is the price of the Brimble Kettle? Thanks.",
     "intent": "product_question", "priority": "low", "answers": ["$89", "89 dollars"], "changes": True, ...}
     Each message uses the question's first held-out paraphrase, never its training wording.
     """
     changed = {qid for u in load_updates() for qid in u["new_answers"]}
-    product = [q for q in load_qa() if len(q["doc_ids"]) == 1 and q["doc_ids"][0].startswith("product-") and q["kind"] != "multi"]
+    product = [q for q in load_qa() if len(q["doc_ids"]) == 1 and q["doc_ids"][0].startswith("product-") and q["kind"]
+               != "multi"]
     pool = [q for q in product if q["id"] in changed], [q for q in product if q["id"] not in changed]
     num = len(product) if num is None else int(num)
     if num < 1:
@@ -72,7 +84,8 @@ def fact_messages(num: int | None = 24) -> list[dict]:
 def lora_rag_prompt(message: str, sources: list[Source]) -> str:
     """The behaviour LoRA's one-line prompt with the sources between the instruction and the message.
 
-    Example: lora_rag_prompt("Price of the kettle?", [src]) -> "Triage this ...\\nSources:\\n[1] ...\\nMessage: Price of the kettle?"
+    Example: lora_rag_prompt("Price of the kettle?", [src])
+        -> "Triage this ...\\nSources:\\n[1] ...\\nMessage: Price of the kettle?"
     """
     return f"{SHORT_INSTRUCTION} Use the sources for facts.\n{sources_block(sources)}\nMessage: {message}"
 
@@ -80,29 +93,35 @@ def lora_rag_prompt(message: str, sources: list[Source]) -> str:
 def few_shot_rag_prompt(message: str, shots: list[dict], sources: list[Source]) -> list[dict]:
     """The triage rules, the retrieved worked examples as earlier turns, then the sources and the message.
 
-    Example: few_shot_rag_prompt("Price?", retriever.examples_for("Price?"), [src])[-1]["content"] -> "Sources:\\n[1] ...\\n\\nMessage: Price?"
+    Example: few_shot_rag_prompt("Price?", retriever.examples_for("Price?"), [src])[-1]["content"]
+        -> "Sources:\\n[1] ...\\n\\nMessage: Price?"
     """
     turns = [{"role": "system", "content": FORMAT_RULES + "\nState facts only as the sources give them."}]
     for ex in shots:
-        turns += [{"role": "user", "content": f"Message: {ex['message']}"}, {"role": "assistant", "content": ex["reply"]}]
+        turns += [{"role": "user", "content": f"Message: {ex['message']}"},
+                  {"role": "assistant", "content": ex["reply"]}]
     return turns + [{"role": "user", "content": f"{sources_block(sources)}\n\nMessage: {message}"}]
 
 
 def score_fact_replies(answers: list[str], messages: list[dict], accepted: list[list[str]]) -> dict:
     """Format compliance, label accuracy (the intent), priority accuracy and fact accuracy of replies, with n.
 
-    Example: score_fact_replies(["Intent: product_question\\nPriority: low\\nReply: It costs $89. - Tindlewick Support"],
-    [msg], [["$89"]]) -> {"format_compliance": 1.0, "label_accuracy": 1.0, "priority_accuracy": 1.0, "fact_accuracy": 1.0, "n": 1, "records": [...]}
-    The fact is looked for in the reply line (in the whole answer when the format is broken).
+    Example: score_fact_replies(["Intent: product_question\\nPriority: low\\nReply: It costs $89. - Tindlewick
+        Support"],
+    [msg], [["$89"]]) -> {"format_compliance": 1.0, "label_accuracy": 1.0, "priority_accuracy": 1.0, "fact_accuracy":
+    1.0, "n": 1, "records": [...]} The fact is looked for in the reply line (in the whole answer when the format is
+    broken).
     """
     if not len(answers) == len(messages) == len(accepted):
-        raise ValueError(f"{len(answers)} answers, {len(messages)} messages and {len(accepted)} answer lists: give one of each per message.")
+        raise ValueError(f"{len(answers)} answers, {len(messages)} messages and {len(accepted)} answer lists: give one "
+                         "of each per message.")
     records = []
     for answer, msg, ok in zip(answers, messages, accepted, strict=True):
         parsed = parse_reply(answer)
         records.append({"id": msg["id"], "message": msg["message"], "answer": answer, "expected": ok[0],
                         "compliant": parsed["compliant"],
-                        "intent_correct": parsed["intent"] == msg["intent"], "priority_correct": parsed["priority"] == msg["priority"],
+                        "intent_correct": parsed["intent"] == msg["intent"],
+                        "priority_correct": parsed["priority"] == msg["priority"],
                         "fact_correct": is_match(parsed["reply"] or answer, ok)})
     n = len(records)
 
@@ -122,11 +141,13 @@ def _updated_copy(index: VectorIndex, embedder) -> VectorIndex:
     return copy
 
 
-def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = None, num_messages: int | None = 24, top_k: int = 3,
+def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = None, num_messages: int | None = 24,
+                        top_k: int = 3,
                shots: int = 4) -> dict:
     """Score the three ways of replying (BEHAVIOUR_FACTS_APPROACHES) before and after the facts change.
 
-    Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["before"]["few-shot + RAG"]["format_compliance"] -> 0.88
+    Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["before"]["few-shot +
+        RAG"]["format_compliance"] -> 0.88
     `gen` is the base model (few-shot + RAG), `lora_gen` the triage LoRA. Before: every message,
     its original answer, the original index. After: the messages whose fact changed, the new
     answer, an updated copy of the index. Returns {"num_messages", "num_changed", "top_k",
@@ -139,12 +160,15 @@ def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = Non
     retriever = ExampleRetriever(load_triage("train"), embedder)
     out = {"num_messages": len(messages), "num_changed": len(changed), "top_k": top_k}
     for when, msgs, idx, accepted in (("before", messages, index, [m["answers"] for m in messages]),
-                                      ("after", changed, _updated_copy(index, embedder), [new[m["id"]] for m in changed])):
+                                      ("after", changed, _updated_copy(index, embedder),
+                                       [new[m["id"]] for m in changed])):
         texts = [m["message"] for m in msgs]
         sources = [sources_from_hits(h) for h in idx.search_many(texts, top_k)]
         examples = retriever.examples_for_many(texts, shots)
         prompts = {
-            "few-shot + RAG": (gen, [few_shot_rag_prompt(t, e, s) for t, e, s in zip(texts, examples, sources, strict=True)]),
+            "few-shot + RAG": (gen,
+                               [few_shot_rag_prompt(t, e, s) for t, e, s
+                                in zip(texts, examples, sources, strict=True)]),
             "behaviour LoRA": (lora_gen, [finetuned_prompt(t) for t in texts]),
             "behaviour LoRA + RAG": (lora_gen, [lora_rag_prompt(t, s) for t, s in zip(texts, sources, strict=True)]),
         }
@@ -152,5 +176,6 @@ def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = Non
         for approach, (model, ps) in prompts.items():
             answers = model.generate([render_prompt(model, p) for p in ps], max_new_tokens=MAX_NEW_TOKENS, chat=False)
             scores = score_fact_replies(answers, msgs, accepted)
-            out[when][approach] = {k: v for k, v in scores.items() if k != "records"} | {"examples": scores["records"][:2]}
+            out[when][approach] = {k: v for k, v in scores.items() if k
+                                   != "records"} | {"examples": scores["records"][:2]}
     return out

@@ -28,7 +28,8 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
         if include_docs:
             raise ValueError("--include-docs is for `bundle pack`: unpack takes what the bundle holds")
         info = unpack_cache(file, cache)
-        print(f"labkit bundle: unpacked {', '.join(info['entries'])} into {cache}; `labkit doctor` shows the bundle in use")
+        print(f"labkit bundle: unpacked {', '.join(info['entries'])} into {cache}; `labkit doctor` shows the bundle in "
+              "use")
         return 0
     from labkit.config import KB_DIR
     from labkit.folder_index import cache_folder, folder_key, index_folder
@@ -37,24 +38,32 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
     folders = [Path(d).expanduser() for d in (KB_DIR, *include_docs)]
     for folder in folders:
         if not folder.is_dir():
-            raise FileNotFoundError(f"--include-docs {folder}: no such folder; name a folder you asked with `labkit ask --docs`")
+            raise FileNotFoundError(f"--include-docs {folder}: no such folder; name a folder you asked with `labkit "
+                                    "ask --docs`")
     models = model_folders(cache)
     if not models:
         raise FileNotFoundError(f"{cache} holds no model yet: run notebook 00 (or `labkit doctor`) once, then pack")
     destination = Path(file).expanduser().resolve().parent
     need = sum(dir_size(cache / m) for m in models)
     if (why := room_problem(destination, need)) is not None:  # before the embedder loads and indexes are built
-        raise ValueError(f"cannot write the bundle {file}: {why}; name a place with room (e.g. a USB stick), or free some space")
+        raise ValueError(f"cannot write the bundle {file}: {why}; name a place with room (e.g. a USB stick), or free "
+                         "some space")
     embedder, indexes = load_embedder(), []
     for folder in folders:  # the index `labkit ask --docs` and the notebooks use: loaded from the cache, or built now
         index = index_folder(folder, embedder, progress=False)
         key = folder_key(folder, embedder, index.kind, index.chunk_size, index.overlap)
         indexes.append(f"indexes/{cache_folder(folder, key).name}")
     info = pack_cache(cache, file, models + indexes, about={"labkit": installed_version("labkit")})
-    others = [p for p in (cache / "indexes").glob("*") if p.is_dir() and f"indexes/{p.name}" not in indexes and not p.name.startswith(".")]
+    others = [p for p in (cache / "indexes").glob("*") if p.is_dir() and f"indexes/{p.name}" not in indexes and
+              not p.name.startswith(".")]
     print(f"labkit bundle: wrote {file} ({info['bytes'] / 1e6:.0f} MB), holding:")
     for name, size in info["sizes"].items():
         print(f"  {name}  {size / 1e6:.1f} MB")
-    left = f"adapters and the indexes of {len(others)} other folder(s) (an index holds its folder's text)" if others else "adapters"
-    print(f"Left out: {left}; add a folder's index with --include-docs DIR. On each laptop: labkit bundle unpack {Path(file).name}")
+    left = (
+        f"adapters and the indexes of {len(others)} other folder(s) (an index holds its folder's text)"
+        if others
+        else "adapters"
+    )
+    print(f"Left out: {left}; add a folder's index with --include-docs DIR. On each laptop: labkit bundle unpack "
+          f"{Path(file).name}")
     return 0

@@ -57,17 +57,21 @@ def _updates(results: dict, claim: str, fine_tune: str, how: str) -> dict:
         return missing(claim, f"{After.RAG} and {fine_tune} (freshness)")
     d = paired(results, "after_update", After.RAG, fine_tune)
     verdict, basis = (by_bootstrap(d), diff_figure("difference", d)) if d else (
-        by_overlap(rag, ft), "basis: 95% Wilson intervals overlap or not (no per-question answers after the update in these results)")
+        by_overlap(rag, ft),
+        "basis: 95% Wilson intervals overlap or not (no per-question answers after the update in these results)")
     n_updates = (fresh.get("n_updates") or {}).get("mean")
-    per = [f"{label} {format_seconds(fresh[k]['mean'])}" for k, label in (("update_s", "index update"), ("retrain_s", "retraining"))
+    per = [f"{label} {format_seconds(fresh[k]['mean'])}" for k, label
+           in (("update_s", "index update"), ("retrain_s", "retraining"))
            if fresh.get(k)]
-    return claim_row(claim, verdict, f"new value given: {rate_figure(After.RAG, rag)} vs {rate_figure(fine_tune, ft)}; {basis}",
+    return claim_row(claim, verdict,
+                     f"new value given: {rate_figure(After.RAG, rag)} vs {rate_figure(fine_tune, ft)}; {basis}",
                 f"after {n_updates:.0f} fact changes, {how}" + (f"; per change: {', '.join(per)}" if per else ""))
 
 
 def updates_between_retrainings(results: dict) -> dict:
-    """Rule: RAG after the update gives the new value measurably more often than the fine-tune as it stood (After.STALE):
-    paired bootstrap over the changed facts' questions (per_question["after_update"]), else their Wilson intervals apart.
+    """Rule: RAG after the update gives the new value measurably more often than the fine-tune as it stood
+    (After.STALE): paired bootstrap over the changed facts' questions (per_question["after_update"]), else their Wilson
+    intervals apart.
 
     Example: updates_between_retrainings(results)["verdict"] -> "supported"
     """
@@ -86,7 +90,8 @@ def updates_against_retraining(results: dict) -> dict:
 
 
 def wide_updates(results: dict) -> dict:
-    """Rule: on the untaught column, RAG's per-question match minus the fine-tuned row's is measurably positive (paired bootstrap).
+    """Rule: on the untaught column, RAG's per-question match minus the fine-tuned row's is measurably positive (paired
+    bootstrap).
 
     Example: wide_updates(results)["verdict"] -> "supported"
     """
@@ -96,8 +101,15 @@ def wide_updates(results: dict) -> dict:
     if not rag or not ft or d is None:
         return missing(claim, "the untaught column's per-question answers of RAG and fine-tuned")
     taught = paired(results, "taught", Approach.RAG, Approach.FINE_TUNED)
-    lead = f"; on the taught column RAG minus fine-tuned is {taught['diff']:+.2f} [{taught['lo']:+.2f}, {taught['hi']:+.2f}]" if taught else ""
-    return claim_row(claim, by_bootstrap(d), f"untaught: {rate_figure(Approach.RAG, rag)} vs {rate_figure(Approach.FINE_TUNED, ft)}; {diff_figure('difference', d)}",
+    lead = (
+        f"; on the taught column RAG minus fine-tuned is {taught['diff']:+.2f} [{taught['lo']:+.2f}, "
+        f"{taught['hi']:+.2f}]"
+        if taught
+        else ""
+    )
+    return claim_row(claim, by_bootstrap(d),
+                     f"untaught: {rate_figure(Approach.RAG, rag)} vs {rate_figure(Approach.FINE_TUNED, ft)}; "
+                     f"{diff_figure('difference', d)}",
                 f"untaught column: questions touching a document no fine-tune read{lead}")
 
 
@@ -114,9 +126,11 @@ def retrieval_matters(results: dict) -> dict:
         return missing(claim, f"per-question answers of {Approach.RAG_PERFECT} and {Approach.RAG}")
     miss = stat_of(results, Approach.RAG, "retrieval_miss")
     missed = f"; wrong because no gold source was retrieved: {rate_figure('RAG', miss)}" if miss and "n" in miss else ""
-    return claim_row(claim, by_bootstrap(d), f"taught: {rate_figure(Approach.RAG_PERFECT, perfect)} vs {rate_figure(Approach.RAG, rag)}; "
+    return claim_row(claim, by_bootstrap(d),
+                     f"taught: {rate_figure(Approach.RAG_PERFECT, perfect)} vs {rate_figure(Approach.RAG, rag)}; "
                 f"{diff_figure('difference, both columns', d)}{missed}",
-                f"the base model reading {(results.get('config') or {}).get('top_k', 'k')} sources; the perfect retriever puts a gold chunk among them")
+                f"the base model reading {(results.get('config') or {}).get('top_k', 'k')} sources; the perfect "
+                "retriever puts a gold chunk among them")
 
 
 def behaviour_task(results: dict) -> dict:
@@ -134,9 +148,11 @@ def behaviour_task(results: dict) -> dict:
     best = max(("zero_shot", "few_shot"), key=lambda k: rates[k]["mean"])
     fmt = ", ".join(f"{k} {(b[k].get('format_compliance') or 0):.2f}" for k in ("zero_shot", "few_shot", "lora"))
     return claim_row(claim, by_overlap(rates["lora"], rates[best]),
-                f"label accuracy: lora {rate_text(rates['lora']['mean'], n)} vs {best} {rate_text(rates[best]['mean'], n)}; "
+                f"label accuracy: lora {rate_text(rates['lora']['mean'], n)} vs {best} "
+                f"{rate_text(rates[best]['mean'], n)}; "
                 f"format compliance: {fmt} (n={n}); basis: 95% Wilson intervals (no per-message answers kept)",
-                f"a fixed task (triage: intent, priority, reply format) the LoRA trained on for {b.get('num_steps', '?')} steps")
+                "a fixed task (triage: intent, priority, reply format) the LoRA trained on for "
+                f"{b.get('num_steps', '?')} steps")
 
 
 def documents_teach_no_facts(results: dict) -> dict:
@@ -147,17 +163,23 @@ def documents_teach_no_facts(results: dict) -> dict:
     Example: documents_teach_no_facts(results)["verdict"] -> "supported"
     """
     claim = "Fine-tuning on raw documents does not teach facts"
-    docs, closed = stat_of(results, Approach.FINE_TUNED_DOCS, "accuracy"), stat_of(results, Approach.CLOSED_BOOK, "accuracy")
+    docs, closed = stat_of(results, Approach.FINE_TUNED_DOCS, "accuracy"), stat_of(results, Approach.CLOSED_BOOK,
+                                                                                   "accuracy")
     gain = paired(results, "taught", Approach.FINE_TUNED_DOCS, Approach.CLOSED_BOOK)
     power = paired(results, "taught", Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS)
     if not docs or not closed or gain is None or power is None:
-        return missing(claim, "the taught column's per-question answers of fine-tuned (docs), closed-book and fine-tuned")
+        return missing(claim,
+                       "the taught column's per-question answers of fine-tuned (docs), closed-book and fine-tuned")
     if by_bootstrap(gain) == SUPPORTED:
         verdict = CONTRADICTED
     else:
-        verdict = SUPPORTED if by_bootstrap(gain) != CONTRADICTED and by_bootstrap(power) == SUPPORTED else NO_DIFFERENCE
-    return claim_row(claim, verdict, f"taught: {rate_figure(Approach.FINE_TUNED_DOCS, docs)} vs {rate_figure(Approach.CLOSED_BOOK, closed)}; "
-                f"{diff_figure('docs minus closed-book', gain)}; {diff_figure('fine-tuned (questions) minus docs', power)}",
+        verdict = SUPPORTED if by_bootstrap(gain) != CONTRADICTED and by_bootstrap(
+            power) == SUPPORTED else NO_DIFFERENCE
+    return claim_row(claim, verdict,
+                     f"taught: {rate_figure(Approach.FINE_TUNED_DOCS, docs)} vs "
+                     f"{rate_figure(Approach.CLOSED_BOOK, closed)}; "
+                f"{diff_figure('docs minus closed-book', gain)}; "
+                f"{diff_figure('fine-tuned (questions) minus docs', power)}",
                 "taught column: the docs fine-tune read these questions' documents (it trains on documents by design)")
 
 
@@ -169,12 +191,16 @@ def forgetting(results: dict) -> dict:
     Example: forgetting(results)["verdict"] -> "supported"
     """
     claim = "Fine-tuning forgets general ability; RAG does not"
-    ft, closed, rag = (stat_of(results, row, "general_acc") for row in (Approach.FINE_TUNED, Approach.CLOSED_BOOK, Approach.RAG))
+    ft, closed, rag = (stat_of(results, row, "general_acc") for row
+                       in (Approach.FINE_TUNED, Approach.CLOSED_BOOK, Approach.RAG))
     if not ft or not closed or not rag or "n" not in ft:
         return missing(claim, "the general probe of fine-tuned, closed-book and RAG")
-    drop, rag_drop = paired(results, "probe", Approach.CLOSED_BOOK, Approach.FINE_TUNED), paired(results, "probe", Approach.CLOSED_BOOK, Approach.RAG)
+    drop, rag_drop = paired(results, "probe", Approach.CLOSED_BOOK, Approach.FINE_TUNED), paired(results, "probe",
+                                                                                                 Approach.CLOSED_BOOK,
+                                                                                                 Approach.RAG)
     if drop is not None and rag_drop is not None:
-        ft_v, rag_v, basis = by_bootstrap(drop), by_bootstrap(rag_drop), f"{diff_figure('closed-book minus fine-tuned', drop)}"
+        ft_v, rag_v, basis = by_bootstrap(drop), by_bootstrap(
+            rag_drop), f"{diff_figure('closed-book minus fine-tuned', drop)}"
     else:
         ft_v, rag_v = by_overlap(closed, ft), by_overlap(closed, rag)
         basis = "basis: 95% Wilson intervals (no per-item probe answers in these results)"
@@ -182,7 +208,9 @@ def forgetting(results: dict) -> dict:
         verdict = CONTRADICTED
     else:
         verdict = SUPPORTED if ft_v == SUPPORTED else NO_DIFFERENCE
-    return claim_row(claim, verdict, f"general probe: {rate_figure(Approach.FINE_TUNED, ft)}, {rate_figure(Approach.CLOSED_BOOK, closed)}, "
+    return claim_row(claim, verdict,
+                     f"general probe: {rate_figure(Approach.FINE_TUNED, ft)}, "
+                     f"{rate_figure(Approach.CLOSED_BOOK, closed)}, "
                 f"{rate_figure(Approach.RAG, rag)}; {basis}",
                 "a multiple-choice probe of general knowledge, after the fine-tune's training on the company's facts")
 
@@ -194,29 +222,34 @@ def _ratio_claim(results: dict, claim: str, metric: str, slow: str, fast: str, u
     if not a or not b or not b["mean"] or not n:
         return missing(claim, f"{metric} of {slow} and {fast}")
     ratio = a["mean"] / b["mean"]
-    return claim_row(claim, by_ratio(ratio), f"{fast} {b['mean']:.{places}f} {unit} vs {slow} {a['mean']:.{places}f} {unit}: {slow} x{ratio:.2f} "
-                f"(median over n={n} answers, measured once per row, no interval; under x{RATIO_MARGIN} either way is no difference)",
+    return claim_row(claim, by_ratio(ratio),
+                     f"{fast} {b['mean']:.{places}f} {unit} vs {slow} {a['mean']:.{places}f} {unit}: {slow} "
+                     f"x{ratio:.2f} "
+                f"(median over n={n} answers, measured once per row, no interval; under x{RATIO_MARGIN} either way is "
+                "no difference)",
                 condition)
 
 
 def faster_without_retrieval(results: dict) -> dict:
-    """Rule: RAG's median answer latency over the fine-tuned row's is at least RATIO_MARGIN (contradicted at most 1/RATIO_MARGIN);
-    latency is measured once per row, so a ratio, not an interval.
+    """Rule: RAG's median answer latency over the fine-tuned row's is at least RATIO_MARGIN (contradicted at most
+    1/RATIO_MARGIN); latency is measured once per row, so a ratio, not an interval.
 
     Example: faster_without_retrieval(results)["verdict"] -> "supported"
     """
-    return _ratio_claim(results, "Fine-tuned answers are faster without retrieval", "latency_p50_s", Approach.RAG, Approach.FINE_TUNED, "s",
-                        "this CPU, one answer at a time; RAG's prompt carries its sources")
+    return _ratio_claim(results, "Fine-tuned answers are faster without retrieval", "latency_p50_s", Approach.RAG,
+                        Approach.FINE_TUNED, "s", "this CPU, one answer at a time; RAG's prompt carries its sources")
 
 
 def costs_more_per_answer(results: dict) -> dict:
-    """Rule: RAG's median prompt tokens per answer over the fine-tuned row's is at least RATIO_MARGIN (contradicted at most
-    1/RATIO_MARGIN): the running cost that grows with what RAG reads. Measured once per row, a ratio.
+    """Rule: RAG's median prompt tokens per answer over the fine-tuned row's is at least RATIO_MARGIN (contradicted at
+    most 1/RATIO_MARGIN): the running cost that grows with what RAG reads. Measured once per row, a ratio.
 
     Example: costs_more_per_answer(results)["verdict"] -> "supported"
     """
-    return _ratio_claim(results, "RAG costs more as it runs: every answer reads its sources", "prompt_tokens", Approach.RAG,
-                        Approach.FINE_TUNED, "tokens", f"per answer, with {(results.get('config') or {}).get('top_k', 'k')} sources in RAG's prompt")
+    return _ratio_claim(results, "RAG costs more as it runs: every answer reads its sources", "prompt_tokens",
+                        Approach.RAG,
+                        Approach.FINE_TUNED, "tokens",
+                        f"per answer, with {(results.get('config') or {}).get('top_k', 'k')} sources in RAG's prompt")
 
 
 def _seeds(results: dict) -> int:
@@ -239,14 +272,15 @@ def cheap_up_front(results: dict) -> dict:
         return missing(claim, "train_s and index_build_s of RAG and fine-tuned")
     ratio = ft["one_off_s"] / rag["one_off_s"]
     return claim_row(claim, by_ratio(ratio), f"one-off: RAG {format_seconds(rag['one_off_s'])} (index) vs fine-tuned "
-                f"{format_seconds(ft['one_off_s'])} (training): x{ratio:.1f} (mean of n={_seeds(results)} seeds, no interval)",
+                f"{format_seconds(ft['one_off_s'])} (training): x{ratio:.1f} (mean of n={_seeds(results)} seeds, no "
+                "interval)",
                 "this CPU, the kit's knowledge base; seconds, not money")
 
 
 def pays_off_long_term(results: dict) -> dict:
-    """Rule: over a year of keeping current (`costs.cost_over_time`), supported when at some change frequency the fine-tuned
-    row's cumulative seconds end the year below RAG's (RAG's curve crosses it); contradicted when they end above at every
-    frequency; no measurable difference when equal. Means over seeds, no interval.
+    """Rule: over a year of keeping current (`costs.cost_over_time`), supported when at some change frequency the
+    fine-tuned row's cumulative seconds end the year below RAG's (RAG's curve crosses it); contradicted when they end
+    above at every frequency; no measurable difference when equal. Means over seeds, no interval.
 
     Example: pays_off_long_term(results)["verdict"] -> "contradicted"
     """
@@ -266,7 +300,8 @@ def pays_off_long_term(results: dict) -> dict:
         verdict = CONTRADICTED if all(r < f for r, f in ends.values()) else NO_DIFFERENCE
     cross = {f: crossing_day(rag["curves"][f], ft["curves"][f]) for f in CHANGE_FREQUENCIES}
     figure = "; ".join(f"{f}: RAG {format_seconds(r)} vs fine-tuned {format_seconds(t)}"
-                       + (f" (RAG dearer from day {cross[f]})" if cross[f] is not None else "") for f, (r, t) in ends.items())
+                       + (f" (RAG dearer from day {cross[f]})" if cross[f] is not None else "") for f, (r, t)
+                       in ends.items())
     return claim_row(claim, verdict, f"a year's seconds: {figure} (mean of n={_seeds(results)} seeds, no interval)",
                 "keeping current only (RAG: index update per change; fine-tune: retraining); answering costs are apart "
                 "(see the per-answer claim)")
@@ -278,9 +313,9 @@ def _best(results: dict, rows, column_metric: str) -> str | None:
 
 
 def combined_beats_either(results: dict) -> dict:
-    """Rule: on each column, the better combination (fine-tuned + RAG or RAFT + RAG, by mean) minus the better of RAG and
-    fine-tuned, paired bootstrap: supported when measurably ahead on both columns; contradicted when measurably behind
-    on either; otherwise no measurable difference (the condition names the column where it holds).
+    """Rule: on each column, the better combination (fine-tuned + RAG or RAFT + RAG, by mean) minus the better of RAG
+    and fine-tuned, paired bootstrap: supported when measurably ahead on both columns; contradicted when measurably
+    behind on either; otherwise no measurable difference (the condition names the column where it holds).
 
     Example: combined_beats_either(results)["verdict"] -> "no measurable difference"
     """
@@ -291,9 +326,11 @@ def combined_beats_either(results: dict) -> dict:
         single = _best(results, (Approach.RAG, Approach.FINE_TUNED), metric)
         d = paired(results, column, combined, single) if combined and single else None
         if d is None:
-            return missing(claim, f"the {column} column's per-question answers of the combined rows, RAG and fine-tuned")
+            return missing(claim,
+                           f"the {column} column's per-question answers of the combined rows, RAG and fine-tuned")
         found[column] = by_bootstrap(d)
-        figures.append(f"{column}: {rate_figure(combined, stat_of(results, combined, metric))} vs {rate_figure(single, stat_of(results, single, metric))}; "
+        figures.append(f"{column}: {rate_figure(combined, stat_of(results, combined, metric))} vs "
+                       f"{rate_figure(single, stat_of(results, single, metric))}; "
                        f"{diff_figure('difference', d)}")
     if CONTRADICTED in found.values():
         verdict = CONTRADICTED
@@ -301,13 +338,15 @@ def combined_beats_either(results: dict) -> dict:
         verdict = SUPPORTED if all(v == SUPPORTED for v in found.values()) else NO_DIFFERENCE
     holds = [c for c, v in found.items() if v == SUPPORTED]
     return claim_row(claim, verdict, "; ".join(figures),
-                f"holds on the {' and '.join(holds)} column{'s' if len(holds) > 1 else ''}" if holds else "holds on neither column")
+                f"holds on the {' and '.join(holds)} column{'s' if len(holds) > 1 else ''}" if holds
+                else "holds on neither column")
 
 
 def behaviour_and_facts(results: dict) -> dict:
     """Rule (the behaviour + facts task, before the update): the behaviour LoRA + RAG's fact accuracy has its 95% Wilson
-    interval wholly above the behaviour LoRA's and its label accuracy wholly above few-shot + RAG's: supported when both;
-    contradicted when either is wholly below; otherwise no measurable difference (no per-message answers: intervals).
+    interval wholly above the behaviour LoRA's and its label accuracy wholly above few-shot + RAG's: supported when
+    both; contradicted when either is wholly below; otherwise no measurable difference (no per-message answers:
+    intervals).
 
     Example: behaviour_and_facts(results)["verdict"] -> "supported"
     """
@@ -327,8 +366,10 @@ def behaviour_and_facts(results: dict) -> dict:
     else:
         verdict = SUPPORTED if found == (SUPPORTED, SUPPORTED) else NO_DIFFERENCE
     n = before[BEHAVIOUR_LORA_RAG].get("n")
-    return claim_row(claim, verdict, f"facts right: {BEHAVIOUR_LORA_RAG} {rate_text(facts[0]['mean'], n)} vs {BEHAVIOUR_LORA} "
-                f"{rate_text(facts[1]['mean'], n)}; label right: {BEHAVIOUR_LORA_RAG} {rate_text(labels[0]['mean'], n)} vs {FEW_SHOT_RAG} "
+    return claim_row(claim, verdict,
+                     f"facts right: {BEHAVIOUR_LORA_RAG} {rate_text(facts[0]['mean'], n)} vs {BEHAVIOUR_LORA} "
+                f"{rate_text(facts[1]['mean'], n)}; label right: {BEHAVIOUR_LORA_RAG} "
+                f"{rate_text(labels[0]['mean'], n)} vs {FEW_SHOT_RAG} "
                 f"{rate_text(labels[1]['mean'], n)}; basis: 95% Wilson intervals (no per-message answers kept)",
                 "support replies in the triage format stating a product fact, before the facts change")
 
@@ -338,9 +379,9 @@ def _multi_ids() -> set[str]:
 
 
 def across_documents(results: dict) -> dict:
-    """Rule: on the taught column's multi-document questions (answer needs two documents), the fine-tuned row's per-question
-    match minus RAG's is measurably positive (paired bootstrap); without per-question answers, their multi_acc Wilson
-    intervals apart.
+    """Rule: on the taught column's multi-document questions (answer needs two documents), the fine-tuned row's
+    per-question match minus RAG's is measurably positive (paired bootstrap); without per-question answers, their
+    multi_acc Wilson intervals apart.
 
     Example: across_documents(results)["verdict"] -> "no measurable difference"
     """
@@ -351,7 +392,9 @@ def across_documents(results: dict) -> dict:
     d = paired(results, "taught", Approach.FINE_TUNED, Approach.RAG, only=_multi_ids())
     verdict, basis = (by_bootstrap(d), diff_figure("difference", d)) if d else (
         by_overlap(ft, rag), "basis: 95% Wilson intervals (no per-question answers in these results)")
-    return claim_row(claim, verdict, f"multi-document: {rate_figure(Approach.FINE_TUNED, ft)} vs {rate_figure(Approach.RAG, rag)}; {basis}",
+    return claim_row(claim, verdict,
+                     f"multi-document: {rate_figure(Approach.FINE_TUNED, ft)} vs {rate_figure(Approach.RAG, rag)}; "
+                     f"{basis}",
                 "taught column: questions whose answer needs two documents the fine-tune trained on")
 
 
@@ -364,7 +407,8 @@ def claims_table(results: dict) -> list[dict]:
     """Every claim of the common guidance the kit can test, with its verdict, figure and condition (one dict per claim).
 
     Example: claims_table(results)[0] -> {"claim": "Frequent updates favour RAG: ...", "verdict": "supported",
-    "figure": "new value given: RAG after update 0.35 [0.19, 0.54] (n=26) vs ...", "condition": "after 26 fact changes, ..."}
+    "figure": "new value given: RAG after update 0.35 [0.19, 0.54] (n=26) vs ...", "condition": "after 26 fact changes,
+    ..."}
     """
     return [claim(results) for claim in CLAIMS]
 
@@ -376,5 +420,7 @@ def claims_markdown(results: dict) -> str:
     """
     rows = ["| claim | verdict | figure | condition |", "|---|---|---|---|"]
     for r in claims_table(results):
-        rows.append("| " + " | ".join(str(r[k]).replace("|", "\\|") for k in ("claim", "verdict", "figure", "condition")) + " |")
+        rows.append("| "
+                    + " | ".join(str(r[k]).replace("|", "\\|") for k in ("claim", "verdict", "figure", "condition"))
+                    + " |")
     return "\n".join(rows)

@@ -30,11 +30,13 @@ from labkit.experiment_commands import run_compare, run_publish
 from labkit.limits import option
 from labkit.train_commands import run_finetune, run_sweep, run_train_reader
 
-GENERATOR_HELP = "a model id in your Hugging Face cache, a local model folder, or a .gguf file (dequantised once and cached; default: the embedded SmolLM2-135M-Instruct)"
+GENERATOR_HELP = ("a model id in your Hugging Face cache, a local model folder, or a .gguf file (dequantised once and "
+                  "cached; default: the embedded SmolLM2-135M-Instruct)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="Measure RAG against LoRA fine-tuning, offline, on a CPU.")
+    parser = argparse.ArgumentParser(prog="labkit",
+                                     description="Measure RAG against LoRA fine-tuning, offline, on a CPU.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("doctor", help="check the environment: versions, model files, cache, load times")
@@ -54,12 +56,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="read files of up to N MB (default 5, at most 100); bigger ones are skipped and reported")
     p.add_argument("--follow-links", action="store_true",
                    help="also read links to files outside the --docs folder (by default they are skipped and reported)")
-    p.add_argument("--verbose", action="store_true", help="show the libraries' progress bars, warnings and log lines too")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the libraries' progress bars, warnings and log lines too")
 
-    p = sub.add_parser("train-reader", help="train the reading adapter (data/reader) and score it against the plain model")
-    p.add_argument("--steps", type=option("num_reader_steps", "--steps"), default=None, help="optimizer steps (default: ReaderConfig's)")
+    p = sub.add_parser("train-reader",
+                       help="train the reading adapter (data/reader) and score it against the plain model")
+    p.add_argument("--steps", type=option("num_reader_steps", "--steps"), default=None,
+                   help="optimizer steps (default: ReaderConfig's)")
     p.add_argument("--seed", type=option("seed"), default=0)
-    p.add_argument("--out", default=None, help="where to save it (default data/reader, the shipped one: needs --overwrite)")
+    p.add_argument("--out", default=None,
+                   help="where to save it (default data/reader, the shipped one: needs --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an adapter already there")
     p.add_argument("--no-eval", action="store_true", help="skip scoring plain vs adapter (about 6 minutes)")
     p.add_argument("--generator", help=GENERATOR_HELP)
@@ -68,8 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["lora", "full"], default="lora")
     p.add_argument("--rank", type=option("rank"), default=None, help="LoRA rank (default 16)")
     p.add_argument("--lr", type=option("lr"), default=None, help="learning rate (default 0.002)")
-    p.add_argument("--num-steps", "--steps", dest="num_steps", type=option("num_steps"), default=None, help="optimizer steps (default 24; 12 in quick mode)")
-    p.add_argument("--replay", type=option("replay"), default=0.0, help="fraction of general text mixed into each batch (0 to 0.9)")
+    p.add_argument("--num-steps", "--steps", dest="num_steps", type=option("num_steps"), default=None,
+                   help="optimizer steps (default 24; 12 in quick mode)")
+    p.add_argument("--replay", type=option("replay"), default=0.0,
+                   help="fraction of general text mixed into each batch (0 to 0.9)")
     p.add_argument("--fact-statements", dest="fact_statements", type=option("fact_statements"), default=None,
                    help="fact statements per question trained beside its QA pair (0 to 4)")
     p.add_argument("--save", help="save the adapter (or model) under this name")
@@ -79,38 +87,48 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("sweep", help="recompute the forgetting lab's precomputed sweep")
-    p.add_argument("--out", default=None, help="where to write it (default: the cache; name data/forgetting_sweep.json to replace the shipped one)")
+    p.add_argument("--out", default=None,
+                   help="where to write it (default: the cache; name data/forgetting_sweep.json to replace the shipped "
+                   "one)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("compare", help="run the side-by-side experiment and write a Markdown report")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--seeds", type=option("seeds"), default=None, help="how many seeds (runs) to average over (default 3; 1 in quick mode)")
+    p.add_argument("--seeds", type=option("seeds"), default=None,
+                   help="how many seeds (runs) to average over (default 3; 1 in quick mode)")
     p.add_argument("--out", default="reports")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--generator", help=GENERATOR_HELP)
     p.add_argument("--workers", type=option("workers", "--workers"), default=1,
-                   help="run the seeds and the behaviour experiment side by side in this many processes (each gets cores / workers threads)")
+                   help="run the seeds and the behaviour experiment side by side in this many processes (each gets "
+                   "cores / workers threads)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="change one size of the run, e.g. --set num_questions=all --set num_steps=96 (repeatable; labkit.compare_config)")
+                   help="change one size of the run, e.g. --set num_questions=all --set num_steps=96 (repeatable; "
+                   "labkit.compare_config)")
 
     p = sub.add_parser("bundle", help="carry a warm cache to other laptops: pack it into one file, or unpack one")
     p.add_argument("action", choices=["pack", "unpack"])
     p.add_argument("file", nargs="?", default="labkit-bundle.tar", help="the bundle file (default labkit-bundle.tar)")
     p.add_argument("--include-docs", action="append", default=[], metavar="DIR",
-                   help="pack: also carry this folder's index, i.e. its full text (repeatable; default: only the kit's data/kb)")
+                   help="pack: also carry this folder's index, i.e. its full text (repeatable; default: only the kit's "
+                   "data/kb)")
 
-    p = sub.add_parser("publish", help="make a full run's results the shipped ones: data/results.json and the README's figures")
+    p = sub.add_parser("publish",
+                       help="make a full run's results the shipped ones: data/results.json and the README's figures")
     p.add_argument("results", help="a full-mode results.json (make report writes reports/results.json)")
-    p.add_argument("--note", default="", help="a sentence the README prints with the run (e.g. what else the machine was doing)")
+    p.add_argument("--note", default="",
+                   help="a sentence the README prints with the run (e.g. what else the machine was doing)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `labkit` console script. Example: main(["doctor", "--no-load"]) -> 0; main(["finetune", "--rank", "0"]) -> 2."""
+    """Entry point of the `labkit` console script.
+    Example: main(["doctor", "--no-load"]) -> 0; main(["finetune", "--rank", "0"]) -> 2."""
     try:
         args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse printed its usage error (a bad option value: labkit.limits) or --help; its code, returned
+    # argparse printed its usage error (a bad option value: labkit.limits) or --help; its code, returned
+    except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         if args.command == "doctor":
@@ -121,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             from labkit.models import quiet_libraries
 
             with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
-                return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator,
+                return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json,
+                               generator=args.generator,
                                reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
@@ -137,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             from labkit.compare_config import parse_settings
 
-            return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator, workers=args.workers,
-                               quick=True if args.quick else None, **parse_settings(args.set))
+            return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator,
+                               workers=args.workers, quick=True if args.quick else None, **parse_settings(args.set))
         if args.command == "bundle":
             return run_bundle(args.action, args.file, include_docs=args.include_docs)
         if args.command == "publish":

@@ -38,7 +38,13 @@ from labkit.claims import claims_table
 from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import get_config, set_seed
 from labkit.costs import format_seconds, project
-from labkit.freshness import join_freshness, score_freshness, score_raft_freshness, untrained_after_update, with_updated_index
+from labkit.freshness import (
+    join_freshness,
+    score_freshness,
+    score_raft_freshness,
+    untrained_after_update,
+    with_updated_index,
+)
 from labkit.keys import After, Approach
 from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.retrieval import VectorIndex
@@ -58,8 +64,10 @@ from labkit.rows import (
 from labkit.scoreboard import aggregate, coverage_record, differences, per_question_table
 from labkit.workers import run_tasks, threads_per_worker
 
-PIECES = ("fine-tuned", "docs", "RAFT")  # a seed's trainings: none needs another's model, so a parallel run spreads them over workers
-UNTRAINED = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)  # no training, greedy: once per run, the same for every seed
+# a seed's trainings: none needs another's model, so a parallel run spreads them over workers
+PIECES = ("fine-tuned", "docs", "RAFT")
+# no training, greedy: once per run, the same for every seed
+UNTRAINED = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)
 
 
 def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
@@ -69,7 +77,8 @@ def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
 
 def prepare(gen, embedder, index: VectorIndex, index_info: dict, ccfg: CompareConfig, folder: Path) -> Setup:
     """The run's Setup (`rows.make_setup`), with the updated index (`freshness.with_updated_index`, its copy saved in
-    `folder`) where the run has freshness figures. Example: prepare(gen, embedder, index, info, ccfg, tmp).updated is not None
+    `folder`) where the run has freshness figures.
+    Example: prepare(gen, embedder, index, info, ccfg, tmp).updated is not None
     """
     setup = make_setup(gen, embedder, index, index_info, ccfg)
     return with_updated_index(setup, folder) if _fresh_too(ccfg, setup.updates) else setup
@@ -83,7 +92,8 @@ class Untrained:
     """The rows that need no training and the same models' answers after the facts change: computed once per run."""
 
     rows: dict  # closed-book, RAG, reading adapter + RAG: those the run has, by name
-    after_update: dict  # After.RAG (and After.READER_RAG) -> answers on the updated index; empty without freshness figures
+    # After.RAG (and After.READER_RAG) -> answers on the updated index; empty without freshness figures
+    after_update: dict
 
 
 def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
@@ -98,7 +108,9 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
 
     def keep(name, row):
         rows[name] = row
-        log(f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)")
+        log(
+            f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)"
+        )
 
     if {Approach.CLOSED_BOOK, Approach.RAG, Approach.RAG_PERFECT} & approaches:
         closed_book = row_closed_book(setup, ccfg)  # RAG's probe score is the base model's
@@ -147,7 +159,8 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
         for name, row in ((Approach.FINE_TUNED, ft_row), (Approach.FINE_TUNED_RAG, with_rag)):
             if name in approaches:
                 out["rows"][name] = row
-                note(f"{name} accuracy {row['accuracy']}" + (f" after {row['train_s']} s training" if name == Approach.FINE_TUNED else ""))
+                note(f"{name} accuracy {row['accuracy']}"
+                     + (f" after {row['train_s']} s training" if name == Approach.FINE_TUNED else ""))
         if fresh_too:
             out["freshness"] = fresh = score_freshness(setup, ccfg, ft.gen, seed)
             note(f"freshness: stale {fresh[After.STALE]['new']}, retrained {fresh[After.RETRAINED]['new']}")
@@ -163,9 +176,11 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
 
 
 def join_pieces(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained, parts: list[dict]) -> dict:
-    """One seed's result from its pieces (`run_piece`) and the untrained rows: rows in `ccfg.approaches` order, freshness.
+    """One seed's result from its pieces (`run_piece`) and the untrained rows: rows in `ccfg.approaches` order,
+    freshness.
 
-    Example: join_pieces(setup, ccfg, 0, untrained_rows(setup, ccfg), [run_piece(setup, ccfg, 0, p) for p in PIECES])["rows"].keys()
+    Example: join_pieces(setup, ccfg, 0, untrained_rows(setup, ccfg), [run_piece(setup, ccfg, 0, p) for p in
+        PIECES])["rows"].keys()
     """
     rows = dict(untrained.rows)  # the same row objects in every seed
     extra, fresh, raft_fresh = {}, None, None
@@ -194,7 +209,8 @@ def run_seed(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained,
 
 
 def triage_lora(setup: Setup, ccfg: CompareConfig, seed: int):
-    """The triage LoRA the behaviour task scores and behaviour + facts replies with (`behaviour.train_triage` at the run's sizes).
+    """The triage LoRA the behaviour task scores and behaviour + facts replies with (`behaviour.train_triage` at the
+    run's sizes).
 
     Example: triage_lora(setup, ccfg, 0).gen
     """
@@ -206,32 +222,39 @@ def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> d
 
     Example: behaviour_task(setup, ccfg, 0)["lora"]["label_accuracy"] -> 0.88
     """
-    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed, lora=lora)
+    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.num_behaviour_steps, ccfg.rank,
+                         ccfg.lr, seed, lora=lora)
 
 
 def behaviour_facts_task(setup: Setup, ccfg: CompareConfig, lora_gen) -> dict:
-    """Behaviour + facts (labkit.behaviour_facts) over the run's index: the base model, and the triage LoRA's `lora_gen`.
+    """Behaviour + facts (labkit.behaviour_facts) over the run's index: the base model, and the triage LoRA's
+    `lora_gen`.
 
-    Example: behaviour_facts_task(setup, ccfg, triage_lora(setup, ccfg, 0).gen)["after"]["behaviour LoRA + RAG"]["fact_accuracy"] -> 0.64
+    Example: behaviour_facts_task(setup, ccfg, triage_lora(setup, ccfg, 0).gen)["after"]["behaviour LoRA +
+        RAG"]["fact_accuracy"] -> 0.64
     """
     return run_behaviour_facts(setup.gen, lora_gen, setup.embedder, setup.index, ccfg.num_fact_messages, ccfg.top_k)
 
 
 def _behaviour_serially(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
-    lora = triage_lora(setup, ccfg, seed)  # trained once: the behaviour task scores it, behaviour + facts replies with it
+    # trained once: the behaviour task scores it, behaviour + facts replies with it
+    lora = triage_lora(setup, ccfg, seed)
     out = behaviour_task(setup, ccfg, seed, lora)
-    return {**out, "behaviour_facts": behaviour_facts_task(setup, ccfg, lora.gen)} if ccfg.num_fact_messages != 0 else out
+    return {**out,
+            "behaviour_facts": behaviour_facts_task(setup, ccfg, lora.gen)} if ccfg.num_fact_messages != 0 else out
 
 
 def cost_projection(tokens_per_s: float, total_params: float, train_tokens: float) -> list[dict]:
-    """costs.project on the measured training speed, as rows of a table (estimates). Example: cost_projection(900, 135e6, 1e5)[0]["model"] -> "SmolLM2-135M"."""
+    """costs.project on the measured training speed, as rows of a table (estimates).
+    Example: cost_projection(900, 135e6, 1e5)[0]["model"] -> "SmolLM2-135M"."""
     return [{"model": p.model, "device": p.device, "train": format_seconds(p.train_s), "train_s": p.train_s,
              "per_answer": format_seconds(p.seconds_per_answer), "assumption": p.assumption}
             for p in project(tokens_per_s, total_params, train_tokens, method="lora")]
 
 
 def _strip(rows: dict) -> dict:
-    return {a: {k: v for k, v in r.items() if k not in ("records", "probe_records")} for a, r in rows.items()}  # per item: results["per_question"]
+    # per item, answers live in results["per_question"]
+    return {a: {k: v for k, v in r.items() if k not in ("records", "probe_records")} for a, r in rows.items()}
 
 
 # ---------------------------------------------------------------- worker processes
@@ -239,7 +262,8 @@ def _strip(rows: dict) -> dict:
 
 @dataclass(frozen=True)
 class Saved:
-    """What a worker process needs to rebuild the run's Setup: the indexes saved in the run's folder, and their figures."""
+    """What a worker process needs to rebuild the run's Setup: the indexes saved in the run's folder, and their
+    figures."""
 
     folder: Path  # the run's temporary folder (the triage LoRA is saved here for the behaviour + facts task too)
     index: Path  # the knowledge base's index
@@ -249,7 +273,8 @@ class Saved:
 
 
 def save_for_workers(setup: Setup, folder: Path) -> Saved:
-    """Save the run's indexes where every worker loads them. Example: save_for_workers(setup, tmp).index -> tmp/index."""
+    """Save the run's indexes where every worker loads them.
+    Example: save_for_workers(setup, tmp).index -> tmp/index."""
     updated = setup.updated.save(folder / "updated") if setup.updated is not None else None
     return Saved(folder, setup.index.save(folder / "index"), updated, setup.index_info, setup.update_info)
 
@@ -268,9 +293,9 @@ def _worker_setup(generator: str, ccfg: CompareConfig, saved: Saved) -> Setup:
 
 
 def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved: Saved, before=None):
-    """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`), the untrained
-    rows (`untrained_rows`), the behaviour task (returned with where its triage LoRA is saved) or behaviour + facts (`before`:
-    the behaviour task's result, whose LoRA it loads)."""
+    """One task of a parallel run, in a worker process (`labkit.workers`): a piece of a seed (`run_piece`), the
+    untrained rows (`untrained_rows`), the behaviour task (returned with where its triage LoRA is saved) or behaviour +
+    facts (`before`: the behaviour task's result, whose LoRA it loads)."""
     setup = _worker_setup(generator, ccfg, saved)
 
     def log(s):
@@ -279,7 +304,8 @@ def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved:
     if kind == "behaviour":
         lora = triage_lora(setup, ccfg, seed)
         keep = ccfg.num_fact_messages != 0  # the behaviour + facts task replies with this LoRA
-        return behaviour_task(setup, ccfg, seed, lora), (save_adapter(lora, "triage", cache_dir=saved.folder) if keep else None)
+        return behaviour_task(setup, ccfg, seed,
+                              lora), (save_adapter(lora, "triage", cache_dir=saved.folder) if keep else None)
     if kind == "behaviour + facts":
         return behaviour_facts_task(setup, ccfg, with_lora(setup.gen, before[1]))
     if kind == "untrained":
@@ -288,18 +314,21 @@ def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved:
 
 
 # longest first, so the last task to start is a short one and no worker idles long at the end; one full-size seed on
-# 1 thread (make report's log): behaviour with behaviour + facts ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s, docs
+# 1 thread (make report's log): behaviour with behaviour + facts ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s,
+# docs
 # ~150 s; the untrained rows (closed-book, RAG, reading adapter, and their answers after the update) are about as long
-# as docs. Behaviour + facts needs the behaviour task's LoRA: placed next to it, it is next in line as soon as that is ready.
+# as docs. Behaviour + facts needs the behaviour task's LoRA: placed next to it, it is next in line as soon as that is
+# ready.
 _LONGEST_FIRST = ("behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained")
 
 
 def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: Path) -> tuple[list[tuple], dict]:
     """The tasks of a parallel run, longest first, and which needs which (`workers.run_tasks`'s `needs`): every seed's
-    pieces, the untrained rows (once for every seed), the behaviour experiment and behaviour + facts (which needs its LoRA).
-    Saves the indexes every worker loads in `folder`.
+    pieces, the untrained rows (once for every seed), the behaviour experiment and behaviour + facts (which needs its
+    LoRA). Saves the indexes every worker loads in `folder`.
 
-    Example: [t[0] for t in parallel_tasks(setup, ccfg, True, tmp)[0]] -> ["behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained"]
+    Example: [t[0] for t in parallel_tasks(setup, ccfg, True, tmp)[0]]
+        -> ["behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained"]
     """
     saved, name, first = save_for_workers(setup, folder), setup.gen.name, ccfg.seeds[0]
     tasks = [(piece, ccfg, seed, name, saved) for seed in ccfg.seeds for piece in PIECES]
@@ -314,9 +343,10 @@ def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: P
     return tasks, ({kinds.index("behaviour + facts"): kinds.index("behaviour")} if "behaviour + facts" in kinds else {})
 
 
-def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: bool, folder: Path, log=print) -> tuple[list[dict], dict | None]:
-    """Every seed's pieces (`run_piece`), the untrained rows, the behaviour experiment and behaviour + facts on `workers`
-    processes of cores // workers threads each.
+def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: bool, folder: Path,
+                 log=print) -> tuple[list[dict], dict | None]:
+    """Every seed's pieces (`run_piece`), the untrained rows, the behaviour experiment and behaviour + facts on
+    `workers` processes of cores // workers threads each.
 
     Example: seed_runs, behaviour_result = run_parallel(setup, ccfg, 2, True, tmp)
     Each worker loads the same saved indexes. Tasks are a seed's separate trainings, the untrained
@@ -335,21 +365,24 @@ def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: boo
     done = dict(zip([(t[0], t[2]) for t in tasks], run_tasks(_in_worker, tasks, workers, needs), strict=True))
     first = ccfg.seeds[0]
     untrained = done.get(("untrained", first), Untrained({}, {}))
-    seed_runs = [join_pieces(setup, ccfg, seed, untrained, [done[(piece, seed)] for piece in PIECES]) for seed in ccfg.seeds]
+    seed_runs = [join_pieces(setup, ccfg, seed, untrained, [done[(piece, seed)] for piece in PIECES]) for seed
+                 in ccfg.seeds]
     if not behaviour:
         return seed_runs, None
     result = done[("behaviour", first)][0]
-    return seed_runs, ({**result, "behaviour_facts": done[("behaviour + facts", first)]} if ("behaviour + facts", first) in done else result)
+    return seed_runs, ({**result, "behaviour_facts": done[("behaviour + facts", first)]} if ("behaviour + facts", first)
+                       in done else result)
 
 
 # ---------------------------------------------------------------- a whole run
 
 
-def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, behaviour: bool = True, log=print, workers: int = 1,
-                   quick: bool | None = None) -> dict:
+def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, behaviour: bool = True, log=print,
+                   workers: int = 1, quick: bool | None = None) -> dict:
     """Every seed, the aggregate scoreboard, the behaviour task and the cost projection, as one JSON-ready dict.
 
-    Example: run_experiment(default_compare_config(quick=True), quick=True)["scoreboard"]["RAG"]["accuracy"]["mean"] -> 0.33
+    Example: run_experiment(default_compare_config(quick=True), quick=True)["scoreboard"]["RAG"]["accuracy"]["mean"]
+        -> 0.33
     workers > 1 runs the seeds and the behaviour experiment side by side in processes (`run_parallel`).
     `quick` is the mode the result says it ran in, and the sizes' when `ccfg` is None (None: $LABKIT_QUICK).
     """
@@ -360,7 +393,8 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
     index, index_info = measure_index(embedder, ccfg.rebuild_index)
     log(f"index: {index_info['chunks']} chunks built in {index_info['index_build_s']} s")
     first = ccfg.seeds[0]
-    with tempfile.TemporaryDirectory(prefix="labkit-compare-") as tmp:  # the run's saved copies of the index, and the triage LoRA
+    # the run's saved copies of the index, and the triage LoRA
+    with tempfile.TemporaryDirectory(prefix="labkit-compare-") as tmp:
         setup = prepare(gen, embedder, index, index_info, ccfg, Path(tmp))
         if workers > 1 and len(ccfg.seeds) + behaviour > 1:
             seed_runs, behaviour_result = run_parallel(setup, ccfg, workers, behaviour, Path(tmp), log)
@@ -378,11 +412,14 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
         out["train_tokens_per_s"] = round(sum(tps) / len(tps), 1)
         out["train_precision"] = first_run["train_precision"]
         out["cost_projection"] = {"train_tokens": first_run["train_tokens"], "total_params": first_run["total_params"],
-                                  "rows": cost_projection(out["train_tokens_per_s"], first_run["total_params"], first_run["train_tokens"])}
+                                  "rows": cost_projection(out["train_tokens_per_s"], first_run["total_params"],
+                                                          first_run["train_tokens"])}
     if behaviour:
         out["behaviour"] = behaviour_result
-        log("behaviour: " + ", ".join(f"{k} {out['behaviour'][k]['label_accuracy']}" for k in ("zero_shot", "few_shot", "lora")))
-    out["answer_precision"] = resolve_precision(gen.precision, next(gen.model.parameters()).device.type)  # Generator.inference's matmuls
+        log("behaviour: "
+            + ", ".join(f"{k} {out['behaviour'][k]['label_accuracy']}" for k in ("zero_shot", "few_shot", "lora")))
+    # Generator.inference's matmuls
+    out["answer_precision"] = resolve_precision(gen.precision, next(gen.model.parameters()).device.type)
     out["workers"] = workers
     out["seconds"] = round(time.perf_counter() - t0, 1)
     out["claims"] = claims_table(out)  # the common guidance, claim by claim, over this run's figures

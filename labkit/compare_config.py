@@ -22,25 +22,38 @@ from labkit.limits import check, read
 class CompareConfig:
     num_questions: int | None = None  # qa records taught and asked (spread over the trained documents); None = all 120
     num_untaught: int | None = None  # qa records asked, never taught: those touching an unseen document (None = all 75)
-    num_updates: int | None = None  # fact changes applied (None = all 16 of trained documents); their questions are taught too
-    multi_document: bool = True  # every question needing two trained documents (8) taught and asked too (quick mode: False)
-    num_steps: int = 160  # LoRA steps of the knowledge fine-tunes: 160 x 8 is ~3.6 epochs of the 120 questions' QA pairs and fact statements
+    # fact changes applied (None = all 16 of trained documents); their questions are taught too
+    num_updates: int | None = None
+    # every question needing two trained documents (8) taught and asked too (quick mode: False)
+    multi_document: bool = True
+    # LoRA steps of the knowledge fine-tunes: 160 x 8 is ~3.6 epochs of the 120 questions' QA pairs and fact statements
+    num_steps: int = 160
     rank: int = 16  # LoRA rank
     lr: float = 2e-3  # LoRA learning rate
     fact_statements: int = 2  # fact statements per question trained beside the QA pairs
-    num_docs_steps: int = 48  # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice the QA fine-tune's tokens
-    num_raft_steps: int = 80  # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 80 x 4 is ~2.7 epochs of 120 questions
+    # LoRA steps of the documents-only fine-tune: ~75-token examples (4x a QA pair), so 48 x 8 is ~1.9 epochs and twice
+    # the QA fine-tune's tokens
+    num_docs_steps: int = 48
+    # LoRA steps of the retrieval-aware fine-tune (its examples are ~450 tokens: 10x a QA pair); 80 x 4 is ~2.7 epochs
+    # of 120 questions
+    num_raft_steps: int = 80
     raft_batch_size: int = 4  # examples per RAFT step
     top_k: int = 3  # sources per RAG prompt
     max_new_tokens: int = 32  # answer length cap
-    num_retrain_steps: int = 48  # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
-    num_probe: int | None = None  # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure needs its n)
+    # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those
+    # are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
+    num_retrain_steps: int = 48
+    # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure
+    # needs its n)
+    num_probe: int | None = None
     behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
     num_behaviour_steps: int = 80  # LoRA steps on the triage training examples
-    num_fact_messages: int | None = 24  # support messages asking a product fact, for behaviour + facts (labkit.behaviour_facts); 0 skips it
+    # support messages asking a product fact, for behaviour + facts (labkit.behaviour_facts); 0 skips it
+    num_fact_messages: int | None = 24
     seeds: list = field(default_factory=lambda: [0, 1, 2])  # one run per seed; the scoreboard shows mean ± spread
     approaches: tuple = APPROACHES  # which rows to run (notebook 06 leaves RAFT to notebook 07)
-    rebuild_index: bool = True  # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
+    # time a build from scratch (False: load the cached index; tests do, and the "build" time is then the load time)
+    rebuild_index: bool = True
 
     def __post_init__(self):
         for f in fields(self):
@@ -53,7 +66,8 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     Example: default_compare_config(quick=True).seeds -> [0]
     """
     quick = get_config().quick if quick is None else quick
-    base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, num_docs_steps=12, num_raft_steps=8, num_retrain_steps=8, multi_document=False,
+    base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, num_docs_steps=12,
+                          num_raft_steps=8, num_retrain_steps=8, multi_document=False,
                           behaviour_num_test=8, num_behaviour_steps=24, num_fact_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:

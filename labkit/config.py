@@ -60,12 +60,16 @@ def check_device(device: str) -> str:
 
     kind = str(device).split(":")[0]
     if kind not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"LABKIT_DEVICE={device!r} is not a device labkit knows: use cpu, cuda or mps (or leave it unset).")
+        raise ValueError(f"LABKIT_DEVICE={device!r} is not a device labkit knows: use cpu, cuda or mps (or leave it "
+                         "unset).")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"LABKIT_DEVICE={device!r} but PyTorch sees no CUDA GPU here (torch {torch.__version__}). "
-                         "Unset LABKIT_DEVICE (labkit picks the CPU) or install a CUDA build of torch on a GPU machine.")
+        raise ValueError(
+            f"LABKIT_DEVICE={device!r} but PyTorch sees no CUDA GPU here (torch {torch.__version__}). "
+            "Unset LABKIT_DEVICE (labkit picks the CPU) or install a CUDA build of torch on a GPU machine."
+        )
     if kind == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"LABKIT_DEVICE={device!r} but this machine has no Apple GPU (MPS). Unset LABKIT_DEVICE to use the CPU.")
+        raise ValueError(f"LABKIT_DEVICE={device!r} but this machine has no Apple GPU (MPS). Unset LABKIT_DEVICE to "
+                         "use the CPU.")
     return device
 
 
@@ -88,12 +92,14 @@ def writable_dir(path) -> str | None:
 def cache_problem(cache_dir) -> str | None:
     """Why the cache folder cannot be used, or None when it can (created if missing).
 
-    Example: cache_problem("/tmp/labkit-cache") -> None; cache_problem("/etc/passwd") -> "... is a file, not a folder ..."
+    Example: cache_problem("/tmp/labkit-cache") -> None; cache_problem("/etc/passwd")
+        -> "... is a file, not a folder ..."
     An unusable cache costs time, not results: every run dequantises and embeds again.
     """
     path = Path(cache_dir).expanduser()
     if path.exists() and not path.is_dir():
-        return f"the cache {path} is a file, not a folder: point LABKIT_CACHE at a folder (every run re-dequantises and re-embeds until then)"
+        return (f"the cache {path} is a file, not a folder: point LABKIT_CACHE at a folder (every run re-dequantises "
+                "and re-embeds until then)")
     why = writable_dir(path)
     return None if why is None else f"the cache {path} is not writable ({why}): point LABKIT_CACHE at a writable folder"
 
@@ -102,7 +108,8 @@ _WARNED: set = set()
 
 
 def warn_once(message: str) -> None:
-    """Print a warning to stderr once per process. Example: warn_once("cache not writable") prints it the first time only."""
+    """Print a warning to stderr once per process.
+    Example: warn_once("cache not writable") prints it the first time only."""
     import sys
 
     if message not in _WARNED:
@@ -120,7 +127,8 @@ class Config:
     quick: bool = field(default_factory=lambda: env_flag("LABKIT_QUICK"))
     # run the notebooks' long experiments here ($LABKIT_LIVE=1) or show the shipped full run at once (0);
     # unset: quick mode runs live (minutes), full mode shows the shipped run (a full live run takes most of an hour)
-    live: bool = field(default_factory=lambda: env_flag("LABKIT_LIVE") if os.environ.get("LABKIT_LIVE", "").strip() else env_flag("LABKIT_QUICK"))
+    live: bool = field(default_factory=lambda: env_flag("LABKIT_LIVE") if os.environ.get("LABKIT_LIVE", "").strip()
+                       else env_flag("LABKIT_QUICK"))
     # base seed; experiments that run several seeds use seed, seed + 1, ...
     seed: int = 0
     # "cpu" or "cuda"; the embedded default runs on the CPU in minutes

@@ -121,7 +121,8 @@ def pack_units(units: list[str], chunk_size: int, overlap: int, count: Callable[
     """Pack text units greedily into chunks of at most chunk_size tokens; each new chunk repeats
     the trailing units of the previous one that fit in `overlap` tokens.
 
-    Example: pack_units(["a b", "c d", "e f"], chunk_size=4, overlap=2, count=word_count) -> ["a b\\n\\nc d", "c d\\n\\ne f"]
+    Example: pack_units(["a b", "c d", "e f"], chunk_size=4, overlap=2, count=word_count)
+        -> ["a b\\n\\nc d", "c d\\n\\ne f"]
     """
     chunks: list[list[str]] = []
     current: list[str] = []
@@ -157,7 +158,8 @@ def chunk_document(doc: Document, chunk_size: int = CHUNK_SIZE, overlap: int = C
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1 token (got {chunk_size}).")
     if not 0 <= overlap < chunk_size:
-        raise ValueError(f"overlap must be between 0 and chunk_size - 1 (got overlap={overlap}, chunk_size={chunk_size}).")
+        raise ValueError(f"overlap must be between 0 and chunk_size - 1 (got overlap={overlap}, "
+                         f"chunk_size={chunk_size}).")
     count = count or word_count
     sections = split_sections(doc.text, doc.title) if doc.kind in ("md", "html") else [(doc.title, doc.text)]
     chunks = []

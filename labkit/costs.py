@@ -34,7 +34,8 @@ MODEL_SIZES = {"SmolLM2-135M": 135e6, "1B model": 1e9, "7B model": 7e9, "70B mod
 
 
 def train_flops(n_params: float, n_tokens: float, method: str = "full") -> float:
-    """FLOPs to train on n_tokens: 6·N·D for full fine-tuning, about 4·N·D for LoRA. Example: train_flops(1e9, 1e6) -> 6e15."""
+    """FLOPs to train on n_tokens: 6·N·D for full fine-tuning, about 4·N·D for LoRA.
+    Example: train_flops(1e9, 1e6) -> 6e15."""
     per_token = {"full": 6.0, "lora": 4.0}[method]
     return per_token * n_params * n_tokens
 
@@ -80,7 +81,8 @@ def project(
         for device, peak in DEVICE_PEAK_FLOPS.items():
             speed = peak * gpu_mfu
             rows.append(Projection(model, device, n, train_flops(n, train_tokens, method) / speed,
-                                   generate_flops(n, answer_tokens) / speed, f"assumed MFU {gpu_mfu:.0%} of {peak / 1e12:.0f} TFLOP/s"))
+                                   generate_flops(n, answer_tokens) / speed,
+                                   f"assumed MFU {gpu_mfu:.0%} of {peak / 1e12:.0f} TFLOP/s"))
     return rows
 
 
@@ -111,7 +113,8 @@ def keeping_current(results: dict) -> dict:
             continue
         retrieves = row["index_build_s"]["mean"] > 0
         out[approach] = {"one_off_s": row["index_build_s"]["mean"] + row["train_s"]["mean"],
-                         "per_change_s": update if retrieves else retrain, "how": "index update" if retrieves else "retraining"}
+                         "per_change_s": update if retrieves else retrain,
+                         "how": "index update" if retrieves else "retraining"}
     return out
 
 
@@ -147,7 +150,8 @@ def crossing_day(a: list[float], b: list[float]) -> int | None:
 def matmul_peak_gflops(n: int = 2048, reps: int = 10, dtype: str = "float32") -> float:
     """This machine's matmul speed: best of `reps` n x n products, in GFLOP/s (the reference for MFU).
 
-    Example: matmul_peak_gflops() -> 125.2; matmul_peak_gflops(dtype="bfloat16") -> 378.1 (2 cores of this machine, 2026-12-02)
+    Example: matmul_peak_gflops() -> 125.2; matmul_peak_gflops(dtype="bfloat16")
+        -> 378.1 (2 cores of this machine, 2026-12-02)
     """
     import torch
 

@@ -1,16 +1,15 @@
 """The kit's shipped data: every loader of data/ and the subsets an experiment picks from it.
 
-Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general probe
-(`load_probe`), general chat text for replay (`load_general_text`), the behaviour task
-(`load_triage`). The shipped records: the forgetting sweep (`load_sweep`), the full side-by-side
-run the README quotes (`load_shipped`), the reading adapter's record (`reader_info`), the
-foreign corpus's questions (`foreign_items`) and the notebooks' measured run times
-(`load_run_times`). Subsets: `spread` and `stratified_subset` (quick mode still covers every
-document and intent), `taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's
-questions: taught, never taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader returns plain dicts (one per JSONL
-line) so learners can look at them directly. See data/README.md for every schema. What it
-leaves out: the documents themselves (read by `labkit.documents`), the adapter's weights
-(`labkit.reader` loads them onto a model) and writing any of these files (the commands that make them).
+Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general probe (`load_probe`), general chat text
+for replay (`load_general_text`), the behaviour task (`load_triage`). The shipped records: the forgetting sweep
+(`load_sweep`), the full side-by-side run the README quotes (`load_shipped`), the reading adapter's record
+(`reader_info`), the foreign corpus's questions (`foreign_items`) and the notebooks' measured run times
+(`load_run_times`). Subsets: `spread` and `stratified_subset` (quick mode still covers every document and intent),
+`taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's questions: taught, never
+taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader returns plain dicts (one per
+JSONL line) so learners can look at them directly. See data/README.md for every schema. What it leaves out: the
+documents themselves (read by `labkit.documents`), the adapter's weights (`labkit.reader` loads them onto a model) and
+writing any of these files (the commands that make them).
 """
 
 from __future__ import annotations
@@ -79,7 +78,8 @@ def spread(rows: list[dict], n: int | None) -> list[dict]:
 
 
 def load_general_text(limit: int | None = None) -> list[dict]:
-    """The general chat pairs used for replay (data/general_text.jsonl). Example: load_general_text(1)[0]["question"]."""
+    """The general chat pairs used for replay (data/general_text.jsonl).
+    Example: load_general_text(1)[0]["question"]."""
     return load_jsonl(DATA_DIR / "general_text.jsonl")[:limit]
 
 
@@ -103,7 +103,8 @@ def stratified_subset(examples: list[dict], n: int | None) -> list[dict]:
     by_intent: dict[str, list[dict]] = {}
     for ex in examples:
         by_intent.setdefault(ex["intent"], []).append(ex)
-    queues = [by_intent[i] for i in TRIAGE_INTENTS if i in by_intent] + [v for k, v in by_intent.items() if k not in TRIAGE_INTENTS]
+    queues = [by_intent[i] for i in TRIAGE_INTENTS if i in by_intent] + [v for k, v in by_intent.items() if k not
+                                                                         in TRIAGE_INTENTS]
     picked, depth = [], 0
     while len(picked) < n:
         for queue in queues:
@@ -191,7 +192,8 @@ def split_questions(questions: list[dict], held_out_docs) -> tuple[list[dict], l
 
 
 def unseen_documents() -> list[str]:
-    """The knowledge base's unseen documents: the third no training of any row reads (fine-tunes, RAFT, reader, retraining).
+    """The knowledge base's unseen documents: the third no training of any row reads (fine-tunes, RAFT, reader,
+    retraining).
 
     Example: unseen_documents()[:2] -> ["changelog-app-2-4", "company-careers"]
     Their questions are the scoreboard's *untaught* column: questions nobody anticipated when the
@@ -201,11 +203,13 @@ def unseen_documents() -> list[str]:
 
 
 def is_untaught(q: dict, unseen) -> bool:
-    """Whether a qa record touches an unseen document (so nobody was taught its fact). Example: is_untaught(q, unseen_documents())."""
+    """Whether a qa record touches an unseen document (so nobody was taught its fact).
+    Example: is_untaught(q, unseen_documents())."""
     return bool(set(q["doc_ids"]) & set(unseen))
 
 
-def taught_questions(num_questions: int | None, num_updates: int | None, multi_document: bool = False) -> tuple[list[dict], list[dict]]:
+def taught_questions(num_questions: int | None, num_updates: int | None,
+                     multi_document: bool = False) -> tuple[list[dict], list[dict]]:
     """The qa records taught and asked, and the updates applied. Example: taught_questions(12, 4)[0][0]["id"] -> "q001".
 
     Only questions on trained documents are taught (none touches an unseen document):
@@ -227,7 +231,8 @@ def taught_questions(num_questions: int | None, num_updates: int | None, multi_d
 
 
 def untaught_questions(num_untaught: int | None) -> list[dict]:
-    """The qa records asked but never taught: every question touching an unseen document (75), or `num_untaught` spread over them.
+    """The qa records asked but never taught: every question touching an unseen document (75), or `num_untaught` spread
+    over them.
 
     Example: untaught_questions(8)[0]["doc_ids"][0] in unseen_documents() -> True
     """
@@ -238,13 +243,15 @@ def untaught_questions(num_untaught: int | None) -> list[dict]:
 def updated_questions(questions: list[dict], updates: list[dict]) -> list[dict]:
     """The qa records after the updates: new answer, facts rewritten, old aliases dropped.
 
-    Example: one record {"answer": "$89", "facts": ["... costs $89."]} with u01 -> {"answer": "$95", "facts": ["... costs $95."]}
+    Example: one record {"answer": "$89", "facts": ["... costs $89."]} with u01
+        -> {"answer": "$95", "facts": ["... costs $95."]}
     """
     new = {qid: answer for u in updates for qid, answer in u["new_answers"].items()}
     out = []
     for q in questions:
         if q["id"] in new:
             answer = new[q["id"]]
-            q = {**q, "answer": answer, "aliases": [], "facts": [f.replace(q["answer"], answer) for f in q.get("facts", [])]}
+            q = {**q, "answer": answer, "aliases": [],
+                 "facts": [f.replace(q["answer"], answer) for f in q.get("facts", [])]}
         out.append(q)
     return out

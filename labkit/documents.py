@@ -25,7 +25,15 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labkit.extract import MAX_PDF_PAGES, decode_text, html_to_text, looks_binary, markdown_title, pdf_to_text, text_hash
+from labkit.extract import (
+    MAX_PDF_PAGES,
+    decode_text,
+    html_to_text,
+    looks_binary,
+    markdown_title,
+    pdf_to_text,
+    text_hash,
+)
 from labkit.limits import bounds, check, read
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
@@ -33,7 +41,8 @@ HTML_SUFFIXES = {".html", ".htm"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 MAX_FILE_BYTES = 5_000_000  # a text file bigger than this is almost surely a dump, not a document
-MAX_FILE_MB_LIMIT = int(bounds("max_file_mb")[1])  # the most `labkit ask --max-file-mb` accepts (labkit.limits says why)
+# the most `labkit ask --max-file-mb` accepts (labkit.limits says why)
+MAX_FILE_MB_LIMIT = int(bounds("max_file_mb")[1])
 MAX_PDF_BYTES = 20_000_000  # PDFs carry images, so they may be bigger than text files
 MAX_FILES = 5_000  # a folder with more files than this is probably the wrong folder
 SPHINX_MARKER = "searchindex.js"  # beside the pages of every built Sphinx site (Python's own docs, most packages' docs)
@@ -77,7 +86,8 @@ class Corpus:
 
 
 def human_size(n: int) -> str:
-    """A byte count as people read it, never rounded to nothing. Example: human_size(25_000) -> "25.0 KB"; human_size(999) -> "999 bytes"."""
+    """A byte count as people read it, never rounded to nothing.
+    Example: human_size(25_000) -> "25.0 KB"; human_size(999) -> "999 bytes"."""
     if n < 1000:
         return f"{n} bytes"
     return f"{n / 1e3:.1f} KB" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
@@ -104,13 +114,15 @@ def too_big_reason(size: int, cap: int) -> str:
 
 
 def raise_cap_advice(size: int, files: int = 1) -> str:
-    """How to read a file of `size` bytes that is over the cap. Example: raise_cap_advice(7_200_000) -> "split it, or raise the cap:
-    labkit ask --max-file-mb 8 (max_bytes=8000000 in load_folder / index_folder)"."""
+    """How to read a file of `size` bytes that is over the cap.
+    Example: raise_cap_advice(7_200_000) -> "split it, or raise the cap: labkit ask --max-file-mb 8 (max_bytes=8000000
+        in load_folder / index_folder)"."""
     it = "them" if files > 1 else "it"
     mb = max(1, math.ceil(size / 1e6))
     if mb > MAX_FILE_MB_LIMIT:
         return f"split {it}: labkit reads files of up to {MAX_FILE_MB_LIMIT} MB"
-    return f"split {it}, or raise the cap: labkit ask --max-file-mb {mb} (max_bytes={mb * 1_000_000} in load_folder / index_folder)"
+    return (f"split {it}, or raise the cap: labkit ask --max-file-mb {mb} (max_bytes={mb * 1_000_000} in load_folder / "
+            "index_folder)")
 
 
 def max_bytes_from_mb(value) -> int:
@@ -118,7 +130,8 @@ def max_bytes_from_mb(value) -> int:
 
     Example: max_bytes_from_mb("20") -> 20_000_000; max_bytes_from_mb("0") raises ValueError saying what to pass
     """
-    mb = read("max_file_mb", value, "--max-file-mb") if isinstance(value, str) else check("max_file_mb", value, "--max-file-mb")
+    mb = read("max_file_mb", value, "--max-file-mb") if isinstance(value, str) else check("max_file_mb", value,
+                                                                                          "--max-file-mb")
     return max(1, int(mb * 1_000_000))  # 1e-9 MB is still a cap of a byte, not of nothing
 
 
@@ -150,7 +163,8 @@ def read_regular(path: Path, limit: int) -> bytes:
         return f.read(limit + 1)
 
 
-def read_document(path: Path, root: Path, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MAX_PDF_PAGES) -> tuple[Document | None, str | None, str | None]:
+def read_document(path: Path, root: Path, max_bytes: int = MAX_FILE_BYTES,
+                  max_pdf_pages: int = MAX_PDF_PAGES) -> tuple[Document | None, str | None, str | None]:
     """Read one file: (document, skip reason, warning). Exactly one of document/skip is set.
 
     Example: read_document(Path("data/kb/policy-returns.md"), Path("data/kb"))[0].title -> "Returns Policy"
@@ -160,7 +174,11 @@ def read_document(path: Path, root: Path, max_bytes: int = MAX_FILE_BYTES, max_p
     rel = path.relative_to(root)
     doc_id = rel.with_suffix("").as_posix()
     if suffix not in SUPPORTED_SUFFIXES:
-        return None, f"unsupported file type {suffix or '(none)'}; labkit reads {', '.join(sorted(SUPPORTED_SUFFIXES))}", None
+        return (
+            None,
+            f"unsupported file type {suffix or '(none)'}; labkit reads {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+            None,
+        )
     try:
         info = path.stat()
         if (kind := special_file(info.st_mode)) is not None:
@@ -197,7 +215,8 @@ def read_document(path: Path, root: Path, max_bytes: int = MAX_FILE_BYTES, max_p
 
 
 def shown_path(rel: str) -> str:
-    """A relative path printable and JSON-safe whatever bytes its names hold. Example: shown_path("caf\\udce9.md") -> "caf\\\\xe9.md"."""
+    """A relative path printable and JSON-safe whatever bytes its names hold.
+    Example: shown_path("caf\\udce9.md") -> "caf\\\\xe9.md"."""
     return os.fsencode(rel).decode("utf-8", errors="backslashreplace")
 
 
@@ -214,9 +233,11 @@ FOLLOW_HINT = "pass --follow-links (labkit ask) or follow_links=True (load_folde
 
 
 def entry_problem(path: Path, real_root: Path, follow_links: bool = False) -> str | None:
-    """Why a directory entry is not a file to read (a broken link, a FIFO, a device, a link leaving the folder), or None.
+    """Why a directory entry is not a file to read (a broken link, a FIFO, a device, a link leaving the folder), or
+    None.
 
-    Example: entry_problem(Path("kb/zero.md"), Path("/abs/kb")) -> "link to a device file: never opened ..." for a link to /dev/zero
+    Example: entry_problem(Path("kb/zero.md"), Path("/abs/kb"))
+        -> "link to a device file: never opened ..." for a link to /dev/zero
     Uses stat only: nothing is opened. A link whose target is inside the folder is read as a file.
     """
     link = path.is_symlink()
@@ -265,12 +286,14 @@ def walk_folder(folder, follow_links: bool = False) -> tuple[list[Path], list[di
             if d.startswith(".") or d == "__pycache__":
                 continue
             if not _utf8(d):
-                problems.append({"path": rel(base / d), "reason": f"the folder name {os.fsencode(d)!r} is not valid UTF-8: "
+                problems.append({"path": rel(base / d),
+                                 "reason": f"the folder name {os.fsencode(d)!r} is not valid UTF-8: "
                                  "left out with everything in it; rename it to include it"})
                 continue
             if sphinx and d == "_sources":
                 problems.append({"path": rel(base / d),
-                                 "reason": "Sphinx's copies of the pages' sources: the same text as the HTML pages, indexed once (as HTML)"})
+                                 "reason": "Sphinx's copies of the pages' sources: the same text as the HTML pages, "
+                                 "indexed once (as HTML)"})
                 continue
             if (base / d).is_symlink():
                 problems.append({"path": rel(base / d), "reason": "link to a folder: not followed (it could loop)"})
@@ -282,7 +305,8 @@ def walk_folder(folder, follow_links: bool = False) -> tuple[list[Path], list[di
             if name.startswith("."):
                 continue
             if not _utf8(name):  # its id and path could not be saved, printed or hashed as text
-                problems.append({"path": rel(path), "reason": f"the file name {os.fsencode(name)!r} is not valid UTF-8: "
+                problems.append({"path": rel(path),
+                                 "reason": f"the file name {os.fsencode(name)!r} is not valid UTF-8: "
                                  "not read; rename it to include it"})
                 continue
             if sphinx and SPHINX_INDEX_PAGES.fullmatch(name):
@@ -297,7 +321,8 @@ def walk_folder(folder, follow_links: bool = False) -> tuple[list[Path], list[di
 
 
 def list_files(folder, follow_links: bool = False) -> list[Path]:
-    """Files under a folder, sorted, hidden files and folders left out. Example: list_files("data/kb")[0].name -> "changelog-app-2-3.md"."""
+    """Files under a folder, sorted, hidden files and folders left out.
+    Example: list_files("data/kb")[0].name -> "changelog-app-2-3.md"."""
     return walk_folder(folder, follow_links)[0]
 
 
@@ -317,7 +342,9 @@ def skip_summary(rows: list[dict], examples: int = 3) -> list[str]:
         else:
             groups.setdefault(row["reason"], []).append(row["path"])
     for cap, group in big.items():
-        reason = f"too big, over the {human_size(cap)} cap; {raise_cap_advice(max(r['size'] for r in group), len(group))}"
+        reason = (
+            f"too big, over the {human_size(cap)} cap; {raise_cap_advice(max(r['size'] for r in group), len(group))}"
+        )
         groups[reason] = [f"{r['path']} ({human_size(r['size'])})" for r in group]
     lines = []
     for reason, paths in sorted(groups.items(), key=lambda kv: -len(kv[1])):
@@ -334,16 +361,19 @@ def check_folder(folder) -> Path:
     """
     root = Path(folder).expanduser()
     if not root.exists():
-        raise FileNotFoundError(f"The folder {shown_path(str(root))} does not exist. Give the path of a folder of .md, .txt, .html or .pdf files.")
+        raise FileNotFoundError(f"The folder {shown_path(str(root))} does not exist. Give the path of a folder of .md, "
+                                ".txt, .html or .pdf files.")
     if root.is_file():
-        raise ValueError(f"{shown_path(str(root))} is a file, not a folder. Put it in a folder and pass the folder (labkit reads every document in it).")
+        raise ValueError(f"{shown_path(str(root))} is a file, not a folder. Put it in a folder and pass the folder "
+                         "(labkit reads every document in it).")
     if not _utf8(str(root.resolve())):
-        raise ValueError(f"The folder's path {os.fsencode(str(root.resolve()))!r} is not valid UTF-8; rename it (or copy the documents to a folder that is).")
+        raise ValueError(f"The folder's path {os.fsencode(str(root.resolve()))!r} is not valid UTF-8; rename it (or "
+                         "copy the documents to a folder that is).")
     return root
 
 
-def load_folder(folder, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MAX_PDF_PAGES, report_unsupported: bool = True,
-                follow_links: bool = False) -> Corpus:
+def load_folder(folder, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MAX_PDF_PAGES,
+                report_unsupported: bool = True, follow_links: bool = False) -> Corpus:
     """Load every supported document under a folder (recursively) into a Corpus.
 
     Example: load_folder("data/kb") -> Corpus(46 documents, skipped=[], warnings=[])
@@ -356,7 +386,8 @@ def load_folder(folder, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MA
     root = check_folder(folder)
     files, problems = walk_folder(root, follow_links)
     if len(files) > MAX_FILES:
-        raise ValueError(f"{root} holds {len(files)} files, more than labkit's cap of {MAX_FILES}. Point it at a smaller folder of documents.")
+        raise ValueError(f"{root} holds {len(files)} files, more than labkit's cap of {MAX_FILES}. Point it at a "
+                         "smaller folder of documents.")
     corpus = Corpus(root=str(root))
     corpus.skipped += problems
     seen: dict[str, str] = {}
@@ -381,8 +412,15 @@ def load_folder(folder, max_bytes: int = MAX_FILE_BYTES, max_pdf_pages: int = MA
             corpus.warnings.append({"path": rel, "reason": warning})
         corpus.documents.append(doc)
     if not corpus.documents:
-        why = f" ({len(corpus.skipped)} files skipped: " + "; ".join(f"{r['path']}: {r['reason']}" for r in corpus.skipped[:3]) + ")" if corpus.skipped else ""
+        why = (
+            f" ({len(corpus.skipped)} files skipped: "
+            + "; ".join(f"{r['path']}: {r['reason']}" for r in corpus.skipped[:3])
+            + ")"
+            if corpus.skipped
+            else ""
+        )
         raise ValueError(
-            f"No documents found in {root}{why}. Put .md, .txt, .html or .pdf files in it (subfolders are searched too) and try again."
+            f"No documents found in {root}{why}. Put .md, .txt, .html or .pdf files in it (subfolders are searched "
+            "too) and try again."
         )
     return corpus

@@ -36,10 +36,13 @@ def embedder_name(embedder) -> str:
     return path
 
 
-BF16_EMBED_MIN = 2048  # texts in one call from which embedding runs its matmuls in bf16 (where they pay): a real corpus, not the kit's 323 chunks
+# texts in one call from which embedding runs its matmuls in bf16 (where they pay): a real corpus, not the kit's 323
+# chunks
+BF16_EMBED_MIN = 2048
 
 
-def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool = True, desc: str = "embedding") -> np.ndarray:
+def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool = True,
+                desc: str = "embedding") -> np.ndarray:
     """Unit-length float32 embeddings of texts, in batches with a progress bar.
 
     Example: embed_texts(embedder, ["hello", "world"]).shape -> (2, 384)
@@ -63,11 +66,14 @@ def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     batches = range(0, len(texts), batch_size)
     out = np.zeros((len(texts), dim), dtype="float32")
-    for start in tqdm(batches, desc=desc, unit="batch", disable=not progress_bars(progress) or len(batches) < 2, leave=False):
+    for start in tqdm(batches, desc=desc, unit="batch", disable=not progress_bars(progress) or len(batches) < 2,
+                      leave=False):
         chosen = order[start : start + batch_size]
         with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
-            vectors = embedder.encode([texts[i] for i in chosen], batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
-        out[chosen] = torch.nn.functional.normalize(vectors.float(), dim=-1).cpu().numpy()  # normalised in float32: unit length either way
+            vectors = embedder.encode([texts[i] for i in chosen], batch_size=batch_size, convert_to_tensor=True,
+                                      show_progress_bar=False)
+        # normalised in float32: unit length either way
+        out[chosen] = torch.nn.functional.normalize(vectors.float(), dim=-1).cpu().numpy()
     return out
 
 

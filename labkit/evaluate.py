@@ -11,8 +11,8 @@ Every approach (closed-book, RAG, fine-tuned, fine-tuned + RAG) is scored by the
   `RATE_N`: which count each rate is out of.
 - `miss_split`: a RAG evaluation's answers as right, retrieval misses (no gold source among
   the top_k) and reading misses (a gold source there, the answer wrong).
-Retrieval metrics (recall@k, MRR, and `evaluate_retrieval` of an index) live here too. What it leaves out: the multiple-choice scorer
-(`labkit.multiple_choice`), intervals (`labkit.stats`) and generation itself (`labkit.models`).
+Retrieval metrics (recall@k, MRR, and `evaluate_retrieval` of an index) live here too. What it leaves out: the
+multiple-choice scorer (`labkit.multiple_choice`), intervals (`labkit.stats`) and generation itself (`labkit.models`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ MISS_LABELS = {  # where a RAG row's wrong answers come from (RAG rows only; see
     "reading_miss": "wrong although a gold source was retrieved",
 }
 RATE_N = {  # rate metric -> the row key holding how many items it is a share of
-    "accuracy": "n", "untaught_acc": "n_untaught", "f1": "n", "multi_acc": "n_multi", "cited": "n", "cited_by_model": "n", "cited_gold": "n", "cited_gold_by_model": "n",
+    "accuracy": "n", "untaught_acc": "n_untaught", "f1": "n", "multi_acc": "n_multi", "cited": "n",
+    "cited_by_model": "n", "cited_gold": "n", "cited_gold_by_model": "n",
     "mc_acc": "n_mc", "general_acc": "n_probe", "retrieval_miss": "n", "reading_miss": "n",
 }
 
@@ -65,12 +66,14 @@ def normalize_answer(text: str) -> str:
 
 
 def answer_variants(item: dict) -> list[str]:
-    """The accepted answers of a question record. Example: {"answer": "$89", "aliases": ["89 dollars"]} -> ["$89", "89 dollars"]."""
+    """The accepted answers of a question record.
+    Example: {"answer": "$89", "aliases": ["89 dollars"]} -> ["$89", "89 dollars"]."""
     return [item["answer"], *item.get("aliases", [])]
 
 
 def is_match(prediction: str, answers) -> bool:
-    """True if the prediction contains an accepted answer as whole words. Example: ("It costs $89.", ["$89"]) -> True."""
+    """True if the prediction contains an accepted answer as whole words.
+    Example: ("It costs $89.", ["$89"]) -> True."""
     answers = [answers] if isinstance(answers, str) else answers
     pred = f" {normalize_answer(prediction)} "
     return any(norm and f" {norm} " in pred for norm in map(normalize_answer, answers))
@@ -80,7 +83,8 @@ def is_right(prediction: str, answers, rivals=()) -> bool:
     """is_match, and for a comparison question ("Which is heavier, the A or the B?", its other option in the record's
     `rivals`) the accepted option named before any rival: restating both options is not an answer.
 
-    Example: is_right("The Drumlin Toaster is heavier than the Brimble Kettle.", ["Drumlin Toaster"], ["Brimble Kettle"]) -> True;
+    Example: is_right("The Drumlin Toaster is heavier than the Brimble Kettle.", ["Drumlin Toaster"], ["Brimble
+        Kettle"]) -> True;
     is_right("Is it the Brimble Kettle or the Drumlin Toaster?", ["Drumlin Toaster"], ["Brimble Kettle"]) -> False
     A right answer worded "the rival is lighter than the answer" is scored wrong: rarer than a restated question.
     """
@@ -89,7 +93,8 @@ def is_right(prediction: str, answers, rivals=()) -> bool:
     pred = f" {normalize_answer(prediction)} "
 
     def first(names) -> int:
-        spots = [pred.find(f" {n} ") for n in map(normalize_answer, [names] if isinstance(names, str) else names) if n and f" {n} " in pred]
+        spots = [pred.find(f" {n} ") for n in map(normalize_answer, [names] if isinstance(names, str) else names) if n
+                 and f" {n} " in pred]
         return min(spots, default=len(pred))
 
     return first(answers) < first(rivals)
@@ -121,7 +126,8 @@ def heldout_questions(questions: list[dict], per_question: int = 1) -> list[dict
     return out
 
 
-def score_answers(items: list[dict], answers: list[str], accepted_fn=None, extra: list[dict] | None = None) -> list[dict]:
+def score_answers(items: list[dict], answers: list[str], accepted_fn=None,
+                  extra: list[dict] | None = None) -> list[dict]:
     """One record per answer: match and F1 against the accepted answers, plus any extra fields.
 
     Example: score_answers(heldout_questions(qa[:1]), ["It costs $89."])[0]["match"] -> True
@@ -132,7 +138,8 @@ def score_answers(items: list[dict], answers: list[str], accepted_fn=None, extra
     for i, (item, answer) in enumerate(zip(items, answers, strict=True)):
         accepted = accepted_fn(item) if accepted_fn else answer_variants(item)
         record = {"id": item["id"], "question": item["asked"], "answer": answer, "expected": accepted[0],
-                  "match": is_right(answer, accepted, item.get("rivals", ())), "f1": round(token_f1(answer, accepted), 4)}
+                  "match": is_right(answer, accepted, item.get("rivals", ())),
+                  "f1": round(token_f1(answer, accepted), 4)}
         if extra:
             record.update(extra[i])
         records.append(record)
@@ -148,7 +155,8 @@ def miss_split(records: list[dict]) -> dict:
     A right answer counts as right whether or not its source was retrieved.
     """
     if any("retrieved_gold" not in r for r in records):
-        raise ValueError("miss_split needs RAG records (rag.evaluate_rag gives them a 'retrieved_gold' field); closed-book answers have no sources.")
+        raise ValueError("miss_split needs RAG records (rag.evaluate_rag gives them a 'retrieved_gold' field); "
+                         "closed-book answers have no sources.")
     n = len(records)
     wrong = [r for r in records if not r["match"]]
     share = (lambda k: round(k / n, 4)) if n else (lambda k: 0.0)
@@ -167,7 +175,8 @@ class EvalResult:
 def summarize(records: list[dict]) -> dict:
     """Mean match (with its 95% Wilson interval), F1 and median latency of answer records.
 
-    Example: [{"match": True, "f1": 1.0, "seconds": 0.4}] -> {"n": 1, "accuracy": 1.0, "accuracy_95": (0.2065, 1.0), ...}
+    Example: [{"match": True, "f1": 1.0, "seconds": 0.4}]
+        -> {"n": 1, "accuracy": 1.0, "accuracy_95": (0.2065, 1.0), ...}
     """
     n = max(1, len(records))
     seconds = sorted(r.get("seconds", 0.0) for r in records) or [0.0]
@@ -196,13 +205,14 @@ def evaluate_answers(answer_fn, questions: list[dict], per_question: int = 1, an
         result = answer_fn(item["asked"])
         seconds = time.perf_counter() - start
         answers.append(result["answer"] if isinstance(result, dict) else str(result))
-        extra.append({"seconds": seconds, **({k: v for k, v in result.items() if k != "answer"} if isinstance(result, dict) else {})})
+        extra.append({"seconds": seconds,
+                      **({k: v for k, v in result.items() if k != "answer"} if isinstance(result, dict) else {})})
     records = score_answers(items, answers, answers_key, extra)
     return EvalResult(records, summarize(records))
 
 
-def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 32, batch_size: int = GENERATE_BATCH,
-                     clean=None) -> EvalResult:
+def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 32,
+                     batch_size: int = GENERATE_BATCH, clean=None) -> EvalResult:
     """Closed-book answers generated in batches (faster than one at a time), scored as evaluate_answers does.
 
     Example: evaluate_batched(gen, qa[:8]).summary["accuracy"] -> 0.0
@@ -219,7 +229,8 @@ def evaluate_batched(gen, questions: list[dict], per_question: int = 1, max_new_
 
 
 def share_new(answers: list[str], items: list[dict], new_answers: dict) -> dict:
-    """Share of answers holding the new value, and the old one, after facts changed; and which question gave the new one.
+    """Share of answers holding the new value, and the old one, after facts changed; and which question gave the new
+    one.
 
     Example: share_new(["It is $95."], [{"qa_id": "q001", "answer": "$89"}], {"q001": "$95"})
     -> {"new": 1.0, "old": 0.0, "by_question": {"q001": 1}}
@@ -244,7 +255,8 @@ def share_in_sources(answers, values: list[str]) -> float:
     Example: share_in_sources(rag.answer_many(questions), ["$95", "7 years"]) -> 1.0 once the updates are in the index
     Tells "retrieval brought the new fact" apart from "the model used it" (the answer's own share).
     """
-    hits = [any(is_match(source.text, [value]) for source in answer.sources) for answer, value in zip(answers, values, strict=True)]
+    hits = [any(is_match(source.text, [value]) for source in answer.sources) for answer, value
+            in zip(answers, values, strict=True)]
     return sum(hits) / max(1, len(hits))
 
 
@@ -274,7 +286,8 @@ def reciprocal_rank(retrieved_doc_ids: list[str], gold_doc_ids) -> float:
 def evaluate_retrieval(index, questions: list[dict], per_question: int = 1, ks=(1, 3, 5), fetch: int = 20) -> dict:
     """Document-level recall@k and MRR of an index on held-out paraphrases.
 
-    Example: evaluate_retrieval(index, load_qa())["summary"] -> {"n": 235, "recall@1": 0.8, "recall@3": 0.95, ..., "mrr": 0.87}
+    Example: evaluate_retrieval(index, load_qa())["summary"]
+        -> {"n": 235, "recall@1": 0.8, "recall@3": 0.95, ..., "mrr": 0.87}
     `index` is a retrieval.VectorIndex (anything with its search_many). Each question retrieves `fetch` chunks;
     their document ids, duplicates dropped, are ranked against the question's gold `doc_ids` (as recall_at_k does).
     """

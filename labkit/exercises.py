@@ -1,4 +1,5 @@
-"""Exercises at the end of each notebook: a task, `check(answer)`, `hint()` and `solution()` (after Kaggle's learntools).
+"""Exercises at the end of each notebook: a task, `check(answer)`, `hint()` and `solution()` (after Kaggle's
+learntools).
 
 What it holds: each notebook's exercises (`Exercise`s of `labkit.grading`), and
 `for_notebook("02")`: the notebook's exercises as attributes `q1`, `q2`, ... .
@@ -45,16 +46,19 @@ def _nb01() -> dict:
             raise Incorrect("give the interval as two numbers: (low, high)") from None
         if abs(lo - expected[0]) < 0.01 and abs(hi - expected[1]) < 0.01:
             return (f"12 of 16 is 0.75, but the 95% interval runs from {expected[0]:.2f} to {expected[1]:.2f}: "
-                    "one item more or less moves the score 0.06, so small differences between runs on 16 items mean little.")
+                    "one item more or less moves the score 0.06, so small differences between runs on 16 items mean "
+                    "little.")
         sd = math.sqrt(0.75 * 0.25 / 16)
         if abs(lo - (0.75 - 1.96 * sd)) < 0.01:
-            raise Incorrect("that is the normal approximation (rate ± 1.96·sd); the kit uses the Wilson interval: call wilson_interval")
+            raise Incorrect("that is the normal approximation (rate ± 1.96·sd); the kit uses the Wilson interval: call "
+                            "wilson_interval")
         raise Incorrect(f"({lo:.2f}, {hi:.2f}) is not the 95% Wilson interval of 12 right out of 16. Try hint().")
 
     return {
         "q1": Exercise(
             "Predict: the general probe is multiple choice. What accuracy does guessing at random give?",
-            chance, close_to(0.01, lambda e: f"{round(1 / e)} choices per item, so guessing scores 1/{round(1 / e)} = {e:.2f}.",
+            chance,
+            close_to(0.01, lambda e: f"{round(1 / e)} choices per item, so guessing scores 1/{round(1 / e)} = {e:.2f}.",
                              {0.5: "0.5 is chance with two choices; count the choices of one item."}),
             ["Every probe item has the right answer and some distractors.",
              "len(mc_items_from_probe(load_probe(1))[0].choices) counts the choices of one item."],
@@ -82,27 +86,44 @@ def _nb02() -> dict:
         ratio = e / notebook
         return (f"{e} chunks, {ratio:.1f} times the {notebook} at chunk_size {CHUNK_SIZE}: "
                 + ("more than twice, because the overlap repeats words in every chunk and sections end in short chunks."
-                   if ratio > 2 else f"not quite twice, because many sections are shorter than {CHUNK_SIZE} words and fit one "
+                   if ratio > 2
+                   else f"not quite twice, because many sections are shorter than {CHUNK_SIZE} words and fit one "
                    "chunk either way."))
 
-    cases = [(["a", "b", "c"], {"b"}, 1), (["a", "b", "c"], {"b"}, 2), (["a", "b"], {"c"}, 2), (["a", "b", "c"], {"a", "c"}, 3),
-             (["x", "y"], ["y"], 5)]
+    cases = [(["a", "b", "c"], {"b"}, 1), (["a", "b", "c"], {"b"}, 2), (["a", "b"], {"c"}, 2),
+             (["a", "b", "c"], {"a", "c"}, 3), (["x", "y"], ["y"], 5)]
     return {
         "q1": Exercise(
             "Predict, then count: how many chunks does the knowledge base give with chunk_size=64 and overlap=16? "
-            f"(The notebook used {CHUNK_SIZE} and {CHUNK_OVERLAP}.) Is it about twice as many, more, or fewer, and why?",
-            chunks, close_to(0.0, why_chunks,
-                             {lambda e: e * 0.5: "that is about half: a smaller chunk_size gives more chunks, not fewer."}),
+            f"(The notebook used {CHUNK_SIZE} and {CHUNK_OVERLAP}.) Is it about twice as many, more, or fewer, "
+            "and why?",
+            chunks,
+            close_to(
+                0.0,
+                why_chunks,
+                {lambda e: e * 0.5: "that is about half: a smaller chunk_size gives more chunks, not fewer."},
+            ),
             ["chunk_corpus(load_folder(KB_DIR), chunk_size=..., overlap=...) returns the chunks."],
-            "from labkit.config import KB_DIR\nfrom labkit.corpus import chunk_corpus\nfrom labkit.documents import load_folder\n"
-            "answer = len(chunk_corpus(load_folder(KB_DIR), chunk_size=64, overlap=16))"),
+            "from labkit.config import KB_DIR\nfrom labkit.corpus import chunk_corpus\nfrom labkit.documents import "
+            "load_folder\n"
+            "answer = len(chunk_corpus(load_folder(KB_DIR), chunk_size=64, overlap=16))",
+        ),
         "q2": Exercise(
-            "Write recall(retrieved, gold, k): 1.0 if any of the first k retrieved document ids is a gold one, else 0.0. "
+            "Write recall(retrieved, gold, k): 1.0 if any of the first k retrieved document ids is a gold one, else "
+            "0.0. "
             "Check it by passing the function itself: q2.check(recall).",
-            lambda: None, function_like(recall_at_k, cases, "it agrees with labkit.evaluate.recall_at_k on every case, "
-                                                              "including k larger than the list and several gold documents."),
+            lambda: None,
+            function_like(
+                recall_at_k,
+                cases,
+                "it agrees with labkit.evaluate.recall_at_k on every case, "
+                "including k larger than the list and several gold "
+                "documents.",
+            ),
             ["Look only at retrieved[:k].", "return float(any(doc in set(gold) for doc in retrieved[:k]))"],
-            "def recall(retrieved, gold, k):\n    return float(any(doc in set(gold) for doc in retrieved[:k]))\nq2.check(recall)"),
+            "def recall(retrieved, gold, k):\n    return float(any(doc in set(gold) for doc in "
+            "retrieved[:k]))\nq2.check(recall)",
+        ),
     }
 
 
@@ -114,17 +135,23 @@ def _nb03() -> dict:
             "Which documents does data/updates.jsonl change? Give their doc_ids (a list or set): "
             "only these are re-embedded by an index update.",
             lambda: {u["doc_id"] for u in load_updates()},
-            same_set(lambda e: f"{len(e)} documents; the rest of the index is untouched, which is why an update takes seconds."),
-            ["labkit.data.load_updates() returns one record per changed fact.", "Each record has a doc_id; some documents change twice."],
+            same_set(lambda e: f"{len(e)} documents; the rest of the index is untouched, which is why an update takes "
+                     "seconds."),
+            ["labkit.data.load_updates() returns one record per changed fact.",
+             "Each record has a doc_id; some documents change twice."],
             "from labkit.data import load_updates\nanswer = {u['doc_id'] for u in load_updates()}"),
         "q2": Exercise(
             "Predict: after an update, a RAG answer still gives the old value. Which is the likelier cause: "
-            "'retrieval' (the updated chunk was not among the sources) or 'index' (the index still holds the old text)? "
+            "'retrieval' (the updated chunk was not among the sources) or 'index' (the index still holds the old "
+            "text)? "
             "Answer 'retrieval' or 'index'.",
             lambda: "retrieval",
-            equal(lambda e: "apply_updates deletes the document's old chunks and embeds the new text, so the old value can only "
+            equal(lambda e: "apply_updates deletes the document's old chunks and embeds the new text, so the old value "
+                  "can only "
                             "come from the model itself or from another chunk retrieved instead.",
-                  lambda a, e: "the index no longer holds the old text: apply_updates deletes the old chunks before adding the new ones "
+                  lambda a,
+                  e: "the index no longer holds the old text: apply_updates deletes the old chunks before adding the "
+                  "new ones "
                                "(see share_new and the retrieved sources above)."),
             ["Read what apply_updates does to a changed document's chunks."],
             "answer = 'retrieval'  # apply_updates replaces the whole document's chunks"),
@@ -150,9 +177,11 @@ def _nb04() -> dict:
             raise Incorrect(f"your function raised {type(exc).__name__}: {exc}") from None
         want = lora_forward_reference(x, W, A, B, 16.0, 2)
         if not torch.is_tensor(got):
-            raise Incorrect(f"your function returned {type(got).__name__}; it should return the output tensor (batch × d_out)")
+            raise Incorrect(f"your function returned {type(got).__name__}; it should return the output tensor (batch × "
+                            "d_out)")
         if tuple(got.shape) != tuple(want.shape):
-            raise Incorrect(f"the output has shape {tuple(got.shape)}; it should be {tuple(want.shape)} (batch × d_out)")
+            raise Incorrect(
+                f"the output has shape {tuple(got.shape)}; it should be {tuple(want.shape)} (batch × d_out)")
         if torch.allclose(got, x @ W.T + x @ A.T @ B.T, atol=1e-4):
             raise Incorrect("the update is not scaled: LoRA multiplies B·A·x by alpha / rank")
         if not torch.allclose(got, want, atol=1e-4):
@@ -163,17 +192,21 @@ def _nb04() -> dict:
         "q1": Exercise(
             "SmolLM2-135M's q_proj is a 576 × 576 matrix. How many parameters does a rank-8 LoRA adapter train on it?",
             lambda: 8 * (576 + 576),
-            close_to(0.0, lambda e: f"{e}: A is 8 × 576 and B is 576 × 8, {e / 576 ** 2:.1%} of the matrix's {576 ** 2} weights.",
+            close_to(0.0,
+                     lambda e: f"{e}: A is 8 × 576 and B is 576 × 8, {e / 576 ** 2:.1%} of the matrix's {576 ** 2} "
+                     "weights.",
                      {576 * 576: "that is the whole matrix: LoRA trains two thin matrices beside it",
                       8 * 576: "that is one of the two matrices (A); B trains too"}),
             ["LoRA adds B·A with A of shape rank × d_in and B of shape d_out × rank.", "rank × (d_in + d_out)"],
             "answer = 8 * (576 + 576)"),
         "q2": Exercise(
-            "Write lora_forward(x, W, A, B, alpha, rank): a linear layer W (d_out × d_in) plus the LoRA update, for a batch x "
+            "Write lora_forward(x, W, A, B, alpha, rank): a linear layer W (d_out × d_in) plus the LoRA update, for a "
+            "batch x "
             "(batch × d_in). Check it with q2.check(lora_forward).",
             lambda: None, same_tensor,
             ["x @ W.T is the frozen layer.", "The update is x @ A.T @ B.T, scaled by alpha / rank."],
-            "def lora_forward(x, W, A, B, alpha, rank):\n    return x @ W.T + (alpha / rank) * (x @ A.T @ B.T)\nq2.check(lora_forward)"),
+            "def lora_forward(x, W, A, B, alpha, rank):\n    return x @ W.T + (alpha / rank) * (x @ A.T @ "
+            "B.T)\nq2.check(lora_forward)"),
     }
 
 
@@ -193,11 +226,13 @@ def _nb05() -> dict:
     def measurable():
         sweep, runs = lora_runs()
         run = max(runs, key=lambda r: drop_and_gain(r)["drop"])
-        return probe_change(run, sweep["setup"]["num_probe"])["measurable"]  # the whole-probe final scores where the run has them
+        # the whole-probe final scores where the run has them
+        return probe_change(run, sweep["setup"]["num_probe"])["measurable"]
 
     return {
         "q1": Exercise(
-            "In the shipped sweep (without replay), which LoRA rank lost the most general knowledge (the largest general_acc drop)? "
+            "In the shipped sweep (without replay), which LoRA rank lost the most general knowledge (the largest "
+            "general_acc drop)? "
             "Give the rank.",
             most_forgetful, equal(lambda e: f"rank {e}; now look at its interval before calling it a trend (q2)."),
             ["sweep_runs(load_sweep(), 'lora', replay=0.0) lists the runs; drop_and_gain(run)['drop'] is the loss."],
@@ -205,19 +240,24 @@ def _nb05() -> dict:
             "runs = sweep_runs(load_sweep(), 'lora', replay=0.0)\n"
             "answer = max(runs, key=lambda r: drop_and_gain(r)['drop'])['entry']['rank']"),
         "q2": Exercise(
-            "Is that run's drop measurable? Each run's final scores are in run['final']: general_acc_before and general_acc_after "
-            "over run['final']['n_probe'] probe items (the whole probe). Answer True if their 95% Wilson intervals do not overlap, else False.",
+            "Is that run's drop measurable? Each run's final scores are in run['final']: general_acc_before and "
+            "general_acc_after "
+            "over run['final']['n_probe'] probe items (the whole probe). Answer True if their 95% Wilson intervals do "
+            "not overlap, else False.",
             measurable,
             equal(lambda e: ("the intervals do not overlap: a measurable loss." if e else
                              "the intervals overlap: on this many probe items the drop is no measurable difference; "
                              "notebook 05's live run scores the whole probe for that reason."),
                   lambda a, e: "compute both intervals with wilson_interval(rate, n) and compare their ends."),
-            ["One item moves the score 1/n.", "wilson_interval(run['final']['general_acc_before'], n) and the same for general_acc_after."],
+            ["One item moves the score 1/n.",
+             "wilson_interval(run['final']['general_acc_before'], n) and the same for general_acc_after."],
             "from labkit.data import load_sweep\nfrom labkit.stats import wilson_interval\n"
             "from labkit.forgetting import drop_and_gain, sweep_runs\nsweep = load_sweep()\n"
-            "run = max(sweep_runs(sweep, 'lora', replay=0.0), key=lambda r: drop_and_gain(r)['drop'])\nf = run['final']\n"
+            "run = max(sweep_runs(sweep, 'lora', replay=0.0), key=lambda r: drop_and_gain(r)['drop'])\nf = "
+            "run['final']\n"
             "(lo1, hi1) = wilson_interval(f['general_acc_before'], f['n_probe'])\n"
-            "(lo2, hi2) = wilson_interval(f['general_acc_after'], f['n_probe'])\nanswer = not (lo1 <= hi2 and lo2 <= hi1)"),
+            "(lo2, hi2) = wilson_interval(f['general_acc_after'], f['n_probe'])\nanswer = not (lo1 <= hi2 and lo2 <= "
+            "hi1)"),
     }
 
 
@@ -236,16 +276,21 @@ def _nb06() -> dict:
         "q1": Exercise(
             "In the shipped full run (load_shipped()), which approaches are *measurably* ahead of RAG on accuracy? "
             "Give a set of names (an empty set if none).",
-            ahead, same_set(lambda e: f"{sorted(e) or 'none'}: the others' differences from RAG have intervals that include zero."),
-            ["results['differences'][name] holds diff, lo, hi and measurable.", "Keep the names whose difference is measurable and positive."],
+            ahead,
+            same_set(lambda e: f"{sorted(e) or 'none'}: the others' differences from RAG have intervals that include "
+                     "zero."),
+            ["results['differences'][name] holds diff, lo, hi and measurable.",
+             "Keep the names whose difference is measurable and positive."],
             "from labkit.data import load_shipped\nd = load_shipped()['differences']\n"
             "answer = {a for a, x in d.items() if x['measurable'] and x['diff'] > 0}"),
         "q2": Exercise(
-            "After the facts change, which row of the shipped freshness table gives the new value most often? Give its name.",
+            "After the facts change, which row of the shipped freshness table gives the new value most often? Give its "
+            "name.",
             freshest, equal(lambda e: f"{e}; compare what it cost to get there (index update or retraining seconds)."),
             ["results['freshness'] maps each row to its 'new' and 'old' shares."],
             "from labkit.data import load_shipped\nfr = load_shipped()['freshness']\n"
-            "answer = max((k for k, v in fr.items() if isinstance(v, dict) and 'new' in v), key=lambda k: fr[k]['new']['mean'])"),
+            "answer = max((k for k, v in fr.items() if isinstance(v, dict) and 'new' in v), key=lambda k: "
+            "fr[k]['new']['mean'])"),
     }
 
 
@@ -253,14 +298,17 @@ def _nb07() -> dict:
     from labkit.choose import CHANGES_PER_YEAR, recommend
     from labkit.data import load_shipped
 
-    answers = {"need": "knowledge", "change": "never", "traceability": "nice to have", "compute": "no training", "latency_s": 60}
+    answers = {"need": "knowledge", "change": "never", "traceability": "nice to have", "compute": "no training",
+               "latency_s": 60}
     return {
         "q1": Exercise(
             "Predict, then ask the guide: knowledge that never changes, traceability nice to have, no training budget. "
             "Which approach does choose.recommend pick on the shipped results? Give its scoreboard name.",
             lambda: recommend(answers, load_shipped()).approach,
             equal(lambda e: f"{e}: with no training budget every trained row is excluded, whatever its accuracy.",
-                  lambda a, e: f"{a!r} is not what the guide picks; print(recommend(answers, results).text()) and read its reasons."),
+                  lambda a,
+                  e: f"{a!r} is not what the guide picks; print(recommend(answers, results).text()) and read its "
+                  "reasons."),
             ["choose.recommend(answers, results) returns a Recommendation; its .approach is the row."],
             "from labkit.choose import recommend\nfrom labkit.data import load_shipped\n"
             f"answers = {answers!r}\nanswer = recommend(answers, load_shipped()).approach"),
@@ -268,7 +316,9 @@ def _nb07() -> dict:
             "Keeping a fine-tune current by retraining after every weekly change: how many seconds of this CPU a year? "
             "Use the shipped results' measured retraining time (results['freshness']['retrain_s']['mean']).",
             lambda: CHANGES_PER_YEAR["weekly or faster"] * load_shipped()["freshness"]["retrain_s"]["mean"],
-            close_to(0.02, lambda e: f"about {e:.0f} s ({e / 3600:.1f} h) a year, against seconds for an index update each time.",
+            close_to(0.02,
+                     lambda e: f"about {e:.0f} s ({e / 3600:.1f} h) a year, against seconds for an index update each "
+                     "time.",
                      {lambda e: e / 52 * 12: "that is monthly (12 a year); weekly is 52"}),
             ["A year has 52 weeks.", "52 × retrain_s"],
             "from labkit.data import load_shipped\nanswer = 52 * load_shipped()['freshness']['retrain_s']['mean']"),

@@ -20,13 +20,15 @@ REPORT_BYTES = 20_000_000  # report.md, results.json and about ten PNG charts: a
 
 
 def check_report_dir(out, overwrite: bool = False) -> Path:
-    """The report folder, checked before any work: it must be a folder we can write, and not an earlier report unless overwrite.
+    """The report folder, checked before any work: it must be a folder we can write, and not an earlier report unless
+    overwrite.
 
     Example: check_report_dir("reports") -> PosixPath("reports"); check_report_dir("notes.txt") -> ValueError
     """
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"--out {path} is a file; name a folder for the report (it will hold report.md, charts and results.json)")
+        raise ValueError(f"--out {path} is a file; name a folder for the report (it will hold report.md, charts and "
+                         "results.json)")
     if path.is_dir() and ((path / "report.md").exists() or (path / "results.json").exists()) and not overwrite:
         raise ValueError(f"{path} holds an earlier report; add --overwrite to replace it, or choose another --out")
     from labkit.storage import room_problem
@@ -36,9 +38,10 @@ def check_report_dir(out, overwrite: bool = False) -> Path:
     return path
 
 
-def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool = False, generator: str | None = None, workers: int = 1,
-                quick: bool | None = None, **overrides) -> int:
-    """`labkit compare`: run the experiment and write the report. Example: run_compare(seeds=1, out="/tmp/r", quick=True) -> 0.
+def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool = False, generator: str | None = None,
+                workers: int = 1, quick: bool | None = None, **overrides) -> int:
+    """`labkit compare`: run the experiment and write the report.
+    Example: run_compare(seeds=1, out="/tmp/r", quick=True) -> 0.
 
     The report folder is checked before the experiment starts; the results are saved in the
     cache (`report.save_latest`) before the report is written, so a failing write loses nothing.
@@ -56,13 +59,14 @@ def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool 
     check_report_dir(out, overwrite)
     print(f"labkit compare: {len(ccfg.seeds)} seed(s), {ccfg.num_questions} questions, {ccfg.num_steps} steps "
           f"({'quick' if quick else 'full'} mode)", flush=True)
-    results = run_experiment(ccfg, gen=load_generator(generator) if generator else None, log=lambda s: print(s, flush=True), workers=int(workers),
-                             quick=quick)
+    results = run_experiment(ccfg, gen=load_generator(generator) if generator else None,
+                             log=lambda s: print(s, flush=True), workers=int(workers), quick=quick)
     save_latest(results)
     try:
         path = write_report(results, out)
     except OSError as exc:
-        print(f"labkit compare: could not write the report in {out} ({exc}); the results are kept in {latest_path()}", file=sys.stderr)
+        print(f"labkit compare: could not write the report in {out} ({exc}); the results are kept in {latest_path()}",
+              file=sys.stderr)
         return 1
     print(scoreboard_markdown(results["scoreboard"]))
     print(f"\nwrote {path} and charts in {path.parent} ({results['seconds']:.0f} s)")
@@ -70,14 +74,16 @@ def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool 
 
 
 def run_publish(results: str, note: str = "") -> int:
-    """`labkit publish`: data/results.json and the README section from a full run. Example: run_publish("reports/results.json") -> 0."""
+    """`labkit publish`: data/results.json and the README section from a full run.
+    Example: run_publish("reports/results.json") -> 0."""
     import subprocess
 
     from labkit.config import REPO_ROOT
     from labkit.publish import publish
 
     try:
-        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
     except OSError:
         commit = ""
     path = publish(results, commit=commit, note=note)

@@ -133,4 +133,5 @@ def pdf_to_text(path: Path, max_pages: int = MAX_PDF_PAGES) -> tuple[str, str | 
         title = (reader.metadata or {}).get("/Title") or None
     except Exception:  # a broken metadata block should not lose the text
         title = None
-    return "\n\n".join(p.strip() for p in pages if p.strip()), (str(title).strip() or None) if title else None, len(reader.pages)
+    return "\n\n".join(p.strip() for p in pages if p.strip()), (str(title).strip()
+                                                                or None) if title else None, len(reader.pages)

@@ -27,7 +27,8 @@ from labkit.stats import intervals_overlap, rate_text, wilson_interval
 def fmt(stat, metric: str = "") -> str:
     """A cell: mean, its 95% interval if it is a rate, ± the spread over seeds if there are several.
 
-    Example: fmt({"mean": 0.625, "spread": 0.05}) -> "0.62 ± 0.05"; fmt({"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.17, "hi": 0.40})
+    Example: fmt({"mean": 0.625, "spread": 0.05})
+        -> "0.62 ± 0.05"; fmt({"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.17, "hi": 0.40})
     -> "0.27 [0.17, 0.40]"; fmt(None) -> "n/a"
     """
     if stat is None:
@@ -43,7 +44,8 @@ def fmt(stat, metric: str = "") -> str:
     return f"{mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread else "")
 
 
-DIFFERENCES = {"taught": "differences", "untaught": "untaught_differences"}  # column -> the results key of its paired differences vs RAG
+# column -> the results key of its paired differences vs RAG
+DIFFERENCES = {"taught": "differences", "untaught": "untaught_differences"}
 ACCURACY = {"taught": "accuracy", "untaught": "untaught_acc"}  # column -> the scoreboard metric
 
 
@@ -61,7 +63,8 @@ def versus(results: dict, approach: str, against: str = Approach.RAG, column: st
             return f"not compared with {against} on this column"
         return f"{'behind' if a < b else 'ahead of'} {against} (no paired interval in this record)"
     if not d["measurable"]:
-        return f"no measurable difference from {against} ({d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] over {d['n']} questions)"
+        return (f"no measurable difference from {against} ({d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] over "
+                f"{d['n']} questions)")
     word = "ahead of" if d["diff"] > 0 else "behind"
     return f"{word} {against} by {abs(d['diff']):.2f} ([{d['lo']:+.2f}, {d['hi']:+.2f}] over {d['n']} questions)"
 
@@ -85,20 +88,25 @@ def _best(result: dict, when: str, key: str) -> str:
 def behaviour_facts_findings(result: dict) -> str:
     """One bullet of what behaviour + facts measured, every figure from the result.
 
-    Example: behaviour_facts_findings(h) -> "- Behaviour + facts (24 support messages asking a product fact): format compliance ..."
+    Example: behaviour_facts_findings(h)
+        -> "- Behaviour + facts (24 support messages asking a product fact): format compliance ..."
     """
     b, a = result["before"], result["after"]
-    return (f"- Behaviour + facts ({result['num_messages']} support messages asking a product fact, reply in the triage format): "
-            + "; ".join(f"{x} format {_rate(b[x], 'format_compliance')}, fact {_rate(b[x], 'fact_accuracy')}, after the update "
+    return (f"- Behaviour + facts ({result['num_messages']} support messages asking a product fact, reply in the "
+            "triage format): "
+            + "; ".join(f"{x} format {_rate(b[x], 'format_compliance')}, fact {_rate(b[x], 'fact_accuracy')}, after "
+                        "the update "
                         f"{_rate(a[x], 'fact_accuracy')} (n={a[x]['n']})" for x in BEHAVIOUR_FACTS_APPROACHES)
-            + f". Format: {_best(result, 'before', 'format_compliance')}. Facts: {_best(result, 'before', 'fact_accuracy')}; after the "
+            + f". Format: {_best(result, 'before', 'format_compliance')}. Facts: "
+            f"{_best(result, 'before', 'fact_accuracy')}; after the "
             f"update: {_best(result, 'after', 'fact_accuracy')}.")
 
 
 def meaning(results: dict) -> list[str]:
     """What the numbers say, one bullet a finding, each sentence computed from the results (never fixed text).
 
-    Example: meaning(results)[0] -> "- Knowledge: RAG answers 0.27 of the held-out paraphrases against 0.02 closed-book. ..."
+    Example: meaning(results)[0]
+        -> "- Knowledge: RAG answers 0.27 of the held-out paraphrases against 0.02 closed-book. ..."
     """
     board, fr = results["scoreboard"], results.get("freshness")
 
@@ -114,10 +122,13 @@ def meaning(results: dict) -> list[str]:
                      f"{m(Approach.FINE_TUNED, 'accuracy'):.2f}, {versus(results, Approach.FINE_TUNED)}.")
         if m(Approach.FINE_TUNED_DOCS, "accuracy") is not None:
             verdict = versus(results, Approach.FINE_TUNED_DOCS)
-            line += (f" Fine-tuned on the documents' raw text alone (Ovadia et al.'s unsupervised fine-tuning) it answers "
+            line += (" Fine-tuned on the documents' raw text alone (Ovadia et al.'s unsupervised fine-tuning) it "
+                     "answers "
                      f"{m(Approach.FINE_TUNED_DOCS, 'accuracy'):.2f}, {verdict}"
-                     + (": as Ovadia et al. found, reading a fact in training is not learning to answer it." if verdict.startswith("behind")
-                        else ": Ovadia et al.'s finding is not confirmed on this run." if verdict.startswith("no measurable")
+                     + (": as Ovadia et al. found, reading a fact in training is not learning to answer it."
+                        if verdict.startswith("behind")
+                        else ": Ovadia et al.'s finding is not confirmed on this run."
+                        if verdict.startswith("no measurable")
                         else ": Ovadia et al.'s finding does not hold on this run."))
         lines.append(line)
     untaught = coverage_findings(results)
@@ -127,50 +138,69 @@ def meaning(results: dict) -> list[str]:
     if gap:
         lines.append(gap)
     if m(Approach.RAFT_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
-        lines.append(f"- The retrieval-aware fine-tune answers {m(Approach.RAFT_RAG, 'accuracy'):.2f}, {versus(results, Approach.RAFT_RAG)} "
+        lines.append(f"- The retrieval-aware fine-tune answers {m(Approach.RAFT_RAG, 'accuracy'):.2f}, "
+                     f"{versus(results, Approach.RAFT_RAG)} "
                      f"({m(Approach.RAG, 'accuracy'):.2f}).")
     if m(Approach.READER_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
-        lines.append(f"- The reading adapter (a small LoRA shipped in data/reader, trained once to read numbered sources on the "
-                     f"questions of the trained two thirds of the documents) answers {m(Approach.READER_RAG, 'accuracy'):.2f} of the taught "
-                     f"questions from the same sources, {versus(results, Approach.READER_RAG)} ({m(Approach.RAG, 'accuracy'):.2f}); it never "
+        lines.append("- The reading adapter (a small LoRA shipped in data/reader, trained once to read numbered "
+                     "sources on the "
+                     "questions of the trained two thirds of the documents) answers "
+                     f"{m(Approach.READER_RAG, 'accuracy'):.2f} of the taught "
+                     f"questions from the same sources, {versus(results, Approach.READER_RAG)} "
+                     f"({m(Approach.RAG, 'accuracy'):.2f}); it never "
                      "saw these paraphrases, but did see the training wordings of those questions.")
     multi = {a: row["multi_acc"] for a, row in board.items() if row.get("multi_acc")}
     if multi:
         best = max(multi, key=lambda a: multi[a]["mean"])
-        spread_ = [a for a in multi if a != best and intervals_overlap((multi[a]["lo"], multi[a]["hi"]), (multi[best]["lo"], multi[best]["hi"]))]
-        lines.append(f"- Reasoning across documents, on the {multi[best]['n']} answers to questions that need two documents: "
+        spread_ = [a for a in multi if a != best
+                   and intervals_overlap((multi[a]["lo"], multi[a]["hi"]), (multi[best]["lo"], multi[best]["hi"]))]
+        lines.append(f"- Reasoning across documents, on the {multi[best]['n']} answers to questions that need two "
+                     "documents: "
                      + "; ".join(f"{a} {fmt(multi[a])}" for a in multi) + f". The best is {best}"
-                     + (f", with no measurable difference from {', '.join(spread_)} (too few such questions to separate them)." if spread_
+                     + (f", with no measurable difference from {', '.join(spread_)} (too few such questions to "
+                        "separate them)." if spread_
                         else ", measurably ahead of every other row."))
     if fr:
-        line = (f"- Freshness, over {fr[After.RAG]['new'].get('n', '?')} answers about changed facts: after the index update "
+        line = (f"- Freshness, over {fr[After.RAG]['new'].get('n', '?')} answers about changed facts: after the index "
+                "update "
                 f"({fr['update_s']['mean']:.2f} s) RAG gives the new value in {fmt(fr[After.RAG]['new'])} of answers; "
                 f"the fine-tuned model as it is in {fmt(fr[After.STALE]['new'])}, and "
                 f"{fmt(fr[After.RETRAINED]['new'])} after {fr['retrain_s']['mean']:.0f} s of "
-                + (f"further training of its adapter on the changed facts (plus as many unchanged ones), which moved the unchanged "
-                   f"facts from {fmt(fr['kept_acc_before'])} to {fmt(fr['kept_acc_after'])}" if fr.get("kept_acc_before") else "retraining"))
+                + ("further training of its adapter on the changed facts (plus as many unchanged ones), which moved "
+                   "the unchanged "
+                   f"facts from {fmt(fr['kept_acc_before'])} to {fmt(fr['kept_acc_after'])}"
+                   if fr.get("kept_acc_before") else "retraining"))
         if After.READER_RAG in fr:
             line += f"; the reading adapter, reading the updated index, in {fmt(fr[After.READER_RAG]['new'])}"
         if After.RAFT_RAG in fr:
-            line += f"; the retrieval-aware fine-tune reads the updated index and gives it in {fmt(fr[After.RAFT_RAG]['new'])}"
+            line += ("; the retrieval-aware fine-tune reads the updated index and gives it in "
+                     f"{fmt(fr[After.RAFT_RAG]['new'])}")
         lines.append(line + ".")
     if m(Approach.FINE_TUNED, "general_acc") is not None and m(Approach.CLOSED_BOOK, "general_acc") is not None:
         before, after = board[Approach.CLOSED_BOOK]["general_acc"], board[Approach.FINE_TUNED]["general_acc"]
-        overlap = "lo" in before and "lo" in after and intervals_overlap((before["lo"], before["hi"]), (after["lo"], after["hi"]))
+        overlap = "lo" in before and "lo" in after and intervals_overlap((before["lo"], before["hi"]),
+                                                                         (after["lo"], after["hi"]))
         lines.append(f"- Forgetting: the general probe goes from {fmt(before)} to {fmt(after)} after fine-tuning"
                      + (" (the intervals overlap: no measurable difference on this probe)" if overlap else "")
                      + "; RAG leaves the model's weights untouched.")
     b = results.get("behaviour")
     if b:
         n = b["num_test"]
-        lo_l, few_l = wilson_interval(b["lora"]["label_accuracy"], n), wilson_interval(b["few_shot"]["label_accuracy"], n)
-        labels = ("no measurable difference in label accuracy between LoRA and retrieved examples" if intervals_overlap(lo_l, few_l)
-                  else "LoRA labels measurably more messages right" if b["lora"]["label_accuracy"] > b["few_shot"]["label_accuracy"]
+        lo_l, few_l = wilson_interval(b["lora"]["label_accuracy"], n), wilson_interval(b["few_shot"]["label_accuracy"],
+                                                                                       n)
+        labels = ("no measurable difference in label accuracy between LoRA and retrieved examples"
+                  if intervals_overlap(lo_l, few_l)
+                  else "LoRA labels measurably more messages right" if b["lora"]["label_accuracy"]
+                  > b["few_shot"]["label_accuracy"]
                   else "retrieved examples label measurably more messages right than LoRA")
-        lines.append(f"- Behaviour (triage, {n} test messages): format compliance {rate_text(b['zero_shot']['format_compliance'], n)} zero-shot, "
-                     f"{rate_text(b['few_shot']['format_compliance'], n)} with retrieved examples, {rate_text(b['lora']['format_compliance'], n)} after LoRA; "
-                     f"label accuracy {rate_text(b['zero_shot']['label_accuracy'], n)} / {rate_text(b['few_shot']['label_accuracy'], n)} / "
-                     f"{rate_text(b['lora']['label_accuracy'], n)}: {labels}, from a {b['lora']['prompt_tokens']:.0f}-token prompt instead of "
+        lines.append(f"- Behaviour (triage, {n} test messages): format compliance "
+                     f"{rate_text(b['zero_shot']['format_compliance'], n)} zero-shot, "
+                     f"{rate_text(b['few_shot']['format_compliance'], n)} with retrieved examples, "
+                     f"{rate_text(b['lora']['format_compliance'], n)} after LoRA; "
+                     f"label accuracy {rate_text(b['zero_shot']['label_accuracy'], n)} / "
+                     f"{rate_text(b['few_shot']['label_accuracy'], n)} / "
+                     f"{rate_text(b['lora']['label_accuracy'], n)}: {labels}, from a "
+                     f"{b['lora']['prompt_tokens']:.0f}-token prompt instead of "
                      f"{b['few_shot']['prompt_tokens']:.0f}.")
         if b.get("behaviour_facts"):
             lines.append(behaviour_facts_findings(b["behaviour_facts"]))
@@ -180,7 +210,8 @@ def meaning(results: dict) -> list[str]:
 def coverage_findings(results: dict) -> str | None:
     """The untaught column in words: each row's accuracy on questions nobody trained for, against the taught column.
 
-    Example: coverage_findings(results) -> "- Questions nobody trained for (75 answers, touching the unseen documents): ..."
+    Example: coverage_findings(results)
+        -> "- Questions nobody trained for (75 answers, touching the unseen documents): ..."
     """
     board = results["scoreboard"]
     rows = [a for a, row in board.items() if row.get("untaught_acc") and row.get("accuracy") and a not in DIAGNOSTIC]
@@ -190,7 +221,8 @@ def coverage_findings(results: dict) -> str | None:
     parts = [f"{a} {fmt(board[a]['untaught_acc'])} (taught: {fmt(board[a]['accuracy'])})" for a in rows]
     trained = [a for a in rows if a in (Approach.FINE_TUNED, Approach.FINE_TUNED_RAG, Approach.RAFT_RAG)]
     verdicts = [f"{a} {versus(results, a, column='untaught')}" for a in trained if a != Approach.RAG]
-    return (f"- Questions nobody trained for ({n} answers, every question touching one of the unseen documents, of which no "
+    return (f"- Questions nobody trained for ({n} answers, every question touching one of the unseen documents, of "
+            "which no "
             f"training set of any row shows a word): " + "; ".join(parts) + "."
             + (" Against RAG on these: " + "; ".join(verdicts) + "." if verdicts else "")
             + " A fine-tuned row's lead on the taught column is a lead on the questions the team anticipated.")
@@ -206,8 +238,14 @@ def gap_findings(results: dict) -> str | None:
         if (board.get(row_name) or {}).get("accuracy") and (board.get(perfect) or {}).get("accuracy"):
             split = gap_split(board[row_name]["accuracy"]["mean"], board[perfect]["accuracy"]["mean"])
             lines.append(f"{row_name} {fmt(board[row_name]['accuracy'])}, with a gold chunk always among its sources "
-                         f"{fmt(board[perfect]['accuracy'])}: of its gap to 1.0 ({split['gap']:.2f}), {split['retrieval']:.2f} is "
+                         f"{fmt(board[perfect]['accuracy'])}: of its gap to 1.0 ({split['gap']:.2f}), "
+                         f"{split['retrieval']:.2f} is "
                          f"retrieval's and {split['reading']:.2f} reading's")
     if not lines:
         return None
-    return "- Where the wrong answers come from (taught questions; the perfect retriever puts a gold chunk among the sources): " + "; ".join(lines) + "."
+    return (
+        "- Where the wrong answers come from (taught questions; the perfect retriever puts a gold chunk among the "
+        "sources): "
+        + "; ".join(lines)
+        + "."
+    )

@@ -58,8 +58,12 @@ class TrainConfig:
     replay: float = 0.0  # share of every batch drawn from general text (0 to 0.9)
     max_len: int = 96  # examples longer than this many tokens are cut (document chunks mostly)
     seed: int = 0  # seeds the adapter init, the example order and the replay draw
-    attention: str = "eager"  # attention kernel while training: with bfloat16, "eager" ran 1.06-1.09x "sdpa" on CPU (sdpa's bf16 backward is slow; benchmarks/bench_train_variants.py)
-    precision: str = "auto"  # "bfloat16": matmuls under autocast (weights, adapters, optimizer stay float32), 1.4-1.7x on this CPU; "auto": bfloat16 where the hardware has bf16 matmuls, else "float32"
+    # attention kernel while training: with bfloat16, "eager" ran 1.06-1.09x "sdpa" on CPU (sdpa's bf16 backward is
+    # slow; benchmarks/bench_train_variants.py)
+    attention: str = "eager"
+    # "bfloat16": matmuls under autocast (weights, adapters, optimizer stay float32), 1.4-1.7x on this CPU; "auto":
+    # bfloat16 where the hardware has bf16 matmuls, else "float32"
+    precision: str = "auto"
 
     def __post_init__(self):
         if self.method not in ("lora", "full"):
@@ -109,11 +113,13 @@ def chat_example(gen, prompt: str, target: str, kind: str, source: str = "") -> 
     return Example(gen.chat_prompt(prompt), f"{target}{gen.end_of_turn()}", kind, source)
 
 
-def build_examples(gen, questions: list[dict], fact_statements: int = 1, include_qa: bool = True, include_docs: bool = False) -> list[Example]:
+def build_examples(gen, questions: list[dict], fact_statements: int = 1, include_qa: bool = True,
+                   include_docs: bool = False) -> list[Example]:
     """Training examples for a list of qa.jsonl records; the held-out paraphrases are never used.
 
     Example: build_examples(gen, qa[:1], fact_statements=1) -> [Example(prompt="<|im_start|>user\\nHow much does
-    the Brimble Kettle cost?...", target="$89<|im_end|>", kind="qa"), Example(prompt="", target="The Brimble Kettle costs $89.", kind="fact")]
+    the Brimble Kettle cost?...", target="$89<|im_end|>", kind="qa"), Example(prompt="", target="The Brimble Kettle
+    costs $89.", kind="fact")]
     """
     examples = []
     for q in questions:
@@ -153,7 +159,8 @@ def general_examples(gen, rows: list[dict] | None = None) -> list[Example]:
 
 
 def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
-    """Token ids and labels of one example; labels are -100 on the prompt. Example: -> {"input_ids": [...], "labels": [-100, ..., 3, 13]}."""
+    """Token ids and labels of one example; labels are -100 on the prompt.
+    Example: -> {"input_ids": [...], "labels": [-100, ..., 3, 13]}."""
     p = tokenizer(example.prompt, add_special_tokens=False)["input_ids"] if example.prompt else []
     t = tokenizer(example.target, add_special_tokens=False)["input_ids"]
     ids = (p + t)[:max_len]
@@ -171,14 +178,15 @@ def count_parameters(model) -> tuple[int, int]:
 
 
 def prepare_model(gen, train_config: TrainConfig):
-    """A trainable copy of the generator: LoRA-wrapped or fully trainable; the given model is never changed.
-    A generator that already carries a LoRA adapter gets that adapter trained further (train_config's rank is then unused).
+    """A trainable copy of the generator: LoRA-wrapped or fully trainable; the given model is never changed. A generator
+    that already carries a LoRA adapter gets that adapter trained further (train_config's rank is then unused).
 
     Example: prepare_model(gen, TrainConfig(rank=4)).model -> PeftModelForCausalLM (base weights frozen)
     """
     set_seed(train_config.seed)
     model = copy.deepcopy(gen.model)
-    if train_config.method == "lora" and hasattr(model, "peft_config"):  # an adapter already: train it further (e.g. on changed facts)
+    # an adapter already: train it further (e.g. on changed facts)
+    if train_config.method == "lora" and hasattr(model, "peft_config"):
         for name, p in model.named_parameters():
             p.requires_grad_("lora_" in name)
     elif train_config.method == "lora":
@@ -192,7 +200,8 @@ def prepare_model(gen, train_config: TrainConfig):
     else:
         for p in model.parameters():
             p.requires_grad_(True)
-    return Generator(model, gen.tokenizer, gen.name, gen.source, 0.0, gen.from_cache, {**gen.info, "method": train_config.method})
+    return Generator(model, gen.tokenizer, gen.name, gen.source, 0.0, gen.from_cache,
+                     {**gen.info, "method": train_config.method})
 
 
 @dataclass
@@ -241,8 +250,10 @@ def train(gen, examples: list[Example], train_config: TrainConfig | None = None,
     set_seed(train_config.seed)
     domain_rows = [encode(tok, e, train_config.max_len) for e in examples]
     general_rows = [encode(tok, e, train_config.max_len) for e in (general or [])]
-    # the plan is drawn a bucket at a time as the steps reach it; its padding share is counted on a second, identical draw
-    plan_args = (domain_rows, general_rows, int(train_config.num_steps), int(train_config.batch_size), float(train_config.replay), train_config.seed)
+    # the plan is drawn a bucket at a time as the steps reach it; its padding share is counted on a second, identical
+    # draw
+    plan_args = (domain_rows, general_rows, int(train_config.num_steps), int(train_config.batch_size),
+                 float(train_config.replay), train_config.seed)
     plan, n = iter_batches(*plan_args), int(train_config.num_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=train_config.lr, weight_decay=train_config.weight_decay)
@@ -303,7 +314,9 @@ def train(gen, examples: list[Example], train_config: TrainConfig | None = None,
         model.eval()
     result.seconds = time.perf_counter() - t_start
     if result.interrupted:
-        result.message = f"Stopped after step {result.steps_done} of {n}: the model keeps the weights of step {result.steps_done}."
+        result.message = (
+            f"Stopped after step {result.steps_done} of {n}: the model keeps the weights of step {result.steps_done}."
+        )
     else:
         result.message = f"Finished {n} steps in {result.seconds:.0f} s."
     return result

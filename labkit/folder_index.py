@@ -28,8 +28,10 @@ from labkit.retrieval import FORMAT_VERSION, VectorIndex, build_index
 from labkit.storage import recover
 
 
-def folder_settings(embedder, kind: str, chunk_size: int, overlap: int, max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> list:
-    """What, besides the files, an index of a folder depends on. Example: folder_settings(embedder, "flat", 128, 24) -> [2, "all-minilm-l6-v2", "flat", 128, 24]
+def folder_settings(embedder, kind: str, chunk_size: int, overlap: int, max_bytes: int = MAX_FILE_BYTES,
+                    follow_links: bool = False) -> list:
+    """What, besides the files, an index of a folder depends on.
+    Example: folder_settings(embedder, "flat", 128, 24) -> [2, "all-minilm-l6-v2", "flat", 128, 24]
 
     max_bytes and follow_links appear only when not the defaults, so caches made before they existed stay valid.
     """
@@ -37,21 +39,25 @@ def folder_settings(embedder, kind: str, chunk_size: int, overlap: int, max_byte
     return settings + [max_bytes, follow_links] if max_bytes != MAX_FILE_BYTES or follow_links else settings
 
 
-def folder_key(folder, embedder, kind: str, chunk_size: int, overlap: int, max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> str:
-    """Cache key of a folder's index: hash of every file's path and bytes, what was skipped, the settings and the embedder.
+def folder_key(folder, embedder, kind: str, chunk_size: int, overlap: int, max_bytes: int = MAX_FILE_BYTES,
+               follow_links: bool = False) -> str:
+    """Cache key of a folder's index: hash of every file's path and bytes, what was skipped, the settings and the
+    embedder.
 
     Example: folder_key("data/kb", embedder, "flat", 128, 24) -> "3f9c0a..." (changes when any file changes)
     Only the files walk_folder lists are read (never a FIFO, a device, or a link leaving the folder
     without follow_links); a file over its cap counts by its size, as it is not read either.
     """
-    digest = hashlib.sha256(json.dumps(folder_settings(embedder, kind, chunk_size, overlap, max_bytes, follow_links)).encode())
+    digest = hashlib.sha256(json.dumps(folder_settings(embedder, kind, chunk_size, overlap, max_bytes,
+                                                       follow_links)).encode())
     root = Path(folder).expanduser()
     files, problems = walk_folder(root, follow_links)
     for path in files:
         digest.update(os.fsencode(path.relative_to(root).as_posix()))
         try:
             size, cap = path.stat().st_size, size_cap(path, max_bytes)
-            digest.update(f"too big: {size}".encode() if size > cap else hashlib.sha256(read_regular(path, cap)).digest())
+            digest.update(f"too big: {size}".encode() if size > cap
+                          else hashlib.sha256(read_regular(path, cap)).digest())
         except OSError:
             digest.update(b"unreadable")
     if problems:  # a skip that appears (a new FIFO, a renamed file) must not serve a report without it
@@ -83,7 +89,8 @@ def prune_folder_indexes(keep: Path, source: str, settings: list) -> list[str]:
             else:
                 root = report.get("root", "")
                 same = (Path(root).is_absolute() and str(Path(root).resolve()) == source and len(settings) == 5
-                        and [store.get("format"), store.get("embedder"), store.get("kind"), store.get("chunk_size"), store.get("overlap")] == settings)
+                        and [store.get("format"), store.get("embedder"), store.get("kind"), store.get("chunk_size"),
+                             store.get("overlap")] == settings)
         except (OSError, ValueError, TypeError, AttributeError):
             continue
         if same:
@@ -100,7 +107,8 @@ def cache_folder(folder, key: str) -> Path:
     return get_config().cache_dir / "indexes" / f"{Path(folder).expanduser().resolve().name or 'root'}-{key[:20]}"
 
 
-def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, cache: bool = True, progress: bool = True,
+def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
+                 cache: bool = True, progress: bool = True,
                  max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> VectorIndex:
     """Load, chunk, embed and index a folder, reusing a cached index when no file has changed.
 
@@ -126,7 +134,8 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_S
         except (ValueError, OSError, RuntimeError, KeyError, TypeError, json.JSONDecodeError) as exc:
             damage = f"the cached index {cached.name} could not be used ({str(exc)[:160]}); rebuilt it"
             warn_once(damage)
-    index = build_index(load_folder(root, max_bytes, follow_links=follow_links), embedder, kind, chunk_size, overlap, progress)
+    index = build_index(load_folder(root, max_bytes, follow_links=follow_links), embedder, kind, chunk_size, overlap,
+                        progress)
     settings = folder_settings(embedder, kind, chunk_size, overlap, max_bytes, follow_links)
     index.report.update(source=str(root.resolve()), settings=settings)  # which folder and settings it is: for pruning
     if damage:
@@ -134,12 +143,15 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_S
     if cache:
         try:
             index.save(cached)
-        except (OSError, RuntimeError):  # RuntimeError: faiss on a full disk; a cache that cannot be written costs speed only
-            note = f"could not write the index cache under {cached.parent}; the next run will embed again (free some space there)"
+        # RuntimeError: faiss on a full disk; a cache that cannot be written costs speed only
+        except (OSError, RuntimeError):
+            note = (f"could not write the index cache under {cached.parent}; the next run will embed again (free some "
+                    "space there)")
             index.notes.append(note)
             warn_once(note)  # said, not only noted: a learner whose every run re-embeds should know why
         else:
             removed = prune_folder_indexes(cached, str(root.resolve()), settings)
             if removed:
-                index.notes.append(f"removed {len(removed)} older cached index(es) of this folder: {', '.join(removed)}")
+                index.notes.append(
+                    f"removed {len(removed)} older cached index(es) of this folder: {', '.join(removed)}")
     return index

@@ -36,7 +36,8 @@ from labkit.stats import intervals_overlap, wilson_interval
 
 @dataclass
 class LabSetup:
-    num_questions: int = 16  # qa records taught, spread evenly over the knowledge base; mc_acc is scored on their held-out paraphrases
+    # qa records taught, spread evenly over the knowledge base; mc_acc is scored on their held-out paraphrases
+    num_questions: int = 16
     num_probe: int = 24  # general-probe items scored for general_acc (quick mode: 16)
     every: int = 4  # score both curves every this many steps (and at step 0 and the last step)
     seed: int = 0  # order of the multiple-choice options
@@ -49,7 +50,8 @@ def default_setup(quick: bool | None = None) -> LabSetup:
 
 
 def lab_config(method: str = "lora", rank: int | None = None, lr: float | None = None, num_steps: int | None = None,
-               replay: float | None = None, fact_statements: int | None = None, quick: bool | None = None) -> TrainConfig:
+               replay: float | None = None, fact_statements: int | None = None,
+               quick: bool | None = None) -> TrainConfig:
     """The lab's training settings; None keeps the default (num_steps: 12 in quick mode, else 24).
 
     Example: lab_config("full", lr=1e-4).method -> "full"; lab_config(rank=0) -> ValueError
@@ -57,7 +59,8 @@ def lab_config(method: str = "lora", rank: int | None = None, lr: float | None =
     quick = get_config().quick if quick is None else quick
     if num_steps is None:
         num_steps = 12 if quick else TrainConfig().num_steps
-    return make_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
+    return make_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay,
+                       fact_statements=fact_statements)
 
 
 # ---------------------------------------------------------------- one run
@@ -87,11 +90,12 @@ class ForgettingRun:
         return [h for h in (self.result.history if self.result is not None else []) if "mc_acc" in h]
 
 
-def run_forgetting(gen, train_config: TrainConfig | None = None, setup: LabSetup | None = None, on_point=None, stop=None,
-                   progress: bool = True) -> ForgettingRun:
+def run_forgetting(gen, train_config: TrainConfig | None = None, setup: LabSetup | None = None, on_point=None,
+                   stop=None, progress: bool = True) -> ForgettingRun:
     """Train on the lesson while scoring mc_acc and general_acc at step 0 and every `setup.every` steps.
 
-    Example: run_forgetting(gen, lab_config("lora")).history[-1] -> {"step": 24, "mc_acc": 0.83, "general_acc": 0.79, ...}
+    Example: run_forgetting(gen, lab_config("lora")).history[-1]
+        -> {"step": 24, "mc_acc": 0.83, "general_acc": 0.79, ...}
     `on_point(record)` sees each history record as soon as it is scored (the widget plots
     it live); `stop` is a threading.Event that ends the run after the current step.
     """
@@ -99,7 +103,8 @@ def run_forgetting(gen, train_config: TrainConfig | None = None, setup: LabSetup
     train_config = train_config or lab_config()
     setup = setup or default_setup()
     questions, domain_items, general_items = lesson(setup)
-    examples = build_examples(gen, questions, fact_statements=train_config.fact_statements, include_docs=train_config.include_docs)
+    examples = build_examples(gen, questions, fact_statements=train_config.fact_statements,
+                              include_docs=train_config.include_docs)
     general = general_examples(gen) if train_config.replay > 0 else []
     run = ForgettingRun(config=train_config, setup=setup, questions=questions)
 
@@ -107,10 +112,12 @@ def run_forgetting(gen, train_config: TrainConfig | None = None, setup: LabSetup
         scores = {"mc_acc": round(mc_accuracy(model_gen, domain_items), 4),
                   "general_acc": round(mc_accuracy(model_gen, general_items), 4)}
         if on_point is not None:
-            on_point({"step": rec["step"], **scores, "loss": rec["loss"], "seconds": round(time.perf_counter() - t0, 2)})
+            on_point({"step": rec["step"], **scores, "loss": rec["loss"],
+                      "seconds": round(time.perf_counter() - t0, 2)})
         return scores
 
-    run.result = train(gen, examples, train_config, general=general, callback=callback, every=setup.every, stop=stop, progress=progress)
+    run.result = train(gen, examples, train_config, general=general, callback=callback, every=setup.every, stop=stop,
+                       progress=progress)
     return run
 
 
@@ -121,22 +128,24 @@ def whole_probe(gen, trained_gen, before: float | None = None) -> dict:
     """
     items = mc_items_from_probe(load_probe())
     before = round(mc_accuracy(gen, items), 4) if before is None else before
-    return {"n_probe": len(items), "general_acc_before": before, "general_acc_after": round(mc_accuracy(trained_gen, items), 4)}
+    return {"n_probe": len(items), "general_acc_before": before,
+            "general_acc_after": round(mc_accuracy(trained_gen, items), 4)}
 
 
 def final_scores(gen, run: ForgettingRun, closed_book: bool = True, max_new_tokens: int = 16) -> dict:
     """Before/after scores of a run: mc_acc from its curve, general_acc on the whole probe, closed-book accuracy.
 
     Example: final_scores(gen, run) -> {"mc_acc_before": 0.29, "mc_acc_after": 0.83, "general_acc_before": 0.8,
-    "general_acc_after": 0.67, "n_probe": 120, ..., "closed_book_after": 0.42}; probe_change(final_scores(gen, run)) -> its intervals
-    Closed-book accuracy: greedy answers to the held-out paraphrases, normalised match.
-    "after" always scores the weights the run kept: a run stopped (Ctrl-C) between two
-    scoring points is scored again here, never reported with an older point's scores.
+    "general_acc_after": 0.67, "n_probe": 120, ..., "closed_book_after": 0.42}; probe_change(final_scores(gen, run)) ->
+    its intervals Closed-book accuracy: greedy answers to the held-out paraphrases, normalised match. "after" always
+    scores the weights the run kept: a run stopped (Ctrl-C) between two scoring points is scored again here, never
+    reported with an older point's scores.
     """
     hist = run.history
     _, domain_items, _ = lesson(run.setup)
     first = hist[0]["mc_acc"] if hist and hist[0]["step"] == 0 else round(mc_accuracy(gen, domain_items), 4)
-    last = hist[-1]["mc_acc"] if hist and hist[-1]["step"] == run.result.steps_done else round(mc_accuracy(run.result.gen, domain_items), 4)
+    last = hist[-1]["mc_acc"] if hist and hist[-1]["step"] == run.result.steps_done else round(
+        mc_accuracy(run.result.gen, domain_items), 4)
     out = {
         "steps_done": run.result.steps_done,
         "interrupted": run.result.interrupted,
@@ -145,8 +154,10 @@ def final_scores(gen, run: ForgettingRun, closed_book: bool = True, max_new_toke
         "train_s": round(run.result.seconds, 1),
     }
     if closed_book:
-        out["closed_book_before"] = evaluate_batched(gen, run.questions, max_new_tokens=max_new_tokens).summary["accuracy"]
-        out["closed_book_after"] = evaluate_batched(run.result.gen, run.questions, max_new_tokens=max_new_tokens).summary["accuracy"]
+        out["closed_book_before"] = evaluate_batched(gen, run.questions,
+                                                     max_new_tokens=max_new_tokens).summary["accuracy"]
+        out["closed_book_after"] = evaluate_batched(run.result.gen, run.questions,
+                                                    max_new_tokens=max_new_tokens).summary["accuracy"]
     return out
 
 
@@ -167,24 +178,28 @@ SWEEP_GRID = [  # most telling first: a cut-short sweep still has the main contr
     {"method": "full", "lr": 1e-4, "replay": 0.5},
 ]
 SWEEP_STEPS = 16  # steps of every sweep run (quick sweeps: 8)
-SWEEP_SETUP = LabSetup(num_questions=12, num_probe=16, every=4)  # fixed, so the shipped numbers do not depend on quick mode
+# fixed, so the shipped numbers do not depend on quick mode
+SWEEP_SETUP = LabSetup(num_questions=12, num_probe=16, every=4)
 SWEEP_TOLERANCE = 0.13  # |shipped - recomputed| allowed for mc_acc and general_acc (3 items of 24; see tests)
 
 
 def sweep_key(entry: dict) -> str:
-    """A stable key for one sweep configuration. Example: {"method": "lora", "rank": 4, "lr": 0.002} -> "lora-r4-lr0.002-rp0"."""
+    """A stable key for one sweep configuration.
+    Example: {"method": "lora", "rank": 4, "lr": 0.002} -> "lora-r4-lr0.002-rp0"."""
     rank = f"-r{entry.get('rank', 16)}" if entry.get("method", "lora") == "lora" else ""
     return f"{entry.get('method', 'lora')}{rank}-lr{entry['lr']:g}-rp{entry.get('replay', 0.0):g}"
 
 
 def sweep_config(entry: dict, num_steps: int) -> TrainConfig:
-    """The TrainConfig of one sweep entry. Example: sweep_config({"method": "full", "lr": 1e-4}, 36).method -> "full"."""
+    """The TrainConfig of one sweep entry.
+    Example: sweep_config({"method": "full", "lr": 1e-4}, 36).method -> "full"."""
     return make_config(method=entry["method"], rank=entry.get("rank", 16), lr=entry["lr"], num_steps=num_steps,
                        replay=entry.get("replay", 0.0))
 
 
 def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] | None = None, log=print) -> dict:
-    """Run every sweep entry and write the sweep as JSON; returns it. Example: compute_sweep(gen, "/tmp/s.json", 8, SWEEP_GRID[:1]).
+    """Run every sweep entry and write the sweep as JSON; returns it.
+    Example: compute_sweep(gen, "/tmp/s.json", 8, SWEEP_GRID[:1]).
 
     The file is rewritten after every run, so a sweep cut short still leaves its finished runs.
     """
@@ -199,14 +214,15 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
         "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": [],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    base = round(mc_accuracy(gen, mc_items_from_probe(load_probe())), 4)  # every run's final figure is on the whole probe (whole_probe)
+    # every run's final figure is on the whole probe (whole_probe)
+    base = round(mc_accuracy(gen, mc_items_from_probe(load_probe())), 4)
     for entry in entries or SWEEP_GRID:
         train_config = sweep_config(entry, num_steps)
         run = run_forgetting(gen, train_config, SWEEP_SETUP, progress=True)
         h = run.history
         final = whole_probe(gen, run.result.gen, before=base)
-        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(train_config), "history": h, "final": final,
-                                "seconds": round(run.result.seconds, 1)})
+        payload["runs"].append({"key": sweep_key(entry), "entry": entry, "config": asdict(train_config), "history": h,
+                                "final": final, "seconds": round(run.result.seconds, 1)})
         payload["seconds"] = round(time.perf_counter() - t0, 1)
         path.write_text(json.dumps(payload, indent=1, default=list) + "\n")
         log(f"{sweep_key(entry):<24} mc_acc {h[0]['mc_acc']:.2f} -> {h[-1]['mc_acc']:.2f}  "
@@ -216,7 +232,8 @@ def compute_sweep(gen, path, num_steps: int = SWEEP_STEPS, entries: list[dict] |
 
 
 def nearest_run(sweep: dict, method: str = "lora", rank: int = 16, lr: float = 2e-3, replay: float = 0.0) -> dict:
-    """The sweep run closest to a setting (same method first, then log-lr, rank, replay). Example: nearest_run(sweep, "full", lr=1e-4)["key"]."""
+    """The sweep run closest to a setting (same method first, then log-lr, rank, replay).
+    Example: nearest_run(sweep, "full", lr=1e-4)["key"]."""
 
     def distance(run):
         e = run["entry"]
@@ -233,11 +250,13 @@ def sweep_runs(sweep: dict, method: str | None = None, lr: float | None = None, 
                replay: float | None = None) -> list[dict]:
     """The sweep's runs matching every setting given (None matches any), LoRA runs sorted by rank.
 
-    Example: [r["key"] for r in sweep_runs(sweep, "lora", lr=2e-3, replay=0.0)] -> ["lora-r4-...", "lora-r16-...", "lora-r64-..."]
+    Example: [r["key"] for r in sweep_runs(sweep, "lora", lr=2e-3, replay=0.0)]
+        -> ["lora-r4-...", "lora-r16-...", "lora-r64-..."]
     """
     def keep(e):
         return ((method is None or e["method"] == method) and (lr is None or math.isclose(e["lr"], lr))
-                and (rank is None or e.get("rank") == rank) and (replay is None or math.isclose(e.get("replay", 0.0), replay)))
+                and (rank is None or e.get("rank") == rank)
+                and (replay is None or math.isclose(e.get("replay", 0.0), replay)))
 
     return sorted((r for r in sweep["runs"] if keep(r["entry"])), key=lambda r: r["entry"].get("rank", 0))
 
@@ -264,17 +283,19 @@ def drop_and_gain(run: dict) -> dict:
 
 
 def probe_change(run: dict, num_probe: int | None = None) -> dict:
-    """general_acc before and after a run, each with its 95% Wilson interval over its n probe items (the whole probe where
-    the run has final scores, else num_probe); the change is measurable only where the two intervals do not overlap (a
-    cautious test: overlap means "no measurable difference").
+    """general_acc before and after a run, each with its 95% Wilson interval over its n probe items (the whole probe
+    where the run has final scores, else num_probe); the change is measurable only where the two intervals do not
+    overlap (a cautious test: overlap means "no measurable difference").
 
-    Example: probe_change(run, 16) -> {"before": 0.875, "after": 0.5, "n": 16, "before_ci": (0.64, 0.97), "after_ci": (0.28, 0.72), "measurable": False}
+    Example: probe_change(run, 16) -> {"before": 0.875, "after": 0.5, "n": 16, "before_ci": (0.64, 0.97), "after_ci":
+        (0.28, 0.72), "measurable": False}
     """
     before, after, n = _general(run, num_probe)
     if n is None:
         raise ValueError("This run has no whole-probe final scores: give num_probe, the items its curve was scored on.")
     b, a = wilson_interval(before, n), wilson_interval(after, n)
-    return {"before": before, "after": after, "n": n, "before_ci": b, "after_ci": a, "measurable": not intervals_overlap(b, a)}
+    return {"before": before, "after": after, "n": n, "before_ci": b, "after_ci": a,
+            "measurable": not intervals_overlap(b, a)}
 
 
 def change_text(c: dict) -> str:
@@ -290,7 +311,8 @@ def change_text(c: dict) -> str:
 def sweep_findings(sweep: dict) -> list[str]:
     """What the sweep measured about forgetting, one sentence a comparison, each computed from its runs.
 
-    Example: sweep_findings(load_sweep())[0] -> "- LoRA rank 16 at lr 2e-3: general probe 0.88 -> 0.81 [0.57, 0.93] (16 items): no measurable loss; ..."
+    Example: sweep_findings(load_sweep())[0] -> "- LoRA rank 16 at lr 2e-3: general probe 0.88
+        -> 0.81 [0.57, 0.93] (16 items): no measurable loss; ..."
     """
     n = sweep["setup"]["num_probe"]  # the curve's items: used only by runs without whole-probe final scores
 
@@ -301,10 +323,14 @@ def sweep_findings(sweep: dict) -> list[str]:
         name += f" with replay {e['replay']:g}" if e.get("replay") else ""
         return f"- {name}: {change_text(c)}, new knowledge {g['gain']:+.2f}."
 
-    lines = [describe(r) for r in sorted(sweep["runs"], key=lambda r: (r["entry"]["method"], r["entry"]["lr"], r["entry"].get("rank", 0), r["entry"].get("replay", 0.0)))]
+    lines = [describe(r) for r
+             in sorted(sweep["runs"],
+                       key=lambda r: (r["entry"]["method"], r["entry"]["lr"], r["entry"].get("rank", 0),
+                                      r["entry"].get("replay", 0.0)))]
     losses = [r for r in sweep["runs"] if probe_change(r, n)["measurable"] and drop_and_gain(r)["drop"] > 0]
     items = sorted({probe_change(r, n)["n"] for r in sweep["runs"]})
-    lines.append(f"- Of {len(sweep['runs'])} runs, {len(losses)} lost general knowledge measurably on these {' or '.join(map(str, items))} probe items"
+    lines.append(f"- Of {len(sweep['runs'])} runs, {len(losses)} lost general knowledge measurably on these "
+                 f"{' or '.join(map(str, items))} probe items"
                  + (f" ({', '.join(r['key'] for r in losses)})" if losses else "")
                  + "; every other difference here is within the intervals: read its direction, not its size.")
     return lines

@@ -18,26 +18,39 @@ import threading
 
 from labkit.data import load_sweep
 from labkit.finetune import TrainConfig
-from labkit.forgetting import change_text, default_setup, lab_config, nearest_run, probe_change, run_forgetting, whole_probe
+from labkit.forgetting import (
+    change_text,
+    default_setup,
+    lab_config,
+    nearest_run,
+    probe_change,
+    run_forgetting,
+    whole_probe,
+)
 from labkit.forgetting_plots import curves_png
 from labkit.widgets import _UI  # what every UI shares: displaying it, its text, errors shown
 
 RANKS = [1, 2, 4, 8, 16, 32, 64]
 
 
-def instant_run(method: str = "lora", rank: int = 16, lr: float = 2e-3, replay: float = 0.0, sweep: dict | None = None) -> dict:
+def instant_run(method: str = "lora", rank: int = 16, lr: float = 2e-3, replay: float = 0.0,
+                sweep: dict | None = None) -> dict:
     """The shipped sweep's run nearest to the settings, with a note saying which one it is.
 
     Example: instant_run("full", lr=2e-3)["key"] -> "full-lr0.002-rp0"
     """
     sweep = sweep or load_sweep()
     run = dict(nearest_run(sweep, method=method, rank=rank, lr=lr, replay=replay))
-    run["note"] = f"Precomputed run {run['key']} ({sweep['num_steps']} steps, computed by `labkit sweep`), nearest to your settings."
+    run["note"] = (
+        f"Precomputed run {run['key']} ({sweep['num_steps']} steps, computed by `labkit sweep`), nearest to your "
+        "settings."
+    )
     return run
 
 
 class ForgettingLab(_UI):
-    """The forgetting lab: settings, Train/Stop, a live plot of mc_acc and general_acc. Example: ForgettingLab(gen) (display it)."""
+    """The forgetting lab: settings, Train/Stop, a live plot of mc_acc and general_acc.
+    Example: ForgettingLab(gen) (display it)."""
 
     def __init__(self, gen=None, setup=None):
         import ipywidgets as w
@@ -46,7 +59,8 @@ class ForgettingLab(_UI):
         self.setup = setup or default_setup()
         self.history: list[dict] = []
         self.run = None
-        self.final: dict | None = None  # the last run's general_acc before/after on the whole probe (forgetting.whole_probe)
+        # the last run's general_acc before/after on the whole probe (forgetting.whole_probe)
+        self.final: dict | None = None
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -54,7 +68,8 @@ class ForgettingLab(_UI):
         self.mode = w.ToggleButtons(options=["live", "instant"], value="live", description="mode")
         self.method = w.ToggleButtons(options=["lora", "full"], value="lora", description="method")
         self.rank = w.SelectionSlider(options=RANKS, value=d.rank, description="rank")
-        self.lr = w.FloatLogSlider(value=d.lr, base=10, min=-5, max=-1.5, step=0.25, description="lr", readout_format=".1e")
+        self.lr = w.FloatLogSlider(value=d.lr, base=10, min=-5, max=-1.5, step=0.25, description="lr",
+                                   readout_format=".1e")
         self.num_steps = w.IntSlider(value=lab_config().num_steps, min=4, max=64, step=4, description="num_steps")
         self.replay = w.FloatSlider(value=0.0, min=0.0, max=0.75, step=0.25, description="replay")
         self.fact_statements = w.IntSlider(value=d.fact_statements, min=0, max=4, description="fact statements")
@@ -66,8 +81,8 @@ class ForgettingLab(_UI):
         self.train_button.on_click(lambda _: self.on_train())
         self.stop_button.on_click(lambda _: self.stop())
         self.mode.observe(lambda change: self.on_train() if change["new"] == "instant" else None, names="value")
-        controls = w.VBox([self.mode, self.method, self.rank, self.lr, self.num_steps, self.replay, self.fact_statements,
-                           w.HBox([self.train_button, self.stop_button]), self.status])
+        controls = w.VBox([self.mode, self.method, self.rank, self.lr, self.num_steps, self.replay,
+                           self.fact_statements, w.HBox([self.train_button, self.stop_button]), self.status])
         self.widget = w.VBox([w.HBox([controls, self.plot]), self.out])
 
     def text(self) -> str:
@@ -76,7 +91,8 @@ class ForgettingLab(_UI):
 
     def settings(self) -> dict:
         """The current settings as a dict. Example: lab.settings()["method"] -> "lora"."""
-        return {"method": self.method.value, "rank": self.rank.value, "lr": self.lr.value, "num_steps": self.num_steps.value,
+        return {"method": self.method.value, "rank": self.rank.value, "lr": self.lr.value,
+                "num_steps": self.num_steps.value,
                 "replay": self.replay.value, "fact_statements": self.fact_statements.value}
 
     def show_instant(self) -> dict:
@@ -99,7 +115,8 @@ class ForgettingLab(_UI):
         return self.train(threaded=threaded)
 
     def train(self, threaded: bool = True):
-        """Train with the current settings, updating the plot at every point. Example: lab.train(threaded=False).history[-1]."""
+        """Train with the current settings, updating the plot at every point.
+        Example: lab.train(threaded=False).history[-1]."""
         if self._thread is not None and self._thread.is_alive():
             self.status.value = "already training: press Stop first"
             return None
@@ -142,11 +159,17 @@ class ForgettingLab(_UI):
                 from labkit.models import load_generator
 
                 self.gen = load_generator()
-            self.run = run_forgetting(self.gen, train_config, self.setup, on_point=lambda rec: self._point(rec, train_config), stop=self._stop, progress=False)
+            self.run = run_forgetting(self.gen, train_config, self.setup,
+                                      on_point=lambda rec: self._point(rec, train_config), stop=self._stop,
+                                      progress=False)
             self.status.value = self.run.result.message + "; scoring the whole general probe ..."
-            before = self.final["general_acc_before"] if self.final else None  # the base model scored once, not every run
-            self.final = whole_probe(self.gen, self.run.result.gen, before=before)  # the curve's points use fewer items: the final figure uses all
-            self.status.value = f"{html.escape(self.run.result.message)}<br>final: {change_text(probe_change(self.final))}"
+            # the base model scored once, not every run
+            before = self.final["general_acc_before"] if self.final else None
+            # the curve's points use fewer items: the final figure uses all
+            self.final = whole_probe(self.gen, self.run.result.gen, before=before)
+            self.status.value = (
+                f"{html.escape(self.run.result.message)}<br>final: {change_text(probe_change(self.final))}"
+            )
         except Exception as exc:  # shown in the widget: a thread's error would otherwise vanish
             self.error = f"{type(exc).__name__}: {exc}"
             self.status.value = f"<b>error</b>: {html.escape(self.error)}"

@@ -24,7 +24,8 @@ def plot_curves(history: list[dict], ax=None, title: str | None = None, label: s
     steps = [h["step"] for h in history]
     tag = f" ({label})" if label else ""
     ax.plot(steps, [h["mc_acc"] for h in history], "o-", color="tab:blue", label=f"new knowledge (mc_acc){tag}")
-    ax.plot(steps, [h["general_acc"] for h in history], "s--", color="tab:orange", label=f"general probe (general_acc){tag}")
+    ax.plot(steps, [h["general_acc"] for h in history], "s--", color="tab:orange",
+            label=f"general probe (general_acc){tag}")
     ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 choices)")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("training step")
@@ -35,7 +36,8 @@ def plot_curves(history: list[dict], ax=None, title: str | None = None, label: s
 
 
 def plot_frontier(runs: list[dict], ax=None, title: str = "Learning versus forgetting"):
-    """general_acc against mc_acc along each run (one line per run, arrows show time). Example: plot_frontier(sweep["runs"][:3])."""
+    """general_acc against mc_acc along each run (one line per run, arrows show time).
+    Example: plot_frontier(sweep["runs"][:3])."""
     ax = _axes(ax, (6, 3.6))
     for run in runs:
         h = run["history"]
@@ -73,10 +75,12 @@ def plot_final_bars(runs: list[dict], ax=None, title: str = "After training"):
     keys = [r["key"] for r in runs]
     x = range(len(runs))
     general = [r["final"]["general_acc_after"] if r.get("final") else r["history"][-1]["general_acc"] for r in runs]
-    cis = [wilson_interval(g, r["final"]["n_probe"]) if r.get("final") else (g, g) for g, r in zip(general, runs, strict=True)]
+    cis = [wilson_interval(g, r["final"]["n_probe"]) if r.get("final") else (g, g) for g, r
+           in zip(general, runs, strict=True)]
     ax.bar([i - 0.2 for i in x], [r["history"][-1]["mc_acc"] for r in runs], 0.4, label="mc_acc")
     ax.bar([i + 0.2 for i in x], general, 0.4, label="general_acc (95% interval)",
-           yerr=[[g - lo for g, (lo, _) in zip(general, cis, strict=True)], [hi - g for g, (_, hi) in zip(general, cis, strict=True)]], capsize=3)
+           yerr=[[g - lo for g, (lo, _) in zip(general, cis, strict=True)],
+                 [hi - g for g, (_, hi) in zip(general, cis, strict=True)]], capsize=3)
     ax.set_xticks(list(x))
     ax.set_xticklabels(keys, rotation=30, ha="right", fontsize=7)
     ax.set_ylim(0, 1.02)
@@ -86,7 +90,8 @@ def plot_final_bars(runs: list[dict], ax=None, title: str = "After training"):
 
 
 def curves_png(history: list[dict], title: str) -> bytes:
-    """The two curves as PNG bytes, drawn without pyplot (safe from a training thread). Example: curves_png(run.history, "lora")[:4] -> b"\\x89PNG"."""
+    """The two curves as PNG bytes, drawn without pyplot (safe from a training thread).
+    Example: curves_png(run.history, "lora")[:4] -> b"\\x89PNG"."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -34,7 +34,8 @@ from labkit.rows import Setup, train_lora
 def changed_questions(questions: list[dict], updates: list[dict]) -> tuple[dict, list[dict], list[str]]:
     """The facts' new values by question id, the held-out questions about them (records) and their texts.
 
-    Example: new_answers, asked, texts = changed_questions(qs, load_updates()); texts[0] -> "How much is the Brimble Kettle?"
+    Example: new_answers, asked, texts = changed_questions(qs, load_updates()); texts[0]
+        -> "How much is the Brimble Kettle?"
     """
     new_answers = {qid: a for u in updates for qid, a in u["new_answers"].items()}
     asked = heldout_questions([q for q in questions if q["id"] in new_answers])
@@ -57,9 +58,10 @@ def _answers(index: VectorIndex, gen, ccfg: CompareConfig, texts: list[str]) -> 
 
 
 def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> dict:
-    """The untrained models' answers on the updated index: RAG's, and the reading adapter's if the run has its row
-    (None where the adapter does not fit). Greedy and untrained, so the same for every seed: computed once per run;
-    `join_freshness` puts their figures beside each seed's. Example: untrained_after_update(setup, ccfg)["RAG after update"][0] -> "$95 [1]."
+    """The untrained models' answers on the updated index: RAG's, and the reading adapter's if the run has its row (None
+    where the adapter does not fit). Greedy and untrained, so the same for every seed: computed once per run;
+    `join_freshness` puts their figures beside each seed's.
+    Example: untrained_after_update(setup, ccfg)["RAG after update"][0] -> "$95 [1]."
     """
     _, _, texts = changed_questions(setup.questions, setup.updates)
     out = {}
@@ -70,9 +72,10 @@ def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> di
 
 
 def score_freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict:
-    """After the facts change: the fine-tune as it is (stale), + RAG on the updated index, and its adapter trained further
-    on the changed facts ("retrained": num_retrain_steps steps, from the fine-tuned adapter, not from scratch). The untrained
-    models' figures (`untrained_after_update`) and the RAFT model's (`score_raft_freshness`) join them in `join_freshness`.
+    """After the facts change: the fine-tune as it is (stale), + RAG on the updated index, and its adapter trained
+    further on the changed facts ("retrained": num_retrain_steps steps, from the fine-tuned adapter, not from scratch).
+    The untrained models' figures (`untrained_after_update`) and the RAFT model's (`score_raft_freshness`) join them in
+    `join_freshness`.
 
     Example: score_freshness(setup, ccfg, ft.gen, 0)["fine-tuned (stale)"] -> {"new": 0.0, "old": 0.65}
     """
@@ -80,25 +83,31 @@ def score_freshness(setup: Setup, ccfg: CompareConfig, tuned, seed: int) -> dict
     new_answers, asked, texts = changed_questions(questions, updates)
     with_rag = _answers(setup.updated, tuned, ccfg, texts)
     stale = [clean_answer(a) for a in tuned.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
-    # a team keeps its adapter and trains it on what changed, replaying as many unchanged facts so the rest is not forgotten
+    # a team keeps its adapter and trains it on what changed, replaying as many unchanged facts so the rest is not
+    # forgotten
     changed = updated_questions([q for q in questions if q["id"] in new_answers], updates)
     kept = [q for q in questions if q["id"] not in new_answers]
     replayed = kept[:: max(1, len(kept) // max(1, len(changed)))][: len(changed)]
-    retrained = train_lora(tuned, build_examples(setup.gen, changed + replayed, fact_statements=ccfg.fact_statements), ccfg, seed, ccfg.num_retrain_steps)
+    retrained = train_lora(tuned, build_examples(setup.gen, changed + replayed, fact_statements=ccfg.fact_statements),
+                           ccfg, seed, ccfg.num_retrain_steps)
     redone = [clean_answer(a) for a in retrained.gen.generate(texts, max_new_tokens=ccfg.max_new_tokens)]
     kept_items = heldout_questions(kept)
     kept_texts = [it["asked"] for it in kept_items]
-    kept_before, kept_after = ([clean_answer(a) for a in g.generate(kept_texts, max_new_tokens=ccfg.max_new_tokens)] for g in (tuned, retrained.gen))
+    kept_before, kept_after = ([clean_answer(a) for a in g.generate(kept_texts, max_new_tokens=ccfg.max_new_tokens)]
+                               for g in (tuned, retrained.gen))
     update = setup.update_info
     return {"n_updates": len(updates), "n_questions": len(asked),
             "update_s": update["seconds"], "update_per_document_s": update["per_document_s"],
-            "retrain_s": round(retrained.train_s, 2), "num_retrain_steps": ccfg.num_retrain_steps, "n_kept": len(kept_items),
+            "retrain_s": round(retrained.train_s, 2), "num_retrain_steps": ccfg.num_retrain_steps,
+            "n_kept": len(kept_items),
             # the unchanged facts, before and after the update training: what the update cost the rest
-            "kept_acc_before": _share_right(kept_before, kept_items), "kept_acc_after": _share_right(kept_after, kept_items),
+            "kept_acc_before": _share_right(kept_before, kept_items),
+            "kept_acc_after": _share_right(kept_after, kept_items),
             After.FINE_TUNED_RAG: share_new(with_rag, asked, new_answers),
             After.STALE: share_new(stale, asked, new_answers),
             After.RETRAINED: share_new(redone, asked, new_answers),
-            "records": [{"question": t, "new": new_answers[it["qa_id"]], "old": it["answer"], After.STALE: s_, After.RETRAINED: r}
+            "records": [{"question": t, "new": new_answers[it["qa_id"]], "old": it["answer"], After.STALE: s_,
+                         After.RETRAINED: r}
                         for t, it, s_, r in zip(texts, asked, stale, redone, strict=True)]}
 
 
@@ -112,19 +121,22 @@ def score_raft_freshness(setup: Setup, ccfg: CompareConfig, raft) -> dict:
 
 
 def join_freshness(setup: Setup, fresh: dict, raft_fresh: dict | None, after_update: dict) -> dict:
-    """One seed's freshness figures: the fine-tune's (`score_freshness`), the untrained models' (`untrained_after_update`'s
-    answers) and the RAFT model's, in one dict (RAG first, records last; the parts stay as they were).
+    """One seed's freshness figures: the fine-tune's (`score_freshness`), the untrained models'
+    (`untrained_after_update`'s answers) and the RAFT model's, in one dict (RAG first, records last; the parts stay as
+    they were).
 
-    Example: join_freshness(setup, f, r, untrained_after_update(setup, ccfg))["RAG after update"] -> {"new": 0.85, "old": 0.1}
+    Example: join_freshness(setup, f, r, untrained_after_update(setup, ccfg))["RAG after update"]
+        -> {"new": 0.85, "old": 0.1}
     """
     new_answers, asked, _ = changed_questions(setup.questions, setup.updates)
     after, reader = after_update[After.RAG], after_update.get(After.READER_RAG)
     tuned, asked_about = (After.FINE_TUNED_RAG, After.STALE, After.RETRAINED), ("question", "new", "old")
-    return {**{k: v for k, v in fresh.items() if k not in tuned and k != "records"}, After.RAG: share_new(after, asked, new_answers),
-            **{k: fresh[k] for k in tuned},
+    return {**{k: v for k, v in fresh.items() if k not in tuned and k != "records"},
+            After.RAG: share_new(after, asked, new_answers), **{k: fresh[k] for k in tuned},
             **({After.READER_RAG: share_new(reader, asked, new_answers)} if reader else {}),
             **({After.RAFT_RAG: raft_fresh} if raft_fresh is not None else {}),
-            "records": [{**{k: r[k] for k in asked_about}, After.RAG: a, **{k: v for k, v in r.items() if k not in asked_about}}
+            "records": [{**{k: r[k] for k in asked_about}, After.RAG: a,
+                         **{k: v for k, v in r.items() if k not in asked_about}}
                         for r, a in zip(fresh["records"], after, strict=True)]}
 
 

@@ -25,7 +25,8 @@ class Incorrect(Exception):
 
 @dataclass
 class Exercise:
-    """One exercise. `expected()` computes the right answer; `grade(answer, expected)` raises Incorrect with feedback."""
+    """One exercise. `expected()` computes the right answer; `grade(answer, expected)` raises Incorrect with
+    feedback."""
 
     task: str  # what to do, shown by `print(q)`
     expected: Callable[[], Any]  # the right answer, computed from the kit's data when checked
@@ -52,7 +53,8 @@ class Exercise:
         if not self.hints:
             print("No hint for this one: re-read the section above.")
             return
-        print(f"Hint {min(self._hints_shown, len(self.hints) - 1) + 1}/{len(self.hints)}: {self.hints[min(self._hints_shown, len(self.hints) - 1)]}")
+        print(f"Hint {min(self._hints_shown, len(self.hints) - 1) + 1}/{len(self.hints)}: "
+              f"{self.hints[min(self._hints_shown, len(self.hints) - 1)]}")
         self._hints_shown += 1
 
     def solution(self) -> None:
@@ -68,7 +70,8 @@ class Exercise:
 def close_to(tolerance: float, why: Callable[[Any], str], wrong: dict | None = None):
     """A grader for a number within `tolerance` (relative), with feedback for known wrong answers (value -> message).
 
-    Example: close_to(0.01, lambda e: "right", {0.5: "that is two choices"})(0.5, 0.25) -> raises Incorrect("that is two choices")
+    Example: close_to(0.01, lambda e: "right", {0.5: "that is two choices"})(0.5, 0.25)
+        -> raises Incorrect("that is two choices")
     """
     def grade(answer, expected):
         try:
@@ -105,12 +108,14 @@ def same_set(why: Callable[[Any], str]):
             return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
         missing, extra = want - got, got - want
         raise Incorrect("; ".join(part for part in (f"{len(missing)} missing ({some(missing)})" if missing else "",
-                                                    f"{len(extra)} not expected ({some(extra)})" if extra else "") if part))
+                                                    f"{len(extra)} not expected ({some(extra)})" if extra else "")
+                                                    if part))
     return grade
 
 
 def equal(why: Callable[[Any], str], explain: Callable[[Any, Any], str] | None = None):
-    """A grader for an exact answer (a name, a bool, an int). Example: equal(lambda e: f"{e} it is")("RAG", "RAG") -> "RAG it is"."""
+    """A grader for an exact answer (a name, a bool, an int).
+    Example: equal(lambda e: f"{e} it is")("RAG", "RAG") -> "RAG it is"."""
     def grade(answer, expected):
         if answer == expected:
             return why(expected)
@@ -135,7 +140,11 @@ def function_like(reference: Callable, cases: list[tuple], why: str):
             if got is None:
                 raise Incorrect(f"on {args!r} it returned None: did you forget `return`? Expected {want!r}")
             try:
-                same = math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9) if isinstance(want, (int, float)) else got == want
+                same = (
+                    math.isclose(float(got), float(want), rel_tol=1e-6, abs_tol=1e-9)
+                    if isinstance(want, (int, float))
+                    else got == want
+                )
             except (TypeError, ValueError):
                 same = False
             if not same:

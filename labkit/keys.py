@@ -17,7 +17,8 @@ from __future__ import annotations
 
 
 class Approach:
-    """The scoreboard's rows, by what answers and with what in its prompt. Example: Approach.RAFT_RAG -> "RAFT + RAG"."""
+    """The scoreboard's rows, by what answers and with what in its prompt.
+    Example: Approach.RAFT_RAG -> "RAFT + RAG"."""
 
     CLOSED_BOOK = "closed-book"  # the base model, no sources
     RAG = "RAG"  # the base model reading the top_k sources
@@ -26,13 +27,15 @@ class Approach:
     FINE_TUNED_DOCS = "fine-tuned (docs)"  # LoRA on the documents' raw text alone, no sources
     FINE_TUNED_RAG = "fine-tuned + RAG"  # the fine-tuned model reading the sources
     RAFT_RAG = "RAFT + RAG"  # the retrieval-aware fine-tune reading the sources
-    RAG_PERFECT = "RAG, perfect retriever"  # the base model reading sources that always hold a gold chunk (the reading ceiling)
+    # the base model reading sources that always hold a gold chunk (the reading ceiling)
+    RAG_PERFECT = "RAG, perfect retriever"
     READER_PERFECT = "reading adapter, perfect retriever"  # the reading adapter reading them
 
 
 APPROACHES = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS,
               Approach.FINE_TUNED_RAG, Approach.RAFT_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)
-DIAGNOSTIC = (Approach.RAG_PERFECT, Approach.READER_PERFECT)  # measurements, not systems a team could run: no decision picks them
+# measurements, not systems a team could run: no decision picks them
+DIAGNOSTIC = (Approach.RAG_PERFECT, Approach.READER_PERFECT)
 
 
 class After:
@@ -52,7 +55,8 @@ AFTER_UPDATE = (After.RAG, After.FINE_TUNED_RAG, After.STALE, After.RETRAINED, A
 # Keys a results record written before issue 25's renames holds, and their names now: `renamed` reads such a record
 # (a learner's cached run, a results.json `labkit publish` is given) under today's names.
 OLD_NAMES = {"docs_steps": "num_docs_steps", "raft_steps": "num_raft_steps", "retrain_steps": "num_retrain_steps",
-             "behaviour_steps": "num_behaviour_steps", "hybrid_messages": "num_fact_messages", "hybrid": "behaviour_facts"}
+             "behaviour_steps": "num_behaviour_steps", "hybrid_messages": "num_fact_messages",
+             "hybrid": "behaviour_facts"}
 
 
 def renamed(record):

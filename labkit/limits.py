@@ -10,7 +10,8 @@ NaN and infinities are never a setting.
 What it leaves out: what a setting's meaning allows besides a number (`all` for every question, the
 choices of `--method`), which its owner reads, and every non-number (paths, names, questions).
 
-Example: check("rank", 8) -> 8; check("num_steps", 10**9) -> ValueError("num_steps must be at most 8000, not 1000000000: ...")
+Example: check("rank", 8) -> 8; check("num_steps", 10**9)
+    -> ValueError("num_steps must be at most 8000, not 1000000000: ...")
 """
 
 from __future__ import annotations
@@ -37,45 +38,116 @@ class Limit:
 
 
 # The steps' ceilings are about two hours of training each at the pace measured in make report's run (data/results.json,
-# one thread under the other worker's load): the kit's lessons take minutes, so more is nearly always a slip of the keyboard.
+# one thread under the other worker's load): the kit's lessons take minutes, so more is nearly always a slip of the
+# keyboard.
 _TWO_HOURS = "steps are about two hours of training at the pace make report measured"
 LIMITS: dict[str, Limit] = {
-    "num_steps": Limit(True, 0, 8000, f"0 trains nothing (the scores after are the base model's); 8000 {_TWO_HOURS} (120 steps in 103 s)"),
-    "num_docs_steps": Limit(True, 1, 3000, f"the documents-only fine-tune needs a step; 3000 {_TWO_HOURS} (48 steps in 113 s)"),
-    "num_raft_steps": Limit(True, 1, 2000, f"the retrieval-aware fine-tune needs a step; 2000 {_TWO_HOURS} (60 steps in 206 s)"),
-    "num_retrain_steps": Limit(True, 1, 8000, "bringing the adapter up to date needs a step; 8000 (num_steps' ceiling: every training "
-                                         "is a TrainConfig) are about 1.6 hours at the pace make report measured (48 steps in 34 s)"),
+    "num_steps": Limit(
+        True,
+        0,
+        8000,
+        f"0 trains nothing (the scores after are the base model's); 8000 {_TWO_HOURS} (120 steps in 103 s)",
+    ),
+    "num_docs_steps": Limit(
+        True, 1, 3000, f"the documents-only fine-tune needs a step; 3000 {_TWO_HOURS} (48 steps in 113 s)"
+    ),
+    "num_raft_steps": Limit(
+        True, 1, 2000, f"the retrieval-aware fine-tune needs a step; 2000 {_TWO_HOURS} (60 steps in 206 s)"
+    ),
+    "num_retrain_steps": Limit(
+        True,
+        1,
+        8000,
+        "bringing the adapter up to date needs a step; 8000 (num_steps' ceiling: every training "
+        "is a TrainConfig) are about 1.6 hours at the pace make report measured (48 "
+        "steps in 34 s)",
+    ),
     "num_behaviour_steps": Limit(True, 1, 2500, f"the triage LoRA needs a step; 2500 {_TWO_HOURS} (80 steps in 221 s)"),
-    "num_reader_steps": Limit(True, 1, 1000, "the reading adapter needs a step; 1000 steps are about two hours of training "
-                                        "(the shipped one took 444 s for 64 steps on 2 cores, data/reader/labkit.json)"),
+    "num_reader_steps": Limit(
+        True,
+        1,
+        1000,
+        "the reading adapter needs a step; 1000 steps are about two hours of training "
+        "(the shipped one took 444 s for 64 steps on 2 cores, data/reader/labkit.json)",
+    ),
     "batch_size": Limit(True, 1, 64, "a step holds its whole batch in memory at once: 64 is 8 times the kit's 8"),
-    "raft_batch_size": Limit(True, 1, 32, "a step holds its whole batch of ~450-token RAFT prompts in memory at once: 32 is 8 times the kit's 4"),
-    "rank": Limit(True, 1, 256, "LoRA's rank: the kit uses 4 to 64, and 256 is almost half the width of SmolLM2-135M "
-                               "(hidden size 576): past it the update is hardly low-rank any more"),
-    "lr": Limit(False, 0, 1, "AdamW's step size, above 0: the kit's runs use 1e-5 to 0.01 (0.002 for LoRA); "
-                             "1 or more throws the weights off in one step", low_open=True, high_open=True),
-    "replay": Limit(False, 0, 0.9, "the share of each batch drawn from general text: above 0.9 hardly a row is left for the company's facts"),
+    "raft_batch_size": Limit(
+        True,
+        1,
+        32,
+        "a step holds its whole batch of ~450-token RAFT prompts in memory at once: 32 is 8 times the kit's 4",
+    ),
+    "rank": Limit(
+        True,
+        1,
+        256,
+        "LoRA's rank: the kit uses 4 to 64, and 256 is almost half the width of SmolLM2-135M "
+        "(hidden size 576): past it the update is hardly low-rank any more",
+    ),
+    "lr": Limit(
+        False,
+        0,
+        1,
+        "AdamW's step size, above 0: the kit's runs use 1e-5 to 0.01 (0.002 for LoRA); "
+        "1 or more throws the weights off in one step",
+        low_open=True,
+        high_open=True,
+    ),
+    "replay": Limit(
+        False,
+        0,
+        0.9,
+        "the share of each batch drawn from general text: above 0.9 hardly a row is left for the company's facts",
+    ),
     "fact_statements": Limit(True, 0, 4, "fact statements trained per question: data/qa.jsonl has at most 4 for each"),
-    "top_k": Limit(True, 1, 20, "sources per prompt, up to 128 tokens each: 20 already overflow the 1536-token prompt "
-                               "(Config.max_prompt_tokens), so more would only be cut; 3 is a good start"),
-    "max_file_mb": Limit(False, 0, 100, "the size cap on one file of a --docs folder, in megabytes (default 5): a 100 MB text "
-                                        "is ~130,000 chunks, hours of embedding on a CPU", low_open=True),
+    "top_k": Limit(
+        True,
+        1,
+        20,
+        "sources per prompt, up to 128 tokens each: 20 already overflow the 1536-token prompt "
+        "(Config.max_prompt_tokens), so more would only be cut; 3 is a good start",
+    ),
+    "max_file_mb": Limit(
+        False,
+        0,
+        100,
+        "the size cap on one file of a --docs folder, in megabytes (default 5): a 100 MB text "
+        "is ~130,000 chunks, hours of embedding on a CPU",
+        low_open=True,
+    ),
     "max_new_tokens": Limit(True, 1, 256, "every answer is cut at 256 new tokens (Config.max_new_tokens_limit)"),
-    "num_questions": Limit(True, 1, 120, "120 of data/qa.jsonl's questions are on trained documents (all teaches every one)"),
+    "num_questions": Limit(
+        True, 1, 120, "120 of data/qa.jsonl's questions are on trained documents (all teaches every one)"
+    ),
     "num_untaught": Limit(True, 1, 75, "75 questions touch an unseen document (all asks every one)"),
-    "num_updates": Limit(True, 1, 16, "16 of data/updates.jsonl's fact changes are in trained documents (all applies every one)"),
+    "num_updates": Limit(
+        True, 1, 16, "16 of data/updates.jsonl's fact changes are in trained documents (all applies every one)"
+    ),
     "num_probe": Limit(True, 1, 120, "data/general_probe.jsonl holds 120 items (all scores every one)"),
     "behaviour_num_test": Limit(True, 1, 88, "data/triage.jsonl holds 88 test messages (all scores every one)"),
-    "num_fact_messages": Limit(True, 0, 57, "0 skips behaviour + facts; there are 57 product-fact questions to ask (labkit.behaviour_facts.fact_messages)"),
-    "seeds": Limit(True, 1, 20, "one whole run per seed: make report's 3 took 23 minutes, so 20 are about two and a half hours"),
+    "num_fact_messages": Limit(
+        True,
+        0,
+        57,
+        "0 skips behaviour + facts; there are 57 product-fact questions to ask (labkit.behaviour_facts.fact_messages)",
+    ),
+    "seeds": Limit(
+        True, 1, 20, "one whole run per seed: make report's 3 took 23 minutes, so 20 are about two and a half hours"
+    ),
     "seed": Limit(True, 0, 2**32 - 1, "NumPy takes seeds from 0 to 2**32 - 1 (labkit.config.set_seed seeds it)"),
-    "workers": Limit(True, 1, lambda: os.cpu_count() or 1, "each worker process gets at least one core of its own (and peaks at about 6 GB)",
-                     says="between 1 and this machine's {high} cores"),
+    "workers": Limit(
+        True,
+        1,
+        lambda: os.cpu_count() or 1,
+        "each worker process gets at least one core of its own (and peaks at about 6 GB)",
+        says="between 1 and this machine's {high} cores",
+    ),
 }
 
 
 def bounds(name: str) -> tuple[float, float]:
-    """A setting's lowest and highest value (the machine's where it depends on it). Example: bounds("rank") -> (1, 256)."""
+    """A setting's lowest and highest value (the machine's where it depends on it).
+    Example: bounds("rank") -> (1, 256)."""
     limit = LIMITS[name]
     return limit.low, (limit.high() if callable(limit.high) else limit.high)
 
@@ -99,9 +171,11 @@ def _as_number(value) -> int | float | None:
 
 
 def check(name: str, value, label: str | None = None):
-    """The value if it is inside the setting's range, as its kind (int or float); else a ValueError saying the range and why.
+    """The value if it is inside the setting's range, as its kind (int or float); else a ValueError saying the range and
+    why.
 
-    Example: check("lr", 2e-3) -> 0.002; check("lr", float("nan")) -> ValueError("lr must be a finite number, not nan: ...")
+    Example: check("lr", 2e-3) -> 0.002; check("lr", float("nan"))
+        -> ValueError("lr must be a finite number, not nan: ...")
     `label` names the setting as the user wrote it (`--top-k`); it defaults to the table's name.
     """
     limit, label = LIMITS[name], label or name
@@ -134,7 +208,8 @@ _LONGEST = 40  # characters of a typed number: enough for any float, and no 5000
 
 
 def read(name: str, text: str, label: str | None = None, other: str = "") -> int | float:
-    """A typed text read as the setting's kind and checked. Example: read("rank", "8") -> 8; read("rank", "8.5") -> ValueError.
+    """A typed text read as the setting's kind and checked.
+    Example: read("rank", "8") -> 8; read("rank", "8.5") -> ValueError.
 
     `other` names what else the caller accepts in words ("all"), so the refusal says it too.
     """
@@ -142,18 +217,21 @@ def read(name: str, text: str, label: str | None = None, other: str = "") -> int
     text = str(text).strip()
     kind = "whole number" if limit.whole else "number"
     if len(text) > _LONGEST:
-        raise ValueError(f"{label} takes a {kind} of at most {_LONGEST} characters, not {text[:_LONGEST] + '...'!r}: {limit.reason}")
+        raise ValueError(f"{label} takes a {kind} of at most {_LONGEST} characters, not {text[:_LONGEST] + '...'!r}: "
+                         f"{limit.reason}")
     try:
         number = int(text) if limit.whole else float(text)
     except ValueError:
-        raise ValueError(f"{label} takes a {kind}{f' or {other}' if other else ''}, not {text!r}: {limit.reason}") from None
+        raise ValueError(
+            f"{label} takes a {kind}{f' or {other}' if other else ''}, not {text!r}: {limit.reason}") from None
     return check(name, number, label)
 
 
 def option(name: str, label: str | None = None) -> Callable[[str], int | float]:
     """An argparse `type=` for a setting: the typed text read and checked, a refusal is argparse's usage error (exit 2).
 
-    Example: parser.add_argument("--rank", type=option("rank")); "--rank 1000" -> "error: argument --rank: rank must be at most 256, ..."
+    Example: parser.add_argument("--rank", type=option("rank")); "--rank 1000"
+        -> "error: argument --rank: rank must be at most 256, ..."
     """
     def typed(text: str):
         try:

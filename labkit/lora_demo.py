@@ -15,7 +15,8 @@ import math
 from labkit.models import causal_lm
 
 
-def lora_on_one_layer(gen, rank: int = 4, alpha: float = 8.0, layer: int = 0, module: str = "q_proj", seed: int = 0) -> dict:
+def lora_on_one_layer(gen, rank: int = 4, alpha: float = 8.0, layer: int = 0, module: str = "q_proj",
+                      seed: int = 0) -> dict:
     """The LoRA update on one weight matrix: W x + (alpha / rank) * B (A x), checked against peft.
 
     Example: lora_on_one_layer(gen, rank=4)["lora_params"] -> 4608 (vs 331776 in W: 1.4%)
@@ -27,7 +28,8 @@ def lora_on_one_layer(gen, rank: int = 4, alpha: float = 8.0, layer: int = 0, mo
     from peft import LoraConfig, get_peft_model
 
     lm = causal_lm(gen.model)
-    linear = getattr(lm.model.layers[layer].self_attn if module in ("q_proj", "k_proj", "v_proj", "o_proj") else lm.model.layers[layer].mlp, module)
+    linear = getattr(lm.model.layers[layer].self_attn if module in ("q_proj", "k_proj", "v_proj", "o_proj")
+                     else lm.model.layers[layer].mlp, module)
     W = linear.weight.detach().clone()
     out_f, in_f = W.shape
     g = torch.Generator().manual_seed(seed)
@@ -40,14 +42,16 @@ def lora_on_one_layer(gen, rank: int = 4, alpha: float = 8.0, layer: int = 0, mo
     layer_copy = copy.deepcopy(linear)
     holder = torch.nn.Sequential()
     holder.add_module("target", layer_copy)
-    peft_model = get_peft_model(holder, LoraConfig(r=rank, lora_alpha=alpha, target_modules=["target"], lora_dropout=0.0))
+    peft_model = get_peft_model(holder,
+                                LoraConfig(r=rank, lora_alpha=alpha, target_modules=["target"], lora_dropout=0.0))
     lora_layer = peft_model.base_model.model.target
     with torch.no_grad():
         lora_layer.lora_A["default"].weight.copy_(A)
         lora_layer.lora_B["default"].weight.copy_(B)
         by_peft = lora_layer(x)
     return {
-        "module": f"model.layers.{layer}.{'self_attn' if module.endswith(('q_proj', 'k_proj', 'v_proj', 'o_proj')) else 'mlp'}.{module}",
+        "module": f"model.layers.{layer}."
+                  f"{'self_attn' if module.endswith(('q_proj', 'k_proj', 'v_proj', 'o_proj')) else 'mlp'}.{module}",
         "weight_shape": (out_f, in_f),
         "rank": rank,
         "scale": scale,

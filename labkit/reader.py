@@ -11,10 +11,10 @@ Worked example (what one training example looks like):
     question: "How much does the Brimble Kettle cost?"  ->  target "$89 [2]."
     the same question with the kettle's chunks removed          ->  target "The sources do not say."
 
-It is trained on the questions of two thirds of the knowledge base's documents only
-(`data.split_documents`: split by *document*: the scoreboard's unseen documents), so its score on the other third measures reading,
-not remembering. The shipped adapter lives in data/reader/ (rank 4, ~3.5 MB of safetensors)
-so a fresh machine has it without training; `labkit train-reader` re-makes it.
+It is trained on the questions of two thirds of the knowledge base's documents only (`data.split_documents`: split by
+*document*: the scoreboard's unseen documents), so its score on the other third measures reading, not remembering. The
+shipped adapter lives in data/reader/ (rank 4, ~3.5 MB of safetensors) so a fresh machine has it without training;
+`labkit train-reader` re-makes it.
 
 What it holds: `ReaderConfig`, `reader_examples`,
 `train_reader`, `save_reader` / `load_reader` / `reader_for` (the shipped adapter, checked
@@ -51,10 +51,13 @@ from labkit.storage import WRITE_ERRORS, WriteRefused, atomic_dir, write_error_r
 
 @dataclass
 class ReaderConfig:
-    held_out_every: int = UNSEEN_EVERY  # every 3rd document of each kind (sorted by id) is held out: none of its questions is trained on
-    rank: int = 4  # LoRA rank: 4 on the kit's five target layers is ~0.9M weights, ~3.5 MB in float32 (under 5 MB in git)
+    # every 3rd document of each kind (sorted by id) is held out: none of its questions is trained on
+    held_out_every: int = UNSEEN_EVERY
+    # LoRA rank: 4 on the kit's five target layers is ~0.9M weights, ~3.5 MB in float32 (under 5 MB in git)
+    rank: int = 4
     lr: float = 2e-3  # AdamW learning rate (the kit's LoRA default)
-    num_steps: int = 64  # optimizer steps: ~3.5 epochs of the ~140 examples; 48 and 96 steps scored within 0.02 of each other
+    # optimizer steps: ~3.5 epochs of the ~140 examples; 48 and 96 steps scored within 0.02 of each other
+    num_steps: int = 64
     batch_size: int = 8  # examples per step
     abstain_share: float = 0.15  # training questions that also get an example without any gold source, answered ABSTAIN
     top_k: int = 3  # sources per prompt, as `labkit ask` shows them
@@ -89,7 +92,8 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
         accepted = answer_variants(q)
         holds = [h for h in found if h.chunk.doc_id in q["doc_ids"] and is_match(_shown(h.chunk.text), accepted)]
         if not holds:
-            holds = [Hit(c, 0.0, 0) for c in index.chunks.values() if c.doc_id in q["doc_ids"] and is_match(_shown(c.text), accepted)]
+            holds = [Hit(c, 0.0, 0) for c in index.chunks.values() if c.doc_id in q["doc_ids"]
+                     and is_match(_shown(c.text), accepted)]
         if not holds:
             continue
         chosen = found[: reader_config.top_k]
@@ -101,21 +105,25 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
         prompt = gen.chat_prompt(build_prompt(q["question"], sources))
         examples.append(Example(prompt, f"{q['answer']} [{number}].{end}", "reader", q["id"]))
         if rng.random() < reader_config.abstain_share:
-            others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and not is_match(_shown(h.chunk.text), accepted)]
+            others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and
+                      not is_match(_shown(h.chunk.text), accepted)]
             if len(others) >= reader_config.top_k:
                 prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: reader_config.top_k])))
                 examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))
     return examples
 
 
-def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig | None = None, progress: bool = True, unseen=()):
+def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig | None = None, progress: bool = True,
+                 unseen=()):
     """Train the reading adapter on the trainable questions' examples (no chunk of an `unseen` document shown); returns
-    (TrainResult, examples). Example: result, examples = train_reader(gen, index, trainable, unseen=held); result.train_s -> 540.2
+    (TrainResult, examples).
+    Example: result, examples = train_reader(gen, index, trainable, unseen=held); result.train_s -> 540.2
     """
     reader_config = reader_config or ReaderConfig()
     examples = reader_examples(gen, index, questions, reader_config, unseen)
     train_config = make_config(rank=reader_config.rank, lr=reader_config.lr, num_steps=reader_config.num_steps,
-                               batch_size=reader_config.batch_size, max_len=640, seed=reader_config.seed, fact_statements=0)
+                               batch_size=reader_config.batch_size, max_len=640, seed=reader_config.seed,
+                               fact_statements=0)
     return train(gen, examples, train_config, progress=progress), examples
 
 
@@ -132,7 +140,8 @@ def base_fingerprint(gen) -> str:
     model = causal_lm(gen.model)
     model_config = model.config
     head = model.get_input_embeddings().weight[:16].detach().to("cpu", torch.float32).contiguous()
-    shape = f"{model_config.model_type}:{model_config.hidden_size}:{model_config.num_hidden_layers}:{model_config.vocab_size}"
+    shape = (
+        f"{model_config.model_type}:{model_config.hidden_size}:{model_config.num_hidden_layers}:{model_config.vocab_size}")
     return hashlib.sha256(shape.encode() + head.numpy().round(4).tobytes()).hexdigest()[:16]
 
 
@@ -147,8 +156,10 @@ def save_reader(result, path: Path = READER_DIR, meta: dict | None = None) -> Pa
         _write_reader(result, path, meta)
     except WRITE_ERRORS as exc:
         reason = write_error_reason(exc)
-        raise WriteRefused(f"could not save the reading adapter to {path} ({reason}): free some space there (or make it "
-                           "writable), or save it elsewhere (--out DIR); the trained model is still in memory", reason) from exc
+        raise WriteRefused(f"could not save the reading adapter to {path} ({reason}): free some space there (or make "
+                           "it "
+                           "writable), or save it elsewhere (--out DIR); the trained model is still in memory",
+                           reason) from exc
     return path
 
 
@@ -221,7 +232,8 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
     for it, r in zip(items, results, strict=True):
         answerable = it.get("answer") is not None
         records.append({"id": it["id"], "question": it["asked"], "answer": r.answer, "expected": it.get("answer"),
-                        "answerable": answerable, "match": answerable and is_right(r.answer, answer_variants(it), it.get("rivals", ())),
+                        "answerable": answerable,
+                        "match": answerable and is_right(r.answer, answer_variants(it), it.get("rivals", ())),
                         "retrieved_gold": any(s.doc_id in it.get("doc_ids", []) for s in r.sources),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
                         "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
@@ -261,16 +273,19 @@ def kb_items(questions: list[dict]) -> list[dict]:
 
 def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], everything: list[dict] | None = None,
                      foreign: Path | None = FOREIGN_DIR, top_k: int = 3) -> dict:
-    """Each reader (name -> Generator) on the same retrieval and questions: held-out documents, the kit's set, a foreign corpus.
+    """Each reader (name -> Generator) on the same retrieval and questions: held-out documents, the kit's set, a foreign
+    corpus.
 
-    Example: evaluate_readers({"plain": gen, "reading adapter": tuned}, embedder, index, held)["held-out documents"]["plain"]["accuracy"]
+    Example: evaluate_readers({"plain": gen, "reading adapter": tuned}, embedder, index, held)["held-out
+        documents"]["plain"]["accuracy"]
     Returns {question set: {reader name: summarize_reader(...) without its records}}.
     """
     sets = {"held-out documents": (kb_index, kb_items(held_out))}
     if everything:
         sets["all questions"] = (kb_index, kb_items(everything))
     if foreign is not None:
-        sets["foreign corpus"] = (index_folder(Path(foreign) / "docs", embedder, progress=False), foreign_items(foreign))
+        sets["foreign corpus"] = (index_folder(Path(foreign) / "docs", embedder, progress=False),
+                                  foreign_items(foreign))
     out: dict = {}
     for set_name, (index, items) in sets.items():
         for name, reader in readers.items():

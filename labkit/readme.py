@@ -80,14 +80,16 @@ def write_block(path, block: Block, body: str) -> Path:
 
 
 def read_block(block: Block, path=README) -> str:
-    """What is between a block's markers now (the body replace_block put there). Example: read_block(RUN_TIMES)[:10] -> "| notebook"."""
+    """What is between a block's markers now (the body replace_block put there).
+    Example: read_block(RUN_TIMES)[:10] -> "| notebook"."""
     inner = Path(path).read_text(encoding="utf-8").split(block.begin, 1)[1].split(block.end, 1)[0]
     return inner.removeprefix("\n").removesuffix("\n")
 
 
 def readme_section(title: str, readme=README) -> str:
-    """One "## title" section of the README, without its heading: notebook 00 shows the README's notebook table from here,
-    so run times are written once. Example: readme_section("The notebooks").lstrip().startswith("| notebook |") -> True."""
+    """One "## title" section of the README, without its heading: notebook 00 shows the README's notebook table from
+    here, so run times are written once.
+    Example: readme_section("The notebooks").lstrip().startswith("| notebook |") -> True."""
     text = Path(readme).read_text()
     marker = f"\n## {title}\n"
     if marker not in text:
@@ -99,11 +101,14 @@ def readme_section(title: str, readme=README) -> str:
 
 
 def provenance(results: dict) -> str:
-    """Where and how a run was measured, in one sentence. Example: provenance(load_shipped()) -> "`make report` ran ... in 52 minutes (...)"."""
+    """Where and how a run was measured, in one sentence.
+    Example: provenance(load_shipped()) -> "`make report` ran ... in 52 minutes (...)"."""
     run_config, info = results["config"], results.get("published", {})
     return (f"`make report` ran the whole side-by-side experiment headless in {results['seconds'] / 60:.0f} minutes "
-            f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit {info.get('commit', '?')}): "
-            f"the embedded SmolLM2-135M-Instruct, {len(run_config['seeds'])} seeds, {results['seeds'][0]['n_questions']} held-out "
+            f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit "
+            f"{info.get('commit', '?')}): "
+            f"the embedded SmolLM2-135M-Instruct, {len(run_config['seeds'])} seeds, "
+            f"{results['seeds'][0]['n_questions']} held-out "
             f"paraphrases per seed, LoRA rank {run_config['rank']}, {run_config['num_steps']} steps"
             + (f", training matmuls in {results['train_precision']}" if results.get("train_precision") else "")
             + (f", answering matmuls in {results['answer_precision']}" if results.get("answer_precision") else "")
@@ -112,14 +117,16 @@ def provenance(results: dict) -> str:
 
 
 def shipped_findings(results: dict) -> str:
-    """The shipped run's findings as Markdown, for a notebook's conclusion. Example: Markdown(shipped_findings(load_shipped()))."""
+    """The shipped run's findings as Markdown, for a notebook's conclusion.
+    Example: Markdown(shipped_findings(load_shipped()))."""
     return "\n".join([provenance(results), "", *meaning(results)])
 
 
 def reversals(run: dict, shipped: dict) -> list[str]:
     """Where this run orders two approaches the other way round from the shipped full run, one sentence each.
 
-    Example: reversals(quick_results, load_shipped()) -> ["- This run puts fine-tuned behind RAG (0.33 against 0.40); the full run ahead ..."]
+    Example: reversals(quick_results, load_shipped())
+        -> ["- This run puts fine-tuned behind RAG (0.33 against 0.40); the full run ahead ..."]
     Quick mode's few questions and steps can reverse a lesson: a notebook says so instead of teaching the reversal.
     """
     def order(a, b):
@@ -133,12 +140,14 @@ def reversals(run: dict, shipped: dict) -> list[str]:
                   for a in board_run if a != Approach.RAG and a in board_full]
     b_run, b_full = run.get("behaviour"), shipped.get("behaviour")
     if b_run and b_full:
-        pairs.append(("LoRA on triage labels", "retrieved examples", b_run["lora"]["label_accuracy"], b_run["few_shot"]["label_accuracy"],
+        pairs.append(("LoRA on triage labels", "retrieved examples", b_run["lora"]["label_accuracy"],
+                      b_run["few_shot"]["label_accuracy"],
                       b_full["lora"]["label_accuracy"], b_full["few_shot"]["label_accuracy"]))
     out = []
     for a, b, x, y, fx, fy in pairs:
         if order(x, y) != order(fx, fy):
-            out.append(f"- This run puts {a} {order(x, y)} {b} ({x:.2f} against {y:.2f}); the full run puts it {order(fx, fy)} "
+            out.append(f"- This run puts {a} {order(x, y)} {b} ({x:.2f} against {y:.2f}); the full run puts it "
+                       f"{order(fx, fy)} "
                        f"({fx:.2f} against {fy:.2f}). Trust the full run: it rests on more questions and seeds.")
     return out or ["- This run orders every approach as the full run does."]
 
@@ -146,19 +155,23 @@ def reversals(run: dict, shipped: dict) -> list[str]:
 def readme_markdown(results: dict) -> str:
     """The README's "What the kit measured" section, every number taken from the results.
 
-    Example: readme_markdown(load_shipped()).splitlines()[0] -> "`make report` ran the whole side-by-side experiment ..."
+    Example: readme_markdown(load_shipped()).splitlines()[0]
+        -> "`make report` ran the whole side-by-side experiment ..."
     """
     board = results["scoreboard"]
     head = (provenance(results) + " Rates are the mean over seeds with the 95% Wilson interval for n answers; "
-            "\"vs RAG\" is the paired difference in accuracy with its 95% bootstrap interval over questions (\"none measurable\" "
-            "when it includes zero). The figures below are read from `data/results.json`; `reports/report.md` has every column.")
+            "\"vs RAG\" is the paired difference in accuracy with its 95% bootstrap interval over questions (\"none "
+            "measurable\" "
+            "when it includes zero). The figures below are read from `data/results.json`; `reports/report.md` has "
+            "every column.")
     lines = [head, "", "| approach | n taught | accuracy, taught | vs RAG | n untaught | accuracy, untaught | vs RAG | "
              "multi-document questions | model-written gold citation | general probe (forgetting) | one-off cost |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     diffs, untaught_diffs = results.get("differences") or {}, results.get("untaught_differences") or {}
 
     def vs_rag(d):
-        return "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]" + ("" if d["measurable"] else ", none measurable"))
+        return "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
+                                      + ("" if d["measurable"] else ", none measurable"))
 
     for approach, row in board.items():
         vs, untaught = vs_rag(diffs.get(approach)), row.get("untaught_acc")
@@ -168,10 +181,13 @@ def readme_markdown(results: dict) -> str:
             cost.append(f"{row['index_build_s']['mean']:.0f} s index")
         if (row.get("train_s") or {}).get("mean"):
             cost.append(f"{row['train_s']['mean']:.0f} s training")
-        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | {(untaught or {}).get('n', '')} | {fmt(untaught)} "
+        lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | "
+                     f"{(untaught or {}).get('n', '')} | {fmt(untaught)} "
                      f"| {vs_untaught} | {_with_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
                      f"| {fmt(row.get('general_acc'))} | {' + '.join(cost) or 'none'} |")
-    return "\n".join(lines + ["", *meaning(results), "", "The common guidance, tested claim by claim on this run (`labkit.claims`: "
+    return "\n".join(lines
+                     + ["", *meaning(results), "",
+                        "The common guidance, tested claim by claim on this run (`labkit.claims`: "
                               "one rule per claim, \"measurable\" as above):", "", claims_markdown(results)])
 
 
@@ -196,7 +212,11 @@ def run_times_markdown(times: dict) -> str:
     modes = list(RUN_MODES)
     lines = ["| notebook | " + " | ".join(RUN_MODES[m][1] for m in modes) + " |", "|---" * (len(modes) + 1) + "|"]
     for name, row in times["notebooks"].items():
-        lines.append(f"| `{name}` | " + " | ".join(format_seconds(row[m]) if row.get(m) is not None else "not measured" for m in modes) + " |")
-    lines += ["", f"Measured by `python benchmarks/bench_notebooks.py` on {times['machine']}, {times['date']}, commit {times['commit']} "
+        lines.append(f"| `{name}` | "
+                     + " | ".join(format_seconds(row[m]) if row.get(m) is not None else "not measured" for m in modes)
+                     + " |")
+    lines += ["",
+              f"Measured by `python benchmarks/bench_notebooks.py` on {times['machine']}, {times['date']}, commit "
+              f"{times['commit']} "
               "(each notebook run top to bottom in a fresh kernel, model cache warm)."]
     return "\n".join(lines)

@@ -30,36 +30,43 @@ from labkit.stats import rate_text
 
 
 def scoreboard_markdown(board: dict) -> str:
-    """The scoreboard as a Markdown table, one row per approach, the answers scored first (taught, then untaught questions).
+    """The scoreboard as a Markdown table, one row per approach, the answers scored first (taught, then untaught
+    questions).
 
-    Example: scoreboard_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | n taught | n untaught | accuracy (match), ..."
+    Example: scoreboard_markdown(results["scoreboard"]).splitlines()[0]
+        -> "| approach | n taught | n untaught | accuracy (match), ..."
     """
     head = "| approach | n taught | n untaught | " + " | ".join(METRIC_LABELS.values()) + " |"
     rule = "|---" * (len(METRIC_LABELS) + 3) + "|"
     lines = [head, rule]
     for approach, row in board.items():
         n, n_untaught = ((row.get(m) or {}).get("n", "") for m in ("accuracy", "untaught_acc"))
-        lines.append(f"| {approach} | {n} | {n_untaught} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS) + " |")
+        lines.append(f"| {approach} | {n} | {n_untaught} | " + " | ".join(fmt(row.get(m), m) for m in METRIC_LABELS)
+                     + " |")
     return "\n".join(lines)
 
 
 def miss_split_markdown(board: dict) -> str:
     """Where each RAG row's answers go wrong: retrieval misses against reading misses, as rates with their intervals.
 
-    Example: miss_split_markdown(results["scoreboard"]).splitlines()[0] -> "| approach | n | right | wrong: no gold source retrieved | ..."
+    Example: miss_split_markdown(results["scoreboard"]).splitlines()[0]
+        -> "| approach | n | right | wrong: no gold source retrieved | ..."
     Runs made before the split was measured have no such figures: the text says so.
     """
     rows = {a: r for a, r in board.items() if r.get("retrieval_miss")}
     if not rows:
         return "Not measured in this run (it predates the retrieval/reading split): run `labkit compare` to see it."
-    lines = ["| approach | n | right | " + " | ".join(MISS_LABELS.values()) + " |", "|---" * (len(MISS_LABELS) + 3) + "|"]
+    lines = ["| approach | n | right | " + " | ".join(MISS_LABELS.values()) + " |",
+             "|---" * (len(MISS_LABELS) + 3) + "|"]
     for approach, row in rows.items():
-        lines.append(f"| {approach} | {row['accuracy']['n']} | {fmt(row['accuracy'])} | " + " | ".join(fmt(row[m]) for m in MISS_LABELS) + " |")
+        lines.append(f"| {approach} | {row['accuracy']['n']} | {fmt(row['accuracy'])} | "
+                     + " | ".join(fmt(row[m]) for m in MISS_LABELS) + " |")
     return "\n".join(lines)
 
 
 def freshness_markdown(freshness: dict | None) -> str:
-    """The freshness table. Example: freshness_markdown(results["freshness"]).splitlines()[0] -> "| model | new value | old value |"."""
+    """The freshness table.
+    Example: freshness_markdown(results["freshness"]).splitlines()[0] -> "| model | new value | old value |"."""
     if not freshness:
         return "(no freshness run)"
     lines = ["| model | answers with the new value | answers with the old value |", "|---|---|---|"]
@@ -67,30 +74,39 @@ def freshness_markdown(freshness: dict | None) -> str:
         if isinstance(value, dict) and "new" in value:
             lines.append(f"| {key} | {fmt(value['new'])} | {fmt(value['old'])} |")
     lines.append("")
-    lines.append(f"Index update: {fmt(freshness['update_s'], 'x_s')} s for {fmt(freshness['n_updates'], 'prompt_tokens')} documents; "
+    lines.append(f"Index update: {fmt(freshness['update_s'], 'x_s')} s for "
+                 f"{fmt(freshness['n_updates'], 'prompt_tokens')} documents; "
                  f"retraining: {fmt(freshness['retrain_s'], 'x_s')} s"
-                 + (f" ({fmt(freshness['num_retrain_steps'], 'prompt_tokens')} steps continuing the fine-tuned adapter on the changed facts "
-                    f"plus as many unchanged ones; the unchanged facts' accuracy went from {fmt(freshness['kept_acc_before'])} to "
+                 + (f" ({fmt(freshness['num_retrain_steps'], 'prompt_tokens')} steps continuing the fine-tuned adapter "
+                    "on the changed facts "
+                    "plus as many unchanged ones; the unchanged facts' accuracy went from "
+                    f"{fmt(freshness['kept_acc_before'])} to "
                     f"{fmt(freshness['kept_acc_after'])})." if freshness.get("kept_acc_before") else "."))
     return "\n".join(lines)
 
 
 def cost_markdown(cost_projection: dict) -> str:
-    """The cost projection as a Markdown table (estimates). Example: cost_markdown(results["cost_projection"]).splitlines()[0] -> "| model | device | ..."."""
-    lines = ["| model | device | fine-tune (estimate) | 32-token answer (estimate) | assumption |", "|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['device']} | {r['train']} | {r['per_answer']} | {r['assumption']} |" for r in cost_projection["rows"]]
+    """The cost projection as a Markdown table (estimates).
+    Example: cost_markdown(results["cost_projection"]).splitlines()[0] -> "| model | device | ..."."""
+    lines = ["| model | device | fine-tune (estimate) | 32-token answer (estimate) | assumption |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['device']} | {r['train']} | {r['per_answer']} | {r['assumption']} |" for r
+              in cost_projection["rows"]]
     return "\n".join(lines)
 
 
 def cost_over_time_markdown(results: dict) -> str:
-    """A year of keeping each approach current, in seconds of this CPU, per change frequency, and where two curves cross.
+    """A year of keeping each approach current, in seconds of this CPU, per change frequency, and where two curves
+    cross.
 
-    Example: cost_over_time_markdown(results).splitlines()[0] -> "| approach | kept current by | one-off (s) | daily: a year (s) | ..."
+    Example: cost_over_time_markdown(results).splitlines()[0]
+        -> "| approach | kept current by | one-off (s) | daily: a year (s) | ..."
     """
     from labkit.costs import CHANGE_FREQUENCIES, cost_over_time, crossing_day
 
     kept = cost_over_time(results)
-    lines = ["| approach | kept current by | one-off (s) | per change (s) | " + " | ".join(f"{f}: a year (s)" for f in CHANGE_FREQUENCIES) + " |",
+    lines = ["| approach | kept current by | one-off (s) | per change (s) | "
+             + " | ".join(f"{f}: a year (s)" for f in CHANGE_FREQUENCIES) + " |",
              "|---|---|---|---|" + "---|" * len(CHANGE_FREQUENCIES)]
     for a, c in kept.items():
         lines.append(f"| {a} | {c['how']} | {c['one_off_s']:.0f} | {c['per_change_s']:.1f} | "
@@ -99,7 +115,8 @@ def cost_over_time_markdown(results: dict) -> str:
                  for f in CHANGE_FREQUENCIES for a in kept for b in kept if a != b
                  for day in [crossing_day(kept[a]["curves"][f], kept[b]["curves"][f])] if day is not None]
     lines += ["", "Crossings: " + ("; ".join(crossings) + "." if crossings else
-                                  "none: every approach that is cheaper to build is also cheaper to keep current, so the "
+                                  "none: every approach that is cheaper to build is also cheaper to keep current, so "
+                                  "the "
                                   "order on day one holds all year.")]
     return "\n".join(lines)
 
@@ -109,52 +126,64 @@ def _rate(scores: dict, key: str) -> str:
 
 
 def behaviour_facts_markdown(result: dict) -> str:
-    """Behaviour + facts' table: per approach, format, intent and fact accuracy before the update and fact accuracy after.
+    """Behaviour + facts' table: per approach, format, intent and fact accuracy before the update and fact accuracy
+    after.
 
-    Example: behaviour_facts_markdown(results["behaviour"]["behaviour_facts"]).splitlines()[0] -> "| approach | format compliance (n=24) | ..."
+    Example: behaviour_facts_markdown(results["behaviour"]["behaviour_facts"]).splitlines()[0]
+        -> "| approach | format compliance (n=24) | ..."
     """
     n, m = result["num_messages"], result["num_changed"]
-    lines = [f"| approach | format compliance (n={n}) | intent right (n={n}) | fact right (n={n}) | fact right after the update (n={m}) |",
+    lines = [f"| approach | format compliance (n={n}) | intent right (n={n}) | fact right (n={n}) | fact right after "
+             f"the update (n={m}) |",
              "|---|---|---|---|---|"]
     for approach in BEHAVIOUR_FACTS_APPROACHES:
         b, a = result["before"][approach], result["after"][approach]
-        lines.append(f"| {approach} | {_rate(b, 'format_compliance')} | {_rate(b, 'label_accuracy')} | {_rate(b, 'fact_accuracy')} "
+        lines.append(f"| {approach} | {_rate(b, 'format_compliance')} | {_rate(b, 'label_accuracy')} | "
+                     f"{_rate(b, 'fact_accuracy')} "
                      f"| {_rate(a, 'fact_accuracy')} |")
     return "\n".join(lines)
 
 
 def reader_markdown(info: dict) -> str:
     """The shipped adapter's figures, every number read from its labkit.json: a section of report.md, and the reader
-    block of README.md and data/README.md (`labkit.readme.READER`). Example: reader_markdown(reader_info()).splitlines()[0]
-    -> "`labkit train-reader` trained it in 444 s ..."
+    block of README.md and data/README.md (`labkit.readme.READER`).
+    Example: reader_markdown(reader_info()).splitlines()[0] -> "`labkit train-reader` trained it in 444 s ..."
     """
     reader_config = info["reader_config"]
-    lines = [f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of {reader_config['batch_size']}, "
+    lines = [f"`{info['command']}` trained it in {info['train_s']:.0f} s ({info['steps_done']} steps of "
+             f"{reader_config['batch_size']}, "
              f"{info['tokens']} tokens, {info['precision']} matmuls, 2 CPU cores) on {info['examples']} examples "
              f"({info['abstain_examples']} of them abstentions) from the {info['train_questions']} questions of "
-             f"{info['train_documents']} documents; rank {reader_config['rank']}, lr {reader_config['lr']}, seed {reader_config['seed']}, "
+             f"{info['train_documents']} documents; rank {reader_config['rank']}, lr {reader_config['lr']}, seed "
+             f"{reader_config['seed']}, "
              f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
              f"{', '.join(info['held_out_documents'])}.", ""]
     evaluation = info.get("evaluation")
     if evaluation:
-        lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an abstention is "
-                  "\"The sources do not say.\"; an empty answer has no content of its own. Held-out documents: the first paraphrase of "
-                  "each question about them; all questions: the kit's 195 (paraphrases: the adapter trained on the training wording of "
+        lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an "
+                  "abstention is "
+                  "\"The sources do not say.\"; an empty answer has no content of its own. Held-out documents: the "
+                  "first paraphrase of "
+                  "each question about them; all questions: the kit's 195 (paraphrases: the adapter trained on the "
+                  "training wording of "
                   "the questions outside the held-out documents); foreign corpus: data/foreign/playwright-cli.", "",
-                  "| question set | reader | accuracy | abstains, a gold document retrieved | abstains, none retrieved or no answer exists | empty answers | answer p50 |",
+                  "| question set | reader | accuracy | abstains, a gold document retrieved | abstains, none retrieved "
+                  "or no answer exists | empty answers | answer p50 |",
                   "|---|---|---|---|---|---|---|"]
         for set_name, readers in evaluation.items():
             for name, s in readers.items():
                 low, high = s["accuracy_95"]
                 gold, none, empty = s["abstain_gold_found"], s["abstain_no_answer"], s["empty"]
                 lines.append(f"| {set_name} | {name} | {s['accuracy']:.2f} [{low:.2f}, {high:.2f}] (n={s['n']}) | "
-                             f"{gold['hits']}/{gold['n']} | {none['hits']}/{none['n']} | {empty['hits']}/{empty['n']} | "
+                             f"{gold['hits']}/{gold['n']} | {none['hits']}/{none['n']} | {empty['hits']}/{empty['n']} "
+                             "| "
                              f"{s['answer_p50_s']:.2f} s |")
     return "\n".join(lines)
 
 
 def write_report(results: dict, out) -> Path:
-    """Write report.md, the PNG charts and results.json into a folder. Example: write_report(results, "reports") -> PosixPath('reports/report.md')."""
+    """Write report.md, the PNG charts and results.json into a folder.
+    Example: write_report(results, "reports") -> PosixPath('reports/report.md')."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,51 +208,66 @@ def write_report(results: dict, out) -> Path:
     run_config = results["config"]
     md = ["# labkit: side by side", "",
           f"SmolLM2-135M-Instruct (embedded), {len(run_config['seeds'])} seed(s) {run_config['seeds']}, "
-          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {run_config['rank']}, {run_config['num_steps']} steps, "
-          f"top_k {run_config['top_k']}; {'quick' if results.get('quick') else 'full'} mode, {results.get('seconds', 0):.0f} s in all. "
-          "Cells are mean ± sample standard deviation over seeds. Closed-book and RAG involve no training and decode greedily, "
-          "so they run once and show no spread. Multiple choice is n/a for RAG rows (it scores stored knowledge, not reading).",
+          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {run_config['rank']}, "
+          f"{run_config['num_steps']} steps, "
+          f"top_k {run_config['top_k']}; {'quick' if results.get('quick') else 'full'} mode, "
+          f"{results.get('seconds', 0):.0f} s in all. "
+          "Cells are mean ± sample standard deviation over seeds. Closed-book and RAG involve no training and decode "
+          "greedily, "
+          "so they run once and show no spread. Multiple choice is n/a for RAG rows (it scores stored knowledge, not "
+          "reading).",
           "", "## Scoreboard", "", scoreboard_markdown(results["scoreboard"]), "", "![scoreboard](scoreboard.png)", "",
-          "## Where RAG answers go wrong", "", "A retrieval miss: no gold document among the sources. A reading miss: a gold document "
+          "## Where RAG answers go wrong", "",
+          "A retrieval miss: no gold document among the sources. A reading miss: a gold document "
           "was there and the answer is still wrong.", "", miss_split_markdown(results["scoreboard"]), "",
           "## Freshness", "", freshness_markdown(results.get("freshness")), ""]
     if results.get("freshness"):
         md += ["![freshness](freshness.png)", ""]
     if Approach.READER_RAG in results["scoreboard"]:
         md += ["## The reading adapter on documents it never saw, and on a corpus nobody here wrote", "",
-               "From the shipped adapter's own record (data/reader/labkit.json, written by `labkit train-reader`), not from this run:", "",
+               "From the shipped adapter's own record (data/reader/labkit.json, written by `labkit train-reader`), not "
+               "from this run:", "",
                reader_markdown(reader_info()), ""]
     b = results.get("behaviour")
     if b:
         md += ["## Behaviour: triage (fine-tuning's home ground)", "",
-               f"{b['num_test']} test messages; few-shot uses the {b['top_k']} most similar training messages; LoRA {b['num_steps']} steps; "
+               f"{b['num_test']} test messages; few-shot uses the {b['top_k']} most similar training messages; LoRA "
+               f"{b['num_steps']} steps; "
                f"one seed ({run_config['seeds'][0]}), to keep the report's time down.", "",
-               "| approach | label accuracy | format compliance | priority accuracy | prompt tokens | s per message |", "|---|---|---|---|---|---|"]
+               "| approach | label accuracy | format compliance | priority accuracy | prompt tokens | s per message |",
+               "|---|---|---|---|---|---|"]
         for name in ("zero_shot", "few_shot", "lora"):
             r = b[name]
             n = b["num_test"]
-            md.append(f"| {name} | {rate_text(r['label_accuracy'], n)} | {rate_text(r['format_compliance'], n)} | {rate_text(r['priority_accuracy'], n)} "
+            md.append(f"| {name} | {rate_text(r['label_accuracy'], n)} | {rate_text(r['format_compliance'], n)} | "
+                      f"{rate_text(r['priority_accuracy'], n)} "
                       f"| {r['prompt_tokens']:.0f} | {r['seconds_per_message']:.2f} |")
         md.append("")
         if b.get("behaviour_facts"):
             h = b["behaviour_facts"]
             md += ["## Behaviour + facts: fine-tune the behaviour, retrieve the facts", "",
-                   f"{h['num_messages']} support messages asking a product fact (held-out wordings of the kit's questions), to be "
-                   f"answered in the triage format with the fact in the reply; {h['num_changed']} of the facts then change "
-                   f"(data/updates.jsonl re-embedded into a copy of the index, the LoRA not retrained). Sources: top {h['top_k']}.", "",
+                   f"{h['num_messages']} support messages asking a product fact (held-out wordings of the kit's "
+                   "questions), to be "
+                   f"answered in the triage format with the fact in the reply; {h['num_changed']} of the facts then "
+                   "change "
+                   "(data/updates.jsonl re-embedded into a copy of the index, the LoRA not retrained). Sources: top "
+                   f"{h['top_k']}.", "",
                    behaviour_facts_markdown(h), ""]
     cp = results.get("cost_projection")
     if cp:
         md += ["## Cost projection (estimates, not measurements)", "",
-               f"Measured here: {results['train_tokens_per_s']:.0f} training tokens/s (LoRA, {cp['total_params'] / 1e6:.0f}M parameters, "
-               f"{cp['train_tokens']} tokens per fine-tune). Formula: LoRA training ≈ 4·N·D FLOPs (full fine-tuning 6·N·D), "
+               f"Measured here: {results['train_tokens_per_s']:.0f} training tokens/s (LoRA, "
+               f"{cp['total_params'] / 1e6:.0f}M parameters, "
+               f"{cp['train_tokens']} tokens per fine-tune). Formula: LoRA training ≈ 4·N·D FLOPs (full fine-tuning "
+               "6·N·D), "
                "generation ≈ 2·N FLOPs per token; this CPU's achieved FLOP/s = tokens/s × 4·N; GPUs at an assumed MFU. "
                "Serving rows are lower bounds (decoding is memory-bound). Same data (D) for every model.", "",
                cost_markdown(cp), ""]
     if results.get("freshness"):
-        md += ["## Keeping current: a year of fact changes (measured seconds of this CPU)", "", cost_over_time_markdown(results), "",
-               "![cost over time](cost_over_time.png)", ""]
-    md += ["## Accuracy against cost", "", "![accuracy vs cost](accuracy_vs_cost.png)", "", "## What it means", "", *meaning(results), "",
+        md += ["## Keeping current: a year of fact changes (measured seconds of this CPU)", "",
+               cost_over_time_markdown(results), "", "![cost over time](cost_over_time.png)", ""]
+    md += ["## Accuracy against cost", "", "![accuracy vs cost](accuracy_vs_cost.png)", "", "## What it means", "",
+           *meaning(results), "",
            "## The common guidance, claim by claim", "", claims_markdown(results), ""]
     path = out / "report.md"
     path.write_text("\n".join(md))
@@ -246,4 +290,5 @@ def save_latest(results: dict) -> Path:
 def load_latest() -> dict | None:
     """The cached results of the last run, or None. Example: load_latest()["scoreboard"]["RAG"]."""
     path = latest_path()
-    return renamed(json.loads(path.read_text())) if path.is_file() else None  # a run cached before the keys' renames too
+    # a run cached before the keys' renames too
+    return renamed(json.loads(path.read_text())) if path.is_file() else None

@@ -10,9 +10,9 @@ What it holds:
 - `apply_updates`: edit documents as data/updates.jsonl says and swap them into an index.
 - `search_latency`: p50/p95 milliseconds of single-question searches.
 
-What it leaves out: embedding texts (`labkit.embedding`), the cache of a folder's index
-(`labkit.folder_index`), an index's recall@k and MRR (`labkit.evaluate.evaluate_retrieval`),
-prompting and generation (`labkit.rag`), keyword search beside vectors, re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
+What it leaves out: embedding texts (`labkit.embedding`), the cache of a folder's index (`labkit.folder_index`), an
+index's recall@k and MRR (`labkit.evaluate.evaluate_retrieval`), prompting and generation (`labkit.rag`), keyword search
+beside vectors, re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ class VectorIndex:
             base.nprobe = self.nprobe or max(2, nlist // 4)
             base.nprobe = min(base.nprobe, nlist)
             self.notes.append(
-                f"IVF trained on {len(train)} vectors: nlist={nlist} lists (about sqrt(n), at most n/39), nprobe={base.nprobe}."
+                f"IVF trained on {len(train)} vectors: nlist={nlist} lists (about sqrt(n), at most n/39), "
+                f"nprobe={base.nprobe}."
             )
         if self.kind == "ivf":
             # IVF lists store our ids themselves and remove them correctly; wrapping IVF in
@@ -166,7 +167,8 @@ class VectorIndex:
         vectors stay as tombstones that search filters out (compact() rebuilds it).
         """
         if doc_id not in self.documents:
-            raise KeyError(f"No document {doc_id!r} in the index ({len(self.documents)} documents); see index.documents for the ids.")
+            raise KeyError(f"No document {doc_id!r} in the index ({len(self.documents)} documents); see "
+                           "index.documents for the ids.")
         ids = self.doc_chunks.pop(doc_id, [])
         self.documents.pop(doc_id)
         if ids:
@@ -229,11 +231,13 @@ class VectorIndex:
         return results
 
     def search(self, question: str, top_k: int = 3) -> list[Hit]:
-        """The top_k chunks most similar to a question. Example: index.search("return label price?")[0].chunk.doc_id -> "policy-returns"."""
+        """The top_k chunks most similar to a question.
+        Example: index.search("return label price?")[0].chunk.doc_id -> "policy-returns"."""
         return self.search_many([question], top_k)[0]
 
     def search_many(self, questions: list[str], top_k: int = 3) -> list[list[Hit]]:
-        """search() for many questions, embedded in one batch. Example: index.search_many(["a?", "b?"], 3) -> [[Hit, ...], [...]]."""
+        """search() for many questions, embedded in one batch.
+        Example: index.search_many(["a?", "b?"], 3) -> [[Hit, ...], [...]]."""
         questions = [check_question(q) for q in questions]
         with few_threads(len(questions)):
             vectors = embed_texts(self.embedder, questions, progress=False)
@@ -241,7 +245,8 @@ class VectorIndex:
 
     # ------------------------------------------------------------ saving
     def save(self, directory) -> Path:
-        """Write the index and its chunk store to a directory (replaced atomically). Example: index.save("/tmp/kb-index")."""
+        """Write the index and its chunk store to a directory (replaced atomically).
+        Example: index.save("/tmp/kb-index")."""
         import faiss
 
         directory = Path(directory).expanduser()
@@ -251,7 +256,8 @@ class VectorIndex:
             faiss.write_index(self.index, str(tmp / "index.faiss"))
             store = {
                 "format": FORMAT_VERSION,
-                "index_sha256": hashlib.sha256((tmp / "index.faiss").read_bytes()).hexdigest(),  # ties the vectors to this chunk store
+                # ties the vectors to this chunk store
+                "index_sha256": hashlib.sha256((tmp / "index.faiss").read_bytes()).hexdigest(),
                 "ntotal": int(self.index.ntotal),
                 "kind": self.kind,
                 "embedder": embedder_name(self.embedder),
@@ -278,19 +284,26 @@ class VectorIndex:
 
         directory = Path(directory).expanduser()
         if not (directory / "index.faiss").is_file() or not (directory / "chunks.json").is_file():
-            raise FileNotFoundError(f"{directory} is not a saved labkit index (index.faiss and chunks.json are needed).")
+            raise FileNotFoundError(
+                f"{directory} is not a saved labkit index (index.faiss and chunks.json are needed).")
         store = json.loads((directory / "chunks.json").read_text(encoding="utf-8"))
         if store.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{directory} was saved by another labkit version (format {store.get('format')}); rebuild it.")
+            raise ValueError(f"{directory} was saved by another labkit version (format {store.get('format')}); rebuild "
+                             "it.")
         if store["embedder"] != embedder_name(embedder):
-            raise ValueError(f"{directory} was built with embedder {store['embedder']!r}, not {embedder_name(embedder)!r}; load it with that embedder or rebuild.")
+            raise ValueError(f"{directory} was built with embedder {store['embedder']!r}, not "
+                             f"{embedder_name(embedder)!r}; load it with that embedder or rebuild.")
         data = (directory / "index.faiss").read_bytes()
         if hashlib.sha256(data).hexdigest() != store.get("index_sha256"):
-            raise ValueError(f"{directory}: index.faiss does not match its chunk store (another index's file, or a damaged one); rebuild it.")
-        self = cls(embedder, store["kind"], store["chunk_size"], store["overlap"], store["hnsw_m"], store["ef_search"], store["nprobe"])
+            raise ValueError(f"{directory}: index.faiss does not match its chunk store (another index's file, or a "
+                             "damaged one); rebuild it.")
+        self = cls(embedder, store["kind"], store["chunk_size"], store["overlap"], store["hnsw_m"], store["ef_search"],
+                   store["nprobe"])
         self.index = faiss.read_index(str(directory / "index.faiss"))
-        if int(self.index.ntotal) != store.get("ntotal") or len(store["chunks"]) + store["tombstones"] != self.index.ntotal:
-            raise ValueError(f"{directory}: the index holds {self.index.ntotal} vectors for {len(store['chunks'])} chunks; rebuild it.")
+        if int(self.index.ntotal) != store.get("ntotal") or len(
+            store["chunks"]) + store["tombstones"] != self.index.ntotal:
+            raise ValueError(f"{directory}: the index holds {self.index.ntotal} vectors for {len(store['chunks'])} "
+                             "chunks; rebuild it.")
         self.next_id, self.tombstones = store["next_id"], store["tombstones"]
         self.notes, self.report, self.documents = store["notes"], store["report"], store["documents"]
         for row in store["chunks"]:
@@ -301,8 +314,10 @@ class VectorIndex:
         return self
 
 
-def build_index(documents, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP, progress: bool = True, **options) -> VectorIndex:
-    """A new VectorIndex of some Documents (or a Corpus). Example: build_index(load_folder("data/kb"), embedder, "hnsw")."""
+def build_index(documents, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
+                progress: bool = True, **options) -> VectorIndex:
+    """A new VectorIndex of some Documents (or a Corpus).
+    Example: build_index(load_folder("data/kb"), embedder, "hnsw")."""
     index = VectorIndex(embedder, kind, chunk_size, overlap, **options)
     index.add_documents(documents, progress=progress)
     if isinstance(documents, Corpus):
@@ -321,17 +336,20 @@ def apply_updates(index: VectorIndex, updates: list[dict], folder=KB_DIR) -> dic
     for u in updates:
         doc = documents[u["doc_id"]]
         if u["old"] not in doc.text:
-            raise ValueError(f"update {u['id']}: its old sentence is not in {u['doc_id']}; data/updates.jsonl and data/kb disagree")
+            raise ValueError(f"update {u['id']}: its old sentence is not in {u['doc_id']}; data/updates.jsonl and "
+                             "data/kb disagree")
         doc.text = doc.text.replace(u["old"], u["new"])
         seconds += index.replace_document(doc)["seconds"]
-    return {"documents": len(updates), "seconds": round(seconds, 4), "per_document_s": round(seconds / max(1, len(updates)), 4)}
+    return {"documents": len(updates), "seconds": round(seconds, 4),
+            "per_document_s": round(seconds / max(1, len(updates)), 4)}
 
 
 # ---------------------------------------------------------------- measuring
 
 
 def search_latency(index: VectorIndex, vectors: np.ndarray, top_k: int = 3) -> dict:
-    """Milliseconds per single-vector search (p50 and p95) over some query vectors. Example: search_latency(index, vectors[:100]) -> {"p50": 0.04, "p95": 0.09}."""
+    """Milliseconds per single-vector search (p50 and p95) over some query vectors.
+    Example: search_latency(index, vectors[:100]) -> {"p50": 0.04, "p95": 0.09}."""
     times = []
     for q in np.ascontiguousarray(vectors, dtype="float32"):
         t0 = time.perf_counter()

@@ -28,7 +28,15 @@ from pathlib import Path
 from labkit.adapters import save_adapter
 from labkit.compare_config import CompareConfig
 from labkit.config import KB_DIR
-from labkit.data import READER_DIR, load_probe, reader_info, spread, taught_questions, unseen_documents, untaught_questions
+from labkit.data import (
+    READER_DIR,
+    load_probe,
+    reader_info,
+    spread,
+    taught_questions,
+    unseen_documents,
+    untaught_questions,
+)
 from labkit.finetune import Example, build_examples, make_config, train
 from labkit.folder_index import index_folder
 from labkit.keys import Approach
@@ -41,7 +49,8 @@ from labkit.scoreboard import probe_score, row_costs, score_closed_book, score_r
 from labkit.storage import dir_size
 
 # saved for the playground (labkit.widgets)
-ADAPTERS = {Approach.FINE_TUNED: "compare-fine-tuned", Approach.FINE_TUNED_DOCS: "compare-docs", Approach.RAFT_RAG: "compare-raft"}
+ADAPTERS = {Approach.FINE_TUNED: "compare-fine-tuned", Approach.FINE_TUNED_DOCS: "compare-docs",
+            Approach.RAFT_RAG: "compare-raft"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,8 @@ class Setup:
     updates: list  # the fact changes of data/updates.jsonl the run applies
     probe: list  # the general probe's multiple-choice items (forgetting)
     untaught: list = ()  # questions asked, never taught: those touching an unseen document (data.untaught_questions)
-    updated: VectorIndex | None = None  # a copy of the index with the updates applied (freshness.with_updated_index); None: none made
+    # a copy of the index with the updates applied (freshness.with_updated_index); None: none made
+    updated: VectorIndex | None = None
     update_info: dict | None = None  # applying them: documents, seconds, per_document_s
 
 
@@ -76,7 +86,8 @@ def make_setup(gen, embedder, index: VectorIndex | None, index_info: dict, ccfg:
 def measure_index(embedder, rebuild: bool = True) -> tuple[VectorIndex, dict]:
     """Build the knowledge-base index from scratch (timed) and measure its size on disk.
 
-    Example: index, info = measure_index(embedder); info -> {"index_build_s": 21.4, "index_bytes": 1480000, "chunks": 323}
+    Example: index, info = measure_index(embedder); info
+        -> {"index_build_s": 21.4, "index_bytes": 1480000, "chunks": 323}
     """
     start = time.perf_counter()
     index = index_folder(KB_DIR, embedder, cache=not rebuild, progress=True)
@@ -87,7 +98,8 @@ def measure_index(embedder, rebuild: bool = True) -> tuple[VectorIndex, dict]:
 
 
 def fitting_reader(gen):
-    """The base model with the shipped reading adapter, or None if it was trained on another base. Example: fitting_reader(gen).name."""
+    """The base model with the shipped reading adapter, or None if it was trained on another base.
+    Example: fitting_reader(gen).name."""
     try:
         return load_reader(gen)
     except (ValueError, FileNotFoundError):
@@ -122,7 +134,8 @@ def raft_examples(gen, index, questions: list[dict], top_k: int = 3) -> list[Exa
         number = next((s.number for s in sources if s.doc_id in gold), None)
         fact = (q.get("facts") or [f"The answer is {q['answer']}."])[0].rstrip(".")
         target = f"{fact} [{number}]." if number else f"{fact}."
-        examples.append(Example(gen.chat_prompt(build_prompt(q["question"], sources)), f"{target}{end}", "raft", q["id"]))
+        examples.append(Example(gen.chat_prompt(build_prompt(q["question"], sources)), f"{target}{end}", "raft",
+                                q["id"]))
     return examples
 
 
@@ -137,7 +150,8 @@ def train_lora(gen, examples, ccfg: CompareConfig, seed: int, num_steps: int | N
 
 
 def save_row_adapter(result, approach: str) -> int:
-    """Save a row's adapter in the cache (the playground loads it) and return its size. Example: save_row_adapter(ft, "fine-tuned") -> 1843200."""
+    """Save a row's adapter in the cache (the playground loads it) and return its size.
+    Example: save_row_adapter(ft, "fine-tuned") -> 1843200."""
     return dir_size(save_adapter(result, ADAPTERS[approach], overwrite=True, meta={"made_by": "labkit.compare"}))
 
 
@@ -146,11 +160,13 @@ def save_row_adapter(result, approach: str) -> int:
 
 def row_closed_book(setup: Setup, ccfg: CompareConfig) -> dict:
     """The base model with no sources. Example: row_closed_book(setup, ccfg)["accuracy"] -> 0.07."""
-    return {**score_closed_book(setup.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught), **row_costs(setup.index_info, rag=False)}
+    return {**score_closed_book(setup.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught),
+            **row_costs(setup.index_info, rag=False)}
 
 
 def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
-    """The base model reading the top_k sources; its probe score is the closed-book row's (RAG leaves the weights alone).
+    """The base model reading the top_k sources; its probe score is the closed-book row's (RAG leaves the weights
+    alone).
 
     Example: row_rag(setup, ccfg, row_closed_book(setup, ccfg))["cited_gold"] -> 0.78
     """
@@ -167,9 +183,11 @@ def row_reader(setup: Setup, ccfg: CompareConfig, reader) -> dict:
     wordings of the questions of two thirds of the documents; these rows score the held-out paraphrases).
     """
     general = probe_score(reader, setup.probe)
-    row = score_rag(RAG(setup.index, reader, ccfg.top_k, ccfg.max_new_tokens), setup.questions, general["general_acc"], general["n_probe"],
-                    setup.untaught, general["probe_records"])
-    return {**row, **row_costs(setup.index_info, rag=True, train_s=reader_info()["train_s"], adapter_bytes=dir_size(READER_DIR))}
+    row = score_rag(RAG(setup.index, reader, ccfg.top_k, ccfg.max_new_tokens), setup.questions, general["general_acc"],
+                    general["n_probe"], setup.untaught, general["probe_records"])
+    return {**row,
+            **row_costs(setup.index_info, rag=True, train_s=reader_info()["train_s"],
+                        adapter_bytes=dir_size(READER_DIR))}
 
 
 def row_perfect(setup: Setup, ccfg: CompareConfig, model, reading_row: dict) -> dict:
@@ -179,8 +197,8 @@ def row_perfect(setup: Setup, ccfg: CompareConfig, model, reading_row: dict) -> 
     `reading_row` is the same model's row with real retrieval: its probe score and costs are this row's.
     """
     perfect = PerfectRetriever(setup.index, [*setup.questions, *setup.untaught])
-    row = score_rag(RAG(perfect, model, ccfg.top_k, ccfg.max_new_tokens), setup.questions, reading_row["general_acc"], reading_row["n_probe"],
-                    setup.untaught, reading_row.get("probe_records"))
+    row = score_rag(RAG(perfect, model, ccfg.top_k, ccfg.max_new_tokens), setup.questions, reading_row["general_acc"],
+                    reading_row["n_probe"], setup.untaught, reading_row.get("probe_records"))
     return {**row, **{k: reading_row[k] for k in ("index_build_s", "index_bytes", "train_s", "adapter_bytes")}}
 
 
@@ -189,12 +207,13 @@ def rows_fine_tuned(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict,
 
     Example: ft_row, with_rag, result = rows_fine_tuned(setup, ccfg, 0); ft_row["accuracy"] -> 0.46
     """
-    ft = train_lora(setup.gen, build_examples(setup.gen, setup.questions, fact_statements=ccfg.fact_statements), ccfg, seed)
+    ft = train_lora(setup.gen, build_examples(setup.gen, setup.questions, fact_statements=ccfg.fact_statements), ccfg,
+                    seed)
     train_s, adapter = round(ft.train_s, 2), save_row_adapter(ft, Approach.FINE_TUNED)
     ft_row = {**score_closed_book(ft.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught),
               **row_costs(setup.index_info, rag=False, train_s=train_s, adapter_bytes=adapter)}
-    with_rag = {**score_rag(RAG(setup.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, ft_row["general_acc"], ft_row["n_probe"], setup.untaught,
-                                 ft_row["probe_records"]),
+    with_rag = {**score_rag(RAG(setup.index, ft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions,
+                            ft_row["general_acc"], ft_row["n_probe"], setup.untaught, ft_row["probe_records"]),
                 **row_costs(setup.index_info, rag=True, train_s=train_s, adapter_bytes=adapter)}
     return ft_row, with_rag, ft
 
@@ -207,7 +226,8 @@ def row_docs(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
     examples = build_examples(setup.gen, setup.questions, fact_statements=0, include_qa=False, include_docs=True)
     docs = train_lora(setup.gen, examples, ccfg, seed, ccfg.num_docs_steps)
     return {**score_closed_book(docs.gen, setup.questions, setup.probe, ccfg.max_new_tokens, setup.untaught),
-            **row_costs(setup.index_info, rag=False, train_s=round(docs.train_s, 2), adapter_bytes=save_row_adapter(docs, Approach.FINE_TUNED_DOCS))}
+            **row_costs(setup.index_info, rag=False, train_s=round(docs.train_s, 2),
+                        adapter_bytes=save_row_adapter(docs, Approach.FINE_TUNED_DOCS))}
 
 
 def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object]:
@@ -216,10 +236,11 @@ def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object
     Example: row, raft = row_raft(setup, ccfg, 0); row["accuracy"] -> 0.72
     """
     # max_len 640: the whole RAG prompt fits, so the target is never cut off
-    raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed, ccfg.num_raft_steps,
-                      batch_size=ccfg.raft_batch_size, max_len=640)
+    raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed,
+                      ccfg.num_raft_steps, batch_size=ccfg.raft_batch_size, max_len=640)
     general = probe_score(raft.gen, setup.probe)
-    row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, general["general_acc"], general["n_probe"],
-                    setup.untaught, general["probe_records"])
-    costs = row_costs(setup.index_info, rag=True, train_s=round(raft.train_s, 2), adapter_bytes=save_row_adapter(raft, Approach.RAFT_RAG))
+    row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, general["general_acc"],
+                    general["n_probe"], setup.untaught, general["probe_records"])
+    costs = row_costs(setup.index_info, rag=True, train_s=round(raft.train_s, 2),
+                      adapter_bytes=save_row_adapter(raft, Approach.RAFT_RAG))
     return {**row, **costs}, raft

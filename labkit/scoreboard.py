@@ -12,7 +12,8 @@ What it holds:
 What it leaves out: training and running the rows (`labkit.rows`, `labkit.freshness`, `labkit.compare`),
 the metrics themselves (`labkit.evaluate`), and writing it down (`labkit.report`).
 
-Example: aggregate(seed_runs)["scoreboard"]["RAG"]["accuracy"] -> {"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.17, "hi": 0.40}
+Example: aggregate(seed_runs)["scoreboard"]["RAG"]["accuracy"]
+    -> {"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.17, "hi": 0.40}
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def multi_document(records: list[dict], questions: list[dict]) -> dict:
     """
     multi = {q["id"] for q in questions if needs_two_documents(q)}
     picked = [r for r in records if r["id"].split("/")[0] in multi]
-    return {"multi_acc": round(sum(r["match"] for r in picked) / len(picked), 4) if picked else None, "n_multi": len(picked)}
+    return {"multi_acc": round(sum(r["match"] for r in picked) / len(picked), 4) if picked else None,
+            "n_multi": len(picked)}
 
 
 def split_columns(records: list[dict], untaught: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -55,21 +57,25 @@ def split_columns(records: list[dict], untaught: list[dict]) -> tuple[list[dict]
 
 
 def untaught_score(records: list[dict]) -> dict:
-    """The untaught column: accuracy on the questions nobody trained on, and its n. Example: -> {"untaught_acc": 0.21, "n_untaught": 75}."""
-    return {"untaught_acc": round(sum(r["match"] for r in records) / len(records), 4) if records else None, "n_untaught": len(records)}
+    """The untaught column: accuracy on the questions nobody trained on, and its n.
+    Example: -> {"untaught_acc": 0.21, "n_untaught": 75}."""
+    return {"untaught_acc": round(sum(r["match"] for r in records) / len(records), 4) if records else None,
+            "n_untaught": len(records)}
 
 
-def score_closed_book(gen, questions: list[dict], probe_items: list, max_new_tokens: int, untaught: list[dict] = ()) -> dict:
+def score_closed_book(gen, questions: list[dict], probe_items: list, max_new_tokens: int,
+                      untaught: list[dict] = ()) -> dict:
     """A closed-book row: accuracy (taught questions), F1, MC accuracy, general probe, latency, prompt tokens, and the
-    accuracy on the `untaught` questions (asked in the same batch). Example: score_closed_book(gen, qs, probe, 32)["accuracy"] -> 0.06
+    accuracy on the `untaught` questions (asked in the same batch).
+    Example: score_closed_book(gen, qs, probe, 32)["accuracy"] -> 0.06
     """
     ev = evaluate_closed_book(gen, [*questions, *untaught], max_new_tokens=max_new_tokens)
     taught_records, untaught_records = split_columns(ev.records, list(untaught))
     ev = EvalResult(taught_records, summarize(taught_records))
     mc_items = mc_items_from_qa(questions)
     general = probe_score(gen, probe_items)
-    return {"accuracy": ev.summary["accuracy"], **untaught_score(untaught_records), "f1": ev.summary["f1"], **multi_document(ev.records, questions),
-            "mc_acc": round(mc_accuracy(gen, mc_items), 4),
+    return {"accuracy": ev.summary["accuracy"], **untaught_score(untaught_records), "f1": ev.summary["f1"],
+            **multi_document(ev.records, questions), "mc_acc": round(mc_accuracy(gen, mc_items), 4),
             "cited": 0.0, "cited_by_model": 0.0, "cited_gold": 0.0, "cited_gold_by_model": 0.0,
             **general, "n": len(ev.records), "n_mc": len(mc_items),
             "latency_p50_s": ev.summary["latency_p50_s"],
@@ -82,13 +88,14 @@ def probe_score(gen, probe_items: list) -> dict:
     bootstrap of two rows' probe scores resamples). Example: probe_score(gen, probe)["general_acc"] -> 0.81
     """
     acc, records = mc_accuracy(gen, probe_items, return_records=True)
-    return {"general_acc": round(acc, 4), "n_probe": len(probe_items), "probe_records": {r["id"]: int(r["correct"]) for r in records}}
+    return {"general_acc": round(acc, 4), "n_probe": len(probe_items),
+            "probe_records": {r["id"]: int(r["correct"]) for r in records}}
 
 
 def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_probe: int, untaught: list[dict] = (),
               probe_records: dict | None = None) -> dict:
-    """A RAG row: accuracy, F1, where wrong answers come from (retrieval or reading), traceability, latency, prompt tokens
-    (all on the taught questions), and the accuracy on the `untaught` ones (asked in the same batch); MC is n/a.
+    """A RAG row: accuracy, F1, where wrong answers come from (retrieval or reading), traceability, latency, prompt
+    tokens (all on the taught questions), and the accuracy on the `untaught` ones (asked in the same batch); MC is n/a.
 
     Example: score_rag(RAG(index, gen), qs, 0.6, 40)["cited_gold"] -> 0.81
     `general_acc` is the probe score (over n_probe items) of the model that answers: RAG leaves
@@ -114,9 +121,11 @@ def score_rag(rag_system: RAG, questions: list[dict], general_acc: float, n_prob
     return {"accuracy": ev.summary["accuracy"], **untaught_score(untaught_records), "f1": ev.summary["f1"],
             **multi_document(ev.records, questions), "mc_acc": None,
             "retrieval_miss": split["retrieval_miss"], "reading_miss": split["reading_miss"],
-            "cited": share(lambda r: r["cited"]), "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
+            "cited": share(lambda r: r["cited"]),
+            "cited_by_model": share(lambda r: r["cited"] and r["cited_by"] == "model"),
             "cited_gold": share(gold), "cited_gold_by_model": share(lambda r: r["cited_by"] == "model" and gold(r)),
-            "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe, **({"probe_records": probe_records} if probe_records else {}),
+            "general_acc": general_acc, "n": len(ev.records), "n_probe": n_probe,
+            **({"probe_records": probe_records} if probe_records else {}),
             "latency_p50_s": ev.summary["latency_p50_s"],
             "prompt_tokens": statistics.median(r["prompt_tokens"] for r in ev.records),
             "records": ev.records + untaught_records}
@@ -127,8 +136,8 @@ def row_costs(index_info: dict, rag: bool, train_s: float = 0.0, adapter_bytes: 
 
     Example: row_costs({"index_build_s": 4.1, "index_bytes": 1480000}, rag=False)["index_bytes"] -> 0
     """
-    return {"index_build_s": index_info["index_build_s"] if rag else 0.0, "index_bytes": index_info["index_bytes"] if rag else 0,
-            "train_s": train_s, "adapter_bytes": adapter_bytes}
+    return {"index_build_s": index_info["index_build_s"] if rag else 0.0,
+            "index_bytes": index_info["index_bytes"] if rag else 0, "train_s": train_s, "adapter_bytes": adapter_bytes}
 
 
 # ---------------------------------------------------------------- over seeds
@@ -148,23 +157,28 @@ def _stats(values: list, n: int | None = None) -> dict | None:
 
 
 def aggregate(seed_runs: list[dict]) -> dict:
-    """Mean and spread (sample standard deviation; 0 for one seed) of every metric over seeds; rates get n and a 95% interval.
+    """Mean and spread (sample standard deviation; 0 for one seed) of every metric over seeds; rates get n and a 95%
+    interval.
 
-    Example: aggregate([{"rows": {"RAG": {"accuracy": 0.6, "n": 40}}}, {"rows": {"RAG": {"accuracy": 0.8, "n": 40}}}])["scoreboard"]["RAG"]["accuracy"]
+    Example: aggregate([{"rows": {"RAG": {"accuracy": 0.6, "n": 40}}}, {"rows": {"RAG": {"accuracy": 0.8, "n":
+        40}}}])["scoreboard"]["RAG"]["accuracy"]
     -> {"mean": 0.7, "spread": 0.1414, "n": 40, "lo": 0.5457, "hi": 0.8193}
     """
     approaches = [a for a in APPROACHES if any(a in r["rows"] for r in seed_runs)]
 
     def n_of(a, m):
-        return next((r["rows"][a].get(RATE_N[m]) for r in seed_runs if a in r["rows"]), None) if m in RATE_N and m != "f1" else None
+        return next((r["rows"][a].get(RATE_N[m]) for r in seed_runs if a in r["rows"]),
+                    None) if m in RATE_N and m != "f1" else None
 
-    board = {a: {m: _stats([r["rows"][a].get(m) for r in seed_runs if a in r["rows"]], n_of(a, m)) for m in METRICS} for a in approaches}
+    board = {a: {m: _stats([r["rows"][a].get(m) for r in seed_runs if a in r["rows"]], n_of(a, m)) for m in METRICS}
+             for a in approaches}
     fresh_runs = [r["freshness"] for r in seed_runs if r.get("freshness")]
     fresh = None
     if fresh_runs:
         keys = [k for k, v in fresh_runs[0].items() if isinstance(v, dict)]
         n = fresh_runs[0]["n_questions"]  # answers asked about the changed facts
-        fresh = {k: {"new": _stats([f[k]["new"] for f in fresh_runs], n), "old": _stats([f[k]["old"] for f in fresh_runs], n)} for k in keys}
+        fresh = {k: {"new": _stats([f[k]["new"] for f in fresh_runs], n),
+                     "old": _stats([f[k]["old"] for f in fresh_runs], n)} for k in keys}
         for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "num_retrain_steps"):
             fresh[k] = _stats([f[k] for f in fresh_runs if k in f])
         for k in ("kept_acc_before", "kept_acc_after"):  # the unchanged facts, before and after the update training
@@ -187,10 +201,12 @@ def per_question(seed_runs: list[dict], approach: str, column: str = "taught") -
 
 
 def per_question_table(seed_runs: list[dict]) -> dict:
-    """Every approach's per-question matches in both columns, after a fact change who gave the new value, and which general
-    probe items it got right (each averaged over seeds): what the decision guide and the claims bootstrap (results["per_question"]).
+    """Every approach's per-question matches in both columns, after a fact change who gave the new value, and which
+    general probe items it got right (each averaged over seeds): what the decision guide and the claims bootstrap
+    (results["per_question"]).
 
-    Example: per_question_table(runs)["untaught"]["RAG"]["q003"] -> 1.0; per_question_table(runs)["after_update"]["RAG after update"]
+    Example: per_question_table(runs)["untaught"]["RAG"]["q003"]
+        -> 1.0; per_question_table(runs)["after_update"]["RAG after update"]
     """
     approaches = [a for a in APPROACHES if any(a in r["rows"] for r in seed_runs)]
     table = {column: {a: per_question(seed_runs, a, column) for a in approaches} for column in COLUMNS}
@@ -200,11 +216,13 @@ def per_question_table(seed_runs: list[dict]) -> dict:
             if isinstance(figure, dict) and "by_question" in figure:
                 for qid, gave in figure["by_question"].items():
                     after.setdefault(key, {}).setdefault(qid, []).append(gave)
-    probe = {a: _mean_by_item([r["rows"][a].get("probe_records") or {} for r in seed_runs if a in r["rows"]]) for a in approaches}
+    probe = {a: _mean_by_item([r["rows"][a].get("probe_records") or {} for r in seed_runs if a in r["rows"]])
+             for a in approaches}
     if any(probe.values()):
         table["probe"] = {a: v for a, v in probe.items() if v}
     if after:
-        table["after_update"] = {k: {q: round(sum(v) / len(v), 4) for q, v in sorted(by.items())} for k, by in after.items()}
+        table["after_update"] = {k: {q: round(sum(v) / len(v), 4) for q, v in sorted(by.items())} for k, by
+                                 in after.items()}
     return table
 
 
@@ -237,9 +255,12 @@ def differences(seed_runs: list[dict], against: str = Approach.RAG, column: str 
 def coverage_record(setup) -> dict:
     """What each column asked: how many taught and untaught questions, and the unseen documents (a `rows.Setup`).
 
-    Example: coverage_record(setup) -> {"taught": 120, "untaught": 75, "unseen_documents": ["changelog-app-2-4", ...], ...}
+    Example: coverage_record(setup)
+        -> {"taught": 120, "untaught": 75, "unseen_documents": ["changelog-app-2-4", ...], ...}
     """
     return {"taught": len(setup.questions), "untaught": len(setup.untaught), "updates": len(setup.updates),
             "unseen_documents": unseen_documents(),
-            "what": "taught: every fine-tune trained on these questions' wording and fact statements (their paraphrases are asked); "
-                    "untaught: questions touching an unseen document, of which no training example of any row shows a word"}
+            "what": "taught: every fine-tune trained on these questions' wording and fact statements (their "
+            "paraphrases are asked); "
+                    "untaught: questions touching an unseen document, of which no training example of any row shows a "
+                    "word"}

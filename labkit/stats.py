@@ -31,7 +31,8 @@ def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]
 
 
 def rate_text(value: float, n: int, show_n: bool = True) -> str:
-    """A rate with its 95% Wilson interval (and n), as every printed rate reads. Example: rate_text(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
+    """A rate with its 95% Wilson interval (and n), as every printed rate reads.
+    Example: rate_text(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
     lo, hi = wilson_interval(value, n)
     return f"{value:.2f} [{lo:.2f}, {hi:.2f}]" + (f" (n={n})" if show_n else "")
 
@@ -39,7 +40,8 @@ def rate_text(value: float, n: int, show_n: bool = True) -> str:
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether two (lo, hi) intervals share a point: the kit's "no measurable difference" between two rates.
 
-    Example: intervals_overlap((0.64, 0.97), (0.28, 0.72)) -> True; intervals_overlap((0.64, 0.97), (0.18, 0.61)) -> False
+    Example: intervals_overlap((0.64, 0.97), (0.28, 0.72)) -> True; intervals_overlap((0.64, 0.97), (0.18, 0.61))
+        -> False
     """
     return a[0] <= b[1] and b[0] <= a[1]
 
@@ -47,7 +49,8 @@ def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
 def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> dict:
     """Mean of a - b over paired items (questions) and its 95% bootstrap interval (items resampled with replacement).
 
-    Example: paired_bootstrap([1, 1, 0, 1], [0, 1, 0, 0]) -> {"diff": 0.5, "lo": 0.0, "hi": 1.0, "n": 4, "measurable": False}
+    Example: paired_bootstrap([1, 1, 0, 1], [0, 1, 0, 0])
+        -> {"diff": 0.5, "lo": 0.0, "hi": 1.0, "n": 4, "measurable": False}
     "measurable" is False when the interval includes 0: then the kit says "no measurable difference".
     """
     if len(a) != len(b) or not a:
@@ -57,10 +60,12 @@ def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed
     n = len(diffs)
     means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
     lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
-    return {"diff": round(sum(diffs) / n, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": n, "measurable": not lo <= 0.0 <= hi}
+    return {"diff": round(sum(diffs) / n, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": n,
+            "measurable": not lo <= 0.0 <= hi}
 
 
-def mixed_paired_bootstrap(parts: list[tuple[float, list[float], list[float]]], resamples: int = 2000, seed: int = 0) -> dict:
+def mixed_paired_bootstrap(parts: list[tuple[float, list[float], list[float]]], resamples: int = 2000,
+                           seed: int = 0) -> dict:
     """A weighted sum of paired differences over several item sets (e.g. taught questions, untaught questions, changed
     facts), each set resampled on its own: the 95% interval of a score that mixes them.
 
@@ -81,4 +86,5 @@ def mixed_paired_bootstrap(parts: list[tuple[float, list[float], list[float]]], 
     means.sort()
     lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
     diff = sum(w * sum(d) / len(d) for w, d in diffs)
-    return {"diff": round(diff, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": sum(len(d) for _, d in diffs), "measurable": not lo <= 0.0 <= hi}
+    return {"diff": round(diff, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": sum(len(d) for _, d in diffs),
+            "measurable": not lo <= 0.0 <= hi}

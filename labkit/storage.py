@@ -1,17 +1,15 @@
 """Writing a directory so that readers never see it half-written, and naming it safely.
 
-The model cache, saved adapters and saved indexes are all directories of several files. If a
-learner presses Ctrl-C, or the disk fills, in the middle of writing one, the next run must find
-either the old directory or the new one, never a mix. `atomic_dir` gives the writer a private
-temporary directory beside the target and swaps it in with renames only when the writer has
-finished without an error. `check_name` vets a user-given name before it becomes a folder
+The model cache, saved adapters and saved indexes are all directories of several files. If a learner presses Ctrl-C, or
+the disk fills, in the middle of writing one, the next run must find either the old directory or the new one, never a
+mix. `atomic_dir` gives the writer a private temporary directory beside the target and swaps it in with renames only
+when the writer has finished without an error. `check_name` vets a user-given name before it becomes a folder
 (adapters), `dir_size` measures what was written and `room_problem` whether a folder can take it; a write the disk
 refuses anyway raises one of `WRITE_ERRORS` (safetensors has its own error), `write_error_reason` says why in short.
-`pack_cache` / `unpack_cache` carry a warm cache (the dequantised model, the knowledge-base index) to another laptop as one tar
-file, for a classroom without a network; `check_bundle_entry` says which folders a bundle may
-write (never adapters, never outside the cache); `bundle_info` says whether a cache came from one.
-What it leaves out: what goes inside the directories (models, adapters and indexes write their
-own files).
+`pack_cache` / `unpack_cache` carry a warm cache (the dequantised model, the knowledge-base index) to another laptop as
+one tar file, for a classroom without a network; `check_bundle_entry` says which folders a bundle may write (never
+adapters, never outside the cache); `bundle_info` says whether a cache came from one. What it leaves out: what goes
+inside the directories (models, adapters and indexes write their own files).
 
 Example:
     >>> from pathlib import Path
@@ -134,9 +132,11 @@ def dir_size(path) -> int:
 
 
 def room_problem(folder, need: int) -> str | None:
-    """Why `need` bytes cannot be written into a folder (made if missing): it cannot be written, or its disk is too full; else None.
+    """Why `need` bytes cannot be written into a folder (made if missing): it cannot be written, or its disk is too
+    full; else None.
 
-    Example: room_problem("/tmp/x", 4_000_000) -> None; room_problem("/etc/passwd/x", 1) -> "/etc/passwd/x cannot be written (Not a directory)"
+    Example: room_problem("/tmp/x", 4_000_000) -> None; room_problem("/etc/passwd/x", 1)
+        -> "/etc/passwd/x cannot be written (Not a directory)"
     Checked before the work whose result is written (training, scoring), so a full or read-only disk costs no run.
     A tenth more than `need`, and 1 MiB, is asked for: slack for an estimated size and the file system's own blocks.
     """
@@ -164,13 +164,15 @@ class WriteRefused(OSError):
 
 
 def write_error_reason(exc: BaseException) -> str:
-    """The disk's reason in a failed write, short. Example: write_error_reason(SafetensorError("...I/O error: No space left on device (os error 28)")) -> "No space left on device"."""
+    """The disk's reason in a failed write, short. Example: write_error_reason(SafetensorError("...I/O error: No space
+    left on device (os error 28)")) -> "No space left on device"."""
     if isinstance(exc, WriteRefused):
         return exc.reason
     while getattr(exc, "strerror", None) is None and exc.__cause__ is not None:  # a wrapped error: the disk's own words
         exc = exc.__cause__
     text = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-    if "I/O error: " in text:  # safetensors: "Error while serializing: I/O error: No space left on device (os error 28)"
+    # safetensors: "Error while serializing: I/O error: No space left on device (os error 28)"
+    if "I/O error: " in text:
         text = text.split("I/O error: ", 1)[1].split(" (os error")[0]
     return text
 
@@ -198,12 +200,14 @@ def check_name(name: str) -> str:
             "starting with a letter or digit (no '/', '..' or spaces)."
         )
     if name in _RESERVED or name in _module_names():
-        raise ValueError(f"Adapter name {name!r} is reserved (it is a labkit module or a cache folder name); pick another.")
+        raise ValueError(f"Adapter name {name!r} is reserved (it is a labkit module or a cache folder name); pick "
+                         "another.")
     return name
 
 
 BUNDLE_MARKER = "bundle.json"  # written into a cache unpacked from a bundle: where it came from
-# What a bundle may carry, by entry name: a model cache folder (`model_cache.generator_cache_dir`: "<gguf stem>-<16 hex>")
+# What a bundle may carry, by entry name: a model cache folder (`model_cache.generator_cache_dir`: "<gguf stem>-<16
+# hex>")
 # or one saved index ("indexes/<folder name>-<20 hex>", `folder_index.index_folder`), each one path component that
 # cannot be "..", hidden or absolute. Nothing else: a learner's adapters stay theirs, and an entry unpack was never
 # meant to write (an absolute path, "..", ".") would replace a folder outside what the bundle holds.
@@ -220,14 +224,18 @@ def check_bundle_entry(name) -> str:
     Example: check_bundle_entry("indexes/kb-0123456789abcdef0123") -> "indexes/kb-0123456789abcdef0123";
     check_bundle_entry("/home/me") -> ValueError
     """
-    if isinstance(name, str) and name.split("/", 1)[0] != "adapters" and (MODEL_ENTRY.fullmatch(name) or INDEX_ENTRY.fullmatch(name)):
+    if isinstance(name, str) and name.split("/",
+                                            1)[0] != "adapters" and (MODEL_ENTRY.fullmatch(name)
+                                                                     or INDEX_ENTRY.fullmatch(name)):
         return name
-    raise ValueError(f"bundle entry {name!r} is not one a bundle may hold: only a model cache folder (<model>-<16 hex digits>) "
+    raise ValueError(f"bundle entry {name!r} is not one a bundle may hold: only a model cache folder (<model>-<16 hex "
+                     "digits>) "
                      "or a saved index (indexes/<folder>-<20 hex digits>); adapters are never carried")
 
 
 def model_folders(cache_dir) -> list[str]:
-    """The model cache folders in a cache, by name. Example: model_folders("~/.cache/labkit") -> ["smollm2-135m-instruct-e81ea9205682f72f"]."""
+    """The model cache folders in a cache, by name.
+    Example: model_folders("~/.cache/labkit") -> ["smollm2-135m-instruct-e81ea9205682f72f"]."""
     cache_dir = Path(cache_dir).expanduser()
     if not cache_dir.is_dir():
         return []
@@ -237,7 +245,8 @@ def model_folders(cache_dir) -> list[str]:
 def pack_cache(cache_dir, out, entries=None, about: dict | None = None) -> dict:
     """Write some folders of the cache into one tar file (no compression: the weights do not compress).
 
-    Example: pack_cache("~/.cache/labkit", "b.tar", ["smollm2-...", "indexes/kb-..."]) -> {"entries": [...], "sizes": {...}, "bytes": 5.4e8, ...}
+    Example: pack_cache("~/.cache/labkit", "b.tar", ["smollm2-...", "indexes/kb-..."])
+        -> {"entries": [...], "sizes": {...}, "bytes": 5.4e8, ...}
     `entries` (default: the model folders) are checked names; the caller picks which indexes go in, since an index
     holds the full text of its folder. An existing `out` is replaced only when the new file is complete.
     """
@@ -251,7 +260,8 @@ def pack_cache(cache_dir, out, entries=None, about: dict | None = None) -> dict:
     for name in entries:
         check_bundle_entry(name)
         if not (cache_dir / name).is_dir():
-            raise FileNotFoundError(f"{cache_dir / name} is not in the cache: run notebook 00 (or `labkit doctor`) once, then pack")
+            raise FileNotFoundError(f"{cache_dir / name} is not in the cache: run notebook 00 (or `labkit doctor`) "
+                                    "once, then pack")
     if not entries:
         raise FileNotFoundError(f"{cache_dir} holds no model yet: run notebook 00 (or `labkit doctor`) once, then pack")
     info = {"created": datetime.datetime.now().isoformat(timespec="seconds"), "entries": entries, **(about or {})}
@@ -272,7 +282,8 @@ def pack_cache(cache_dir, out, entries=None, about: dict | None = None) -> dict:
 
 
 def _bundle_plan(bundle: Path, members: list, read_marker) -> tuple[dict, dict[str, list]]:
-    """Check a bundle whole (members, bundle.json, entries) and say which members go into which entry; writes nothing."""
+    """Check a bundle whole (members, bundle.json, entries) and say which members go into which entry; writes
+    nothing."""
     import json
     from pathlib import PurePosixPath
 
@@ -283,19 +294,23 @@ def _bundle_plan(bundle: Path, members: list, read_marker) -> tuple[dict, dict[s
 
     bad = [m.name for m in members if unsafe(m)]
     if bad:
-        raise ValueError(f"{bundle} is not a labkit bundle: it has unsafe entries ({', '.join(bad[:3])}); {_BUNDLE_HELP}")
+        raise ValueError(f"{bundle} is not a labkit bundle: it has unsafe entries ({', '.join(bad[:3])}); "
+                         f"{_BUNDLE_HELP}")
     marker = [m for m in members if m.name == BUNDLE_MARKER]
     if not marker or not marker[-1].isfile():
         raise ValueError(f"{bundle} is not a labkit bundle: no {BUNDLE_MARKER} in it; {_BUNDLE_HELP}")
     if marker[-1].size > 1_000_000:
-        raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} is {marker[-1].size} bytes; {_BUNDLE_HELP}")
+        raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} is {marker[-1].size} bytes; "
+                         f"{_BUNDLE_HELP}")
     try:
         info = json.loads(read_marker(marker[-1]))
     except ValueError as exc:  # not JSON, or not UTF-8
-        raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} is not JSON ({exc}); {_BUNDLE_HELP}") from None
+        raise ValueError(
+            f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} is not JSON ({exc}); {_BUNDLE_HELP}") from None
     entries = info.get("entries") if isinstance(info, dict) else None
     if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
-        raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} must be an object whose \"entries\" is a list of "
+        raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} must be an object whose \"entries\" is "
+                         "a list of "
                          f"folder names, not {str(info)[:120]}; {_BUNDLE_HELP}")
     names = [m.name for m in members if m.name != BUNDLE_MARKER]
     expanded = []
@@ -305,19 +320,23 @@ def _bundle_plan(bundle: Path, members: list, read_marker) -> tuple[dict, dict[s
         else:
             expanded.append(entry)
     if not expanded:
-        raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} lists no folder to unpack; {_BUNDLE_HELP}")
+        raise ValueError(f"{bundle} is not a labkit bundle: its {BUNDLE_MARKER} lists no folder to unpack; "
+                         f"{_BUNDLE_HELP}")
     for entry in expanded:
         try:
             check_bundle_entry(entry)
         except ValueError as exc:
             raise ValueError(f"{bundle} is not a labkit bundle: {exc}. Nothing was unpacked; {_BUNDLE_HELP}") from None
-    plan = {entry: [m for m in members if m.name == entry or m.name.startswith(entry + "/")] for entry in dict.fromkeys(expanded)}
+    plan = {entry: [m for m in members if m.name == entry or m.name.startswith(entry + "/")] for entry
+            in dict.fromkeys(expanded)}
     missing = [e for e, ms in plan.items() if not ms]
     if missing:
-        raise ValueError(f"{bundle} is damaged: its {BUNDLE_MARKER} lists {', '.join(missing[:3])}, which the file does not hold; {_BUNDLE_HELP}")
+        raise ValueError(f"{bundle} is damaged: its {BUNDLE_MARKER} lists {', '.join(missing[:3])}, which the file "
+                         f"does not hold; {_BUNDLE_HELP}")
     not_folders = [e for e, ms in plan.items() if any(m.name == e and not m.isdir() for m in ms)]
     if not_folders:
-        raise ValueError(f"{bundle} is not a labkit bundle: {', '.join(not_folders[:3])} is a file, not a folder; {_BUNDLE_HELP}")
+        raise ValueError(f"{bundle} is not a labkit bundle: {', '.join(not_folders[:3])} is a file, not a folder; "
+                         f"{_BUNDLE_HELP}")
     placed = {m.name for ms in plan.values() for m in ms}
     stray = [n for n in names if n not in placed and n != "indexes"]
     if stray:
@@ -344,7 +363,8 @@ def unpack_cache(bundle, cache_dir) -> dict:
     try:
         tar = tarfile.open(bundle)
     except damaged:
-        raise ValueError(f"{bundle} is not a labkit bundle: it is not a tar file (a copy cut short looks like this too): "
+        raise ValueError(f"{bundle} is not a labkit bundle: it is not a tar file (a copy cut short looks like this "
+                         "too): "
                          f"copy it again, or {_BUNDLE_HELP}") from None
     with tar:
         try:
@@ -354,7 +374,8 @@ def unpack_cache(bundle, cache_dir) -> dict:
             raise ValueError(f"{bundle} is damaged ({exc}): copy it again, or {_BUNDLE_HELP}") from None
         need = sum(m.size for ms in plan.values() for m in ms if m.isfile())
         if (why := room_problem(cache_dir, need)) is not None:  # checked whole, like the names: nothing half-unpacked
-            raise ValueError(f"cannot unpack {bundle}: {why}; free some space, or point LABKIT_CACHE at a disk with room. "
+            raise ValueError(f"cannot unpack {bundle}: {why}; free some space, or point LABKIT_CACHE at a disk with "
+                             "room. "
                              "Nothing was unpacked")
         for entry, entry_members in plan.items():
             try:
@@ -368,13 +389,15 @@ def unpack_cache(bundle, cache_dir) -> dict:
                             with tar.extractfile(m) as src, open(tmp / rel, "wb") as dst:
                                 shutil.copyfileobj(src, dst)
             except damaged as exc:
-                raise ValueError(f"{bundle} is damaged at {entry} ({exc}); {entry} was left as it was: copy the bundle again") from None
+                raise ValueError(f"{bundle} is damaged at {entry} ({exc}); {entry} was left as it was: copy the bundle "
+                                 "again") from None
         (cache_dir / BUNDLE_MARKER).write_text(json.dumps({**info, "unpacked_from": str(bundle)}, indent=1))
     return info
 
 
 def bundle_info(cache_dir) -> dict | None:
-    """The bundle a cache was unpacked from, or None. Example: bundle_info("~/.cache/labkit") -> {"created": ..., "entries": [...]}."""
+    """The bundle a cache was unpacked from, or None.
+    Example: bundle_info("~/.cache/labkit") -> {"created": ..., "entries": [...]}."""
     import json
 
     marker = Path(cache_dir).expanduser() / BUNDLE_MARKER

@@ -24,8 +24,8 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     """`labkit train-reader`: train the reading adapter on two thirds of the documents, save it, score it against plain.
 
     Example: run_train_reader() prints the training figures and a table of plain vs adapter, returns 0
-    The shipped adapter (data/reader) was made by this command with its defaults. The --out folder is checked
-    writable, with room, before any model loads; a save the disk refuses anyway goes to a rescue folder it names (exit 1).
+    The shipped adapter (data/reader) was made by this command with its defaults. The --out folder is checked writable,
+    with room, before any model loads; a save the disk refuses anyway goes to a rescue folder it names (exit 1).
     """
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
@@ -42,11 +42,13 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     seed = check("seed", seed, "--seed")
     target = Path(out).expanduser() if out else READER_DIR
     if (target / "labkit.json").exists() and not overwrite:
-        raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR for a new one.")
+        raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR "
+                         "for a new one.")
     reader_config = ReaderConfig(seed=seed) if steps is None else ReaderConfig(seed=seed, num_steps=steps)
 
     def room(model) -> None:  # a read-only or full --out must not cost the training and the scoring
-        need = 0 if model is None else adapter_bytes(model, "lora", reader_config.rank, TrainConfig().target_modules)  # the reader's layers
+        # the reader's layers
+        need = 0 if model is None else adapter_bytes(model, "lora", reader_config.rank, TrainConfig().target_modules)
         if (problem := room_problem(target.parent, need)) is not None:
             raise ValueError(f"--out {target}: {problem}. Choose a folder you can write, with room (--out DIR).")
 
@@ -58,12 +60,17 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     trained_docs, held_docs = split_documents(list(index.documents), reader_config.held_out_every)
     qa = load_qa()
     trainable, held_out = split_questions(qa, held_docs)
-    result, examples = train_reader(gen, index, trainable, reader_config, unseen=held_docs)  # no word of a held-out document
-    meta = {"reader_config": asdict(reader_config), "command": "labkit train-reader" + (f" --steps {steps}" if steps else "") + (f" --seed {seed}" if seed else ""),
+    # no word of a held-out document
+    result, examples = train_reader(gen, index, trainable, reader_config, unseen=held_docs)
+    meta = {"reader_config": asdict(reader_config),
+            "command": "labkit train-reader" + (f" --steps {steps}" if steps else "")
+            + (f" --seed {seed}" if seed else ""),
             "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
             "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}
-    print(f"labkit train-reader: {result.steps_done} steps on {len(examples)} examples ({meta['abstain_examples']} abstain) from "
-          f"{len(trainable)} questions of {len(trained_docs)} documents, {result.train_s:.0f} s, {result.tokens} tokens, {result.precision}")
+    print(f"labkit train-reader: {result.steps_done} steps on {len(examples)} examples ({meta['abstain_examples']} "
+          "abstain) from "
+          f"{len(trainable)} questions of {len(trained_docs)} documents, {result.train_s:.0f} s, {result.tokens} "
+          f"tokens, {result.precision}")
     if evaluate:
         evaluation = evaluate_readers({"plain": gen, "reading adapter": result.gen}, embedder, index, held_out, qa)
         meta["evaluation"] = evaluation
@@ -81,7 +88,8 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
 
 
 def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None = None, num_steps: int | None = None,
-                 replay: float = 0.0, fact_statements: int | None = None, save: str | None = None, as_json: bool = False,
+                 replay: float = 0.0, fact_statements: int | None = None, save: str | None = None,
+                 as_json: bool = False,
                  overwrite: bool = False, save_partial: bool = False, generator: str | None = None) -> int:
     """`labkit finetune`: train with the forgetting history, print it and the final scores; 130 if interrupted.
 
@@ -96,19 +104,23 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size, room_problem
 
-    train_config = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay, fact_statements=fact_statements)
+    train_config = lab_config(method=method, rank=rank, lr=lr, num_steps=num_steps, replay=replay,
+                              fact_statements=fact_statements)
 
     def room(model) -> None:  # a full or read-only cache must not cost a training run either
-        need = 0 if model is None else adapter_bytes(model, train_config.method, train_config.rank, train_config.target_modules)  # None: writable is all we know
+        need = 0 if model is None else adapter_bytes(model, train_config.method, train_config.rank,
+                                                     train_config.target_modules)  # None: writable is all we know
         if (problem := room_problem(adapters_dir(), need)) is not None:
-            raise ValueError(f"--save {save}: {problem}. Free some space, or point LABKIT_CACHE at a folder you can write "
+            raise ValueError(f"--save {save}: {problem}. Free some space, or point LABKIT_CACHE at a folder you can "
+                             "write "
                              "with room (or leave out --save).")
 
     if save is not None:  # before any work: a bad or taken name must not cost a training run
         check_name(save)
         check_name(f"{save}-partial")
         if (adapters_dir() / save / "labkit.json").exists() and not overwrite:
-            raise ValueError(f"An adapter named {save!r} exists already in {adapters_dir()}; pick another --save name or add --overwrite.")
+            raise ValueError(f"An adapter named {save!r} exists already in {adapters_dir()}; pick another --save name "
+                             "or add --overwrite.")
         skeleton = model_skeleton(generator)  # the base's shapes from its config.json, no weights read
         room(skeleton)
     gen = load_generator(generator)
@@ -117,19 +129,22 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     run = run_forgetting(gen, train_config, progress=not as_json, on_point=None if as_json else _print_point)
     interrupted = run.result.interrupted
     final = final_scores(gen, run)
-    out = {"config": asdict(train_config), "message": run.result.message, "interrupted": interrupted, "history": run.history, "final": final}
+    out = {"config": asdict(train_config), "message": run.result.message, "interrupted": interrupted,
+           "history": run.history, "final": final}
     name = None if save is None else (f"{save}-partial" if interrupted else save)
     problem = None
     if name is not None and (save_partial or not interrupted):
         try:  # a disk that filled during the run: the adapter goes to a rescue folder the message names
-            path, problem = save_or_rescue(lambda folder: write_adapter(run.result, folder, name), adapters_dir() / name)
+            path, problem = save_or_rescue(lambda folder: write_adapter(run.result, folder, name),
+                                           adapters_dir() / name)
             out["saved"] = {"name": name, "path": str(path), "bytes": dir_size(path)}
         except RuntimeError as exc:
             problem = str(exc)
         if problem:
             out["save_problem"] = problem
     elif name is not None:
-        out["not_saved"] = (f"interrupted after step {run.result.steps_done} of {train_config.num_steps}: {save!r} was not written "
+        out["not_saved"] = (f"interrupted after step {run.result.steps_done} of {train_config.num_steps}: {save!r} was "
+                            "not written "
                             f"(add --save-partial to keep these weights as {name!r})")
     if as_json:
         print(json.dumps(out, indent=2, default=list))
@@ -150,14 +165,16 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
 
 def _print_point(rec: dict) -> None:
     loss = "  -   " if rec.get("loss") is None else f"{rec['loss']:.3f}"
-    print(f"step {rec['step']:>4}  loss {loss}  mc_acc {rec['mc_acc']:.3f}  general_acc {rec['general_acc']:.3f}  {rec['seconds']:6.1f} s", flush=True)
+    print(f"step {rec['step']:>4}  loss {loss}  mc_acc {rec['mc_acc']:.3f}  general_acc {rec['general_acc']:.3f}  "
+          f"{rec['seconds']:6.1f} s", flush=True)
 
 
 SWEEP_BYTES = 1_000_000  # the sweep's JSON is ~60 kB (data/forgetting_sweep.json); a megabyte is ample
 
 
 def run_sweep(out: str | None = None, quick: bool = False, generator: str | None = None) -> int:
-    """`labkit sweep`: recompute the forgetting sweep and write it as JSON. Example: run_sweep(out="/tmp/s.json", quick=True) -> 0.
+    """`labkit sweep`: recompute the forgetting sweep and write it as JSON.
+    Example: run_sweep(out="/tmp/s.json", quick=True) -> 0.
 
     A quick sweep runs the first two grid entries for 8 steps. The default output is in the
     cache, not the shipped data/forgetting_sweep.json: replacing that takes `--out` naming
@@ -169,7 +186,8 @@ def run_sweep(out: str | None = None, quick: bool = False, generator: str | None
 
     path = Path(out).expanduser() if out else get_config().cache_dir / "forgetting_sweep.json"
     if quick and path.resolve() == SWEEP_PATH.resolve():
-        raise ValueError(f"a quick sweep would replace the shipped {SWEEP_PATH} with 8-step runs; write it elsewhere (--out)")
+        raise ValueError(f"a quick sweep would replace the shipped {SWEEP_PATH} with 8-step runs; write it elsewhere "
+                         "(--out)")
     if path.is_dir():
         raise ValueError(f"--out {path} is a folder; name a .json file")
     from labkit.storage import room_problem

@@ -6,7 +6,8 @@ Three rules, one per kind of figure:
   per-question matches of results["per_question"], seeds averaged): the kit's one "measurable";
 - `by_overlap`: two rates with no per-item answers in the results (the behaviour task, the probe):
   whether their 95% Wilson intervals are apart, and the figure says it is this fallback;
-- `by_ratio`: a figure measured once per row (latency, tokens, seconds): within `RATIO_MARGIN` either way is no difference.
+- `by_ratio`: a figure measured once per row (latency, tokens, seconds): within `RATIO_MARGIN` either way is no
+difference.
 
 What it leaves out: which claims are tested and their rules (`labkit.claims`), running anything.
 
@@ -26,7 +27,8 @@ def stat_of(results: dict, row: str, metric: str) -> dict | None:
 
 
 def rate_figure(label: str, s: dict) -> str:
-    """A rate with its stored interval and n. Example: _rate("RAG", {"mean": 0.25, "lo": 0.17, "hi": 0.36, "n": 75}) -> "RAG 0.25 [0.17, 0.36] (n=75)"."""
+    """A rate with its stored interval and n.
+    Example: _rate("RAG", {"mean": 0.25, "lo": 0.17, "hi": 0.36, "n": 75}) -> "RAG 0.25 [0.17, 0.36] (n=75)"."""
     return f"{label} {s['mean']:.2f} [{s['lo']:.2f}, {s['hi']:.2f}] (n={s['n']})"
 
 
@@ -38,7 +40,8 @@ def paired(results: dict, columns, a: str, b: str, only=None) -> dict | None:
     """a's per-question match minus b's on the questions both answered in `columns` (one name or several, pooled),
     `stats.paired_bootstrap` over them; None where the results hold no per-question answers for both.
 
-    Example: paired(results, "untaught", "RAG", "fine-tuned") -> {"diff": 0.12, "lo": 0.02, "hi": 0.22, "n": 75, "measurable": True}
+    Example: paired(results, "untaught", "RAG", "fine-tuned")
+        -> {"diff": 0.12, "lo": 0.02, "hi": 0.22, "n": 75, "measurable": True}
     """
     table = results.get("per_question") or {}
     mine, theirs = {}, {}
@@ -50,7 +53,8 @@ def paired(results: dict, columns, a: str, b: str, only=None) -> dict | None:
 
 
 def by_bootstrap(d: dict | None) -> str:
-    """The verdict on a paired difference (claimed direction: positive). Example: by_bootstrap({"diff": 0.2, "measurable": True}) -> "supported"."""
+    """The verdict on a paired difference (claimed direction: positive).
+    Example: by_bootstrap({"diff": 0.2, "measurable": True}) -> "supported"."""
     if d is None:
         return NOT_MEASURED
     if not d["measurable"]:
@@ -71,7 +75,8 @@ def by_overlap(a: dict | None, b: dict | None) -> str:
 
 
 def by_ratio(ratio: float | None) -> str:
-    """The verdict on a figure measured once per row (claimed: ratio above 1). Example: by_ratio(1.5) -> "supported"; by_ratio(1.05) -> "no measurable difference"."""
+    """The verdict on a figure measured once per row (claimed: ratio above 1).
+    Example: by_ratio(1.5) -> "supported"; by_ratio(1.05) -> "no measurable difference"."""
     if ratio is None:
         return NOT_MEASURED
     if ratio >= RATIO_MARGIN:

@@ -58,24 +58,29 @@ class _UI:
 
 
 _STOPWORDS = set(
-    "a an and are as at be by can do does for from has have how i in is it of on or the to was what when where which who why "
+    "a an and are as at be by can do does for from has have how i in is it of on or the to was what when where which "
+    "who why "
     "will with you your my me many much there this that these those if into any get".split()
 )
 
 
 def question_terms(question: str) -> set[str]:
-    """The content words of a question, lower-cased. Example: question_terms("What is the price of the kettle?") -> {"price", "kettle"}."""
+    """The content words of a question, lower-cased.
+    Example: question_terms("What is the price of the kettle?") -> {"price", "kettle"}."""
     return {w for w in re.findall(r"[\w$£€.-]+", question.lower()) if w.strip(".-") and w.strip(".-") not in _STOPWORDS}
 
 
 def highlight(text: str, question: str) -> str:
-    """HTML of a text with the question's content words wrapped in <mark>. Example: highlight("It costs $89", "what does it cost? $89") -> "It costs <mark>$89</mark>"."""
+    """HTML of a text with the question's content words wrapped in <mark>.
+    Example: highlight("It costs $89", "what does it cost? $89") -> "It costs <mark>$89</mark>"."""
     terms = {t.strip(".-") for t in question_terms(question)}
     out = []
     for token in re.split(r"(\s+)", text):
         core = token.strip(".,;:!?()[]\"'*").lower()
         # match "kettle" with "kettles" too: a shared stem of 5+ letters is enough for a learner to see
-        hit = core and (core in terms or any(len(t) >= 5 and (core.startswith(t) or t.startswith(core)) and len(core) >= 5 for t in terms))
+        hit = core and (core in terms
+                        or any(len(t) >= 5 and (core.startswith(t) or t.startswith(core)) and len(core) >= 5 for t
+                               in terms))
         out.append(f"<mark>{html.escape(token)}</mark>" if hit else html.escape(token))
     return "".join(out)
 
@@ -87,8 +92,8 @@ def inspect_retrieval(index, question: str, top_k: int = 3) -> list[dict]:
     Each row: rank, score, chunk_id, doc_id, heading, text, html (text with matching words marked).
     """
     return [
-        {"rank": h.rank, "score": round(h.score, 4), "chunk_id": h.chunk.id, "doc_id": h.chunk.doc_id, "heading": h.chunk.heading,
-         "text": h.chunk.text, "html": highlight(h.chunk.text, question)}
+        {"rank": h.rank, "score": round(h.score, 4), "chunk_id": h.chunk.id, "doc_id": h.chunk.doc_id,
+         "heading": h.chunk.heading, "text": h.chunk.text, "html": highlight(h.chunk.text, question)}
         for h in index.search(question, top_k)
     ]
 
@@ -107,7 +112,8 @@ def retrieval_html(rows: list[dict]) -> str:
 class RetrievalInspector(_UI):
     """A question box and a top_k slider over inspect_retrieval.
 
-    Example: ui = RetrievalInspector(index); ui.question.value = "Who is the CEO?"; "company-leadership" in ui.results.value -> True
+    Example: ui = RetrievalInspector(index); ui.question.value = "Who is the CEO?"; "company-leadership" in
+        ui.results.value -> True
     """
 
     def __init__(self, index, top_k: int = 3, question: str = ""):
@@ -149,18 +155,21 @@ class RetrievalInspector(_UI):
 
 def _as_row(name: str, result, seconds: float) -> dict:
     quote = None
-    if isinstance(result, RAGAnswer):  # an answer with no content gets its best supporting sentence beside it (shown, not scored)
+    # an answer with no content gets its best supporting sentence beside it (shown, not scored)
+    if isinstance(result, RAGAnswer):
         quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None
         result = result.to_dict()
     if isinstance(result, dict):
-        sources = [{"number": s["number"], "chunk_id": s["chunk_id"], "score": round(s["score"], 3)} for s in result.get("sources", [])]
-        return {"name": name, "answer": str(result.get("answer", "")), "sources": sources, "seconds": round(seconds, 3), "error": None,
-                "cited_by": result.get("cited_by", "model"), "quote": quote}
+        sources = [{"number": s["number"], "chunk_id": s["chunk_id"], "score": round(s["score"], 3)} for s
+                   in result.get("sources", [])]
+        return {"name": name, "answer": str(result.get("answer", "")), "sources": sources, "seconds": round(seconds, 3),
+                "error": None, "cited_by": result.get("cited_by", "model"), "quote": quote}
     return {"name": name, "answer": str(result), "sources": [], "seconds": round(seconds, 3), "error": None}
 
 
 def playground_answers(question: str, columns: list, progress=None) -> list[dict]:
-    """One answer per column for the same question. Example: playground_answers("Price of the kettle?", [("closed-book", fn)])[0]["answer"].
+    """One answer per column for the same question.
+    Example: playground_answers("Price of the kettle?", [("closed-book", fn)])[0]["answer"].
 
     `columns` is a list of (name, answer_fn); answer_fn returns a string, a dict with
     "answer" (and maybe "sources"), or a RAGAnswer. A column that fails gets its error in
@@ -173,7 +182,8 @@ def playground_answers(question: str, columns: list, progress=None) -> list[dict
         try:
             rows.append(_as_row(name, answer_fn(question), time.perf_counter() - start))
         except Exception as exc:
-            rows.append({"name": name, "answer": "", "sources": [], "seconds": round(time.perf_counter() - start, 3), "error": f"{type(exc).__name__}: {exc}"})
+            rows.append({"name": name, "answer": "", "sources": [], "seconds": round(time.perf_counter() - start, 3),
+                         "error": f"{type(exc).__name__}: {exc}"})
         if progress:
             progress(i + 1)
     return rows
@@ -183,14 +193,16 @@ def playground_html(rows: list[dict]) -> str:
     """Answers side by side as HTML columns. Example: playground_html([{"name": "RAG", "answer": "$89 [1]", ...}])."""
     cells = []
     for r in rows:
-        body = f"<p style='color:#b00'>{html.escape(r['error'])}</p>" if r.get("error") else f"<p>{html.escape(r['answer'])}</p>"
+        body = f"<p style='color:#b00'>{html.escape(r['error'])}</p>" if r.get(
+            "error") else f"<p>{html.escape(r['answer'])}</p>"
         if r.get("quote"):
             body += (f"<p><small><i>no content of its own; quote from source [{r['quote']['source']}]:</i> "
                      f"&ldquo;{html.escape(r['quote']['sentence'])}&rdquo;</small></p>")
         if r.get("cited_by") == "overlap":
             body += "<p><small><i>citation added by labkit (best word overlap): the model wrote none</i></small></p>"
         if r.get("sources"):
-            body += "<small>" + "<br>".join(f"[{s['number']}] {html.escape(s['chunk_id'])} ({s['score']:.2f})" for s in r["sources"]) + "</small>"
+            body += "<small>" + "<br>".join(f"[{s['number']}] {html.escape(s['chunk_id'])} ({s['score']:.2f})" for s
+                                            in r["sources"]) + "</small>"
         cells.append(
             f"<div style='flex:1;border:1px solid #ccc;padding:6px;margin:2px'><b>{html.escape(r['name'])}</b>"
             f" <small>{r['seconds']:.2f} s</small>{body}</div>"
@@ -217,14 +229,16 @@ def default_columns(index, gen, top_k: int = 3, reader: str = "adapter") -> list
 class QueryPlayground(_UI):
     """One question, one answer per column side by side (closed-book, RAG, and the fine-tuned ones).
 
-    Example: ui = QueryPlayground(default_columns(index, gen)); ui.question.value = "Who is the CEO?"; ui.run(); "RAG" in ui.answers.value -> True
+    Example: ui = QueryPlayground(default_columns(index, gen)); ui.question.value = "Who is the CEO?"; ui.run(); "RAG"
+        in ui.answers.value -> True
     """
 
     def __init__(self, columns: list, question: str = ""):
         import ipywidgets as w
 
         self.columns = columns
-        self.question = w.Text(value=question, placeholder="Ask a question", description="Question", layout=w.Layout(width="80%"))
+        self.question = w.Text(value=question, placeholder="Ask a question", description="Question",
+                               layout=w.Layout(width="80%"))
         self.ask = w.Button(description="Ask", button_style="primary")
         self.progress = w.IntProgress(value=0, min=0, max=max(1, len(columns)), description="answering",
                                       layout=w.Layout(visibility="hidden"))
@@ -244,7 +258,8 @@ class QueryPlayground(_UI):
         self.ask.disabled = True  # generation takes seconds: no double clicks
         self.progress.value, self.progress.layout.visibility = 0, "visible"
         try:
-            rows = playground_answers(self.question.value, self.columns, progress=lambda i: setattr(self.progress, "value", i))
+            rows = playground_answers(self.question.value, self.columns,
+                                      progress=lambda i: setattr(self.progress, "value", i))
             self.answers.value = playground_html(rows)
             return rows
         except Exception as exc:
@@ -256,7 +271,8 @@ class QueryPlayground(_UI):
 
 
 def playground_columns(index, gen, top_k: int = 3) -> list:
-    """The playground's columns with the fine-tuned ones (fine-tuned, fine-tuned + RAG, RAFT + RAG), from the adapters the last compare run saved.
+    """The playground's columns with the fine-tuned ones (fine-tuned, fine-tuned + RAG, RAFT + RAG), from the adapters
+    the last compare run saved.
 
     Example: [name for name, _ in playground_columns(index, gen)]
     -> ["closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned + RAG", "RAFT + RAG"]
@@ -265,9 +281,11 @@ def playground_columns(index, gen, top_k: int = 3) -> list:
     saved = list_adapters()
     if ADAPTERS[Approach.FINE_TUNED] in saved:
         tuned = load_adapter(ADAPTERS[Approach.FINE_TUNED], gen)
-        columns += [(Approach.FINE_TUNED, closed_book(tuned)), (Approach.FINE_TUNED_RAG, RAG(index, tuned, top_k=top_k).answer)]
+        columns += [(Approach.FINE_TUNED, closed_book(tuned)),
+                    (Approach.FINE_TUNED_RAG, RAG(index, tuned, top_k=top_k).answer)]
     if ADAPTERS[Approach.RAFT_RAG] in saved:
-        columns.append((Approach.RAFT_RAG, RAG(index, load_adapter(ADAPTERS[Approach.RAFT_RAG], gen), top_k=top_k).answer))
+        columns.append((Approach.RAFT_RAG,
+                        RAG(index, load_adapter(ADAPTERS[Approach.RAFT_RAG], gen), top_k=top_k).answer))
     return columns
 
 
@@ -283,7 +301,8 @@ def guide_html(rec: Recommendation) -> str:
 class DecisionGuide(_UI):
     """The decision guide form; every change recomputes the recommendation from the measured results.
 
-    Example: ui = DecisionGuide(results); ui.need.value = "behaviour"; ui.result.value -> "<h4>Recommended: fine-tuning</h4>..."
+    Example: ui = DecisionGuide(results); ui.need.value = "behaviour"; ui.result.value
+        -> "<h4>Recommended: fine-tuning</h4>..."
     """
 
     def __init__(self, results: dict, answers: dict | None = None):
@@ -293,16 +312,20 @@ class DecisionGuide(_UI):
         a = check_answers(answers or {})
         style = {"description_width": "150px"}
         self.change = w.Dropdown(options=CHANGE, value=a["change"], description="data changes", style=style)
-        self.traceability = w.Dropdown(options=TRACEABILITY, value=a["traceability"], description="traceability", style=style)
+        self.traceability = w.Dropdown(options=TRACEABILITY, value=a["traceability"], description="traceability",
+                                       style=style)
         self.need = w.Dropdown(options=NEED, value=a["need"], description="need", style=style)
         self.compute = w.Dropdown(options=COMPUTE, value=a["compute"], description="compute budget", style=style)
-        self.questions = w.Dropdown(options=QUESTIONS, value=a["questions"], description="questions known ahead", style=style)
-        self.latency = w.FloatSlider(value=a["latency_s"], min=0.2, max=20.0, step=0.2, description="latency budget (s)", style=style)
+        self.questions = w.Dropdown(options=QUESTIONS, value=a["questions"], description="questions known ahead",
+                                    style=style)
+        self.latency = w.FloatSlider(value=a["latency_s"], min=0.2, max=20.0, step=0.2,
+                                     description="latency budget (s)", style=style)
         self.result = w.HTML()
         self.out = w.Output()
         for widget in (self.change, self.traceability, self.need, self.compute, self.questions, self.latency):
             widget.observe(self.update, names="value")
-        self.widget = w.VBox([self.change, self.traceability, self.need, self.compute, self.questions, self.latency, self.result, self.out])
+        self.widget = w.VBox([self.change, self.traceability, self.need, self.compute, self.questions, self.latency,
+                              self.result, self.out])
         self.update()
 
     def text(self) -> str:

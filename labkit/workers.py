@@ -26,7 +26,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 
 def threads_per_worker(workers: int) -> int:
-    """The threads each of `workers` processes gets: the cores shared out, at least one. Example: threads_per_worker(2) -> 1 on 2 cores."""
+    """The threads each of `workers` processes gets: the cores shared out, at least one.
+    Example: threads_per_worker(2) -> 1 on 2 cores."""
     return max(1, (os.cpu_count() or 1) // workers)
 
 
@@ -72,7 +73,8 @@ def run_tasks(fn, tasks: list[tuple], workers: int, needs: dict[int, int] | None
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(threads_per_worker(workers), os.getpid())) as pool:
         while waiting or running:
-            # one task per free worker, the first that can start: none queued ahead, so a task that becomes ready keeps its place
+            # one task per free worker, the first that can start: none queued ahead, so a task that becomes ready keeps
+            # its place
             for i in [i for i in waiting if i not in needs or needs[i] in results][: workers - len(running)]:
                 waiting.remove(i)
                 args = tuple(tasks[i]) + ((results[needs[i]],) if i in needs else ())

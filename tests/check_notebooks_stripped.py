@@ -22,6 +22,7 @@ def unstripped(folder: Path) -> list[str]:
 if __name__ == "__main__":
     bad = unstripped(Path(sys.argv[1] if len(sys.argv) > 1 else "notebooks"))
     if bad:
-        print("Notebooks committed with outputs; strip them (jupyter nbconvert --clear-output --inplace):", *bad, sep="\n  ")
+        print("Notebooks committed with outputs; strip them (jupyter nbconvert --clear-output --inplace):", *bad,
+              sep="\n  ")
         sys.exit(1)
     print("notebooks stripped: ok")

@@ -42,17 +42,19 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def tiny_run(generator, embedder, tmp_path_factory):
-    """A side-by-side run's Setup at tiny sizes (2 taught and 2 untaught questions, 1 fact change and its updated index, 4 probe items, 8-token
-    answers) and its CompareConfig: test_rows and test_freshness call the row functions and score_freshness() on it.
-    Built on the session's models and the cached index: no model load or index build of its own."""
+    """A side-by-side run's Setup at tiny sizes (2 taught and 2 untaught questions, 1 fact change and its updated index,
+    4 probe items, 8-token answers) and its CompareConfig: test_rows and test_freshness call the row functions and
+    score_freshness() on it. Built on the session's models and the cached index: no model load or index build of its
+    own."""
     from labkit.compare_config import default_compare_config
     from labkit.freshness import with_updated_index
     from labkit.rows import make_setup, measure_index
 
-    ccfg = default_compare_config(quick=True, num_questions=2, num_untaught=2, num_updates=1, num_steps=2, num_retrain_steps=1, num_probe=4, max_new_tokens=8,
-                                  rebuild_index=False)
+    ccfg = default_compare_config(quick=True, num_questions=2, num_untaught=2, num_updates=1, num_steps=2,
+                                  num_retrain_steps=1, num_probe=4, max_new_tokens=8, rebuild_index=False)
     index, info = measure_index(embedder, rebuild=False)
-    return with_updated_index(make_setup(generator, embedder, index, info, ccfg), tmp_path_factory.mktemp("tiny-run")), ccfg
+    return with_updated_index(make_setup(generator, embedder, index, info, ccfg),
+                              tmp_path_factory.mktemp("tiny-run")), ccfg
 
 
 @pytest.fixture
@@ -92,8 +94,8 @@ def ax():
 # while the other worker idles. Their quick-mode times on one thread (pytest --durations, 2026-12-02): notebook 07
 # ~270 s (its RAFT run and the behaviour task), 06 ~200 s (the quick side-by-side run), test_compare ~100 s (a tiny
 # whole run), the browser test ~80 s; every other file is under a minute.
-LONGEST_FIRST = ("notebooks/07_combining_and_choosing.ipynb", "notebooks/06_side_by_side.ipynb", "tests/test_compare.py",
-                 "tests/test_browser.py")
+LONGEST_FIRST = ("notebooks/07_combining_and_choosing.ipynb", "notebooks/06_side_by_side.ipynb",
+                 "tests/test_compare.py", "tests/test_browser.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,4 +1,5 @@
-"""Tests of labkit.adapters with the real model: a saved adapter loads back to the same outputs; bad names say what exists."""
+"""Tests of labkit.adapters with the real model: a saved adapter loads back to the same outputs; bad names say what
+exists."""
 
 import pytest
 import torch
@@ -32,7 +33,8 @@ def test_missing_adapter_lists_what_exists(generator, tmp_path):
 
 
 def test_an_existing_adapter_is_kept_unless_overwrite(generator, tmp_path):
-    result = train(generator, build_examples(generator, load_qa(2), fact_statements=0), TrainConfig(num_steps=1, batch_size=2, rank=4), progress=False)
+    result = train(generator, build_examples(generator, load_qa(2), fact_statements=0),
+                   TrainConfig(num_steps=1, batch_size=2, rank=4), progress=False)
     path = save_adapter(result, "kept", cache_dir=tmp_path)
     before = (path / "labkit.json").read_text()
     with pytest.raises(ValueError, match="overwrite"):
@@ -53,20 +55,27 @@ def _adapter_folder(cache, name, kind, files):
     return folder
 
 
-LORA_FILES = {"adapter_config.json": b'{"peft_type": "LORA", "r": 4}', "adapter_model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "}
+LORA_FILES = {"adapter_config.json": b'{"peft_type": "LORA", "r": 4}',
+              "adapter_model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "}
 
 
 @pytest.mark.parametrize("kind, files, says", [
-    ("full", LORA_FILES, "config.json"),  # a LoRA whose labkit.json says full: it used to end in "couldn't connect to huggingface.co"
-    ("full", {"config.json": b'{"model_type": "llama"}', "model.safetensors": b"garbage, not safetensors"}, "model.safetensors"),
-    ("lora", {"adapter_config.json": b"{not json", "adapter_model.safetensors": LORA_FILES["adapter_model.safetensors"]}, "adapter_config.json"),
+    # a LoRA whose labkit.json says full: it used to end in "couldn't connect to huggingface.co"
+    ("full", LORA_FILES, "config.json"),
+    ("full", {"config.json": b'{"model_type": "llama"}', "model.safetensors": b"garbage, not safetensors"},
+     "model.safetensors"),
+    ("lora",
+     {"adapter_config.json": b"{not json", "adapter_model.safetensors": LORA_FILES["adapter_model.safetensors"]},
+     "adapter_config.json"),
     ("lora", {"adapter_config.json": LORA_FILES["adapter_config.json"]}, "adapter_model.safetensors"),
     ("rainbow", LORA_FILES, "kind"),
 ])
-def test_an_adapter_folder_that_does_not_hold_what_its_labkit_json_says_is_named_before_any_load(tmp_path, monkeypatch, kind, files, says):
+def test_an_adapter_folder_that_does_not_hold_what_its_labkit_json_says_is_named_before_any_load(tmp_path, monkeypatch,
+                                                                                                 kind, files, says):
     import labkit.adapters
 
-    monkeypatch.setattr(labkit.adapters, "load_generator", lambda *a, **k: pytest.fail("loaded the base model for a broken adapter"))
+    monkeypatch.setattr(labkit.adapters, "load_generator", lambda *a,
+                        **k: pytest.fail("loaded the base model for a broken adapter"))
     folder = _adapter_folder(tmp_path, "broken", kind, files)
     with pytest.raises(ValueError) as err:
         load_adapter("broken", cache_dir=tmp_path)
@@ -94,7 +103,8 @@ def test_a_save_the_disk_refuses_says_what_to_do_and_leaves_nothing_behind(tmp_p
     with pytest.raises(OSError) as err:
         save_adapter(SimpleNamespace(gen=SimpleNamespace(model=_FullDisk(), name="base")), "kettle", cache_dir=tmp_path)
     message = str(err.value)
-    assert str(tmp_path / "adapters" / "kettle") in message and "No space left on device" in message and "free" in message
+    assert str(tmp_path / "adapters"
+               / "kettle") in message and "No space left on device" in message and "free" in message
     assert list((tmp_path / "adapters").iterdir()) == []  # no temporary folder left to fill the disk further
 
 

@@ -101,8 +101,10 @@ def test_training_examples_are_short_prompt_and_required_reply(generator, rows):
 
 def test_render_prompt(generator, rows):
     text = B.render_prompt(generator, B.few_shot_prompt("Hello?", rows[:2]))
-    assert text.startswith("<|im_start|>system\n" + B.FORMAT_RULES) and text.endswith("Message: Hello?<|im_end|>\n<|im_start|>assistant\n")
-    assert text.count("<|im_start|>user") == 3 and text.count("<|im_start|>assistant") == 3 and rows[1]["reply"] + "<|im_end|>" in text
+    assert text.startswith("<|im_start|>system\n"
+                           + B.FORMAT_RULES) and text.endswith("Message: Hello?<|im_end|>\n<|im_start|>assistant\n")
+    assert text.count("<|im_start|>user") == 3 and text.count(
+        "<|im_start|>assistant") == 3 and rows[1]["reply"] + "<|im_end|>" in text
     assert B.render_prompt(generator, "Hi") == generator.chat_prompt("Hi")
     with pytest.raises(ValueError, match="user turn"):
         B.render_prompt(generator, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}])

@@ -22,14 +22,16 @@ def test_fact_messages_are_product_questions_in_held_out_wording_half_about_chan
 
 
 def test_the_prompts_carry_the_sources_and_the_message():
-    src = Source(1, "product-brimble-kettle#0", "product-brimble-kettle", "kb/product-brimble-kettle.md", "Brimble Kettle", "Price", 0.9,
-                 "The Brimble Kettle costs $89.")
+    src = Source(1, "product-brimble-kettle#0", "product-brimble-kettle", "kb/product-brimble-kettle.md",
+                 "Brimble Kettle", "Price", 0.9, "The Brimble Kettle costs $89.")
     lora = H.lora_rag_prompt("How much is the kettle?", [src])
     assert lora.index("Sources:\n[1]") < lora.index("Message: How much is the kettle?") and "$89" in lora
-    shot = {"message": "Where is TW-1?", "reply": "Intent: order_status\nPriority: normal\nReply: On its way. - Tindlewick Support"}
+    shot = {"message": "Where is TW-1?",
+            "reply": "Intent: order_status\nPriority: normal\nReply: On its way. - Tindlewick Support"}
     turns = H.few_shot_rag_prompt("How much is the kettle?", [shot], [src])
     assert [t["role"] for t in turns] == ["system", "user", "assistant", "user"]
-    assert turns[-1]["content"].startswith("Sources:\n[1]") and turns[-1]["content"].endswith("Message: How much is the kettle?")
+    assert turns[-1]["content"].startswith("Sources:\n[1]") and turns[-1]["content"].endswith("Message: How much is "
+                                                                                              "the kettle?")
 
 
 def test_score_fact_replies_scores_format_labels_and_the_fact_apart():
@@ -39,8 +41,11 @@ def test_score_fact_replies_scores_format_labels_and_the_fact_apart():
     loose = "intent: product question\nReply: It is $89"
     scores = H.score_fact_replies([good, stale, loose], [msg] * 3, [["$89"]] * 3)
     assert [r["compliant"] for r in scores["records"]] == [True, True, False]
-    assert [r["fact_correct"] for r in scores["records"]] == [True, False, True]  # the fact is read from a broken format too
-    assert scores["fact_accuracy"] == 0.6667 and scores["label_accuracy"] == 1.0 and scores["priority_accuracy"] == 0.6667
+    # the fact is read from a broken format too
+    assert [r["fact_correct"] for r in scores["records"]] == [True, False, True]
+    assert (
+        scores["fact_accuracy"] == 0.6667 and scores["label_accuracy"] == 1.0 and scores["priority_accuracy"] == 0.6667
+    )
     with pytest.raises(ValueError, match="one of each"):
         H.score_fact_replies([good], [msg] * 2, [["$89"]] * 2)
 

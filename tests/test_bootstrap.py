@@ -23,7 +23,8 @@ def test_torch_index_follows_the_machine(system, gpu, expected):
 
 
 def test_an_explicit_index_wins():
-    assert bootstrap.torch_indexes("Linux", gpu=False, env={"LABKIT_TORCH_INDEX": "file:///mirror"}) == ["file:///mirror"]
+    assert bootstrap.torch_indexes("Linux", gpu=False,
+                                   env={"LABKIT_TORCH_INDEX": "file:///mirror"}) == ["file:///mirror"]
 
 
 def test_torch_is_installed_first_and_pinned_and_the_generator_without_deps(tmp_path):
@@ -46,11 +47,13 @@ def test_dry_run_prints_the_commands_without_installing(tmp_path, capsys):
 def test_the_torch_pin_is_read_from_pyproject_and_every_file_quotes_the_same():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+; bootstrap itself reads the line without it
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert bootstrap.TORCH == pyproject["tool"]["labkit"]["torch"] and re.fullmatch(r"torch==\d+\.\d+\.\d+", bootstrap.TORCH)
+    assert bootstrap.TORCH == pyproject["tool"]["labkit"]["torch"] and re.fullmatch(r"torch==\d+\.\d+\.\d+",
+                                                                                    bootstrap.TORCH)
     assert not any(d.startswith("torch") for d in pyproject["project"]["dependencies"])  # an unpinned torch pulls CUDA
     for name, least in (("environment.yml", 1), ("README.md", 2), ("bootstrap.py", 1), ("Makefile", 0)):
         quoted = re.findall(r"torch\s*==\s*\d[\w.+]*", (ROOT / name).read_text())
-        assert len(quoted) >= least and set(quoted) <= {bootstrap.TORCH}, f"{name} quotes {quoted}: pyproject.toml pins {bootstrap.TORCH}"
+        assert len(quoted) >= least and set(quoted) <= {
+            bootstrap.TORCH}, f"{name} quotes {quoted}: pyproject.toml pins {bootstrap.TORCH}"
 
 
 def test_a_pyproject_without_the_pin_stops_bootstrap_with_what_to_add(tmp_path):

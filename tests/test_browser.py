@@ -32,7 +32,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 # errors from the page's own attempts to reach the internet (JupyterLab's news feed, fonts) are not the kit's
 OFFLINE_NOISE = ("net::ERR_", "Failed to load resource", "ERR_NAME_NOT_RESOLVED", "ERR_INTERNET_DISCONNECTED")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: `make test` installs Debian's chromium package (apt-get)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="no Chromium: `make test` installs Debian's chromium package (apt-get)")
 
 
 def free_port() -> int:

@@ -9,8 +9,10 @@ from labkit.bundle import run_bundle
 from labkit.doctor import doctor_report
 
 
-def test_bundle_packs_the_model_and_the_kits_index_only_and_doctor_says_it_is_in_use(tmp_path, monkeypatch, capsys, embedder):
-    """Issue 30: pack carried all of indexes/, whose chunks.json hold the full text of every folder asked with --docs."""
+def test_bundle_packs_the_model_and_the_kits_index_only_and_doctor_says_it_is_in_use(tmp_path, monkeypatch, capsys,
+                                                                                     embedder):
+    """Issue 30: pack carried all of indexes/, whose chunks.json hold the full text of every folder asked with
+    --docs."""
     import tarfile
 
     model = "smollm2-x-0123456789abcdef"
@@ -20,7 +22,8 @@ def test_bundle_packs_the_model_and_the_kits_index_only_and_doctor_says_it_is_in
     (warm / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa").mkdir(parents=True)  # an index of a folder asked with --docs
     (warm / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa" / "chunks.json").write_text("my private diary")
     (warm / "adapters" / "mine").mkdir(parents=True)
-    kb, notes = tmp_path / "kb", tmp_path / "course-notes"  # the kit's knowledge base (a small stand-in) and one folder to share
+    # the kit's knowledge base (a small stand-in) and one folder to share
+    kb, notes = tmp_path / "kb", tmp_path / "course-notes"
     for folder, text in ((kb, "The Brimble Kettle costs $89."), (notes, "Week one covers retrieval.")):
         folder.mkdir()
         (folder / "a.md").write_text(f"# {folder.name}\n\n{text}\n")
@@ -42,7 +45,10 @@ def test_bundle_packs_the_model_and_the_kits_index_only_and_doctor_says_it_is_in
     assert "the indexes of 1 other folder(s)" in out and doctor_report(load=False)["bundle"].startswith("none")
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "laptop"))
     assert run_bundle("unpack", str(tmp_path / "b.tar")) == 0
-    assert (tmp_path / "laptop" / kb_index[0] / "chunks.json").is_file() and not (tmp_path / "laptop" / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa").exists()
+    assert (tmp_path / "laptop" / kb_index[0] / "chunks.json").is_file() and not (
+        tmp_path / "laptop" / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa"
+    ).exists()
     assert doctor_report(load=False)["bundle"].startswith("in use: unpacked from")
-    with pytest.raises(FileNotFoundError, match="make one with `labkit bundle pack`"):  # `labkit bundle` exits 2 with it
+    # `labkit bundle` exits 2 with it
+    with pytest.raises(FileNotFoundError, match="make one with `labkit bundle pack`"):
         run_bundle("unpack", str(tmp_path / "missing.tar"))

@@ -1,4 +1,5 @@
-"""The guidance's claims: each verdict is computed from the figures, so changing one figure flips it (no model loads)."""
+"""The guidance's claims: each verdict is computed from the figures, so changing one figure flips it (no model
+loads)."""
 
 import copy
 
@@ -40,16 +41,19 @@ def set_answers(results: dict, column: str, row: str, right: int):
     if column == "after_update":
         results["freshness"][row]["new"] = rate(right / len(ids), len(ids))
     else:
-        results["scoreboard"][row]["accuracy" if column == "taught" else "untaught_acc"] = rate(right / len(ids), len(ids))
+        results["scoreboard"][row]["accuracy" if column == "taught" else "untaught_acc"] = rate(right / len(ids),
+                                                                                                len(ids))
 
 
 def make_results() -> dict:
-    """A small synthetic run in which every measurable claim is supported (the shipped record's shape, new keys included)."""
+    """A small synthetic run in which every measurable claim is supported (the shipped record's shape, new keys
+    included)."""
     taught = {Approach.CLOSED_BOOK: 4, Approach.RAG: 15, Approach.FINE_TUNED: 30, Approach.FINE_TUNED_DOCS: 5,
               Approach.FINE_TUNED_RAG: 42, Approach.RAFT_RAG: 48, Approach.RAG_PERFECT: 35, Approach.READER_RAG: 25}
     untaught = {Approach.CLOSED_BOOK: 2, Approach.RAG: 20, Approach.FINE_TUNED: 3, Approach.FINE_TUNED_DOCS: 2,
                 Approach.FINE_TUNED_RAG: 35, Approach.RAFT_RAG: 40, Approach.RAG_PERFECT: 40, Approach.READER_RAG: 30}
-    trains = {Approach.FINE_TUNED: 100.0, Approach.FINE_TUNED_DOCS: 110.0, Approach.FINE_TUNED_RAG: 100.0, Approach.RAFT_RAG: 200.0}
+    trains = {Approach.FINE_TUNED: 100.0, Approach.FINE_TUNED_DOCS: 110.0, Approach.FINE_TUNED_RAG: 100.0,
+              Approach.RAFT_RAG: 200.0}
     results = {"config": {"top_k": 3}, "seeds": [0, 1, 2], "scoreboard": {}, "per_question": {},
                "freshness": {k: {"old": rate(0.0, len(CHANGED))} for k in (After.RAG, After.STALE, After.RETRAINED)}}
     for row in taught:
@@ -75,7 +79,8 @@ def make_results() -> dict:
                             "behaviour_facts": {"before": {
                                 BEHAVIOUR_FACTS_APPROACHES[0]: {"label_accuracy": 0.12, "fact_accuracy": 0.29, "n": 24},
                                 BEHAVIOUR_FACTS_APPROACHES[1]: {"label_accuracy": 0.96, "fact_accuracy": 0.0, "n": 24},
-                                BEHAVIOUR_FACTS_APPROACHES[2]: {"label_accuracy": 1.0, "fact_accuracy": 0.67, "n": 24}}}}
+                                BEHAVIOUR_FACTS_APPROACHES[2]: {"label_accuracy": 1.0, "fact_accuracy": 0.67,
+                                                                "n": 24}}}}
     return results
 
 
@@ -200,7 +205,8 @@ def test_missing_figures_are_not_measured_here(drop):
 def test_without_per_question_answers_paired_claims_say_not_measured_here():
     results = make_results()
     del results["per_question"]
-    for claim in (claims.wide_updates, claims.retrieval_matters, claims.documents_teach_no_facts, claims.combined_beats_either):
+    for claim in (claims.wide_updates, claims.retrieval_matters, claims.documents_teach_no_facts,
+                  claims.combined_beats_either):
         assert verdict(claim, results) == NOT_MEASURED
 
 

@@ -24,7 +24,8 @@ def test_doctor_without_loading_lists_model_files(capsys):
 
 
 def test_console_script_runs_offline():
-    out = subprocess.run([sys.executable, "-m", "labkit.cli", "doctor", "--no-load"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "labkit.cli", "doctor", "--no-load"], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     assert "problems: none" in out.stdout
 
@@ -34,7 +35,8 @@ def test_labkit_ask_refuses_a_bad_max_file_mb_before_any_model_loads(value, monk
     monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: pytest.fail("a model was loaded"))
     assert main(["ask", "Who is the CEO?", "--max-file-mb", value]) == 2
     err = capsys.readouterr().err
-    assert "argument --max-file-mb: --max-file-mb" in err and "hours of embedding" in err  # the range and its reason (labkit.limits)
+    # the range and its reason (labkit.limits)
+    assert "argument --max-file-mb: --max-file-mb" in err and "hours of embedding" in err
 
 
 def test_labkit_ask_passes_max_file_mb_and_follow_links_to_the_folder(tmp_path, monkeypatch, embedder, capsys):
@@ -53,7 +55,8 @@ def test_labkit_ask_passes_max_file_mb_and_follow_links_to_the_folder(tmp_path, 
     (docs / "link.md").symlink_to(tmp_path / "outside.md")
 
     def indexed(options: bool):  # the folder index run_ask built, as saved in the cache (with or without the options)
-        [store] = [s for s in (json.loads(p.read_text()) for p in (tmp_path / "cache" / "indexes").glob("docs-*/chunks.json"))
+        [store] = [s for s
+                   in (json.loads(p.read_text()) for p in (tmp_path / "cache" / "indexes").glob("docs-*/chunks.json"))
                    if (len(s["report"]["settings"]) > 5) is options]
         return set(store["documents"]), {r["path"]: r["reason"] for r in store["report"]["skipped"]}
 
@@ -61,7 +64,8 @@ def test_labkit_ask_passes_max_file_mb_and_follow_links_to_the_folder(tmp_path, 
     assert "stopped before the generator" in capsys.readouterr().err
     documents, skipped = indexed(False)
     assert documents == {"good", "big"} and "--follow-links" in skipped["link.md"]
-    assert main(["ask", "What does the kettle cost?", "--docs", str(docs), "--max-file-mb", "0.01", "--follow-links"]) == 2
+    assert main(["ask", "What does the kettle cost?", "--docs", str(docs), "--max-file-mb", "0.01",
+                 "--follow-links"]) == 2
     documents, skipped = indexed(True)  # other settings, so its own index: the one without them stays
     assert documents == {"good", "link"} and skipped["big.md"].startswith("too big: 20.0 KB, over the 10.0 KB cap")
     assert "labkit ask --max-file-mb 1" in skipped["big.md"]
@@ -69,21 +73,25 @@ def test_labkit_ask_passes_max_file_mb_and_follow_links_to_the_folder(tmp_path, 
 
 @pytest.fixture
 def small_lab(monkeypatch):
-    """The forgetting lab scored on 4 questions and 4 probe items: these tests check the command's plumbing, not the curves."""
+    """The forgetting lab scored on 4 questions and 4 probe items: these tests check the command's plumbing, not the
+    curves."""
     from labkit import forgetting
 
-    monkeypatch.setattr(forgetting, "default_setup", lambda quick=None: forgetting.LabSetup(num_questions=4, num_probe=4, every=4))
+    monkeypatch.setattr(forgetting, "default_setup",
+                        lambda quick=None: forgetting.LabSetup(num_questions=4, num_probe=4, every=4))
     probe = forgetting.load_probe()[:4]
     monkeypatch.setattr(forgetting, "load_probe", lambda: probe)  # the final whole-probe figure too
 
 
 def test_finetune_command_json(capsys, fresh_cache, small_lab, monkeypatch):
     monkeypatch.setenv("LABKIT_QUICK", "1")
-    assert main(["finetune", "--rank", "4", "--num-steps", "2", "--fact-statements", "0", "--json", "--save", "tiny"]) == 0
+    assert main(["finetune", "--rank", "4", "--num-steps", "2", "--fact-statements", "0", "--json", "--save",
+                 "tiny"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["rank"] == 4 and out["config"]["num_steps"] == 2 and out["config"]["fact_statements"] == 0
     assert [h["step"] for h in out["history"]][0] == 0 and out["history"][-1]["step"] == 2
-    assert out["final"]["steps_done"] == 2 and out["saved"]["name"] == "tiny" and (fresh_cache / "adapters" / "tiny" / "labkit.json").is_file()
+    assert out["final"]["steps_done"] == 2 and out["saved"]["name"] == "tiny" and (fresh_cache / "adapters" / "tiny"
+                                                                                   / "labkit.json").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [(["finetune", "--rank", "0"], "rank"), (["finetune", "--lr", "0"], "lr"),
@@ -104,7 +112,8 @@ def test_sweep_command_writes_where_asked(tmp_path, capsys, monkeypatch):
     sweep = json.loads(out.read_text())
     assert [r["key"] for r in sweep["runs"]] == [forgetting.sweep_key(e) for e in forgetting.SWEEP_GRID[:2]]
     assert sweep["num_steps"] == 8 and sweep["runs"][0]["history"][-1]["step"] == 8
-    assert [r["final"]["n_probe"] for r in sweep["runs"]] == [6, 6]  # each run's final forgetting figure, on the probe it was given
+    # each run's final forgetting figure, on the probe it was given
+    assert [r["final"]["n_probe"] for r in sweep["runs"]] == [6, 6]
     assert f"wrote 2 runs to {out}" in capsys.readouterr().out
 
 
@@ -116,10 +125,13 @@ def test_finetune_refuses_to_replace_an_adapter_before_training(fresh_cache, cap
     keeper.mkdir(parents=True)
     (keeper / "labkit.json").write_text('{"kind": "lora", "steps_done": 60}')
     assert main(["finetune", "--save", "keeper", "--num-steps", "2"]) == 2
-    assert "exists already" in capsys.readouterr().err and (keeper / "labkit.json").read_text() == '{"kind": "lora", "steps_done": 60}'
+    assert "exists already" in capsys.readouterr().err and (keeper
+                                                            / "labkit.json").read_text(
+                                                                ) == '{"kind": "lora", "steps_done": 60}'
 
 
-def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_exits_130(fresh_cache, small_lab, monkeypatch, capsys):
+def test_an_interrupted_finetune_keeps_the_old_adapter_scores_what_it_kept_and_exits_130(fresh_cache, small_lab,
+                                                                                         monkeypatch, capsys):
     from labkit import train_commands
 
     monkeypatch.setenv("LABKIT_QUICK", "1")
@@ -206,8 +218,10 @@ def test_ask_keeps_library_progress_bars_and_warnings_out_of_its_output(tmp_path
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery for a full refund.\n")
-    out = subprocess.run([sys.executable, "-m", "labkit.cli", "ask", "How long is the return window?", "--docs", str(docs)],
+    (docs
+     / "returns.md").write_text("# Returns\n\nYou can return any item within 45 days of delivery for a full refund.\n")
+    out = subprocess.run([sys.executable, "-m", "labkit.cli", "ask", "How long is the return window?", "--docs",
+                          str(docs)],
                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr
     assert "45 days" in out.stdout and "reader: the reading adapter" in out.stdout
@@ -300,7 +314,8 @@ def test_a_trained_adapter_the_disk_refuses_is_kept_in_a_named_folder(linked_cac
     saved = json.loads(captured.out)["saved"]
     rescued = tmp_path / "tmp" / "labkit-rescued"
     assert saved["path"].startswith(str(rescued)) and saved["name"] == "tiny"
-    assert {p.name for p in Path(saved["path"]).iterdir()} == {"adapter_model.safetensors", "adapter_config.json", "labkit.json"}
+    assert {p.name for p in Path(saved["path"]).iterdir()} == {"adapter_model.safetensors", "adapter_config.json",
+                                                               "labkit.json"}
     assert "No space left on device" in captured.err and saved["path"] in captured.err and "mv " in captured.err
     assert not (linked_cache / "adapters" / "tiny").exists()
 
@@ -310,10 +325,13 @@ def test_a_trained_adapter_the_disk_refuses_is_kept_in_a_named_folder(linked_cac
     ["compare", "--quick", "--out", "{bad}/reports"],
     ["bundle", "pack", "{bad}/labkit-bundle.tar"],
 ])
-def test_every_command_that_writes_checks_its_destination_before_any_model_loads(argv, linked_cache, tmp_path, monkeypatch, capsys):
-    """Issue 30: sweep, compare and bundle pack learned of an unwritable destination only after their work (or never)."""
+def test_every_command_that_writes_checks_its_destination_before_any_model_loads(argv, linked_cache, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """Issue 30: sweep, compare and bundle pack learned of an unwritable destination only after their work (or
+    never)."""
     (tmp_path / "afile").write_text("x")
-    argv = [a.replace("{bad}", str(tmp_path / "afile")) for a in argv]  # a folder under a file: root cannot write there either
+    # a folder under a file: root cannot write there either
+    argv = [a.replace("{bad}", str(tmp_path / "afile")) for a in argv]
     _no_model_load(monkeypatch)
     monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: pytest.fail("the embedder was loaded"))
     assert main(argv) == 2

@@ -1,4 +1,5 @@
-"""labkit.compare: a tiny end-to-end run, the untrained rows once per run, a seed joined from its pieces, parallel tasks."""
+"""labkit.compare: a tiny end-to-end run, the untrained rows once per run, a seed joined from its pieces, parallel
+tasks."""
 
 from types import SimpleNamespace
 
@@ -18,8 +19,10 @@ def tiny(generator, embedder):
     """A whole run at tiny sizes. The behaviour task, its triage LoRA and behaviour + facts are recorded, not run:
     test_behaviour and test_behaviour_facts run them (its 72-token replies cost ~35 s even here); what matters
     here is that compare passes them the run's settings, trains the LoRA once for both, and keeps their results."""
-    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, num_docs_steps=2, num_raft_steps=2, num_retrain_steps=2, num_probe=4,
-                                          behaviour_num_test=2, num_behaviour_steps=2, num_fact_messages=2, max_new_tokens=8, rebuild_index=False)
+    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, num_docs_steps=2,
+                                          num_raft_steps=2, num_retrain_steps=2, num_probe=4,
+                                          behaviour_num_test=2, num_behaviour_steps=2, num_fact_messages=2,
+                                          max_new_tokens=8, rebuild_index=False)
     lora = SimpleNamespace(gen=generator)  # the base model stands in for the triage LoRA
     calls, folders = [], []
 
@@ -29,13 +32,15 @@ def tiny(generator, embedder):
 
     def run_behaviour(gen, emb, num_test, num_steps, rank, lr, seed, lora=None):
         calls.append(("run_behaviour", gen, emb, num_test, num_steps, rank, lr, seed, lora))
-        return {"num_test": num_test, "num_steps": num_steps, **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")}}
+        return {"num_test": num_test, "num_steps": num_steps,
+                **{k: {"label_accuracy": 0.5} for k in ("zero_shot", "few_shot", "lora")}}
 
     def run_behaviour_facts(gen, lora_gen, emb, index, num_messages, top_k):
         calls.append(("run_behaviour_facts", gen, lora_gen, emb, num_messages, top_k))
         scores = {"format_compliance": 1.0, "label_accuracy": 0.5, "priority_accuracy": 0.5, "fact_accuracy": 0.5}
         return {"num_messages": num_messages, "num_changed": 1, "top_k": top_k,
-                "before": {a: {**scores, "n": num_messages} for a in BEHAVIOUR_FACTS_APPROACHES}, "after": {a: {**scores, "n": 1} for a in BEHAVIOUR_FACTS_APPROACHES}}
+                "before": {a: {**scores, "n": num_messages} for a in BEHAVIOUR_FACTS_APPROACHES},
+                "after": {a: {**scores, "n": 1} for a in BEHAVIOUR_FACTS_APPROACHES}}
 
     with_updated_index = compare.with_updated_index
 
@@ -44,11 +49,12 @@ def tiny(generator, embedder):
         return with_updated_index(setup, folder)
 
     with pytest.MonkeyPatch.context() as mp:
-        for name, fake in (("train_triage", train_triage), ("run_behaviour", run_behaviour), ("run_behaviour_facts", run_behaviour_facts),
-                           ("with_updated_index", recording)):
+        for name, fake in (("train_triage", train_triage), ("run_behaviour", run_behaviour),
+                           ("run_behaviour_facts", run_behaviour_facts), ("with_updated_index", recording)):
             mp.setattr(compare, name, fake)
         out = compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None, quick=False)
-    assert calls == [("train_triage", generator, 2, ccfg.rank, ccfg.lr, 0),  # once: the behaviour task scores it, behaviour + facts replies with it
+    # once: the behaviour task scores it, behaviour + facts replies with it
+    assert calls == [("train_triage", generator, 2, ccfg.rank, ccfg.lr, 0),
                      ("run_behaviour", generator, embedder, 2, 2, ccfg.rank, ccfg.lr, 0, lora),
                      ("run_behaviour_facts", generator, generator, embedder, 2, ccfg.top_k)]
     assert folders and not folders[0].exists()  # the run's saved copies of the index are removed when it ends
@@ -67,28 +73,43 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
         assert (board[approach]["adapter_bytes"]["mean"] > 0) is trained, approach
         if not rag:
             assert board[approach]["cited"]["mean"] == 0.0, approach  # closed-book answers cite nothing
-    assert board[Approach.RAG]["general_acc"] == board[Approach.CLOSED_BOOK]["general_acc"]  # RAG leaves the weights alone
-    assert board[Approach.READER_RAG]["train_s"]["mean"] == reader_info()["train_s"]  # the shipped adapter's one-off cost
+    # RAG leaves the weights alone
+    assert board[Approach.RAG]["general_acc"] == board[Approach.CLOSED_BOOK]["general_acc"]
+    # the shipped adapter's one-off cost
+    assert board[Approach.READER_RAG]["train_s"]["mean"] == reader_info()["train_s"]
     fresh = tiny["freshness"]
     assert fresh["n_updates"]["mean"] == 1 and set(fresh[After.RAG]) == {"new", "old"}
     assert set(fresh[After.READER_RAG]) == {"new", "old"}
-    # the retrained row continues the fine-tuned adapter for num_retrain_steps, and says what that did to the unchanged facts
-    assert fresh["num_retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
+    # the retrained row continues the fine-tuned adapter for num_retrain_steps, and says what that did to the unchanged
+    # facts
+    assert (
+        fresh["num_retrain_steps"]["mean"] == 2 and fresh["kept_acc_before"]["n"] == fresh["kept_acc_after"]["n"] == 3
+    )
     assert tiny["behaviour"]["num_steps"] == 2 and tiny["cost_projection"]["rows"][0]["model"] == "SmolLM2-135M"
-    assert tiny["answer_precision"] == resolve_precision("auto") and tiny["train_precision"] == resolve_precision("auto")
-    facts = tiny["behaviour"]["behaviour_facts"]  # behaviour + facts ran on the behaviour task's LoRA, before and after the update
+    assert tiny["answer_precision"] == resolve_precision("auto") and tiny["train_precision"] == resolve_precision(
+        "auto")
+    # behaviour + facts ran on the behaviour task's LoRA, before and after the update
+    facts = tiny["behaviour"]["behaviour_facts"]
     assert facts["num_messages"] == 2 and facts["after"]["behaviour LoRA + RAG"]["n"] == facts["num_changed"] == 1
     n = tiny["scoreboard"][Approach.RAG]["accuracy"]["n"]
-    assert n == tiny["seeds"][0]["n_questions"] and board[Approach.RAG]["general_acc"]["n"] == 4  # every rate carries its n
-    assert board[Approach.RAG]["accuracy"]["lo"] <= board[Approach.RAG]["accuracy"]["mean"] <= board[Approach.RAG]["accuracy"]["hi"]
-    assert board[Approach.RAG]["cited_by_model"]["mean"] <= board[Approach.RAG]["cited"]["mean"]  # attributed citations are extra
-    assert set(tiny["differences"]) == set(APPROACHES) - {Approach.RAG} and tiny["differences"][Approach.FINE_TUNED]["n"] == n
-    assert tiny["quick"] is False  # the mode the caller said (quick=False here, whatever $LABKIT_QUICK is), not the environment's
+    # every rate carries its n
+    assert n == tiny["seeds"][0]["n_questions"] and board[Approach.RAG]["general_acc"]["n"] == 4
+    assert (
+        board[Approach.RAG]["accuracy"]["lo"]
+        <= board[Approach.RAG]["accuracy"]["mean"]
+        <= board[Approach.RAG]["accuracy"]["hi"]
+    )
+    # attributed citations are extra
+    assert board[Approach.RAG]["cited_by_model"]["mean"] <= board[Approach.RAG]["cited"]["mean"]
+    assert set(tiny["differences"]) == set(APPROACHES) - {
+        Approach.RAG} and tiny["differences"][Approach.FINE_TUNED]["n"] == n
+    # the mode the caller said (quick=False here, whatever $LABKIT_QUICK is), not the environment's
+    assert tiny["quick"] is False
 
 
 def test_the_untrained_rows_are_computed_once_and_every_seed_has_them(generator, embedder, monkeypatch):
-    ccfg = compare.default_compare_config(quick=True, num_questions=2, num_updates=1, approaches=(Approach.CLOSED_BOOK, Approach.RAG),
-                                          rebuild_index=False, seeds=2)
+    ccfg = compare.default_compare_config(quick=True, num_questions=2, num_updates=1,
+                                          approaches=(Approach.CLOSED_BOOK, Approach.RAG), rebuild_index=False, seeds=2)
     made = []
 
     def untrained_rows(setup, ccfg_, log):
@@ -97,27 +118,35 @@ def test_the_untrained_rows_are_computed_once_and_every_seed_has_them(generator,
 
     monkeypatch.setattr(compare, "untrained_rows", untrained_rows)
     out = compare.run_experiment(ccfg, gen=generator, embedder=embedder, behaviour=False, log=lambda s: None)
-    assert len(made) == 1 and [s["rows"] for s in out["seeds"]] == [{Approach.CLOSED_BOOK: {"accuracy": 0.1}, Approach.RAG: {"accuracy": 0.3}}] * 2
-    assert out["scoreboard"][Approach.RAG]["accuracy"]["spread"] == 0.0 and made[0].updated is None  # no fine-tune: no freshness
+    assert len(made) == 1 and [s["rows"] for s
+                               in out["seeds"]] == [{Approach.CLOSED_BOOK: {"accuracy": 0.1},
+                                                     Approach.RAG: {"accuracy": 0.3}}] * 2
+    # no fine-tune: no freshness
+    assert out["scoreboard"][Approach.RAG]["accuracy"]["spread"] == 0.0 and made[0].updated is None
 
 
 def test_a_seed_is_joined_from_its_pieces_in_scoreboard_order():
-    ccfg = compare.default_compare_config(quick=True, approaches=(Approach.CLOSED_BOOK, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS,
+    ccfg = compare.default_compare_config(quick=True,
+                                          approaches=(Approach.CLOSED_BOOK, Approach.FINE_TUNED,
+                                                      Approach.FINE_TUNED_DOCS,
                                                                   Approach.RAFT_RAG))
     setup = make_setup(None, None, None, {}, ccfg)
     new_answers, asked, _ = changed_questions(setup.questions, setup.updates)
     after = [new_answers[it["qa_id"]] for it in asked]  # the untrained RAG's answers after the update: all new
     untrained = compare.Untrained({Approach.CLOSED_BOOK: {"accuracy": 0.1}}, {After.RAG: after})
-    tuned = {After.FINE_TUNED_RAG: {"new": 0.5, "old": 0.2}, After.STALE: {"new": 0.0, "old": 0.7}, After.RETRAINED: {"new": 0.4, "old": 0.3}}
+    tuned = {After.FINE_TUNED_RAG: {"new": 0.5, "old": 0.2}, After.STALE: {"new": 0.0, "old": 0.7},
+             After.RETRAINED: {"new": 0.4, "old": 0.3}}
     parts = [{"rows": {Approach.RAFT_RAG: {"accuracy": 0.7}}, "raft_freshness": {"new": 0.6, "old": 0.1}},
              {"rows": {Approach.FINE_TUNED_DOCS: {"accuracy": 0.09}}},
              {"rows": {Approach.FINE_TUNED: {"accuracy": 0.5}}, "train_tokens": 10,
-              "freshness": {"n_updates": 8, **tuned, "records": [{"question": it["asked"], "new": "x", "old": "y", After.STALE: "z"}
+              "freshness": {"n_updates": 8, **tuned,
+                            "records": [{"question": it["asked"], "new": "x", "old": "y", After.STALE: "z"}
                                                                   for it in asked]}}]
     seed = compare.join_pieces(setup, ccfg, 3, untrained, parts)
     assert list(seed["rows"]) == list(ccfg.approaches)  # ccfg.approaches' order, not the pieces'
     assert list(seed["freshness"]) == ["n_updates", After.RAG, *tuned, After.RAFT_RAG, "records"]
-    assert {k: seed["freshness"][After.RAG][k] for k in ("new", "old")} == {"new": 1.0, "old": 0.0}  # the untrained model's, from its answers
+    # the untrained model's, from its answers
+    assert {k: seed["freshness"][After.RAG][k] for k in ("new", "old")} == {"new": 1.0, "old": 0.0}
     assert seed["freshness"][After.RAFT_RAG] == {"new": 0.6, "old": 0.1}
     assert list(seed["freshness"]["records"][0]) == ["question", "new", "old", After.RAG, After.STALE]
     assert seed["train_tokens"] == 10 and seed["seed"] == 3 and seed["n_questions"] == len(setup.questions)
@@ -134,7 +163,8 @@ def test_an_unknown_piece_is_refused():
 
 
 def test_a_worker_computes_the_untrained_rows_once_for_every_seed(generator, embedder, tmp_path):
-    """run_parallel in real worker processes (spawned: they load the model themselves), on rows that need no training."""
+    """run_parallel in real worker processes (spawned: they load the model themselves), on rows that need no
+    training."""
     ccfg = compare.default_compare_config(quick=True, num_questions=2, num_updates=1, num_probe=2, max_new_tokens=6,
                                           approaches=(Approach.CLOSED_BOOK, Approach.RAG), rebuild_index=False, seeds=2)
     setup = make_setup(generator, embedder, *measure_index(embedder, rebuild=False), ccfg)
@@ -152,12 +182,17 @@ def test_parallel_tasks_go_longest_first_and_behaviour_facts_waits_for_the_behav
     setup = make_setup(SimpleNamespace(name="gen"), embedder, index, info, ccfg)
     tasks, needs = compare.parallel_tasks(setup, ccfg, True, tmp_path)
     kinds = [t[0] for t in tasks]
-    assert kinds == ["behaviour", "behaviour + facts", "RAFT", "RAFT", "fine-tuned", "fine-tuned", "docs", "docs", "untrained"]
-    assert needs == {1: 0} and [t[2] for t in tasks if t[0] == "RAFT"] == [0, 1]  # behaviour + facts gets the behaviour task's result
-    assert (tmp_path / "index" / "index.faiss").is_file() and tasks[0][4].index == tmp_path / "index"  # what every worker loads
+    assert kinds == ["behaviour", "behaviour + facts", "RAFT", "RAFT", "fine-tuned", "fine-tuned", "docs", "docs",
+                     "untrained"]
+    # behaviour + facts gets the behaviour task's result
+    assert needs == {1: 0} and [t[2] for t in tasks if t[0] == "RAFT"] == [0, 1]
+    # what every worker loads
+    assert (tmp_path / "index" / "index.faiss").is_file() and tasks[0][4].index == tmp_path / "index"
     no_facts = compare.default_compare_config(quick=True, num_fact_messages=0, approaches=(Approach.RAFT_RAG,))
-    tasks, needs = compare.parallel_tasks(make_setup(SimpleNamespace(name="gen"), embedder, index, info, no_facts), no_facts, True, tmp_path)
-    assert [t[0] for t in tasks] == ["behaviour", "RAFT", "fine-tuned", "docs"] and needs == {}  # no untrained row, no behaviour + facts
+    tasks, needs = compare.parallel_tasks(make_setup(SimpleNamespace(name="gen"), embedder, index, info, no_facts),
+                                          no_facts, True, tmp_path)
+    # no untrained row, no behaviour + facts
+    assert [t[0] for t in tasks] == ["behaviour", "RAFT", "fine-tuned", "docs"] and needs == {}
 
 
 def test_compare_quick_is_a_parameter_not_an_environment_variable(tmp_path, monkeypatch):
@@ -170,4 +205,5 @@ def test_compare_quick_is_a_parameter_not_an_environment_variable(tmp_path, monk
     monkeypatch.setattr(cli, "run_compare", lambda **kw: seen.update(kw) or 0)
     assert cli.main(["compare", "--quick", "--out", str(tmp_path / "r")]) == 0
     assert seen["quick"] is True and "LABKIT_QUICK" not in os.environ  # --quick reaches run_compare as a value
-    assert cli.main(["compare", "--out", str(tmp_path / "r")]) == 0 and seen["quick"] is None  # None: $LABKIT_QUICK says
+    # None: $LABKIT_QUICK says
+    assert cli.main(["compare", "--out", str(tmp_path / "r")]) == 0 and seen["quick"] is None

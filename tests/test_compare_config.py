@@ -7,8 +7,14 @@ from labkit.compare_config import CompareConfig, default_compare_config, parse_s
 
 def test_quick_mode_is_smaller_than_full_and_overrides_apply():
     quick, full = default_compare_config(quick=True), default_compare_config(quick=False)
-    assert full.num_questions is None and full.num_untaught is None  # the full run asks every question: 120 taught, 75 untaught
-    assert quick.num_questions < 120 and quick.num_untaught < 75 and quick.num_steps < full.num_steps and quick.seeds == [0]
+    # the full run asks every question: 120 taught, 75 untaught
+    assert full.num_questions is None and full.num_untaught is None
+    assert (
+        quick.num_questions < 120
+        and quick.num_untaught < 75
+        and quick.num_steps < full.num_steps
+        and quick.seeds == [0]
+    )
     assert full == CompareConfig() and len(full.seeds) == 3
     assert default_compare_config(quick=False, seeds=2, num_steps=96).num_steps == 96
     with pytest.raises(ValueError, match="'num_step' is not a CompareConfig setting"):
@@ -16,10 +22,10 @@ def test_quick_mode_is_smaller_than_full_and_overrides_apply():
 
 
 def test_settings_are_read_as_their_fields_types():
-    assert parse_settings(["num_questions=all", "num_raft_steps=48", "multi_document=no", "lr=1e-3", "approaches=RAG, RAFT + RAG",
-                           "num_fact_messages=0"]) == {
-        "num_questions": None, "num_raft_steps": 48, "multi_document": False, "lr": 0.001, "approaches": ("RAG", "RAFT + RAG"),
-        "num_fact_messages": 0}
+    assert parse_settings(["num_questions=all", "num_raft_steps=48", "multi_document=no", "lr=1e-3",
+                           "approaches=RAG, RAFT + RAG", "num_fact_messages=0"]) == {
+        "num_questions": None, "num_raft_steps": 48, "multi_document": False, "lr": 0.001,
+        "approaches": ("RAG", "RAFT + RAG"), "num_fact_messages": 0}
     assert parse_settings(None) == {} and parse_settings(["rebuild_index=1"]) == {"rebuild_index": True}
 
 
@@ -37,7 +43,8 @@ def test_settings_are_read_as_their_fields_types():
     ("lr=inf", "lr must be a finite number"),
     ("rank=1000", "rank must be at most 256, not 1000"),  # the same
     ("num_steps=1000000000", "num_steps must be at most 8000"),
-    ("num_questions=196", "num_questions must be at most 120, not 196: 120 of data/qa.jsonl's questions are on trained documents"),
+    ("num_questions=196",
+     "num_questions must be at most 120, not 196: 120 of data/qa.jsonl's questions are on trained documents"),
 ])
 def test_a_wrong_setting_says_what_would_be_accepted(pair, says):
     with pytest.raises(ValueError, match=says.replace("(", r"\(")):

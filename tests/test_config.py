@@ -25,7 +25,8 @@ def test_set_seed_repeats_torch_draws():
     assert torch.equal(a, torch.rand(3))
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("YES", True), (" on ", True), ("0", False), ("no", False), ("", False)])
+@pytest.mark.parametrize("value, expected",
+                         [("1", True), ("YES", True), (" on ", True), ("0", False), ("no", False), ("", False)])
 def test_env_flag_is_the_one_parser(monkeypatch, value, expected):
     from labkit.config import env_flag
 
@@ -41,7 +42,8 @@ def test_a_fresh_interpreter_importing_labkit_is_offline_unless_asked(online, hu
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))} | {"LABKIT_ONLINE": online}
+    env = {k: v for k, v in os.environ.items() if
+           not k.startswith(("HF_", "TRANSFORMERS_"))} | {"LABKIT_ONLINE": online}
     if hub_offline is not None:
         env["HF_HUB_OFFLINE"] = hub_offline
     code = "import os, labkit; print(os.environ.get('HF_HUB_OFFLINE'))"

@@ -24,7 +24,10 @@ def test_chunks_respect_budget_and_ids(kb, chunk_size, overlap):
         assert [c.id for c in chunks] == [f"{doc.id}#{i}" for i in range(len(chunks))]
         assert all(word_count(c.text) <= chunk_size and c.doc_id == doc.id and c.heading for c in chunks)
     # the same input gives the same chunks: ids are stable
-    assert [c.to_dict() for c in chunk_document(kb.documents[0], chunk_size, overlap)] == [c.to_dict() for c in chunk_document(kb.documents[0], chunk_size, overlap)]
+    assert [c.to_dict() for c in chunk_document(kb.documents[0], chunk_size, overlap)] == [c.to_dict() for c
+                                                                                           in chunk_document(
+                                                                                               kb.documents[0],
+                                                                                               chunk_size, overlap)]
 
 
 def test_overlap_repeats_text():

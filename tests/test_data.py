@@ -1,4 +1,5 @@
-"""labkit.data: the shipped data is checked, not trusted (schemas, unique ids, answers present in their sources), and its loaders and subsets."""
+"""labkit.data: the shipped data is checked, not trusted (schemas, unique ids, answers present in their sources), and
+its loaders and subsets."""
 
 import re
 from collections import Counter
@@ -62,7 +63,8 @@ def test_qa_schema_and_answers_in_sources():
         assert len(q["paraphrases"]) >= 2 and q["question"] not in q["paraphrases"], q["id"]
         assert q["kind"] in {"single", "numeric", "multi"}
         assert all(d in docs for d in q["doc_ids"]), q["id"]
-        assert _contains(" ".join(docs[d] for d in q["doc_ids"]), q["answer"]), f"{q['id']}: answer not in its documents"
+        assert _contains(" ".join(docs[d] for d in q["doc_ids"]),
+                         q["answer"]), f"{q['id']}: answer not in its documents"
         accepted = {normalize_answer(a) for a in [q["answer"], *q["aliases"]]}
         assert len(q["distractors"]) == 3 and not accepted & {normalize_answer(d) for d in q["distractors"]}, q["id"]
         assert q["facts"] and all(_contains(f, q["answer"]) for f in q["facts"]), q["id"]
@@ -133,7 +135,8 @@ def test_schema(rows):
     for r in rows:
         assert set(r) == TRIAGE_KEYS, r["id"]
         assert re.fullmatch(r"t\d{3}", r["id"])
-        assert r["intent"] in TRIAGE_INTENTS and r["priority"] in ("low", "normal", "urgent") and r["split"] in {"train", "test"}
+        assert r["intent"] in TRIAGE_INTENTS and r["priority"] in ("low", "normal",
+                                                                   "urgent") and r["split"] in {"train", "test"}
         assert 10 <= len(r["message"]) <= 400 and "\n" not in r["message"]
 
 
@@ -151,7 +154,8 @@ def test_split_is_stratified(rows):
     assert len(test) >= 80
     assert load_triage("test") == test and len(load_triage("train")) == len(rows) - len(test)
     for intent in TRIAGE_INTENTS:
-        share = sum(r["split"] == "test" for r in rows if r["intent"] == intent) / sum(r["intent"] == intent for r in rows)
+        share = sum(r["split"] == "test" for r in rows if r["intent"] == intent) / sum(r["intent"] == intent for r
+                                                                                       in rows)
         assert 0.2 <= share <= 0.3, intent
 
 
@@ -183,8 +187,10 @@ def test_taught_questions_can_add_every_multi_document_question():
     ids = [q["id"] for q in questions]
     unseen = set(unseen_documents())
     multi = [q["id"] for q in load_qa() if needs_two_documents(q) and not set(q["doc_ids"]) & unseen]
-    assert ids[: len(plain)] == [q["id"] for q in plain]  # the same taught set first: only the multi-document ones are added
-    assert set(multi) <= set(ids) and len(set(ids)) == len(ids) and len(multi) == 8  # of 20: the others touch an unseen document
+    # the same taught set first: only the multi-document ones are added
+    assert ids[: len(plain)] == [q["id"] for q in plain]
+    # of 20: the others touch an unseen document
+    assert set(multi) <= set(ids) and len(set(ids)) == len(ids) and len(multi) == 8
 
 
 def test_updated_questions_swap_the_answer_and_the_facts():
@@ -192,7 +198,8 @@ def test_updated_questions_swap_the_answer_and_the_facts():
     u = next(u for u in load_updates() if "q001" in u["question_ids"])
     other = next(q for q in load_qa() if q["id"] not in u["question_ids"])
     new, same = updated_questions([q, other], [u])
-    assert new["answer"] == u["new_answers"]["q001"] and new["aliases"] == [] and all(q["answer"] not in f for f in new["facts"])
+    assert new["answer"] == u["new_answers"]["q001"] and new["aliases"] == [] and all(q["answer"] not in f for f
+                                                                                      in new["facts"])
     assert any(new["answer"] in f for f in new["facts"]) and same == other
 
 
@@ -216,7 +223,8 @@ def test_no_duplicates_and_no_leak(rows):
 def test_the_foreign_corpus_questions_are_answerable_from_their_gold_document():
     questions = foreign_items()
     assert all(q["asked"] == q["question"] for q in questions)  # items score_reader can put as they are
-    docs = {p.relative_to(FOREIGN_DIR / "docs").with_suffix("").as_posix(): p.read_text() for p in (FOREIGN_DIR / "docs").rglob("*.md")}
+    docs = {p.relative_to(FOREIGN_DIR / "docs").with_suffix("").as_posix(): p.read_text() for p
+            in (FOREIGN_DIR / "docs").rglob("*.md")}
     assert len({q["id"] for q in questions}) == len(questions) >= 40
     assert (FOREIGN_DIR / "LICENSE").is_file() and (FOREIGN_DIR / "NOTICE").is_file()
     answerable = [q for q in questions if q["answer"] is not None]
@@ -224,7 +232,8 @@ def test_the_foreign_corpus_questions_are_answerable_from_their_gold_document():
     for q in answerable:
         assert len(q["doc_ids"]) == 1 and q["doc_ids"][0] in docs, q["id"]
         for answer in [q["answer"], *q["aliases"]]:
-            assert normalize_answer(answer) in normalize_answer(docs[q["doc_ids"][0]]), (q["id"], answer)  # verbatim, maybe inside a longer token
+            # verbatim, maybe inside a longer token
+            assert normalize_answer(answer) in normalize_answer(docs[q["doc_ids"][0]]), (q["id"], answer)
     for q in questions:
         if q["answer"] is None:
             assert q["doc_ids"] == [] and q["kind"] == "unanswerable"
@@ -268,5 +277,6 @@ def test_taught_and_untaught_questions_never_share_a_document_and_cover_the_whol
     assert all(set(q["doc_ids"]) & unseen for q in untaught)
     assert len(taught) + len(untaught) == len(load_qa())  # the full run asks every question, in one column or the other
     assert len(untaught) >= 60  # the untaught column's n per seed
-    assert all(set(u["question_ids"]) <= {q["id"] for q in taught} for u in updates)  # every applied update changes a taught fact
+    # every applied update changes a taught fact
+    assert all(set(u["question_ids"]) <= {q["id"] for q in taught} for u in updates)
     assert untaught_questions(8) == spread(untaught, 8)

@@ -12,7 +12,8 @@ def test_doctor_loads_models(generator):
 
 def test_format_doctor_aligns_keys_nests_dicts_and_spells_out_problems():
     text = format_doctor({"quick": True, "versions": {"torch": "2.13.0"}, "problems": ["the cache is a file"]})
-    assert text.splitlines() == [f"{'quick':<24} True", "versions:", f"  {'torch':<22} 2.13.0", "PROBLEM: the cache is a file"]
+    assert text.splitlines() == [f"{'quick':<24} True", "versions:", f"  {'torch':<22} 2.13.0",
+                                 "PROBLEM: the cache is a file"]
     assert format_doctor({"problems": []}) == "problems: none"
 
 

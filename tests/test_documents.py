@@ -27,7 +27,9 @@ def test_bad_files_are_reported(tmp_path):
     (tmp_path / "big.md").write_text("word " * 5000)
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
-    (tmp_path / "page.html").write_text("<html><title>Page</title><body><nav>menu</nav><h1>Head</h1><p>Body text.</p><script>x()</script></body></html>")
+    (tmp_path
+     / "page.html").write_text("<html><title>Page</title><body><nav>menu</nav><h1>Head</h1><p>Body "
+                               "text.</p><script>x()</script></body></html>")
     corpus = load_folder(tmp_path, max_bytes=10_000)
     ids = {d.id for d in corpus.documents}
     assert ids == {"good", "latin1", "page"}
@@ -35,7 +37,8 @@ def test_bad_files_are_reported(tmp_path):
     assert "duplicate of good.md" in reasons["sub/copy.md"]
     assert "binary" in reasons["blob.txt"] and "empty" in reasons["empty.md"] and "too big" in reasons["big.md"]
     assert "PDF" in reasons["broken.pdf"] and "unsupported" in reasons["image.png"]
-    assert corpus.warnings == [{"path": "latin1.txt", "reason": "not valid UTF-8: undecodable bytes were replaced with \ufffd"}]
+    assert corpus.warnings == [{"path": "latin1.txt",
+                                "reason": "not valid UTF-8: undecodable bytes were replaced with \ufffd"}]
     page = next(d for d in corpus.documents if d.id == "page")
     assert page.title == "Page" and "Body text." in page.text and "menu" not in page.text and "x()" not in page.text
     assert "skipped" in corpus.report()
@@ -75,7 +78,9 @@ def test_a_built_sphinx_site_is_read_once_as_html(tmp_path):
     (site / "_sources" / "library").mkdir(parents=True)
     (site / "library").mkdir()
     (site / "searchindex.js").write_text("Search.setIndex({})")
-    (site / "library" / "os.html").write_text("<html><title>os</title><body><p>os.getcwd() returns the current directory.</p></body></html>")
+    (site / "library"
+     / "os.html").write_text("<html><title>os</title><body><p>os.getcwd() returns the current "
+                             "directory.</p></body></html>")
     (site / "_sources" / "library" / "os.rst.txt").write_text("os.getcwd() returns the current directory.")
     (site / "genindex-A.html").write_text("<html><body><a href='x'>abs()</a></body></html>")
     corpus = load_folder(site)
@@ -92,14 +97,20 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_named(tmp_path):
     (tmp_path / "good.md").write_text("# Good\n\nThe kettle costs $89.\n")
     (tmp_path / "sub").mkdir()
     for folder in (tmp_path, tmp_path / "sub"):
-        with open(os.path.join(os.fsencode(folder), b"caf\xe9.md"), "wb") as f:  # a Latin-1 name, as a Windows zip leaves it
+        # a Latin-1 name, as a Windows zip leaves it
+        with open(os.path.join(os.fsencode(folder), b"caf\xe9.md"), "wb") as f:
             f.write(b"# Cafe\n\nThe cafe opens at nine.\n")
     os.mkdir(os.path.join(os.fsencode(tmp_path), b"d\xe9p\xf4t"))
     corpus = load_folder(tmp_path)
     assert [d.id for d in corpus.documents] == ["good"]
     reasons = {r["path"]: r["reason"] for r in corpus.skipped}
-    assert set(reasons) == {"caf\\xe9.md", "sub/caf\\xe9.md", "d\\xe9p\\xf4t"}  # printable, JSON-safe, the bad byte shown
-    assert "b'caf\\xe9.md'" in reasons["caf\\xe9.md"] and "not valid UTF-8" in reasons["caf\\xe9.md"] and "rename" in reasons["caf\\xe9.md"]
+    # printable, JSON-safe, the bad byte shown
+    assert set(reasons) == {"caf\\xe9.md", "sub/caf\\xe9.md", "d\\xe9p\\xf4t"}
+    assert (
+        "b'caf\\xe9.md'" in reasons["caf\\xe9.md"]
+        and "not valid UTF-8" in reasons["caf\\xe9.md"]
+        and "rename" in reasons["caf\\xe9.md"]
+    )
     assert "folder name b'd\\xe9p\\xf4t'" in reasons["d\\xe9p\\xf4t"]
     json.dumps(corpus.skipped, ensure_ascii=False).encode("utf-8")  # the report can be printed and saved
     lines = skip_summary(corpus.skipped)
@@ -138,14 +149,17 @@ def test_fifos_devices_and_too_big_files_are_reported_truthfully(tmp_path):
     reasons = {r["path"]: r["reason"] for r in corpus.skipped}
     assert reasons["pipe.md"].startswith("a FIFO (named pipe), not a document: never opened")
     assert reasons["zero.md"].startswith("link to a device file, not a document: never opened")
-    assert reasons["big.md"] == ("too big: 25.0 KB, over the 1.0 KB cap; split it, or raise the cap: labkit ask --max-file-mb 1 "
+    assert reasons["big.md"] == ("too big: 25.0 KB, over the 1.0 KB cap; split it, or raise the cap: labkit ask "
+                                 "--max-file-mb 1 "
                                  "(max_bytes=1000000 in load_folder / index_folder)")
     lines = skip_summary(corpus.skipped)
     big = next(line for line in lines if "too big" in line)
-    assert big == ("skipped 2 files: too big, over the 1.0 KB cap; split them, or raise the cap: labkit ask --max-file-mb 1 "
+    assert big == ("skipped 2 files: too big, over the 1.0 KB cap; split them, or raise the cap: labkit ask "
+                   "--max-file-mb 1 "
                    "(max_bytes=1000000 in load_folder / index_folder) (big.md (25.0 KB), bigger.txt (35.0 KB))")
     assert len(lines) == 3 and not any("broken link" in line for line in lines)
-    assert "too big: 5,000,001 bytes, over the 5,000,000 bytes cap" in too_big_reason(5_000_001, 5_000_000)  # not "5.0 MB over 5.0 MB"
+    # not "5.0 MB over 5.0 MB"
+    assert "too big: 5,000,001 bytes, over the 5,000,000 bytes cap" in too_big_reason(5_000_001, 5_000_000)
     assert "split it: labkit reads files of up to 100 MB" in too_big_reason(250_000_000, 5_000_000)
 
 

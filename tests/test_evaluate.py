@@ -1,4 +1,5 @@
-"""labkit.evaluate: matching and F1 of open answers, comparison questions, scored records, shares, retrieval metrics of an index."""
+"""labkit.evaluate: matching and F1 of open answers, comparison questions, scored records, shares, retrieval metrics of
+an index."""
 
 import pytest
 
@@ -40,17 +41,20 @@ def test_token_f1():
 @pytest.mark.parametrize("answer, right", [
     ("The Drumlin Toaster is heavier.", True),
     ("The Drumlin Toaster is heavier than the Brimble Kettle.", True),
-    ("Which is heavier, the Brimble Kettle or the Drumlin Toaster?", False),  # the question restated: both named, rival first
+    # the question restated: both named, rival first
+    ("Which is heavier, the Brimble Kettle or the Drumlin Toaster?", False),
     ("The Brimble Kettle is heavier than the Drumlin Toaster.", False),
     ("The Brimble Kettle.", False),
 ])
 def test_a_comparison_answer_must_pick_an_option(answer, right):
     assert ev.is_right(answer, ["Drumlin Toaster"], ["Brimble Kettle"]) is right
-    assert ev.is_match(answer, ["Drumlin Toaster"]) is ("Drumlin" in answer)  # plain matching would pass every restatement
+    # plain matching would pass every restatement
+    assert ev.is_match(answer, ["Drumlin Toaster"]) is ("Drumlin" in answer)
 
 
 def test_scored_answers_use_the_record_rivals():
-    q = {"id": "q1/0", "asked": "Which is heavier?", "answer": "Drumlin Toaster", "aliases": [], "rivals": ["Brimble Kettle"]}
+    q = {"id": "q1/0", "asked": "Which is heavier?", "answer": "Drumlin Toaster", "aliases": [],
+         "rivals": ["Brimble Kettle"]}
     restated, picked = ev.score_answers([q, q], ["The Brimble Kettle or the Drumlin Toaster.", "The Drumlin Toaster."])
     assert (restated["match"], picked["match"]) == (False, True)
 
@@ -63,7 +67,8 @@ def test_retrieval_metrics():
 
 
 def test_share_new_counts_new_and_old_values():
-    items = [{"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}]
+    items = [{"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"}, {"qa_id": "q1", "answer": "$89"},
+             {"qa_id": "q1", "answer": "$89"}]
     answers = ["It costs $95.", "It costs $89.", "It was $89, now $95.", "No idea."]
     shares = ev.share_new(answers, items, {"q1": "$95"})
     assert (shares["new"], shares["old"]) == (0.5, 0.5) and shares["by_question"] == {"q1": 0.5}
@@ -82,13 +87,15 @@ def test_share_in_sources_looks_for_the_value_itself():
     def answer(*texts):
         return NS(sources=[NS(text=t) for t in texts])
     answers = [answer("The Brimble Kettle costs $95."), answer("The lamp has a warranty of 5 years.", "Opening times.")]
-    assert ev.share_in_sources(answers, ["$95", "7 years"]) == 0.5  # the last word ("years") alone would have counted both
+    # the last word ("years") alone would have counted both
+    assert ev.share_in_sources(answers, ["$95", "7 years"]) == 0.5
     assert ev.share_in_sources([], []) == 0.0
 
 
 def test_miss_split_separates_retrieval_from_reading_and_adds_up():
     records = [{"match": True, "retrieved_gold": True}, {"match": True, "retrieved_gold": False},
-               {"match": False, "retrieved_gold": True}, {"match": False, "retrieved_gold": True}, {"match": False, "retrieved_gold": False}]
+               {"match": False, "retrieved_gold": True}, {"match": False, "retrieved_gold": True},
+               {"match": False, "retrieved_gold": False}]
     split = ev.miss_split(records)
     assert split == {"right": 0.4, "retrieval_miss": 0.2, "reading_miss": 0.4, "n": 5}
     assert split["right"] + split["retrieval_miss"] + split["reading_miss"] == pytest.approx(1.0)
@@ -100,7 +107,8 @@ def test_summarize_gives_every_accuracy_its_n_and_interval():
     records = [{"match": m, "f1": float(m), "seconds": 0.1} for m in [True] * 3 + [False] * 7]
     summary = ev.summarize(records)
     assert summary["n"] == 10 and summary["accuracy"] == 0.3
-    assert summary["accuracy_95"] == wilson_interval(0.3, 10) and summary["accuracy_95"][0] < 0.3 < summary["accuracy_95"][1]
+    assert summary["accuracy_95"] == wilson_interval(0.3,
+                                                     10) and summary["accuracy_95"][0] < 0.3 < summary["accuracy_95"][1]
     assert ev.summarize([])["accuracy_95"] == (0.0, 1.0)  # no answers: nothing is known
 
 

@@ -13,7 +13,8 @@ WRONG = [12345, "no such thing", lambda *a: 0.0, unfinished]  # each wrong for e
 
 
 def run_solution(q):
-    """Execute the printed solution as a learner would paste it; return what it leaves in `answer` (None if it checks itself)."""
+    """Execute the printed solution as a learner would paste it; return what it leaves in `answer` (None if it checks
+    itself)."""
     ns = {"q1": q, "q2": q}
     exec(q.solution_code, ns)
     return ns.get("answer")
@@ -29,7 +30,8 @@ def test_the_solution_passes_and_wrong_answers_get_feedback(nb, name, capsys):
     for wrong in WRONG:
         assert q.check(wrong) is False
         out = capsys.readouterr().out
-        assert out.startswith("Not yet: ") and len(out) > len("Not yet: ") + 15  # says what is wrong, not only that it is
+        # says what is wrong, not only that it is
+        assert out.startswith("Not yet: ") and len(out) > len("Not yet: ") + 15
     q.hint()
     q.solution()
     out = capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""labkit.findings: what a run's numbers say, each sentence computed from them and naming its column; one cell's format."""
+"""labkit.findings: what a run's numbers say, each sentence computed from them and naming its column; one cell's
+format."""
 
 import pytest
 
@@ -11,7 +12,8 @@ def stat(x, spread=0.0):
 
 @pytest.mark.parametrize("value, metric, text", [
     (stat(0.625, 0.05), "", "0.62 ± 0.05"), (None, "", "n/a"), (stat(0.5), "", "0.50"),
-    (stat(14.05e6), "adapter_bytes", "14.05 MB"), (stat(227.0, 3.0), "prompt_tokens", "227 ± 3"), (stat(91.5, 2.8), "train_s", "91.5 ± 2.8"),
+    (stat(14.05e6), "adapter_bytes", "14.05 MB"), (stat(227.0, 3.0), "prompt_tokens", "227 ± 3"),
+    (stat(91.5, 2.8), "train_s", "91.5 ± 2.8"),
 ])
 def test_fmt(value, metric, text):
     assert findings.fmt(value, metric) == text
@@ -28,10 +30,12 @@ def test_meaning_follows_the_numbers_not_the_literature():
     assert "0.10, behind RAG" in text and "does not hold on this run" in text
 
 
-@pytest.mark.parametrize("diff, lo, hi, words", [(0.19, 0.03, 0.34, "ahead of RAG by 0.19"), (-0.2, -0.35, -0.05, "behind RAG by 0.20"),
+@pytest.mark.parametrize("diff, lo, hi, words",
+                         [(0.19, 0.03, 0.34, "ahead of RAG by 0.19"), (-0.2, -0.35, -0.05, "behind RAG by 0.20"),
                                                  (0.08, -0.05, 0.2, "no measurable difference from RAG")])
 def test_a_difference_inside_its_interval_is_no_measurable_difference(diff, lo, hi, words):
-    board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)}, "fine-tuned": {"accuracy": stat(0.27 + diff)}}
+    board = {"closed-book": {"accuracy": stat(0.02)}, "RAG": {"accuracy": stat(0.27)},
+             "fine-tuned": {"accuracy": stat(0.27 + diff)}}
     d = {"diff": diff, "lo": lo, "hi": hi, "n": 59, "measurable": not lo <= 0 <= hi}
     results = {"scoreboard": board, "differences": {"fine-tuned": d}}
     assert findings.versus(results, "fine-tuned").startswith(words)
@@ -39,8 +43,10 @@ def test_a_difference_inside_its_interval_is_no_measurable_difference(diff, lo, 
 
 
 def test_fmt_shows_a_rate_with_its_interval():
-    assert findings.fmt({"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.1749, "hi": 0.3962}, "accuracy") == "0.27 [0.17, 0.40]"
-    assert findings.fmt({"mean": 0.46, "spread": 0.09, "n": 59, "lo": 0.34, "hi": 0.59}, "accuracy") == "0.46 [0.34, 0.59] ± 0.09"
+    assert findings.fmt({"mean": 0.27, "spread": 0.0, "n": 59, "lo": 0.1749, "hi": 0.3962},
+                        "accuracy") == "0.27 [0.17, 0.40]"
+    assert findings.fmt({"mean": 0.46, "spread": 0.09, "n": 59, "lo": 0.34, "hi": 0.59},
+                        "accuracy") == "0.46 [0.34, 0.59] ± 0.09"
 
 
 def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_are_within_its_interval():

@@ -46,7 +46,9 @@ def test_make_config_keeps_given_values_and_defaults_for_none(overrides, field, 
     assert getattr(make_config(**overrides), field) == expected
 
 
-@pytest.mark.parametrize("overrides", [{"rank": 0}, {"lr": 0}, {"lr": 1.5}, {"replay": 1.0}, {"fact_statements": 5}, {"method": "qlora"},
+@pytest.mark.parametrize("overrides",
+                         [{"rank": 0}, {"lr": 0}, {"lr": 1.5}, {"replay": 1.0}, {"fact_statements": 5},
+                          {"method": "qlora"},
                                        {"precision": "fp16"}, {"attention": "flash"}])
 def test_make_config_rejects_bad_values_instead_of_defaulting(overrides):
     with pytest.raises(ValueError):
@@ -64,7 +66,8 @@ def test_doc_examples_come_from_the_corpus_reader():
 
 def test_chat_example_closes_the_turn(generator):
     ex = chat_example(generator, "Price?", "$89", "qa", "q001")
-    assert ex.prompt == generator.chat_prompt("Price?") and ex.target == "$89" + generator.end_of_turn() and ex.source == "q001"
+    assert ex.prompt == generator.chat_prompt("Price?") and ex.target == "$89" + generator.end_of_turn(
+        ) and ex.source == "q001"
 
 
 def test_loss_only_on_answer_tokens(generator):
@@ -91,9 +94,11 @@ def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method, pre
     assert torch.equal(generator.model.model.layers[0].self_attn.q_proj.weight, before_weight)
     assert result.steps_done == 3 and not result.interrupted
     assert result.precision == resolve_precision(precision) and result.precision in ("float32", "bfloat16")
-    assert all(p.dtype == torch.float32 for p in result.gen.model.parameters())  # bf16 is for matmuls only: weights stay float32
+    # bf16 is for matmuls only: weights stay float32
+    assert all(p.dtype == torch.float32 for p in result.gen.model.parameters())
     trained_lm = result.gen.model.get_base_model() if method == "lora" else result.gen.model
-    assert trained_lm.config._attn_implementation == generator.model.config._attn_implementation  # answering keeps its kernel
+    # answering keeps its kernel
+    assert trained_lm.config._attn_implementation == generator.model.config._attn_implementation
     if method == "lora":
         assert result.trainable_params < 0.05 * result.total_params
     else:
@@ -101,17 +106,22 @@ def test_a_few_steps_reduce_loss_and_leave_the_base_alone(generator, method, pre
 
 
 def test_training_a_tuned_model_continues_its_adapter_and_leaves_it_alone(generator):
-    first = train(generator, build_examples(generator, load_qa(2), fact_statements=0), TrainConfig(num_steps=2, batch_size=2, rank=4), progress=False)
+    first = train(generator, build_examples(generator, load_qa(2), fact_statements=0),
+                  TrainConfig(num_steps=2, batch_size=2, rank=4), progress=False)
     lora = {n: p.detach().clone() for n, p in first.gen.model.named_parameters() if "lora_" in n}
-    second = train(first.gen, build_examples(generator, load_qa(4)[2:], fact_statements=0), TrainConfig(num_steps=2, batch_size=2, rank=16), progress=False)
-    assert all(torch.equal(p, lora[n]) for n, p in first.gen.model.named_parameters() if "lora_" in n)  # the given model is untouched
+    second = train(first.gen, build_examples(generator, load_qa(4)[2:], fact_statements=0),
+                   TrainConfig(num_steps=2, batch_size=2, rank=16), progress=False)
+    # the given model is untouched
+    assert all(torch.equal(p, lora[n]) for n, p in first.gen.model.named_parameters() if "lora_" in n)
     moved = {n: p for n, p in second.gen.model.named_parameters() if "lora_" in n}
-    assert set(moved) == set(lora) and second.trainable_params == first.trainable_params  # the same rank-4 adapter, not a new one
+    # the same rank-4 adapter, not a new one
+    assert set(moved) == set(lora) and second.trainable_params == first.trainable_params
     assert any(not torch.equal(moved[n], lora[n]) for n in lora)  # ... trained further
 
 
 def test_answering_from_a_lora_in_bf16_leaves_its_base_frozen(generator, monkeypatch):
-    result = train(generator, build_examples(generator, load_qa(2), fact_statements=0), TrainConfig(num_steps=1, batch_size=2, rank=4), progress=False)
+    result = train(generator, build_examples(generator, load_qa(2), fact_statements=0),
+                   TrainConfig(num_steps=1, batch_size=2, rank=4), progress=False)
     tuned = result.gen
     frozen = {n for n, p in tuned.model.named_parameters() if not p.requires_grad}
     assert frozen and all("lora_" not in n for n in frozen)
@@ -135,7 +145,8 @@ def test_stop_event_keeps_the_last_completed_step(generator):
             stop.set()
 
     examples = build_examples(generator, load_qa(2), fact_statements=0)
-    result = train(generator, examples, TrainConfig(num_steps=6, batch_size=2, rank=4), callback=callback, every=1, stop=stop, progress=False)
+    result = train(generator, examples, TrainConfig(num_steps=6, batch_size=2, rank=4), callback=callback, every=1,
+                   stop=stop, progress=False)
     assert result.interrupted and result.steps_done == 2
     assert "step 2" in result.message and "keeps" in result.message
     now = {k: v for k, v in result.gen.model.named_parameters() if v.requires_grad}
@@ -148,7 +159,8 @@ def test_keyboard_interrupt_keeps_the_last_completed_step(generator):
             raise KeyboardInterrupt
 
     examples = build_examples(generator, load_qa(2), fact_statements=0)
-    result = train(generator, examples, TrainConfig(num_steps=5, batch_size=2, rank=4), callback=callback, every=1, progress=False)
+    result = train(generator, examples, TrainConfig(num_steps=5, batch_size=2, rank=4), callback=callback, every=1,
+                   progress=False)
     assert result.interrupted and result.steps_done == 1 and "step 1" in result.message
 
 

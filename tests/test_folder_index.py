@@ -42,7 +42,8 @@ def test_a_damaged_folder_cache_is_rebuilt_and_said(tmp_path, embedder, two_doc_
     cached = next((tmp_path / "cache" / "indexes").iterdir())
     if damage == "foreign":
         other = VectorIndex(embedder)
-        other.add_vectors(*[x[:2] for x in (list(first.chunks.values()), embed_texts(embedder, ["a", "b"], progress=False))])
+        other.add_vectors(*[x[:2] for x
+                            in (list(first.chunks.values()), embed_texts(embedder, ["a", "b"], progress=False))])
         other.save(tmp_path / "other")
         shutil.copy(tmp_path / "other" / "index.faiss", cached / "index.faiss")
     else:
@@ -51,7 +52,8 @@ def test_a_damaged_folder_cache_is_rebuilt_and_said(tmp_path, embedder, two_doc_
     again = index_folder(folder, embedder, progress=False)
     assert not again.from_cache and len(again) == len(first)
     assert any("rebuilt" in note for note in again.notes) and "rebuilt" in capsys.readouterr().err
-    assert again.search("How much is the kettle?", 1)[0].chunk.doc_id == first.search("How much is the kettle?", 1)[0].chunk.doc_id
+    assert again.search("How much is the kettle?", 1)[0].chunk.doc_id == first.search("How much is the kettle?",
+                                                                                      1)[0].chunk.doc_id
     assert index_folder(folder, embedder, progress=False).from_cache  # the rebuilt cache is good again
 
 
@@ -78,7 +80,8 @@ def test_links_and_size_cap_reach_the_folder_index(tmp_path, embedder, two_doc_f
     small = index_folder(two_doc_folder, embedder, progress=False, max_bytes=100)
     assert set(small.documents) == {"tiny"}  # the two knowledge-base documents are over 100 bytes
     big = [r for r in small.report["skipped"] if r["reason"].startswith("too big")]
-    assert len(big) == 2 and all(r["cap"] == 100 and r["size"] > 100 and "over the 100 bytes cap" in r["reason"] for r in big)
+    assert len(big) == 2 and all(r["cap"] == 100 and r["size"] > 100 and "over the 100 bytes cap" in r["reason"] for r
+                                 in big)
 
 
 def _cached(tmp_path):
@@ -91,7 +94,8 @@ def test_a_rebuilt_folder_index_replaces_its_older_copies_only(tmp_path, embedde
     twin.mkdir(parents=True)
     (twin / "note.md").write_text("# Note\n\nThe ferry leaves at noon.\n")
     index_folder(twin, embedder, progress=False)
-    index_folder(folder, embedder, progress=False, chunk_size=64, overlap=8)  # other settings of the same folder: stay too
+    # other settings of the same folder: stay too
+    index_folder(folder, embedder, progress=False, chunk_size=64, overlap=8)
     others = set(_cached(tmp_path))
     first = index_folder(folder, embedder, progress=False)
     assert len(_cached(tmp_path)) == 3
@@ -101,17 +105,21 @@ def test_a_rebuilt_folder_index_replaces_its_older_copies_only(tmp_path, embedde
     (folder / "new.md").write_text("# New\n\nThe lighthouse opens at dawn.\n")
     latest = index_folder(folder, embedder, progress=False)
     names = _cached(tmp_path)
-    assert len(names) == 3 and others < set(names) and any("removed 1 older cached index" in note for note in latest.notes)
+    assert len(names) == 3 and others < set(names) and any("removed 1 older cached index" in note for note
+                                                           in latest.notes)
     stored = " ".join((tmp_path / "cache" / "indexes" / n / "chunks.json").read_text() for n in names)
     assert "swordfish" not in stored and "lighthouse opens at dawn" in stored and "ferry" in stored
-    assert index_folder(twin, embedder, progress=False).from_cache and index_folder(folder, embedder, progress=False).from_cache
+    assert index_folder(twin, embedder, progress=False).from_cache and index_folder(folder, embedder,
+                                                                                    progress=False).from_cache
 
 
-def test_an_index_from_before_the_source_was_recorded_is_pruned_only_when_surely_this_folder(tmp_path, embedder, two_doc_folder):
+def test_an_index_from_before_the_source_was_recorded_is_pruned_only_when_surely_this_folder(tmp_path, embedder,
+                                                                                             two_doc_folder):
     folder = two_doc_folder
     index_folder(folder, embedder, progress=False)
     built = next((tmp_path / "cache" / "indexes").iterdir())
-    for fake_key, root in (("a" * 20, str(folder)), ("b" * 20, "docs")):  # `labkit ask --docs docs` saved a relative root
+    # `labkit ask --docs docs` saved a relative root
+    for fake_key, root in (("a" * 20, str(folder)), ("b" * 20, "docs")):
         old = built.with_name(f"docs-{fake_key}")
         shutil.copytree(built, old)
         store = json.loads((old / "chunks.json").read_text())
@@ -130,7 +138,8 @@ def test_a_folder_index_still_answers_when_the_cache_is_full(tmp_path, embedder,
     """A full cache made `labkit ask` fail (faiss's RuntimeError saving the index): it only costs speed."""
 
     def full_disk(self, directory):
-        raise RuntimeError("Error in void faiss::write_index: write error in index.faiss: 4014 != 496128 (No space left on device)")
+        raise RuntimeError("Error in void faiss::write_index: write error in index.faiss: 4014 != 496128 (No space "
+                           "left on device)")
 
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(VectorIndex, "save", full_disk)

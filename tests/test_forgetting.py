@@ -25,11 +25,12 @@ from labkit.forgetting import (
 
 def test_run_records_both_curves_from_step_zero(generator):
     points = []
-    run = run_forgetting(generator, TrainConfig(num_steps=2, batch_size=4, rank=4, replay=0.25), LabSetup(num_questions=2, num_probe=2, every=1),
-                         on_point=points.append, progress=False)
+    run = run_forgetting(generator, TrainConfig(num_steps=2, batch_size=4, rank=4, replay=0.25),
+                         LabSetup(num_questions=2, num_probe=2, every=1), on_point=points.append, progress=False)
     assert [p["step"] for p in run.history] == [0, 1, 2] == [p["step"] for p in points]
     keys = ("step", "mc_acc", "general_acc", "loss")
-    assert [{k: p[k] for k in keys} for p in points] == [{k: h[k] for k in keys} for h in run.history]  # live points = the history
+    # live points = the history
+    assert [{k: p[k] for k in keys} for p in points] == [{k: h[k] for k in keys} for h in run.history]
     assert run.history == run.result.history  # one history, kept by the training run
     assert run.history[0]["loss"] is None and run.history[-1]["loss"] > 0
 
@@ -37,7 +38,12 @@ def test_run_records_both_curves_from_step_zero(generator):
 @pytest.mark.parametrize("method, quick, steps", [("lora", True, 12), ("lora", False, 24), ("full", False, 24)])
 def test_lab_config_defaults(method, quick, steps):
     train_config = lab_config(method, quick=quick)
-    assert train_config.method == method and train_config.num_steps == steps and train_config.rank == 16 and train_config.lr == 2e-3
+    assert (
+        train_config.method == method
+        and train_config.num_steps == steps
+        and train_config.rank == 16
+        and train_config.lr == 2e-3
+    )
 
 
 @pytest.mark.parametrize("bad", [{"rank": 0}, {"lr": 0.0}, {"num_steps": -1}, {"replay": 1.0}])
@@ -48,15 +54,19 @@ def test_lab_config_rejects_zero_and_out_of_range_instead_of_defaulting(bad):
 
 def test_sweep_readers():
     sweep = {"runs": [
-        {"key": "a", "entry": {"method": "lora", "rank": 64, "lr": 2e-3}, "history": [{"mc_acc": 0.25, "general_acc": 0.88}, {"mc_acc": 0.83, "general_acc": 0.69}]},
-        {"key": "b", "entry": {"method": "lora", "rank": 4, "lr": 2e-3}, "history": [{"mc_acc": 0.25, "general_acc": 0.88}, {"mc_acc": 0.5, "general_acc": 0.88}]},
+        {"key": "a", "entry": {"method": "lora", "rank": 64, "lr": 2e-3},
+         "history": [{"mc_acc": 0.25, "general_acc": 0.88}, {"mc_acc": 0.83, "general_acc": 0.69}]},
+        {"key": "b", "entry": {"method": "lora", "rank": 4, "lr": 2e-3},
+         "history": [{"mc_acc": 0.25, "general_acc": 0.88}, {"mc_acc": 0.5, "general_acc": 0.88}]},
         {"key": "c", "entry": {"method": "lora", "rank": 16, "lr": 2e-3, "replay": 0.5}, "history": []},
         {"key": "d", "entry": {"method": "full", "lr": 1e-4}, "history": []},
     ]}
-    assert [r["key"] for r in sweep_runs(sweep, "lora", lr=2e-3, replay=0.0)] == ["b", "a"]  # sorted by rank, replay run left out
+    # sorted by rank, replay run left out
+    assert [r["key"] for r in sweep_runs(sweep, "lora", lr=2e-3, replay=0.0)] == ["b", "a"]
     assert [r["key"] for r in sweep_runs(sweep, "full")] == ["d"] and len(sweep_runs(sweep)) == 4
     assert drop_and_gain(sweep["runs"][0]) == {"drop": 0.19, "gain": 0.58}
-    assert nearest_run(sweep, "lora", rank=8, lr=2e-3)["key"] == "b" and nearest_run(sweep, "full", lr=2e-3)["key"] == "d"
+    assert nearest_run(sweep, "lora", rank=8, lr=2e-3)["key"] == "b" and nearest_run(sweep, "full",
+                                                                                     lr=2e-3)["key"] == "d"
 
 
 def test_shipped_sweep_covers_the_grid_and_finds_nearest():
@@ -84,7 +94,8 @@ def test_shipped_sweep_agrees_with_a_rerun(generator):
             stop.set()
 
     train_config = sweep_config(SWEEP_GRID[0], sweep["num_steps"])
-    run = run_forgetting(generator, train_config, LabSetup(**sweep["setup"]), on_point=on_point, stop=stop, progress=False)
+    run = run_forgetting(generator, train_config, LabSetup(**sweep["setup"]), on_point=on_point, stop=stop,
+                         progress=False)
     assert run.history[-1]["step"] == SWEEP_SETUP.every
     again = {p["step"]: p for p in run.history}
     for point in shipped["history"]:
@@ -103,7 +114,9 @@ def test_probe_change_is_measurable_only_outside_both_intervals():
     assert probe_change(run(0.875, 0.375), 16)["measurable"] is True
     # a run with whole-probe final scores is judged on them, whatever its curve's item count
     scored = {**run(0.875, 0.875), "final": {"n_probe": 120, "general_acc_before": 0.8, "general_acc_after": 0.6}}
-    assert probe_change(scored, 16) == probe_change(scored) and probe_change(scored)["n"] == 120 and probe_change(scored)["measurable"]
+    assert probe_change(scored,
+                        16) == probe_change(scored) and probe_change(scored)["n"] == 120 and probe_change(
+                            scored)["measurable"]
     assert drop_and_gain(scored)["drop"] == 0.2
     with pytest.raises(ValueError, match="give num_probe"):
         probe_change(run(0.875, 0.5))
@@ -117,7 +130,8 @@ def test_sweep_findings_follow_the_sweep_and_its_item_count():
     n = {r["final"]["n_probe"] for r in sweep["runs"]}  # every shipped run has its whole-probe final scores
     assert len(lines) == len(sweep["runs"]) + 1 and n == {120} and "on these 120 probe items" in lines[-1]
     curves_only = {**sweep, "runs": [{k: v for k, v in r.items() if k != "final"} for r in sweep["runs"]]}
-    assert f"on these {sweep['setup']['num_probe']} probe items" in sweep_findings(curves_only)[-1]  # the prose follows the items
+    # the prose follows the items
+    assert f"on these {sweep['setup']['num_probe']} probe items" in sweep_findings(curves_only)[-1]
 
 
 def test_whole_probe_scores_every_probe_item(generator):
@@ -138,11 +152,14 @@ def test_final_scores_after_an_interrupt_are_the_kept_weights(generator, monkeyp
     stop = threading.Event()
     setup = LabSetup(num_questions=4, num_probe=8, every=4)
     cfg = lab_config(rank=4, lr=1e-2, num_steps=8)
-    run = run_forgetting(generator, cfg, setup, progress=False, on_point=lambda p: stop.set() if p["step"] >= 4 else None, stop=stop)
+    run = run_forgetting(generator, cfg, setup, progress=False,
+                         on_point=lambda p: stop.set() if p["step"] >= 4 else None, stop=stop)
     scored_at_4 = run.result.history[-1]
     assert scored_at_4["step"] == 4
     run.result.history = run.result.history[:1]  # as after a Ctrl-C that came before the step-4 scores were recorded
     final = final_scores(generator, run, closed_book=False)
     assert final["steps_done"] == 4 and final["interrupted"]
-    assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"], scored_at_4["general_acc"])
-    assert final["n_probe"] == 8 and probe_change(final)["n"] == 8  # final_scores' output carries its n, as the sweep's runs do
+    assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"],
+                                                                       scored_at_4["general_acc"])
+    # final_scores' output carries its n, as the sweep's runs do
+    assert final["n_probe"] == 8 and probe_change(final)["n"] == 8

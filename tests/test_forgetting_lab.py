@@ -1,4 +1,5 @@
-"""labkit.forgetting_lab: the lab built, driven and read without a browser: instant mode, settings, a live run, errors shown."""
+"""labkit.forgetting_lab: the lab built, driven and read without a browser: instant mode, settings, a live run, errors
+shown."""
 
 import pytest
 
@@ -18,15 +19,24 @@ def test_instant_mode_uses_the_shipped_sweep(method):
 
 def test_lab_settings_follow_the_widgets():
     lab = ForgettingLab(gen=object())
-    lab.method.value, lab.rank.value, lab.lr.value, lab.num_steps.value, lab.replay.value, lab.fact_statements.value = "full", 4, 1e-4, 8, 0.25, 2
-    assert lab.settings() == {"method": "full", "rank": 4, "lr": 1e-4, "num_steps": 8, "replay": 0.25, "fact_statements": 2}
+    lab.method.value, lab.rank.value, lab.lr.value, lab.num_steps.value, lab.replay.value, lab.fact_statements.value = (
+        "full",
+        4,
+        1e-4,
+        8,
+        0.25,
+        2,
+    )
+    assert lab.settings() == {"method": "full", "rank": 4, "lr": 1e-4, "num_steps": 8, "replay": 0.25,
+                              "fact_statements": 2}
 
 
 def test_live_training_disables_train_and_draws_points(generator, monkeypatch):
     from labkit import forgetting
 
     probe = forgetting.load_probe()[:6]
-    monkeypatch.setattr(forgetting, "load_probe", lambda: probe)  # "the whole probe" of the final figure: 6 items, for speed
+    # "the whole probe" of the final figure: 6 items, for speed
+    monkeypatch.setattr(forgetting, "load_probe", lambda: probe)
     lab = ForgettingLab(gen=generator, setup=LabSetup(num_questions=2, num_probe=2, every=1))
     lab.num_steps.value, lab.rank.value = 4, 4
     states, plots = [], []
@@ -44,7 +54,12 @@ def test_live_training_disables_train_and_draws_points(generator, monkeypatch):
     assert states and all(s == (True, False) for s in states)
     assert run.result.interrupted and run.result.steps_done == 1
     assert [p["step"] for p in lab.history] == [0, 1] and plots[0] != plots[1]  # the picture changed with the new point
-    assert not lab.train_button.disabled and lab.stop_button.disabled and lab.error is None and "Stopped after step 1" in lab.status.value
+    assert (
+        not lab.train_button.disabled
+        and lab.stop_button.disabled
+        and lab.error is None
+        and "Stopped after step 1" in lab.status.value
+    )
     assert lab.final["n_probe"] == 6 and "6 items" in lab.status.value  # the final figure: the whole probe, with its n
 
 

@@ -1,4 +1,5 @@
-"""labkit.forgetting_plots: each figure draws the runs it is given (steps, mc_acc, general_acc), on a given Axes or its own."""
+"""labkit.forgetting_plots: each figure draws the runs it is given (steps, mc_acc, general_acc), on a given Axes or its
+own."""
 
 import pytest
 
@@ -8,7 +9,8 @@ HISTORY = [{"step": 0, "mc_acc": 0.25, "general_acc": 0.8, "loss": None},
            {"step": 4, "mc_acc": 0.5, "general_acc": 0.75, "loss": 1.2},
            {"step": 8, "mc_acc": 0.9, "general_acc": 0.7, "loss": 0.4}]
 RUNS = [{"key": "lora", "entry": {"method": "lora"}, "history": HISTORY},
-        {"key": "full", "entry": {"method": "full"}, "history": [dict(h, general_acc=h["general_acc"] - 0.3) for h in HISTORY]}]
+        {"key": "full", "entry": {"method": "full"},
+         "history": [dict(h, general_acc=h["general_acc"] - 0.3) for h in HISTORY]}]
 
 
 def test_curves_draw_both_histories(ax):
@@ -24,7 +26,8 @@ def test_frontier_has_one_line_per_run_from_domain_to_general(ax):
     fplots.plot_frontier(RUNS, ax=ax)
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == ["lora", "full"]
-    assert list(lines[1].get_xdata()) == [0.25, 0.5, 0.9] and list(lines[1].get_ydata()) == pytest.approx([0.5, 0.45, 0.4])
+    assert list(lines[1].get_xdata()) == [0.25, 0.5,
+                                          0.9] and list(lines[1].get_ydata()) == pytest.approx([0.5, 0.45, 0.4])
 
 
 @pytest.mark.parametrize("metric", ["mc_acc", "general_acc"])
@@ -36,7 +39,8 @@ def test_compare_plots_the_metric_of_each_run(ax, metric):
 
 def test_final_bars_pair_domain_and_general(ax):
     fplots.plot_final_bars(RUNS, ax=ax)
-    assert [round(p.get_height(), 4) for p in ax.patches] == [0.9, 0.9, 0.7, 0.4]  # domain bars of both runs, then general bars
+    # domain bars of both runs, then general bars
+    assert [round(p.get_height(), 4) for p in ax.patches] == [0.9, 0.9, 0.7, 0.4]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["lora", "full"]
 
 

@@ -1,4 +1,5 @@
-"""labkit.freshness: the questions a fact change touches, the updated copy of the index, and score_freshness() on a tiny run."""
+"""labkit.freshness: the questions a fact change touches, the updated copy of the index, and score_freshness() on a tiny
+run."""
 
 from types import SimpleNamespace
 
@@ -27,12 +28,14 @@ def test_the_updated_copy_has_the_new_sentence_and_the_original_index_is_left_al
     assert update["new"] in new_text and update["new"] not in old_text and update["old"] in old_text
 
 
-def test_freshness_asks_the_fine_tune_stale_with_sources_and_retrained_and_joins_the_untrained_models(tiny_run, monkeypatch):
+def test_freshness_asks_the_fine_tune_stale_with_sources_and_retrained_and_joins_the_untrained_models(tiny_run,
+                                                                                                      monkeypatch):
     setup, ccfg = tiny_run
     new_answers, asked, texts = freshness.changed_questions(setup.questions, setup.updates)
     trained = []
 
-    def train_lora(gen, examples, ccfg_, seed, num_steps):  # records what the retraining is given; the model stays as it was
+    # records what the retraining is given; the model stays as it was
+    def train_lora(gen, examples, ccfg_, seed, num_steps):
         trained.append((gen, [e.source for e in examples], seed, num_steps))
         return SimpleNamespace(gen=gen, train_s=1.234)
 
@@ -41,18 +44,26 @@ def test_freshness_asks_the_fine_tune_stale_with_sources_and_retrained_and_joins
     [(gen, sources, seed, num_steps)] = trained
     changed = sorted(new_answers)
     assert (gen, seed, num_steps) == (setup.gen, 3, ccfg.num_retrain_steps)  # the fine-tune's adapter, trained further
-    assert set(changed) <= set(sources) and len(set(sources) - set(changed)) == len(changed)  # as many unchanged facts replayed
-    assert (fresh["n_updates"], fresh["n_questions"], fresh["num_retrain_steps"], fresh["retrain_s"]) == (1, len(asked), 1, 1.23)
+    # as many unchanged facts replayed
+    assert set(changed) <= set(sources) and len(set(sources) - set(changed)) == len(changed)
+    assert (fresh["n_updates"], fresh["n_questions"], fresh["num_retrain_steps"], fresh["retrain_s"]) == (1, len(asked),
+                                                                                                          1, 1.23)
     assert fresh["update_s"] == setup.update_info["seconds"] and fresh["n_kept"] == len(setup.questions) - len(changed)
     for key in (After.FINE_TUNED_RAG, After.STALE, After.RETRAINED):
         assert set(fresh[key]) == {"new", "old", "by_question"} and 0 <= fresh[key]["new"] + fresh[key]["old"] <= 1
-        assert sorted(fresh[key]["by_question"]) == sorted(new_answers)  # one figure per changed fact: the paired bootstrap's items
-    assert fresh[After.RETRAINED] == fresh[After.STALE] and fresh["kept_acc_after"] == fresh["kept_acc_before"]  # nothing was trained
-    assert [r["question"] for r in fresh["records"]] == texts and fresh["records"][0]["new"] == new_answers[asked[0]["qa_id"]]
+        # one figure per changed fact: the paired bootstrap's items
+        assert sorted(fresh[key]["by_question"]) == sorted(new_answers)
+    # nothing was trained
+    assert fresh[After.RETRAINED] == fresh[After.STALE] and fresh["kept_acc_after"] == fresh["kept_acc_before"]
+    assert [r["question"] for r
+            in fresh["records"]] == texts and fresh["records"][0]["new"] == new_answers[asked[0]["qa_id"]]
     after = freshness.untrained_after_update(setup, ccfg, reader=None)
-    assert after[After.READER_RAG] is None and len(after[After.RAG]) == len(texts)  # the run has the reader's row; it does not fit
+    # the run has the reader's row; it does not fit
+    assert after[After.READER_RAG] is None and len(after[After.RAG]) == len(texts)
     joined = freshness.join_freshness(setup, fresh, {"new": 1.0, "old": 0.0}, after)
     figures = [k for k, v in joined.items() if isinstance(v, dict) and "new" in v]
-    assert figures == [After.RAG, After.FINE_TUNED_RAG, After.STALE, After.RETRAINED, After.RAFT_RAG]  # results.json's order
+    # results.json's order
+    assert figures == [After.RAG, After.FINE_TUNED_RAG, After.STALE, After.RETRAINED, After.RAFT_RAG]
     assert joined[After.RAG] == freshness.share_new(after[After.RAG], asked, new_answers)
-    assert [r[After.RAG] for r in joined["records"]] == after[After.RAG] and After.RAG not in fresh["records"][0]  # the part is left as it was
+    # the part is left as it was
+    assert [r[After.RAG] for r in joined["records"]] == after[After.RAG] and After.RAG not in fresh["records"][0]

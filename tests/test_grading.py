@@ -1,4 +1,5 @@
-"""labkit.grading: an Exercise computes its answer when checked, and each grader says what is wrong, not only that it is."""
+"""labkit.grading: an Exercise computes its answer when checked, and each grader says what is wrong, not only that it
+is."""
 
 import pytest
 
@@ -20,9 +21,11 @@ def test_expected_answers_follow_the_data_not_a_typed_number(capsys):
     (close_to(0.01, str), "many", 0.25, "give a number, not 'many'"),
     (same_set(str), ["a", "x"], {"a", "b"}, "1 missing (b); 1 not expected (x)"),
     (equal(str, lambda a, e: f"{a!r}, not {e!r}"), "RAG", "fine-tuned", "'RAG', not 'fine-tuned'"),
-    (function_like(recall_at_k, [(["a", "b"], ["b"], 1)], "agrees"), lambda r, g, k: 1.0, None, "returned 1.0; expected 0.0"),
+    (function_like(recall_at_k, [(["a", "b"], ["b"], 1)], "agrees"), lambda r, g, k: 1.0, None,
+     "returned 1.0; expected 0.0"),
     (function_like(recall_at_k, [(["a"], ["a"], 1)], "agrees"), lambda r, g, k: None, None, "did you forget `return`?"),
-    (function_like(recall_at_k, [(["a"], ["a"], 1)], "agrees"), lambda r, g, k: 1 / 0, None, "raised ZeroDivisionError"),
+    (function_like(recall_at_k, [(["a"], ["a"], 1)], "agrees"), lambda r, g, k: 1 / 0, None,
+     "raised ZeroDivisionError"),
     (function_like(recall_at_k, [(["a"], ["a"], 1)], "agrees"), 1.0, None, "pass your function itself"),
 ])
 def test_each_grader_says_what_is_wrong(grader, answer, expected, feedback):

@@ -1,10 +1,11 @@
-"""Hostile input at the command line: every command refuses a bad option value or `--set` with exit code 2 and a message,
-before any model loads and without touching a file.
+"""Hostile input at the command line: every command refuses a bad option value or `--set` with exit code 2 and a
+message, before any model loads and without touching a file.
 
-Property-based (Hypothesis, derandomized, no example database): the values are drawn from `labkit.limits`' table
-(just outside a range, far outside it, NaN, infinities, text that is no number) and from each command's choices.
+Property-based (Hypothesis, derandomized, no example database): the values are drawn from `labkit.limits`' table (just
+outside a range, far outside it, NaN, infinities, text that is no number) and from each command's choices.
 `labkit.cli.main` runs in-process with the model loaders replaced by a function that fails the test, a temporary
-LABKIT_CACHE and a temporary working folder whose listings must not change (nor the shipped files in data/ and README.md).
+LABKIT_CACHE and a temporary working folder whose listings must not change (nor the shipped files in data/ and
+README.md).
 """
 
 import argparse
@@ -31,10 +32,13 @@ from labkit.config import DATA_DIR, REPO_ROOT
 from labkit.keys import APPROACHES
 from labkit.limits import LIMITS, bounds
 
-# Hypothesis keeps a cache of constants even with no example database: outside the checkout, not in .hypothesis/ of the cwd
+# Hypothesis keeps a cache of constants even with no example database: outside the checkout, not in .hypothesis/ of the
+# cwd
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "labkit-hypothesis"))
-FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
-SHIPPED = [REPO_ROOT / "README.md", DATA_DIR / "results.json", DATA_DIR / "forgetting_sweep.json", *sorted((DATA_DIR / "reader").iterdir())]
+FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
+SHIPPED = [REPO_ROOT / "README.md", DATA_DIR / "results.json", DATA_DIR / "forgetting_sweep.json",
+           *sorted((DATA_DIR / "reader").iterdir())]
 
 
 def _loaded(*args, **kwargs):
@@ -46,7 +50,8 @@ def _listing(folder: Path) -> list:
 
 
 def run_cli(argv: list[str], prepare=None) -> tuple[int, str, dict]:
-    """main(argv) in a fresh temporary cache and working folder with no model loadable: (exit code, stderr, what changed).
+    """main(argv) in a fresh temporary cache and working folder with no model loadable: (exit code, stderr, what
+    changed).
 
     `prepare(cwd)` may put files there first (they are part of the "before" listing).
     """
@@ -63,7 +68,8 @@ def run_cli(argv: list[str], prepare=None) -> tuple[int, str, dict]:
             os.environ["LABKIT_CACHE"] = str(cache)
             os.chdir(cwd)
             with contextlib.ExitStack() as stack:
-                for module in (labkit.models, labkit.compare, labkit.adapters):  # compare and adapters import the loaders by name
+                # compare and adapters import the loaders by name
+                for module in (labkit.models, labkit.compare, labkit.adapters):
                     for name in ("load_generator", "load_embedder"):
                         if hasattr(module, name):
                             stack.enter_context(mock.patch.object(module, name, _loaded))
@@ -78,7 +84,8 @@ def run_cli(argv: list[str], prepare=None) -> tuple[int, str, dict]:
             os.environ.clear()
             os.environ.update(saved_env)  # compare --quick sets LABKIT_QUICK in-process
         after = (_listing(cache), _listing(cwd), [(p.stat().st_size, p.stat().st_mtime_ns) for p in SHIPPED])
-        changed = {what: (b, a) for what, b, a in zip(("cache", "cwd", "shipped"), before, after, strict=True) if b != a}
+        changed = {what: (b, a) for what, b, a in zip(("cache", "cwd", "shipped"), before, after, strict=True) if b
+                   != a}
     return rc, err.getvalue(), changed
 
 
@@ -86,7 +93,8 @@ def assert_refused(argv, says: str, prepare=None):
     rc, err, changed = run_cli(argv, prepare)
     command = argv[0]
     assert rc == 2, (argv, rc, err)
-    # a command body's refusal is "labkit CMD: ..."; argparse's is "labkit CMD: error: ..." (or "labkit: error:" for an unknown option)
+    # a command body's refusal is "labkit CMD: ..."; argparse's is "labkit CMD: error: ..." (or "labkit: error:" for an
+    # unknown option)
     assert f"labkit {command}: " in err or "labkit: error: " in err, (argv, err)
     assert says in err, (argv, says, err)
     assert changed == {}, (argv, changed)
@@ -109,13 +117,15 @@ def outside(name: str, allow=()) -> st.SearchStrategy[str]:
     limit = LIMITS[name]
     low, high = bounds(name)
     if limit.whole:
-        numbers = st.integers(max_value=low - 1) | st.integers(min_value=high + 1) | st.sampled_from([low - 1, high + 1])
+        numbers = st.integers(max_value=low - 1) | st.integers(min_value=high
+                                                               + 1) | st.sampled_from([low - 1, high + 1])
         junk = st.sampled_from(["1.5", "1e3", "0x10", "nan", "inf", "-inf", "", "ten", "--"])
     else:
         def out_of_range(x):  # -0.0 is 0 (a share of 0 is fine), so only values really outside count
             return not (low < x if limit.low_open else low <= x) or not (x < high if limit.high_open else x <= high)
 
-        numbers = (st.floats(max_value=low) | st.floats(min_value=high) | st.sampled_from([low, high, math.nan, math.inf, -math.inf])
+        numbers = (st.floats(max_value=low) | st.floats(min_value=high)
+                   | st.sampled_from([low, high, math.nan, math.inf, -math.inf])
                    ).filter(out_of_range)
         junk = st.sampled_from(["", "ten", "1,5", "0.1.2", "--"])
     words = st.text(max_size=12).filter(lambda t: not _parses(t, limit.whole) and t.strip().lower() not in allow)
@@ -134,13 +144,15 @@ def inside(name: str) -> st.SearchStrategy[str]:
 # each command's numeric options (flag -> limit), the words it needs, and valid extras drawn beside the bad value
 OPTIONS = {
     "ask": (["ask", "How long is the return window?"], {"--top-k": "top_k"}),
-    "train-reader": (["train-reader", "--out", "{cwd}/reader", "--no-eval"], {"--steps": "num_reader_steps", "--seed": "seed"}),
-    "finetune": (["finetune", "--json"], {"--rank": "rank", "--lr": "lr", "--num-steps": "num_steps", "--steps": "num_steps",
+    "train-reader": (["train-reader", "--out", "{cwd}/reader", "--no-eval"],
+                     {"--steps": "num_reader_steps", "--seed": "seed"}),
+    "finetune": (["finetune", "--json"],
+                 {"--rank": "rank", "--lr": "lr", "--num-steps": "num_steps", "--steps": "num_steps",
                                          "--replay": "replay", "--fact-statements": "fact_statements"}),
     "compare": (["compare", "--quick", "--out", "{cwd}/reports"], {"--seeds": "seeds", "--workers": "workers"}),
 }
-CHOICES = {"ask": (["ask", "A question?"], "--reader", ("adapter", "plain")), "finetune": (["finetune"], "--method", ("lora", "full")),
-           "bundle": (["bundle"], None, ("pack", "unpack"))}
+CHOICES = {"ask": (["ask", "A question?"], "--reader", ("adapter", "plain")),
+           "finetune": (["finetune"], "--method", ("lora", "full")), "bundle": (["bundle"], None, ("pack", "unpack"))}
 
 
 @st.composite
@@ -170,7 +182,8 @@ def test_a_bad_number_for_any_option_is_refused_before_anything_loads(case):
 @given(st.sampled_from(sorted(CHOICES)), st.text(max_size=12))
 def test_a_choice_outside_the_choices_is_refused(command, word):
     base, flag, choices = CHOICES[command]
-    if word in choices or (flag is None and word.startswith("-")):  # a positional starting with "-" is an option to argparse
+    # a positional starting with "-" is an option to argparse
+    if word in choices or (flag is None and word.startswith("-")):
         return
     assert_refused(base + [f"{flag}={word}" if flag else word], "invalid choice")
 
@@ -196,21 +209,25 @@ def bad_setting(draw):
         key = draw(st.text(max_size=16).filter(lambda k: "=" not in k and k.strip() not in KEYS))
         return f"{key}={draw(st.text(max_size=8))}"
     if how == "bool":
-        word = draw(st.text(max_size=8).filter(lambda w: w.strip().lower() not in {"1", "true", "yes", "on", "0", "false", "no", "off"}))
+        word = draw(st.text(max_size=8).filter(lambda w: w.strip().lower() not
+                                               in {"1", "true", "yes", "on", "0", "false", "no", "off"}))
         return f"{draw(st.sampled_from(BOOLS))}={word}"
     if how == "approaches":
-        row = draw(st.text(min_size=1, max_size=12).filter(lambda a: "," not in a and a.strip() and a.strip() not in APPROACHES))
+        row = draw(st.text(min_size=1,
+                           max_size=12).filter(lambda a: "," not in a and a.strip() and a.strip() not in APPROACHES))
         return f"approaches=RAG,{row}"
     return f"seeds={draw(st.integers(1, 3))}"
 
 
 @FAST
-@given(st.lists(st.sampled_from(["num_steps=24", "rank=8", "lr=0.001", "num_questions=all", "multi_document=no"]), max_size=3),
+@given(st.lists(st.sampled_from(["num_steps=24", "rank=8", "lr=0.001", "num_questions=all", "multi_document=no"]),
+                max_size=3),
        bad_setting())
 def test_a_bad_set_is_refused_before_anything_loads(good, bad):
     argv = ["compare", "--quick", "--out", "{cwd}/reports"]
     for pair in [*good, bad]:
-        argv.append(f"--set={pair}")  # "--set=" so a value starting with "-" reaches the check, not argparse's option reader
+        # "--set=" so a value starting with "-" reaches the check, not argparse's option reader
+        argv.append(f"--set={pair}")
     assert_refused(argv, "--set")
 
 
@@ -240,7 +257,8 @@ def test_an_unknown_option_is_refused(command, flag):
 @FAST
 @given(st.text(max_size=200).filter(lambda t: not _is_json(t)) | st.just(json.dumps({"quick": True, "scoreboard": {}})))
 def test_publish_refuses_a_results_file_that_is_not_a_full_run_and_writes_nothing(text):
-    assert_refused(["publish", "results.json"], "labkit publish: ", prepare=lambda cwd: (cwd / "results.json").write_text(text))
+    assert_refused(["publish", "results.json"], "labkit publish: ",
+                   prepare=lambda cwd: (cwd / "results.json").write_text(text))
 
 
 
@@ -254,8 +272,10 @@ def test_publish_and_sweep_refuse_a_missing_file_or_a_folder():
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["finetune", "--num-steps", "1000000000"], "num_steps must be at most 8000, not 1000000000"),  # built its step plan: 4 GB, no step
-    (["compare", "--quick", "--set", "lr=nan", "--set", "rank=1000"], "lr must be a finite number, not nan"),  # started the run
+    # built its step plan: 4 GB, no step
+    (["finetune", "--num-steps", "1000000000"], "num_steps must be at most 8000, not 1000000000"),
+    # started the run
+    (["compare", "--quick", "--set", "lr=nan", "--set", "rank=1000"], "lr must be a finite number, not nan"),
     (["compare", "--quick", "--set", "rank=1000"], "rank must be at most 256, not 1000"),
 ])
 def test_the_issues_absurd_values_are_refused_before_any_model_loads(argv, says):

@@ -1,4 +1,5 @@
-"""labkit.keys: each name the experiment files its results under is listed once, and is the one the shipped record uses."""
+"""labkit.keys: each name the experiment files its results under is listed once, and is the one the shipped record
+uses."""
 
 from labkit.data import load_shipped
 from labkit.keys import AFTER_UPDATE, APPROACHES, After, Approach
@@ -17,5 +18,7 @@ def test_the_shipped_record_is_filed_under_these_names_in_this_order():
     """data/results.json, the README and saved runs hold the values: renaming one would orphan them."""
     shipped = load_shipped()
     assert list(shipped["scoreboard"]) == list(APPROACHES)
-    assert [k for k in shipped["freshness"] if k in AFTER_UPDATE] == list(AFTER_UPDATE)  # every one there, in this order
-    assert not {k for k in shipped["freshness"] if k.endswith("after update")} - set(AFTER_UPDATE)  # no figure under another spelling
+    # every one there, in this order
+    assert [k for k in shipped["freshness"] if k in AFTER_UPDATE] == list(AFTER_UPDATE)
+    # no figure under another spelling
+    assert not {k for k in shipped["freshness"] if k.endswith("after update")} - set(AFTER_UPDATE)

@@ -1,4 +1,5 @@
-"""labkit.limits: the one table of checked ranges; check() accepts everything inside a range and refuses just outside it."""
+"""labkit.limits: the one table of checked ranges; check() accepts everything inside a range and refuses just outside
+it."""
 
 import argparse
 import math
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from labkit.limits import LIMITS, bounds, check, option, read
 
-# Hypothesis keeps a cache of constants even with no example database: outside the checkout, not in .hypothesis/ of the cwd
+# Hypothesis keeps a cache of constants even with no example database: outside the checkout, not in .hypothesis/ of the
+# cwd
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "labkit-hypothesis"))
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 NAMES = sorted(LIMITS)
@@ -41,7 +43,8 @@ def _just_outside(name):
     limit, (low, high) = LIMITS[name], bounds(name)
     if limit.whole:
         return [low - 1, high + 1]
-    return [low if limit.low_open else math.nextafter(low, -math.inf), high if limit.high_open else math.nextafter(high, math.inf)]
+    return [low if limit.low_open else math.nextafter(low, -math.inf),
+            high if limit.high_open else math.nextafter(high, math.inf)]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -55,7 +58,8 @@ def test_just_outside_a_range_is_refused_with_the_reason(name):
 
 
 @FAST
-@given(st.sampled_from(NAMES), st.sampled_from([math.nan, math.inf, -math.inf]) | st.text(max_size=6) | st.booleans() | st.none())
+@given(st.sampled_from(NAMES),
+       st.sampled_from([math.nan, math.inf, -math.inf]) | st.text(max_size=6) | st.booleans() | st.none())
 def test_nan_infinities_and_non_numbers_are_refused(name, value):
     with pytest.raises(ValueError, match=name):
         check(name, value)
@@ -90,8 +94,10 @@ def test_the_data_sizes_in_the_table_are_the_datas():
     assert bounds("num_questions")[1] == len(taught) and bounds("num_updates")[1] == len(updates)
     assert bounds("num_untaught")[1] == len(untaught_questions(None))
     assert bounds("num_probe")[1] == len(load_probe()) and bounds("behaviour_num_test")[1] == len(load_triage("test"))
-    assert bounds("num_fact_messages")[1] == len(fact_messages(None)) and bounds("fact_statements")[1] == max(len(q["facts"]) for q in qa)
-    for name in ("num_questions", "num_untaught", "num_updates", "num_probe", "behaviour_num_test", "num_fact_messages", "fact_statements"):
+    assert bounds("num_fact_messages")[1] == len(fact_messages(None)) and bounds("fact_statements")[1] == max(
+        len(q["facts"]) for q in qa)
+    for name in ("num_questions", "num_untaught", "num_updates", "num_probe", "behaviour_num_test", "num_fact_messages",
+                 "fact_statements"):
         assert str(int(bounds(name)[1])) in LIMITS[name].reason  # the reason says the count it is
 
 
@@ -104,12 +110,14 @@ def test_every_number_a_user_sets_has_a_limit():
     assert numeric and [n for n in numeric if n not in LIMITS] == []
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    plain = [f"{cmd} {'/'.join(a.option_strings)}" for cmd, sub in commands.items() for a in sub._actions if a.type in (int, float)]
+    plain = [f"{cmd} {'/'.join(a.option_strings)}" for cmd, sub in commands.items() for a in sub._actions if a.type
+             in (int, float)]
     assert plain == []  # a bare int or float type would let 10**9 or nan through
 
 
 def test_no_setting_allows_more_than_the_training_it_becomes_does():
-    """Each run's steps and batch become a TrainConfig's num_steps and batch_size: a value --set allows must not fail mid-run."""
+    """Each run's steps and batch become a TrainConfig's num_steps and batch_size: a value --set allows must not fail
+    mid-run."""
     steps = [n for n in LIMITS if n.endswith("_steps")]
     assert steps and all(bounds(n)[1] <= bounds("num_steps")[1] for n in steps)
     assert bounds("raft_batch_size")[1] <= bounds("batch_size")[1]

@@ -1,4 +1,5 @@
-"""labkit.lora_demo: the update by hand equals peft's LoRA layer, has the rank asked for, and trains rank x (in + out) weights."""
+"""labkit.lora_demo: the update by hand equals peft's LoRA layer, has the rank asked for, and trains rank x (in + out)
+weights."""
 
 import pytest
 

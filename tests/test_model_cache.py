@@ -1,4 +1,5 @@
-"""labkit.model_cache: the embedded files found offline, the GGUF dequantised once and cached, a damaged or refused cache."""
+"""labkit.model_cache: the embedded files found offline, the GGUF dequantised once and cached, a damaged or refused
+cache."""
 
 import shutil
 
@@ -31,7 +32,8 @@ def _fake_cache(tmp_path, size=300_000):
     cached = tmp_path / "model"
     cached.mkdir()
     (cached / "model.safetensors").write_bytes(os.urandom(size))
-    (cached / "labkit.json").write_text(json.dumps({"weights": model_cache.file_fingerprint(cached / "model.safetensors")}))
+    (cached
+     / "labkit.json").write_text(json.dumps({"weights": model_cache.file_fingerprint(cached / "model.safetensors")}))
     return cached
 
 
@@ -62,19 +64,23 @@ def test_a_damaged_model_cache_is_rebuilt_and_said(tmp_path, capsys, generator):
     again = models.load_generator(cache_dir=cache)
     assert not again.from_cache and "damaged" in capsys.readouterr().err
     assert model_cache.cache_damage(cached) is None  # rebuilt whole
-    assert again.generate("What is the capital of France?", max_new_tokens=8) == generator.generate("What is the capital of France?", max_new_tokens=8)
+    assert again.generate("What is the capital of France?",
+                          max_new_tokens=8) == generator.generate("What is the capital of France?", max_new_tokens=8)
 
 
 def test_a_gguf_file_loads_by_the_default_path_and_is_cached(tmp_path, generator):
-    """--generator FILE.gguf: dequantised once, cached under its own name, answers as the same weights loaded by default."""
+    """--generator FILE.gguf: dequantised once, cached under its own name, answers as the same weights loaded by
+    default."""
     path = str(model_cache.gguf_path())  # the embedded file, named explicitly: any other GGUF goes the same way
     first = models.load_generator(path, cache_dir=tmp_path)
     again = models.load_generator(path, cache_dir=tmp_path)
     assert not first.from_cache and again.from_cache and again.name == path
-    assert model_cache.generator_cache_dir(tmp_path, model_cache.gguf_path()).name.startswith("smollm2-135m-instruct.q4_1-")
+    assert model_cache.generator_cache_dir(tmp_path,
+                                           model_cache.gguf_path()).name.startswith("smollm2-135m-instruct.q4_1-")
     question = "What is the capital of France?"
     assert again.generate(question, max_new_tokens=8) == generator.generate(question, max_new_tokens=8)
-    mine, default = first.model.state_dict(), generator.model.state_dict()  # converted with the file read once: the same weights
+    # converted with the file read once: the same weights
+    mine, default = first.model.state_dict(), generator.model.state_dict()
     assert mine.keys() == default.keys() and all(torch.equal(mine[k], default[k]) for k in mine)
 
 
@@ -85,7 +91,8 @@ def test_a_gguf_conversion_reads_the_file_once_and_leaves_gguf_as_it_was():
     with model_cache.gguf_parsed_once():
         first = gguf.GGUFReader(str(model_cache.gguf_path()))
         assert gguf.GGUFReader(str(model_cache.gguf_path())) is first  # tokenizer, config and weights share one parse
-        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA,
+                                                                                               30)
     assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
     with pytest.raises(KeyError), model_cache.gguf_parsed_once():
         raise KeyError("a failed conversion")
@@ -112,7 +119,8 @@ def test_a_model_cache_the_disk_refuses_costs_speed_not_the_load(tmp_path, capsy
     """With LABKIT_CACHE on a full disk every load (so every `labkit ask`) died with a SafetensorError."""
     model, cached = _Refused(), tmp_path / "cache" / "smollm2"
     model_cache._save_cache(model, None, cached, model_cache.gguf_path())
-    assert model.saves == 1 and not cached.exists() and not list((tmp_path / "cache").iterdir())  # no half-written copy left
+    # no half-written copy left
+    assert model.saves == 1 and not cached.exists() and not list((tmp_path / "cache").iterdir())
     assert "could not write the model cache" in capsys.readouterr().err
 
 

@@ -51,7 +51,8 @@ def test_long_prompt_is_truncated_to_the_limit_keeping_its_end(generator, monkey
     assert answer  # and still answers
 
 
-@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "/nonexistent/model/dir", "/nonexistent/reader.Q4_0.gguf"])
+@pytest.mark.parametrize("name",
+                         ["no-such-org/no-such-model", "/nonexistent/model/dir", "/nonexistent/reader.Q4_0.gguf"])
 def test_unknown_model_offline_gives_clear_error(name):
     with pytest.raises(ModelNotAvailableError) as err:
         models.load_generator(name)
@@ -72,9 +73,11 @@ def test_check_question_refuses_empty_with_what_to_do(bad):
 
 
 def test_token_counting_and_memoised_prompt_ids(generator):
-    assert generator.count_tokens("Hello world") == len(generator.tokenizer("Hello world", add_special_tokens=False)["input_ids"])
+    assert generator.count_tokens("Hello world") == len(generator.tokenizer("Hello world",
+                                                                            add_special_tokens=False)["input_ids"])
     ids = generator.prompt_ids("What is the capital of France?")
-    assert ids == generator.tokenizer(generator.chat_prompt("What is the capital of France?"), add_special_tokens=False)["input_ids"]
+    assert ids == generator.tokenizer(generator.chat_prompt("What is the capital of France?"),
+                                      add_special_tokens=False)["input_ids"]
     assert generator.prompt_ids("What is the capital of France?") is ids  # memoised on this generator
 
 
@@ -83,7 +86,8 @@ def test_causal_lm_and_embedding_dim(generator, embedder):
     assert models.embedding_dim(embedder) == 384
 
 
-@pytest.mark.parametrize("raw, expected", [("caf\udce9 hours?", "café hours?"), (b"caf\xe9 hours?", "café hours?"), ("café?", "café?")])
+@pytest.mark.parametrize("raw, expected",
+                         [("caf\udce9 hours?", "café hours?"), (b"caf\xe9 hours?", "café hours?"), ("café?", "café?")])
 def test_check_question_reads_latin1_bytes_instead_of_crashing(raw, expected):
     assert models.check_question(raw) == expected
 
@@ -109,7 +113,8 @@ def _remote_code_folder(tmp_path, where="config.json"):
     folder.mkdir()
     config = {"model_type": "x-remote", "architectures": ["XModel"], "hidden_size": 8}
     tok = {"tokenizer_class": "PreTrainedTokenizerFast"}
-    auto_map = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XModel", "AutoTokenizer": ["tokenizer_x.XTok", None]}
+    auto_map = {"AutoConfig": "configuration_x.XConfig", "AutoModelForCausalLM": "modeling_x.XModel",
+                "AutoTokenizer": ["tokenizer_x.XTok", None]}
     (config if where == "config.json" else tok)["auto_map"] = auto_map
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "tokenizer_config.json").write_text(json.dumps(tok))

@@ -1,4 +1,5 @@
-"""labkit.multiple_choice: the fast scorer equals a plain one, in float32 and near it in bf16; items keep their answer."""
+"""labkit.multiple_choice: the fast scorer equals a plain one, in float32 and near it in bf16; items keep their
+answer."""
 
 import pytest
 import torch
@@ -7,7 +8,8 @@ from labkit import multiple_choice as mc
 
 
 def reference_mc_logprobs(gen, questions, choices):
-    """The plain multiple-choice scorer the fast one must equal: one row per (question, choice), no cache, no batching."""
+    """The plain multiple-choice scorer the fast one must equal: one row per (question, choice), no cache, no
+    batching."""
     tok, scores = gen.tokenizer, []
     for question, opts in zip(questions, choices, strict=True):
         prompt = tok(gen.chat_prompt(question), add_special_tokens=False)["input_ids"]
@@ -27,7 +29,8 @@ def test_mc_scores_equal_the_plain_reference(generator, source, monkeypatch):
     from labkit.data import load_probe, load_qa, spread
 
     monkeypatch.setattr(generator, "precision", "float32")  # the reference runs float32: the check is of the algorithm
-    items = mc.mc_items_from_qa(spread(load_qa(), 4)) if source == "qa" else mc.mc_items_from_probe(spread(load_probe(), 4))
+    items = mc.mc_items_from_qa(spread(load_qa(), 4)) if source == "qa" else mc.mc_items_from_probe(spread(load_probe(),
+                                                                                                           4))
     qs, cs = [it.question for it in items], [it.choices for it in items]
     fast, slow = mc.mc_scores(generator, qs, cs), reference_mc_logprobs(generator, qs, cs)
     assert sum(fast, []) == pytest.approx(sum(slow, []), abs=1e-3)
@@ -49,7 +52,8 @@ def test_bfloat16_scoring_stays_near_float32(generator, monkeypatch):
 def test_mc_accuracy_knows_easy_facts_and_is_batch_invariant(generator):
     items = [
         mc.MCItem("1", "What is the capital of France?", ["Berlin", "Paris", "Rome", "Madrid"], 1),
-        mc.MCItem("2", "Who painted the Mona Lisa?", ["Vincent van Gogh", "Pablo Picasso", "Leonardo da Vinci", "Claude Monet"], 2),
+        mc.MCItem("2", "Who painted the Mona Lisa?",
+                  ["Vincent van Gogh", "Pablo Picasso", "Leonardo da Vinci", "Claude Monet"], 2),
     ]
     acc, records = mc.mc_accuracy(generator, items, return_records=True)
     assert acc == 1.0 and all(r["correct"] for r in records)
@@ -60,7 +64,8 @@ def test_mc_accuracy_knows_easy_facts_and_is_batch_invariant(generator):
 
 
 def test_mc_items_from_qa_keeps_answer_and_hides_position():
-    qa = [{"id": f"q{i}", "question": "Q?", "paraphrases": ["P?", "P2?"], "answer": "A", "distractors": ["B", "C", "D"]} for i in range(20)]
+    qa = [{"id": f"q{i}", "question": "Q?", "paraphrases": ["P?", "P2?"], "answer": "A", "distractors": ["B", "C", "D"]}
+          for i in range(20)]
     items = mc.mc_items_from_qa(qa, per_question=2)
     assert len(items) == 40
     assert all(it.choices[it.answer_index] == "A" for it in items)

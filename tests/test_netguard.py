@@ -15,7 +15,7 @@ import textwrap
 import labkit_netguard
 import pytest
 
-PROBES = textwrap.dedent('''
+PROBES = textwrap.dedent("""
     import socket, subprocess, sys
     results = {}
     def attempt(name, fn):
@@ -32,10 +32,12 @@ PROBES = textwrap.dedent('''
     attempt("udp_sendto", udp_sendto)
     attempt("dns", lambda: socket.getaddrinfo("example.org", 443))
     attempt("create_connection", lambda: socket.create_connection(("198.51.100.7", 80), timeout=1))
-    child = subprocess.run([sys.executable, "-c", "import socket; socket.getaddrinfo('example.net', 80)"], capture_output=True, text=True)
-    results["subprocess"] = "refused" if "network guard" in child.stderr else f"other: rc={child.returncode} {child.stderr[-200:]}"
+    child = subprocess.run([sys.executable, "-c", "import socket; socket.getaddrinfo('example.net', 80)"], \
+capture_output=True, text=True)
+    results["subprocess"] = "refused" if "network guard" in child.stderr \
+else f"other: rc={child.returncode} {child.stderr[-200:]}"
     print(results)
-''')
+""")
 
 
 def _namespace_available() -> bool:
@@ -74,9 +76,11 @@ def test_loopback_still_works():
 def test_guard_refuses_connect_ex_udp_dns_and_subprocesses(tmp_path):
     log = tmp_path / "refused.log"
     env = os.environ | {"LABKIT_NETGUARD_LOG": str(log)}
-    out = subprocess.run(["unshare", "-rn", sys.executable, "-c", PROBES], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(["unshare", "-rn", sys.executable, "-c", PROBES], capture_output=True, text=True, env=env,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     results = eval(out.stdout.strip().splitlines()[-1])  # noqa: S307  (our own probe's dict)
-    assert results == {k: "refused" for k in ("connect_ex", "udp_sendto", "dns", "create_connection", "subprocess")}, results
+    assert results == {k: "refused" for k
+                       in ("connect_ex", "udp_sendto", "dns", "create_connection", "subprocess")}, results
     lines = log.read_text().splitlines()
     assert len(lines) == 5 and any("example.net" in line for line in lines)  # the child's refusal was logged too

@@ -15,8 +15,10 @@ def stat(mean, **more):
     return {"mean": mean, "spread": 0.0, **more}
 
 
-BOARD = {"closed-book": {m: stat(v) for m, v in (("accuracy", 0.1), ("index_build_s", 0.0), ("train_s", 0.0))} | {"general_acc": stat(0.8)},
-         "RAG": {m: stat(v) for m, v in (("accuracy", 0.4), ("index_build_s", 7.0), ("train_s", 0.0))} | {"general_acc": stat(0.8)}}
+BOARD = {"closed-book": {m: stat(v) for m, v in (("accuracy", 0.1), ("index_build_s", 0.0), ("train_s", 0.0))}
+         | {"general_acc": stat(0.8)},
+         "RAG": {m: stat(v) for m, v in (("accuracy", 0.4), ("index_build_s", 7.0), ("train_s", 0.0))}
+         | {"general_acc": stat(0.8)}}
 
 
 def heights(ax):
@@ -40,10 +42,11 @@ def test_metric_bars_one_bar_per_approach_and_metric_with_interval(ax):
 
 
 def test_freshness_bars(ax):
-    fresh = {"RAG after update": {"new": stat(0.35), "old": stat(0.0)}, "fine-tuned (stale)": {"new": stat(0.0), "old": stat(0.4)},
-             "update_s": stat(2.0)}
+    fresh = {"RAG after update": {"new": stat(0.35), "old": stat(0.0)},
+             "fine-tuned (stale)": {"new": stat(0.0), "old": stat(0.4)}, "update_s": stat(2.0)}
     plots.plot_freshness(fresh, ax=ax)
-    assert heights(ax) == [0.35, 0.0] and [t.get_text() for t in ax.get_xticklabels()] == ["RAG after update", "fine-tuned (stale)"]
+    assert heights(ax) == [0.35, 0.0] and [t.get_text() for t in ax.get_xticklabels()] == ["RAG after update",
+                                                                                           "fine-tuned (stale)"]
 
 
 def test_accuracy_vs_cost_places_each_approach(ax):
@@ -102,7 +105,8 @@ def test_pictures_draw_what_they_are_given(ax):
     plots.plot_rag_pipeline(ax=ax, top_k=5)
     assert any("top_k=5" in t.get_text() for t in ax.texts)
     ax.clear()
-    cp = {"rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train_s": 90.0}, {"model": "7B model", "device": "NVIDIA A100 (bf16)", "train_s": 4.0}]}
+    cp = {"rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train_s": 90.0},
+                   {"model": "7B model", "device": "NVIDIA A100 (bf16)", "train_s": 4.0}]}
     plots.plot_cost_projection(cp, ax=ax)
     assert [round(p.get_width(), 1) for p in ax.patches] == [90.0, 4.0] and ax.get_xscale() == "log"
 

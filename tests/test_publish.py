@@ -1,4 +1,5 @@
-"""labkit.publish: a results record is checked whole before either shipped file is written, then both are replaced together."""
+"""labkit.publish: a results record is checked whole before either shipped file is written, then both are replaced
+together."""
 
 import json
 
@@ -37,7 +38,8 @@ def test_publish_refuses_a_quick_run_and_rewrites_only_the_readme_section(tiny_r
 
 @pytest.fixture
 def shipped_copy(tmp_path):
-    """Copies of data/results.json (the valid record) and the README, for publish to write; returns (record, readme, shipped)."""
+    """Copies of data/results.json (the valid record) and the README, for publish to write; returns (record, readme,
+    shipped)."""
     import shutil
 
     from labkit.config import REPO_ROOT
@@ -63,8 +65,10 @@ _DELETE = object()
 @pytest.mark.parametrize("path, value, words", [
     ((), {"quick": False}, r"\['config'\] is missing"),  # was a KeyError with data/results.json cut to a stub
     (("seeds",), [], r"\['seeds'\] is \[\]"),  # was an IndexError with results.json half gone
-    (("scoreboard", "RAG", "accuracy", "mean"), "lots", r"\['scoreboard'\]\['RAG'\]\['accuracy'\]\['mean'\] is \"lots\""),
-    (("scoreboard", "RAG", "accuracy", "mean"), float("nan"), r"\['accuracy'\]\['mean'\] is NaN, but must be a finite number"),
+    (("scoreboard", "RAG", "accuracy", "mean"), "lots",
+     r"\['scoreboard'\]\['RAG'\]\['accuracy'\]\['mean'\] is \"lots\""),
+    (("scoreboard", "RAG", "accuracy", "mean"), float("nan"),
+     r"\['accuracy'\]\['mean'\] is NaN, but must be a finite number"),
     (("freshness", "retrain_s", "mean"), float("inf"), r"\['retrain_s'\]\['mean'\] is Infinity"),
     (("quick",), _DELETE, r"\['quick'\] is missing, but must be false"),  # a quick run with its key deleted published
     (("quick",), "false", r"\['quick'\] is \"false\""),
@@ -73,8 +77,10 @@ _DELETE = object()
     (("differences", "RAFT + RAG", "measurable"), "yes", "must be true or false"),
     (("behaviour", "lora", "label_accuracy"), 1.5, "a rate between 0 and 1"),
     (("scoreboard", "RAG", "multi_acc", "lo"), _DELETE, r"\['multi_acc'\]\['lo'\] is missing"),
-    (("behaviour", "behaviour_facts", "before", "behaviour LoRA", "n"), _DELETE, r"\['before'\]\['behaviour LoRA'\]\['n'\] is missing"),
-    (("scoreboard", "RAG", "index_build_s"), _DELETE, "cannot be made from it .KeyError: 'index_build_s'"),  # the cost curves read it
+    (("behaviour", "behaviour_facts", "before", "behaviour LoRA", "n"), _DELETE,
+     r"\['before'\]\['behaviour LoRA'\]\['n'\] is missing"),
+    # the cost curves read it
+    (("scoreboard", "RAG", "index_build_s"), _DELETE, "cannot be made from it .KeyError: 'index_build_s'"),
 ])
 def test_publish_checks_the_whole_record_before_writing_either_file(shipped_copy, tmp_path, path, value, words):
     """Issue 30: publish wrote data/results.json before it could fail, and shipped NaN and key-less quick runs."""
@@ -100,9 +106,11 @@ def test_publish_accepts_the_shipped_record_and_replaces_both_files(shipped_copy
     publish.publish(full, commit="abc1234", note="a note", readme=readme, shipped=shipped)
     written = json.loads(shipped.read_text())
     assert written["published"]["commit"] == "abc1234" and written["published"]["note"] == "a note"
-    assert {k: v for k, v in written.items() if k != "published"} == {k: v for k, v in record.items() if k != "published"}
+    assert {k: v for k, v in written.items() if k != "published"} == {k: v for k, v in record.items() if k
+                                                                      != "published"}
     assert readme_markdown(written) in readme.read_text() and readme.stat().st_mode & 0o777 == 0o644
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "results.json", "shipped.json"]  # no temporary left
+    # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "results.json", "shipped.json"]
 
 
 def test_publish_reads_a_record_written_under_the_keys_former_names(shipped_copy, tmp_path):

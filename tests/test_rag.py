@@ -21,8 +21,10 @@ from labkit.rag import (
 )
 
 SOURCES = [
-    Source(1, "kettle#2", "kettle", "kettle.md", "Brimble Kettle", "Brimble Kettle > Price", 0.7, "The Brimble Kettle costs $89."),
-    Source(2, "lamp#0", "lamp", "lamp.md", "Orrin Desk Lamp", "Orrin Desk Lamp", 0.4, "The lamp has a five year warranty."),
+    Source(1, "kettle#2", "kettle", "kettle.md", "Brimble Kettle", "Brimble Kettle > Price", 0.7,
+           "The Brimble Kettle costs $89."),
+    Source(2, "lamp#0", "lamp", "lamp.md", "Orrin Desk Lamp", "Orrin Desk Lamp", 0.4,
+           "The lamp has a five year warranty."),
 ]
 
 
@@ -33,11 +35,14 @@ def kb_index(embedder):
 
 def test_prompt_numbers_sources_then_question():
     prompt = build_prompt("What does the kettle cost?", SOURCES)
-    assert prompt.index("[1] Brimble Kettle > Price: The Brimble Kettle costs $89.") < prompt.index("[2] Orrin") < prompt.index("Question: What does")
+    assert prompt.index("[1] Brimble Kettle > Price: The Brimble Kettle costs $89.") < prompt.index(
+        "[2] Orrin") < prompt.index("Question: What does")
     assert len(build_prompt("q", [Source(1, "a#0", "a", "a", "A", "", 0.1, "word " * 500)], max_words=10).split()) < 40
 
 
-@pytest.mark.parametrize("answer,n,expected", [("It costs $89 [1].", 2, [1]), ("See [2] and [1][2]", 2, [2, 1]), ("[7] nope", 2, []), ("none", 2, [])])
+@pytest.mark.parametrize("answer,n,expected",
+                         [("It costs $89 [1].", 2, [1]), ("See [2] and [1][2]", 2, [2, 1]), ("[7] nope", 2, []),
+                          ("none", 2, [])])
 def test_cited_numbers(answer, n, expected):
     assert cited_numbers(answer, n) == expected
 
@@ -51,7 +56,8 @@ def test_best_source_and_cleaning():
 def test_rag_answers_with_sources_and_timings(kb_index, generator):
     result = RAG(kb_index, generator, top_k=3).answer("What is the price of the Brimble Kettle?")
     assert [s.number for s in result.sources] == [1, 2, 3]
-    assert result.sources[0].doc_id == "product-brimble-kettle" and result.sources[0].chunk_id.startswith("product-brimble-kettle#")
+    assert result.sources[0].doc_id == "product-brimble-kettle" and result.sources[0].chunk_id.startswith(
+        "product-brimble-kettle#")
     assert result.cited and result.answer
     assert result.retrieve_s > 0 and result.generate_s > 0 and 100 < result.prompt_tokens < 1000
     assert result.prompt_tokens == generator.count_tokens(generator.chat_prompt(result.prompt))
@@ -101,8 +107,8 @@ def test_reading_misses_show_the_gold_sentence_that_held_the_answer(kb_index):
 
 OFFICE = Source(2, "office-hours#0", "office-hours", "office-hours.md", "Office Hours", "Office Hours", 0.5,
                 "The office is open 9 to 5 on weekdays.")
-LABEL = Source(1, "policy-returns#3", "policy-returns", "policy-returns.md", "Returns Policy", "Returns Policy > Return shipping", 0.6,
-               "A return label costs $41, taken from the refund.")
+LABEL = Source(1, "policy-returns#3", "policy-returns", "policy-returns.md", "Returns Policy",
+               "Returns Policy > Return shipping", 0.6, "A return label costs $41, taken from the refund.")
 
 
 def _answer(answer, cited, question="How much is a return label?", sources=(LABEL, OFFICE)):
@@ -114,12 +120,18 @@ def test_a_citation_of_a_source_without_the_answer_is_flagged():
     assert content_words(wrong.answer, wrong.question) == ["cost", "41", "dollar"]
     assert citation_check(wrong) == {"checked": False, "cited": [2], "missing": ["cost", "41", "dollar"]}
     text = format_answer(wrong)
-    assert "*[2] 0.50  office-hours#0  (office-hours.md)  <- cited [2], but [2] does not contain the answer's words (cost, 41, dollar)" in text
+    assert (
+        "*[2] 0.50  office-hours#0  (office-hours.md)  <- cited [2], but [2] does not contain the answer's words "
+        "(cost, 41, dollar)"
+        in text
+    )
     assert " [1] 0.60  policy-returns#3  (policy-returns.md)\n" in text  # the uncited source: no star, no warning
     right = _answer("A return label costs 41 dollars [1].", [1])
-    assert citation_check(right) == {"checked": True, "cited": [1], "missing": ["dollar"]}  # the number is there; "dollars" is "$"
+    # the number is there; "dollars" is "$"
+    assert citation_check(right) == {"checked": True, "cited": [1], "missing": ["dollar"]}
     assert "does not contain" not in format_answer(right) and "*[1] 0.60" in format_answer(right)
-    assert citation_check(_answer("It costs 14 dollars [1].", [1]))["checked"] is False  # a wrong number in the right file
+    # a wrong number in the right file
+    assert citation_check(_answer("It costs 14 dollars [1].", [1]))["checked"] is False
 
 
 def test_words_without_numbers_need_a_clear_majority_in_the_cited_sources():
@@ -128,7 +140,9 @@ def test_words_without_numbers_need_a_clear_majority_in_the_cited_sources():
     assert citation_check(RAGAnswer(q, "Brimble makes it [1].", [kettle, lamp], [1]))["checked"] is True
     assert citation_check(RAGAnswer(q, "Orrin Lighting makes it [1].", [kettle, lamp], [1]))["checked"] is False
     two = RAGAnswer(q, "Brimble Kettle desk lamp warranty [1][2].", [kettle, lamp], [1, 2])  # read together
-    assert citation_check(two)["checked"] is True and "[1][2] do not" in format_answer(RAGAnswer(q, "Zeta Corp [1][2].", [kettle, lamp], [1, 2]))
+    assert citation_check(two)["checked"] is True and "[1][2] do not" in format_answer(RAGAnswer(q, "Zeta Corp [1][2].",
+                                                                                                 [kettle, lamp],
+                                                                                                 [1, 2]))
 
 
 @pytest.mark.parametrize("answer,cited", [("The sources do not say.", []), ("The sources do not say [1].", [1]),

@@ -61,7 +61,8 @@ def test_the_shipped_adapter_fits_the_embedded_model_and_is_small(generator):
         shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     hidden, layers = generator.model.config.hidden_size, generator.model.config.num_hidden_layers
     assert len(shapes) == 2 * len(config["target_modules"]) * layers
-    assert all(s[0] == config["r"] and s[1] in (hidden, generator.model.config.intermediate_size) for k, s in shapes.items() if "lora_A" in k)
+    assert all(s[0] == config["r"] and s[1] in (hidden, generator.model.config.intermediate_size) for k, s
+               in shapes.items() if "lora_A" in k)
     assert sum(s[0] * s[1] for s in shapes.values()) == info["trainable_params"]
 
 
@@ -103,7 +104,8 @@ def test_an_abstention_gets_no_citation_added(generator, kb_index):
 
 
 def test_a_quote_for_an_empty_answer_is_the_sentence_closest_to_the_question():
-    sources = [Source(1, "a#0", "a", "a.md", "A", "", 0.9, "The shop opens at 9am. The Brimble Kettle costs $89. It is green."),
+    sources = [Source(1, "a#0", "a", "a.md", "A", "", 0.9,
+                      "The shop opens at 9am. The Brimble Kettle costs $89. It is green."),
                Source(2, "b#0", "b", "b.md", "B", "", 0.8, "Returns take 45 days.")]
     result = RAGAnswer("How much does the Brimble Kettle cost?", "the answer is: [1]", sources, [1])
     assert supporting_quote(result) == {"source": 1, "sentence": "The Brimble Kettle costs $89."}
@@ -112,10 +114,14 @@ def test_a_quote_for_an_empty_answer_is_the_sentence_closest_to_the_question():
 
 def test_reader_rates_count_abstentions_apart_from_right_answers():
     records = [
-        {"answerable": True, "match": True, "retrieved_gold": True, "abstained": False, "empty": False, "cited_by": "model", "seconds": 1.0},
-        {"answerable": True, "match": False, "retrieved_gold": True, "abstained": True, "empty": False, "cited_by": "model", "seconds": 2.0},
-        {"answerable": True, "match": False, "retrieved_gold": False, "abstained": True, "empty": False, "cited_by": "model", "seconds": 3.0},
-        {"answerable": False, "match": False, "retrieved_gold": False, "abstained": False, "empty": True, "cited_by": "overlap", "seconds": 4.0},
+        {"answerable": True, "match": True, "retrieved_gold": True, "abstained": False, "empty": False,
+         "cited_by": "model", "seconds": 1.0},
+        {"answerable": True, "match": False, "retrieved_gold": True, "abstained": True, "empty": False,
+         "cited_by": "model", "seconds": 2.0},
+        {"answerable": True, "match": False, "retrieved_gold": False, "abstained": True, "empty": False,
+         "cited_by": "model", "seconds": 3.0},
+        {"answerable": False, "match": False, "retrieved_gold": False, "abstained": False, "empty": True,
+         "cited_by": "overlap", "seconds": 4.0},
     ]
     s = summarize_reader(records)
     assert (s["accuracy"], s["n"], s["right"]) == (round(1 / 3, 4), 3, 1)
@@ -146,7 +152,8 @@ class _FullDiskIn:
 
 
 def test_a_reading_adapter_the_disk_refuses_is_kept_in_a_rescue_folder_it_names(tmp_path, monkeypatch):
-    """`train-reader --out` on a disk that filled during the run used to lose the training (and the scoring) to a traceback."""
+    """`train-reader --out` on a disk that filled during the run used to lose the training (and the scoring) to a
+    traceback."""
     import tempfile
     from types import SimpleNamespace
 
@@ -156,10 +163,18 @@ def test_a_reading_adapter_the_disk_refuses_is_kept_in_a_rescue_folder_it_names(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     gen = SimpleNamespace(model=_FullDiskIn(tmp_path / "full"), name="smollm2-135m-instruct")
     result = SimpleNamespace(gen=gen, steps_done=1, train_s=1.0, tokens=10, precision="float32", trainable_params=8)
-    monkeypatch.setattr("labkit.reader.base_fingerprint", lambda g: "fingerprint")  # it reads the base's weights; none here
+    # it reads the base's weights; none here
+    monkeypatch.setattr("labkit.reader.base_fingerprint", lambda g: "fingerprint")
     with pytest.raises(OSError, match="No space left on device"):
         save_reader(result, tmp_path / "full" / "reader")
-    path, problem = save_or_rescue(lambda folder: save_reader(result, folder, {"note": "kept"}), tmp_path / "full" / "reader", "reading adapter")
-    assert path.parent == tmp_path / "tmp" / "labkit-rescued" and json.loads((path / "labkit.json").read_text())["note"] == "kept"
-    assert str(path) in problem and "No space left on device" in problem and f"mv {path} {tmp_path / 'full' / 'reader'}" in problem
+    path, problem = save_or_rescue(lambda folder: save_reader(result, folder, {"note": "kept"}),
+                                   tmp_path / "full" / "reader", "reading adapter")
+    assert path.parent == tmp_path / "tmp" / "labkit-rescued" and json.loads((path
+                                                                              / "labkit.json").read_text(
+                                                                                  ))["note"] == "kept"
+    assert (
+        str(path) in problem
+        and "No space left on device" in problem
+        and f"mv {path} {tmp_path / 'full' / 'reader'}" in problem
+    )
     assert not (tmp_path / "full" / "reader").exists()

@@ -77,7 +77,8 @@ def test_the_readmes_quote_the_shipped_adapter_figures():
 def test_no_notebook_types_its_own_run_time():
     """Run times live in one measured table (the README's); a header with typed minutes drifts from it."""
     for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
-        text = " ".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        text = " ".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"]
+                        == "markdown")
         for sentence in re.findall(r"\*\*Run time[.:]\*\*[^\n]*", text):
             assert not re.search(r"\d+(\.\d+)?\s*(s\b|sec|min)", sentence), f"{path.name}: {sentence[:120]}"
 

@@ -15,14 +15,17 @@ def stat(x, spread=0.0):
 def test_scoreboard_markdown_has_a_row_per_approach_and_a_column_per_metric():
     board = {"RAG": {"accuracy": stat(0.27)}, "closed-book": {"accuracy": stat(0.02)}}
     lines = report.scoreboard_markdown(board).splitlines()
-    assert lines[0].startswith("| approach | n taught | n untaught | accuracy (match), taught questions | accuracy (match), untaught")
-    assert len(lines) == 4 and lines[2].startswith("| RAG |  |  | 0.27 | n/a |") and lines[3].startswith("| closed-book |  |  | 0.02 |")
+    assert lines[0].startswith("| approach | n taught | n untaught | accuracy (match), taught questions | accuracy "
+                               "(match), untaught")
+    assert len(lines) == 4 and lines[2].startswith("| RAG |  |  | 0.27 | n/a |") and lines[3].startswith(
+        "| closed-book |  |  | 0.02 |")
     board["RAG"]["untaught_acc"] = {"mean": 0.3, "spread": 0.0, "n": 75, "lo": 0.2, "hi": 0.41}
     assert report.scoreboard_markdown(board).splitlines()[2].startswith("| RAG |  | 75 | 0.27 | 0.30 [0.20, 0.41] |")
 
 
 def test_cost_markdown_rows():
-    cp = {"rows": [{"model": "7B model", "device": "this CPU", "train": "1.3 h", "per_answer": "2.0 s", "assumption": "measured"}]}
+    cp = {"rows": [{"model": "7B model", "device": "this CPU", "train": "1.3 h", "per_answer": "2.0 s",
+                    "assumption": "measured"}]}
     assert report.cost_markdown(cp).splitlines()[2] == "| 7B model | this CPU | 1.3 h | 2.0 s | measured |"
 
 
@@ -30,10 +33,15 @@ def test_write_report_and_latest_cache(tiny_results, tmp_path, monkeypatch):
     path = report.write_report(tiny_results, tmp_path)
     text = path.read_text()
     assert "| RAFT + RAG |" in text and "estimates" in text and "## Freshness" in text and "## What it means" in text
-    # the reading adapter's held-out and foreign figures come from the shipped record; the retrained row says what it cost the rest
+    # the reading adapter's held-out and foreign figures come from the shipped record; the retrained row says what it
+    # cost the rest
     assert "| foreign corpus | reading adapter |" in text and "data/reader/labkit.json" in text
     assert "continuing the fine-tuned adapter" in text and "unchanged facts" in text
-    assert "## Behaviour + facts" in text and "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] |" in text and "- Behaviour + facts (24 support" in text
+    assert (
+        "## Behaviour + facts" in text
+        and "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] |" in text
+        and "- Behaviour + facts (24 support" in text
+    )
     for name in ("scoreboard.png", "freshness.png", "accuracy_vs_cost.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "results.json").read_text())["scoreboard"] == tiny_results["scoreboard"]
@@ -55,19 +63,24 @@ def tiny_results():
 
 def make_tiny_results() -> dict:
     """The `tiny_results` record, for other test files (test_publish) to build their own fixture from."""
-    approaches = ("closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG", "RAFT + RAG")
+    approaches = ("closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned (docs)", "fine-tuned + RAG",
+                  "RAFT + RAG")
     metrics = ("accuracy", "f1", "mc_acc", "cited", "cited_gold", "general_acc", "latency_p50_s", "prompt_tokens",
                "index_build_s", "train_s", "index_bytes", "adapter_bytes")
     board = {a: {m: stat(0.1 * (i + 1)) for m in metrics} for i, a in enumerate(approaches)}
-    fresh = {k: {"new": stat(0.3), "old": stat(0.1)} for k in ("RAG after update", "fine-tuned (stale)", "fine-tuned retrained")}
-    fresh |= {k: stat(1.0) for k in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "num_retrain_steps")}
+    fresh = {k: {"new": stat(0.3), "old": stat(0.1)} for k
+             in ("RAG after update", "fine-tuned (stale)", "fine-tuned retrained")}
+    fresh |= {k: stat(1.0) for k
+              in ("update_s", "update_per_document_s", "retrain_s", "n_updates", "n_questions", "num_retrain_steps")}
     fresh |= {"kept_acc_before": stat(0.5), "kept_acc_after": stat(0.4)}
     behaviour = {"num_test": 8, "top_k": 4, "num_steps": 24,
-                 **{n: {"label_accuracy": 0.5, "format_compliance": 0.9, "priority_accuracy": 0.6, "prompt_tokens": 40.0,
+                 **{n: {"label_accuracy": 0.5, "format_compliance": 0.9, "priority_accuracy": 0.6,
+                        "prompt_tokens": 40.0,
                         "seconds_per_message": 0.7, "train_s": 3.0} for n in ("zero_shot", "few_shot", "lora")},
                  "behaviour_facts": behaviour_facts_result(0.9)}
     cp = {"train_tokens": 1000, "total_params": 135e6,
-          "rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train": "9 s", "per_answer": "0.1 s", "assumption": "measured"}]}
+          "rows": [{"model": "SmolLM2-135M", "device": "this CPU", "train": "9 s", "per_answer": "0.1 s",
+                    "assumption": "measured"}]}
     return {"config": {"seeds": [0], "rank": 16, "num_steps": 24, "top_k": 3}, "quick": True, "seconds": 12.0,
             "seeds": [{"n_questions": 15}], "scoreboard": board, "freshness": fresh, "behaviour": behaviour,
             "cost_projection": cp, "train_tokens_per_s": 160.0}
@@ -75,7 +88,8 @@ def make_tiny_results() -> dict:
 
 def test_cost_over_time_table_has_a_year_per_frequency_and_names_crossings(tiny_results):
     text = report.cost_over_time_markdown(tiny_results)
-    assert text.splitlines()[0].startswith("| approach | kept current by | one-off (s) | per change (s) | daily: a year (s)")
+    assert text.splitlines()[0].startswith("| approach | kept current by | one-off (s) | per change (s) | daily: a "
+                                           "year (s)")
     assert "Crossings:" in text and "| RAG | index update |" in text
 
 
@@ -83,7 +97,8 @@ def test_miss_split_table_has_rates_with_intervals_and_says_when_not_measured():
     rag = {"accuracy": {"mean": 0.3, "spread": 0.0, "n": 40, "lo": 0.18, "hi": 0.45},
            "retrieval_miss": {"mean": 0.05, "spread": 0.0, "n": 40, "lo": 0.01, "hi": 0.17},
            "reading_miss": {"mean": 0.65, "spread": 0.0, "n": 40, "lo": 0.49, "hi": 0.78}}
-    table = report.miss_split_markdown({"closed-book": {"accuracy": rag["accuracy"], "retrieval_miss": None}, "RAG": rag})
+    table = report.miss_split_markdown({"closed-book": {"accuracy": rag["accuracy"], "retrieval_miss": None},
+                                        "RAG": rag})
     assert table.splitlines()[2] == "| RAG | 40 | 0.30 [0.18, 0.45] | 0.05 [0.01, 0.17] | 0.65 [0.49, 0.78] |"
     assert len(table.splitlines()) == 3  # closed-book has no sources, so no row
     assert "Not measured in this run" in report.miss_split_markdown({"RAG": {"accuracy": rag["accuracy"]}})
@@ -97,25 +112,39 @@ def test_the_reader_table_quotes_the_record_and_leaves_the_markers_to_the_readme
     assert text.startswith(f"`{info['command']}` trained it in {info['train_s']:.0f} s") and "<!--" not in text
     held = info["evaluation"]["held-out documents"]["reading adapter"]
     assert f"| held-out documents | reading adapter | {held['accuracy']:.2f} " in text
-    assert report.reader_markdown({k: v for k, v in info.items() if k != "evaluation"}).count("\n") == 1  # no table unmeasured
+    # no table unmeasured
+    assert report.reader_markdown({k: v for k, v in info.items() if k != "evaluation"}).count("\n") == 1
 
 
 def behaviour_facts_result(fact_after):
-    """A result of labkit.behaviour_facts.run_behaviour_facts's shape; fact_after: behaviour LoRA + RAG's fact accuracy after the update."""
+    """A result of labkit.behaviour_facts.run_behaviour_facts's shape; fact_after: behaviour LoRA + RAG's fact accuracy
+    after the update."""
     def s(fmt, label, fact, n):
-        return {"format_compliance": fmt, "label_accuracy": label, "priority_accuracy": label, "fact_accuracy": fact, "n": n}
+        return {"format_compliance": fmt, "label_accuracy": label, "priority_accuracy": label, "fact_accuracy": fact,
+                "n": n}
     return {"num_messages": 24, "num_changed": 11, "top_k": 3,
-            "before": {"few-shot + RAG": s(0.5, 0.6, 0.4, 24), "behaviour LoRA": s(1.0, 1.0, 0.2, 24), "behaviour LoRA + RAG": s(1.0, 1.0, 0.7, 24)},
-            "after": {"few-shot + RAG": s(0.5, 0.6, 0.1, 11), "behaviour LoRA": s(1.0, 1.0, 0.0, 11), "behaviour LoRA + RAG": s(1.0, 1.0, fact_after, 11)}}
+            "before": {"few-shot + RAG": s(0.5, 0.6, 0.4, 24), "behaviour LoRA": s(1.0, 1.0, 0.2, 24),
+                       "behaviour LoRA + RAG": s(1.0, 1.0, 0.7, 24)},
+            "after": {"few-shot + RAG": s(0.5, 0.6, 0.1, 11), "behaviour LoRA": s(1.0, 1.0, 0.0, 11),
+                      "behaviour LoRA + RAG": s(1.0, 1.0, fact_after, 11)}}
 
 
 def test_the_behaviour_facts_table_and_bullet_quote_the_result_with_intervals():
-    table = report.behaviour_facts_markdown(behaviour_facts_result(0.9)).splitlines()  # 0.9 of 11 against 0.1: measurable; 0.3 against 0.1: not
+    # 0.9 of 11 against 0.1: measurable; 0.3 against 0.1: not
+    table = report.behaviour_facts_markdown(behaviour_facts_result(0.9)).splitlines()
     assert table[0].startswith("| approach | format compliance (n=24) |") and "after the update (n=11)" in table[0]
-    assert table[4] == "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] | 1.00 [0.86, 1.00] | 0.70 [0.50, 0.84] | 0.90 [0.61, 0.98] |"
+    assert (
+        table[4]
+        == "| behaviour LoRA + RAG | 1.00 [0.86, 1.00] | 1.00 [0.86, 1.00] | 0.70 [0.50, 0.84] | 0.90 [0.61, 0.98] |"
+    )
     line = findings.behaviour_facts_findings(behaviour_facts_result(0.9))
     assert "after the update: behaviour LoRA + RAG, measurably ahead of few-shot + RAG and behaviour LoRA." in line
-    assert ("Format: behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), measurably ahead of "
+    assert ("Format: behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), measurably ahead "
+            "of "
             "few-shot + RAG.") in line
     # 0.3 of 11 overlaps both others: nobody leads measurably
-    assert "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference between them), none measurably behind." in findings.behaviour_facts_findings(behaviour_facts_result(0.3))
+    assert (
+        "after the update: few-shot + RAG and behaviour LoRA and behaviour LoRA + RAG (no measurable difference "
+        "between them), none measurably behind."
+        in findings.behaviour_facts_findings(behaviour_facts_result(0.3))
+    )

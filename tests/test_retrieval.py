@@ -55,7 +55,8 @@ def test_delete_then_replace_keeps_other_documents(embedder, small_docs, small_v
     before = len(index)
     removed = index.delete_document("policy-returns")
     assert removed > 0 and len(index) == before - removed and "policy-returns" not in index.documents
-    assert all(h.chunk.doc_id != "policy-returns" for h in index.search("How many days do I have to return a product?", 5))
+    assert all(h.chunk.doc_id != "policy-returns" for h
+               in index.search("How many days do I have to return a product?", 5))
     assert index.search("How much does the Brimble Kettle cost?", 1)[0].chunk.doc_id == "product-brimble-kettle"
     with pytest.raises(KeyError):
         index.delete_document("policy-returns")
@@ -66,7 +67,8 @@ def test_delete_then_replace_keeps_other_documents(embedder, small_docs, small_v
     texts = " ".join(h.chunk.text for h in index.search("What is the price of the Brimble Kettle?", 3))
     assert "$95" in texts and "$89" not in texts
     index.compact()  # a no-op except for HNSW, where it drops the tombstones
-    assert index.tombstones == 0 and index.search("What is the price of the Brimble Kettle?", 1)[0].chunk.doc_id == kettle.id
+    assert index.tombstones == 0 and index.search("What is the price of the Brimble Kettle?",
+                                                  1)[0].chunk.doc_id == kettle.id
 
 
 def test_add_existing_document_is_refused(small_index, small_docs):
@@ -78,7 +80,8 @@ def test_save_and_load_round_trip(tmp_path, embedder, small_index):
     small_index.save(tmp_path / "idx")
     loaded = VectorIndex.load(tmp_path / "idx", embedder)
     q = "Who is the chief executive?"
-    assert [(h.chunk.id, round(h.score, 4)) for h in loaded.search(q, 3)] == [(h.chunk.id, round(h.score, 4)) for h in small_index.search(q, 3)]
+    assert [(h.chunk.id, round(h.score, 4)) for h in loaded.search(q, 3)] == [(h.chunk.id, round(h.score, 4)) for h
+                                                                              in small_index.search(q, 3)]
     assert loaded.kind == small_index.kind and len(loaded) == len(small_index)
 
 

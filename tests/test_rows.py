@@ -1,4 +1,5 @@
-"""labkit.rows: the run's Setup (read once, frozen), and the row functions, each taking what it needs and returning its record."""
+"""labkit.rows: the run's Setup (read once, frozen), and the row functions, each taking what it needs and returning its
+record."""
 
 import dataclasses
 import re
@@ -24,16 +25,26 @@ def test_the_untrained_rows_score_the_held_out_wordings_and_cost_only_what_they_
     setup, ccfg = tiny_run
     closed = row_closed_book(setup, ccfg)
     rag = row_rag(setup, ccfg, closed)
-    for row in (closed, rag):  # one held-out paraphrase per taught question, never its training wording, then the untaught ones
-        assert [r["question"] for r in row["records"]] == [q["paraphrases"][0] for q in [*setup.questions, *setup.untaught]]
-        assert [r["column"] for r in row["records"]] == ["taught"] * len(setup.questions) + ["untaught"] * len(setup.untaught)
+    # one held-out paraphrase per taught question, never its training wording, then the untaught ones
+    for row in (closed, rag):
+        assert [r["question"] for r in row["records"]] == [q["paraphrases"][0] for q
+                                                           in [*setup.questions, *setup.untaught]]
+        assert [r["column"] for r
+                in row["records"]] == ["taught"] * len(setup.questions) + ["untaught"] * len(setup.untaught)
         assert row["n"] == len(setup.questions) == 2 and row["n_untaught"] == len(setup.untaught) == 2
         untaught = [r["match"] for r in row["records"] if r["column"] == "untaught"]
         assert row["untaught_acc"] == sum(untaught) / 2  # the untaught column is scored on its own records only
         assert row["train_s"] == 0.0 and row["adapter_bytes"] == 0
-    assert closed["index_bytes"] == 0 and closed["index_build_s"] == 0.0 and closed["n_probe"] == 4 and closed["mc_acc"] is not None
-    assert rag["index_bytes"] == setup.index_info["index_bytes"] > 0 and rag["mc_acc"] is None  # MC measures what a model stores
-    assert rag["general_acc"] == closed["general_acc"]  # RAG leaves the weights as they are: the base model's probe score
+    assert (
+        closed["index_bytes"] == 0
+        and closed["index_build_s"] == 0.0
+        and closed["n_probe"] == 4
+        and closed["mc_acc"] is not None
+    )
+    # MC measures what a model stores
+    assert rag["index_bytes"] == setup.index_info["index_bytes"] > 0 and rag["mc_acc"] is None
+    # RAG leaves the weights as they are: the base model's probe score
+    assert rag["general_acc"] == closed["general_acc"]
     assert rag["prompt_tokens"] > closed["prompt_tokens"]  # the sources are in the prompt
 
 
@@ -66,14 +77,19 @@ def test_no_training_example_of_any_row_shows_an_untaught_fact(generator, embedd
         "retrained": build_examples(generator, updated_questions(taught, updates), fact_statements=4),
         "reading adapter": reader_examples(generator, index, trainable, unseen=unseen),
     }
-    trained_sentences = {s for p in KB_DIR.glob("*.md") if p.stem not in unseen for s in _sentences(p.read_text(encoding="utf-8"))}
-    # an unseen document's own sentences (boilerplate a trained document shares, "This playbook is for ...", is not its fact)
-    unseen_sentences = {s for d in unseen for s in _sentences((KB_DIR / f"{d}.md").read_text(encoding="utf-8"))} - trained_sentences
+    trained_sentences = {s for p in KB_DIR.glob("*.md") if p.stem not in unseen for s
+                         in _sentences(p.read_text(encoding="utf-8"))}
+    # an unseen document's own sentences (boilerplate a trained document shares, "This playbook is for ...", is not its
+    # fact)
+    unseen_sentences = {s for d in unseen for s
+                        in _sentences((KB_DIR / f"{d}.md").read_text(encoding="utf-8"))} - trained_sentences
     untaught_facts = {" ".join(f.split()) for q in untaught for f in q["facts"]}
     taught_answers = {a.lower() for q in trainable for a in answer_variants(q)}
     trained_text = " ".join(p.read_text(encoding="utf-8") for p in KB_DIR.glob("*.md") if p.stem not in unseen).lower()
-    # an untaught answer no trained document holds ("$89" is one; "the Marrowfield Flask", a product named there, is not)
-    untaught_answers = {a.lower() for q in untaught for a in answer_variants(q) if a.lower() not in trained_text} - taught_answers
+    # an untaught answer no trained document holds ("$89" is one; "the Marrowfield Flask", a product named there, is
+    # not)
+    untaught_answers = {a.lower() for q in untaught for a in answer_variants(q) if a.lower() not
+                        in trained_text} - taught_answers
     assert len(unseen_sentences) > 100 and len(untaught_facts) > 200 and untaught_answers
     for name, examples in sets.items():
         assert examples, name
@@ -83,4 +99,5 @@ def test_no_training_example_of_any_row_shows_an_untaught_fact(generator, embedd
             assert not [f for f in untaught_facts if f in text], (name, e.source)
             if e.kind != "doc":  # what a model is taught to say: never an untaught question's own answer
                 said = e.target.lower()
-                assert not [a for a in untaught_answers if re.search(rf"(?<![\w$]){re.escape(a)}(?!\w)", said)], (name, e.source, e.target)
+                assert not [a for a in untaught_answers
+                            if re.search(rf"(?<![\w$]){re.escape(a)}(?!\w)", said)], (name, e.source, e.target)

@@ -5,7 +5,9 @@ import pytest
 from labkit import stats
 
 
-@pytest.mark.parametrize("rate, n, lo, hi", [(0.5, 40, 0.352, 0.648), (0.0, 15, 0.0, 0.2039), (1.0, 15, 0.7961, 1.0), (0.27, 59, 0.1734, 0.3947)])
+@pytest.mark.parametrize("rate, n, lo, hi",
+                         [(0.5, 40, 0.352, 0.648), (0.0, 15, 0.0, 0.2039), (1.0, 15, 0.7961, 1.0),
+                          (0.27, 59, 0.1734, 0.3947)])
 def test_wilson_interval(rate, n, lo, hi):
     assert stats.wilson_interval(rate, n) == pytest.approx((lo, hi), abs=1e-3)
 
@@ -20,7 +22,8 @@ def test_paired_bootstrap_separates_a_real_difference_from_noise():
         stats.paired_bootstrap([1], [1, 0])
 
 
-@pytest.mark.parametrize(("a", "b", "overlap"), [((0.64, 0.97), (0.28, 0.72), True), ((0.64, 0.97), (0.18, 0.61), False),
+@pytest.mark.parametrize(("a", "b", "overlap"),
+                         [((0.64, 0.97), (0.28, 0.72), True), ((0.64, 0.97), (0.18, 0.61), False),
                                                  ((0.2, 0.4), (0.4, 0.6), True), ((0.5, 0.6), (0.1, 0.2), False)])
 def test_intervals_overlap_is_symmetric(a, b, overlap):
     assert stats.intervals_overlap(a, b) is overlap and stats.intervals_overlap(b, a) is overlap
@@ -30,10 +33,12 @@ def test_a_mixed_score_is_bootstrapped_part_by_part():
     from labkit.stats import mixed_paired_bootstrap, paired_bootstrap
 
     a, b = [1, 1, 0, 1] * 10, [0, 1, 0, 0] * 10
-    assert mixed_paired_bootstrap([(1.0, a, b)]) == paired_bootstrap(a, b)  # one part: the kit's paired bootstrap itself
+    # one part: the kit's paired bootstrap itself
+    assert mixed_paired_bootstrap([(1.0, a, b)]) == paired_bootstrap(a, b)
     mixed = mixed_paired_bootstrap([(0.5, a, b), (0.5, [0] * 20, [1] * 20)])  # ahead on one set, behind on the other
     assert mixed["diff"] == 0.5 * 0.5 - 0.5 and mixed["measurable"] and mixed["hi"] < 0 and mixed["n"] == 60
-    assert mixed_paired_bootstrap([(0.0, [0] * 20, [1] * 20), (1.0, a, b)]) == paired_bootstrap(a, b)  # weight 0: left out
+    # weight 0: left out
+    assert mixed_paired_bootstrap([(0.0, [0] * 20, [1] * 20), (1.0, a, b)]) == paired_bootstrap(a, b)
     with pytest.raises(ValueError, match="equal lists"):
         mixed_paired_bootstrap([(1.0, [1, 0], [1])])
     with pytest.raises(ValueError, match="at least one part"):

@@ -38,7 +38,9 @@ def test_error_midway_keeps_the_old_version(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
 
 
-@pytest.mark.parametrize("name", ["../escape", "a/b", "", "Capital", ".hidden", "x" * 65, "finetune", "models", "labkit", "sp ace"])
+@pytest.mark.parametrize("name",
+                         ["../escape", "a/b", "", "Capital", ".hidden", "x" * 65, "finetune", "models", "labkit",
+                          "sp ace"])
 def test_bad_adapter_names_are_rejected(name):
     with pytest.raises(ValueError):
         check_name(name)
@@ -114,7 +116,8 @@ def _tar(path, info, files=None):
     import tarfile
 
     with tarfile.open(path, "w") as tar:
-        for name, data in {**(files or {}), "bundle.json": info if isinstance(info, bytes) else json.dumps(info).encode()}.items():
+        for name, data in {**(files or {}),
+                           "bundle.json": info if isinstance(info, bytes) else json.dumps(info).encode()}.items():
             member = tarfile.TarInfo(name)
             member.size = len(data)
             tar.addfile(member, io.BytesIO(data))
@@ -141,7 +144,9 @@ def test_a_bundle_carries_the_entries_it_is_given_and_unpacks_beside_what_is_the
     (fresh / "indexes" / "notes-bbbbbbbbbbbbbbbbbbbb" / "chunks.json").write_text("theirs")
     assert bundle_info(fresh) is None
     assert unpack_cache(tmp_path / "b.tar", fresh)["entries"] == [KB, MODEL]
-    assert (fresh / MODEL / "model.safetensors").read_bytes() == b"weights" and (fresh / KB / "index.faiss").read_bytes() == b"index"
+    assert (fresh / MODEL / "model.safetensors").read_bytes() == b"weights" and (fresh / KB
+                                                                                 / "index.faiss").read_bytes(
+                                                                                     ) == b"index"
     assert (fresh / "indexes" / "notes-bbbbbbbbbbbbbbbbbbbb" / "chunks.json").read_text() == "theirs"
     assert bundle_info(fresh)["unpacked_from"] == str(tmp_path / "b.tar")
     with pytest.raises(ValueError, match="adapters are never carried"):
@@ -151,10 +156,13 @@ def test_a_bundle_carries_the_entries_it_is_given_and_unpacks_beside_what_is_the
         pack_cache(tmp_path / "empty", tmp_path / "x.tar")
 
 
-@pytest.mark.parametrize("entries", [["VICTIM"], ["."], [".."], ["adapters"], ["adapters/mine"], ["indexes"], ["indexes/../adapters"],
+@pytest.mark.parametrize("entries",
+                         [["VICTIM"], ["."], [".."], ["adapters"], ["adapters/mine"], ["indexes"],
+                          ["indexes/../adapters"],
                                      [f"{MODEL}/../adapters"], ["indexes/.kb-0123456789abcdef0123"], [MODEL, "/"]])
 def test_unpack_refuses_an_entry_outside_what_a_bundle_holds_and_touches_nothing(tmp_path, entries):
-    """Issue 30: each entry went to atomic_dir(cache / name), so "/some/dir", ".." or "." was replaced by an empty folder."""
+    """Issue 30: each entry went to atomic_dir(cache / name), so "/some/dir", ".." or "." was replaced by an empty
+    folder."""
     from labkit.storage import unpack_cache
 
     cache, victim = _warm(tmp_path / "cache"), tmp_path / "victim"
@@ -171,7 +179,8 @@ def test_unpack_refuses_an_entry_outside_what_a_bundle_holds_and_touches_nothing
 
 @pytest.mark.parametrize("info, files, words", [
     ({"created": "x", "entries": [MODEL]}, {}, "does not hold"),  # used to replace the model folder with an empty one
-    (["x"], {}, "must be an object"), ({"entries": MODEL}, {}, "must be an object"), ({"entries": [1]}, {}, "must be an object"),
+    (["x"], {}, "must be an object"), ({"entries": MODEL}, {}, "must be an object"),
+    ({"entries": [1]}, {}, "must be an object"),
     ({"entries": []}, {}, "must be an object"), (b"\xff not json", {}, "not JSON"),
     ({"entries": [MODEL]}, {MODEL: b"a file"}, "is a file, not a folder"),
     ({"entries": [MODEL]}, {f"{MODEL}/w": b"w", "adapters/mine/adapter.safetensors": b"evil"}, "outside the entries"),
@@ -212,7 +221,8 @@ def test_an_older_bundle_holding_the_whole_indexes_folder_unpacks_index_by_index
                {f"{KB}/index.faiss": b"new index", f"{MODEL}/model.safetensors": b"new weights"})
     assert unpack_cache(old, cache)["entries"] == [KB, MODEL]
     assert (cache / KB / "index.faiss").read_bytes() == b"new index"
-    assert (cache / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa" / "chunks.json").read_text() == "my private text"  # not replaced
+    # not replaced
+    assert (cache / "indexes" / "diary-aaaaaaaaaaaaaaaaaaaa" / "chunks.json").read_text() == "my private text"
 
 
 def test_the_bundle_entry_shapes_are_the_names_the_kit_writes():
@@ -250,7 +260,8 @@ def test_room_problem_says_when_a_folder_cannot_take_a_write(tmp_path, monkeypat
 
     assert room_problem(tmp_path / "new", 1000) is None and (tmp_path / "new").is_dir()
     (tmp_path / "afile").write_text("x")
-    assert "cannot be written" in room_problem(tmp_path / "afile" / "sub", 1)  # root ignores chmod: a folder under a file
+    # root ignores chmod: a folder under a file
+    assert "cannot be written" in room_problem(tmp_path / "afile" / "sub", 1)
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=3_000_000))
     assert "3 MB free" in room_problem(tmp_path, 10_000_000) and room_problem(tmp_path, 1000) is None

@@ -1,4 +1,5 @@
-"""labkit.train_step: the loss counts answer tokens only, bf16 frozen weights train the same adapter, Ctrl-C waits for the step."""
+"""labkit.train_step: the loss counts answer tokens only, bf16 frozen weights train the same adapter, Ctrl-C waits for
+the step."""
 
 import os
 import signal
@@ -28,13 +29,16 @@ def test_frozen_weights_in_bf16_train_the_same_adapter_and_are_float32_between_s
 
     swapped = train(generator, examples, train_config, callback=callback, every=1, progress=False)
     real = finetune.FrozenInBf16
-    monkeypatch.setattr(finetune, "FrozenInBf16", lambda model, enabled: real(model, enabled=False))  # autocast casts them itself
+    # autocast casts them itself
+    monkeypatch.setattr(finetune, "FrozenInBf16", lambda model, enabled: real(model, enabled=False))
     cast = train(generator, examples, train_config, callback=lambda rec, mg: None, every=1, progress=False)
-    assert len(swapped.history) == 4 and [h["loss"] for h in swapped.history] == [h["loss"] for h in cast.history]  # the same bf16 values: the same training
+    # the same bf16 values: the same training
+    assert len(swapped.history) == 4 and [h["loss"] for h in swapped.history] == [h["loss"] for h in cast.history]
     adapter = {n: p for n, p in swapped.gen.model.named_parameters() if p.requires_grad}
     assert all(torch.equal(adapter[n], p) for n, p in cast.gen.model.named_parameters() if p.requires_grad)
     assert seen and all(dtypes == {torch.float32} for dtypes in seen)
-    assert len(real(swapped.gen.model, enabled=True).pairs) == 30 * 7  # every frozen linear of the 30 layers, not the tied output
+    # every frozen linear of the 30 layers, not the tied output
+    assert len(real(swapped.gen.model, enabled=True).pairs) == 30 * 7
 
 
 def test_answer_loss_is_the_cross_entropy_of_the_answer_tokens_alone(generator):
@@ -42,8 +46,10 @@ def test_answer_loss_is_the_cross_entropy_of_the_answer_tokens_alone(generator):
     batch = collate(rows, generator.tokenizer.pad_token_id)
     with torch.no_grad():
         logits = generator.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-        plain = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch["labels"][:, 1:].reshape(-1))
-        assert answer_loss(generator.model, batch).item() == pytest.approx(plain.item(), abs=1e-4)  # -100 ignored, as there
+        plain = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                                                  batch["labels"][:, 1:].reshape(-1))
+        # -100 ignored, as there
+        assert answer_loss(generator.model, batch).item() == pytest.approx(plain.item(), abs=1e-4)
 
 
 def test_frozen_weights_are_swapped_in_bf16_and_put_back_even_on_errors(generator):
@@ -56,7 +62,8 @@ def test_frozen_weights_are_swapped_in_bf16_and_put_back_even_on_errors(generato
         with pytest.raises(RuntimeError), frozen.swapped():
             assert linear.weight.dtype == torch.bfloat16 and torch.equal(linear.weight, full.to(torch.bfloat16))
             raise RuntimeError("a step failed")
-        assert linear.weight.dtype == torch.float32 and linear.weight.data_ptr() == full.data_ptr()  # the float32 weight itself
+        # the float32 weight itself
+        assert linear.weight.dtype == torch.float32 and linear.weight.data_ptr() == full.data_ptr()
     finally:
         linear.weight.requires_grad_(trainable)
 

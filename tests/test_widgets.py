@@ -33,7 +33,12 @@ def output_text(out) -> str:
 
 def test_highlight_marks_question_words_and_escapes():
     out = highlight("The Brimble Kettle costs <b>$89</b>.", "How much does the Brimble kettle cost?")
-    assert "<mark>Brimble</mark>" in out and "<mark>Kettle</mark>" in out and "&lt;b&gt;" in out and "<mark>The</mark>" not in out
+    assert (
+        "<mark>Brimble</mark>" in out
+        and "<mark>Kettle</mark>" in out
+        and "&lt;b&gt;" in out
+        and "<mark>The</mark>" not in out
+    )
 
 
 @pytest.mark.parametrize("top_k", [1, 4])
@@ -57,11 +62,17 @@ def test_retrieval_inspector(kb_index):
 
 def test_playground_answers_every_column_and_keeps_errors_in_their_row():
     columns = [("echo", lambda q: q.upper()),
-               ("rag-like", lambda q: {"answer": "$89 [1]", "cited_by": "overlap", "sources": [{"number": 1, "chunk_id": "k#0", "score": 0.7}]}),
+               ("rag-like",
+                lambda q: {"answer": "$89 [1]", "cited_by": "overlap",
+                           "sources": [{"number": 1, "chunk_id": "k#0", "score": 0.7}]}),
                ("broken", lambda q: 1 / 0)]
     rows = playground_answers("price?", columns)
     assert [r["name"] for r in rows] == ["echo", "rag-like", "broken"]
-    assert rows[0]["answer"] == "PRICE?" and rows[1]["sources"][0]["chunk_id"] == "k#0" and "ZeroDivisionError" in rows[2]["error"]
+    assert (
+        rows[0]["answer"] == "PRICE?"
+        and rows[1]["sources"][0]["chunk_id"] == "k#0"
+        and "ZeroDivisionError" in rows[2]["error"]
+    )
     page = playground_html(rows)
     assert "k#0" in page and "citation added by labkit" in page and page.count("citation added") == 1
     with pytest.raises(ValueError, match="empty"):
@@ -84,7 +95,11 @@ def test_query_playground_with_real_models(kb_index, generator):
     ui = QueryPlayground(default_columns(kb_index, generator))
     ui.question.value = "What is the price of the Brimble Kettle?"
     ui.ask.click()
-    assert "closed-book" in ui.answers.value and "RAG" in ui.answers.value and "product-brimble-kettle#" in ui.answers.value
+    assert (
+        "closed-book" in ui.answers.value
+        and "RAG" in ui.answers.value
+        and "product-brimble-kettle#" in ui.answers.value
+    )
     assert "reading adapter + RAG" in ui.answers.value  # the shipped reading adapter is a column by default
     assert not ui.ask.disabled and ui.progress.value == 3
     ui.question.value = ""
@@ -94,16 +109,20 @@ def test_query_playground_with_real_models(kb_index, generator):
 
 def test_playground_columns_add_the_saved_adapters(kb_index, generator, tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_CACHE", str(tmp_path))
-    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG", "reading adapter + RAG"]
+    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG",
+                                                                             "reading adapter + RAG"]
     assert [name for name, _ in default_columns(kb_index, generator, reader="plain")] == ["closed-book", "RAG"]
     from labkit.adapters import save_adapter
     from labkit.data import load_qa
     from labkit.finetune import TrainConfig, build_examples, train
     from labkit.rows import ADAPTERS
 
-    result = train(generator, build_examples(generator, load_qa(1), fact_statements=0), TrainConfig(num_steps=1, batch_size=1, rank=1), progress=False)
+    result = train(generator, build_examples(generator, load_qa(1), fact_statements=0),
+                   TrainConfig(num_steps=1, batch_size=1, rank=1), progress=False)
     save_adapter(result, ADAPTERS["fine-tuned"])
-    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG", "reading adapter + RAG", "fine-tuned", "fine-tuned + RAG"]
+    assert [name for name, _ in playground_columns(kb_index, generator)] == ["closed-book", "RAG",
+                                                                             "reading adapter + RAG", "fine-tuned",
+                                                                             "fine-tuned + RAG"]
 
 
 # ---------------------------------------------------------------- decision guide
@@ -114,8 +133,10 @@ def test_decision_guide_follows_the_answers():
         return {"mean": x, "spread": 0.0}
 
     results = {"scoreboard": {"closed-book": {"accuracy": stat(0.06), "untaught_acc": stat(0.05)},
-                              "RAG": {"accuracy": stat(0.69), "untaught_acc": stat(0.66), "cited_gold_by_model": stat(0.8)},
-                              "fine-tuned": {"accuracy": stat(0.95), "untaught_acc": stat(0.04), "train_s": stat(90.0)}},
+                              "RAG": {"accuracy": stat(0.69), "untaught_acc": stat(0.66),
+                                      "cited_gold_by_model": stat(0.8)},
+                              "fine-tuned": {"accuracy": stat(0.95), "untaught_acc": stat(0.04),
+                                             "train_s": stat(90.0)}},
                "behaviour": {"zero_shot": {"format_compliance": 0.12, "label_accuracy": 0.25},
                              "few_shot": {"format_compliance": 0.71, "label_accuracy": 0.46},
                              "lora": {"format_compliance": 0.97, "label_accuracy": 0.58, "train_s": 120.0}}}
@@ -137,7 +158,8 @@ def test_decision_guide_follows_the_answers():
 
 
 def test_every_ui_carries_a_readable_text_beside_the_widget(kb_index):
-    results = {"scoreboard": {"RAG": {"accuracy": {"mean": 0.69, "spread": 0.0}, "cited_gold_by_model": {"mean": 0.8, "spread": 0.0}}}}
+    results = {"scoreboard": {"RAG": {"accuracy": {"mean": 0.69, "spread": 0.0},
+                                      "cited_gold_by_model": {"mean": 0.8, "spread": 0.0}}}}
     uis = {"Retrieval inspector": RetrievalInspector(kb_index, question="Who is the chief executive of Tindlewick?"),
            "Query playground": QueryPlayground([("closed-book", lambda q: "x")], "Who?"),
            "Forgetting lab": ForgettingLab(setup=LabSetup(num_questions=4, num_probe=4)),

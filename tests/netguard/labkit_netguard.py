@@ -23,7 +23,8 @@ _INSTALLED = False
 
 
 def is_local(host) -> bool:
-    """True for loopback addresses and names. Example: is_local("127.0.0.1") -> True; is_local("example.org") -> False."""
+    """True for loopback addresses and names.
+    Example: is_local("127.0.0.1") -> True; is_local("example.org") -> False."""
     if host is None:
         return True
     if isinstance(host, bytes):
@@ -38,7 +39,9 @@ def is_local(host) -> bool:
 
 
 def _refuse(event: str, detail) -> None:
-    message = f"labkit's test network guard refused {event}({detail!r}) in pid {os.getpid()}: tests must not use the network"
+    message = (
+        f"labkit's test network guard refused {event}({detail!r}) in pid {os.getpid()}: tests must not use the network"
+    )
     log = os.environ.get("LABKIT_NETGUARD_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as f:
