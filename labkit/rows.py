@@ -239,8 +239,8 @@ def row_raft(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, object
     raft = train_lora(setup.gen, raft_examples(setup.gen, setup.index, setup.questions, ccfg.top_k), ccfg, seed,
                       ccfg.num_raft_steps, batch_size=ccfg.raft_batch_size, max_len=640)
     general = probe_score(raft.gen, setup.probe)
-    row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions, general["general_acc"],
-                    general["n_probe"], setup.untaught, general["probe_records"])
+    row = score_rag(RAG(setup.index, raft.gen, ccfg.top_k, ccfg.max_new_tokens), setup.questions,
+                    general["general_acc"], general["n_probe"], setup.untaught, general["probe_records"])
     costs = row_costs(setup.index_info, rag=True, train_s=round(raft.train_s, 2),
                       adapter_bytes=save_row_adapter(raft, Approach.RAFT_RAG))
     return {**row, **costs}, raft

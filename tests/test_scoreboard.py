@@ -125,7 +125,8 @@ def test_differences_pair_questions_and_average_seeds():
 
     d = scoreboard.differences([run([0] * 20, [1] * 20), run([0] * 20, [1] * 10 + [0] * 10)])
     assert list(d) == [Approach.FINE_TUNED]  # nothing to pair RAG with but itself
-    assert (d[Approach.FINE_TUNED]["n"], d[Approach.FINE_TUNED]["diff"], d[Approach.FINE_TUNED]["measurable"]) == (20, 0.75, True)
+    tuned = d[Approach.FINE_TUNED]
+    assert (tuned["n"], tuned["diff"], tuned["measurable"]) == (20, 0.75, True)
 
 
 def test_the_per_question_table_averages_each_item_over_seeds_in_every_column():

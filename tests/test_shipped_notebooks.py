@@ -20,9 +20,11 @@ def test_the_notebook_runs_on_the_shipped_results(name, monkeypatch):
     monkeypatch.setenv("LABKIT_LIVE", "0")
     monkeypatch.delenv("LABKIT_QUICK", raising=False)  # a learner's default: full mode, which reads the shipped run
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    where = {"metadata": {"path": str(NOTEBOOKS)}}
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources=where)
     client.execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     streams = [o.get("text", "") for o in outputs if o.get("output_type") == "stream"]
-    assert any("Precomputed, not run here" in text for text in streams)  # it showed the shipped run, it did not run live
+    # it showed the shipped run, it did not run live
+    assert any("Precomputed, not run here" in text for text in streams)
