@@ -27,8 +27,10 @@ def stat_of(results: dict, row: str, metric: str) -> dict | None:
 
 
 def rate_figure(label: str, s: dict) -> str:
-    """A rate with its stored interval and n.
-    Example: _rate("RAG", {"mean": 0.25, "lo": 0.17, "hi": 0.36, "n": 75}) -> "RAG 0.25 [0.17, 0.36] (n=75)"."""
+    """A rate with its stored interval and n (a record without them says so rather than guessing).
+    Example: rate_figure("RAG", {"mean": 0.25, "lo": 0.17, "hi": 0.36, "n": 75}) -> "RAG 0.25 [0.17, 0.36] (n=75)"."""
+    if "lo" not in s or "n" not in s:
+        return f"{label} {s['mean']:.2f} (no interval or n in these results)"
     return f"{label} {s['mean']:.2f} [{s['lo']:.2f}, {s['hi']:.2f}] (n={s['n']})"
 
 

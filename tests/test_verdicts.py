@@ -35,3 +35,4 @@ def test_each_rule_gives_all_three_measured_verdicts():
 
 def test_a_rate_figure_carries_its_interval_and_n():
     assert rate_figure("RAG", {"mean": 0.25, "lo": 0.17, "hi": 0.36, "n": 75}) == "RAG 0.25 [0.17, 0.36] (n=75)"
+    assert rate_figure("RAG", {"mean": 0.25, "spread": 0.0}) == "RAG 0.25 (no interval or n in these results)"
