@@ -253,3 +253,20 @@ def test_both_recommends_only_a_combination_measured_as_one_task():
     unmeasured = {**RAG_WINS, "behaviour": {k: v for k, v in BEHAVIOUR.items() if k != "behaviour_facts"}}
     rec = recommend({"need": "both", "compute": "some training"}, unmeasured)
     assert rec.choice == "nothing" and "no run measured them together" in rec.text()
+
+
+def test_over_the_shipped_results_knowledge_answers_get_several_measured_recommendations():
+    """The guide can change its mind: with training allowed, the grid of answers (every key whose choices are listed in
+    the constant named after it) gets at least three different recommendations, each reason quoting the shipped figures."""
+    from labkit.choose import answer_grid
+    from labkit.data import load_shipped
+
+    shipped = load_shipped()
+    numbers = measured_numbers(shipped)
+    picks = {}
+    for answers in answer_grid(need="knowledge", compute="some training"):
+        rec = recommend(answers, shipped)
+        picks.setdefault(rec.approach or rec.choice, answers)
+        for reason in rec.reasons:
+            assert set(re.findall(r"\d+\.\d+|\d+", reason)) & numbers, reason
+    assert len(picks) >= 3, picks
