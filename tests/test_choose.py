@@ -257,7 +257,8 @@ def test_both_recommends_only_a_combination_measured_as_one_task():
 
 def test_over_the_shipped_results_knowledge_answers_get_several_measured_recommendations():
     """The guide can change its mind: with training allowed, the grid of answers (every key whose choices are listed in
-    the constant named after it) gets at least three different recommendations, each reason quoting the shipped figures."""
+    the constant named after it) gets at least three different recommendations, each reason quoting the shipped
+    figures."""
     from labkit.choose import answer_grid
     from labkit.data import load_shipped
 
