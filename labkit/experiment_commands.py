@@ -57,8 +57,9 @@ def run_compare(seeds: int | None = None, out: str = "reports", overwrite: bool 
     ccfg = default_compare_config(quick=quick, seeds=seeds, **overrides)
     workers = check("workers", workers, "--workers")
     check_report_dir(out, overwrite)
-    print(f"labkit compare: {len(ccfg.seeds)} seed(s), {ccfg.num_questions} questions, {ccfg.num_steps} steps "
-          f"({'quick' if quick else 'full'} mode)", flush=True)
+    taught, untaught = (n if n is not None else "all" for n in (ccfg.num_questions, ccfg.num_untaught))
+    print(f"labkit compare: {len(ccfg.seeds)} seed(s), {taught} taught and {untaught} untaught questions, "
+          f"{ccfg.num_steps} steps ({'quick' if quick else 'full'} mode)", flush=True)
     results = run_experiment(ccfg, gen=load_generator(generator) if generator else None,
                              log=lambda s: print(s, flush=True), workers=int(workers), quick=quick)
     save_latest(results)

@@ -208,7 +208,7 @@ def write_report(results: dict, out) -> Path:
     run_config = results["config"]
     md = ["# labkit: side by side", "",
           f"SmolLM2-135M-Instruct (embedded), {len(run_config['seeds'])} seed(s) {run_config['seeds']}, "
-          f"{results['seeds'][0]['n_questions']} questions (held-out paraphrases), LoRA rank {run_config['rank']}, "
+          f"{_asked(results)} (held-out paraphrases), LoRA rank {run_config['rank']}, "
           f"{run_config['num_steps']} steps, "
           f"top_k {run_config['top_k']}; {'quick' if results.get('quick') else 'full'} mode, "
           f"{results.get('seconds', 0):.0f} s in all. "
@@ -272,6 +272,13 @@ def write_report(results: dict, out) -> Path:
     path = out / "report.md"
     path.write_text("\n".join(md))
     return path
+
+
+def _asked(results: dict) -> str:
+    coverage = results.get("coverage")
+    if coverage:
+        return f"{coverage['taught']} taught and {coverage['untaught']} untaught questions"
+    return f"{results['seeds'][0]['n_questions']} questions"
 
 
 def latest_path() -> Path:
