@@ -28,7 +28,8 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     from labkit.config import KB_DIR
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.folder_index import index_folder
-    from labkit.models import check_question, load_embedder, load_generator
+    from labkit.models import load_embedder, load_generator
+    from labkit.question_check import check_question
     from labkit.rag import RAG, citation_check, format_answer, supporting_quote
     from labkit.reader import is_empty_answer, reader_for
 

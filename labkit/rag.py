@@ -32,7 +32,8 @@ from labkit.evaluate import (
     score_answers,
     summarize,
 )
-from labkit.models import GENERATE_BATCH, check_question
+from labkit.models import GENERATE_BATCH
+from labkit.question_check import check_question
 
 # The 135M model follows a short instruction placed *after* the sources far better than a
 # system prompt or an instruction before long context (measured in notebook 03's study).
