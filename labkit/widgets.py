@@ -25,7 +25,8 @@ import re
 import time
 
 from labkit.adapters import list_adapters, load_adapter
-from labkit.choose import CHANGE, COMPUTE, NEED, QUESTIONS, TRACEABILITY, Recommendation, check_answers, recommend
+from labkit.candidates import CHANGE, COMPUTE, NEED, QUESTIONS, TRACEABILITY, check_answers
+from labkit.choose import Recommendation, recommend
 from labkit.citations import supporting_quote
 from labkit.keys import Approach
 from labkit.question_check import check_question
