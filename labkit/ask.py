@@ -23,13 +23,15 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
     The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
     max_file_mb raises (or lowers) the size cap on a file; follow_links reads links to files outside the folder.
-    The answer says whether the source it cites holds its words (rag.citation_check).
+    The answer says whether the source it cites holds its words (citations.citation_check).
     """
+    from labkit.citations import citation_check, format_answer, supporting_quote
     from labkit.config import KB_DIR
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.folder_index import index_folder
-    from labkit.models import check_question, load_embedder, load_generator
-    from labkit.rag import RAG, citation_check, format_answer, supporting_quote
+    from labkit.models import load_embedder, load_generator
+    from labkit.question_check import check_question
+    from labkit.rag import RAG
     from labkit.reader import is_empty_answer, reader_for
 
     question = check_question(question,

@@ -24,8 +24,8 @@ accuracy and fact accuracy (the accepted answer in the reply), before the facts 
 After the update the index is a copy with the changed documents re-embedded; the LoRA is not
 retrained, as a team would not retrain for a price change.
 
-What it leaves out: training (`behaviour.train_triage` trains the LoRA; `compare.behaviour_facts_task` hands it to
-`run_behaviour_facts`), judging the reply's wording beyond the fact, sampling (greedy), and the result in words
+What it leaves out: training (`behaviour.train_triage` trains the LoRA; `behaviour_tasks.behaviour_facts_task` hands
+it to `run_behaviour_facts`), judging the reply's wording beyond the fact, sampling (greedy), and the result in words
 (`labkit.report`: `behaviour_facts_markdown`, `behaviour_facts_findings`).
 
 Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["after"]["behaviour LoRA + RAG"]["fact_accuracy"]

@@ -3,7 +3,7 @@
 `run_bundle` packs the model folders and the index of the kit's own data/kb (an index holds its folder's full text,
 so another folder's goes in only when named with --include-docs), after checking the destination has room; unpack
 writes what a bundle holds into LABKIT_CACHE. What it leaves out: the tar file's format and its checks
-(`storage.pack_cache` / `storage.unpack_cache`) and argument parsing (`labkit.cli`).
+(`cache_bundle.pack_cache` / `cache_bundle.unpack_cache`) and argument parsing (`labkit.cli`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def run_bundle(action: str, file: str, include_docs=()) -> int:
     Pack carries the model folders and the index of the kit's own data/kb; an index holds the full text of its
     folder, so another folder's goes in only when named with --include-docs.
     """
-    from labkit.storage import dir_size, model_folders, pack_cache, room_problem, unpack_cache
+    from labkit.cache_bundle import model_folders, pack_cache, unpack_cache
+    from labkit.storage import dir_size, room_problem
 
     cache = get_config().cache_dir
     if action != "pack":

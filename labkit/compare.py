@@ -10,10 +10,9 @@ What it holds:
 - `run_piece`: one training of a seed (fine-tuned, docs, RAFT) and everything scored with its
   model, from `labkit.rows` (its rows) and `labkit.freshness` (its figures after the facts change);
   `join_pieces` / `run_seed`: one seed's rows in scoreboard order;
-- `behaviour_task` and `behaviour_facts_task`: the behaviour experiment (`behaviour.run_behaviour`) and the
-  behaviour + facts (`behaviour_facts.run_behaviour_facts`), two tasks on one triage LoRA (`behaviour.train_triage`);
 - `run_experiment`: every seed, serially or with `run_parallel` (the seeds' pieces, the untrained
-  rows, the behaviour task and behaviour + facts in worker processes side by side, longest first), plus
+  rows, the behaviour task and behaviour + facts (`labkit.behaviour_tasks`) in worker processes side
+  by side, longest first), plus
   the cost projection (`costs.project` on the measured training speed). `labkit.scoreboard` scores
   each row and turns the seed runs into means, spreads and intervals; the rows' names are
   `labkit.keys`'; a run's sizes are `labkit.compare_config`'s.
@@ -32,8 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from labkit.adapters import save_adapter, with_lora
-from labkit.behaviour import run_behaviour, train_triage
-from labkit.behaviour_facts import run_behaviour_facts
+from labkit.behaviour_tasks import behaviour_facts_task, behaviour_serially, behaviour_task, triage_lora
 from labkit.claims import claims_table
 from labkit.compare_config import CompareConfig, default_compare_config
 from labkit.config import get_config, set_seed
@@ -205,45 +203,6 @@ def run_seed(setup: Setup, ccfg: CompareConfig, seed: int, untrained: Untrained,
     return join_pieces(setup, ccfg, seed, untrained, [run_piece(setup, ccfg, seed, piece, log) for piece in PIECES])
 
 
-# ---------------------------------------------------------------- the behaviour task and behaviour + facts
-
-
-def triage_lora(setup: Setup, ccfg: CompareConfig, seed: int):
-    """The triage LoRA the behaviour task scores and behaviour + facts replies with (`behaviour.train_triage` at the
-    run's sizes).
-
-    Example: triage_lora(setup, ccfg, 0).gen
-    """
-    return train_triage(setup.gen, ccfg.num_behaviour_steps, ccfg.rank, ccfg.lr, seed)
-
-
-def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> dict:
-    """The behaviour experiment: zero-shot, few-shot and the triage LoRA (`lora`, trained here unless given).
-
-    Example: behaviour_task(setup, ccfg, 0)["lora"]["label_accuracy"] -> 0.88
-    """
-    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.num_behaviour_steps, ccfg.rank,
-                         ccfg.lr, seed, lora=lora)
-
-
-def behaviour_facts_task(setup: Setup, ccfg: CompareConfig, lora_gen) -> dict:
-    """Behaviour + facts (labkit.behaviour_facts) over the run's index: the base model, and the triage LoRA's
-    `lora_gen`.
-
-    Example: behaviour_facts_task(setup, ccfg, triage_lora(setup, ccfg, 0).gen)["after"]["behaviour LoRA +
-        RAG"]["fact_accuracy"] -> 0.64
-    """
-    return run_behaviour_facts(setup.gen, lora_gen, setup.embedder, setup.index, ccfg.num_fact_messages, ccfg.top_k)
-
-
-def _behaviour_serially(setup: Setup, ccfg: CompareConfig, seed: int) -> dict:
-    # trained once: the behaviour task scores it, behaviour + facts replies with it
-    lora = triage_lora(setup, ccfg, seed)
-    out = behaviour_task(setup, ccfg, seed, lora)
-    return {**out,
-            "behaviour_facts": behaviour_facts_task(setup, ccfg, lora.gen)} if ccfg.num_fact_messages != 0 else out
-
-
 def cost_projection(tokens_per_s: float, total_params: float, train_tokens: float) -> list[dict]:
     """costs.project on the measured training speed, as rows of a table (estimates).
     Example: cost_projection(900, 135e6, 1e5)[0]["model"] -> "SmolLM2-135M"."""
@@ -401,7 +360,7 @@ def run_experiment(ccfg: CompareConfig | None = None, gen=None, embedder=None, b
         else:
             untrained = untrained_rows(setup, ccfg, log)
             seed_runs = [run_seed(setup, ccfg, seed, untrained, log=log) for seed in ccfg.seeds]
-            behaviour_result = _behaviour_serially(setup, ccfg, first) if behaviour else None
+            behaviour_result = behaviour_serially(setup, ccfg, first) if behaviour else None
     out = {"config": asdict(ccfg), "quick": quick, "index": index_info, **aggregate(seed_runs),
            "differences": differences(seed_runs), "untaught_differences": differences(seed_runs, column="untaught"),
            "coverage": coverage_record(setup), "per_question": per_question_table(seed_runs),

@@ -48,7 +48,7 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
         "cpu_count": os.cpu_count(),
         "cache_dir": str(kit.cache_dir),
     }
-    from labkit.storage import bundle_info
+    from labkit.cache_bundle import bundle_info
 
     bundle = bundle_info(kit.cache_dir)
     report["bundle"] = (f"in use: unpacked from {bundle.get('unpacked_from', '?')} (made {bundle.get('created', '?')})"

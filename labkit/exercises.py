@@ -295,7 +295,8 @@ def _nb06() -> dict:
 
 
 def _nb07() -> dict:
-    from labkit.choose import CHANGES_PER_YEAR, recommend
+    from labkit.candidates import CHANGES_PER_YEAR
+    from labkit.choose import recommend
     from labkit.data import load_shipped
 
     answers = {"need": "knowledge", "change": "never", "traceability": "nice to have", "compute": "no training",

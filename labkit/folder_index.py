@@ -22,8 +22,9 @@ from pathlib import Path
 
 from labkit.config import get_config, warn_once
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
-from labkit.documents import MAX_FILE_BYTES, check_folder, load_folder, read_regular, size_cap, walk_folder
+from labkit.documents import MAX_FILE_BYTES, load_folder, read_regular, size_cap
 from labkit.embedding import embedder_name
+from labkit.folder_walk import check_folder, walk_folder
 from labkit.retrieval import FORMAT_VERSION, VectorIndex, build_index
 from labkit.storage import recover
 

@@ -2,14 +2,13 @@
 
 `load_generator` loads the embedded SmolLM2 (through the model cache, `labkit.model_cache`), a .gguf file (cached
 the same way), or any model id or local model folder; `load_embedder` the embedded all-MiniLM-L6-v2 or any other.
-Small shared helpers live here because every track needs them: `check_question` (the one empty-question check),
-`Generator.count_tokens` / `Generator.prompt_ids` (token counting, memoised per model),
-`causal_lm` (the model under a peft wrapper), `embedding_dim` and `resolve_precision`, `quiet_libraries` (the libraries'
-progress bars and warnings kept out of a command's output). A model folder that would run its own code (auto_map) is
-refused (`remote_code_problem`). Weights stay float32;
+Small shared helpers live here because every track needs them: `Generator.count_tokens` / `Generator.prompt_ids`
+(token counting, memoised per model), `causal_lm` (the model under a peft wrapper), `embedding_dim` and
+`resolve_precision`, `quiet_libraries` (the libraries' progress bars and warnings kept out of a command's output).
+A model folder that would run its own code (auto_map) is refused (`remote_code_problem`). Weights stay float32;
 answering and scoring run their matmuls in bfloat16 where the hardware has them (`Generator.inference`). What is
 left out: finding the embedded files, dequantising and the cache's checks (`labkit.model_cache`), quantised weights,
-sampling tricks, and streaming.
+sampling tricks, streaming, and the one empty-question check (`labkit.question_check`).
 """
 
 from __future__ import annotations
@@ -22,33 +21,7 @@ from pathlib import Path
 
 from labkit.config import check_device, get_config, progress_bars
 from labkit.model_cache import DEFAULT_EMBEDDER, DEFAULT_GENERATOR, ModelNotAvailableError, embedder_dir, load_gguf
-
-EMPTY_QUESTION = "The question is empty: type a question (a few words) and try again."
-
-
-def check_question(question, message: str = EMPTY_QUESTION) -> str:
-    """The question, ready to use, or a ValueError with a message that says what to do.
-
-    Example: check_question("Who is the CEO?") -> "Who is the CEO?"; check_question("  ") -> ValueError
-    Bytes that are not UTF-8 (a Latin-1 "é" typed in a terminal reaches Python as a lone
-    surrogate) are read as Windows-1252/Latin-1 instead of crashing the tokenizer later.
-    """
-    if isinstance(question, bytes):
-        question = _decode_bytes(question)
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError(message)
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in question):
-        question = _decode_bytes(question.encode("utf-8", "surrogateescape"))
-    return question
-
-
-def _decode_bytes(data: bytes) -> str:
-    for encoding in ("utf-8", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")  # never reached: latin-1 decodes every byte
+from labkit.question_check import check_question
 
 
 def causal_lm(model):

@@ -30,7 +30,8 @@ from labkit.config import KB_DIR
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE, Chunk, chunk_corpus, chunk_document
 from labkit.documents import Corpus, Document, load_folder
 from labkit.embedding import embed_texts, embedder_name, few_threads
-from labkit.models import check_question, embedding_dim
+from labkit.models import embedding_dim
+from labkit.question_check import check_question
 from labkit.storage import atomic_dir
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")

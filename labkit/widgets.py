@@ -25,10 +25,12 @@ import re
 import time
 
 from labkit.adapters import list_adapters, load_adapter
-from labkit.choose import CHANGE, COMPUTE, NEED, QUESTIONS, TRACEABILITY, Recommendation, check_answers, recommend
+from labkit.candidates import CHANGE, COMPUTE, NEED, QUESTIONS, TRACEABILITY, check_answers
+from labkit.choose import Recommendation, recommend
+from labkit.citations import supporting_quote
 from labkit.keys import Approach
-from labkit.models import check_question
-from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer, supporting_quote
+from labkit.question_check import check_question
+from labkit.rag import RAG, RAGAnswer, closed_book, is_empty_answer
 from labkit.reader import reader_for
 from labkit.rows import ADAPTERS
 

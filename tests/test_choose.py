@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from labkit.choose import CHANGE, COMPUTE, NEED, TRACEABILITY, Candidate, check_answers, pick, recommend, violations
+from labkit.candidates import CHANGE, COMPUTE, NEED, TRACEABILITY, Candidate
+from labkit.choose import pick, recommend, violations
 
 
 def stat(mean, lo=None, hi=None):
@@ -170,13 +171,6 @@ def test_freshness_reason_quotes_the_fresh_share_and_the_cost():
 def test_nothing_when_every_candidate_is_excluded():
     rec = recommend({"need": "knowledge", "traceability": "required", "latency_s": 0.1}, RAG_WINS)
     assert rec.choice == "nothing" and "no measured approach meets your constraints" in rec.text()
-
-
-def test_check_answers_rejects_unknown_values():
-    with pytest.raises(ValueError, match="need"):
-        check_answers({"need": "vibes"})
-    with pytest.raises(ValueError, match="latency"):
-        check_answers({"latency_s": 0})
 
 
 def test_both_needs_quote_behaviour_facts_measured_as_one_task_under_the_same_constraints():

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from labkit import compare
+from labkit import behaviour_tasks, compare
 from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
 from labkit.data import reader_info
 from labkit.freshness import changed_questions
@@ -49,9 +49,11 @@ def tiny(generator, embedder):
         return with_updated_index(setup, folder)
 
     with pytest.MonkeyPatch.context() as mp:
-        for name, fake in (("train_triage", train_triage), ("run_behaviour", run_behaviour),
-                           ("run_behaviour_facts", run_behaviour_facts), ("with_updated_index", recording)):
-            mp.setattr(compare, name, fake)
+        for module, name, fake in ((behaviour_tasks, "train_triage", train_triage),
+                                   (behaviour_tasks, "run_behaviour", run_behaviour),
+                                   (behaviour_tasks, "run_behaviour_facts", run_behaviour_facts),
+                                   (compare, "with_updated_index", recording)):
+            mp.setattr(module, name, fake)
         out = compare.run_experiment(ccfg, gen=generator, embedder=embedder, log=lambda s: None, quick=False)
     # once: the behaviour task scores it, behaviour + facts replies with it
     assert calls == [("train_triage", generator, 2, ccfg.rank, ccfg.lr, 0),

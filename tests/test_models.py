@@ -65,13 +65,6 @@ def test_embedder_gives_normalisable_384d_vectors(embedder):
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 
 
-@pytest.mark.parametrize("bad", ["", "  \n ", None, 3])
-def test_check_question_refuses_empty_with_what_to_do(bad):
-    with pytest.raises(ValueError, match="type a question"):
-        models.check_question(bad)
-    assert models.check_question("Who?") == "Who?"
-
-
 def test_token_counting_and_memoised_prompt_ids(generator):
     assert generator.count_tokens("Hello world") == len(generator.tokenizer("Hello world",
                                                                             add_special_tokens=False)["input_ids"])
@@ -84,12 +77,6 @@ def test_token_counting_and_memoised_prompt_ids(generator):
 def test_causal_lm_and_embedding_dim(generator, embedder):
     assert models.causal_lm(generator.model) is generator.model  # no peft wrapper: the model itself
     assert models.embedding_dim(embedder) == 384
-
-
-@pytest.mark.parametrize("raw, expected",
-                         [("caf\udce9 hours?", "café hours?"), (b"caf\xe9 hours?", "café hours?"), ("café?", "café?")])
-def test_check_question_reads_latin1_bytes_instead_of_crashing(raw, expected):
-    assert models.check_question(raw) == expected
 
 
 def test_cuda_without_a_gpu_is_a_clear_error():

@@ -8,7 +8,7 @@ from labkit.config import KB_DIR
 from labkit.data import READER_DIR, load_qa, reader_info
 from labkit.evaluate import is_match
 from labkit.folder_index import index_folder
-from labkit.rag import ABSTAIN, RAG, RAGAnswer, Source, is_abstention, is_empty_answer, supporting_quote
+from labkit.rag import ABSTAIN, RAG, Source, is_abstention, is_empty_answer
 from labkit.reader import (
     ReaderConfig,
     base_fingerprint,
@@ -101,15 +101,6 @@ def test_an_abstention_gets_no_citation_added(generator, kb_index):
     source = Source(1, "faq-a#0", "faq-a", "faq-a.md", "FAQ", "", 0.5, "The sources of the river are in the hills.")
     result = rag._finish("Where?", "The sources do not say.", [source], "prompt", 0.0, 0.0)
     assert is_abstention(result.answer) and result.cited == [] and result.answer == ABSTAIN
-
-
-def test_a_quote_for_an_empty_answer_is_the_sentence_closest_to_the_question():
-    sources = [Source(1, "a#0", "a", "a.md", "A", "", 0.9,
-                      "The shop opens at 9am. The Brimble Kettle costs $89. It is green."),
-               Source(2, "b#0", "b", "b.md", "B", "", 0.8, "Returns take 45 days.")]
-    result = RAGAnswer("How much does the Brimble Kettle cost?", "the answer is: [1]", sources, [1])
-    assert supporting_quote(result) == {"source": 1, "sentence": "The Brimble Kettle costs $89."}
-    assert supporting_quote(RAGAnswer("q", "a", [], [])) is None
 
 
 def test_reader_rates_count_abstentions_apart_from_right_answers():
