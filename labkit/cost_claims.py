@@ -61,6 +61,15 @@ def _seeds(results: dict) -> int:
     return len(results.get("seeds") or []) or 1
 
 
+def _curves(results: dict) -> tuple[dict | None, dict | None]:
+    """RAG's and the fine-tuned row's year of keeping current (`costs.cost_over_time`), None where not measured."""
+    try:
+        curves = cost_over_time(results)
+    except (KeyError, TypeError):
+        return None, None
+    return curves.get(Approach.RAG), curves.get(Approach.FINE_TUNED)
+
+
 def cheap_up_front(results: dict) -> dict:
     """Rule: the fine-tuned row's one-off seconds (training) over RAG's (building the index) is at least RATIO_MARGIN
     (contradicted at most 1/RATIO_MARGIN); `costs.keeping_current`'s figures, means over seeds, no interval.
@@ -68,11 +77,7 @@ def cheap_up_front(results: dict) -> dict:
     Example: cheap_up_front(results)["verdict"] -> "supported"
     """
     claim = "RAG costs little up front"
-    try:
-        current = cost_over_time(results)
-    except (KeyError, TypeError):
-        current = {}
-    rag, ft = current.get(Approach.RAG), current.get(Approach.FINE_TUNED)
+    rag, ft = _curves(results)
     if not rag or not ft or not rag["one_off_s"]:
         return missing(claim, "train_s and index_build_s of RAG and fine-tuned")
     ratio = ft["one_off_s"] / rag["one_off_s"]
@@ -90,11 +95,7 @@ def pays_off_long_term(results: dict) -> dict:
     Example: pays_off_long_term(results)["verdict"] -> "contradicted"
     """
     claim = "Fine-tuning pays off over a long horizon"
-    try:
-        curves = cost_over_time(results)
-    except (KeyError, TypeError):
-        curves = {}
-    rag, ft = curves.get(Approach.RAG), curves.get(Approach.FINE_TUNED)
+    rag, ft = _curves(results)
     fresh = results.get("freshness") or {}
     if not rag or not ft or not fresh.get("update_s") or not fresh.get("retrain_s"):
         return missing(claim, "train_s, index_build_s and the freshness timings (update_s, retrain_s)")
