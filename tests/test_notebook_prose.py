@@ -1,4 +1,5 @@
-"""The notebooks' prose follows the numbers (issue 26): no measured figure typed into prose, no comparison without its figure.
+"""The notebooks' prose follows the numbers (issue 26): no measured figure typed into prose, no comparison without its
+figure.
 
 Two checks over every notebooks/*.ipynb, reading the JSON only (nothing is run):
 - no measured-looking decimal (0.xx) in a markdown cell or a code comment: a learner reads it as a result, and it goes
@@ -47,8 +48,9 @@ def unbacked_comparisons(path: Path) -> list[str]:
     for i, cell in enumerate(nb):
         if cell["cell_type"] != "markdown":
             continue
-        # the figure sits right above or right below; the opener (cell 0) sits above the imports: nothing it claims is printed there
-        printed = i > 0 and any(c["cell_type"] == "code" and PRINTS.search("".join(c["source"])) for c in nb[i - 1:i + 2:2])
+        # the figure sits right above or below; the opener (cell 0) sits above the imports: it prints nothing it claims
+        beside = nb[i - 1:i + 2:2]  # the cells just above and just below
+        printed = i > 0 and any(c["cell_type"] == "code" and PRINTS.search("".join(c["source"])) for c in beside)
         for sentence in re.split(r"(?<=[.?!])\s+", "".join(cell["source"])):
             if COMPARES.search(sentence) and not sentence.rstrip().endswith("?") and not printed:
                 found.append(f"{path.name} cell {i}: {sentence.strip()[:120]}")
@@ -57,32 +59,36 @@ def unbacked_comparisons(path: Path) -> list[str]:
 
 def test_the_checks_catch_what_they_are_for():
     assert DECIMAL.search("RAG answers 0.27 of the questions") and not DECIMAL.search("a 1.0 ceiling, 10.25 s, v0.12")
-    md = {"cell_type": "markdown", "source": ["Fine-tuning is well ahead of RAG."]}
     assert prose_lines({"cell_type": "code", "source": ["x = 1  # measured 0.46\n"]}) == [" measured 0.46"]
-    assert COMPARES.search("".join(md["source"])) and not COMPARES.search("a better retriever will not help")
+    assert COMPARES.search("Fine-tuning is well ahead of RAG.")
+    assert not COMPARES.search("a better retriever will not help")
 
 
 def test_a_comparison_passes_only_as_a_question_or_beside_a_print(tmp_path):
     def notebook(*cells_):
         path = tmp_path / "02_x.ipynb"
-        path.write_text(json.dumps({"cells": [{"cell_type": kind, "source": [text]} for kind, text in cells_]}), encoding="utf-8")
+        nb = {"cells": [{"cell_type": kind, "source": [text]} for kind, text in cells_]}
+        path.write_text(json.dumps(nb), encoding="utf-8")
         return path
 
     assert unbacked_comparisons(notebook(("markdown", "RAG beats fine-tuning."), ("code", "print(acc)")))  # the opener
     assert not unbacked_comparisons(notebook(("markdown", "Does RAG beat fine-tuning here?"), ("code", "x = 1")))
     setup = ("code", "import labkit")
-    assert unbacked_comparisons(notebook(("markdown", "Intro."), setup, ("markdown", "RAG is ahead of the fine-tune."), setup))
-    assert not unbacked_comparisons(notebook(("markdown", "Intro."), ("code", "print(acc)"), ("markdown", "RAG is ahead of the fine-tune.")))
+    claim = ("markdown", "RAG is ahead of the fine-tune.")
+    assert unbacked_comparisons(notebook(("markdown", "Intro."), setup, claim, setup))
+    assert not unbacked_comparisons(notebook(("markdown", "Intro."), ("code", "print(acc)"), claim))
 
 
 def test_no_measured_decimal_is_typed_into_a_notebook():
     hits = [hit for path in NOTEBOOKS for hit in typed_decimals(path)]
-    assert not hits, "measured-looking decimals in notebook prose or comments (print them, or move an assert's calibration to tests/notebook_calibration.md):\n" + "\n".join(hits)
+    assert not hits, ("measured-looking decimals in notebook prose or comments (print them, or move an assert's "
+                      "calibration to tests/notebook_calibration.md):\n" + "\n".join(hits))
 
 
-def test_a_comparison_of_approaches_sits_above_the_figure_it_rests_on():
+def test_a_comparison_of_approaches_sits_beside_the_figure_it_rests_on():
     hits = [hit for path in NOTEBOOKS if path.name[:2] in CHECKED for hit in unbacked_comparisons(path)]
-    assert not hits, "a sentence compares approaches with no printed figure right below it (print it, or ask it as a question):\n" + "\n".join(hits)
+    assert not hits, ("a sentence compares approaches with no printed figure right beside it (print it, or ask it as a "
+                      "question):\n" + "\n".join(hits))
 
 
 def test_every_notebook_is_read():
