@@ -274,8 +274,9 @@ def _nb06() -> dict:
 
     return {
         "q1": Exercise(
-            "In the shipped full run (load_shipped()), which approaches are *measurably* ahead of RAG on accuracy on the "
-            "taught column (the questions the fine-tunes were taught)? Give a set of names (an empty set if none).",
+            "In the shipped full run (load_shipped()), which approaches are *measurably* ahead of RAG on accuracy on "
+            "the taught column (the questions the fine-tunes were taught)? Give a set of names (an empty set if "
+            "none).",
             ahead,
             same_set(lambda e: f"{sorted(e) or 'none'}: the others' differences from RAG have intervals that include "
                      "zero."),
