@@ -158,7 +158,8 @@ def test_decision_guide_follows_the_answers():
 
 
 def test_every_ui_carries_a_readable_text_beside_the_widget(kb_index):
-    results = {"scoreboard": {"RAG": {"accuracy": {"mean": 0.69, "spread": 0.0}, "untaught_acc": {"mean": 0.66, "spread": 0.0},
+    results = {"scoreboard": {"RAG": {"accuracy": {"mean": 0.69, "spread": 0.0},
+                                      "untaught_acc": {"mean": 0.66, "spread": 0.0},
                                       "cited_gold_by_model": {"mean": 0.8, "spread": 0.0}}}}
     uis = {"Retrieval inspector": RetrievalInspector(kb_index, question="Who is the chief executive of Tindlewick?"),
            "Query playground": QueryPlayground([("closed-book", lambda q: "x")], "Who?"),
