@@ -34,7 +34,7 @@ def behaviour_task(setup: Setup, ccfg: CompareConfig, seed: int, lora=None) -> d
 
     Example: behaviour_task(setup, ccfg, 0)["lora"]["label_accuracy"] -> 0.88
     """
-    return run_behaviour(setup.gen, setup.embedder, ccfg.behaviour_num_test, ccfg.num_behaviour_steps, ccfg.rank,
+    return run_behaviour(setup.gen, setup.embedder, ccfg.num_behaviour_test, ccfg.num_behaviour_steps, ccfg.rank,
                          ccfg.lr, seed, lora=lora)
 
 

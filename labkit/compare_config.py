@@ -46,7 +46,7 @@ class CompareConfig:
     # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure
     # needs its n)
     num_probe: int | None = None
-    behaviour_num_test: int | None = 40  # triage test messages scored (stratified; None = all)
+    num_behaviour_test: int | None = 40  # triage test messages scored (stratified; None = all)
     num_behaviour_steps: int = 80  # LoRA steps on the triage training examples
     # support messages asking a product fact, for behaviour + facts (labkit.behaviour_facts); 0 skips it
     num_fact_messages: int | None = 24
@@ -68,7 +68,7 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     quick = get_config().quick if quick is None else quick
     base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, num_docs_steps=12,
                           num_raft_steps=8, num_retrain_steps=8, multi_document=False,
-                          behaviour_num_test=8, num_behaviour_steps=24, num_fact_messages=4, seeds=[0])
+                          num_behaviour_test=8, num_behaviour_steps=24, num_fact_messages=4, seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
         base.seeds = list(range(check("seeds", seeds, "--seeds")))

@@ -56,7 +56,7 @@ AFTER_UPDATE = (After.RAG, After.FINE_TUNED_RAG, After.STALE, After.RETRAINED, A
 # (a learner's cached run, a results.json `labkit publish` is given) under today's names.
 OLD_NAMES = {"docs_steps": "num_docs_steps", "raft_steps": "num_raft_steps", "retrain_steps": "num_retrain_steps",
              "behaviour_steps": "num_behaviour_steps", "hybrid_messages": "num_fact_messages",
-             "hybrid": "behaviour_facts"}
+             "behaviour_num_test": "num_behaviour_test", "hybrid": "behaviour_facts"}
 
 
 def renamed(record):

@@ -124,7 +124,7 @@ LIMITS: dict[str, Limit] = {
         True, 1, 16, "16 of data/updates.jsonl's fact changes are in trained documents (all applies every one)"
     ),
     "num_probe": Limit(True, 1, 120, "data/general_probe.jsonl holds 120 items (all scores every one)"),
-    "behaviour_num_test": Limit(True, 1, 88, "data/triage.jsonl holds 88 test messages (all scores every one)"),
+    "num_behaviour_test": Limit(True, 1, 88, "data/triage.jsonl holds 88 test messages (all scores every one)"),
     "num_fact_messages": Limit(
         True,
         0,

@@ -8,7 +8,7 @@ from labkit.compare_config import default_compare_config
 
 
 def test_one_triage_lora_serves_both_tasks_at_the_runs_sizes(monkeypatch):
-    ccfg = default_compare_config(quick=True, behaviour_num_test=2, num_behaviour_steps=3, num_fact_messages=4)
+    ccfg = default_compare_config(quick=True, num_behaviour_test=2, num_behaviour_steps=3, num_fact_messages=4)
     setup = SimpleNamespace(gen="gen", embedder="emb", index="index")
     lora = SimpleNamespace(gen="lora gen")
     calls = []

@@ -21,7 +21,7 @@ def tiny(generator, embedder):
     here is that compare passes them the run's settings, trains the LoRA once for both, and keeps their results."""
     ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, num_docs_steps=2,
                                           num_raft_steps=2, num_retrain_steps=2, num_probe=4,
-                                          behaviour_num_test=2, num_behaviour_steps=2, num_fact_messages=2,
+                                          num_behaviour_test=2, num_behaviour_steps=2, num_fact_messages=2,
                                           max_new_tokens=8, rebuild_index=False)
     lora = SimpleNamespace(gen=generator)  # the base model stands in for the triage LoRA
     calls, folders = [], []

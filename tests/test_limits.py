@@ -93,10 +93,10 @@ def test_the_data_sizes_in_the_table_are_the_datas():
     taught, updates = taught_questions(None, None)
     assert bounds("num_questions")[1] == len(taught) and bounds("num_updates")[1] == len(updates)
     assert bounds("num_untaught")[1] == len(untaught_questions(None))
-    assert bounds("num_probe")[1] == len(load_probe()) and bounds("behaviour_num_test")[1] == len(load_triage("test"))
+    assert bounds("num_probe")[1] == len(load_probe()) and bounds("num_behaviour_test")[1] == len(load_triage("test"))
     assert bounds("num_fact_messages")[1] == len(fact_messages(None)) and bounds("fact_statements")[1] == max(
         len(q["facts"]) for q in qa)
-    for name in ("num_questions", "num_untaught", "num_updates", "num_probe", "behaviour_num_test", "num_fact_messages",
+    for name in ("num_questions", "num_untaught", "num_updates", "num_probe", "num_behaviour_test", "num_fact_messages",
                  "fact_statements"):
         assert str(int(bounds(name)[1])) in LIMITS[name].reason  # the reason says the count it is
 
