@@ -102,6 +102,17 @@ def behaviour_facts_findings(result: dict) -> str:
             f"update: {_best(result, 'after', 'fact_accuracy')}.")
 
 
+def questions_asked(results: dict) -> str:
+    """How many questions a run asked, by column.
+
+    Example: questions_asked(load_shipped()) -> "120 taught and 75 untaught questions"
+    """
+    coverage = results.get("coverage")
+    if coverage:
+        return f"{coverage['taught']} taught and {coverage['untaught']} untaught questions"
+    return f"{results['seeds'][0]['n_questions']} questions"
+
+
 def meaning(results: dict) -> list[str]:
     """What the numbers say, one bullet a finding, each sentence computed from the results (never fixed text).
 

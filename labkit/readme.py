@@ -24,7 +24,7 @@ from pathlib import Path
 from labkit.claims import claims_markdown
 from labkit.config import REPO_ROOT
 from labkit.costs import format_seconds
-from labkit.findings import fmt, meaning
+from labkit.findings import fmt, meaning, questions_asked
 from labkit.keys import Approach
 
 README = REPO_ROOT / "README.md"
@@ -108,8 +108,8 @@ def provenance(results: dict) -> str:
             f"({info.get('machine', 'this machine')}, {info.get('date', 'date not recorded')}, commit "
             f"{info.get('commit', '?')}): "
             f"the embedded SmolLM2-135M-Instruct, {len(run_config['seeds'])} seeds, "
-            f"{results['seeds'][0]['n_questions']} held-out "
-            f"paraphrases per seed, LoRA rank {run_config['rank']}, {run_config['num_steps']} steps"
+            f"{questions_asked(results)} per seed (held-out paraphrases), LoRA rank {run_config['rank']}, "
+            f"{run_config['num_steps']} steps"
             + (f", training matmuls in {results['train_precision']}" if results.get("train_precision") else "")
             + (f", answering matmuls in {results['answer_precision']}" if results.get("answer_precision") else "")
             + (f", {results['workers']} worker processes side by side" if results.get("workers", 1) > 1 else "") + "."

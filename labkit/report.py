@@ -24,7 +24,7 @@ from labkit.claims import claims_markdown
 from labkit.config import get_config
 from labkit.data import reader_info
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS
-from labkit.findings import fmt, meaning
+from labkit.findings import fmt, meaning, questions_asked
 from labkit.keys import Approach, renamed
 from labkit.stats import rate_text
 
@@ -208,7 +208,7 @@ def write_report(results: dict, out) -> Path:
     run_config = results["config"]
     md = ["# labkit: side by side", "",
           f"SmolLM2-135M-Instruct (embedded), {len(run_config['seeds'])} seed(s) {run_config['seeds']}, "
-          f"{_asked(results)} (held-out paraphrases), LoRA rank {run_config['rank']}, "
+          f"{questions_asked(results)} (held-out paraphrases), LoRA rank {run_config['rank']}, "
           f"{run_config['num_steps']} steps, "
           f"top_k {run_config['top_k']}; {'quick' if results.get('quick') else 'full'} mode, "
           f"{results.get('seconds', 0):.0f} s in all. "
@@ -272,13 +272,6 @@ def write_report(results: dict, out) -> Path:
     path = out / "report.md"
     path.write_text("\n".join(md))
     return path
-
-
-def _asked(results: dict) -> str:
-    coverage = results.get("coverage")
-    if coverage:
-        return f"{coverage['taught']} taught and {coverage['untaught']} untaught questions"
-    return f"{results['seeds'][0]['n_questions']} questions"
 
 
 def latest_path() -> Path:
