@@ -44,7 +44,7 @@ test: $(STAMP) chromium
 	$(BIN)/ruff check labkit tests benchmarks bootstrap.py
 	$(BIN)/python tests/check_notebooks_stripped.py notebooks
 	$(NETGUARD) $(BIN)/labkit doctor >/dev/null
-	$(NETGUARD) LABKIT_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder tests --nbval-lax notebooks
+	$(NETGUARD) LABKIT_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder --durations=20 tests --nbval-lax notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py

@@ -193,7 +193,7 @@ def row_reader(setup: Setup, ccfg: CompareConfig, reader) -> dict:
 def row_perfect(setup: Setup, ccfg: CompareConfig, model, reading_row: dict) -> dict:
     """A model reading through the perfect retriever (a gold chunk always among the top_k sources): its reading ceiling.
 
-    Example: row_perfect(setup, cfg, setup.gen, rag_row)["accuracy"] -> 0.41
+    Example: row_perfect(setup, ccfg, setup.gen, rag_row)["accuracy"] -> 0.41
     `reading_row` is the same model's row with real retrieval: its probe score and costs are this row's.
     """
     perfect = PerfectRetriever(setup.index, [*setup.questions, *setup.untaught])

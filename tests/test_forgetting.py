@@ -151,15 +151,15 @@ def test_final_scores_after_an_interrupt_are_the_kept_weights(generator, monkeyp
     monkeypatch.setattr(forgetting, "load_probe", lambda: probe)  # the whole probe is then the curve's 8 items
     stop = threading.Event()
     setup = LabSetup(num_questions=4, num_probe=8, every=4)
-    cfg = lab_config(rank=4, lr=1e-2, num_steps=8)
-    run = run_forgetting(generator, cfg, setup, progress=False,
+    train_config = lab_config(rank=4, lr=1e-2, num_steps=8)
+    run = run_forgetting(generator, train_config, setup, progress=False,
                          on_point=lambda p: stop.set() if p["step"] >= 4 else None, stop=stop)
     scored_at_4 = run.result.history[-1]
     assert scored_at_4["step"] == 4
     run.result.history = run.result.history[:1]  # as after a Ctrl-C that came before the step-4 scores were recorded
     final = final_scores(generator, run, closed_book=False)
     assert final["steps_done"] == 4 and final["interrupted"]
-    assert (final["domain_acc_after"], final["general_acc_after"]) == (scored_at_4["domain_acc"],
+    assert (final["mc_acc_after"], final["general_acc_after"]) == (scored_at_4["mc_acc"],
                                                                        scored_at_4["general_acc"])
     # final_scores' output carries its n, as the sweep's runs do
     assert final["n_probe"] == 8 and probe_change(final)["n"] == 8
