@@ -19,8 +19,8 @@ def tiny(generator, embedder):
     """A whole run at tiny sizes. The behaviour task, its triage LoRA and behaviour + facts are recorded, not run:
     test_behaviour and test_behaviour_facts run them (its 72-token replies cost ~35 s even here); what matters
     here is that compare passes them the run's settings, trains the LoRA once for both, and keeps their results."""
-    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_updates=1, num_steps=2, num_docs_steps=2,
-                                          num_raft_steps=2, num_retrain_steps=2, num_probe=4,
+    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_untaught=2, num_updates=1, num_steps=2,
+                                          num_docs_steps=2, num_raft_steps=2, num_retrain_steps=2, num_probe=4,
                                           num_behaviour_test=2, num_behaviour_steps=2, num_fact_messages=2,
                                           max_new_tokens=8, rebuild_index=False)
     lora = SimpleNamespace(gen=generator)  # the base model stands in for the triage LoRA
@@ -111,7 +111,7 @@ def test_tiny_run_has_every_row_with_its_costs(tiny):
 
 
 def test_the_untrained_rows_are_computed_once_and_every_seed_has_them(generator, embedder, monkeypatch):
-    ccfg = compare.default_compare_config(quick=True, num_questions=2, num_updates=1,
+    ccfg = compare.default_compare_config(quick=True, num_questions=2, num_untaught=2, num_updates=1,
                                           approaches=(Approach.CLOSED_BOOK, Approach.RAG), rebuild_index=False, seeds=2)
     made = []
 
