@@ -69,7 +69,11 @@ def versus(results: dict, approach: str, against: str = Approach.RAG, column: st
     return f"{word} {against} by {abs(d['diff']):.2f} ([{d['lo']:+.2f}, {d['hi']:+.2f}] over {d['n']} questions)"
 
 
-def _rate(scores: dict, key: str) -> str:
+def rate_cell(scores: dict, key: str) -> str:
+    """One rate of a record that carries its own n, with its 95% interval.
+
+    Example: rate_cell({"fact_accuracy": 0.5, "n": 24}, "fact_accuracy") -> "0.50 [0.31, 0.69]"
+    """
     return rate_text(scores[key], scores["n"], show_n=False)
 
 
@@ -94,9 +98,9 @@ def behaviour_facts_findings(result: dict) -> str:
     b, a = result["before"], result["after"]
     return (f"- Behaviour + facts ({result['num_messages']} support messages asking a product fact, reply in the "
             "triage format): "
-            + "; ".join(f"{x} format {_rate(b[x], 'format_compliance')}, fact {_rate(b[x], 'fact_accuracy')}, after "
-                        "the update "
-                        f"{_rate(a[x], 'fact_accuracy')} (n={a[x]['n']})" for x in BEHAVIOUR_FACTS_APPROACHES)
+            + "; ".join(f"{x} format {rate_cell(b[x], 'format_compliance')}, fact {rate_cell(b[x], 'fact_accuracy')}, "
+                        f"after the update {rate_cell(a[x], 'fact_accuracy')} (n={a[x]['n']})"
+                        for x in BEHAVIOUR_FACTS_APPROACHES)
             + f". Format: {_best(result, 'before', 'format_compliance')}. Facts: "
             f"{_best(result, 'before', 'fact_accuracy')}; after the "
             f"update: {_best(result, 'after', 'fact_accuracy')}.")

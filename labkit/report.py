@@ -24,7 +24,7 @@ from labkit.claims import claims_markdown
 from labkit.config import get_config
 from labkit.data import reader_info
 from labkit.evaluate import METRIC_LABELS, MISS_LABELS
-from labkit.findings import fmt, meaning, questions_asked
+from labkit.findings import fmt, meaning, questions_asked, rate_cell
 from labkit.keys import Approach, renamed
 from labkit.stats import rate_text
 
@@ -121,10 +121,6 @@ def cost_over_time_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _rate(scores: dict, key: str) -> str:
-    return rate_text(scores[key], scores["n"], show_n=False)
-
-
 def behaviour_facts_markdown(result: dict) -> str:
     """Behaviour + facts' table: per approach, format, intent and fact accuracy before the update and fact accuracy
     after.
@@ -138,9 +134,9 @@ def behaviour_facts_markdown(result: dict) -> str:
              "|---|---|---|---|---|"]
     for approach in BEHAVIOUR_FACTS_APPROACHES:
         b, a = result["before"][approach], result["after"][approach]
-        lines.append(f"| {approach} | {_rate(b, 'format_compliance')} | {_rate(b, 'label_accuracy')} | "
-                     f"{_rate(b, 'fact_accuracy')} "
-                     f"| {_rate(a, 'fact_accuracy')} |")
+        lines.append(f"| {approach} | {rate_cell(b, 'format_compliance')} | {rate_cell(b, 'label_accuracy')} | "
+                     f"{rate_cell(b, 'fact_accuracy')} "
+                     f"| {rate_cell(a, 'fact_accuracy')} |")
     return "\n".join(lines)
 
 
