@@ -89,10 +89,12 @@ def torch_indexes(system: str | None = None, gpu: bool | None = None, env: dict 
 
 def pip_commands(python: Path, wheelhouse: Path | None, index: str | None) -> list[list[str]]:
     """The pip commands for the three install steps. Example: pip_commands(py, None, None)[0][-1] -> TORCH."""
-    pip = [str(python), "-m", "pip", "install", "-q"]
+    # --no-compile: pip would byte-compile every file of every package (jupyterlab's thousands included), half of a
+    # fresh install's time on 2 cores; Python compiles each module on its first import instead, only those used
+    pip = [str(python), "-m", "pip", "install", "-q", "--no-compile"]
     if wheelhouse is not None:
         # --isolated: pip's own configuration (extra indexes, find-links) is ignored, so nothing but the folder is used
-        pip = [str(python), "-m", "pip", "--isolated", "install", "-q", "--no-index"]
+        pip = [str(python), "-m", "pip", "--isolated", "install", "-q", "--no-compile", "--no-index"]
         for sub in ("", "here", *OTHER_PLATFORMS):
             if (wheelhouse / sub).is_dir() or sub == "":
                 pip += ["--find-links", str(wheelhouse / sub) if sub else str(wheelhouse)]
