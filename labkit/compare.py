@@ -59,7 +59,7 @@ from labkit.rows import (
     row_reader,
     rows_fine_tuned,
 )
-from labkit.scoreboard import aggregate, coverage_record, differences, per_question_table
+from labkit.scoreboard import aggregate, coverage_record, differences, per_question_table, probe_score
 from labkit.workers import run_tasks, threads_per_worker
 
 # a seed's trainings: none needs another's model, so a parallel run spreads them over workers
@@ -111,7 +111,9 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
         )
 
     if {Approach.CLOSED_BOOK, Approach.RAG, Approach.RAG_PERFECT} & approaches:
-        closed_book = row_closed_book(setup, ccfg)  # RAG's probe score is the base model's
+        # RAG's probe score is the base model's: without the closed-book row (notebook 07) only the probe is scored
+        closed_book = (row_closed_book(setup, ccfg) if Approach.CLOSED_BOOK in approaches
+                       else probe_score(setup.gen, setup.probe))
         if Approach.CLOSED_BOOK in approaches:
             keep(Approach.CLOSED_BOOK, closed_book)
         rag = row_rag(setup, ccfg, closed_book) if {Approach.RAG, Approach.RAG_PERFECT} & approaches else None

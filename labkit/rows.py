@@ -165,8 +165,8 @@ def row_closed_book(setup: Setup, ccfg: CompareConfig) -> dict:
 
 
 def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
-    """The base model reading the top_k sources; its probe score is the closed-book row's (RAG leaves the weights
-    alone).
+    """The base model reading the top_k sources; its probe score is the base model's (`closed_book`: the closed-book row
+    or `probe_score`'s dict), since RAG leaves the weights alone.
 
     Example: row_rag(setup, ccfg, row_closed_book(setup, ccfg))["cited_gold"] -> 0.78
     """

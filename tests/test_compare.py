@@ -22,7 +22,8 @@ def tiny(generator, embedder):
     ccfg = compare.default_compare_config(quick=True, num_questions=4, num_untaught=2, num_updates=1, num_steps=2,
                                           num_docs_steps=2, num_raft_steps=2, num_retrain_steps=2, num_probe=4,
                                           num_behaviour_test=2, num_behaviour_steps=2, num_fact_messages=2,
-                                          max_new_tokens=8, rebuild_index=False)
+                                          max_new_tokens=8, top_k=1, rebuild_index=False)  # 1 source: a third of
+    # the RAG prompts' length, which is most of the run's time
     lora = SimpleNamespace(gen=generator)  # the base model stands in for the triage LoRA
     calls, folders = [], []
 
@@ -210,3 +211,17 @@ def test_compare_quick_is_a_parameter_not_an_environment_variable(tmp_path, monk
     assert seen["quick"] is True and "LABKIT_QUICK" not in os.environ  # --quick reaches run_compare as a value
     # None: $LABKIT_QUICK says
     assert cli.main(["compare", "--out", str(tmp_path / "r")]) == 0 and seen["quick"] is None
+
+
+def test_rag_without_the_closed_book_row_scores_only_the_base_models_probe(monkeypatch):
+    """Notebook 07 asks for RAG without the closed-book row: RAG's probe score is the base model's, so the closed-book
+    answers are not computed."""
+    ccfg = compare.default_compare_config(quick=True, approaches=(Approach.RAG,))
+    setup = SimpleNamespace(gen="base model", probe=["g1", "g2"], updates=[])
+    monkeypatch.setattr(compare, "row_closed_book", lambda *a: pytest.fail("the closed-book answers were computed"))
+    monkeypatch.setattr(compare, "probe_score", lambda gen, probe: {"general_acc": 0.5, "n_probe": len(probe),
+                                                                    "probe_records": {"g1": 1, "g2": 0}, "gen": gen})
+    monkeypatch.setattr(compare, "row_rag", lambda setup_, ccfg_, base: {"accuracy": 0.3, **base})
+    rows = compare.untrained_rows(setup, ccfg, log=lambda s: None).rows
+    assert list(rows) == [Approach.RAG] and rows[Approach.RAG]["gen"] == "base model"
+    assert rows[Approach.RAG]["n_probe"] == 2
