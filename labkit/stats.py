@@ -13,7 +13,6 @@ What it leaves out: what is measured (`labkit.evaluate`), and the arithmetic ove
 from __future__ import annotations
 
 import math
-import random
 
 
 def wilson_interval(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -46,22 +45,30 @@ def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
+def _resampled_means(diffs, resamples: int, rng):
+    """The mean of each of `resamples` resamples of diffs (items drawn with replacement), as a numpy array.
+    Example: _resampled_means(np.array([1.0, 0.0]), 3, np.random.default_rng(0)) -> array([0.5, 1. , 0. ])"""
+    import numpy as np
+
+    n, out = len(diffs), np.empty(resamples)
+    block = max(1, 2_000_000 // n)  # a block of resamples at a time: the index matrix stays under ~16 MB
+    for start in range(0, resamples, block):
+        size = min(block, resamples - start)
+        out[start : start + size] = diffs[rng.integers(0, n, size=(size, n))].mean(axis=1)
+    return out
+
+
 def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> dict:
     """Mean of a - b over paired items (questions) and its 95% bootstrap interval (items resampled with replacement).
 
     Example: paired_bootstrap([1, 1, 0, 1], [0, 1, 0, 0])
         -> {"diff": 0.5, "lo": 0.0, "hi": 1.0, "n": 4, "measurable": False}
     "measurable" is False when the interval includes 0: then the kit says "no measurable difference".
+    Vectorised (numpy, seeded): the decision guide runs a hundred of these per grid of answers.
     """
     if len(a) != len(b) or not a:
         raise ValueError(f"paired_bootstrap needs two equal, non-empty lists (got {len(a)} and {len(b)})")
-    rng = random.Random(seed)
-    diffs = [x - y for x, y in zip(a, b, strict=True)]
-    n = len(diffs)
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
-    return {"diff": round(sum(diffs) / n, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": n,
-            "measurable": not lo <= 0.0 <= hi}
+    return mixed_paired_bootstrap([(1.0, a, b)], resamples, seed)
 
 
 def mixed_paired_bootstrap(parts: list[tuple[float, list[float], list[float]]], resamples: int = 2000,
@@ -70,21 +77,20 @@ def mixed_paired_bootstrap(parts: list[tuple[float, list[float], list[float]]], 
     facts), each set resampled on its own: the 95% interval of a score that mixes them.
 
     Example: mixed_paired_bootstrap([(0.5, [1, 1, 0, 1], [0, 1, 0, 0]), (0.5, [1, 0], [1, 0])])["diff"] -> 0.25
-    Parts with weight 0 or no items are left out; with one part it is `paired_bootstrap` scaled by its weight.
+    Parts with weight 0 or no items are left out; with one part of weight 1 it is `paired_bootstrap`.
     """
-    parts = [(w, list(a), list(b)) for w, a, b in parts if w > 0 and a]
+    import numpy as np
+
+    parts = [(w, list(a), list(b)) for w, a, b in parts if w > 0 and len(a)]
     if not parts:
         raise ValueError("mixed_paired_bootstrap needs at least one part with a weight above 0 and items")
     for _, a, b in parts:
         if len(a) != len(b):
             raise ValueError(f"each part pairs two equal lists (got {len(a)} and {len(b)})")
-    rng = random.Random(seed)
-    diffs = [(w, [x - y for x, y in zip(a, b, strict=True)]) for w, a, b in parts]
-    means = []
-    for _ in range(resamples):
-        means.append(sum(w * sum(d[rng.randrange(len(d))] for _ in d) / len(d) for w, d in diffs))
-    means.sort()
-    lo, hi = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
-    diff = sum(w * sum(d) / len(d) for w, d in diffs)
+    rng = np.random.default_rng(seed)
+    diffs = [(w, np.asarray(a, dtype=float) - np.asarray(b, dtype=float)) for w, a, b in parts]
+    means = np.sort(sum(w * _resampled_means(d, resamples, rng) for w, d in diffs))
+    lo, hi = float(means[int(0.025 * resamples)]), float(means[int(0.975 * resamples) - 1])
+    diff = float(sum(w * d.mean() for w, d in diffs))
     return {"diff": round(diff, 4), "lo": round(lo, 4), "hi": round(hi, 4), "n": sum(len(d) for _, d in diffs),
             "measurable": not lo <= 0.0 <= hi}
