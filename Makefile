@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 export LABKIT_CACHE ?= $(HOME)/.cache/labkit
 
-.PHONY: lab test unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check
+.PHONY: lab test unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check sheet
 
 # bootstrap.py: torch first, pinned in pyproject.toml (the CPU build where there is no NVIDIA GPU), then the kit,
 # then the embedded generator's file with --no-deps (its own deps would compile llama.cpp).
@@ -58,6 +58,12 @@ REPORT_WORKERS ?= 2
 report: $(STAMP)
 	$(BIN)/labkit compare --out reports --overwrite --workers $(REPORT_WORKERS)
 	$(BIN)/labkit publish reports/results.json
+	$(BIN)/labkit sheet
+
+# The instructor's results sheet (docs/results_sheet.md and a printable .html), from the committed records:
+# data/results.json, data/forgetting_sweep.json, data/reader/labkit.json, data/run_times.json. Seconds; no model loads.
+sheet: $(STAMP)
+	$(BIN)/labkit sheet
 
 # A classroom without a network: wheels for every laptop, and the warm cache on one file.
 # wheelhouse/: this machine's wheels (exact versions of .venv) and macOS arm64's where they exist;
