@@ -357,3 +357,10 @@ def test_labkit_sheet_writes_the_results_sheet_into_docs(tmp_path, monkeypatch, 
     assert (tmp_path / "results_sheet.md").read_text() == "# Sheet\n\n- a figure\n"
     assert "<li>a figure</li>" in (tmp_path / "results_sheet.html").read_text()
     assert f"wrote {tmp_path / 'results_sheet.md'}" in capsys.readouterr().out
+
+
+def test_labkit_render_refuses_a_name_that_is_no_notebook_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "copies"
+    assert main(["render", "../../etc/passwd", "--out", str(out)]) == 2
+    assert "no notebook '../../etc/passwd': name one of 00_start_here" in capsys.readouterr().err
+    assert not out.exists()  # nothing written
