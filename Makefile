@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 export LABKIT_CACHE ?= $(HOME)/.cache/labkit
 
-.PHONY: lab test unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check
+.PHONY: lab test unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check sheet rendered
 
 # bootstrap.py: torch first, pinned in pyproject.toml (the CPU build where there is no NVIDIA GPU), then the kit,
 # then the embedded generator's file with --no-deps (its own deps would compile llama.cpp).
@@ -58,6 +58,21 @@ REPORT_WORKERS ?= 2
 report: $(STAMP)
 	$(BIN)/labkit compare --out reports --overwrite --workers $(REPORT_WORKERS)
 	$(BIN)/labkit publish reports/results.json
+	$(BIN)/labkit sheet
+
+# The instructor's results sheet (docs/results_sheet.md and a printable .html), from the committed records:
+# data/results.json, data/forgetting_sweep.json, data/reader/labkit.json, data/run_times.json. Seconds; no model loads.
+sheet: $(STAMP)
+	$(BIN)/labkit sheet
+
+# Expected outputs: every notebook run top to bottom as a learner opens it (default mode: LABKIT_QUICK and LABKIT_LIVE
+# unset, so 06 and 07 show the shipped run) and written as HTML with its outputs into rendered/, with
+# rendered/manifest.json (each copy's notebook sha256, commit and the committed records' sha256: tests/test_rendered.py
+# fails when one changed after its copy). About the default column of the README's run-time table, summed; under
+# NETGUARD, as make test: nothing leaves the machine. One notebook: `labkit render 03`.
+rendered: $(STAMP)
+	$(NETGUARD) $(BIN)/labkit doctor >/dev/null
+	env -u LABKIT_QUICK -u LABKIT_LIVE $(NETGUARD) $(BIN)/labkit render
 
 # A classroom without a network: wheels for every laptop, and the warm cache on one file.
 # wheelhouse/: this machine's wheels (exact versions of .venv) and macOS arm64's where they exist;

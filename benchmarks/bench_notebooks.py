@@ -6,6 +6,8 @@ quick = LABKIT_QUICK=1, as CI). The model cache should be warm (run `labkit doct
 as on a learner's second day. Timings of modes not run this time are kept from the file.
 Prints the figures; asserts nothing.
 
+Writes data/run_times.json, the README's table and the results sheet (docs/, `labkit sheet`), unless --no-write.
+
 Usage: python benchmarks/bench_notebooks.py [--modes default,quick] [--only 02,03] [--cells 3] [--no-write]
 """
 
@@ -17,18 +19,15 @@ import json
 import os
 import platform
 import subprocess
-import time
 from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
 
 from labkit.config import REPO_ROOT
 from labkit.data import RUN_TIMES_PATH, load_run_times
 from labkit.readme import README, RUN_MODES, RUN_TIMES, run_times_markdown, write_block
+from labkit.rendered import execute
+from labkit.sheet import write_sheet
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
-MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")
 
 
 def cell_seconds(nb) -> list[tuple[float, int, str]]:
@@ -47,23 +46,10 @@ def run_notebook(path: Path, env: dict, cells: int = 0) -> float:
     """Wall seconds to execute one notebook in a fresh kernel with these environment variables set (errors raise).
 
     With `cells`, also prints that many of its slowest cells (the issue's limit is per cell too)."""
-    saved = {k: os.environ.pop(k, None) for k in MODE_VARIABLES}
-    os.environ.update(env)
-    try:
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=7200, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        start = time.perf_counter()
-        client.execute()
-        seconds = time.perf_counter() - start
-        for cell_s, index, first in cell_seconds(nb)[:cells]:
-            print(f"    cell {index:3d} {cell_s:7.1f} s  {first[:70]}")
-        return seconds
-    finally:
-        for k in MODE_VARIABLES:
-            os.environ.pop(k, None)
-            if saved[k] is not None:
-                os.environ[k] = saved[k]
+    nb, seconds = execute(path, env, timeout=7200)  # LABKIT_QUICK and LABKIT_LIVE removed first: the mode is env's
+    for cell_s, index, first in cell_seconds(nb)[:cells]:
+        print(f"    cell {index:3d} {cell_s:7.1f} s  {first[:70]}")
+    return seconds
 
 
 def main() -> None:
@@ -99,7 +85,8 @@ def main() -> None:
     if not args.no_write:
         RUN_TIMES_PATH.write_text(json.dumps(times, indent=1) + "\n")
         write_block(README, RUN_TIMES, run_times_markdown(times))
-        print(f"wrote {RUN_TIMES_PATH} and the README's run-time table")
+        sheet = write_sheet()  # the results sheet's headings quote these times
+        print(f"wrote {RUN_TIMES_PATH}, the README's run-time table and {', '.join(p.name for p in sheet)}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ so that notebooks, tests and the command line run the same code:
 - `labkit compare`       the side-by-side experiment and its report (`experiment_commands.run_compare`)
 - `labkit publish`       make a full run's results the shipped ones (`experiment_commands.run_publish`)
 - `labkit bundle`        pack a warm cache into one file for other laptops, or unpack one (`bundle.run_bundle`)
+- `labkit sheet`         the instructor's results sheet from the committed records (`sheet.write_sheet`)
+- `labkit render`        each notebook run in default mode, as HTML with its outputs, into rendered/ (`rendered.render`)
 Option values are checked while parsing, by the types of `labkit.limits`, before any work. Exit codes: 0 done;
 1 done with a problem (doctor found one, a save went to a rescue folder, compare could not write its report or a
 row has no accuracy); 2 refused (a bad value, a missing model or file); 130 interrupted (Ctrl-C).
@@ -119,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("results", help="a full-mode results.json (make report writes reports/results.json)")
     p.add_argument("--note", default="",
                    help="a sentence the README prints with the run (e.g. what else the machine was doing)")
+
+    sub.add_parser("sheet", help="write the instructor's results sheet (docs/results_sheet.md and .html) from the "
+                   "committed records")
+
+    p = sub.add_parser("render", help="run notebooks as a learner opens them (default mode) and write each as HTML "
+                       "with its outputs, with a manifest (make rendered)")
+    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="names or numbers, e.g. 01 (default: all)")
+    p.add_argument("--out", default=None, help="the folder to write (default: rendered/, the copies the README links)")
     return parser
 
 
@@ -162,6 +172,16 @@ def main(argv: list[str] | None = None) -> int:
             return run_bundle(args.action, args.file, include_docs=args.include_docs)
         if args.command == "publish":
             return run_publish(args.results, note=args.note)
+        if args.command == "sheet":
+            from labkit.sheet import write_sheet  # claims and findings load numpy: only this command needs them
+
+            for path in write_sheet():
+                print(f"wrote {path}")
+            return 0
+        if args.command == "render":
+            from labkit.rendered import RENDERED_DIR, render  # nbconvert and a kernel: only this command needs them
+
+            return 1 if render(args.notebooks, out=args.out or RENDERED_DIR) else 0
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError
         print(f"labkit {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """Findings: what a run's numbers say, in sentences computed from them (never fixed text), and one cell's format.
 
 What it holds:
-- `fmt`: one mean [interval] ± spread cell, as every table of the kit shows it;
+- `fmt`: one mean [interval] ± spread cell, as every table of the kit shows it (`fmt_n` with its n, `diff_cell` a
+  paired difference against RAG);
 - `versus`: one row against RAG on one column (taught or untaught questions), in the kit's words:
   a paired difference whose 95% interval includes zero is "no measurable difference";
 - `meaning`: one bullet per finding (knowledge on each column, where wrong answers come from, freshness,
@@ -42,6 +43,24 @@ def fmt(stat, metric: str = "") -> str:
         return f"{mean:.0f}" + (f" ± {spread:.0f}" if spread else "")
     digits = 1 if metric.endswith("_s") and mean >= 10 else 2
     return f"{mean:.{digits}f}" + (f" ± {spread:.{digits}f}" if spread else "")
+
+
+def fmt_n(stat) -> str:
+    """A cell with its n where the figure carries one: `fmt`, then "(n=...)".
+
+    Example: fmt_n({"mean": 0.25, "spread": 0.0, "n": 8, "lo": 0.07, "hi": 0.59}) -> "0.25 [0.07, 0.59] (n=8)"
+    """
+    return fmt(stat) + (f" (n={stat['n']})" if stat and stat.get("n") else "")
+
+
+def diff_cell(d) -> str:
+    """A paired difference against RAG with its 95% interval, "none measurable" when the interval includes zero.
+
+    Example: diff_cell({"diff": 0.08, "lo": -0.03, "hi": 0.19, "measurable": False})
+        -> "+0.08 [-0.03, +0.19], none measurable"; diff_cell(None) -> "—"
+    """
+    return "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
+                                  + ("" if d["measurable"] else ", none measurable"))
 
 
 # column -> the results key of its paired differences vs RAG

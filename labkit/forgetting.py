@@ -12,7 +12,7 @@ What is here:
 - The sweep: `SWEEP_GRID`, `compute_sweep` (what `labkit sweep` runs), and for reading the
   shipped one (`data.load_sweep`): `nearest_run`, `sweep_runs`, `drop_and_gain`,
   `probe_change` (the general-probe change with its 95% intervals) and `sweep_findings`
-  (what the sweep says, each sentence computed from it and its item counts).
+  (what the sweep says, each sentence computed from it and its item counts: `run_finding` per run, `sweep_summary`).
 
 What is left out: the widget (`labkit.forgetting_lab.ForgettingLab`), the plots (`labkit.forgetting_plots`),
 the multiple-choice scorer (`labkit.multiple_choice`) and the training loop (`labkit.finetune`).
@@ -308,29 +308,41 @@ def change_text(c: dict) -> str:
             f"({verdict}; base [{c['before_ci'][0]:.2f}, {c['before_ci'][1]:.2f}], {c['n']} items)")
 
 
+def run_finding(run: dict, num_probe: int | None = None) -> str:
+    """One run of the sweep in words: its settings, the probe's change with its intervals and n, the knowledge gained.
+
+    Example: run_finding(nearest_run(load_sweep()), 16) -> "- LoRA rank 16 at lr 0.002: general probe 0.80 -> 0.67
+        [0.58, 0.74] (no measurable change; base [0.72, 0.86], 120 items), new knowledge +0.67."
+    """
+    c, g = probe_change(run, num_probe), drop_and_gain(run)
+    e = run["entry"]
+    name = (f"LoRA rank {e.get('rank')}" if e["method"] == "lora" else "full fine-tuning") + f" at lr {e['lr']:g}"
+    name += f" with replay {e['replay']:g}" if e.get("replay") else ""
+    return f"- {name}: {change_text(c)}, new knowledge {g['gain']:+.2f}."
+
+
+def sweep_summary(sweep: dict) -> str:
+    """How many of the sweep's runs lost general knowledge measurably, and which.
+
+    Example: sweep_summary(load_sweep()) -> "- Of 11 runs, 3 lost general knowledge measurably on these 120 probe
+        items (...); every other difference here is within the intervals: read its direction, not its size."
+    """
+    n = sweep["setup"]["num_probe"]  # the curve's items: used only by runs without whole-probe final scores
+    losses = [r for r in sweep["runs"] if probe_change(r, n)["measurable"] and drop_and_gain(r)["drop"] > 0]
+    items = sorted({probe_change(r, n)["n"] for r in sweep["runs"]})
+    return (f"- Of {len(sweep['runs'])} runs, {len(losses)} lost general knowledge measurably on these "
+            f"{' or '.join(map(str, items))} probe items"
+            + (f" ({', '.join(r['key'] for r in losses)})" if losses else "")
+            + "; every other difference here is within the intervals: read its direction, not its size.")
+
+
 def sweep_findings(sweep: dict) -> list[str]:
-    """What the sweep measured about forgetting, one sentence a comparison, each computed from its runs.
+    """What the sweep measured about forgetting, one sentence a run (`run_finding`), then `sweep_summary`.
 
     Example: sweep_findings(load_sweep())[0] -> "- LoRA rank 16 at lr 2e-3: general probe 0.88
         -> 0.81 [0.57, 0.93] (16 items): no measurable loss; ..."
     """
     n = sweep["setup"]["num_probe"]  # the curve's items: used only by runs without whole-probe final scores
-
-    def describe(run):
-        c, g = probe_change(run, n), drop_and_gain(run)
-        e = run["entry"]
-        name = (f"LoRA rank {e.get('rank')}" if e["method"] == "lora" else "full fine-tuning") + f" at lr {e['lr']:g}"
-        name += f" with replay {e['replay']:g}" if e.get("replay") else ""
-        return f"- {name}: {change_text(c)}, new knowledge {g['gain']:+.2f}."
-
-    lines = [describe(r) for r
-             in sorted(sweep["runs"],
-                       key=lambda r: (r["entry"]["method"], r["entry"]["lr"], r["entry"].get("rank", 0),
-                                      r["entry"].get("replay", 0.0)))]
-    losses = [r for r in sweep["runs"] if probe_change(r, n)["measurable"] and drop_and_gain(r)["drop"] > 0]
-    items = sorted({probe_change(r, n)["n"] for r in sweep["runs"]})
-    lines.append(f"- Of {len(sweep['runs'])} runs, {len(losses)} lost general knowledge measurably on these "
-                 f"{' or '.join(map(str, items))} probe items"
-                 + (f" ({', '.join(r['key'] for r in losses)})" if losses else "")
-                 + "; every other difference here is within the intervals: read its direction, not its size.")
-    return lines
+    runs = sorted(sweep["runs"], key=lambda r: (r["entry"]["method"], r["entry"]["lr"], r["entry"].get("rank", 0),
+                                                r["entry"].get("replay", 0.0)))
+    return [run_finding(r, n) for r in runs] + [sweep_summary(sweep)]

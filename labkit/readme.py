@@ -24,7 +24,7 @@ from pathlib import Path
 from labkit.claims import claims_markdown
 from labkit.config import REPO_ROOT
 from labkit.costs import format_seconds
-from labkit.findings import fmt, meaning, questions_asked
+from labkit.findings import diff_cell, fmt, fmt_n, meaning, questions_asked
 from labkit.keys import Approach
 
 README = REPO_ROOT / "README.md"
@@ -169,13 +169,9 @@ def readme_markdown(results: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     diffs, untaught_diffs = results.get("differences") or {}, results.get("untaught_differences") or {}
 
-    def vs_rag(d):
-        return "—" if d is None else (f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
-                                      + ("" if d["measurable"] else ", none measurable"))
-
     for approach, row in board.items():
-        vs, untaught = vs_rag(diffs.get(approach)), row.get("untaught_acc")
-        vs_untaught = vs_rag(untaught_diffs.get(approach)) if untaught else "—"
+        vs, untaught = diff_cell(diffs.get(approach)), row.get("untaught_acc")
+        vs_untaught = diff_cell(untaught_diffs.get(approach)) if untaught else "—"
         cost = []
         if (row.get("index_build_s") or {}).get("mean"):
             cost.append(f"{row['index_build_s']['mean']:.0f} s index")
@@ -183,16 +179,12 @@ def readme_markdown(results: dict) -> str:
             cost.append(f"{row['train_s']['mean']:.0f} s training")
         lines.append(f"| {approach} | {row['accuracy'].get('n', '')} | {fmt(row['accuracy'])} | {vs} | "
                      f"{(untaught or {}).get('n', '')} | {fmt(untaught)} "
-                     f"| {vs_untaught} | {_with_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
+                     f"| {vs_untaught} | {fmt_n(row.get('multi_acc'))} | {fmt(row.get('cited_gold_by_model'))} "
                      f"| {fmt(row.get('general_acc'))} | {' + '.join(cost) or 'none'} |")
     return "\n".join(lines
                      + ["", *meaning(results), "",
                         "The common guidance, tested claim by claim on this run (`labkit.claims`: "
                               "one rule per claim, \"measurable\" as above):", "", claims_markdown(results)])
-
-
-def _with_n(stat) -> str:
-    return fmt(stat) + (f" (n={stat['n']})" if stat and stat.get("n") else "")
 
 
 # ---------------------------------------------------------------- how long each notebook takes

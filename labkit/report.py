@@ -3,7 +3,8 @@
 What it holds:
 - `scoreboard_markdown`, `miss_split_markdown`, `freshness_markdown`, `cost_markdown`,
   `cost_over_time_markdown`, `behaviour_facts_markdown` (behaviour + facts), `reader_markdown` (the shipped
-  reading adapter's record): the tables (cells by `findings.fmt`); the findings in words are `labkit.findings`'.
+  reading adapter's record, each accuracy a `reader_cell`): the tables (cells by `findings.fmt`); the findings in
+  words are `labkit.findings`'.
 - `write_report`: report.md, the PNG charts (drawn by `labkit.plots`) and results.json.
 - `save_latest` / `load_latest`: the last run's results in the cache, so notebook 07 can
   build on notebook 06's run.
@@ -140,6 +141,15 @@ def behaviour_facts_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def reader_cell(scores: dict) -> str:
+    """One reader's accuracy on one question set of the reading adapter's record, with its 95% interval and n.
+
+    Example: reader_cell(reader_info()["evaluation"]["foreign corpus"]["plain"]) -> "0.12 [0.05, 0.28] (n=32)"
+    """
+    low, high = scores["accuracy_95"]
+    return f"{scores['accuracy']:.2f} [{low:.2f}, {high:.2f}] (n={scores['n']})"
+
+
 def reader_markdown(info: dict) -> str:
     """The shipped adapter's figures, every number read from its labkit.json: a section of report.md, and the reader
     block of README.md and data/README.md (`labkit.readme.READER`).
@@ -168,9 +178,8 @@ def reader_markdown(info: dict) -> str:
                   "|---|---|---|---|---|---|---|"]
         for set_name, readers in evaluation.items():
             for name, s in readers.items():
-                low, high = s["accuracy_95"]
                 gold, none, empty = s["abstain_gold_found"], s["abstain_no_answer"], s["empty"]
-                lines.append(f"| {set_name} | {name} | {s['accuracy']:.2f} [{low:.2f}, {high:.2f}] (n={s['n']}) | "
+                lines.append(f"| {set_name} | {name} | {reader_cell(s)} | "
                              f"{gold['hits']}/{gold['n']} | {none['hits']}/{none['n']} | {empty['hits']}/{empty['n']} "
                              "| "
                              f"{s['answer_p50_s']:.2f} s |")

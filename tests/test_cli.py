@@ -346,3 +346,21 @@ def test_a_report_folder_on_a_full_disk_is_refused_before_the_run(linked_cache, 
     _no_model_load(monkeypatch)
     assert main(["compare", "--quick", "--out", str(tmp_path / "reports")]) == 2
     assert "2 MB free on its disk" in capsys.readouterr().err
+
+
+def test_labkit_sheet_writes_the_results_sheet_into_docs(tmp_path, monkeypatch, capsys):
+    import labkit.sheet
+
+    monkeypatch.setattr(labkit.sheet, "DOCS_DIR", tmp_path)  # not the repository's docs/
+    monkeypatch.setattr(labkit.sheet, "sheet_markdown", lambda *records: "# Sheet\n\n- a figure\n")
+    assert main(["sheet"]) == 0
+    assert (tmp_path / "results_sheet.md").read_text() == "# Sheet\n\n- a figure\n"
+    assert "<li>a figure</li>" in (tmp_path / "results_sheet.html").read_text()
+    assert f"wrote {tmp_path / 'results_sheet.md'}" in capsys.readouterr().out
+
+
+def test_labkit_render_refuses_a_name_that_is_no_notebook_before_anything_runs(tmp_path, capsys):
+    out = tmp_path / "copies"
+    assert main(["render", "../../etc/passwd", "--out", str(out)]) == 2
+    assert "no notebook '../../etc/passwd': name one of 00_start_here" in capsys.readouterr().err
+    assert not out.exists()  # nothing written

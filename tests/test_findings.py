@@ -49,6 +49,16 @@ def test_fmt_shows_a_rate_with_its_interval():
                         "accuracy") == "0.46 [0.34, 0.59] ± 0.09"
 
 
+def test_a_cell_carries_its_n_and_a_difference_says_when_it_is_not_measurable():
+    multi = {"mean": 0.25, "spread": 0.0, "n": 4, "lo": 0.05, "hi": 0.70}
+    assert findings.fmt_n(multi) == "0.25 [0.05, 0.70] (n=4)" and findings.fmt_n(None) == "n/a"
+    assert findings.fmt_n(stat(0.5)) == "0.50"  # no n recorded: none is made up
+    assert findings.diff_cell({"diff": 0.08, "lo": -0.03, "hi": 0.19, "measurable": False}) == (
+        "+0.08 [-0.03, +0.19], none measurable")
+    assert findings.diff_cell({"diff": -0.32, "lo": -0.41, "hi": -0.23, "measurable": True}) == "-0.32 [-0.41, -0.23]"
+    assert findings.diff_cell(None) == "—"
+
+
 def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_are_within_its_interval():
     def multi(mean, lo, hi):
         return {"mean": mean, "spread": 0.0, "n": 4, "lo": lo, "hi": hi}

@@ -114,8 +114,3 @@ def test_reversals_name_only_the_orderings_that_flip():
     assert len(lines) == 2 and "fine tuned behind RAG (0.33 against 0.40); the full run puts it ahead of" in lines[0]
     assert "LoRA on triage labels behind retrieved examples" in lines[1]
     assert readme.reversals(full, full) == ["- This run orders every approach as the full run does."]
-
-
-def test_the_multi_document_cell_carries_its_n():
-    multi = {"mean": 0.25, "spread": 0.0, "n": 4, "lo": 0.05, "hi": 0.70}
-    assert readme._with_n(multi) == "0.25 [0.05, 0.70] (n=4)" and readme._with_n(None) == "n/a"
