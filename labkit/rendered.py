@@ -163,7 +163,7 @@ def render(names=None, out=RENDERED_DIR, notebooks_dir=NOTEBOOKS_DIR, timeout: i
 
     Example: render(["01"], out="/tmp/rendered") -> 0  # /tmp/rendered/01_closed_book_baseline.html, manifest.json
     """
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     paths = notebook_paths(names, notebooks_dir)  # a bad name is refused before anything runs or is written
     out = Path(out)
@@ -179,7 +179,7 @@ def render(names=None, out=RENDERED_DIR, notebooks_dir=NOTEBOOKS_DIR, timeout: i
         source = source_sha256(path)
         try:
             nb, seconds = execute(path, timeout=timeout)
-        except CellExecutionError as exc:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:  # a failed cell, or an OOM-killed kernel
             failed += 1
             log(f"render: {path.name} failed, its copy is left as it was:\n{str(exc)[-800:]}")
             continue
