@@ -38,6 +38,7 @@ MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")  # unset: default mode, noteboo
 RECORDS = tuple(DATA_DIR / name for name in ("results.json", "forgetting_sweep.json", "reader/labkit.json",
                                              "run_times.json"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = "[a widget (a control or a progress bar): it shows when you run the notebook]"  # a copy has no kernel
 # nbconvert's lab template, less the scripts it would fetch from a CDN when the page is opened
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -116,7 +117,7 @@ def export_html(nb, banner: str) -> str:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if WIDGET_VIEW in out.get("data", {}):
-                out["data"] = {"text/plain": "[an interactive widget: run the notebook to use it]"}
+                out["data"] = {"text/plain": WIDGET_NOTE}
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(banner))
     exporter = HTMLExporter(template_name="lab", template_file="offline.html.j2",
                             extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
