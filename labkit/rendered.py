@@ -38,6 +38,7 @@ MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")  # unset: default mode, noteboo
 RECORDS = tuple(DATA_DIR / name for name in ("results.json", "forgetting_sweep.json", "reader/labkit.json",
                                              "run_times.json"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = "[a widget (a control or a progress bar): it shows when you run the notebook]"  # a copy has no kernel
 # nbconvert's lab template, less the scripts it would fetch from a CDN when the page is opened
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -116,7 +117,7 @@ def export_html(nb, banner: str) -> str:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if WIDGET_VIEW in out.get("data", {}):
-                out["data"] = {"text/plain": "[an interactive widget: run the notebook to use it]"}
+                out["data"] = {"text/plain": WIDGET_NOTE}
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(banner))
     exporter = HTMLExporter(template_name="lab", template_file="offline.html.j2",
                             extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
@@ -163,7 +164,7 @@ def render(names=None, out=RENDERED_DIR, notebooks_dir=NOTEBOOKS_DIR, timeout: i
 
     Example: render(["01"], out="/tmp/rendered") -> 0  # /tmp/rendered/01_closed_book_baseline.html, manifest.json
     """
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     paths = notebook_paths(names, notebooks_dir)  # a bad name is refused before anything runs or is written
     out = Path(out)
@@ -179,7 +180,7 @@ def render(names=None, out=RENDERED_DIR, notebooks_dir=NOTEBOOKS_DIR, timeout: i
         source = source_sha256(path)
         try:
             nb, seconds = execute(path, timeout=timeout)
-        except CellExecutionError as exc:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:  # a failed cell, or an OOM-killed kernel
             failed += 1
             log(f"render: {path.name} failed, its copy is left as it was:\n{str(exc)[-800:]}")
             continue

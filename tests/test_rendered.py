@@ -85,7 +85,7 @@ def test_the_html_fetches_nothing_and_says_how_it_was_made():
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     page = rendered.export_html(nb, "*Rendered copy, commit abc1234.*")
     assert not re.search(r"(src=|import\()[\"']?https?://", page)  # no CDN script: opening it offline loses nothing
-    assert "widget-state" not in page and "run the notebook to use it" in page
+    assert "widget-state" not in page and "it shows when you run the notebook" in page
     assert page.index("Rendered copy, commit abc1234") < page.index("Zebra lesson")  # the banner comes first
     assert nb.cells[0].source == "# Zebra lesson $x^2$" and len(nb.cells) == 2  # the notebook given is left as it was
 
