@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="read files of up to N MB (default 5, at most 100); bigger ones are skipped and reported")
     p.add_argument("--follow-links", action="store_true",
                    help="also read links to files outside the --docs folder (by default they are skipped and reported)")
+    p.add_argument("--store", default=None,
+                   help="where the index's vectors live: faiss (default, or $LABKIT_STORE), qdrant:memory, "
+                   "qdrant:FOLDER (embedded Qdrant) or qdrant://host:port (a Qdrant server)")
     p.add_argument("--verbose", action="store_true",
                    help="show the libraries' progress bars, warnings and log lines too")
 
@@ -141,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
                 return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json,
                                generator=args.generator,
-                               reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links)
+                               reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links,
+                               store=args.store)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
                                     generator=args.generator, evaluate=not args.no_eval)

@@ -12,7 +12,8 @@ What it holds:
 - `qdrant_index`: a new, empty VectorIndex in a new collection; `open_qdrant_index`: the VectorIndex a collection
   already holds, its chunk store rebuilt from the payloads alone (chunk text, document id, heading, title, path), as a
   second service sharing the database would; `copy_to_qdrant`: a FAISS index's vectors copied into a collection,
-  nothing embedded again.
+  nothing embedded again; `in_qdrant`: an index in a store under a name made from its content (opened if there, else
+  copied in), which `labkit ask --store` uses.
 
 What it leaves out: FAISS and the chunk store (`labkit.retrieval`), Qdrant's filters, sparse vectors, quantisation and
 sharding, and a Qdrant server: none installs from the package registries this kit uses (PyPI has the client and
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -80,8 +82,6 @@ def parse_store(store: str | None) -> StoreSpec:
     if text == "qdrant:memory":
         return StoreSpec("qdrant", "memory")
     if text.startswith("qdrant:") and text[len("qdrant:"):].strip():
-        from pathlib import Path
-
         folder = Path(text[len("qdrant:"):]).expanduser()
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"store {text!r}: {folder} is a file, not a folder: {forms}")
@@ -271,3 +271,36 @@ def copy_to_qdrant(index: VectorIndex, store: str = "qdrant:memory", collection:
     target.documents = {doc_id: dict(info) for doc_id, info in index.documents.items()}
     target.next_id, target.notes, target.report = index.next_id, list(index.notes), dict(index.report)
     return target
+
+
+def content_collection(index: VectorIndex) -> str:
+    """A collection name made from what an index holds: its documents' checksums and its settings.
+
+    Example: content_collection(index_folder("data/kb", embedder)) -> "labkit-kb-3f9c0a1b2c4d5e6f"
+    The same files and settings give the same name, so a later run opens the collection instead of copying again.
+    """
+    import hashlib
+    import json
+
+    what = json.dumps([sorted((d, info.get("sha", "")) for d, info in index.documents.items()),
+                       embedder_name(index.embedder), index.kind, index.chunk_size, index.overlap, len(index)])
+    folder = re.sub(r"[^A-Za-z0-9_.-]", "-", Path(str(index.report.get("source") or "index")).name)[:40] or "index"
+    return f"labkit-{folder.lstrip('-.') or 'index'}-{hashlib.sha256(what.encode()).hexdigest()[:16]}"
+
+
+def in_qdrant(index: VectorIndex, store: str) -> VectorIndex:
+    """The index in a Qdrant store: its content's collection opened if there, else the index copied in (no embedding).
+
+    Example: in_qdrant(index_folder("data/kb", embedder), "qdrant://localhost:6333").store -> "qdrant://localhost:6333"
+    """
+    spec = parse_store(store)
+    if spec.kind != "qdrant":
+        return index
+    name = content_collection(index)
+    client = spec.client()
+    exists = client.collection_exists(name)
+    if spec.mode == "path":
+        client.close()  # embedded folder mode allows one client at a time
+    if exists:
+        return open_qdrant_index(store, name, index.embedder)
+    return copy_to_qdrant(index, store, name, "flat" if index.kind == "ivf" else index.kind)

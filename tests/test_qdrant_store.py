@@ -16,6 +16,7 @@ from labkit.qdrant_store import (
     StoreSpec,
     check_collection,
     copy_to_qdrant,
+    in_qdrant,
     open_qdrant_index,
     parse_store,
     qdrant_index,
@@ -123,3 +124,19 @@ def test_refusals_change_nothing(tmp_path, kb, embedder):
         open_qdrant_index(store, "plain", embedder)
     with pytest.raises(ValueError, match="embedded by 'bge-small'"):
         open_qdrant_index(store, "other-embedder", embedder)
+
+
+def test_a_folder_index_goes_into_its_content_collection_once(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Grey Point Lighthouse\n\nThe Grey Point Lighthouse was built in 1871.\n")
+    index = index_folder(docs, embedder, cache=False, progress=False)
+    store = f"qdrant:{tmp_path / 'db'}"
+    first = in_qdrant(index, store)
+    assert first.store == store and not first.from_cache and first.index.collection.startswith("labkit-docs-")
+    first.index.client.close()
+    again = in_qdrant(index, store)  # the same content: opened, not copied again
+    assert again.from_cache and again.index.collection == first.index.collection and again.chunks == index.chunks
+    assert again.search("When was the lighthouse built?", 1)[0].chunk.doc_id == "lighthouse"
+    again.index.client.close()
+    assert in_qdrant(index, "faiss") is index
