@@ -10,6 +10,8 @@ so that notebooks, tests and the command line run the same code:
 - `labkit compare`       the side-by-side experiment and its report (`experiment_commands.run_compare`)
 - `labkit publish`       make a full run's results the shipped ones (`experiment_commands.run_publish`)
 - `labkit bundle`        pack a warm cache into one file for other laptops, or unpack one (`bundle.run_bundle`)
+- `labkit export`        a saved adapter as a merged model folder and/or a PEFT folder, for other tools
+                         (`export.run_export`)
 Option values are checked while parsing, by the types of `labkit.limits`, before any work. Exit codes: 0 done;
 1 done with a problem (doctor found one, a save went to a rescue folder, compare could not write its report or a
 row has no accuracy); 2 refused (a bad value, a missing model or file); 130 interrupted (Ctrl-C).
@@ -27,6 +29,7 @@ from labkit.ask import run_ask
 from labkit.bundle import run_bundle
 from labkit.doctor import doctor_report, format_doctor
 from labkit.experiment_commands import run_compare, run_publish
+from labkit.export import run_export
 from labkit.limits import option
 from labkit.train_commands import run_finetune, run_sweep, run_train_reader
 
@@ -117,6 +120,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="pack: also carry this folder's index, i.e. its full text (repeatable; default: only the kit's "
                    "data/kb)")
 
+    p = sub.add_parser("export", help="write a saved adapter for other tools: a merged model folder, a PEFT folder")
+    p.add_argument("name", help="the adapter's name (labkit finetune --save NAME)")
+    p.add_argument("--merged", metavar="DIR", help="a standard Hugging Face model folder, the LoRA merged in")
+    p.add_argument("--peft", metavar="DIR", help="the plain PEFT adapter folder (its base: the model it trained on)")
+    p.add_argument("--overwrite", action="store_true", help="replace what is in DIR")
+
     p = sub.add_parser("publish",
                        help="make a full run's results the shipped ones: data/results.json and the README's figures")
     p.add_argument("results", help="a full-mode results.json (make report writes reports/results.json)")
@@ -164,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                                workers=args.workers, quick=True if args.quick else None, **parse_settings(args.set))
         if args.command == "bundle":
             return run_bundle(args.action, args.file, include_docs=args.include_docs)
+        if args.command == "export":
+            return run_export(args.name, merged=args.merged, peft=args.peft, overwrite=args.overwrite)
         if args.command == "publish":
             return run_publish(args.results, note=args.note)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError
