@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--generator", help=GENERATOR_HELP)
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None,
+                   help="where every model runs (default: $LABKIT_DEVICE, else a CUDA GPU if PyTorch sees one, else "
+                   "the CPU); on a GPU answers run in bf16 and batches grow with its memory")
     p.add_argument("--workers", type=option("workers", "--workers"), default=1,
                    help="run the seeds and the behaviour experiment side by side in this many processes (each gets "
                    "cores / workers threads)")
@@ -167,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return run_sweep(out=args.out, quick=args.quick, generator=args.generator)
         if args.command == "compare":
+            import os
+
             from labkit.compare_config import parse_settings
+            from labkit.config import check_device
+
+            if args.device:  # read by every model load, in this process and in the workers it spawns
+                os.environ["LABKIT_DEVICE"] = check_device(args.device)
 
             return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator,
                                workers=args.workers, quick=True if args.quick else None, **parse_settings(args.set))

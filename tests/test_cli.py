@@ -346,3 +346,14 @@ def test_a_report_folder_on_a_full_disk_is_refused_before_the_run(linked_cache, 
     _no_model_load(monkeypatch)
     assert main(["compare", "--quick", "--out", str(tmp_path / "reports")]) == 2
     assert "2 MB free on its disk" in capsys.readouterr().err
+
+
+def test_compare_on_a_device_this_machine_lacks_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: benchmarks/bench_gpu.py runs compare there")
+    monkeypatch.delenv("LABKIT_DEVICE", raising=False)
+    assert main(["compare", "--device", "cuda", "--out", str(tmp_path / "out")]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert "LABKIT_DEVICE" not in __import__("os").environ
