@@ -161,7 +161,7 @@ def main() -> None:
                             cwd=REPO_ROOT).stdout.strip()
     record = {"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU",
               "date": time.strftime("%Y-%m-%d"), "commit": commit, "load_avg": load_avg, "queries": len(questions),
-              "top_k": 10,
+              "top_k": 10, "threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count(),
               "seconds": round(time.perf_counter() - started), "embedding": embedding, "rows": rows,
               "max_hnsw": args.max_hnsw, "max_qdrant": args.max_qdrant}
     print(f"whole run: {record['seconds']} s")

@@ -238,7 +238,8 @@ def corpus_size_markdown(record: dict) -> str:
     emb, rows, n = record["embedding"], record["rows"], record["queries"]
     lines = [f"Measured by `nice -n 10 python benchmarks/bench_corpus_size.py --record` on {record['machine']}, "
              f"{record['date']}, commit {record['commit']} ({format_seconds(record['seconds'])} in all; load average "
-             f"{record['load_avg']} when it started: other work shared the cores). Each store is "
+             f"{record['load_avg']} when it started: other work shared the cores; {record['threads']} thread(s)). "
+             "Each store is "
              f"built in a process of its own; memory is that process's resident memory grown by the build; search is "
              f"one question at a time, top {record['top_k']}, p50 and p95 over n={n} of the kit's questions; recall@10 "
              "is against FAISS flat's exact top 10 (over the same n). Beyond the knowledge base's real chunk vectors, "
