@@ -183,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bundle":
             return run_bundle(args.action, args.file, include_docs=args.include_docs)
         if args.command == "export":
-            return run_export(args.name, merged=args.merged, peft=args.peft, overwrite=args.overwrite)
+            from labkit.models import quiet_libraries
+
+            with quiet_libraries():  # the libraries' bars and warnings stay out of where it went
+                return run_export(args.name, merged=args.merged, peft=args.peft, overwrite=args.overwrite)
         if args.command == "publish":
             return run_publish(args.results, note=args.note)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # ModelNotAvailableError is a RuntimeError
