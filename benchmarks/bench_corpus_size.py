@@ -11,7 +11,9 @@ documents: build and search cost depend on the count and dimension, not on what 
 no clusters, the hard case for IVF's lists. Embedding so many chunks here would take hours, so embedding is measured
 on --embed-sample synthetic chunks (the knowledge base's words, shuffled, a chunk's length, the kit's embedder and its
 bf16 path for corpora) and projected linearly to each size. HNSW stops at --max-hnsw and Qdrant at --max-qdrant (its
-embedded mode is numpy over every vector, kept in Python objects; qdrant-client itself warns past 20,000 points).
+embedded mode is numpy over every vector, kept in Python objects; qdrant-client itself warns past 20,000 points). A
+store that does not finish (build and searches) within --timeout seconds is stopped and recorded as not finished, and
+no larger size of it is tried.
 
 Run: nice -n 10 python benchmarks/bench_corpus_size.py [--sizes 0 10000 100000 1000000] [--record]
 """
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--max-hnsw", type=int, default=100_000, help="largest size to build an HNSW index for")
     parser.add_argument("--max-qdrant", type=int, default=1_000_000, help="largest size to build embedded Qdrant for")
     parser.add_argument("--embed-sample", type=int, default=2048, help="synthetic chunks embedded to time embedding")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds one store and size may take, at most")
     parser.add_argument("--record", action="store_true",
                         help="write data/corpus_size.json and the README's table from this run")
     parser.add_argument("--one", nargs=3, metavar=("SIZE", "STORE", "WORK"), help=argparse.SUPPRESS)
@@ -129,7 +132,7 @@ def main() -> None:
     print(f"embedding: {embedding['sample']} synthetic chunks of {embedding['words_per_chunk']} words in "
           f"{embedding['seconds']} s ({embedding['precision']}): {embedding['per_chunk_s'] * 1000:.1f} ms a chunk",
           flush=True)
-    rows = []
+    rows, stopped = [], {}  # store -> the size it did not finish
     with tempfile.TemporaryDirectory(prefix="labkit-corpus-size-") as tmp:
         work = Path(tmp)
         np.save(work / "kb.npy", kb.stored_vectors(ids))
@@ -139,10 +142,17 @@ def main() -> None:
         for size in sorted({max(len(ids), s) for s in args.sizes}):
             for store in STORES:
                 if (store == "faiss hnsw" and size > args.max_hnsw) or (store == "qdrant embedded"
-                                                                        and size > args.max_qdrant):
+                                                                        and size > args.max_qdrant) or store in stopped:
                     continue
-                done = subprocess.run([sys.executable, __file__, "--one", str(size), store, str(work)],
-                                      capture_output=True, text=True)
+                try:
+                    done = subprocess.run([sys.executable, __file__, "--one", str(size), store, str(work)],
+                                          capture_output=True, text=True, timeout=args.timeout)
+                except subprocess.TimeoutExpired:
+                    stopped[store] = size
+                    rows.append({"size": size, "store": store, "timed_out_s": args.timeout,
+                                 "embed_projected_s": round(size * embedding["per_chunk_s"], 1)})
+                    print(f"{size:>9,d} chunks  {store:15s} did not finish in {args.timeout} s: stopped", flush=True)
+                    continue
                 if done.returncode != 0:
                     print(f"{size:>9,d} chunks  {store}: failed\n{done.stderr[-1500:]}", flush=True)
                     continue
@@ -163,7 +173,7 @@ def main() -> None:
               "date": time.strftime("%Y-%m-%d"), "commit": commit, "load_avg": load_avg, "queries": len(questions),
               "top_k": 10, "threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count(),
               "seconds": round(time.perf_counter() - started), "embedding": embedding, "rows": rows,
-              "max_hnsw": args.max_hnsw, "max_qdrant": args.max_qdrant}
+              "max_hnsw": args.max_hnsw, "max_qdrant": args.max_qdrant, "timeout_s": args.timeout}
     print(f"whole run: {record['seconds']} s")
     print(corpus_size_markdown(record))
     if args.record:

@@ -250,6 +250,10 @@ def corpus_size_markdown(record: dict) -> str:
              "| chunks | store | build | memory | search p50 | search p95 | recall@10 vs flat | embedding them "
              "(projected) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        if "timed_out_s" in r:  # stopped by the benchmark's time limit: no figure of its own
+            lines.append(f"| {r['size']:,} | {r['store']} | not finished in {format_seconds(r['timed_out_s'])} (build "
+                         f"and searches) | — | — | — | — | {format_seconds(r['embed_projected_s'])} |")
+            continue
         lines.append(f"| {r['size']:,} | {r['store']} | {format_seconds(r['build_s'])} | {r['memory_mb']:,.0f} MB | "
                      f"{r['p50_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['recall_at_10']:.2f} | "
                      f"{format_seconds(r['embed_projected_s'])} |")
@@ -259,7 +263,8 @@ def corpus_size_markdown(record: dict) -> str:
 def corpus_size_findings(record: dict) -> list[str]:
     """Where each store stops being the right choice, in sentences computed from the record.
     Example: corpus_size_findings(load_corpus_size())[0] -> "- FAISS flat (exact) ..."."""
-    rows, n = record["rows"], record["queries"]
+    n, unfinished = record["queries"], {r["store"]: r for r in record["rows"] if "timed_out_s" in r}
+    rows = [r for r in record["rows"] if "timed_out_s" not in r]
     of = {s: sorted((r for r in rows if r["store"] == s), key=lambda r: r["size"]) for s in {r["store"] for r in rows}}
 
     def slow_from(store):  # the first size whose p50 is past the interactive limit
@@ -291,6 +296,9 @@ def corpus_size_findings(record: dict) -> list[str]:
                    f"{q['memory_mb']:,.0f} MB (FAISS flat {same['memory_mb']:,.0f} MB), search {q['p50_ms']:.1f} ms "
                    f"(x{q['p50_ms'] / same['p50_ms']:.1f}), recall@10 {q['recall_at_10']:.2f}"
                    + (f"; past {INTERACTIVE_MS:.0f} ms from {qlimit['size']:,} chunks" if qlimit else "")
+                   + (f"; at {unfinished['qdrant embedded']['size']:,} chunks it did not finish in "
+                      f"{format_seconds(unfinished['qdrant embedded']['timed_out_s'])}"
+                      if "qdrant embedded" in unfinished else "")
                    + (". It is for trying the Qdrant API on a laptop; a shared or large index wants a Qdrant server "
                       "(its own HNSW index, not measured here: no server installs from this kit's package registries)."
                       if q["p50_ms"] > same["p50_ms"] else ": as fast as FAISS flat here."))

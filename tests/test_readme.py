@@ -92,6 +92,11 @@ def test_the_corpus_size_findings_turn_with_the_figures():
     assert "passes 100 ms from 100,000 chunks" in fast[0] and "x30.0 faster" in fast[1] and "worth it" in fast[1]
     assert "a Qdrant server" in fast[2] and "past 100 ms from 1,000 chunks" in fast[2]
     assert "the embedder, not the index" in fast[3] and "n=50" in fast[0]
+    stopped = _corpus_record(ivf_ms=5.0, qdrant_ms=400.0, build_s=2.0)
+    stopped["rows"].append({"size": 1_000_000, "store": "qdrant embedded", "timed_out_s": 600,
+                            "embed_projected_s": 1e4})
+    assert "at 1,000,000 chunks it did not finish in 10.0 min" in readme.corpus_size_findings(stopped)[2]
+    assert "| 1,000,000 | qdrant embedded | not finished in 10.0 min" in readme.corpus_size_markdown(stopped)
     slow = readme.corpus_size_findings(_corpus_record(ivf_ms=500.0, qdrant_ms=1.0, build_s=5000.0))
     assert "flat is the choice" in slow[1] and "as fast as FAISS flat" in slow[2]
     assert "index build costs more" in slow[3]
