@@ -17,19 +17,23 @@ from labkit.limits import check
 
 
 def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
-            reader: str = "adapter", max_file_mb: float | str | None = None, follow_links: bool = False) -> int:
+            reader: str = "adapter", max_file_mb: float | str | None = None, follow_links: bool = False,
+            store: str | None = None) -> int:
     """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
 
     Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
     The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
     max_file_mb raises (or lowers) the size cap on a file; follow_links reads links to files outside the folder.
     The answer says whether the source it cites holds its words (citations.citation_check).
+    store (default LABKIT_STORE, else "faiss") keeps the vectors in Qdrant instead: the cached FAISS index is copied
+    into a collection named for its content once, and searched there (qdrant_store.in_qdrant).
     """
     from labkit.citations import citation_check, format_answer, supporting_quote
-    from labkit.config import KB_DIR
+    from labkit.config import KB_DIR, get_config
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.folder_index import index_folder
     from labkit.models import load_embedder, load_generator
+    from labkit.qdrant_store import in_qdrant, parse_store
     from labkit.question_check import check_question
     from labkit.rag import RAG
     from labkit.reader import is_empty_answer, reader_for
@@ -40,9 +44,12 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     top_k = check("top_k", top_k, "--top-k")
     # checked before any model loads
     max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)
+    store = store or get_config().store
+    parse_store(store)
     folder = docs or KB_DIR
     start = time.perf_counter()
     index = index_folder(folder, load_embedder(), progress=not as_json, max_bytes=max_bytes, follow_links=follow_links)
+    index = in_qdrant(index, store)  # the same index in a vector database, if one is named
     index_s = time.perf_counter() - start
     report = index.report or {}
     if not as_json:
@@ -67,6 +74,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             "quote": quote,
             "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
                          "score": round(s.score, 4)} for s in result.sources],
+            "store": store,
             "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
                         "retrieve_s": round(result.retrieve_s, 4), "generate_s": round(result.generate_s, 3)},
             "prompt_tokens": result.prompt_tokens,

@@ -12,6 +12,8 @@ so that notebooks, tests and the command line run the same code:
 - `labkit bundle`        pack a warm cache into one file for other laptops, or unpack one (`bundle.run_bundle`)
 - `labkit sheet`         the instructor's results sheet from the committed records (`sheet.write_sheet`)
 - `labkit render`        each notebook run in default mode, as HTML with its outputs, into rendered/ (`rendered.render`)
+- `labkit export`        a saved adapter as a merged model folder and/or a PEFT folder, for other tools
+                         (`export.run_export`)
 Option values are checked while parsing, by the types of `labkit.limits`, before any work. Exit codes: 0 done;
 1 done with a problem (doctor found one, a save went to a rescue folder, compare could not write its report or a
 row has no accuracy); 2 refused (a bad value, a missing model or file); 130 interrupted (Ctrl-C).
@@ -29,6 +31,7 @@ from labkit.ask import run_ask
 from labkit.bundle import run_bundle
 from labkit.doctor import doctor_report, format_doctor
 from labkit.experiment_commands import run_compare, run_publish
+from labkit.export import run_export
 from labkit.limits import option
 from labkit.train_commands import run_finetune, run_sweep, run_train_reader
 
@@ -58,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="read files of up to N MB (default 5, at most 100); bigger ones are skipped and reported")
     p.add_argument("--follow-links", action="store_true",
                    help="also read links to files outside the --docs folder (by default they are skipped and reported)")
+    p.add_argument("--store", default=None,
+                   help="where the index's vectors live: faiss (default, or $LABKIT_STORE), qdrant:memory, "
+                   "qdrant:FOLDER (embedded Qdrant) or qdrant://host:port (a Qdrant server)")
     p.add_argument("--verbose", action="store_true",
                    help="show the libraries' progress bars, warnings and log lines too")
 
@@ -102,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.add_argument("--generator", help=GENERATOR_HELP)
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], default=None,
+                   help="where every model runs (default: $LABKIT_DEVICE, else a CUDA GPU if PyTorch sees one, else "
+                   "the CPU); on a GPU answers run in bf16 and batches grow with its memory")
     p.add_argument("--workers", type=option("workers", "--workers"), default=1,
                    help="run the seeds and the behaviour experiment side by side in this many processes (each gets "
                    "cores / workers threads)")
@@ -115,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--include-docs", action="append", default=[], metavar="DIR",
                    help="pack: also carry this folder's index, i.e. its full text (repeatable; default: only the kit's "
                    "data/kb)")
+
+    p = sub.add_parser("export", help="write a saved adapter for other tools: a merged model folder, a PEFT folder")
+    p.add_argument("name", help="the adapter's name (labkit finetune --save NAME)")
+    p.add_argument("--merged", metavar="DIR", help="a standard Hugging Face model folder, the LoRA merged in")
+    p.add_argument("--peft", metavar="DIR", help="the plain PEFT adapter folder (its base: the model it trained on)")
+    p.add_argument("--overwrite", action="store_true", help="replace what is in DIR")
 
     p = sub.add_parser("publish",
                        help="make a full run's results the shipped ones: data/results.json and the README's figures")
@@ -151,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
                 return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json,
                                generator=args.generator,
-                               reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links)
+                               reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links,
+                               store=args.store)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
                                     generator=args.generator, evaluate=not args.no_eval)
@@ -164,12 +180,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return run_sweep(out=args.out, quick=args.quick, generator=args.generator)
         if args.command == "compare":
+            import os
+
             from labkit.compare_config import parse_settings
+            from labkit.config import check_device
+
+            if args.device:  # read by every model load, in this process and in the workers it spawns
+                os.environ["LABKIT_DEVICE"] = check_device(args.device)
 
             return run_compare(seeds=args.seeds, out=args.out, overwrite=args.overwrite, generator=args.generator,
                                workers=args.workers, quick=True if args.quick else None, **parse_settings(args.set))
         if args.command == "bundle":
             return run_bundle(args.action, args.file, include_docs=args.include_docs)
+        if args.command == "export":
+            from labkit.models import quiet_libraries
+
+            with quiet_libraries():  # the libraries' bars and warnings stay out of where it went
+                return run_export(args.name, merged=args.merged, peft=args.peft, overwrite=args.overwrite)
         if args.command == "publish":
             return run_publish(args.results, note=args.note)
         if args.command == "sheet":

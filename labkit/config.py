@@ -140,6 +140,9 @@ class Config:
     # matmul precision when answering and scoring ($LABKIT_PRECISION): "auto" is bfloat16 where the hardware has bf16
     # matmuls (2-2.8x faster answers here, a few greedy answers differ: benchmarks/bench_generate.py), else float32
     precision: str = field(default_factory=lambda: os.environ.get("LABKIT_PRECISION", "auto").strip() or "auto")
+    # where `labkit ask` keeps the index's vectors ($LABKIT_STORE): "faiss" (in the process), "qdrant:memory",
+    # "qdrant:FOLDER" or "qdrant://host:port" (labkit.qdrant_store.parse_store checks it)
+    store: str = field(default_factory=lambda: os.environ.get("LABKIT_STORE", "faiss").strip() or "faiss")
 
     def pick(self, quick_value, full_value):
         """The quick-mode value or the full-mode value. Example: kit.pick(20, 160) -> 20 when quick."""

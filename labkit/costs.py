@@ -29,6 +29,9 @@ DEVICE_PEAK_FLOPS = {
     "NVIDIA A100 (bf16)": 312e12,
     "NVIDIA H100 SXM (bf16)": 989e12,
 }
+# The share of a GPU's peak the projection assumes (an assumption, not measured here: benchmarks/bench_gpu.py
+# measures it on a GPU and prints the ratio).
+GPU_MFU = 0.35
 # Models to project to, by parameter count.
 MODEL_SIZES = {"SmolLM2-135M": 135e6, "1B model": 1e9, "7B model": 7e9, "70B model": 70e9}
 
@@ -63,7 +66,7 @@ def project(
     train_tokens: float,
     answer_tokens: float = 32,
     method: str = "lora",
-    gpu_mfu: float = 0.35,
+    gpu_mfu: float = GPU_MFU,
 ) -> list[Projection]:
     """Project training and serving time for larger models, here and on GPUs.
 

@@ -24,6 +24,7 @@ SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and not
 READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
 FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
 RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
+CORPUS_SIZE_PATH = DATA_DIR / "corpus_size.json"  # written by benchmarks/bench_corpus_size.py --record
 TRIAGE_INTENTS = (  # the behaviour task's eight intents, in the order stratified subsets take them
     "order_status",
     "return_request",
@@ -149,6 +150,14 @@ def load_run_times(path: Path = RUN_TIMES_PATH) -> dict:
     """The notebooks' measured run times (data/run_times.json).
 
     Example: load_run_times()["notebooks"]["00_start_here"]["default"] -> 14.2
+    """
+    return json.loads(Path(path).read_text())
+
+
+def load_corpus_size(path: Path = CORPUS_SIZE_PATH) -> dict:
+    """The measured cost of bigger corpora per store (data/corpus_size.json, benchmarks/bench_corpus_size.py).
+
+    Example: load_corpus_size()["rows"][0]["store"] -> "faiss flat"
     """
     return json.loads(Path(path).read_text())
 

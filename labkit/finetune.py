@@ -47,7 +47,9 @@ class TrainConfig:
     rank: int = 16  # LoRA rank r: each adapted matrix W gets W + (alpha / r) * B @ A, with A: r x in, B: out x r
     alpha: float | None = None  # LoRA scale numerator; None means 2 * rank (scale 2)
     dropout: float = 0.0  # LoRA dropout on the adapter input (0 keeps runs deterministic and fast)
-    target_modules: tuple = ("q_proj", "v_proj", "o_proj", "up_proj", "down_proj")  # which linear layers get adapters
+    # which linear layers get adapters, by name; a model without all of them (GPT-NeoX, GPT-2, Phi, ...) gets every
+    # linear layer of its blocks instead (lora_targets)
+    target_modules: tuple = ("q_proj", "v_proj", "o_proj", "up_proj", "down_proj")
     lr: float = 2e-3  # AdamW learning rate, for LoRA and full alike (full usually wants ~1e-5)
     num_steps: int = 24  # optimizer steps
     batch_size: int = 8  # examples per step (domain + replay)
@@ -171,6 +173,43 @@ def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
 # ---------------------------------------------------------------- models
 
 
+def block_linears(model) -> list[str]:
+    """The names of the linear layers inside a model's repeated blocks (the layers LoRA can adapt), read from its
+    modules; embeddings and the output layer are left out.
+
+    Example: block_linears(gen.model) -> ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    GPT-NeoX gives ["dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"]; GPT-2's Conv1D layers count too.
+    """
+    import torch
+
+    lm = causal_lm(model)
+    out_layer = lm.get_output_embeddings()
+    names = set()
+    for name, module in lm.named_modules():
+        parts = name.split(".")
+        # inside a block: a numbered module on the way (layers.3.self_attn.q_proj, h.0.attn.c_attn, ...)
+        if module is out_layer or not any(p.isdigit() for p in parts[:-1]):
+            continue
+        if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D":
+            names.add(parts[-1])
+    return sorted(names)
+
+
+def lora_targets(model, wanted=TrainConfig.target_modules) -> list[str]:
+    """The linear layers a LoRA adapts on this model: the wanted names if the model has every one of them, else every
+    linear layer of its blocks (what peft calls "all-linear").
+
+    Example: lora_targets(smollm2) -> ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"];
+    lora_targets(gpt_neox) -> ["dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"]
+    Found from the model's own module names, so no table of architectures is needed; ValueError if it has none.
+    """
+    present = block_linears(model)
+    if not present:
+        raise ValueError(f"{type(causal_lm(model)).__name__} has no linear layers in numbered blocks for LoRA to "
+                         "adapt; use --method full")
+    return list(wanted) if set(wanted) <= set(present) else present
+
+
 def count_parameters(model) -> tuple[int, int]:
     """(trainable, total) parameter counts. Example: count_parameters(lora_model) -> (1_843_200, 136_358_208)."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -194,7 +233,7 @@ def prepare_model(gen, train_config: TrainConfig):
 
         lora = LoraConfig(
             r=int(train_config.rank), lora_alpha=train_config.lora_alpha, lora_dropout=float(train_config.dropout),
-            target_modules=list(train_config.target_modules), bias="none", task_type="CAUSAL_LM",
+            target_modules=lora_targets(model, train_config.target_modules), bias="none", task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
     else:

@@ -51,7 +51,7 @@ def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: i
             prompts = [gen.prompt_ids(q) for q in qs]
             opts = [[tok(str(c), add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for c in cc] for cc in cs]
             ids, mask = pad_right(prompts, pad)
-            first = lm.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True)
+            first = lm.base_model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True)
             cache = first.past_key_values
             rows = [i for i, o in enumerate(opts) for _ in o]
             flat = [c for o in opts for c in o]
@@ -60,13 +60,13 @@ def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: i
             cwidth = cids.shape[1]
             pos = torch.tensor([len(prompts[i]) for i in rows]).unsqueeze(1) + torch.arange(cwidth).unsqueeze(0)
             full_mask = torch.cat([mask[rows], cmask], dim=1)
-            second = lm.model(input_ids=cids.to(device), attention_mask=full_mask.to(device),
-                              position_ids=pos.to(device), past_key_values=cache, use_cache=True)
+            second = lm.base_model(input_ids=cids.to(device), attention_mask=full_mask.to(device),
+                                   position_ids=pos.to(device), past_key_values=cache, use_cache=True)
             last = first.last_hidden_state[torch.tensor(rows), torch.tensor([len(prompts[i]) - 1 for i in rows])]
             # hidden state predicting choice token j: the prompt's last for j = 0, choice token j - 1 after
             hid = torch.cat([last.unsqueeze(1), second.last_hidden_state[:, :-1]], dim=1)
             keep = cmask.bool().to(device)
-            logp = torch.log_softmax(lm.lm_head(hid[keep]).float(), dim=-1)
+            logp = torch.log_softmax(lm.get_output_embeddings()(hid[keep]).float(), dim=-1)
             picked = logp.gather(1, cids.to(device)[keep].unsqueeze(1)).squeeze(1)
             counts = cmask.sum(1).tolist()
             k = 0

@@ -7,7 +7,9 @@ between them (`write_block` does it to a file, `read_block` reads what is there)
 - `RUN_TIMES` (README.md): the notebooks' measured run times, `run_times_markdown`; benchmarks/bench_notebooks.py
   writes it;
 - `READER` (README.md and data/README.md): the reading adapter's record, `report.reader_markdown`; `labkit
-  train-reader` writes it.
+  train-reader` writes it;
+- `CORPUS_SIZE` (README.md): bigger corpora per vector store, `corpus_size_markdown`; benchmarks/bench_corpus_size.py
+  --record writes it.
 The shipped run in words: `provenance` (where and how it was measured), `shipped_findings` (a notebook's conclusion),
 `reversals` (where a quick run orders two approaches the other way round). `readme_section`: one "## title" section
 of the README (notebook 00 shows the notebook table from there, so run times are written once).
@@ -54,6 +56,8 @@ class Block:
 RESULTS = Block("results", "`labkit publish` from data/results.json (make report)")
 RUN_TIMES = Block("run times", "benchmarks/bench_notebooks.py from data/run_times.json")
 READER = Block("reader", "`labkit train-reader` from data/reader/labkit.json")
+CORPUS_SIZE = Block("corpus size", "benchmarks/bench_corpus_size.py --record from data/corpus_size.json")
+INTERACTIVE_MS = 100.0  # a search slower than this (p50) no longer feels instant beside a ~1 s answer
 
 
 def replace_block(text: str, block: Block, body: str) -> str:
@@ -212,3 +216,87 @@ def run_times_markdown(times: dict) -> str:
               f"{times['commit']} "
               "(each notebook run top to bottom in a fresh kernel, model cache warm)."]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- bigger corpora, per vector store
+
+
+def corpus_size_markdown(record: dict) -> str:
+    """The README's table of index build, memory, search latency and recall per store and size, and where each store
+    stops being the right choice, every figure read from the record.
+
+    Example: corpus_size_markdown(load_corpus_size()).splitlines()[2] -> "| chunks | store | build | ..."
+    """
+    emb, rows, n = record["embedding"], record["rows"], record["queries"]
+    lines = [f"Measured by `nice -n 10 python benchmarks/bench_corpus_size.py --record` on {record['machine']}, "
+             f"{record['date']}, commit {record['commit']} ({format_seconds(record['seconds'])} in all; load average "
+             f"{record['load_avg']} when it started: other work shared the cores; {record['threads']} thread(s)). "
+             "Each store is "
+             f"built in a process of its own; memory is that process's resident memory grown by the build; search is "
+             f"one question at a time, top {record['top_k']}, p50 and p95 over n={n} of the kit's questions; recall@10 "
+             "is against FAISS flat's exact top 10 (over the same n). Beyond the knowledge base's real chunk vectors, "
+             "random unit vectors stand in for more documents. Embedding was measured on "
+             f"{emb['sample']} synthetic chunks of {emb['words_per_chunk']} words "
+             f"({emb['per_chunk_s'] * 1000:.1f} ms a chunk, {emb['precision']} matmuls) and is projected to each size.",
+             "",
+             "| chunks | store | build | memory | search p50 | search p95 | recall@10 vs flat | embedding them "
+             "(projected) |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "timed_out_s" in r:  # stopped by the benchmark's time limit: no figure of its own
+            lines.append(f"| {r['size']:,} | {r['store']} | not finished in {format_seconds(r['timed_out_s'])} (build "
+                         f"and searches) | — | — | — | — | {format_seconds(r['embed_projected_s'])} |")
+            continue
+        lines.append(f"| {r['size']:,} | {r['store']} | {format_seconds(r['build_s'])} | {r['memory_mb']:,.0f} MB | "
+                     f"{r['p50_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['recall_at_10']:.2f} | "
+                     f"{format_seconds(r['embed_projected_s'])} |")
+    return "\n".join(lines + ["", *corpus_size_findings(record)])
+
+
+def corpus_size_findings(record: dict) -> list[str]:
+    """Where each store stops being the right choice, in sentences computed from the record.
+    Example: corpus_size_findings(load_corpus_size())[0] -> "- FAISS flat (exact) ..."."""
+    n, unfinished = record["queries"], {r["store"]: r for r in record["rows"] if "timed_out_s" in r}
+    rows = [r for r in record["rows"] if "timed_out_s" not in r]
+    of = {s: sorted((r for r in rows if r["store"] == s), key=lambda r: r["size"]) for s in {r["store"] for r in rows}}
+
+    def slow_from(store):  # the first size whose p50 is past the interactive limit
+        return next((r for r in of.get(store, []) if r["p50_ms"] > INTERACTIVE_MS), None)
+
+    out = []
+    flat, largest = of["faiss flat"], of["faiss flat"][-1]
+    limit = slow_from("faiss flat")
+    out.append(f"- FAISS flat (exact) searches {largest['size']:,} chunks in {largest['p50_ms']:.1f} ms (p50, n={n}); "
+               + (f"it passes {INTERACTIVE_MS:.0f} ms from {limit['size']:,} chunks." if limit else
+                  f"under {INTERACTIVE_MS:.0f} ms at every size measured: on one machine, exact search is the right "
+                  "choice up to this size."))
+    if of.get("faiss ivf"):
+        ivf = of["faiss ivf"][-1]
+        same = next(r for r in flat if r["size"] == ivf["size"])
+        out.append(f"- FAISS IVF at {ivf['size']:,} chunks: {ivf['p50_ms']:.1f} ms against flat's "
+                   f"{same['p50_ms']:.1f} ms (x{same['p50_ms'] / ivf['p50_ms']:.1f} faster), recall@10 "
+                   f"{ivf['recall_at_10']:.2f} (n={n}), after a {format_seconds(ivf['build_s'])} build (flat: "
+                   f"{format_seconds(same['build_s'])})"
+                   + (": worth it where flat is too slow and some lost neighbours are acceptable."
+                      if ivf["p50_ms"] < same["p50_ms"]
+                      else ": no faster than flat at this size, so flat is the choice."))
+    if of.get("qdrant embedded"):
+        q = of["qdrant embedded"][-1]
+        same = next(r for r in flat if r["size"] == q["size"])
+        qlimit = slow_from("qdrant embedded")
+        out.append(f"- Qdrant's embedded mode at {q['size']:,} chunks: build {format_seconds(q['build_s'])} "
+                   f"(x{q['build_s'] / max(same['build_s'], 1e-9):,.0f} FAISS flat's), memory "
+                   f"{q['memory_mb']:,.0f} MB (FAISS flat {same['memory_mb']:,.0f} MB), search {q['p50_ms']:.1f} ms "
+                   f"(x{q['p50_ms'] / same['p50_ms']:.1f}), recall@10 {q['recall_at_10']:.2f}"
+                   + (f"; past {INTERACTIVE_MS:.0f} ms from {qlimit['size']:,} chunks" if qlimit else "")
+                   + (f"; at {unfinished['qdrant embedded']['size']:,} chunks it did not finish in "
+                      f"{format_seconds(unfinished['qdrant embedded']['timed_out_s'])}"
+                      if "qdrant embedded" in unfinished else "")
+                   + (". It is for trying the Qdrant API on a laptop; a shared or large index wants a Qdrant server "
+                      "(its own HNSW index, not measured here: no server installs from this kit's package registries)."
+                      if q["p50_ms"] > same["p50_ms"] else ": as fast as FAISS flat here."))
+    embed_s, build_s = max(r["embed_projected_s"] for r in rows), max(r["build_s"] for r in rows)
+    out.append(f"- Embedding {max(r['size'] for r in rows):,} chunks would take about {format_seconds(embed_s)} on "
+               f"this machine (projected), against {format_seconds(build_s)} for the slowest index build: "
+               + ("the embedder, not the index, is the cost of a bigger corpus." if embed_s > build_s
+                  else "the index build costs more than embedding here."))
+    return out

@@ -12,7 +12,9 @@ What it holds:
 
 What it leaves out: embedding texts (`labkit.embedding`), the cache of a folder's index (`labkit.folder_index`), an
 index's recall@k and MRR (`labkit.evaluate.evaluate_retrieval`), prompting and generation (`labkit.rag`), keyword search
-beside vectors, re-ranking, and GPU indexes. Vectors are normalised, so inner product = cosine similarity.
+beside vectors, re-ranking, GPU indexes, and a vector database (`labkit.qdrant_store` puts a Qdrant collection where
+the FAISS object is, answering the same calls; `store` names it). Vectors are normalised, so inner product = cosine
+similarity.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class VectorIndex:
     tombstones: int = 0  # HNSW only: deleted vectors still in the graph (they are filtered out)
     from_cache: bool = False
     index: object = None  # the faiss index (IndexIDMap2, or IndexIVFFlat), created with the first vectors
+    store: str = "faiss"  # where the vectors live: "faiss" (this process) or a Qdrant store (labkit.qdrant_store)
 
     def __post_init__(self):
         if self.kind not in INDEX_KINDS:
@@ -132,7 +135,10 @@ class VectorIndex:
         if self.index is None:
             self.index = self._new_faiss(vectors)
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype="int64")
-        self.index.add_with_ids(vectors, ids)
+        if self.store == "faiss":
+            self.index.add_with_ids(vectors, ids)
+        else:  # a database keeps each chunk as its point's payload, so another process can read the index whole
+            self.index.add_with_ids(vectors, ids, [c.to_dict() for c in chunks])
         self.next_id += len(chunks)
         for i, chunk in zip(ids.tolist(), chunks, strict=True):
             self.chunks[i] = chunk
@@ -173,7 +179,7 @@ class VectorIndex:
         ids = self.doc_chunks.pop(doc_id, [])
         self.documents.pop(doc_id)
         if ids:
-            if self.kind == "hnsw":
+            if self.kind == "hnsw" and self.store == "faiss":
                 self.tombstones += len(ids)
             else:
                 self.index.remove_ids(np.asarray(ids, dtype="int64"))
@@ -201,15 +207,23 @@ class VectorIndex:
     def compact(self) -> None:
         """Rebuild an HNSW index from the live chunks' vectors, dropping tombstones. Example: index.compact().
 
-        Flat and IVF indexes remove vectors for real, so there is nothing to compact.
+        Flat and IVF indexes (and a database) remove vectors for real, so there is nothing to compact.
         """
-        if self.kind != "hnsw" or self.index is None or not self.chunks:
+        if self.kind != "hnsw" or self.store != "faiss" or self.index is None or not self.chunks:
             return
         ids = np.asarray(sorted(self.chunks), dtype="int64")
-        vectors = np.vstack([self.index.reconstruct(int(i)) for i in ids]).astype("float32")
+        vectors = self.stored_vectors(ids)
         self.index = self._new_faiss(vectors)
         self.index.add_with_ids(vectors, ids)
         self.tombstones = 0
+
+    def stored_vectors(self, ids) -> np.ndarray:
+        """The vectors stored under some ids, one row each. Example: index.stored_vectors([0, 1]).shape -> (2, 384)."""
+        if self.kind == "ivf" and self.store == "faiss":
+            import faiss
+
+            self.index.set_direct_map_type(faiss.DirectMap.Hashtable)  # IVF finds a vector by id only with a map
+        return np.vstack([self.index.reconstruct(int(i)) for i in ids]).astype("float32")
 
     # ------------------------------------------------------------ searching
     def search_vectors(self, vectors: np.ndarray, top_k: int = 3) -> list[list[Hit]]:
@@ -253,6 +267,9 @@ class VectorIndex:
         directory = Path(directory).expanduser()
         if self.index is None:
             raise ValueError("The index is empty: add documents before saving it.")
+        if self.store != "faiss":
+            raise ValueError(f"This index lives in {self.store}, which keeps it: open it again with "
+                             "labkit.qdrant_store.open_qdrant_index (save() writes FAISS indexes).")
         with atomic_dir(directory) as tmp:
             faiss.write_index(self.index, str(tmp / "index.faiss"))
             store = {

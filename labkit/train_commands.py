@@ -30,7 +30,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
     from labkit.data import READER_DIR, load_qa, reader_info, split_documents, split_questions
-    from labkit.finetune import TrainConfig
+    from labkit.finetune import TrainConfig, lora_targets
     from labkit.folder_index import index_folder
     from labkit.models import load_embedder, load_generator
     from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, save_reader, train_reader
@@ -48,7 +48,8 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
 
     def room(model) -> None:  # a read-only or full --out must not cost the training and the scoring
         # the reader's layers
-        need = 0 if model is None else adapter_bytes(model, "lora", reader_config.rank, TrainConfig().target_modules)
+        need = 0 if model is None else adapter_bytes(model, "lora", reader_config.rank,
+                                                     lora_targets(model, TrainConfig().target_modules))
         if (problem := room_problem(target.parent, need)) is not None:
             raise ValueError(f"--out {target}: {problem}. Choose a folder you can write, with room (--out DIR).")
 
@@ -100,6 +101,7 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     anyway goes to a rescue folder the message names (exit 1).
     """
     from labkit.adapters import adapter_bytes, adapters_dir, model_skeleton, save_or_rescue, write_adapter
+    from labkit.finetune import lora_targets
     from labkit.forgetting import change_text, final_scores, lab_config, probe_change, run_forgetting
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size, room_problem
@@ -108,8 +110,10 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
                               fact_statements=fact_statements)
 
     def room(model) -> None:  # a full or read-only cache must not cost a training run either
-        need = 0 if model is None else adapter_bytes(model, train_config.method, train_config.rank,
-                                                     train_config.target_modules)  # None: writable is all we know
+        # None: writable is all we know; the layers are the model's own (lora_targets), whatever its architecture
+        targets = () if model is None or train_config.method != "lora" else lora_targets(model,
+                                                                                          train_config.target_modules)
+        need = 0 if model is None else adapter_bytes(model, train_config.method, train_config.rank, targets)
         if (problem := room_problem(adapters_dir(), need)) is not None:
             raise ValueError(f"--save {save}: {problem}. Free some space, or point LABKIT_CACHE at a folder you can "
                              "write "

@@ -29,10 +29,12 @@ def answer_loss(model, batch):
     import torch
 
     lm = causal_lm(model)
-    hidden = lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    # base_model and get_output_embeddings name the backbone and the output layer in every architecture
+    # (SmolLM2's .model and .lm_head, GPT-NeoX's .gpt_neox and .embed_out, GPT-2's .transformer and .lm_head)
+    hidden = lm.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     targets = batch["labels"][:, 1:]
     keep = targets != -100
-    logits = lm.lm_head(hidden[:, :-1][keep])
+    logits = lm.get_output_embeddings()(hidden[:, :-1][keep])
     return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
 
 
@@ -54,7 +56,7 @@ class FrozenInBf16:
 
         lm = causal_lm(model)
         tied = {id(p) for p in lm.get_input_embeddings().parameters()}
-        self.pairs = [(m, m.weight.data, m.weight.data.to(torch.bfloat16)) for m in lm.model.modules()
+        self.pairs = [(m, m.weight.data, m.weight.data.to(torch.bfloat16)) for m in lm.base_model.modules()
                       if isinstance(m, torch.nn.Linear) and not m.weight.requires_grad and id(m.weight) not in tied
                       and m.weight.dtype == torch.float32] if enabled else []
 

@@ -22,9 +22,17 @@ def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
     # citations.citation_check's
     assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)
+    assert out["store"] == "faiss"  # the default; --store qdrant:... copies the index in (test_qdrant_store)
+
+@pytest.mark.parametrize("question,top_k,store", [("", 3, None), ("ok?", 0, None), ("ok?", 3, "chroma://x")])
+def test_labkit_ask_bad_arguments(question, top_k, store):
+    with pytest.raises(ValueError):  # before any model loads
+        run_ask(question, top_k=top_k, store=store)
 
 
-@pytest.mark.parametrize("question,top_k", [("", 3), ("ok?", 0)])
-def test_labkit_ask_bad_arguments(question, top_k):
-    with pytest.raises(ValueError):
-        run_ask(question, top_k=top_k)
+def test_labkit_store_from_the_environment_is_checked(monkeypatch, capsys):
+    from labkit.cli import main
+
+    monkeypatch.setenv("LABKIT_STORE", "qdrant:")
+    assert main(["ask", "ok?"]) == 2
+    assert "qdrant://host:port" in capsys.readouterr().err

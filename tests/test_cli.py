@@ -364,3 +364,14 @@ def test_labkit_render_refuses_a_name_that_is_no_notebook_before_anything_runs(t
     assert main(["render", "../../etc/passwd", "--out", str(out)]) == 2
     assert "no notebook '../../etc/passwd': name one of 00_start_here" in capsys.readouterr().err
     assert not out.exists()  # nothing written
+
+
+def test_compare_on_a_device_this_machine_lacks_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: benchmarks/bench_gpu.py runs compare there")
+    monkeypatch.delenv("LABKIT_DEVICE", raising=False)
+    assert main(["compare", "--device", "cuda", "--out", str(tmp_path / "out")]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert "LABKIT_DEVICE" not in __import__("os").environ

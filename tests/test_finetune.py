@@ -14,6 +14,7 @@ from labkit.finetune import (
     chat_example,
     doc_examples,
     encode,
+    lora_targets,
     make_config,
     train,
 )
@@ -164,3 +165,30 @@ def test_keyboard_interrupt_keeps_the_last_completed_step(generator):
     assert result.interrupted and result.steps_done == 1 and "step 1" in result.message
 
 
+
+
+def _tiny(config_class, **sizes):
+    """A model of another architecture, tiny and random, built from its config alone (no download)."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_config(config_class(vocab_size=64, num_hidden_layers=2, **sizes))
+
+
+@pytest.mark.parametrize("arch,expected", [
+    ("qwen2", ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"]),  # the recipe's names are all there: kept
+    ("gpt_neox", ["dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"]),  # other names: every block linear
+    ("gpt2", ["c_attn", "c_fc", "c_proj"]),  # Conv1D layers, not nn.Linear
+])
+def test_lora_targets_come_from_the_models_own_module_names(arch, expected):
+    from transformers import GPT2Config, GPTNeoXConfig, Qwen2Config
+
+    model = {"qwen2": lambda: _tiny(Qwen2Config, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+                                     intermediate_size=64),
+             "gpt_neox": lambda: _tiny(GPTNeoXConfig, hidden_size=32, num_attention_heads=4, intermediate_size=64),
+             "gpt2": lambda: _tiny(GPT2Config, n_embd=32, n_head=4)}[arch]()
+    assert lora_targets(model) == expected
+    assert lora_targets(model, ("q_proj",)) == (["q_proj"] if arch == "qwen2" else expected)
+
+
+def test_lora_targets_of_the_embedded_model_are_the_recipes(generator):
+    assert lora_targets(generator.model) == list(TrainConfig().target_modules)

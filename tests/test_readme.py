@@ -7,8 +7,8 @@ import pytest
 
 from labkit import readme
 from labkit.config import DATA_DIR, REPO_ROOT
-from labkit.data import load_run_times, load_shipped, reader_info
-from labkit.readme import READER, RESULTS, RUN_TIMES, Block, read_block, replace_block, write_block
+from labkit.data import load_corpus_size, load_run_times, load_shipped, reader_info
+from labkit.readme import CORPUS_SIZE, READER, RESULTS, RUN_TIMES, Block, read_block, replace_block, write_block
 from labkit.report import reader_markdown
 
 
@@ -21,6 +21,7 @@ def stat(x, spread=0.0):
 
 def test_every_block_has_its_two_markers_once_in_each_file_that_carries_it():
     carriers = {RESULTS: [REPO_ROOT / "README.md"], RUN_TIMES: [REPO_ROOT / "README.md"],
+                CORPUS_SIZE: [REPO_ROOT / "README.md"],
                 READER: [REPO_ROOT / "README.md", DATA_DIR / "README.md"]}
     for block, paths in carriers.items():
         assert re.fullmatch(r"<!-- [a-z ]+: made by .+; do not edit by hand -->", block.begin)
@@ -63,6 +64,42 @@ def test_the_readme_run_times_are_the_measured_ones():
     notebooks = sorted(p.stem for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
     assert sorted(times["notebooks"]) == notebooks  # every notebook has its row
     assert all(row.get("default") for row in times["notebooks"].values())  # the default mode is measured for each
+
+
+def test_the_readme_corpus_sizes_are_the_measured_ones():
+    # made from data/corpus_size.json: regenerate with `nice -n 10 python benchmarks/bench_corpus_size.py --record`
+    record = load_corpus_size()
+    assert read_block(CORPUS_SIZE) == readme.corpus_size_markdown(record)
+    stores = {r["store"] for r in record["rows"]}
+    assert {"faiss flat", "faiss ivf", "qdrant embedded"} <= stores
+    assert max(r["size"] for r in record["rows"] if r["store"] in ("faiss flat", "faiss ivf")) == 1_000_000
+    assert all(r["recall_at_10"] == 1.0 for r in record["rows"] if r["store"] == "faiss flat")  # flat is the reference
+
+
+def _corpus_record(ivf_ms, qdrant_ms, build_s):
+    rows = [{"size": n, "store": store, "build_s": build_s if store == "qdrant embedded" else 0.5, "memory_mb": 10.0,
+             "p50_ms": ms, "p95_ms": ms * 2, "recall_at_10": 1.0 if store == "faiss flat" else 0.9,
+             "embed_projected_s": n * 0.01}
+            for n in (1000, 100_000) for store, ms in (("faiss flat", 50.0 if n == 1000 else 150.0),
+                                                        ("faiss ivf", ivf_ms), ("qdrant embedded", qdrant_ms))]
+    return {"machine": "m", "date": "d", "commit": "c", "seconds": 60, "load_avg": 1.0, "threads": 1, "queries": 50,
+            "top_k": 10, "rows": rows, "embedding": {"sample": 8, "words_per_chunk": 30, "per_chunk_s": 0.01,
+                                                     "precision": "float32"}}
+
+
+def test_the_corpus_size_findings_turn_with_the_figures():
+    fast = readme.corpus_size_findings(_corpus_record(ivf_ms=5.0, qdrant_ms=400.0, build_s=2.0))
+    assert "passes 100 ms from 100,000 chunks" in fast[0] and "x30.0 faster" in fast[1] and "worth it" in fast[1]
+    assert "a Qdrant server" in fast[2] and "past 100 ms from 1,000 chunks" in fast[2]
+    assert "the embedder, not the index" in fast[3] and "n=50" in fast[0]
+    stopped = _corpus_record(ivf_ms=5.0, qdrant_ms=400.0, build_s=2.0)
+    stopped["rows"].append({"size": 1_000_000, "store": "qdrant embedded", "timed_out_s": 600,
+                            "embed_projected_s": 1e4})
+    assert "at 1,000,000 chunks it did not finish in 10.0 min" in readme.corpus_size_findings(stopped)[2]
+    assert "| 1,000,000 | qdrant embedded | not finished in 10.0 min" in readme.corpus_size_markdown(stopped)
+    slow = readme.corpus_size_findings(_corpus_record(ivf_ms=500.0, qdrant_ms=1.0, build_s=5000.0))
+    assert "flat is the choice" in slow[1] and "as fast as FAISS flat" in slow[2]
+    assert "index build costs more" in slow[3]
 
 
 def test_the_readmes_quote_the_shipped_adapter_figures():

@@ -1,4 +1,7 @@
-"""labkit.retrieval: index kinds, search, add/replace/delete by document, save/load, IVF sizing."""
+"""labkit.retrieval: index kinds, search, add/replace/delete by document, save/load, IVF sizing.
+
+The search, delete/replace and refusal tests run on every FAISS kind and on the same index kept in embedded Qdrant
+(labkit.qdrant_store), so the database passes the tests FAISS passes."""
 
 import shutil
 
@@ -9,6 +12,7 @@ from labkit.corpus import chunk_corpus
 from labkit.data import load_updates
 from labkit.documents import Document, load_folder
 from labkit.embedding import embed_texts
+from labkit.qdrant_store import qdrant_index
 from labkit.retrieval import INDEX_KINDS, VectorIndex, apply_updates, build_index, ivf_nlist
 
 DOCS = ["product-brimble-kettle", "policy-returns", "company-leadership", "faq-gift-cards"]
@@ -26,14 +30,20 @@ def small_vectors(embedder, small_docs):
     return chunks, embed_texts(embedder, [c.embed_text() for c in chunks], progress=False)
 
 
+QDRANT_KINDS = ("qdrant flat", "qdrant hnsw")  # the same index in embedded Qdrant (in memory)
+
+
 def new_index(embedder, kind, small_vectors):
     """A new index of the small documents, from vectors embedded once (the CPU is the bottleneck)."""
-    index = VectorIndex(embedder, kind)
+    if kind in QDRANT_KINDS:
+        index = qdrant_index(embedder, "qdrant:memory", kind=kind.split()[1])
+    else:
+        index = VectorIndex(embedder, kind)
     index.add_vectors(*small_vectors)
     return index
 
 
-@pytest.fixture(scope="module", params=INDEX_KINDS)
+@pytest.fixture(scope="module", params=INDEX_KINDS + QDRANT_KINDS)
 def small_index(request, embedder, small_vectors):
     return new_index(embedder, request.param, small_vectors)
 
@@ -51,7 +61,9 @@ def test_search_finds_the_right_document(small_index):
 
 
 def test_delete_then_replace_keeps_other_documents(embedder, small_docs, small_vectors, small_index):
-    index = new_index(embedder, small_index.kind, small_vectors)  # a copy this test may change
+    # a copy this test may change
+    index = new_index(embedder, f"qdrant {small_index.kind}" if small_index.store != "faiss" else small_index.kind,
+                      small_vectors)
     before = len(index)
     removed = index.delete_document("policy-returns")
     assert removed > 0 and len(index) == before - removed and "policy-returns" not in index.documents
@@ -77,6 +89,11 @@ def test_add_existing_document_is_refused(small_index, small_docs):
 
 
 def test_save_and_load_round_trip(tmp_path, embedder, small_index):
+    if small_index.store != "faiss":  # the database keeps it (its reopening: test_qdrant_store)
+        with pytest.raises(ValueError, match="open_qdrant_index"):
+            small_index.save(tmp_path / "idx")
+        assert not (tmp_path / "idx").exists()
+        return
     small_index.save(tmp_path / "idx")
     loaded = VectorIndex.load(tmp_path / "idx", embedder)
     q = "Who is the chief executive?"

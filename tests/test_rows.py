@@ -8,7 +8,7 @@ import pytest
 
 from labkit.compare_config import default_compare_config
 from labkit.data import load_probe, load_qa, spread, taught_questions
-from labkit.rows import make_setup, row_closed_book, row_rag
+from labkit.rows import make_setup, row_closed_book, row_rag, rows_fine_tuned
 
 
 def test_a_setup_reads_the_runs_questions_and_probe_once_and_cannot_be_edited():
@@ -101,3 +101,41 @@ def test_no_training_example_of_any_row_shows_an_untaught_fact(generator, embedd
                 said = e.target.lower()
                 assert not [a for a in untaught_answers
                             if re.search(rf"(?<![\w$]){re.escape(a)}(?!\w)", said)], (name, e.source, e.target)
+
+
+@pytest.mark.parametrize("arch", ["gpt_neox", "qwen2"])
+def test_the_rows_run_on_a_tiny_random_model_of_another_architecture(arch, generator, tiny_run, tmp_path, monkeypatch):
+    """Nothing assumes SmolLM2's shapes: a 2-layer random GPT-NeoX (other layer names, other backbone attribute) or
+    Qwen2 (biased projections, grouped keys), built here from a config with the embedded tokenizer, loaded as any
+    model folder is (--generator DIR), goes through closed-book, RAG, and a LoRA's training and both its rows."""
+    import torch
+    from transformers import AutoModelForCausalLM, GPTNeoXConfig, Qwen2Config
+
+    from labkit.models import load_generator
+
+    tok = generator.tokenizer
+    sizes = dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=64, max_position_embeddings=2048, bos_token_id=tok.bos_token_id,
+                 eos_token_id=tok.eos_token_id)
+    config = GPTNeoXConfig(**sizes) if arch == "gpt_neox" else Qwen2Config(**sizes, num_key_value_heads=2)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / arch)
+    tok.save_pretrained(tmp_path / arch)
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))  # the fine-tuned row saves its adapter there
+    gen = load_generator(str(tmp_path / arch))
+    assert type(gen.model).__name__ == {"gpt_neox": "GPTNeoXForCausalLM", "qwen2": "Qwen2ForCausalLM"}[arch]
+    setup, ccfg = tiny_run
+    setup = dataclasses.replace(setup, gen=gen)
+    closed = row_closed_book(setup, ccfg)
+    rag = row_rag(setup, ccfg, closed)
+    tuned, tuned_rag, result = rows_fine_tuned(setup, ccfg, 0)
+    for row in (closed, rag, tuned, tuned_rag):
+        assert row["n"] == 2 and len(row["records"]) == 4 and 0.0 <= row["accuracy"] <= 1.0
+        assert all(isinstance(r["answer"], str) and r["answer"] for r in row["records"])
+    assert rag["prompt_tokens"] > closed["prompt_tokens"] and tuned["train_s"] > 0 and tuned["adapter_bytes"] > 0
+    assert result.steps_done == ccfg.num_steps and result.history[-1]["loss"] > 0
+    # "...layers.0.attention.query_key_value.lora_A.default.weight" -> "query_key_value"
+    layers = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n, p in result.gen.model.named_parameters()
+              if p.requires_grad}
+    assert layers == ({"dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"} if arch == "gpt_neox"
+                      else {"q_proj", "v_proj", "o_proj", "up_proj", "down_proj"})
