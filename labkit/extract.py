@@ -76,14 +76,16 @@ def _around_content(tag) -> bool:
 
 
 def main_content(soup):
-    """The part of a parsed page that is its content: <main> (or role="main"), else its one <article>, else <body>.
+    """The part of a parsed page that is its content: <main> (or role="main"), else its one <article>, else <body>;
+    one with no text is passed over.
 
     Example: main_content(BeautifulSoup("<nav>menu</nav><main><p>x</p></main>", "html.parser")).get_text() -> "x"
     """
-    found = soup.find("main") or soup.find(attrs={"role": "main"})
-    if found is None and len(articles := soup.find_all("article")) == 1:
-        found = articles[0]
-    return found or soup.body or soup
+    articles = soup.find_all("article", limit=2)
+    for found in (soup.find("main"), soup.find(attrs={"role": "main"}), articles[0] if len(articles) == 1 else None):
+        if found is not None and found.get_text(strip=True):  # an empty <main> (filled by a script) is not the content
+            return found
+    return soup.body or soup
 
 
 def html_to_text(html: str) -> tuple[str, str | None]:
@@ -119,15 +121,17 @@ def html_to_text(html: str) -> tuple[str, str | None]:
         kept.append(text)
 
     for tag in root.find_all("pre"):
+        if tag.parent is None:  # inside a block already kept
+            continue
         keep(tag, "```\n" + tag.get_text().strip("\n") + "\n```")
     for tag in root.find_all("table"):
-        if not tag.decomposed and tag.find_parent("table") is None:
-            rows = [[" ".join(cell.get_text(" ").split()) for cell in row.find_all(["th", "td"])]
-                    for row in tag.find_all("tr")]
+        if tag.parent is not None and tag.find_parent("table") is None:
+            rows = [[" ".join(cell.get_text(" ").split()) for cell in row.find_all(["th", "td"], recursive=False)]
+                    for row in tag.find_all("tr") if row.find_parent("table") is tag]  # a nested table: in its cell
             keep(tag, "\n".join("| " + " | ".join(r) + " |" for r in rows if any(r)))
-    for level in range(1, 7):
-        for tag in root.find_all(f"h{level}"):
-            tag.replace_with(f"\n\n{'#' * level} {' '.join(tag.get_text(' ').split())}\n\n")
+    for tag in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):  # one walk of the tree, not six
+        if tag.parent is not None:  # not inside a heading already written
+            tag.replace_with(f"\n\n{'#' * int(tag.name[1])} {' '.join(tag.get_text(' ').split())}\n\n")
     for tag in root.find_all(["p", "li", "dd", "dt", "blockquote", "div"]):
         tag.insert_after("\n\n")
     blocks = []

@@ -45,3 +45,11 @@ def test_a_page_without_main_drops_navigation_sidebars_and_footers_but_keeps_an_
     assert html_to_text(html)[0] == "# Release 2.0\n\nVersion 2.0 adds offline mode."
     body = "<body><div class='menu'>Home About</div><h2>Setup</h2><p>Run it.</p><footer>f</footer></body>"
     assert html_to_text(body)[0] == "## Setup\n\nRun it."
+
+
+def test_an_empty_main_and_nested_blocks_lose_no_text():
+    assert html_to_text("<body><main></main><p>Filled by a script elsewhere.</p></body>")[0] == (
+        "Filled by a script elsewhere.")
+    nested = "<h1>A<h2>B</h2></h1><pre>x<pre>y</pre></pre><table><tr><td><table><tr><td>q</td></tr></table></td>" \
+             "<td>r</td></tr></table>"
+    assert html_to_text(nested)[0] == "# A B\n\n```\nxy\n```\n\n| q | r |"
