@@ -15,14 +15,21 @@ import time
 
 from labkit.limits import check
 
+# how `labkit ask` finds its sources: the retriever benchmarks/bench_retrieval.py chose by its rule (the "choice" of
+# data/retrieval.json; tests/test_ask.py holds the two together: a measurement that chooses otherwise fails until this
+# follows)
+ASK_RETRIEVER = "hybrid"
+
 
 def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
-            reader: str = "adapter", max_file_mb: float | str | None = None, follow_links: bool = False) -> int:
+            reader: str = "adapter", max_file_mb: float | str | None = None, follow_links: bool = False,
+            retriever: str = ASK_RETRIEVER) -> int:
     """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
 
     Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
     The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
-    max_file_mb raises (or lowers) the size cap on a file; follow_links reads links to files outside the folder.
+    max_file_mb raises (or lowers) the size cap on a file; follow_links reads links to files outside the folder;
+    retriever is the index's ("dense", "bm25" or "hybrid"; the cached index serves each).
     The answer says whether the source it cites holds its words (citations.citation_check).
     """
     from labkit.citations import citation_check, format_answer, supporting_quote
@@ -42,7 +49,8 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)
     folder = docs or KB_DIR
     start = time.perf_counter()
-    index = index_folder(folder, load_embedder(), progress=not as_json, max_bytes=max_bytes, follow_links=follow_links)
+    index = index_folder(folder, load_embedder(), progress=not as_json, max_bytes=max_bytes, follow_links=follow_links,
+                         retriever=retriever)
     index_s = time.perf_counter() - start
     report = index.report or {}
     if not as_json:
@@ -64,6 +72,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             "citation_checked": cite["checked"],  # null: nothing to check (no citation, no content words)
             "citation_missing": cite["missing"],
             "reader": reader_line,
+            "retriever": index.retriever,
             "quote": quote,
             "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
                          "score": round(s.score, 4)} for s in result.sources],
