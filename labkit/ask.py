@@ -33,10 +33,11 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     The answer says whether the source it cites holds its words (citations.citation_check).
     """
     from labkit.citations import citation_check, format_answer, supporting_quote
-    from labkit.config import KB_DIR
+    from labkit.config import KB_DIR, check_device, get_config
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.folder_index import index_folder
-    from labkit.models import load_embedder, load_generator
+    from labkit.light_embedder import LightEmbedder
+    from labkit.models import load_generator
     from labkit.question_check import check_question
     from labkit.rag import RAG
     from labkit.reader import is_empty_answer, reader_for
@@ -49,7 +50,10 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)
     folder = docs or KB_DIR
     start = time.perf_counter()
-    index = index_folder(folder, load_embedder(), progress=not as_json, max_bytes=max_bytes, follow_links=follow_links,
+    # the embedder without sentence-transformers, and the reading adapter merged without peft: the same vectors and the
+    # same adapter, seconds less to start (benchmarks/bench_ask.py)
+    embedder = LightEmbedder(device=check_device(get_config().device))
+    index = index_folder(folder, embedder, progress=not as_json, max_bytes=max_bytes, follow_links=follow_links,
                          retriever=retriever)
     index_s = time.perf_counter() - start
     report = index.report or {}
@@ -58,7 +62,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             print(line, file=sys.stderr)
         for line in skip_summary(report.get("warnings", [])):
             print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
-    answerer, reader_line = reader_for(load_generator(generator), reader)
+    answerer, reader_line = reader_for(load_generator(generator), reader, merged=True)
     result = RAG(index, answerer, top_k=top_k).answer(question)
     # an answer with no content (a bare citation, the question echoed) gets the best supporting sentence beside it
     quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None

@@ -24,6 +24,8 @@ from labkit.models import embedding_dim, resolve_precision
 
 def embedder_name(embedder) -> str:
     """A name for an embedder, used in cache keys. Example: embedder_name(load_embedder()) -> "all-minilm-l6-v2"."""
+    if isinstance(getattr(embedder, "name", None), str):  # light_embedder.LightEmbedder: the default's own name
+        return embedder.name
     try:
         path = str(embedder[0].auto_model.name_or_path)
     except Exception:  # not a sentence-transformers model: fall back on its class name
