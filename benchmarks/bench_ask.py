@@ -11,6 +11,7 @@ Prints, for one folder (default: Python's own HTML documentation, Debian's pytho
   differently from the adapter applied by peft (what the README's reader table measured), on the kit's held-out
   questions.
 Asserts nothing. Usage: nice -n 10 python benchmarks/bench_ask.py [FOLDER] [--calls 5] [--phases] [--agreement 40]
+(OMP_NUM_THREADS=1 on a shared machine: see the README's troubleshooting.)
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def ask(question: str, folder: str) -> tuple[float, dict]:
     return time.perf_counter() - start, json.loads(out.stdout)
 
 
-def phases(folder: str) -> None:
-    """Where one later call's seconds go, in this process (the index must be cached already)."""
+def phases(folder: str, light: bool = True) -> None:
+    """Where one later call's seconds go, in this process (the index must be cached already). light: as `ask` loads
+    (LightEmbedder, the adapter merged); else as before them (sentence-transformers, the adapter applied by peft)."""
     marks = [("start", time.perf_counter(), time.process_time())]
 
     def mark(name):
@@ -55,13 +57,13 @@ def phases(folder: str) -> None:
     from labkit.config import get_config
     from labkit.folder_index import cache_folder, folder_key
     from labkit.light_embedder import LightEmbedder
-    from labkit.models import load_generator
+    from labkit.models import load_embedder, load_generator
     from labkit.rag import RAG
     from labkit.reader import reader_for
     from labkit.retrieval import VectorIndex
     mark("import labkit's modules")
-    embedder = LightEmbedder(device=get_config().device)
-    mark("the embedder (LightEmbedder)")
+    embedder = LightEmbedder(device=get_config().device) if light else load_embedder()
+    mark(f"the embedder ({type(embedder).__name__})")
     key = folder_key(folder, embedder, "flat", 128, 24)
     mark("the folder's key (its files hashed)")
     index = VectorIndex.load(cache_folder(folder, key), embedder)
@@ -69,8 +71,8 @@ def phases(folder: str) -> None:
     mark(f"the index loaded ({len(index)} chunks)")
     gen = load_generator()
     mark("the generator")
-    reader, _ = reader_for(gen, merged=True)
-    mark("the reading adapter, merged")
+    reader, _ = reader_for(gen, merged=light)
+    mark("the reading adapter, " + ("merged" if light else "by peft"))
     result = RAG(index, reader, top_k=3).answer(QUESTIONS[0])
     mark("search and answer")
     for (_, t0, c0), (name, t1, c1) in zip(marks, marks[1:], strict=False):
@@ -116,8 +118,12 @@ def main() -> None:
           f"{len(walls)} calls (each a new process); in them, index load p50 "
           f"{statistics.median(o['timings']['index_s'] for _, o in later):.2f} s, answer p50 "
           f"{statistics.median(o['timings']['generate_s'] for _, o in later):.2f} s; load_avg={os.getloadavg()[0]:.1f}")
-    if args.phases:
-        phases(args.folder)
+    if args.phases:  # each in its own process, so neither inherits the other's imports
+        for light in (False, True):
+            print("phases, " + ("as `ask` loads now" if light else "as before (sentence-transformers, peft)") + ":")
+            subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO_ROOT / 'benchmarks')!r}); "
+                            f"import bench_ask; bench_ask.phases({args.folder!r}, {light})"], check=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     if args.agreement:
         agreement(args.agreement)
 
