@@ -297,3 +297,38 @@ def with_lora(gen, path: Path, info: dict | None = None) -> Generator:
     model.to(next(gen.model.parameters()).device)
     model.eval()
     return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, **(info or {})})
+
+
+def merged_lora(gen, path: Path, info: dict | None = None) -> Generator:
+    """A Generator whose model is a copy of gen's with a plain LoRA adapter merged into its weights (W + alpha/r B A):
+    the function with_lora computes, without importing peft, for a command that must start fast (`labkit ask`).
+
+    Example: merged_lora(gen, READER_DIR).model -> LlamaForCausalLM (no peft wrapper)
+    An adapter that is not plain LoRA (DoRA, rsLoRA, per-layer ranks or alphas, a bias, saved modules) goes through
+    with_lora instead. Greedy answers can differ from with_lora's where rounding does (benchmarks/bench_ask.py counts).
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    if (problem := adapter_problem(path, "lora")) is not None:
+        raise ValueError(f"The LoRA adapter in {path} cannot be loaded: {problem}.")
+    config = json.loads((Path(path) / "adapter_config.json").read_text())
+    weights = load_file(str(Path(path) / "adapter_model.safetensors"))
+    names = {name for name, _ in causal_lm(gen.model).named_modules()}
+    pairs = {k.removeprefix("base_model.model.").removesuffix(".lora_A.weight"): (weights[k],
+             weights.get(k.replace(".lora_A.", ".lora_B."))) for k in weights if k.endswith(".lora_A.weight")}
+    plain = (config.get("peft_type") == "LORA" and config.get("bias", "none") == "none" and not any(
+        config.get(k) for k in ("use_dora", "use_rslora", "rank_pattern", "alpha_pattern", "modules_to_save",
+                                "fan_in_fan_out")) and 2 * len(pairs) == len(weights)
+             and all(b is not None and name in names for name, (_, b) in pairs.items()))
+    if not plain:
+        return with_lora(gen, path, info)
+    model = copy.deepcopy(causal_lm(gen.model))
+    modules = dict(model.named_modules())
+    scale = config["lora_alpha"] / config["r"]
+    with torch.no_grad():
+        for name, (a, b) in pairs.items():
+            weight = modules[name].weight
+            weight += (scale * (b.float() @ a.float())).to(device=weight.device, dtype=weight.dtype)
+    model.eval()
+    return Generator(model, gen.tokenizer, gen.name, str(path), 0.0, gen.from_cache, {**gen.info, **(info or {})})

@@ -15,24 +15,31 @@ import time
 
 from labkit.limits import check
 
+# how `labkit ask` finds its sources: the retriever benchmarks/bench_retrieval.py chose by its rule (the "choice" of
+# data/retrieval.json; tests/test_ask.py holds the two together: a measurement that chooses otherwise fails until this
+# follows)
+ASK_RETRIEVER = "hybrid"
+
 
 def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
             reader: str = "adapter", max_file_mb: float | str | None = None, follow_links: bool = False,
-            store: str | None = None) -> int:
+            store: str | None = None, retriever: str = ASK_RETRIEVER) -> int:
     """The `labkit ask` command: answer from the kit's knowledge base or a folder of documents; returns an exit code.
 
     Example: run_ask("How long is the return window?") prints "You can return ... within 45 days [1]." and returns 0
     The folder's index is cached (LABKIT_CACHE), so only the first question about a folder embeds it.
-    max_file_mb raises (or lowers) the size cap on a file; follow_links reads links to files outside the folder.
+    max_file_mb raises (or lowers) the size cap on a file; follow_links reads links to files outside the folder;
+    retriever is the index's ("dense", "bm25" or "hybrid"; the cached index serves each).
     The answer says whether the source it cites holds its words (citations.citation_check).
     store (default LABKIT_STORE, else "faiss") keeps the vectors in Qdrant instead: the cached FAISS index is copied
     into a collection named for its content once, and searched there (qdrant_store.in_qdrant).
     """
     from labkit.citations import citation_check, format_answer, supporting_quote
-    from labkit.config import KB_DIR, get_config
+    from labkit.config import KB_DIR, check_device, get_config
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.folder_index import index_folder
-    from labkit.models import load_embedder, load_generator
+    from labkit.light_embedder import LightEmbedder
+    from labkit.models import load_generator
     from labkit.qdrant_store import in_qdrant, parse_store
     from labkit.question_check import check_question
     from labkit.rag import RAG
@@ -48,8 +55,13 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     parse_store(store)
     folder = docs or KB_DIR
     start = time.perf_counter()
-    index = index_folder(folder, load_embedder(), progress=not as_json, max_bytes=max_bytes, follow_links=follow_links)
+    # the embedder without sentence-transformers, and the reading adapter merged without peft: the same vectors and the
+    # same adapter, seconds less to start (benchmarks/bench_ask.py)
+    embedder = LightEmbedder(device=check_device(get_config().device))
+    index = index_folder(folder, embedder, progress=not as_json, max_bytes=max_bytes, follow_links=follow_links,
+                         retriever=retriever)
     index = in_qdrant(index, store)  # the same index in a vector database, if one is named
+    index.retriever = retriever  # a collection opened again searches as asked too (its BM25 is made from its chunks)
     index_s = time.perf_counter() - start
     report = index.report or {}
     if not as_json:
@@ -57,7 +69,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             print(line, file=sys.stderr)
         for line in skip_summary(report.get("warnings", [])):
             print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
-    answerer, reader_line = reader_for(load_generator(generator), reader)
+    answerer, reader_line = reader_for(load_generator(generator), reader, merged=True)
     result = RAG(index, answerer, top_k=top_k).answer(question)
     # an answer with no content (a bare citation, the question echoed) gets the best supporting sentence beside it
     quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None
@@ -71,6 +83,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
             "citation_checked": cite["checked"],  # null: nothing to check (no citation, no content words)
             "citation_missing": cite["missing"],
             "reader": reader_line,
+            "retriever": index.retriever,
             "quote": quote,
             "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
                          "score": round(s.score, 4)} for s in result.sources],

@@ -27,12 +27,13 @@ import json
 import sys
 
 import labkit  # noqa: F401  (offline variables first)
-from labkit.ask import run_ask
+from labkit.ask import ASK_RETRIEVER, run_ask
 from labkit.bundle import run_bundle
 from labkit.doctor import doctor_report, format_doctor
 from labkit.experiment_commands import run_compare, run_publish
 from labkit.export import run_export
 from labkit.limits import option
+from labkit.retrieval import RETRIEVERS
 from labkit.train_commands import run_finetune, run_sweep, run_train_reader
 
 GENERATOR_HELP = ("a model id in your Hugging Face cache, a local model folder, or a .gguf file (dequantised once and "
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--generator", help=GENERATOR_HELP)
     p.add_argument("--reader", choices=["adapter", "plain"], default="adapter",
                    help="adapter (default): the shipped reading adapter reads the sources; plain: the model as it is")
+    p.add_argument("--retriever", choices=list(RETRIEVERS), default=ASK_RETRIEVER,
+                   help=f"how sources are found: dense (embeddings), bm25 (keywords) or hybrid (both fused; default "
+                        f"{ASK_RETRIEVER}, measured best: the README's retrieval table)")
     p.add_argument("--max-file-mb", type=option("max_file_mb", "--max-file-mb"), default=None, metavar="N",
                    help="read files of up to N MB (default 5, at most 100); bigger ones are skipped and reported")
     p.add_argument("--follow-links", action="store_true",
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json,
                                generator=args.generator,
                                reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links,
-                               store=args.store)
+                               store=args.store, retriever=args.retriever)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
                                     generator=args.generator, evaluate=not args.no_eval)

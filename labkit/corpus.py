@@ -59,11 +59,21 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def same_subject(heading: str, title: str) -> bool:
+    """Whether a top heading already names the document's title (one holds the other, case and spacing aside).
+
+    Example: same_subject("7. Input and Output", "7. Input and Output — Python 3.11 documentation") -> True
+    """
+    heading, title = " ".join(heading.lower().split()), " ".join(title.lower().split())
+    return heading in title or title in heading
+
+
 def split_sections(text: str, title: str = "") -> list[tuple[str, str]]:
     """Split Markdown-ish text at headings into (heading path, body) pairs.
 
     Example: split_sections("# A\\nx\\n## B\\ny") -> [("A", "x"), ("A > B", "y")]
-    Text before the first heading gets the document title as its heading path.
+    Text before the first heading gets the document title as its heading path; a path whose top heading is not the
+    title starts with the title: split_sections("# Usage\\nx", "Tool") -> [("Tool > Usage", "x")].
     """
     sections: list[tuple[str, str]] = []
     stack: list[tuple[int, str]] = []
@@ -86,8 +96,9 @@ def split_sections(text: str, title: str = "") -> list[tuple[str, str]]:
             level, name = len(match.group(1)), match.group(2).strip()
             stack = [(lv, n) for lv, n in stack if lv < level] + [(level, name)]
             path = [n for _, n in stack]
-            # a document without an H1 still names its subject: prefix the title
-            if title and path[0] != title and stack[0][0] > 1:
+            # a chunk says where it is: a path whose top is not the document's title (no H1, or an H1 that is not
+            # the title, as on web pages) gets the title in front
+            if title and path[0] != title and (stack[0][0] > 1 or not same_subject(path[0], title)):
                 path = [title, *path]
             current = " > ".join(path)
         else:

@@ -3,13 +3,14 @@
 Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general probe (`load_probe`), general chat text
 for replay (`load_general_text`), the behaviour task (`load_triage`). The shipped records: the forgetting sweep
 (`load_sweep`), the full side-by-side run the README quotes (`load_shipped`), the reading adapter's record
-(`reader_info`), the foreign corpus's questions (`foreign_items`) and the notebooks' measured run times
-(`load_run_times`). Subsets: `spread` and `stratified_subset` (quick mode still covers every document and intent),
-`taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's questions: taught, never
-taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader returns plain dicts (one per
-JSONL line) so learners can look at them directly. See data/README.md for every schema. What it leaves out: the
-documents themselves (read by `labkit.documents`), the adapter's weights (`labkit.reader` loads them onto a model) and
-writing any of these files (the commands that make them).
+(`reader_info`), the foreign corpora (`foreign_corpora`) and their questions (`foreign_items`), the notebooks' measured
+run times (`load_run_times`) and the retrieval benchmark's record (`load_retrieval`). Subsets: `spread` and
+`stratified_subset` (quick mode still covers every document and intent), `taught_questions`, `untaught_questions` and
+`updated_questions` (the side-by-side experiment's questions: taught, never taught (`unseen_documents`,
+`split_documents`), and after the facts change). Each loader returns plain dicts (one per JSONL line) so learners can
+look at them directly. See data/README.md for every schema. What it leaves out: the documents themselves (read by
+`labkit.documents`), the adapter's weights (`labkit.reader` loads them onto a model) and writing any of these files
+(the commands that make them).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetenso
 FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
 RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
 CORPUS_SIZE_PATH = DATA_DIR / "corpus_size.json"  # written by benchmarks/bench_corpus_size.py --record
+RETRIEVAL_PATH = DATA_DIR / "retrieval.json"  # written by benchmarks/bench_retrieval.py: dense, BM25, hybrid measured
 TRIAGE_INTENTS = (  # the behaviour task's eight intents, in the order stratified subsets take them
     "order_status",
     "return_request",
@@ -144,6 +146,24 @@ def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
     Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
     """
     return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
+
+
+def foreign_corpora(root: Path = DATA_DIR / "foreign") -> list[Path]:
+    """Every foreign corpus: a folder of data/foreign with its documents in docs/ and its questions.jsonl, by name.
+
+    Example: [p.name for p in foreign_corpora()] -> ["playwright-cli", ...]
+    """
+    return sorted(p for p in Path(root).iterdir() if (p / "docs").is_dir() and (p / "questions.jsonl").is_file())
+
+
+def load_retrieval(path: Path = RETRIEVAL_PATH) -> dict:
+    """The retrieval benchmark's record (dense, BM25 and hybrid on the kit's and the foreign corpora; the chunk sweep).
+
+    Example: load_retrieval()["corpora"]["kb"]["retrievers"]["hybrid"]["mrr"] -> 0.93
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing: `python benchmarks/bench_retrieval.py` writes it (minutes).")
+    return json.loads(Path(path).read_text())
 
 
 def load_run_times(path: Path = RUN_TIMES_PATH) -> dict:

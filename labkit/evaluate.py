@@ -283,17 +283,23 @@ def reciprocal_rank(retrieved_doc_ids: list[str], gold_doc_ids) -> float:
     return 0.0
 
 
-def evaluate_retrieval(index, questions: list[dict], per_question: int = 1, ks=(1, 3, 5), fetch: int = 20) -> dict:
-    """Document-level recall@k and MRR of an index on held-out paraphrases.
+def evaluate_retrieval(index, questions: list[dict], per_question: int = 1, ks=(1, 3, 5), fetch: int = 20,
+                       top_k: int = 3) -> dict:
+    """Document-level recall@k and MRR of an index on held-out paraphrases, and how often a gold document is a source.
 
     Example: evaluate_retrieval(index, load_qa())["summary"]
-        -> {"n": 235, "recall@1": 0.8, "recall@3": 0.95, ..., "mrr": 0.87}
-    `index` is a retrieval.VectorIndex (anything with its search_many). Each question retrieves `fetch` chunks;
-    their document ids, duplicates dropped, are ranked against the question's gold `doc_ids` (as recall_at_k does).
+        -> {"n": 195, "recall@1": 0.8, "recall@3": 0.96, ..., "mrr": 0.9, "gold_in_sources": 0.95}
+    `index` is a retrieval.VectorIndex (anything with its search_many; its retriever decides). Each question retrieves
+    `fetch` chunks; their document ids, duplicates dropped, are ranked against the question's gold `doc_ids` (as
+    recall_at_k does). "gold_in_sources": a gold document among the first `top_k` chunks, the sources RAG shows. A
+    question without paraphrases (a foreign corpus's, `data.foreign_items`) is asked as it is; one without a gold
+    document (unanswerable) is left out.
     """
-    items = heldout_questions(questions, per_question)
+    items = heldout_questions([q for q in questions if "paraphrases" in q], per_question) + [
+        {**q, "asked": q.get("asked", q["question"])} for q in questions if "paraphrases" not in q]
+    items = [it for it in items if it.get("doc_ids")]
     start = time.perf_counter()
-    hits = index.search_many([it["asked"] for it in items], fetch)
+    hits = index.search_many([it["asked"] for it in items], max(fetch, top_k))
     seconds = (time.perf_counter() - start) / max(1, len(items))
     records = []
     for it, row in zip(items, hits, strict=True):
@@ -301,9 +307,11 @@ def evaluate_retrieval(index, questions: list[dict], per_question: int = 1, ks=(
         rec = {"id": it["id"], "question": it["asked"], "gold": it["doc_ids"], "retrieved": docs[: max(ks)]}
         rec.update({f"recall@{k}": recall_at_k(docs, it["doc_ids"], k) for k in ks})
         rec["rr"] = reciprocal_rank(docs, it["doc_ids"])
+        rec["gold_in_sources"] = any(h.chunk.doc_id in it["doc_ids"] for h in row[:top_k])
         records.append(rec)
     n = max(1, len(records))
     summary = {"n": len(records), **{f"recall@{k}": round(sum(r[f"recall@{k}"] for r in records) / n, 4) for k in ks}}
     summary["mrr"] = round(sum(r["rr"] for r in records) / n, 4)
+    summary["gold_in_sources"] = round(sum(r["gold_in_sources"] for r in records) / n, 4)
     summary["seconds_per_question"] = round(seconds, 4)
     return {"summary": summary, "records": records}

@@ -3,7 +3,9 @@
 What it holds:
 - `index_folder`: load + chunk + embed a folder, cached under LABKIT_CACHE/indexes by the content
   of its files, the chunking parameters, the index kind and the embedder (`folder_key`,
-  `folder_settings`); a damaged cache is rebuilt and said.
+  `folder_settings`); a damaged cache is rebuilt and said. The BM25 index is saved in the same
+  folder, so it is reused and invalidated with the vectors; the retriever is a search setting,
+  not part of the key (one cached index serves dense, BM25 and hybrid search).
 - `prune_folder_indexes`: a new index of a folder replaces the older ones of that folder and
   settings (they hold the old text); other folders' and other settings' indexes stay.
 
@@ -25,14 +27,14 @@ from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from labkit.documents import MAX_FILE_BYTES, load_folder, read_regular, size_cap
 from labkit.embedding import embedder_name
 from labkit.folder_walk import check_folder, walk_folder
-from labkit.retrieval import FORMAT_VERSION, VectorIndex, build_index
+from labkit.retrieval import FORMAT_VERSION, VectorIndex, build_index, check_retriever
 from labkit.storage import recover
 
 
 def folder_settings(embedder, kind: str, chunk_size: int, overlap: int, max_bytes: int = MAX_FILE_BYTES,
                     follow_links: bool = False) -> list:
     """What, besides the files, an index of a folder depends on.
-    Example: folder_settings(embedder, "flat", 128, 24) -> [2, "all-minilm-l6-v2", "flat", 128, 24]
+    Example: folder_settings(embedder, "flat", 128, 24) -> [3, "all-minilm-l6-v2", "flat", 128, 24]
 
     max_bytes and follow_links appear only when not the defaults, so caches made before they existed stay valid.
     """
@@ -71,7 +73,8 @@ def prune_folder_indexes(keep: Path, source: str, settings: list) -> list[str]:
 
     Example: prune_folder_indexes(cache / "indexes" / "kb-3f9c0a...", "/home/me/kb", settings) -> ["kb-77ab01..."]
     Each index that index_folder writes records its folder's resolved path ("source") and its
-    settings; an older one is removed when both are the same. An index from before this was
+    settings; an older one is removed when both are the same (an older format of the same settings
+    counts as the same: it holds text extracted the old way). An index from before this was
     recorded is removed only when its saved root is an absolute path of the same folder and its
     kind, chunking and embedder are the same (then its settings were these ones); one with a
     relative root, or anything unreadable, is kept: never remove an index that may be another
@@ -86,7 +89,10 @@ def prune_folder_indexes(keep: Path, source: str, settings: list) -> list[str]:
             store = json.loads((other / "chunks.json").read_text(encoding="utf-8"))
             report = store.get("report") or {}
             if "source" in report:
-                same = report["source"] == source and report.get("settings") == settings
+                old = report.get("settings") or [None]
+                # the same settings, or the same but for an older format (its text or layout is stale)
+                same = report["source"] == source and (old == settings or (
+                    old[1:] == settings[1:] and isinstance(old[0], int) and old[0] < settings[0]))
             else:
                 root = report.get("root", "")
                 same = (Path(root).is_absolute() and str(Path(root).resolve()) == source and len(settings) == 5
@@ -110,7 +116,7 @@ def cache_folder(folder, key: str) -> Path:
 
 def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
                  cache: bool = True, progress: bool = True,
-                 max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False) -> VectorIndex:
+                 max_bytes: int = MAX_FILE_BYTES, follow_links: bool = False, retriever: str = "dense") -> VectorIndex:
     """Load, chunk, embed and index a folder, reusing a cached index when no file has changed.
 
     Example: index_folder("data/kb", embedder).from_cache -> True on the second call
@@ -118,8 +124,9 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_S
     parameter, index kind, embedder, max_bytes or follow_links gives a new key, so a stale
     index is never served, and once the new one is saved the older ones of the same folder
     and settings are removed (they hold the old text): see prune_folder_indexes.
-    max_bytes and follow_links are load_folder's.
+    max_bytes and follow_links are load_folder's; retriever is the index's ("dense", "bm25" or "hybrid").
     """
+    check_retriever(retriever)
     root = check_folder(folder)  # the clear FileNotFoundError / ValueError
     key = folder_key(root, embedder, kind, chunk_size, overlap, max_bytes, follow_links)
     cached = cache_folder(root, key)
@@ -130,13 +137,13 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_S
     if cache and cached.exists():
         try:
             index = VectorIndex.load(cached, embedder)
-            index.from_cache = True
+            index.from_cache, index.retriever = True, retriever
             return index
         except (ValueError, OSError, RuntimeError, KeyError, TypeError, json.JSONDecodeError) as exc:
             damage = f"the cached index {cached.name} could not be used ({str(exc)[:160]}); rebuilt it"
             warn_once(damage)
     index = build_index(load_folder(root, max_bytes, follow_links=follow_links), embedder, kind, chunk_size, overlap,
-                        progress)
+                        progress, retriever=retriever)
     settings = folder_settings(embedder, kind, chunk_size, overlap, max_bytes, follow_links)
     index.report.update(source=str(root.resolve()), settings=settings)  # which folder and settings it is: for pruning
     if damage:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from labkit.adapters import with_lora
+from labkit.adapters import merged_lora, with_lora
 from labkit.config import DATA_DIR
 from labkit.data import FOREIGN_DIR, READER_DIR, UNSEEN_EVERY, foreign_items, reader_info
 from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right
@@ -177,10 +177,11 @@ def _write_reader(result, path: Path, meta: dict | None) -> None:
         (tmp / "labkit.json").write_text(json.dumps(info, indent=2))
 
 
-def load_reader(gen, path: Path = READER_DIR):
+def load_reader(gen, path: Path = READER_DIR, merged: bool = False):
     """A Generator with the reading adapter applied to a copy of `gen`; ValueError if it was trained on another base.
 
     Example: reader = load_reader(gen); RAG(index, reader).answer("Price of the kettle?").answer -> "$89 [1]."
+    merged: its weights merged in without peft (`adapters.merged_lora`: `labkit ask` starts faster).
     """
     info = reader_info(path)
     mine = base_fingerprint(gen)
@@ -188,21 +189,21 @@ def load_reader(gen, path: Path = READER_DIR):
         raise ValueError(f"The reading adapter in {path} was trained on {info.get('base')!r} (fingerprint "
                          f"{info.get('base_fingerprint')}), not on {gen.name!r} ({mine}); use --reader plain, or train "
                          "one for this model with `labkit train-reader --generator ...`.")
-    return with_lora(gen, path, {"reader": str(path)})
+    return (merged_lora if merged else with_lora)(gen, path, {"reader": str(path)})
 
 
-def reader_for(gen, reader: str = "adapter", path: Path = READER_DIR) -> tuple[object, str]:
+def reader_for(gen, reader: str = "adapter", path: Path = READER_DIR, merged: bool = False) -> tuple[object, str]:
     """(the generator to answer with, one line saying which reader it is). reader: "adapter" (default) or "plain".
 
     Example: reader_for(gen) -> (<Generator with the adapter>, "reader: the reading adapter (data/reader, rank 4)")
-    A base model the shipped adapter does not fit falls back to the plain model, and says so.
+    A base model the shipped adapter does not fit falls back to the plain model, and says so. merged: load_reader's.
     """
     if reader not in ("adapter", "plain"):
         raise ValueError(f"--reader must be 'adapter' or 'plain' (got {reader!r}).")
     if reader == "plain":
         return gen, "reader: the plain model (--reader plain)"
     try:
-        tuned = load_reader(gen, path)
+        tuned = load_reader(gen, path, merged)
     except (ValueError, FileNotFoundError) as exc:
         return gen, f"reader: the plain model ({exc})"
     rank = reader_info(path).get("reader_config", {}).get("rank", "?")

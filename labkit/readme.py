@@ -10,6 +10,8 @@ between them (`write_block` does it to a file, `read_block` reads what is there)
   train-reader` writes it;
 - `CORPUS_SIZE` (README.md): bigger corpora per vector store, `corpus_size_markdown`; benchmarks/bench_corpus_size.py
   --record writes it.
+- `RETRIEVAL` (README.md): dense, BM25 and hybrid retrieval measured, `retrieval_markdown`;
+  benchmarks/bench_retrieval.py writes it from data/retrieval.json.
 The shipped run in words: `provenance` (where and how it was measured), `shipped_findings` (a notebook's conclusion),
 `reversals` (where a quick run orders two approaches the other way round). `readme_section`: one "## title" section
 of the README (notebook 00 shows the notebook table from there, so run times are written once).
@@ -58,6 +60,7 @@ RUN_TIMES = Block("run times", "benchmarks/bench_notebooks.py from data/run_time
 READER = Block("reader", "`labkit train-reader` from data/reader/labkit.json")
 CORPUS_SIZE = Block("corpus size", "benchmarks/bench_corpus_size.py --record from data/corpus_size.json")
 INTERACTIVE_MS = 100.0  # a search slower than this (p50) no longer feels instant beside a ~1 s answer
+RETRIEVAL = Block("retrieval", "benchmarks/bench_retrieval.py from data/retrieval.json")
 
 
 def replace_block(text: str, block: Block, body: str) -> str:
@@ -300,3 +303,63 @@ def corpus_size_findings(record: dict) -> list[str]:
                + ("the embedder, not the index, is the cost of a bigger corpus." if embed_s > build_s
                   else "the index build costs more than embedding here."))
     return out
+# ---------------------------------------------------------------- dense, BM25 and hybrid retrieval
+
+_RETRIEVAL_COLUMNS = {"recall@1": "recall@1", "recall@3": "recall@3", "recall@5": "recall@5", "mrr": "MRR",
+                      "gold_in_sources": "a gold document among the sources",
+                      "answer_in_sources": "the answer in the sources shown"}
+
+
+def _cell(stat: dict) -> str:
+    return f"{stat['rate']:.2f} [{stat['lo']:.2f}, {stat['hi']:.2f}]"
+
+
+def _diff(d: dict) -> str:
+    return f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]" + ("" if d["measurable"] else ", none measurable")
+
+
+def retrieval_markdown(record: dict) -> str:
+    """The README's retrieval block: each corpus and retriever measured, the differences from dense, the chunk sweep,
+    and what `labkit ask` uses, every figure read from the record (data/retrieval.json).
+
+    Example: retrieval_markdown(load_retrieval()).splitlines()[2] -> "| corpus | retriever | n | recall@1 | ..."
+    """
+    settings, choice, sweep = record["settings"], record["choice"], record["chunk_sweep"]
+    lines = [f"Measured by `python benchmarks/bench_retrieval.py` on {record['machine']}, {record['date']}, commit "
+             f"{record['commit']} ({record['seconds'] / 60:.0f} minutes). One index per corpus "
+             f"({settings['chunk_size']}-word chunks, overlap {settings['overlap']}) searched three ways: **dense** "
+             f"(the embeddings), **BM25** (keywords) and **hybrid** (both, {settings['fuse']}). The sources are the "
+             f"first {settings['top_k']} chunks, as `labkit ask` shows them; \"the answer in the sources shown\" "
+             "counts what the prompt shows of them. Shares carry their 95% Wilson interval, MRR a bootstrap interval; "
+             "kb: the first held-out paraphrase of each question of data/qa.jsonl; a foreign corpus: its answerable "
+             "questions.", "",
+             "| corpus | retriever | n | " + " | ".join(_RETRIEVAL_COLUMNS.values()) + " |",
+             "|---" * (3 + len(_RETRIEVAL_COLUMNS)) + "|"]
+    for name, corpus in record["corpora"].items():
+        for retriever, row in corpus["retrievers"].items():
+            lines.append(f"| {name} ({corpus['documents']} documents, {corpus['chunks']} chunks) | {retriever} | "
+                         f"{row['n']} | " + " | ".join(_cell(row[m]) for m in _RETRIEVAL_COLUMNS) + " |")
+    lines.append("")
+    for name, corpus in record["corpora"].items():
+        for retriever, diffs in corpus["vs_dense"].items():
+            lines.append(f"- {name}, {retriever} minus dense (n={diffs['mrr']['n']} questions, paired bootstrap): "
+                         + "; ".join(f"{_RETRIEVAL_COLUMNS[m]} {_diff(d)}" for m, d in diffs.items()) + ".")
+    pooled = choice["pooled_mrr_vs_dense"]
+    lines.append(f"- `labkit ask` searches with **{choice['retriever']}** retrieval; the rule: {choice['rule']}. "
+                 + (f"Pooled, {choice['best_by_mrr']} minus dense MRR is {_diff(pooled)} (n={pooled['n']})"
+                    if pooled else "Dense has the best MRR pooled")
+                 + (f"; measurably behind dense on {', '.join(choice['measurably_worse_on'])}"
+                    if choice["measurably_worse_on"] else "") + ". The kit's own experiment (notebooks 02-07, "
+                 "`labkit compare`) keeps dense retrieval, so its shipped figures stand.")
+    pick = sweep["choice"]
+    vs = pick["answer_in_sources_vs_kit"]
+    lines += [f"- Chunking for `ask --docs`, swept on {', '.join(sweep['corpora'])} with {sweep['retriever']} "
+              f"retrieval (below): the rule: {pick['rule']}. Best: {pick['best']['chunk_size']} words, overlap "
+              f"{pick['best']['overlap']}" + (f", against the kit's setting {_diff(vs)} (n={vs['n']})" if vs else "")
+              + f"; `ask --docs` uses {pick['chunk_size']} words, overlap {pick['overlap']}.", "",
+              "| chunk_size | overlap | chunks | n | the answer in the sources shown | a gold document among the "
+              "sources | MRR |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {row['chunk_size']} | {row['overlap']} | {row['chunks']} | {row['n']} | "
+              f"{_cell(row['answer_in_sources'])} | {_cell(row['gold_in_sources'])} | {_cell(row['mrr'])} |"
+              for row in sweep["rows"]]
+    return "\n".join(lines)

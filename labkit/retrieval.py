@@ -1,20 +1,20 @@
-"""Retrieval: keep embedded chunks in a FAISS index, search, add/replace/delete, save/load; search speed.
+"""Retrieval: chunks in a FAISS index beside a BM25 keyword index; search, add/replace/delete, save/load; speed.
 
 What it holds:
-- `VectorIndex`: a FAISS index chosen by name ("flat" exact inner product, "hnsw" graph,
-  "ivf" inverted lists) with our own ids (`IndexIDMap2` for flat and HNSW; IVF lists store
-  ids themselves), so every chunk has a stable integer id
-  and documents can be added, replaced and deleted without rebuilding. It keeps its chunk
-  store next to it, searches with a question, and saves to / loads from a directory
-  (`index.faiss` + `chunks.json`, no pickle). `build_index` makes one of some documents.
+- `VectorIndex`: a FAISS index chosen by name ("flat" exact inner product, "hnsw" graph, "ivf" inverted lists) with
+  our own ids (`IndexIDMap2` for flat and HNSW; IVF lists store ids themselves), so every chunk has a stable integer id
+  and documents can be added, replaced and deleted without rebuilding. It keeps its chunk store and a BM25 index of the
+  same chunks next to it, searches by its `retriever` ("dense": embeddings; "bm25": keywords; "hybrid": both lists
+  fused by reciprocal rank), and saves to / loads from a directory (`index.faiss`, `chunks.json`, `keywords/`; no
+  pickle). `build_index` makes one of some documents.
 - `apply_updates`: edit documents as data/updates.jsonl says and swap them into an index.
 - `search_latency`: p50/p95 milliseconds of single-question searches.
 
-What it leaves out: embedding texts (`labkit.embedding`), the cache of a folder's index (`labkit.folder_index`), an
-index's recall@k and MRR (`labkit.evaluate.evaluate_retrieval`), prompting and generation (`labkit.rag`), keyword search
-beside vectors, re-ranking, GPU indexes, and a vector database (`labkit.qdrant_store` puts a Qdrant collection where
-the FAISS object is, answering the same calls; `store` names it). Vectors are normalised, so inner product = cosine
-similarity.
+What it leaves out: embedding texts (`labkit.embedding`), BM25 and the fusion rule (`labkit.keyword_index`), the cache
+of a folder's index (`labkit.folder_index`), recall@k and MRR (`labkit.evaluate.evaluate_retrieval`), prompting and
+generation (`labkit.rag`), re-ranking, GPU indexes, and a vector database (`labkit.qdrant_store` puts a Qdrant
+collection where the FAISS object is, answering the same calls; `store` names it). Vectors are normalised, so inner
+product = cosine similarity.
 """
 
 from __future__ import annotations
@@ -32,12 +32,17 @@ from labkit.config import KB_DIR
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE, Chunk, chunk_corpus, chunk_document
 from labkit.documents import Corpus, Document, load_folder
 from labkit.embedding import embed_texts, embedder_name, few_threads
+from labkit.keyword_index import KeywordIndex, fuse
 from labkit.models import embedding_dim
 from labkit.question_check import check_question
 from labkit.storage import atomic_dir
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
-FORMAT_VERSION = 2  # bump when the saved layout changes, so old caches are not misread (2: index checksum and count)
+RETRIEVERS = ("dense", "bm25", "hybrid")  # how a question finds chunks: embeddings, keywords, or both fused
+FUSE_DEPTH = 50  # hybrid: each retriever's best chunks that reciprocal rank fusion ranks together
+# bump when the saved layout or the text extracted from files changes, so old caches are not misread (2: index checksum
+# and count; 3: the keyword index, HTML reduced to its main content, titles in heading paths)
+FORMAT_VERSION = 3
 
 
 def ivf_nlist(n: int) -> int:
@@ -50,9 +55,16 @@ def ivf_nlist(n: int) -> int:
     return max(1, min(round(math.sqrt(n)), n // 39))
 
 
+def check_retriever(retriever: str) -> str:
+    """A retriever's name, checked. Example: check_retriever("hybrid") -> "hybrid"; "sparse" raises ValueError."""
+    if retriever not in RETRIEVERS:
+        raise ValueError(f"Unknown retriever {retriever!r}: choose one of {', '.join(RETRIEVERS)}.")
+    return retriever
+
+
 @dataclass
 class Hit:
-    """One search result: the chunk, its cosine similarity to the question, its rank (1 = best)."""
+    """One search result: the chunk, its score (cosine similarity, BM25 score, or hybrid's fused one), its rank."""
 
     chunk: Chunk
     score: float
@@ -70,6 +82,7 @@ class VectorIndex:
     hnsw_m: int = 32  # HNSW: neighbours per node (more = better recall, more memory)
     ef_search: int = 64  # HNSW: candidates explored per search
     nprobe: int | None = None  # IVF: lists visited per search (None: a quarter of the lists, at least 2)
+    retriever: str = "dense"  # "dense" (embeddings), "bm25" (keywords) or "hybrid" (both, reciprocal rank fusion)
     chunks: dict = field(default_factory=dict)  # int id -> Chunk (live chunks only)
     doc_chunks: dict = field(default_factory=dict)  # document id -> [int ids]
     documents: dict = field(default_factory=dict)  # document id -> {"title", "path", "sha"}
@@ -80,10 +93,20 @@ class VectorIndex:
     from_cache: bool = False
     index: object = None  # the faiss index (IndexIDMap2, or IndexIVFFlat), created with the first vectors
     store: str = "faiss"  # where the vectors live: "faiss" (this process) or a Qdrant store (labkit.qdrant_store)
+    keyword_index: KeywordIndex | None = None  # BM25 of the live chunks; None when they changed since (made again)
 
     def __post_init__(self):
         if self.kind not in INDEX_KINDS:
             raise ValueError(f"Unknown index kind {self.kind!r}: choose one of {', '.join(INDEX_KINDS)}.")
+        check_retriever(self.retriever)
+
+    @property
+    def keywords(self) -> KeywordIndex:
+        """The BM25 index of the live chunks, made on first use after a change (ms for hundreds of chunks)."""
+        if self.keyword_index is None:
+            ids = sorted(self.chunks)
+            self.keyword_index = KeywordIndex(ids, [self.chunks[i].embed_text() for i in ids])
+        return self.keyword_index
 
     # ------------------------------------------------------------ size
     def __len__(self) -> int:
@@ -140,6 +163,7 @@ class VectorIndex:
         else:  # a database keeps each chunk as its point's payload, so another process can read the index whole
             self.index.add_with_ids(vectors, ids, [c.to_dict() for c in chunks])
         self.next_id += len(chunks)
+        self.keyword_index = None
         for i, chunk in zip(ids.tolist(), chunks, strict=True):
             self.chunks[i] = chunk
             self.doc_chunks.setdefault(chunk.doc_id, []).append(i)
@@ -178,6 +202,7 @@ class VectorIndex:
                            "index.documents for the ids.")
         ids = self.doc_chunks.pop(doc_id, [])
         self.documents.pop(doc_id)
+        self.keyword_index = None
         if ids:
             if self.kind == "hnsw" and self.store == "faiss":
                 self.tombstones += len(ids)
@@ -251,12 +276,27 @@ class VectorIndex:
         return self.search_many([question], top_k)[0]
 
     def search_many(self, questions: list[str], top_k: int = 3) -> list[list[Hit]]:
-        """search() for many questions, embedded in one batch.
+        """search() for many questions (embedded in one batch), by the index's retriever.
         Example: index.search_many(["a?", "b?"], 3) -> [[Hit, ...], [...]]."""
         questions = [check_question(q) for q in questions]
-        with few_threads(len(questions)):
-            vectors = embed_texts(self.embedder, questions, progress=False)
-        return self.search_vectors(vectors, top_k)
+        if not self.chunks or top_k < 1:
+            raise ValueError(f"top_k must be at least 1 (got {top_k})." if self.chunks else "The index is empty: add "
+                             "documents first (index.add_documents(load_folder(folder))).")
+        if self.retriever != "bm25":
+            with few_threads(len(questions)):
+                vectors = embed_texts(self.embedder, questions, progress=False)
+            if self.retriever == "dense":
+                return self.search_vectors(vectors, top_k)
+        depth = top_k if self.retriever == "bm25" else max(top_k, FUSE_DEPTH)
+        keyword = [[(self.chunks[i], s) for i, s in row] for row in self.keywords.search(questions, depth)]
+        if self.retriever == "bm25":
+            return [[Hit(c, s, r) for r, (c, s) in enumerate(row, 1)] for row in keyword]
+        results = []  # hybrid: the dense and the keyword ranking fused (chunk ids are unique among live chunks)
+        for hits, row in zip(self.search_vectors(vectors, depth), keyword, strict=True):
+            found = {c.id: c for c, _ in row} | {h.chunk.id: h.chunk for h in hits}
+            fused = fuse([[h.chunk.id for h in hits], [c.id for c, _ in row]])[:top_k]
+            results.append([Hit(found[c], s, r) for r, (c, s) in enumerate(fused, 1)])
+        return results
 
     # ------------------------------------------------------------ saving
     def save(self, directory) -> Path:
@@ -272,24 +312,17 @@ class VectorIndex:
                              "labkit.qdrant_store.open_qdrant_index (save() writes FAISS indexes).")
         with atomic_dir(directory) as tmp:
             faiss.write_index(self.index, str(tmp / "index.faiss"))
+            keywords_sha256 = self.keywords.save(tmp / "keywords")
             store = {
                 "format": FORMAT_VERSION,
-                # ties the vectors to this chunk store
+                # tie the vectors and the BM25 files to this chunk store
                 "index_sha256": hashlib.sha256((tmp / "index.faiss").read_bytes()).hexdigest(),
-                "ntotal": int(self.index.ntotal),
-                "kind": self.kind,
-                "embedder": embedder_name(self.embedder),
-                "dim": self.dim,
-                "chunk_size": self.chunk_size,
-                "overlap": self.overlap,
-                "hnsw_m": self.hnsw_m,
-                "ef_search": self.ef_search,
-                "nprobe": self.nprobe,
-                "next_id": self.next_id,
-                "tombstones": self.tombstones,
-                "notes": self.notes,
-                "report": self.report,
-                "documents": self.documents,
+                "ntotal": int(self.index.ntotal), "keywords_sha256": keywords_sha256, "retriever": self.retriever,
+                "kind": self.kind, "embedder": embedder_name(self.embedder), "dim": self.dim,
+                "chunk_size": self.chunk_size, "overlap": self.overlap,
+                "hnsw_m": self.hnsw_m, "ef_search": self.ef_search, "nprobe": self.nprobe,
+                "next_id": self.next_id, "tombstones": self.tombstones,
+                "notes": self.notes, "report": self.report, "documents": self.documents,
                 "chunks": [{"int_id": i, **c.to_dict()} for i, c in self.chunks.items()],
             }
             (tmp / "chunks.json").write_text(json.dumps(store, ensure_ascii=False), encoding="utf-8")
@@ -316,7 +349,7 @@ class VectorIndex:
             raise ValueError(f"{directory}: index.faiss does not match its chunk store (another index's file, or a "
                              "damaged one); rebuild it.")
         self = cls(embedder, store["kind"], store["chunk_size"], store["overlap"], store["hnsw_m"], store["ef_search"],
-                   store["nprobe"])
+                   store["nprobe"], store["retriever"])
         self.index = faiss.read_index(str(directory / "index.faiss"))
         if int(self.index.ntotal) != store.get("ntotal") or len(
             store["chunks"]) + store["tombstones"] != self.index.ntotal:
@@ -329,12 +362,13 @@ class VectorIndex:
             chunk = Chunk(**row)
             self.chunks[i] = chunk
             self.doc_chunks.setdefault(chunk.doc_id, []).append(i)
+        self.keyword_index = KeywordIndex.load(directory / "keywords", store["keywords_sha256"], sorted(self.chunks))
         return self
 
 
 def build_index(documents, embedder, kind: str = "flat", chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
                 progress: bool = True, **options) -> VectorIndex:
-    """A new VectorIndex of some Documents (or a Corpus).
+    """A new VectorIndex of some Documents (or a Corpus); options are VectorIndex's (retriever="hybrid", ...).
     Example: build_index(load_folder("data/kb"), embedder, "hnsw")."""
     index = VectorIndex(embedder, kind, chunk_size, overlap, **options)
     index.add_documents(documents, progress=progress)

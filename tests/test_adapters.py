@@ -1,10 +1,13 @@
 """Tests of labkit.adapters with the real model: a saved adapter loads back to the same outputs; bad names say what
 exists."""
 
+import json
+
 import pytest
 import torch
 
-from labkit.adapters import list_adapters, load_adapter, save_adapter
+from labkit import adapters
+from labkit.adapters import list_adapters, load_adapter, merged_lora, save_adapter, with_lora
 from labkit.data import load_qa
 from labkit.finetune import TrainConfig, build_examples, train
 
@@ -124,3 +127,22 @@ def test_the_adapter_size_is_known_from_the_config_before_loading_and_bounds_wha
 
     full = adapter_bytes(skeleton, "full", 4, TrainConfig().target_modules)
     assert (generator_cache_dir() / "model.safetensors").stat().st_size <= full <= 1.1 * dir_size(generator_cache_dir())
+
+
+def test_a_merged_lora_computes_what_peft_computes(generator, tmp_path, monkeypatch):
+    from labkit.data import READER_DIR
+
+    ids = generator.tokenizer("The sources say the kettle costs $89.", return_tensors="pt")["input_ids"]
+    peft_model, merged = with_lora(generator, READER_DIR).model, merged_lora(generator, READER_DIR).model
+    assert not hasattr(merged, "get_base_model")  # plain transformers: peft is not needed to answer
+    with torch.no_grad():
+        want, got, base = (m(ids).logits for m in (peft_model, merged, generator.model))
+    assert torch.allclose(got, want, atol=1e-3) and not torch.allclose(got, base, atol=1e-3)
+    dora = tmp_path / "dora"  # an adapter that is not plain LoRA goes through peft
+    dora.mkdir()
+    for f in ("adapter_model.safetensors", "adapter_config.json"):
+        (dora / f).write_bytes((READER_DIR / f).read_bytes())
+    config = json.loads((dora / "adapter_config.json").read_text())
+    (dora / "adapter_config.json").write_text(json.dumps({**config, "use_rslora": True}))
+    monkeypatch.setattr(adapters, "with_lora", lambda gen, path, info=None: "peft's")
+    assert merged_lora(generator, dora) == "peft's"

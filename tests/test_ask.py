@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from labkit.ask import run_ask
+from labkit.ask import ASK_RETRIEVER, run_ask
+from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
+from labkit.data import load_retrieval
 
 
 def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
@@ -19,6 +21,7 @@ def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["sources"][0]["path"].endswith("lighthouse.md") and out["sources"][0]["chunk_id"] == "lighthouse#0"
     assert {"retrieve_s", "generate_s"} <= set(out["timings"]) and out["documents"] == 2
+    assert out["retriever"] == ASK_RETRIEVER
     assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
     # citations.citation_check's
     assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)
@@ -36,3 +39,10 @@ def test_labkit_store_from_the_environment_is_checked(monkeypatch, capsys):
     monkeypatch.setenv("LABKIT_STORE", "qdrant:")
     assert main(["ask", "ok?"]) == 2
     assert "qdrant://host:port" in capsys.readouterr().err
+
+
+def test_ask_uses_the_retrieval_and_chunking_the_benchmark_chose():
+    record = load_retrieval()  # benchmarks/bench_retrieval.py's measurement and the rules' choices
+    assert ASK_RETRIEVER == record["choice"]["retriever"]
+    chunking = record["chunk_sweep"]["choice"]
+    assert (chunking["chunk_size"], chunking["overlap"]) == (CHUNK_SIZE, CHUNK_OVERLAP)  # what index_folder uses

@@ -41,3 +41,14 @@ def test_overlap_repeats_text():
 def test_bad_chunk_parameters(chunk_size, overlap):
     with pytest.raises(ValueError):
         chunk_document(Document("t", "T", "t.md", "hello"), chunk_size, overlap)
+
+
+@pytest.mark.parametrize("text,title,expected", [
+    ("# Usage\nx\n## Flags\ny", "playwright-cli",
+     [("playwright-cli > Usage", "x"), ("playwright-cli > Usage > Flags", "y")]),
+    ("# 7. Input and Output\nx", "7. Input and Output — Python 3.11 documentation", [("7. Input and Output", "x")]),
+    ("# Returns Policy\nx", "Returns Policy", [("Returns Policy", "x")]),  # the knowledge base's shape: unchanged
+    ("## Returns\nx", "Returns Policy", [("Returns Policy > Returns", "x")]),
+])
+def test_a_heading_path_starts_with_the_title_unless_its_top_heading_names_it(text, title, expected):
+    assert split_sections(text, title) == expected

@@ -8,6 +8,7 @@ def test_doctor_loads_models(generator):
     assert report["generator_loaded_from"] == "safetensors cache"
     assert report["embedding_dim"] == 384
     assert "generator_load_s" in format_doctor(report)
+    assert "chunks/s here" in report["ask_first_call"] and report["versions"]["bm25s"][0].isdigit()
 
 
 def test_format_doctor_aligns_keys_nests_dicts_and_spells_out_problems():

@@ -28,14 +28,15 @@ def two_doc_folder(tmp_path, monkeypatch):
 def test_folder_index_is_cached(embedder, two_doc_folder):
     folder = two_doc_folder
     first = index_folder(folder, embedder, progress=False)
-    second = index_folder(folder, embedder, progress=False)
+    second = index_folder(folder, embedder, progress=False, retriever="hybrid")  # the retriever is not in the key
     assert not first.from_cache and second.from_cache and len(first) == len(second)
+    assert (first.retriever, second.retriever) == ("dense", "hybrid") and second.search("gift card balance?", 2)
     (folder / "new.md").write_text("# New\n\nThe lighthouse opens at dawn.\n")
     third = index_folder(folder, embedder, progress=False)
     assert not third.from_cache and "new" in third.documents
 
 
-@pytest.mark.parametrize("damage", ["foreign", "truncated"])
+@pytest.mark.parametrize("damage", ["foreign", "truncated", "keywords"])
 def test_a_damaged_folder_cache_is_rebuilt_and_said(tmp_path, embedder, two_doc_folder, capsys, damage):
     folder = two_doc_folder
     first = index_folder(folder, embedder, progress=False)
@@ -46,10 +47,12 @@ def test_a_damaged_folder_cache_is_rebuilt_and_said(tmp_path, embedder, two_doc_
                             in (list(first.chunks.values()), embed_texts(embedder, ["a", "b"], progress=False))])
         other.save(tmp_path / "other")
         shutil.copy(tmp_path / "other" / "index.faiss", cached / "index.faiss")
-    else:
+    elif damage == "truncated":
         data = (cached / "index.faiss").read_bytes()
         (cached / "index.faiss").write_bytes(data[: len(data) // 3])
-    again = index_folder(folder, embedder, progress=False)
+    else:  # the BM25 files lost: the cache is rebuilt whole, never served without them
+        shutil.rmtree(cached / "keywords")
+    again = index_folder(folder, embedder, progress=False, retriever="hybrid")
     assert not again.from_cache and len(again) == len(first)
     assert any("rebuilt" in note for note in again.notes) and "rebuilt" in capsys.readouterr().err
     assert again.search("How much is the kettle?", 1)[0].chunk.doc_id == first.search("How much is the kettle?",
@@ -99,12 +102,18 @@ def test_a_rebuilt_folder_index_replaces_its_older_copies_only(tmp_path, embedde
     others = set(_cached(tmp_path))
     first = index_folder(folder, embedder, progress=False)
     assert len(_cached(tmp_path)) == 3
+    older = tmp_path / "cache" / "indexes" / ("docs-" + "c" * 20)  # the same folder and settings, an older format
+    shutil.copytree(tmp_path / "cache" / "indexes" / _cached(tmp_path)[0], older)
+    store = json.loads((older / "chunks.json").read_text())
+    store["report"].update(source=first.report["source"], settings=[2, *first.report["settings"][1:]])
+    (older / "chunks.json").write_text(json.dumps(store))
     assert first.report["source"] == str(folder.resolve()) and first.report["settings"][2:] == ["flat", 128, 24]
     (folder / "new.md").write_text("# New\n\nThe old secret is swordfish.\n")
     index_folder(folder, embedder, progress=False)
     (folder / "new.md").write_text("# New\n\nThe lighthouse opens at dawn.\n")
     latest = index_folder(folder, embedder, progress=False)
     names = _cached(tmp_path)
+    assert older.name not in names  # pruned with the first copy: its text was extracted the old way
     assert len(names) == 3 and others < set(names) and any("removed 1 older cached index" in note for note
                                                            in latest.notes)
     stored = " ".join((tmp_path / "cache" / "indexes" / n / "chunks.json").read_text() for n in names)

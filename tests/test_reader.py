@@ -73,6 +73,9 @@ def test_the_adapter_changes_answers_and_refuses_another_base(generator, kb_inde
     assert plain is generator and "plain" in line
     answer = RAG(kb_index, tuned, top_k=3, max_new_tokens=24).answer("What is the price of the Brimble Kettle?")
     assert "$89" in answer.answer and answer.cited_by == "model"
+    merged, _ = reader_for(generator, merged=True)  # as `labkit ask` loads it: merged into the weights, no peft
+    assert RAG(kb_index, merged, top_k=3, max_new_tokens=24).answer(
+        "What is the price of the Brimble Kettle?").answer == answer.answer
     import labkit.reader as reader
 
     monkeypatch.setattr(reader, "base_fingerprint", lambda gen: "0000000000000000")

@@ -7,8 +7,18 @@ import pytest
 
 from labkit import readme
 from labkit.config import DATA_DIR, REPO_ROOT
-from labkit.data import load_corpus_size, load_run_times, load_shipped, reader_info
-from labkit.readme import CORPUS_SIZE, READER, RESULTS, RUN_TIMES, Block, read_block, replace_block, write_block
+from labkit.data import foreign_corpora, load_corpus_size, load_retrieval, load_run_times, load_shipped, reader_info
+from labkit.readme import (
+    CORPUS_SIZE,
+    READER,
+    RESULTS,
+    RETRIEVAL,
+    RUN_TIMES,
+    Block,
+    read_block,
+    replace_block,
+    write_block,
+)
 from labkit.report import reader_markdown
 
 
@@ -22,7 +32,7 @@ def stat(x, spread=0.0):
 def test_every_block_has_its_two_markers_once_in_each_file_that_carries_it():
     carriers = {RESULTS: [REPO_ROOT / "README.md"], RUN_TIMES: [REPO_ROOT / "README.md"],
                 CORPUS_SIZE: [REPO_ROOT / "README.md"],
-                READER: [REPO_ROOT / "README.md", DATA_DIR / "README.md"]}
+                READER: [REPO_ROOT / "README.md", DATA_DIR / "README.md"], RETRIEVAL: [REPO_ROOT / "README.md"]}
     for block, paths in carriers.items():
         assert re.fullmatch(r"<!-- [a-z ]+: made by .+; do not edit by hand -->", block.begin)
         assert block.end == f"<!-- end of {block.name} -->"
@@ -109,6 +119,15 @@ def test_the_readmes_quote_the_shipped_adapter_figures():
     evaluation = reader_info()["evaluation"]
     assert set(evaluation) == {"held-out documents", "all questions", "foreign corpus"}
     assert all(set(readers) == {"plain", "reading adapter"} for readers in evaluation.values())
+
+
+def test_the_readme_quotes_the_retrieval_record_and_it_covers_every_corpus():
+    # made from data/retrieval.json: regenerate with `python benchmarks/bench_retrieval.py`
+    record = load_retrieval()
+    assert read_block(RETRIEVAL) == readme.retrieval_markdown(record)
+    assert set(record["corpora"]) == {"kb", *(p.name for p in foreign_corpora())}, (
+        "a foreign corpus was added or removed since the retrieval benchmark ran: run it again")
+    assert all(set(c["retrievers"]) == {"dense", "bm25", "hybrid"} for c in record["corpora"].values())
 
 
 def test_no_notebook_types_its_own_run_time():

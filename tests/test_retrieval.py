@@ -1,4 +1,5 @@
-"""labkit.retrieval: index kinds, search, add/replace/delete by document, save/load, IVF sizing.
+"""labkit.retrieval: index kinds, retrievers (dense, BM25, hybrid), search, add/replace/delete by document, save/load,
+IVF sizing.
 
 The search, delete/replace and refusal tests run on every FAISS kind and on the same index kept in embedded Qdrant
 (labkit.qdrant_store), so the database passes the tests FAISS passes."""
@@ -12,8 +13,9 @@ from labkit.corpus import chunk_corpus
 from labkit.data import load_updates
 from labkit.documents import Document, load_folder
 from labkit.embedding import embed_texts
+from labkit.keyword_index import fuse
 from labkit.qdrant_store import qdrant_index
-from labkit.retrieval import INDEX_KINDS, VectorIndex, apply_updates, build_index, ivf_nlist
+from labkit.retrieval import FUSE_DEPTH, INDEX_KINDS, RETRIEVERS, VectorIndex, apply_updates, build_index, ivf_nlist
 
 DOCS = ["product-brimble-kettle", "policy-returns", "company-leadership", "faq-gift-cards"]
 
@@ -141,3 +143,41 @@ def test_apply_updates_on_a_tiny_index(embedder):
     assert info["documents"] == 1 and info["per_document_s"] == info["seconds"]
     text = " ".join(c.text for c in index.chunks.values())
     assert u["new"] in text and u["old"] not in text
+
+
+@pytest.mark.parametrize("retriever", RETRIEVERS)
+def test_every_retriever_finds_the_document_and_follows_a_replaced_one(embedder, small_docs, small_vectors, retriever):
+    index = new_index(embedder, "flat", small_vectors)
+    index.retriever = retriever
+    hits = index.search("How much does the Brimble Kettle cost?", 3)
+    assert [h.rank for h in hits] == [1, 2, 3] and hits[0].chunk.doc_id == "product-brimble-kettle"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    kettle = next(d for d in small_docs if d.id == "product-brimble-kettle")
+    index.replace_document(Document(kettle.id, kettle.title, kettle.path, kettle.text.replace("$89", "$95")))
+    texts = " ".join(h.chunk.text for h in index.search("What is the price of the Brimble Kettle?", 3))
+    assert "$95" in texts and "$89" not in texts  # the keyword index follows the change, as the vectors do
+
+
+def test_hybrid_fuses_the_dense_and_the_keyword_ranking(embedder, small_vectors):
+    index = new_index(embedder, "flat", small_vectors)
+    question = "Can I pay with a gift card online?"
+    dense = [h.chunk.id for h in index.search(question, FUSE_DEPTH)]
+    keyword = [index.chunks[i].id for i, _ in index.keywords.search([question], FUSE_DEPTH)[0]]
+    index.retriever = "hybrid"
+    assert [h.chunk.id for h in index.search(question, 4)] == [c for c, _ in fuse([dense, keyword])[:4]]
+    assert dense[:4] != keyword[:4]  # the two rankings differ here, so the fused one is not either alone
+
+
+def test_a_saved_index_keeps_its_keywords_and_refuses_damaged_ones(tmp_path, embedder, small_vectors):
+    index = new_index(embedder, "flat", small_vectors)
+    index.retriever = "hybrid"
+    index.save(tmp_path / "idx")
+    loaded = VectorIndex.load(tmp_path / "idx", embedder)
+    question = "Who leads the company?"
+    assert loaded.retriever == "hybrid" and [h.chunk.id for h in loaded.search(question, 3)] == [
+        h.chunk.id for h in index.search(question, 3)]
+    (tmp_path / "idx" / "keywords" / "vocab.index.json").write_text("{}")
+    with pytest.raises(ValueError, match="keyword index"):
+        VectorIndex.load(tmp_path / "idx", embedder)
+    with pytest.raises(ValueError, match="choose one of"):
+        VectorIndex(embedder, retriever="sparse")
