@@ -3,8 +3,9 @@
 Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general probe (`load_probe`), general chat text
 for replay (`load_general_text`), the behaviour task (`load_triage`). The shipped records: the forgetting sweep
 (`load_sweep`), the full side-by-side run the README quotes (`load_shipped`), the reading adapter's record
-(`reader_info`), the foreign corpus's questions (`foreign_items`) and the notebooks' measured run times
-(`load_run_times`). Subsets: `spread` and `stratified_subset` (quick mode still covers every document and intent),
+(`reader_info`), the foreign corpora's questions (`FOREIGN_CORPORA`, `foreign_items`), the readers compared on every
+corpus (`load_reader_comparison`) and the notebooks' measured run times (`load_run_times`).
+Subsets: `spread` and `stratified_subset` (quick mode still covers every document and intent),
 `taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's questions: taught, never
 taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader returns plain dicts (one per
 JSONL line) so learners can look at them directly. See data/README.md for every schema. What it leaves out: the
@@ -22,7 +23,11 @@ from labkit.config import DATA_DIR, KB_DIR
 SWEEP_PATH = DATA_DIR / "forgetting_sweep.json"
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
 READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
-FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
+# corpora nobody here wrote, each docs/ + hand-written questions.jsonl + a README with its source and licence:
+# CLI reference docs (Markdown), Debian packages' FAQ pages (plain text), scikit-learn's dataset cards (reST)
+FOREIGN_CORPORA = tuple(DATA_DIR / "foreign" / name for name in ("playwright-cli", "debian-faqs", "sklearn-datasets"))
+FOREIGN_DIR = FOREIGN_CORPORA[0]  # the one `labkit train-reader` scores on (the adapter's record keeps its figures)
+READER_COMPARISON_PATH = DATA_DIR / "reader_comparison.json"  # written by benchmarks/bench_readers.py
 RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
 TRIAGE_INTENTS = (  # the behaviour task's eight intents, in the order stratified subsets take them
     "order_status",
@@ -138,11 +143,22 @@ def reader_info(path: Path = READER_DIR) -> dict:
 
 
 def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
-    """The foreign corpus's hand-written questions as items (unanswerable ones have answer None).
+    """A foreign corpus's hand-written questions as items (unanswerable ones have answer None).
 
-    Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
+    Example: foreign_items()[0]["doc_ids"] -> ["SKILL"]; foreign_items(FOREIGN_CORPORA[1])[0]["doc_ids"] -> ["xz-utils"]
     """
     return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
+
+
+def load_reader_comparison(path: Path = READER_COMPARISON_PATH) -> dict:
+    """The readers measured on the kit's held-out documents and every foreign corpus (data/reader_comparison.json).
+
+    Example: load_reader_comparison()["sets"]["debian-faqs"]["readers"]["reading adapter"]["accuracy"] -> 0.4
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No reader comparison at {path}; make it with `python benchmarks/bench_readers.py`.")
+    return json.loads(path.read_text())
 
 
 def load_run_times(path: Path = RUN_TIMES_PATH) -> dict:

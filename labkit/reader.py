@@ -18,11 +18,14 @@ shipped adapter lives in data/reader/ (rank 4, ~3.5 MB of safetensors) so a fres
 
 What it holds: `ReaderConfig`, `reader_examples`,
 `train_reader`, `save_reader` / `load_reader` / `reader_for` (the shipped adapter, checked
-against the base model's fingerprint), `is_abstention` / `is_empty_answer`, and
-`score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set).
+against the base model's fingerprint), `is_abstention` / `is_empty_answer`,
+`score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set; with the misses split
+into retrieval misses, reading misses and abstentions with the gold passage shown), `evaluate_readers` (what
+`labkit train-reader` records) and `compare_readers` (every reader on every corpus as `labkit ask` answers, with the
+index build timed: benchmarks/bench_readers.py writes it to data/reader_comparison.json).
 What it leaves out: retrieval (`labkit.retrieval`), prompting (`labkit.rag`), the training
-loop (`labkit.finetune.train`), reading the shipped record and the foreign questions (`labkit.data`: `reader_info`,
-`foreign_items`) and the README's figures of the adapter (`labkit.readme`).
+loop (`labkit.finetune.train`), reading the shipped records and the foreign questions (`labkit.data`: `reader_info`,
+`load_reader_comparison`, `foreign_items`) and the README's tables of them (`labkit.report`, `labkit.readme`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import hashlib
 import json
 import random
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,18 +229,22 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
     Example: score_reader(RAG(index, reader), items)["accuracy"] -> 0.62
     items: dicts with "asked" (the question put), "answer" (None when no document holds it),
     "aliases" and "doc_ids". Answerable questions score by normalised match; an abstention
-    on them is wrong. Unanswerable ones count only towards the abstention rates.
+    on them is wrong. Unanswerable ones count only towards the abstention rates. "gold_shown": a source of a gold
+    document showed the answer's words in the prompt (the gold passage was there to read).
     """
     results = rag.answer_many([it["asked"] for it in items], batch_size or GENERATE_BATCH)
     records = []
     for it, r in zip(items, results, strict=True):
         answerable = it.get("answer") is not None
+        accepted = answer_variants(it) if answerable else []
+        gold = [s for s in r.sources if s.doc_id in it.get("doc_ids", [])]
         records.append({"id": it["id"], "question": it["asked"], "answer": r.answer, "expected": it.get("answer"),
                         "answerable": answerable,
-                        "match": answerable and is_right(r.answer, answer_variants(it), it.get("rivals", ())),
-                        "retrieved_gold": any(s.doc_id in it.get("doc_ids", []) for s in r.sources),
+                        "match": answerable and is_right(r.answer, accepted, it.get("rivals", ())),
+                        "retrieved_gold": bool(gold),
+                        "gold_shown": answerable and any(is_match(_shown(s.text), accepted) for s in gold),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
-                        "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
+                        "answer_kind": r.answer_kind, "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
     return summarize_reader(records)
 
 
@@ -246,12 +254,16 @@ def _rate(hits: int, n: int) -> dict:
 
 
 def summarize_reader(records: list[dict]) -> dict:
-    """Rates with n and Wilson 95% intervals. Example: summarize_reader(records)["accuracy"] -> 0.62."""
+    """Rates with n and Wilson 95% intervals. Example: summarize_reader(records)["accuracy"] -> 0.62.
+
+    A wrong answer to an answerable question is one of three misses (records that say whether the gold passage was
+    shown): a retrieval miss (no source showed it), an abstention with it shown, or a reading miss (shown, misread).
+    """
     answerable = [r for r in records if r["answerable"]]
     found = [r for r in answerable if r["retrieved_gold"]]
     not_found = [r for r in records if not r["answerable"] or not r["retrieved_gold"]]
     acc = _rate(sum(r["match"] for r in answerable), len(answerable))
-    return {
+    out = {
         "accuracy": acc["rate"], "n": acc["n"], "accuracy_95": acc["ci95"], "right": acc["hits"],
         "accuracy_gold_found": _rate(sum(r["match"] for r in found), len(found)),
         "abstain_gold_found": _rate(sum(r["abstained"] for r in found), len(found)),  # should be rare
@@ -261,6 +273,19 @@ def summarize_reader(records: list[dict]) -> dict:
         "answer_p50_s": round(statistics.median(r["seconds"] for r in records), 3) if records else None,
         "records": records,
     }
+    if all("gold_shown" in r for r in records):
+        shown = [r for r in answerable if r["gold_shown"]]
+        wrong = [r for r in answerable if not r["match"]]
+        unanswerable = [r for r in records if not r["answerable"]]
+        out.update({
+            "gold_shown": _rate(len(shown), len(answerable)),
+            "retrieval_misses": _rate(sum(not r["gold_shown"] for r in wrong), len(answerable)),
+            "reading_misses": _rate(sum(r["gold_shown"] and not r["abstained"] for r in wrong), len(answerable)),
+            "abstain_gold_shown": _rate(sum(r["abstained"] for r in shown), len(shown)),  # the issue's target: <= 0.10
+            "abstain_unanswerable": _rate(sum(r["abstained"] for r in unanswerable), len(unanswerable)),
+            "quotes": _rate(sum(r.get("answer_kind") == "quote" for r in records), len(records)),
+        })
+    return out
 
 
 def kb_items(questions: list[dict]) -> list[dict]:
@@ -292,6 +317,37 @@ def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], ev
             summary = score_reader(RAG(index, reader, top_k=top_k, max_new_tokens=32), items)
             out.setdefault(set_name, {})[name] = {k: v for k, v in summary.items() if k != "records"}
     return out
+
+
+def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3, log=print) -> dict:
+    """Each reader on each question set as `labkit ask` answers (`quote_empty`), every index built afresh and timed.
+
+    Example: compare_readers({"plain": gen}, embedder, {"debian-faqs": (folder, items)})["debian-faqs"]["readers"][
+        "plain"]["gold_shown"]["rate"] -> 0.86
+    question_sets: name -> (folder of documents, items as score_reader takes them). Returns name -> {"documents",
+    "chunks", "index_build_s", "questions", "readers": {reader: summarize_reader(...), records kept short}}.
+    """
+    out = {}
+    for set_name, (folder, items) in question_sets.items():
+        start = time.perf_counter()
+        index = index_folder(folder, embedder, cache=False, progress=False)
+        entry = {"documents": len(index.documents), "chunks": len(index.chunks),
+                 "index_build_s": round(time.perf_counter() - start, 2), "questions": len(items), "readers": {}}
+        for name, reader in readers.items():
+            summary = score_reader(RAG(index, reader, top_k=top_k, quote_empty=True), items)
+            summary["records"] = [{k: r[k] for k in ("id", "answer", "expected", "match", "gold_shown", "abstained",
+                                                     "answer_kind")} for r in summary["records"]]
+            entry["readers"][name] = summary
+            log(f"{set_name:<22} {name:<16} {_line(summary)}")
+        out[set_name] = entry
+    return out
+
+
+def _line(s: dict) -> str:
+    low, high = s["accuracy_95"]
+    return (f"right {s['right']}/{s['n']} = {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]; gold passage shown "
+            f"{_pct(s['gold_shown'])}; abstains with it shown {_pct(s['abstain_gold_shown'])}; quotes "
+            f"{_pct(s['quotes'])}; empty {_pct(s['empty'])}; p50 {s['answer_p50_s']:.2f} s")
 
 
 def format_evaluation(evaluation: dict) -> str:

@@ -2,12 +2,14 @@
 
 A generated block of a Markdown file sits between two marker lines, `<!-- NAME: made by WHO from WHAT; do not edit by
 hand -->` and `<!-- end of NAME -->`. `Block` spells the pair; `replace_block` is the one function that puts new text
-between them (`write_block` does it to a file, `read_block` reads what is there). The kit's three blocks:
+between them (`write_block` does it to a file, `read_block` reads what is there). The kit's four blocks:
 - `RESULTS` (README.md): the shipped full run, `readme_markdown(load_shipped())`; `labkit publish` writes it;
 - `RUN_TIMES` (README.md): the notebooks' measured run times, `run_times_markdown`; benchmarks/bench_notebooks.py
   writes it;
 - `READER` (README.md and data/README.md): the reading adapter's record, `report.reader_markdown`; `labkit
-  train-reader` writes it.
+  train-reader` writes it;
+- `READER_COMPARISON` (README.md and data/README.md): the readers on the kit's held-out documents and every foreign
+  corpus, `report.reader_comparison_markdown`; benchmarks/bench_readers.py writes it.
 The shipped run in words: `provenance` (where and how it was measured), `shipped_findings` (a notebook's conclusion),
 `reversals` (where a quick run orders two approaches the other way round). `readme_section`: one "## title" section
 of the README (notebook 00 shows the notebook table from there, so run times are written once).
@@ -54,6 +56,7 @@ class Block:
 RESULTS = Block("results", "`labkit publish` from data/results.json (make report)")
 RUN_TIMES = Block("run times", "benchmarks/bench_notebooks.py from data/run_times.json")
 READER = Block("reader", "`labkit train-reader` from data/reader/labkit.json")
+READER_COMPARISON = Block("reader comparison", "benchmarks/bench_readers.py from data/reader_comparison.json")
 
 
 def replace_block(text: str, block: Block, body: str) -> str:
