@@ -191,7 +191,9 @@ def quote_for(question: str, sources: list[Source], cited: list[int] | None = No
     best = max(sentences, key=lambda x: shared(x.split()), default="")
     words = best.split()
     if len(words) > QUOTE_WORDS:
-        start = max(range(len(words) - QUOTE_WORDS + 1), key=lambda i: shared(words[i:i + QUOTE_WORDS]))
+        scores = [shared(words[i:i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1)]
+        tied = [i for i, score in enumerate(scores) if score == max(scores)]
+        start = tied[len(tied) // 2]  # the middle of the tied windows: the question's words centred, with their context
         best = " ".join(words[start:start + QUOTE_WORDS])
     return {"source": source.number, "sentence": best} if best else None
 

@@ -20,6 +20,10 @@ def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     assert out["sources"][0]["path"].endswith("lighthouse.md") and out["sources"][0]["chunk_id"] == "lighthouse#0"
     assert {"retrieve_s", "generate_s"} <= set(out["timings"]) and out["documents"] == 2
     assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
+    # the model's words, or where it wrote nothing usable the supporting quote, marked; never empty
+    assert out["answer_kind"] in ("answer", "quote") and (out["model_answer"] is None) == (out["answer_kind"] ==
+                                                                                          "answer")
+    assert out["answer"].strip(" .[]0123456789\"")
     # citations.citation_check's
     assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)
 

@@ -7,9 +7,9 @@ import pytest
 
 from labkit import readme
 from labkit.config import DATA_DIR, REPO_ROOT
-from labkit.data import load_run_times, load_shipped, reader_info
-from labkit.readme import READER, RESULTS, RUN_TIMES, Block, read_block, replace_block, write_block
-from labkit.report import reader_markdown
+from labkit.data import FOREIGN_CORPORA, load_reader_comparison, load_run_times, load_shipped, reader_info
+from labkit.readme import READER, READER_COMPARISON, RESULTS, RUN_TIMES, Block, read_block, replace_block, write_block
+from labkit.report import reader_comparison_markdown, reader_markdown
 
 
 def stat(x, spread=0.0):
@@ -21,7 +21,8 @@ def stat(x, spread=0.0):
 
 def test_every_block_has_its_two_markers_once_in_each_file_that_carries_it():
     carriers = {RESULTS: [REPO_ROOT / "README.md"], RUN_TIMES: [REPO_ROOT / "README.md"],
-                READER: [REPO_ROOT / "README.md", DATA_DIR / "README.md"]}
+                READER: [REPO_ROOT / "README.md", DATA_DIR / "README.md"],
+                READER_COMPARISON: [REPO_ROOT / "README.md", DATA_DIR / "README.md"]}
     for block, paths in carriers.items():
         assert re.fullmatch(r"<!-- [a-z ]+: made by .+; do not edit by hand -->", block.begin)
         assert block.end == f"<!-- end of {block.name} -->"
@@ -72,6 +73,16 @@ def test_the_readmes_quote_the_shipped_adapter_figures():
     evaluation = reader_info()["evaluation"]
     assert set(evaluation) == {"held-out documents", "all questions", "foreign corpus"}
     assert all(set(readers) == {"plain", "reading adapter"} for readers in evaluation.values())
+
+
+def test_the_readmes_quote_the_reader_comparison_on_every_corpus():
+    record = load_reader_comparison()
+    for path in (DATA_DIR / "README.md", REPO_ROOT / "README.md"):
+        assert read_block(READER_COMPARISON, path) == reader_comparison_markdown(record), (
+            f"{path}'s reader comparison is made by benchmarks/bench_readers.py; do not edit it")
+    # every foreign corpus is measured, with both readers
+    assert set(record["sets"]) == {*record["kit_sets"], *(p.name for p in FOREIGN_CORPORA)}
+    assert all(set(entry["readers"]) == {"plain", "reading adapter"} for entry in record["sets"].values())
 
 
 def test_no_notebook_types_its_own_run_time():
