@@ -48,6 +48,7 @@ from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
 from labkit.models import GENERATE_BATCH, causal_lm
 from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
+from labkit.reader_mix import MIX_DIR, MIX_STYLES, mix_items, mix_split
 from labkit.retrieval import Hit
 from labkit.stats import wilson_interval
 from labkit.storage import WRITE_ERRORS, WriteRefused, atomic_dir, write_error_reason
@@ -66,6 +67,9 @@ class ReaderConfig:
     abstain_share: float = 0.15  # training questions that also get an example without any gold source, answered ABSTAIN
     top_k: int = 3  # sources per prompt, as `labkit ask` shows them
     seed: int = 0  # seeds the adapter init, the source order and the abstain draw
+    # other styles trained beside the knowledge base (`reader_mix.MIX_STYLES`, each with its third held out); none by
+    # default: the shipped adapter read the knowledge base only
+    mix_styles: tuple = ()
 
 
 # ---------------------------------------------------------------- training examples
@@ -118,13 +122,17 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
 
 
 def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig | None = None, progress: bool = True,
-                 unseen=()):
+                 unseen=(), mix=()):
     """Train the reading adapter on the trainable questions' examples (no chunk of an `unseen` document shown); returns
     (TrainResult, examples).
     Example: result, examples = train_reader(gen, index, trainable, unseen=held); result.train_s -> 540.2
+    mix: more (index, questions, unseen) of other styles (`mix_sets`), their examples made the same way, each from its
+    own index (the distractors are of the same style), shuffled in with the knowledge base's.
     """
     reader_config = reader_config or ReaderConfig()
     examples = reader_examples(gen, index, questions, reader_config, unseen)
+    for other_index, other_questions, other_unseen in mix:
+        examples += reader_examples(gen, other_index, other_questions, reader_config, other_unseen)
     train_config = make_config(rank=reader_config.rank, lr=reader_config.lr, num_steps=reader_config.num_steps,
                                batch_size=reader_config.batch_size, max_len=640, seed=reader_config.seed,
                                fact_statements=0)
@@ -132,6 +140,19 @@ def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig 
 
 
 # ---------------------------------------------------------------- the shipped adapter
+
+
+def mix_sets(embedder, styles=MIX_STYLES) -> list[tuple]:
+    """(index, trainable questions, held-out document ids) of each style of data/reader_mix, for train_reader's mix.
+
+    Example: [len(qs) for _, qs, _ in mix_sets(embedder)] -> [64, 37]
+    """
+    out = []
+    for style in styles:
+        index = index_folder(MIX_DIR / style / "docs", embedder, progress=False)
+        trained, held = mix_split(index.documents)
+        out.append((index, [q for q in mix_items(MIX_DIR / style) if q["doc_ids"][0] in trained], held))
+    return out
 
 
 def base_fingerprint(gen) -> str:

@@ -154,7 +154,10 @@ def reader_markdown(info: dict) -> str:
              f"{info['train_documents']} documents; rank {reader_config['rank']}, lr {reader_config['lr']}, seed "
              f"{reader_config['seed']}, "
              f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
-             f"{', '.join(info['held_out_documents'])}.", ""]
+             f"{', '.join(info['held_out_documents'])}."
+             + "".join(f" Beside them, {m['train_questions']} questions on documents of another style, "
+                       f"data/reader_mix/{style} ({len(m['held_out_documents'])} of its documents held out)."
+                       for style, m in info.get("mix", {}).items()), ""]
     evaluation = info.get("evaluation")
     if evaluation:
         lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an "
