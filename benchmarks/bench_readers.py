@@ -7,6 +7,7 @@ every question of the set (top 3 sources, greedy, a quote where the model wrote 
 asserts nothing. About 15 minutes on 2 cores; run it with nothing else running (`nice -n 10` beside other work).
 
 Usage: python benchmarks/bench_readers.py [--sets held-out documents,debian-faqs] [--no-write]
+       python benchmarks/bench_readers.py --adapter /tmp/reader-mix --skip-plain   # a candidate adapter, not written
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import json
 import platform
 import subprocess
 import time
+from pathlib import Path
 
 from labkit.config import DATA_DIR, KB_DIR, REPO_ROOT
 from labkit.data import (
     FOREIGN_CORPORA,
     READER_COMPARISON_PATH,
+    READER_DIR,
     foreign_items,
     load_qa,
     reader_info,
@@ -58,6 +61,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", help="comma-separated question sets (default: all; a partial run never writes)")
     parser.add_argument("--no-write", action="store_true", help="print the figures only")
+    parser.add_argument("--adapter", type=Path, default=READER_DIR,
+                        help="the reading adapter to measure (default data/reader; another one is never written)")
+    parser.add_argument("--skip-plain", action="store_true", help="measure the adapter only (never written)")
     args = parser.parse_args()
     sets = question_sets()
     if args.sets:
@@ -68,19 +74,20 @@ def main() -> None:
         sets = {name: sets[name] for name in wanted}
     start = time.perf_counter()
     gen = load_generator()
-    tuned, line = reader_for(gen)
+    tuned, line = reader_for(gen, path=args.adapter)
     print(line)
-    result = compare_readers({"plain": gen, "reading adapter": tuned}, load_embedder(), sets)
+    readers = {"reading adapter": tuned} if args.skip_plain else {"plain": gen, "reading adapter": tuned}
+    result = compare_readers(readers, load_embedder(), sets)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO_ROOT).stdout.strip()
-    info = reader_info()
+    info = reader_info(args.adapter)
     record = {"command": "python benchmarks/bench_readers.py", "date": datetime.date.today().isoformat(),
               "commit": commit or "?", "machine": f"{platform.system()} {platform.machine()}, 2 CPU cores",
               "retrieval": f"index_folder's defaults: {retrieval_settings()}", "top_k": 3,
               "adapter": {"command": info["command"], "train_s": info["train_s"]}, "kit_sets": [KIT_SET],
               "seconds": round(time.perf_counter() - start, 1), "sets": result}
     print(reader_comparison_markdown(record))
-    if args.no_write or args.sets:
+    if args.no_write or args.sets or args.skip_plain or args.adapter.resolve() != READER_DIR.resolve():
         return
     READER_COMPARISON_PATH.write_text(json.dumps(record, indent=1) + "\n")
     for readme in (README, DATA_DIR / "README.md"):
