@@ -16,8 +16,10 @@ import argparse
 import datetime
 import inspect
 import json
+import os
 import platform
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -57,6 +59,24 @@ def retrieval_settings() -> str:
                      if name not in skip and p.default is not inspect.Parameter.empty)
 
 
+class LoadSampler:
+    """The 1-minute load average sampled every 30 s while the run lasts: timings on a busy machine say so."""
+
+    def __init__(self):
+        self.samples, self.stop = [os.getloadavg()[0]], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.wait(30):
+            self.samples.append(os.getloadavg()[0])
+
+    def finish(self) -> dict:
+        self.stop.set()
+        return {"mean": round(sum(self.samples) / len(self.samples), 2), "max": round(max(self.samples), 2),
+                "samples": len(self.samples), "cores": os.cpu_count()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", help="comma-separated question sets (default: all; a partial run never writes)")
@@ -72,7 +92,7 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"unknown set(s) {unknown}; the sets are: {', '.join(sets)}")
         sets = {name: sets[name] for name in wanted}
-    start = time.perf_counter()
+    start, load = time.perf_counter(), LoadSampler()
     gen = load_generator()
     tuned, line = reader_for(gen, path=args.adapter)
     print(line)
@@ -82,10 +102,11 @@ def main() -> None:
                             cwd=REPO_ROOT).stdout.strip()
     info = reader_info(args.adapter)
     record = {"command": "python benchmarks/bench_readers.py", "date": datetime.date.today().isoformat(),
-              "commit": commit or "?", "machine": f"{platform.system()} {platform.machine()}, 2 CPU cores",
+              "commit": commit or "?",
+              "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
               "retrieval": f"index_folder's defaults: {retrieval_settings()}", "top_k": 3,
               "adapter": {"command": info["command"], "train_s": info["train_s"]}, "kit_sets": [KIT_SET],
-              "seconds": round(time.perf_counter() - start, 1), "sets": result}
+              "seconds": round(time.perf_counter() - start, 1), "load_average": load.finish(), "sets": result}
     print(reader_comparison_markdown(record))
     if args.no_write or args.sets or args.skip_plain or args.adapter.resolve() != READER_DIR.resolve():
         return

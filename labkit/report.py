@@ -209,7 +209,7 @@ def reader_comparison_markdown(record: dict, default_reader: str = "reading adap
              "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
              "from the gold document showed the answer's words. A wrong answer is a retrieval miss (the gold passage "
              "not shown), an abstention with it shown, or a reading miss (shown, misread). Index build: a fresh index "
-             "of the folder (load, chunk, embed; no cache).", "",
+             "of the folder (load, chunk, embed; no cache)." + _load_note(record.get("load_average")), "",
              "| question set | documents, chunks | index build | reader | right | gold passage shown | retrieval "
              "misses | reading misses | abstains, gold passage shown | abstains, no answer exists | quotes | empty "
              "answers | answer p50 |",
@@ -227,6 +227,16 @@ def reader_comparison_markdown(record: dict, default_reader: str = "reading adap
             continue
         lines.append(f"- {set_name}: {_targets(entry['readers'][default_reader])}")
     return "\n".join(lines)
+
+
+def _load_note(load: dict | None) -> str:
+    """What the machine was doing meanwhile: seconds measured beside other work are longer than on an idle laptop."""
+    if not load:
+        return ""
+    busy = load["mean"] > 1.2 * load["cores"]
+    return (f" The load average was {load['mean']:.1f} on {load['cores']} cores during the run (at most "
+            f"{load['max']:.1f})" + (": other work shared the cores, so the seconds are longer than on an idle "
+                                      "machine; the rates are not affected." if busy else "."))
 
 
 def _targets(s: dict) -> str:
