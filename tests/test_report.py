@@ -134,7 +134,7 @@ def _reader(right, n, shown, retrieval, reading, abstained, quotes=0, empty=0):
 def test_the_reader_comparison_has_a_row_per_set_and_reader_and_names_what_holds_each_corpus_back():
     record = {"command": "python benchmarks/bench_readers.py", "machine": "Linux, 2 CPU cores", "date": "2026-01-02",
               "commit": "abc1234", "retrieval": "index_folder's defaults: kind flat", "top_k": 3,
-              "kit_sets": ["held-out documents"],
+              "kit_sets": ["held-out documents"], "load_average": {"mean": 7.5, "max": 8.2, "samples": 9, "cores": 2},
               "sets": {"held-out documents": {"documents": 46, "chunks": 120, "index_build_s": 4.56, "readers": {
                            "reading adapter": _reader(10, 20, 19, 1, 5, 4)}},
                        "faqs": {"documents": 6, "chunks": 69, "index_build_s": 12.4, "readers": {
@@ -143,6 +143,7 @@ def test_the_reader_comparison_has_a_row_per_set_and_reader_and_names_what_holds
                        "cards": {"documents": 14, "chunks": 58, "index_build_s": 14.2, "readers": {
                            "reading adapter": _reader(30, 40, 39, 1, 6, 3)}}}}
     lines = report.reader_comparison_markdown(record).splitlines()
+    assert "load average was 7.5 on 2 cores" in lines[0] and "the seconds are longer" in lines[0]
     rows = [line for line in lines if line.startswith("| ") and "question set" not in line]
     assert len(rows) == 4 and rows[1].startswith("| faqs | 6, 69 | 12.4 s | plain | 0.25 [")
     assert "| 0.75 [0.60, 0.86] (30/40) | 10/40 | 20/40 |" in rows[1] and "| 6/48 | 0/48 | 1.23 s |" in rows[1]
