@@ -23,7 +23,7 @@ import time
 
 from labkit.config import KB_DIR, REPO_ROOT
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
-from labkit.data import RETRIEVAL_PATH, foreign_corpora, foreign_items, load_qa
+from labkit.data import FOREIGN_CORPORA, RETRIEVAL_PATH, foreign_items, load_qa
 from labkit.documents import load_folder
 from labkit.evaluate import answer_variants, evaluate_retrieval, is_match
 from labkit.keyword_index import RRF_K
@@ -43,7 +43,7 @@ def corpora() -> list[tuple[str, str, list[dict]]]:
     """(name, documents folder, questions) of the kit's knowledge base and each foreign corpus."""
     kb = [{**q, "id": f"{q['id']}/0", "asked": q["paraphrases"][0]} for q in load_qa()]
     out = [("kb", str(KB_DIR.relative_to(REPO_ROOT)), kb)]
-    for folder in foreign_corpora():
+    for folder in FOREIGN_CORPORA:
         items = [q for q in foreign_items(folder) if q.get("doc_ids") and q.get("answer")]
         out.append((folder.name, str((folder / "docs").relative_to(REPO_ROOT)), items))
     return out

@@ -1,8 +1,9 @@
 """`labkit ask`: answer one question from the kit's knowledge base or a folder of your own documents, citing sources.
 
 `run_ask` indexes the folder (cached, so only the first question about a folder embeds it), reads the sources with the
-reading adapter (or the plain model), and prints the answer with its sources, a supporting quote where the answer has
-no content of its own, and whether the cited source holds its words; --json prints all of it with timings. What it
+reading adapter (or the plain model), and prints the answer with its sources and whether the cited source holds its
+words; where the model wrote nothing usable (a bare ".", a citation alone) the answer is the supporting quote, marked
+as such (`"answer_kind": "quote"`); --json prints all of it with timings. What it
 leaves out: the pieces it calls (`folder_index.index_folder`, `rag.RAG`, `reader.reader_for`) and argument parsing
 (`labkit.cli`).
 """
@@ -34,7 +35,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     store (default LABKIT_STORE, else "faiss") keeps the vectors in Qdrant instead: the cached FAISS index is copied
     into a collection named for its content once, and searched there (qdrant_store.in_qdrant).
     """
-    from labkit.citations import citation_check, format_answer, supporting_quote
+    from labkit.citations import citation_check, format_answer
     from labkit.config import KB_DIR, check_device, get_config
     from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
     from labkit.folder_index import index_folder
@@ -43,7 +44,7 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     from labkit.qdrant_store import in_qdrant, parse_store
     from labkit.question_check import check_question
     from labkit.rag import RAG
-    from labkit.reader import is_empty_answer, reader_for
+    from labkit.reader import reader_for
 
     question = check_question(question,
                               "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the "
@@ -70,21 +71,21 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
         for line in skip_summary(report.get("warnings", [])):
             print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
     answerer, reader_line = reader_for(load_generator(generator), reader, merged=True)
-    result = RAG(index, answerer, top_k=top_k).answer(question)
-    # an answer with no content (a bare citation, the question echoed) gets the best supporting sentence beside it
-    quote = supporting_quote(result) if is_empty_answer(result.answer, result.question) else None
+    # an answer with no content (a bare ".", a citation, the question echoed) is replaced by the supporting quote
+    result = RAG(index, answerer, top_k=top_k, quote_empty=True).answer(question)
     cite = citation_check(result)
     if as_json:
         out = {
             "question": result.question,
             "answer": result.answer,
+            "answer_kind": result.answer_kind,  # "answer": the model's words; "quote": a source's sentence
+            "model_answer": result.model_answer or None,  # what the model wrote when a quote replaced it
             "cited": result.cited,
             "cited_by": result.cited_by,
             "citation_checked": cite["checked"],  # null: nothing to check (no citation, no content words)
             "citation_missing": cite["missing"],
             "reader": reader_line,
             "retriever": index.retriever,
-            "quote": quote,
             "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
                          "score": round(s.score, 4)} for s in result.sources],
             "store": store,
@@ -98,6 +99,6 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        print(format_answer(result, quote))
+        print(format_answer(result))
         print(reader_line)
     return 0

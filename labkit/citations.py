@@ -4,7 +4,7 @@ What it holds:
 - `citation_check`: whether the source an answer cites holds the answer's words (a right
   answer citing the wrong file is flagged, not starred as its source), on `content_words`.
 - `supporting_quote`: for an answer with no content of its own, the sentence of the cited
-  source closest to the question, shown as a quote and never scored.
+  source closest to the question (`rag.quote_for`, which `labkit ask` answers with).
 - `format_answer`: an answer with its sources as terminal text, a citation that fails the
   check marked beside its source.
 
@@ -18,28 +18,18 @@ Example:
 
 from __future__ import annotations
 
-import re
-
 from labkit.evaluate import normalize_answer
-from labkit.rag import _CITATION, _FILLER, _SENTENCE, RAGAnswer, is_abstention
+from labkit.rag import _CITATION, _FILLER, RAGAnswer, is_abstention, quote_for
 
 
 def supporting_quote(result: RAGAnswer) -> dict | None:
-    """The sentence of the cited (else the top) source sharing the most words with the question, for an answer with no
-    content.
+    """The sentence of the cited (else the top) source sharing the most words with the question (`rag.quote_for`).
 
     Example: supporting_quote(rag.answer("Price of the kettle?"))
         -> {"source": 1, "sentence": "The Brimble Kettle costs $89."}
-    Shown under the answer, labelled as a quote; never scored.
+    `labkit ask` answers with it when the model wrote nothing usable (answer_kind "quote").
     """
-    if not result.sources:
-        return None
-    number = result.cited[0] if result.cited else 1
-    source = next(s for s in result.sources if s.number == number)
-    asked = {w for w in re.findall(r"\w+", result.question.lower()) if len(w) > 2}
-    sentences = [x.strip() for x in _SENTENCE.split(source.text) if x.strip()]
-    best = max(sentences, key=lambda x: len(asked & set(re.findall(r"\w+", x.lower()))), default="")
-    return {"source": number, "sentence": best} if best else None
+    return quote_for(result.question, result.sources, result.cited)
 
 
 # words that carry no fact of their own: an answer's support is judged on the rest
@@ -104,7 +94,10 @@ def format_answer(result: RAGAnswer, quote: dict | None = None) -> str:
     """A RAG answer as text for a terminal.
     Example: "The kettle costs $89 [1].\\n\\nSources:\\n[1] 0.71 product-brimble-kettle#2 ..."."""
     lines = [result.answer]
-    if quote:
+    if result.answer_kind == "quote":
+        lines.append(f"(a quote from source [{result.cited[0]}], not the model's words: it wrote nothing usable, "
+                     f"{result.model_answer!r})")
+    elif quote:
         lines.append(f"(the answer has no content of its own; quote from source [{quote['source']}]: "
                      f"\"{quote['sentence']}\")")
     lines += ["", "Sources:"]

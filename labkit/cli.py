@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="where to save it (default data/reader, the shipped one: needs --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an adapter already there")
     p.add_argument("--no-eval", action="store_true", help="skip scoring plain vs adapter (about 6 minutes)")
+    p.add_argument("--mix", action="store_true",
+                   help="train on documents of other styles too (data/reader_mix: manual pages, changelogs)")
     p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("finetune", help="fine-tune on the knowledge base and show learning and forgetting")
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                                store=args.store, retriever=args.retriever)
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
-                                    generator=args.generator, evaluate=not args.no_eval)
+                                    generator=args.generator, evaluate=not args.no_eval, mix=args.mix)
         if args.command == "finetune":
             return run_finetune(
                 method=args.method, rank=args.rank, lr=args.lr, num_steps=args.num_steps, replay=args.replay,

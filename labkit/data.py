@@ -3,14 +3,14 @@
 Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general probe (`load_probe`), general chat text
 for replay (`load_general_text`), the behaviour task (`load_triage`). The shipped records: the forgetting sweep
 (`load_sweep`), the full side-by-side run the README quotes (`load_shipped`), the reading adapter's record
-(`reader_info`), the foreign corpora (`foreign_corpora`) and their questions (`foreign_items`), the notebooks' measured
-run times (`load_run_times`) and the retrieval benchmark's record (`load_retrieval`). Subsets: `spread` and
-`stratified_subset` (quick mode still covers every document and intent), `taught_questions`, `untaught_questions` and
-`updated_questions` (the side-by-side experiment's questions: taught, never taught (`unseen_documents`,
-`split_documents`), and after the facts change). Each loader returns plain dicts (one per JSONL line) so learners can
-look at them directly. See data/README.md for every schema. What it leaves out: the documents themselves (read by
-`labkit.documents`), the adapter's weights (`labkit.reader` loads them onto a model) and writing any of these files
-(the commands that make them).
+(`reader_info`), the foreign corpora (`FOREIGN_CORPORA`) and their questions (`foreign_items`), the readers compared on
+every corpus (`load_reader_comparison`), the notebooks' measured run times (`load_run_times`) and the retrieval
+benchmark's record (`load_retrieval`). Subsets: `spread` and `stratified_subset` (quick mode still covers every
+document and intent), `taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's
+questions: taught, never taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader
+returns plain dicts (one per JSONL line) so learners can look at them directly. See data/README.md for every schema.
+What it leaves out: the documents themselves (read by `labkit.documents`), the adapter's weights (`labkit.reader` loads
+them onto a model) and writing any of these files (the commands that make them).
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from labkit.config import DATA_DIR, KB_DIR
 SWEEP_PATH = DATA_DIR / "forgetting_sweep.json"
 SHIPPED_PATH = DATA_DIR / "results.json"  # the full-mode run the README and notebook conclusions quote
 READER_DIR = DATA_DIR / "reader"  # the shipped adapter: adapter_model.safetensors, adapter_config.json, labkit.json
-FOREIGN_DIR = DATA_DIR / "foreign" / "playwright-cli"  # a corpus nobody here wrote, with hand-written questions
+# corpora nobody here wrote, each docs/ + hand-written questions.jsonl + a README with its source and licence:
+# CLI reference docs (Markdown), Debian packages' FAQ pages (plain text), scikit-learn's dataset cards (reST)
+FOREIGN_CORPORA = tuple(DATA_DIR / "foreign" / name for name in ("playwright-cli", "debian-faqs", "sklearn-datasets"))
+FOREIGN_DIR = FOREIGN_CORPORA[0]  # the one `labkit train-reader` scores on (the adapter's record keeps its figures)
+READER_COMPARISON_PATH = DATA_DIR / "reader_comparison.json"  # written by benchmarks/bench_readers.py
 RUN_TIMES_PATH = DATA_DIR / "run_times.json"  # written by benchmarks/bench_notebooks.py
 CORPUS_SIZE_PATH = DATA_DIR / "corpus_size.json"  # written by benchmarks/bench_corpus_size.py --record
 RETRIEVAL_PATH = DATA_DIR / "retrieval.json"  # written by benchmarks/bench_retrieval.py: dense, BM25, hybrid measured
@@ -141,19 +145,11 @@ def reader_info(path: Path = READER_DIR) -> dict:
 
 
 def foreign_items(path: Path = FOREIGN_DIR) -> list[dict]:
-    """The foreign corpus's hand-written questions as items (unanswerable ones have answer None).
+    """A foreign corpus's hand-written questions as items (unanswerable ones have answer None).
 
-    Example: foreign_items()[0]["doc_ids"] -> ["references/storage-state"]
+    Example: foreign_items()[0]["doc_ids"] -> ["SKILL"]; foreign_items(FOREIGN_CORPORA[1])[0]["doc_ids"] -> ["xz-utils"]
     """
     return [{**q, "asked": q["question"]} for q in load_jsonl(Path(path) / "questions.jsonl")]
-
-
-def foreign_corpora(root: Path = DATA_DIR / "foreign") -> list[Path]:
-    """Every foreign corpus: a folder of data/foreign with its documents in docs/ and its questions.jsonl, by name.
-
-    Example: [p.name for p in foreign_corpora()] -> ["playwright-cli", ...]
-    """
-    return sorted(p for p in Path(root).iterdir() if (p / "docs").is_dir() and (p / "questions.jsonl").is_file())
 
 
 def load_retrieval(path: Path = RETRIEVAL_PATH) -> dict:
@@ -164,6 +160,17 @@ def load_retrieval(path: Path = RETRIEVAL_PATH) -> dict:
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} is missing: `python benchmarks/bench_retrieval.py` writes it (minutes).")
     return json.loads(Path(path).read_text())
+
+
+def load_reader_comparison(path: Path = READER_COMPARISON_PATH) -> dict:
+    """The readers measured on the kit's held-out documents and every foreign corpus (data/reader_comparison.json).
+
+    Example: load_reader_comparison()["sets"]["debian-faqs"]["readers"]["reading adapter"]["accuracy"] -> 0.4
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No reader comparison at {path}; make it with `python benchmarks/bench_readers.py`.")
+    return json.loads(path.read_text())
 
 
 def load_run_times(path: Path = RUN_TIMES_PATH) -> dict:

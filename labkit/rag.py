@@ -61,12 +61,14 @@ class RAGAnswer:
     answer: str
     sources: list[Source] = field(default_factory=list)
     cited: list[int] = field(default_factory=list)  # source numbers the answer cites
-    cited_by: str = "model"  # "model" if the model wrote the citation, "overlap" if labkit added it
+    cited_by: str = "model"  # "model" if the model wrote the citation, "overlap" if labkit added it, "quote" (below)
     retrieve_s: float = 0.0
     generate_s: float = 0.0
     prompt_tokens: int = 0
     prompt: str = ""
     question_cut: bool = False  # True when a very long question was shortened so that the sources fit the prompt
+    answer_kind: str = "answer"  # "quote": the model wrote nothing usable, so the answer is a source's sentence
+    model_answer: str = ""  # what the model wrote, kept when a quote replaced it ("" otherwise)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evaluate_answers reads its "answer").
@@ -164,6 +166,36 @@ def is_empty_answer(answer: str, question: str) -> bool:
 
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+QUOTE_WORDS = 40  # a quote longer than this is cut to the window of it that shares the most words with the question
+
+
+def quote_for(question: str, sources: list[Source], cited: list[int] | None = None,
+              max_words: int = MAX_SOURCE_WORDS) -> dict | None:
+    """The sentence of the cited (else the top) source sharing the most words with the question: {"source", "sentence"}.
+
+    Example: quote_for("Price of the kettle?", [kettle_source]) -> {"source": 1, "sentence": "The kettle costs $89."}
+    Only the words the prompt showed (max_words) are quoted. A sentence over QUOTE_WORDS words (a table, a list
+    without full stops) is cut to its QUOTE_WORDS-word window richest in the question's words. None without sources.
+    """
+    if not sources:
+        return None
+    number = cited[0] if cited else sources[0].number
+    source = next((s for s in sources if s.number == number), sources[0])
+    asked = {w for w in re.findall(r"\w+", question.lower()) if len(w) > 2}
+
+    def shared(words) -> int:
+        return len(asked & {w.lower().strip(".,;:()'\"") for w in words})
+
+    sentences = [x.strip() for x in _SENTENCE.split(" ".join(source.text.split()[:max_words])) if x.strip()]
+    best = max(sentences, key=lambda x: shared(x.split()), default="")
+    words = best.split()
+    if len(words) > QUOTE_WORDS:
+        scores = [shared(words[i:i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1)]
+        tied = [i for i, score in enumerate(scores) if score == max(scores)]
+        start = tied[len(tied) // 2]  # the middle of the tied windows: the question's words centred, with their context
+        best = " ".join(words[start:start + QUOTE_WORDS])
+    return {"source": source.number, "sentence": best} if best else None
 
 
 def cited_numbers(answer: str, n_sources: int) -> list[int]:
@@ -199,7 +231,7 @@ class RAG:
     """
 
     def __init__(self, index, gen, top_k: int = 3, max_new_tokens: int = 48, instruction: str = INSTRUCTION,
-                 max_words: int = MAX_SOURCE_WORDS, add_citation: bool = True):
+                 max_words: int = MAX_SOURCE_WORDS, add_citation: bool = True, quote_empty: bool = False):
         self.index = index  # a labkit.retrieval.VectorIndex
         self.gen = gen  # a labkit.models.Generator
         self.top_k = top_k  # sources per prompt
@@ -207,16 +239,23 @@ class RAG:
         self.instruction = instruction  # the instruction after the question
         self.max_words = max_words  # words kept per source in the prompt
         self.add_citation = add_citation  # cite the best-overlapping source when the model forgot to
+        # an answer with no content of its own (a bare ".", a citation, the question echoed) becomes the supporting
+        # quote, marked answer_kind "quote": what `labkit ask` does; off where the model's own reading is measured
+        self.quote_empty = quote_empty
 
     def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s, question_cut=False) -> RAGAnswer:
         answer = clean_answer(raw)
         cited = cited_numbers(answer, len(sources))
         cited_by = "model"
+        tokens = self.gen.count_tokens(self.gen.chat_prompt(prompt))
+        if self.quote_empty and is_empty_answer(answer, question) and (quote := quote_for(question, sources, cited,
+                                                                                           self.max_words)):
+            return RAGAnswer(question, f"\"{quote['sentence']}\" [{quote['source']}]", sources, [quote["source"]],
+                             "quote", retrieve_s, generate_s, tokens, prompt, question_cut, "quote", answer)
         if not cited and self.add_citation and sources and not is_abstention(answer):  # an abstention cites nothing
             best = best_source(answer, sources)
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
-        tokens = self.gen.count_tokens(self.gen.chat_prompt(prompt))
         return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt,
                          question_cut)
 
@@ -279,9 +318,6 @@ def evaluate_rag(rag: RAG, questions: list[dict], per_question: int = 1, batch_s
     ]
     records = score_answers(items, [r.answer for r in results], answers_key, extra)
     return EvalResult(records, summarize(records))
-
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def reading_misses(records: list[dict], index, limit: int = 5) -> list[dict]:

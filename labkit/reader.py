@@ -18,11 +18,14 @@ shipped adapter lives in data/reader/ (rank 4, ~3.5 MB of safetensors) so a fres
 
 What it holds: `ReaderConfig`, `reader_examples`,
 `train_reader`, `save_reader` / `load_reader` / `reader_for` (the shipped adapter, checked
-against the base model's fingerprint), `is_abstention` / `is_empty_answer`, and
-`score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set).
+against the base model's fingerprint), `is_abstention` / `is_empty_answer`,
+`score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set; with the misses split
+into retrieval misses, reading misses and abstentions with the gold passage shown), `evaluate_readers` (what
+`labkit train-reader` records) and `compare_readers` (every reader on every corpus as `labkit ask` answers, with the
+index build timed: benchmarks/bench_readers.py writes it to data/reader_comparison.json).
 What it leaves out: retrieval (`labkit.retrieval`), prompting (`labkit.rag`), the training
-loop (`labkit.finetune.train`), reading the shipped record and the foreign questions (`labkit.data`: `reader_info`,
-`foreign_items`) and the README's figures of the adapter (`labkit.readme`).
+loop (`labkit.finetune.train`), reading the shipped records and the foreign questions (`labkit.data`: `reader_info`,
+`load_reader_comparison`, `foreign_items`) and the README's tables of them (`labkit.report`, `labkit.readme`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import hashlib
 import json
 import random
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +48,7 @@ from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
 from labkit.models import GENERATE_BATCH, causal_lm
 from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
+from labkit.reader_mix import MIX_DIR, MIX_STYLES, mix_items, mix_split
 from labkit.retrieval import Hit
 from labkit.stats import wilson_interval
 from labkit.storage import WRITE_ERRORS, WriteRefused, atomic_dir, write_error_reason
@@ -62,6 +67,9 @@ class ReaderConfig:
     abstain_share: float = 0.15  # training questions that also get an example without any gold source, answered ABSTAIN
     top_k: int = 3  # sources per prompt, as `labkit ask` shows them
     seed: int = 0  # seeds the adapter init, the source order and the abstain draw
+    # other styles trained beside the knowledge base (`reader_mix.MIX_STYLES`, each with its third held out); none by
+    # default: the shipped adapter read the knowledge base only
+    mix_styles: tuple = ()
 
 
 # ---------------------------------------------------------------- training examples
@@ -114,13 +122,17 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
 
 
 def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig | None = None, progress: bool = True,
-                 unseen=()):
+                 unseen=(), mix=()):
     """Train the reading adapter on the trainable questions' examples (no chunk of an `unseen` document shown); returns
     (TrainResult, examples).
     Example: result, examples = train_reader(gen, index, trainable, unseen=held); result.train_s -> 540.2
+    mix: more (index, questions, unseen) of other styles (`mix_sets`), their examples made the same way, each from its
+    own index (the distractors are of the same style), shuffled in with the knowledge base's.
     """
     reader_config = reader_config or ReaderConfig()
     examples = reader_examples(gen, index, questions, reader_config, unseen)
+    for other_index, other_questions, other_unseen in mix:
+        examples += reader_examples(gen, other_index, other_questions, reader_config, other_unseen)
     train_config = make_config(rank=reader_config.rank, lr=reader_config.lr, num_steps=reader_config.num_steps,
                                batch_size=reader_config.batch_size, max_len=640, seed=reader_config.seed,
                                fact_statements=0)
@@ -128,6 +140,19 @@ def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig 
 
 
 # ---------------------------------------------------------------- the shipped adapter
+
+
+def mix_sets(embedder, styles=MIX_STYLES) -> list[tuple]:
+    """(index, trainable questions, held-out document ids) of each style of data/reader_mix, for train_reader's mix.
+
+    Example: [len(qs) for _, qs, _ in mix_sets(embedder)] -> [64, 37]
+    """
+    out = []
+    for style in styles:
+        index = index_folder(MIX_DIR / style / "docs", embedder, progress=False)
+        trained, held = mix_split(index.documents)
+        out.append((index, [q for q in mix_items(MIX_DIR / style) if q["doc_ids"][0] in trained], held))
+    return out
 
 
 def base_fingerprint(gen) -> str:
@@ -226,18 +251,22 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
     Example: score_reader(RAG(index, reader), items)["accuracy"] -> 0.62
     items: dicts with "asked" (the question put), "answer" (None when no document holds it),
     "aliases" and "doc_ids". Answerable questions score by normalised match; an abstention
-    on them is wrong. Unanswerable ones count only towards the abstention rates.
+    on them is wrong. Unanswerable ones count only towards the abstention rates. "gold_shown": a source of a gold
+    document showed the answer's words in the prompt (the gold passage was there to read).
     """
     results = rag.answer_many([it["asked"] for it in items], batch_size or GENERATE_BATCH)
     records = []
     for it, r in zip(items, results, strict=True):
         answerable = it.get("answer") is not None
+        accepted = answer_variants(it) if answerable else []
+        gold = [s for s in r.sources if s.doc_id in it.get("doc_ids", [])]
         records.append({"id": it["id"], "question": it["asked"], "answer": r.answer, "expected": it.get("answer"),
                         "answerable": answerable,
-                        "match": answerable and is_right(r.answer, answer_variants(it), it.get("rivals", ())),
-                        "retrieved_gold": any(s.doc_id in it.get("doc_ids", []) for s in r.sources),
+                        "match": answerable and is_right(r.answer, accepted, it.get("rivals", ())),
+                        "retrieved_gold": bool(gold),
+                        "gold_shown": answerable and any(is_match(_shown(s.text), accepted) for s in gold),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
-                        "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
+                        "answer_kind": r.answer_kind, "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
     return summarize_reader(records)
 
 
@@ -247,12 +276,16 @@ def _rate(hits: int, n: int) -> dict:
 
 
 def summarize_reader(records: list[dict]) -> dict:
-    """Rates with n and Wilson 95% intervals. Example: summarize_reader(records)["accuracy"] -> 0.62."""
+    """Rates with n and Wilson 95% intervals. Example: summarize_reader(records)["accuracy"] -> 0.62.
+
+    A wrong answer to an answerable question is one of three misses (records that say whether the gold passage was
+    shown): a retrieval miss (no source showed it), an abstention with it shown, or a reading miss (shown, misread).
+    """
     answerable = [r for r in records if r["answerable"]]
     found = [r for r in answerable if r["retrieved_gold"]]
     not_found = [r for r in records if not r["answerable"] or not r["retrieved_gold"]]
     acc = _rate(sum(r["match"] for r in answerable), len(answerable))
-    return {
+    out = {
         "accuracy": acc["rate"], "n": acc["n"], "accuracy_95": acc["ci95"], "right": acc["hits"],
         "accuracy_gold_found": _rate(sum(r["match"] for r in found), len(found)),
         "abstain_gold_found": _rate(sum(r["abstained"] for r in found), len(found)),  # should be rare
@@ -262,6 +295,19 @@ def summarize_reader(records: list[dict]) -> dict:
         "answer_p50_s": round(statistics.median(r["seconds"] for r in records), 3) if records else None,
         "records": records,
     }
+    if all("gold_shown" in r for r in records):
+        shown = [r for r in answerable if r["gold_shown"]]
+        wrong = [r for r in answerable if not r["match"]]
+        unanswerable = [r for r in records if not r["answerable"]]
+        out.update({
+            "gold_shown": _rate(len(shown), len(answerable)),
+            "retrieval_misses": _rate(sum(not r["gold_shown"] for r in wrong), len(answerable)),
+            "reading_misses": _rate(sum(r["gold_shown"] and not r["abstained"] for r in wrong), len(answerable)),
+            "abstain_gold_shown": _rate(sum(r["abstained"] for r in shown), len(shown)),  # the issue's target: <= 0.10
+            "abstain_unanswerable": _rate(sum(r["abstained"] for r in unanswerable), len(unanswerable)),
+            "quotes": _rate(sum(r.get("answer_kind") == "quote" for r in records), len(records)),
+        })
+    return out
 
 
 def kb_items(questions: list[dict]) -> list[dict]:
@@ -293,6 +339,37 @@ def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], ev
             summary = score_reader(RAG(index, reader, top_k=top_k, max_new_tokens=32), items)
             out.setdefault(set_name, {})[name] = {k: v for k, v in summary.items() if k != "records"}
     return out
+
+
+def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3, log=print) -> dict:
+    """Each reader on each question set as `labkit ask` answers (`quote_empty`), every index built afresh and timed.
+
+    Example: compare_readers({"plain": gen}, embedder, {"debian-faqs": (folder, items)})["debian-faqs"]["readers"][
+        "plain"]["gold_shown"]["rate"] -> 0.86
+    question_sets: name -> (folder of documents, items as score_reader takes them). Returns name -> {"documents",
+    "chunks", "index_build_s", "questions", "readers": {reader: summarize_reader(...), records kept short}}.
+    """
+    out = {}
+    for set_name, (folder, items) in question_sets.items():
+        start = time.perf_counter()
+        index = index_folder(folder, embedder, cache=False, progress=False)
+        entry = {"documents": len(index.documents), "chunks": len(index.chunks),
+                 "index_build_s": round(time.perf_counter() - start, 2), "questions": len(items), "readers": {}}
+        for name, reader in readers.items():
+            summary = score_reader(RAG(index, reader, top_k=top_k, quote_empty=True), items)
+            summary["records"] = [{k: r[k] for k in ("id", "answer", "expected", "match", "gold_shown", "abstained",
+                                                     "answer_kind")} for r in summary["records"]]
+            entry["readers"][name] = summary
+            log(f"{set_name:<22} {name:<16} {_line(summary)}")
+        out[set_name] = entry
+    return out
+
+
+def _line(s: dict) -> str:
+    low, high = s["accuracy_95"]
+    return (f"right {s['right']}/{s['n']} = {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]; gold passage shown "
+            f"{_pct(s['gold_shown'])}; abstains with it shown {_pct(s['abstain_gold_shown'])}; quotes "
+            f"{_pct(s['quotes'])}; empty {_pct(s['empty'])}; p50 {s['answer_p50_s']:.2f} s")
 
 
 def format_evaluation(evaluation: dict) -> str:

@@ -2,7 +2,7 @@
 
 A generated block of a Markdown file sits between two marker lines, `<!-- NAME: made by WHO from WHAT; do not edit by
 hand -->` and `<!-- end of NAME -->`. `Block` spells the pair; `replace_block` is the one function that puts new text
-between them (`write_block` does it to a file, `read_block` reads what is there). The kit's three blocks:
+between them (`write_block` does it to a file, `read_block` reads what is there). The kit's four blocks:
 - `RESULTS` (README.md): the shipped full run, `readme_markdown(load_shipped())`; `labkit publish` writes it;
 - `RUN_TIMES` (README.md): the notebooks' measured run times, `run_times_markdown`; benchmarks/bench_notebooks.py
   writes it;
@@ -12,6 +12,8 @@ between them (`write_block` does it to a file, `read_block` reads what is there)
   --record writes it.
 - `RETRIEVAL` (README.md): dense, BM25 and hybrid retrieval measured, `retrieval_markdown`;
   benchmarks/bench_retrieval.py writes it from data/retrieval.json.
+- `READER_COMPARISON` (README.md and data/README.md): the readers on the kit's held-out documents and every foreign
+  corpus, `report.reader_comparison_markdown`; benchmarks/bench_readers.py writes it.
 The shipped run in words: `provenance` (where and how it was measured), `shipped_findings` (a notebook's conclusion),
 `reversals` (where a quick run orders two approaches the other way round). `readme_section`: one "## title" section
 of the README (notebook 00 shows the notebook table from there, so run times are written once).
@@ -61,6 +63,7 @@ READER = Block("reader", "`labkit train-reader` from data/reader/labkit.json")
 CORPUS_SIZE = Block("corpus size", "benchmarks/bench_corpus_size.py --record from data/corpus_size.json")
 INTERACTIVE_MS = 100.0  # a search slower than this (p50) no longer feels instant beside a ~1 s answer
 RETRIEVAL = Block("retrieval", "benchmarks/bench_retrieval.py from data/retrieval.json")
+READER_COMPARISON = Block("reader comparison", "benchmarks/bench_readers.py from data/reader_comparison.json")
 
 
 def replace_block(text: str, block: Block, body: str) -> str:

@@ -3,8 +3,8 @@
 What it holds:
 - `scoreboard_markdown`, `miss_split_markdown`, `freshness_markdown`, `cost_markdown`,
   `cost_over_time_markdown`, `behaviour_facts_markdown` (behaviour + facts), `reader_markdown` (the shipped
-  reading adapter's record, each accuracy a `reader_cell`): the tables (cells by `findings.fmt`); the findings in
-  words are `labkit.findings`'.
+  reading adapter's record), `reader_comparison_markdown` (the readers on every corpus, against the targets):
+  the tables (cells by `findings.fmt`); the findings in words are `labkit.findings`'.
 - `write_report`: report.md, the PNG charts (drawn by `labkit.plots`) and results.json.
 - `save_latest` / `load_latest`: the last run's results in the cache, so notebook 07 can
   build on notebook 06's run.
@@ -163,7 +163,10 @@ def reader_markdown(info: dict) -> str:
              f"{info['train_documents']} documents; rank {reader_config['rank']}, lr {reader_config['lr']}, seed "
              f"{reader_config['seed']}, "
              f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
-             f"{', '.join(info['held_out_documents'])}.", ""]
+             f"{', '.join(info['held_out_documents'])}."
+             + "".join(f" Beside them, {m['train_questions']} questions on documents of another style, "
+                       f"data/reader_mix/{style} ({len(m['held_out_documents'])} of its documents held out)."
+                       for style, m in info.get("mix", {}).items()), ""]
     evaluation = info.get("evaluation")
     if evaluation:
         lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an "
@@ -184,6 +187,82 @@ def reader_markdown(info: dict) -> str:
                              "| "
                              f"{s['answer_p50_s']:.2f} s |")
     return "\n".join(lines)
+
+
+# the issue's targets for the default reader on each foreign corpus: (key, label, bound, at least?)
+READER_TARGETS = (("gold_shown", "gold passage shown", 0.90, True), ("accuracy", "right", 0.55, True),
+                  ("abstain_gold_shown", "abstains with the gold passage shown", 0.10, False),
+                  ("empty", "empty answers", 0.0, False))
+
+
+def _rate_cell(rate: dict) -> str:
+    return rate_text(rate["rate"], rate["n"], show_n=False) + f" ({rate['hits']}/{rate['n']})" if rate["n"] else "-"
+
+
+def _count(rate: dict) -> str:
+    return f"{rate['hits']}/{rate['n']}"
+
+
+def reader_comparison_markdown(record: dict, default_reader: str = "reading adapter") -> str:
+    """The readers on every question set, every number read from data/reader_comparison.json: the README's table.
+
+    Example: reader_comparison_markdown(load_reader_comparison()).splitlines()[2]
+        -> "| question set | documents, chunks | index build | reader | right | gold passage shown | ..."
+    Then, for the default reader on each foreign corpus, which of the targets it meets and, where it misses one, which
+    part (retrieval, reading, abstention) holds it back, with the figures.
+    """
+    lines = [f"`{record['command']}` measured on {record['machine']}, {record['date']}, commit {record['commit']}: "
+             f"retrieval as `labkit ask --docs` does it ({record['retrieval']}, top {record['top_k']}), answers as "
+             "`labkit ask` gives them (where the model wrote nothing usable, the supporting quote: \"quotes\"). "
+             "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
+             "from the gold document showed the answer's words. A wrong answer is a retrieval miss (the gold passage "
+             "not shown), an abstention with it shown, or a reading miss (shown, misread). Index build: a fresh index "
+             "of the folder (load, chunk, embed; no cache)." + _load_note(record.get("load_average")), "",
+             "| question set | documents, chunks | index build | reader | right | gold passage shown | retrieval "
+             "misses | reading misses | abstains, gold passage shown | abstains, no answer exists | quotes | empty "
+             "answers | answer p50 |",
+             "|---" * 13 + "|"]
+    for set_name, entry in record["sets"].items():
+        for name, s in entry["readers"].items():
+            lines.append(f"| {set_name} | {entry['documents']}, {entry['chunks']} | {entry['index_build_s']:.1f} s | "
+                         f"{name} | {rate_text(s['accuracy'], s['n'])} | {_rate_cell(s['gold_shown'])} | "
+                         f"{_count(s['retrieval_misses'])} | {_count(s['reading_misses'])} | "
+                         f"{_rate_cell(s['abstain_gold_shown'])} | {_count(s['abstain_unanswerable'])} | "
+                         f"{_count(s['quotes'])} | {_count(s['empty'])} | {s['answer_p50_s']:.2f} s |")
+    lines += ["", f"Against the targets ({default_reader}, the default reader), on each foreign corpus:", ""]
+    for set_name, entry in record["sets"].items():
+        if set_name in record.get("kit_sets", ()) or default_reader not in entry["readers"]:
+            continue
+        lines.append(f"- {set_name}: {_targets(entry['readers'][default_reader])}")
+    return "\n".join(lines)
+
+
+def _load_note(load: dict | None) -> str:
+    """What the machine was doing meanwhile: seconds measured beside other work are longer than on an idle laptop."""
+    if not load:
+        return ""
+    busy = load["mean"] > 1.2 * load["cores"]
+    return (f" The load average was {load['mean']:.1f} on {load['cores']} cores during the run (at most "
+            f"{load['max']:.1f})" + (": other work shared the cores, so the seconds are longer than on an idle "
+                                      "machine; the rates are not affected." if busy else "."))
+
+
+def _targets(s: dict) -> str:
+    met, missed = [], []
+    for key, label, bound, at_least in READER_TARGETS:
+        value = s[key] if key == "accuracy" else s[key]["rate"]
+        ok = value >= bound if at_least else value <= bound
+        (met if ok else missed).append(f"{label} {value:.2f} ({'at least' if at_least else 'at most'} {bound:.2f})")
+    text = "meets " + (", ".join(met) if met else "none of the targets")
+    if missed:
+        wrong = s["n"] - s["right"]
+        parts = {"retrieval": s["retrieval_misses"]["hits"], "reading": s["reading_misses"]["hits"],
+                 "abstention": s["abstain_gold_shown"]["hits"]}
+        worst = max(parts, key=parts.get)
+        text += (f"; misses {', '.join(missed)}. Of its {wrong} wrong answers, {parts['retrieval']} are retrieval "
+                 f"misses, {parts['reading']} reading misses and {parts['abstention']} abstentions with the gold "
+                 f"passage shown: {worst} holds it back most")
+    return text + "."
 
 
 def write_report(results: dict, out) -> Path:

@@ -20,12 +20,13 @@ from labkit.limits import check
 
 
 def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = None, overwrite: bool = False,
-                     generator: str | None = None, evaluate: bool = True) -> int:
+                     generator: str | None = None, evaluate: bool = True, mix: bool = False) -> int:
     """`labkit train-reader`: train the reading adapter on two thirds of the documents, save it, score it against plain.
 
     Example: run_train_reader() prints the training figures and a table of plain vs adapter, returns 0
     The shipped adapter (data/reader) was made by this command with its defaults. The --out folder is checked writable,
     with room, before any model loads; a save the disk refuses anyway goes to a rescue folder it names (exit 1).
+    mix: train on the other styles of data/reader_mix too (`reader.mix_sets`: a third of their documents held out).
     """
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
@@ -33,7 +34,8 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.finetune import TrainConfig, lora_targets
     from labkit.folder_index import index_folder
     from labkit.models import load_embedder, load_generator
-    from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, save_reader, train_reader
+    from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, mix_sets, save_reader, train_reader
+    from labkit.reader_mix import MIX_STYLES
     from labkit.readme import READER, write_block
     from labkit.report import reader_markdown
     from labkit.storage import room_problem
@@ -44,7 +46,9 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     if (target / "labkit.json").exists() and not overwrite:
         raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR "
                          "for a new one.")
-    reader_config = ReaderConfig(seed=seed) if steps is None else ReaderConfig(seed=seed, num_steps=steps)
+    reader_config = ReaderConfig(seed=seed, mix_styles=MIX_STYLES if mix else ())
+    if steps is not None:
+        reader_config.num_steps = steps
 
     def room(model) -> None:  # a read-only or full --out must not cost the training and the scoring
         # the reader's layers
@@ -62,12 +66,16 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     qa = load_qa()
     trainable, held_out = split_questions(qa, held_docs)
     # no word of a held-out document
-    result, examples = train_reader(gen, index, trainable, reader_config, unseen=held_docs)
+    mixed = mix_sets(embedder, reader_config.mix_styles)
+    result, examples = train_reader(gen, index, trainable, reader_config, unseen=held_docs, mix=mixed)
     meta = {"reader_config": asdict(reader_config),
             "command": "labkit train-reader" + (f" --steps {steps}" if steps else "")
-            + (f" --seed {seed}" if seed else ""),
+            + (f" --seed {seed}" if seed else "") + (" --mix" if mix else ""),
             "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
             "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}
+    if mixed:
+        meta["mix"] = {style: {"train_questions": len(qs), "held_out_documents": held}
+                       for style, (_, qs, held) in zip(reader_config.mix_styles, mixed, strict=True)}
     print(f"labkit train-reader: {result.steps_done} steps on {len(examples)} examples ({meta['abstain_examples']} "
           "abstain) from "
           f"{len(trainable)} questions of {len(trained_docs)} documents, {result.train_s:.0f} s, {result.tokens} "

@@ -7,6 +7,7 @@ import pytest
 from labkit.ask import ASK_RETRIEVER, run_ask
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from labkit.data import load_retrieval
+from labkit.rag import is_empty_answer
 
 
 def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
@@ -23,6 +24,10 @@ def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     assert {"retrieve_s", "generate_s"} <= set(out["timings"]) and out["documents"] == 2
     assert out["retriever"] == ASK_RETRIEVER
     assert out["skipped"][0]["path"] == "blob.txt" and out["warnings"][0]["path"] == "notes.txt"
+    # the model's words, or where it wrote nothing usable the supporting quote, marked; never empty
+    assert out["answer_kind"] in ("answer", "quote") and (out["model_answer"] is None) == (out["answer_kind"] ==
+                                                                                          "answer")
+    assert not is_empty_answer(out["answer"], out["question"])
     # citations.citation_check's
     assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)
     assert out["store"] == "faiss"  # the default; --store qdrant:... copies the index in (test_qdrant_store)

@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
-from labkit.config import KB_DIR
+from labkit.config import DATA_DIR, KB_DIR
 from labkit.data import (
+    FOREIGN_CORPORA,
     FOREIGN_DIR,
     TRIAGE_INTENTS,
     foreign_items,
@@ -220,15 +221,22 @@ def test_no_duplicates_and_no_leak(rows):
     assert not [r["id"] for r in rows if r["split"] == "test" and _norm(r["message"]) in train]
 
 
-def test_the_foreign_corpus_questions_are_answerable_from_their_gold_document():
-    questions = foreign_items()
+@pytest.mark.parametrize("corpus", FOREIGN_CORPORA, ids=lambda p: p.name)
+def test_each_foreign_corpus_is_answerable_from_its_gold_documents_and_says_its_source(corpus):
+    from labkit.documents import SUPPORTED_SUFFIXES
+
+    questions = foreign_items(corpus)
     assert all(q["asked"] == q["question"] for q in questions)  # items score_reader can put as they are
-    docs = {p.relative_to(FOREIGN_DIR / "docs").with_suffix("").as_posix(): p.read_text() for p
-            in (FOREIGN_DIR / "docs").rglob("*.md")}
-    assert len({q["id"] for q in questions}) == len(questions) >= 40
-    assert (FOREIGN_DIR / "LICENSE").is_file() and (FOREIGN_DIR / "NOTICE").is_file()
+    docs = {p.relative_to(corpus / "docs").with_suffix("").as_posix(): p.read_text() for p
+            in (corpus / "docs").rglob("*") if p.suffix in SUPPORTED_SUFFIXES}
+    assert len({q["id"] for q in questions}) == len(questions) >= 38
+    readme = (corpus / "README.md").read_text()
+    licences = [p for p in corpus.rglob("*") if p.is_file() and p.parent.name != "docs"
+                and any(word in p.name.upper() for word in ("LICENSE", "COPYING", "COPYRIGHT", "GPL"))]
+    assert licences and "licen" in readme.lower() and "copied" in readme  # where it comes from, under what terms
     answerable = [q for q in questions if q["answer"] is not None]
     assert len(answerable) >= 30 and len(questions) - len(answerable) >= 8
+    assert len({q["doc_ids"][0] for q in answerable}) >= len(docs) // 2  # spread over the corpus, not one file
     for q in answerable:
         assert len(q["doc_ids"]) == 1 and q["doc_ids"][0] in docs, q["id"]
         for answer in [q["answer"], *q["aliases"]]:
@@ -237,6 +245,11 @@ def test_the_foreign_corpus_questions_are_answerable_from_their_gold_document():
     for q in questions:
         if q["answer"] is None:
             assert q["doc_ids"] == [] and q["kind"] == "unanswerable"
+    # data/README.md's table of the corpora counts what is there
+    row = next(line for line in (DATA_DIR / "README.md").read_text().splitlines() if line.startswith(
+        f"| `{corpus.name}/` |"))
+    assert row.split(" | ")[-3:] == [str(len(docs)), str(len(answerable)), f"{len(questions) - len(answerable)} |"]
+    assert FOREIGN_DIR in FOREIGN_CORPORA and len({p.name for p in FOREIGN_CORPORA}) == len(FOREIGN_CORPORA) >= 3
 
 
 def test_the_shipped_records_load_and_a_missing_one_says_what_makes_it(tmp_path):

@@ -15,6 +15,8 @@ from labkit.rag import (
     cited_numbers,
     clean_answer,
     closed_book,
+    is_empty_answer,
+    quote_for,
 )
 
 SOURCES = [
@@ -87,6 +89,35 @@ def test_fit_prompt_drops_sources_only_when_they_alone_overflow(generator):
     prompt, shown, cut = fit_prompt(generator, "Price?", many, 600)
     assert 0 < len(shown) < 20 and not cut and generator.count_tokens(generator.chat_prompt(prompt)) <= 600
     assert [s.number for s in shown] == list(range(1, len(shown) + 1))  # the best-ranked ones are kept
+
+
+def test_a_quote_is_the_cited_sources_sentence_closest_to_the_question_and_a_long_one_is_cut_to_its_best_window():
+    assert quote_for("How much does the kettle cost?", SOURCES) == {"source": 1,
+                                                                    "sentence": "The Brimble Kettle costs $89."}
+    assert quote_for("How much does the kettle cost?", SOURCES, cited=[2])["source"] == 2  # the model's pick stands
+    table = " ".join(f"row{i} 0.{i}" for i in range(60)) + " petal width mean 1.20 " + " ".join(f"x{i}" for i in
+                                                                                               range(60))
+    long = [Source(1, "iris#1", "iris", "iris.rst", "Iris", "", 0.5, table)]
+    quote = quote_for("What is the mean petal width?", long, max_words=200)["sentence"]
+    assert len(quote.split()) == 40 and "petal width mean 1.20" in quote
+    assert quote_for("q", []) is None
+
+
+@pytest.mark.parametrize("raw", [".", "[2]", "The answer is: [1]", "How much does the kettle cost?"])
+def test_an_answer_without_content_becomes_the_supporting_quote_marked_as_one(generator, raw):
+    """A bare "." was printed as the answer (issue 29): with quote_empty, as `labkit ask` runs, the answer is the
+    sentence of the source the model pointed at, marked answer_kind "quote", the model's words kept beside it."""
+    question = "How much does the kettle cost?"
+    result = RAG(None, generator, quote_empty=True)._finish(question, raw, SOURCES, "prompt", 0.0, 0.0)
+    number = 2 if raw == "[2]" else 1
+    assert result.answer_kind == "quote" and result.model_answer == raw and result.cited == [number]
+    assert result.answer == f"\"{SOURCES[number - 1].text}\" [{number}]" and not is_empty_answer(result.answer,
+                                                                                                  question)
+    assert f"quote from source [{number}]" in format_answer(result) and repr(raw) in format_answer(result)
+    plain = RAG(None, generator)._finish(question, raw, SOURCES, "prompt", 0.0, 0.0)  # the model's own reading
+    assert plain.answer_kind == "answer" and plain.model_answer == "" and is_empty_answer(plain.answer, question)
+    kept = RAG(None, generator, quote_empty=True)._finish(question, "$89 [1].", SOURCES, "prompt", 0.0, 0.0)
+    assert (kept.answer, kept.answer_kind) == ("$89 [1].", "answer")
 
 
 def test_reading_misses_show_the_gold_sentence_that_held_the_answer(kb_index):

@@ -125,6 +125,26 @@ def test_reader_rates_count_abstentions_apart_from_right_answers():
     assert s["accuracy_95"][0] < s["accuracy"] < s["accuracy_95"][1]
 
 
+def test_wrong_answers_split_into_retrieval_misses_reading_misses_and_abstentions_with_the_gold_passage_shown():
+    def record(match, gold_shown, abstained, answerable=True, kind="answer"):
+        return {"answerable": answerable, "match": match, "retrieved_gold": gold_shown, "gold_shown": gold_shown,
+                "abstained": abstained, "empty": False, "answer_kind": kind, "cited_by": "model", "seconds": 1.0}
+
+    records = [record(True, True, False), record(True, False, False, kind="quote"),  # right, even without the passage
+               record(False, False, False), record(False, False, True),  # two retrieval misses (one abstains)
+               record(False, True, False), record(False, True, False),  # two reading misses
+               record(False, True, True),  # an abstention with the gold passage shown
+               record(False, False, True, answerable=False), record(False, False, False, answerable=False)]
+    s = summarize_reader(records)
+    assert (s["right"], s["n"]) == (2, 7)
+    assert [s[k]["hits"] for k in ("retrieval_misses", "reading_misses")] == [2, 2]
+    assert (s["abstain_gold_shown"]["hits"], s["abstain_gold_shown"]["n"]) == (1, 4)  # of the 4 with it shown
+    assert s["right"] + s["retrieval_misses"]["hits"] + s["reading_misses"]["hits"] + s["abstain_gold_shown"][
+        "hits"] == s["n"]
+    assert (s["gold_shown"]["hits"], s["abstain_unanswerable"]["hits"], s["quotes"]["hits"]) == (4, 1, 1)
+    assert "gold_shown" not in summarize_reader([{k: v for k, v in r.items() if k != "gold_shown"} for r in records])
+
+
 class _FullDiskIn:
     """A trained reading adapter stand-in whose save fails inside `refuse`, as safetensors reports a full disk."""
 

@@ -7,10 +7,19 @@ import pytest
 
 from labkit import readme
 from labkit.config import DATA_DIR, REPO_ROOT
-from labkit.data import foreign_corpora, load_corpus_size, load_retrieval, load_run_times, load_shipped, reader_info
+from labkit.data import (
+    FOREIGN_CORPORA,
+    load_corpus_size,
+    load_reader_comparison,
+    load_retrieval,
+    load_run_times,
+    load_shipped,
+    reader_info,
+)
 from labkit.readme import (
     CORPUS_SIZE,
     READER,
+    READER_COMPARISON,
     RESULTS,
     RETRIEVAL,
     RUN_TIMES,
@@ -19,7 +28,7 @@ from labkit.readme import (
     replace_block,
     write_block,
 )
-from labkit.report import reader_markdown
+from labkit.report import reader_comparison_markdown, reader_markdown
 
 
 def stat(x, spread=0.0):
@@ -31,8 +40,9 @@ def stat(x, spread=0.0):
 
 def test_every_block_has_its_two_markers_once_in_each_file_that_carries_it():
     carriers = {RESULTS: [REPO_ROOT / "README.md"], RUN_TIMES: [REPO_ROOT / "README.md"],
-                CORPUS_SIZE: [REPO_ROOT / "README.md"],
-                READER: [REPO_ROOT / "README.md", DATA_DIR / "README.md"], RETRIEVAL: [REPO_ROOT / "README.md"]}
+                CORPUS_SIZE: [REPO_ROOT / "README.md"], RETRIEVAL: [REPO_ROOT / "README.md"],
+                READER: [REPO_ROOT / "README.md", DATA_DIR / "README.md"],
+                READER_COMPARISON: [REPO_ROOT / "README.md", DATA_DIR / "README.md"]}
     for block, paths in carriers.items():
         assert re.fullmatch(r"<!-- [a-z ]+: made by .+; do not edit by hand -->", block.begin)
         assert block.end == f"<!-- end of {block.name} -->"
@@ -125,9 +135,19 @@ def test_the_readme_quotes_the_retrieval_record_and_it_covers_every_corpus():
     # made from data/retrieval.json: regenerate with `python benchmarks/bench_retrieval.py`
     record = load_retrieval()
     assert read_block(RETRIEVAL) == readme.retrieval_markdown(record)
-    assert set(record["corpora"]) == {"kb", *(p.name for p in foreign_corpora())}, (
+    assert set(record["corpora"]) == {"kb", *(p.name for p in FOREIGN_CORPORA)}, (
         "a foreign corpus was added or removed since the retrieval benchmark ran: run it again")
     assert all(set(c["retrievers"]) == {"dense", "bm25", "hybrid"} for c in record["corpora"].values())
+
+
+def test_the_readmes_quote_the_reader_comparison_on_every_corpus():
+    record = load_reader_comparison()
+    for path in (DATA_DIR / "README.md", REPO_ROOT / "README.md"):
+        assert read_block(READER_COMPARISON, path) == reader_comparison_markdown(record), (
+            f"{path}'s reader comparison is made by benchmarks/bench_readers.py; do not edit it")
+    # every foreign corpus is measured, with both readers
+    assert set(record["sets"]) == {*record["kit_sets"], *(p.name for p in FOREIGN_CORPORA)}
+    assert all(set(entry["readers"]) == {"plain", "reading adapter"} for entry in record["sets"].values())
 
 
 def test_no_notebook_types_its_own_run_time():

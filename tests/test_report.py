@@ -116,6 +116,46 @@ def test_the_reader_table_quotes_the_record_and_leaves_the_markers_to_the_readme
     assert report.reader_markdown({k: v for k, v in info.items() if k != "evaluation"}).count("\n") == 1
 
 
+def _rate(hits, n):
+    from labkit.stats import wilson_interval
+
+    return {"rate": round(hits / n, 4), "hits": hits, "n": n, "ci95": list(wilson_interval(hits / n, n))}
+
+
+def _reader(right, n, shown, retrieval, reading, abstained, quotes=0, empty=0):
+    """summarize_reader's shape (labkit.reader imports torch: this test stays cheap without it)."""
+    return {"accuracy": round(right / n, 4), "n": n, "right": right, "accuracy_95": [0.1, 0.9],
+            "gold_shown": _rate(shown, n), "retrieval_misses": _rate(retrieval, n),
+            "reading_misses": _rate(reading, n), "abstain_gold_shown": _rate(abstained, shown),
+            "abstain_unanswerable": _rate(3, 8), "quotes": _rate(quotes, n + 8), "empty": _rate(empty, n + 8),
+            "answer_p50_s": 1.234}
+
+
+def test_the_reader_comparison_has_a_row_per_set_and_reader_and_names_what_holds_each_corpus_back():
+    record = {"command": "python benchmarks/bench_readers.py", "machine": "Linux, 2 CPU cores", "date": "2026-01-02",
+              "commit": "abc1234", "retrieval": "index_folder's defaults: kind flat", "top_k": 3,
+              "kit_sets": ["held-out documents"], "load_average": {"mean": 7.5, "max": 8.2, "samples": 9, "cores": 2},
+              "sets": {"held-out documents": {"documents": 46, "chunks": 120, "index_build_s": 4.56, "readers": {
+                           "reading adapter": _reader(10, 20, 19, 1, 5, 4)}},
+                       "faqs": {"documents": 6, "chunks": 69, "index_build_s": 12.4, "readers": {
+                           "plain": _reader(10, 40, 30, 10, 20, 0, quotes=6),
+                           "reading adapter": _reader(24, 40, 38, 2, 6, 8)}},
+                       "cards": {"documents": 14, "chunks": 58, "index_build_s": 14.2, "readers": {
+                           "reading adapter": _reader(30, 40, 39, 1, 6, 3)}}}}
+    lines = report.reader_comparison_markdown(record).splitlines()
+    assert "load average was 7.5 on 2 cores" in lines[0] and "the seconds are longer" in lines[0]
+    rows = [line for line in lines if line.startswith("| ") and "question set" not in line]
+    assert len(rows) == 4 and rows[1].startswith("| faqs | 6, 69 | 12.4 s | plain | 0.25 [")
+    assert "| 0.75 [0.60, 0.86] (30/40) | 10/40 | 20/40 |" in rows[1] and "| 6/48 | 0/48 | 1.23 s |" in rows[1]
+    targets = [line for line in lines if line.startswith("- ")]
+    assert [t.split(":")[0] for t in targets] == ["- faqs", "- cards"]  # the foreign corpora only, default reader
+    assert "misses gold passage shown 0.95" not in targets[0] and "abstains with the gold passage shown 0.21" in \
+        targets[0] and "8 abstentions with the gold passage shown: abstention holds it back most" in targets[0]
+    assert targets[1] == ("- cards: meets gold passage shown 0.97 (at least 0.90), right 0.75 (at least 0.55), "
+                          "abstains with the gold passage shown 0.08 (at most 0.10), empty answers 0.00 (at most "
+                          "0.00).")
+
+
 def behaviour_facts_result(fact_after):
     """A result of labkit.behaviour_facts.run_behaviour_facts's shape; fact_after: behaviour LoRA + RAG's fact accuracy
     after the update."""
