@@ -105,9 +105,9 @@ def nb06(**_) -> dict:
             "answer = paired(results, 'after_update', After.RAG, After.RETRAINED)['measurable']",
             run_name="results"),
         "q3": Exercise(
-            "Modify and rerun: the cell asks NUM_QUESTIONS taught questions closed-book and with RAG. Predict whether "
-            "RAG's lead is measurable at that n, run it, then ask four times as many and run it again. On your last "
-            "run, does RAG read 'higher', 'lower' or 'no measurable difference' against closed-book? "
+            "Modify and rerun: the cell asks NUM_QUESTIONS of the kit's questions closed-book and with RAG. Predict "
+            "whether RAG's lead is measurable at that n, run it, then ask four times as many and run it again. On your "
+            "last run, does RAG read 'higher', 'lower' or 'no measurable difference' against closed-book? "
             "ex.q3.check(answer, run=(closed_mine, rag_mine)).",
             n_reading, grade_n,
             ["Both runs answered the same questions: compare them question by question.",
