@@ -114,7 +114,8 @@ def _step_checker(gen):
                             "that train), then take one step with the optimizer you are given (its learning rate is "
                             "train()'s first, warm-up included)")
         return (f"loss {loss:.4f}, and every adapter weight moved as in finetune.train's first step on the same batch: "
-                "the loop runs this step again and again (adding bf16 matmuls where the CPU has them and a Ctrl-C guard).")
+                "the loop runs this step again and again (adding bf16 matmuls where the CPU has them and a Ctrl-C "
+                "guard).")
 
     return grade, kit_first_step
 

@@ -46,6 +46,8 @@ class Exercise:
     lazy: bool = False  # grade gets `expected` as a function to call only if it needs it (it runs a model)
     _hints_shown: int = 0
     _passed: Any = None  # the last answer that passed: `use` hands a passed function back
+    # the right answer once computed: from the data (it stays right), or [run, answer] for the run last checked
+    _expected: list = field(default_factory=list)
 
     def check(self, answer, run=None) -> bool:
         """Print whether `answer` is right, with feedback; return True/False. Example: q.check(0.25) -> True."""
@@ -56,7 +58,7 @@ class Exercise:
             print(f"Not yet: this check reads your run too: q.check(answer, run={self.run_name}).")
             return False
         try:
-            want = (lambda: self.expected(run)) if self.run_name else self.expected
+            want = (lambda: self._from_run(run)) if self.run_name else self._from_data
             why = self.grade(answer, want if self.lazy else want())
         except Incorrect as exc:
             print(f"Not yet: {exc}")
@@ -64,6 +66,17 @@ class Exercise:
         print(f"Correct: {why}")
         self._passed = answer
         return True
+
+    def _from_data(self):
+        if not self._expected:
+            self._expected.append(self.expected())
+        return self._expected[0]
+
+    def _from_run(self, run):
+        """The right answer for this run, computed once per run object (a check may bootstrap)."""
+        if not self._expected or self._expected[0] is not run:
+            self._expected[:] = [run, self.expected(run)]
+        return self._expected[1]
 
     def use(self, mine: Callable) -> Callable:
         """Your function if it passed this check, else the kit's own (saying which), so the notebook goes on with a

@@ -67,25 +67,27 @@ def runs(nb: str, name: str) -> dict:
 
     base = rag_run([1, 0, 1, 0, 1, 0, 1, 0])
     retrieval = {"records": [{"id": f"q{i}", "recall@3": r} for i, r in enumerate([1, 1, 0, 1, 0.5, 1])]}
-    return {
-        ("01", "q1"): {"domain_mc": {"mc_acc": 0.3, "n": 24, "chance": 0.25}},
-        ("02", "q3"): {"with_rag": base, "rerun": rag_run([1] * 8, k=8)},
-        ("03", "q2"): {"after": [answer("It is $95.", "costs $95"), answer("No idea.", "costs $95"),
-                                 answer("It is $80.", "costs $95"), answer("Maybe.", "about lamps")],
-                       "values": ["$95", "$95", "$95", "$95"]},
-        ("03", "q3"): {"kit_eval": retrieval, "rerun_eval": {"records": [{**r, "recall@3": 1} for r
-                                                                          in retrieval["records"]]}},
-        ("04", "q3"): {"run": forgetting_run(0.75), "rerun_run": forgetting_run(0.5, TrainConfig(rank=4))},
-        ("05", "q3"): {"live": forgetting_run(0.8, lab_config("lora", lr=1e-2)),
-                       "live_final": {"n_probe": 120, "general_acc_before": 0.8, "general_acc_after": 0.5}},
-        ("06", "q1"): {"results": load_shipped()},
-        ("06", "q2"): {"results": load_shipped()},
-        ("06", "q3"): {"closed_mine": rag_run([0] * 30), "rag_mine": rag_run([1] * 12 + [0] * 18)},
-        ("07", "q2"): {"my_rec": recommend({"need": "knowledge", "change": "never", "traceability": "nice to have",
-                                            "questions": "most", "latency_s": 60}, load_shipped())},
-        ("08", "q1"): {"capstone_run": capstone_run([1, 0, 0, 0, 1], [1, 1, 1, 0, 1], [1, 1, 0, 1, 1])},
-        ("08", "q2"): {"capstone_run": capstone_run([0] * 5, [1] * 5)},
-    }.get((nb, name), {})
+    made = {
+        ("01", "q1"): lambda: {"domain_mc": {"mc_acc": 0.3, "n": 24, "chance": 0.25}},
+        ("02", "q3"): lambda: {"with_rag": base, "rerun": rag_run([1] * 8, k=8)},
+        ("03", "q2"): lambda: {"after": [answer("It is $95.", "costs $95"), answer("No idea.", "costs $95"),
+                                         answer("It is $80.", "costs $95"), answer("Maybe.", "about lamps")],
+                               "values": ["$95", "$95", "$95", "$95"]},
+        ("03", "q3"): lambda: {"kit_eval": retrieval,
+                               "rerun_eval": {"records": [{**r, "recall@3": 1} for r in retrieval["records"]]}},
+        ("04", "q3"): lambda: {"run": forgetting_run(0.75), "rerun_run": forgetting_run(0.5, TrainConfig(rank=4))},
+        ("05", "q3"): lambda: {"live": forgetting_run(0.8, lab_config("lora", lr=1e-2)),
+                               "live_final": {"n_probe": 120, "general_acc_before": 0.8, "general_acc_after": 0.5}},
+        ("06", "q1"): lambda: {"results": load_shipped()},
+        ("06", "q2"): lambda: {"results": load_shipped()},
+        ("06", "q3"): lambda: {"closed_mine": rag_run([0] * 30), "rag_mine": rag_run([1] * 12 + [0] * 18)},
+        ("07", "q2"): lambda: {"my_rec": recommend({"need": "knowledge", "change": "never",
+                                                    "traceability": "nice to have", "questions": "most",
+                                                    "latency_s": 60}, load_shipped())},
+        ("08", "q1"): lambda: {"capstone_run": capstone_run([1, 0, 0, 0, 1], [1, 1, 1, 0, 1], [1, 1, 0, 1, 1])},
+        ("08", "q2"): lambda: {"capstone_run": capstone_run([0] * 5, [1] * 5)},
+    }
+    return made[(nb, name)]() if (nb, name) in made else {}
 
 
 def exercises(nb, request):
