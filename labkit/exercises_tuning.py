@@ -216,8 +216,8 @@ def nb04(gen=None, **_) -> dict:
             "labels (-100 under the prompt and the padding). Run the model on input_ids and attention_mask; take the "
             "cross-entropy of its prediction at each position against the next position's label, skipping -100; call "
             "backward; clip the gradients to norm 1.0 as the kit's loop does; take one optimizer step; clear the "
-            "gradients; return the loss as a number. "
-            "Check it: ex.step.check(training_step) (about ten seconds: it takes finetune.train's first step too).",
+            "gradients; return the loss as a number. Check it: ex.step.check(training_step) (slower than the other "
+            "checks: it takes finetune.train's first step too).",
             kit_step, step_grade,
             ["model(input_ids=..., attention_mask=...).logits has one row of vocabulary scores per position "
              "(batch × positions × vocabulary).",
