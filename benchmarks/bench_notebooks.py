@@ -3,7 +3,9 @@
 Each notebook runs top to bottom in a fresh kernel (nbclient, as nbval does) with the mode's
 environment (`readme.RUN_MODES`: default = full mode with 06/07 showing the shipped run;
 quick = LABKIT_QUICK=1, as CI). The model cache should be warm (run `labkit doctor` once),
-as on a learner's second day. Timings of modes not run this time are kept from the file.
+as on a learner's second day. Timings of modes not run this time are kept from the file. Every code cell's
+seconds are kept too, by cell id (a cell over 30 s in default mode prints a warning from them before its work), with
+whether the machine ran bf16 matmuls (labkit doctor tells a learner's CPU apart from it).
 Prints the figures; asserts nothing.
 
 Writes data/run_times.json, the README's table and the results sheet (docs/, `labkit sheet`), unless --no-write.
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from labkit.config import REPO_ROOT
 from labkit.data import RUN_TIMES_PATH, load_run_times
+from labkit.models import resolve_precision
 from labkit.readme import README, RUN_MODES, RUN_TIMES, run_times_markdown, write_block
 from labkit.rendered import execute
 from labkit.sheet import write_sheet
@@ -42,13 +45,17 @@ def cell_seconds(nb) -> list[tuple[float, int, str]]:
     return sorted(out, reverse=True)
 
 
-def run_notebook(path: Path, env: dict, cells: int = 0) -> float:
+def run_notebook(path: Path, env: dict, cells: int = 0, per_cell: dict | None = None) -> float:
     """Wall seconds to execute one notebook in a fresh kernel with these environment variables set (errors raise).
 
-    With `cells`, also prints that many of its slowest cells (the issue's limit is per cell too)."""
+    With `cells`, also prints that many of its slowest cells (the issue's limit is per cell too); `per_cell` is filled
+    with every code cell's seconds by its id (a slow cell's warning reads them: labkit.data.cell_time_note)."""
     nb, seconds = execute(path, env, timeout=7200)  # LABKIT_QUICK and LABKIT_LIVE removed first: the mode is env's
-    for cell_s, index, first in cell_seconds(nb)[:cells]:
+    timed = cell_seconds(nb)
+    for cell_s, index, first in timed[:cells]:
         print(f"    cell {index:3d} {cell_s:7.1f} s  {first[:70]}")
+    if per_cell is not None:
+        per_cell.update({nb.cells[index].id: round(cell_s, 1) for cell_s, index, _ in timed})
     return seconds
 
 
@@ -73,14 +80,18 @@ def main() -> None:
     for path in paths:
         row = times["notebooks"].setdefault(path.stem, {})
         for mode in modes:
-            seconds = run_notebook(path, RUN_MODES[mode][0], args.cells)
+            per_cell: dict = {}
+            seconds = run_notebook(path, RUN_MODES[mode][0], args.cells, per_cell)
             row[mode] = round(seconds, 1)
+            times.setdefault("cells", {}).setdefault(path.stem, {})[mode] = per_cell
             print(f"{path.stem:32s} {mode:8s} {seconds:7.1f} s", flush=True)
     times["notebooks"] = {p.stem: times["notebooks"].get(p.stem, {}) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=REPO_ROOT).stdout.strip()
+    times["cells"] = {p.stem: times.get("cells", {}).get(p.stem, {}) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
     times.update(machine=f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU",
-                 date=datetime.date.today().isoformat(), commit=commit or "unknown")
+                 date=datetime.date.today().isoformat(), commit=commit or "unknown",
+                 precision=resolve_precision("auto"))  # bf16 matmuls or not: labkit doctor compares a learner's CPU
     print("\n" + run_times_markdown(times))
     if not args.no_write:
         RUN_TIMES_PATH.write_text(json.dumps(times, indent=1) + "\n")

@@ -1,7 +1,8 @@
 """Chunks: split documents into pieces small enough to embed and quote, each with a stable id.
 
 What it holds: `chunk_document` / `chunk_corpus` split by headings, then paragraphs, then
-sentences, packed to a token budget with overlap. Each `Chunk` keeps its document id,
+sentences, packed to a token budget with overlap (`chunk_paragraphs`: one section's pieces packed and given their
+ids, the step notebook 02's learners write themselves). Each `Chunk` keeps its document id,
 position, heading path and a stable id such as "policy-returns#3". `CHUNK_SIZE` / `CHUNK_OVERLAP`: the
 kit's one setting (128 / 24), the default of every function here and in `labkit.retrieval`.
 
@@ -158,13 +159,27 @@ def pack_units(units: list[str], chunk_size: int, overlap: int, count: Callable[
     return ["\n\n".join(c) for c in chunks]
 
 
+def chunk_paragraphs(doc_id: str, paragraphs: list[str], chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
+                     start: int = 0, count: Callable[[str], int] | None = None) -> list[tuple[str, str]]:
+    """One section's paragraphs packed into chunks (`pack_units`), each with its stable id: the document id and its
+    position in the document, counted on from `start` (the chunks of the document's earlier sections).
+
+    Example: chunk_paragraphs("faq", ["a b", "c d", "e f"], chunk_size=4, overlap=2, start=3)
+        -> [("faq#3", "a b\n\nc d"), ("faq#4", "c d\n\ne f")]
+    An id depends only on its own document, so changing one document leaves every other chunk's id as it was.
+    """
+    texts = pack_units(paragraphs, chunk_size, overlap, count or word_count)
+    return [(f"{doc_id}#{start + i}", text) for i, text in enumerate(texts)]
+
+
 def chunk_document(doc: Document, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
-                   count: Callable[[str], int] | None = None) -> list[Chunk]:
+                   count: Callable[[str], int] | None = None, chunker: Callable | None = None) -> list[Chunk]:
     """Split one document into chunks: by headings, then paragraphs, then to the token budget.
 
     Example: chunk_document(doc)[0].id -> "policy-returns#0"; .heading -> "Returns Policy"
     chunk_size and overlap are in tokens of `count` (words by default). Sections never
-    share a chunk, so each chunk has one heading path.
+    share a chunk, so each chunk has one heading path. `chunker` replaces `chunk_paragraphs` (same arguments but
+    `count`: it counts words), as notebook 02 does with the learner's own.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1 token (got {chunk_size}).")
@@ -175,17 +190,19 @@ def chunk_document(doc: Document, chunk_size: int = CHUNK_SIZE, overlap: int = C
     sections = split_sections(doc.text, doc.title) if doc.kind in ("md", "html") else [(doc.title, doc.text)]
     chunks = []
     for heading, body in sections:
-        for text in pack_units(_units(body, chunk_size, count), chunk_size, overlap, count):
-            position = len(chunks)
-            chunks.append(Chunk(f"{doc.id}#{position}", doc.id, position, text, heading, doc.title, doc.path))
+        units, start = _units(body, chunk_size, count), len(chunks)
+        pieces = (chunker(doc.id, units, chunk_size, overlap, start) if chunker is not None
+                  else chunk_paragraphs(doc.id, units, chunk_size, overlap, start, count))
+        for i, (chunk_id, text) in enumerate(pieces):
+            chunks.append(Chunk(chunk_id, doc.id, start + i, text, heading, doc.title, doc.path))
     return chunks
 
 
 def chunk_corpus(corpus, chunk_size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP,
-                 count: Callable[[str], int] | None = None) -> list[Chunk]:
-    """Chunks of every document of a Corpus (or a list of Documents), in order.
+                 count: Callable[[str], int] | None = None, chunker: Callable | None = None) -> list[Chunk]:
+    """Chunks of every document of a Corpus (or a list of Documents), in order (`chunker`: see chunk_document).
 
     Example: len(chunk_corpus(load_folder("data/kb"))) -> about 300
     """
     documents = corpus.documents if isinstance(corpus, Corpus) else corpus
-    return [chunk for doc in documents for chunk in chunk_document(doc, chunk_size, overlap, count)]
+    return [chunk for doc in documents for chunk in chunk_document(doc, chunk_size, overlap, count, chunker)]

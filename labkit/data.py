@@ -4,13 +4,14 @@ Loaders: question sets (`load_qa`), fact updates (`load_updates`), the general p
 for replay (`load_general_text`), the behaviour task (`load_triage`). The shipped records: the forgetting sweep
 (`load_sweep`), the full side-by-side run the README quotes (`load_shipped`), the reading adapter's record
 (`reader_info`), the foreign corpora (`FOREIGN_CORPORA`) and their questions (`foreign_items`), the readers compared on
-every corpus (`load_reader_comparison`), the notebooks' measured run times (`load_run_times`) and the retrieval
-benchmark's record (`load_retrieval`). Subsets: `spread` and `stratified_subset` (quick mode still covers every
-document and intent), `taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's
-questions: taught, never taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader
-returns plain dicts (one per JSONL line) so learners can look at them directly. See data/README.md for every schema.
-What it leaves out: the documents themselves (read by `labkit.documents`), the adapter's weights (`labkit.reader` loads
-them onto a model) and writing any of these files (the commands that make them).
+every corpus (`load_reader_comparison`), the notebooks' measured run times (`load_run_times`; `cell_time_note` /
+`warn_if_slow`: the one-line warning a slow cell prints before its work) and the retrieval benchmark's record
+(`load_retrieval`). Subsets: `spread` and `stratified_subset` (quick mode still covers every document and intent),
+`taught_questions`, `untaught_questions` and `updated_questions` (the side-by-side experiment's questions: taught, never
+taught (`unseen_documents`, `split_documents`), and after the facts change). Each loader returns plain dicts (one per
+JSONL line) so learners can look at them directly. See data/README.md for every schema. What it leaves out: the
+documents themselves (read by `labkit.documents`), the adapter's weights (`labkit.reader` loads them onto a model) and
+writing any of these files (the commands that make them).
 """
 
 from __future__ import annotations
@@ -187,6 +188,42 @@ def load_corpus_size(path: Path = CORPUS_SIZE_PATH) -> dict:
     Example: load_corpus_size()["rows"][0]["store"] -> "faiss flat"
     """
     return json.loads(Path(path).read_text())
+
+
+SLOW_CELL_S = 30.0  # a cell measured slower than this in default mode warns before it starts
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def cell_time_note(notebook: str, cell_id: str, quick: bool = False, times: dict | None = None) -> str:
+    """One line saying how long a cell took when it was measured, if that was over SLOW_CELL_S in default mode; ""
+    otherwise (or when the cell was not measured).
+
+    Example: cell_time_note("02_rag_from_scratch", "d225fe7b")
+        -> "This cell took 55 s in default mode when measured (quick mode: 12 s; Linux x86_64, 2 cores, ...)."
+    The figures are benchmarks/bench_notebooks.py's (data/run_times.json), never typed into a notebook.
+    """
+    times = load_run_times() if times is None else times
+    cells = (times.get("cells") or {}).get(notebook) or {}
+    default, fast = (cells.get(mode, {}).get(cell_id) for mode in ("default", "quick"))
+    if default is None or default <= SLOW_CELL_S:
+        return ""
+    now = f"; quick mode, which is on: {_seconds(fast)}" if quick and fast is not None else ""
+    bf16 = " with bf16 matmuls" if times.get("precision") == "bfloat16" else ""
+    return (f"This cell took {_seconds(default)} in default mode when measured{now} ({times.get('machine', '?')}"
+            f"{bf16}, {times.get('date', '?')}; a CPU without bf16 instructions takes longer: labkit doctor says).")
+
+
+def warn_if_slow(notebook: str, cell_id: str) -> None:
+    """Print `cell_time_note` for this cell when it has one: the first line of every slow cell calls it.
+    Example: warn_if_slow("02_rag_from_scratch", "d225fe7b") prints "This cell took 55 s ..." or nothing."""
+    from labkit.config import get_config
+
+    note = cell_time_note(notebook, cell_id, quick=get_config().quick)
+    if note:
+        print(note, flush=True)
 
 
 def needs_two_documents(q: dict) -> bool:

@@ -1,8 +1,10 @@
 """`labkit doctor`: the environment check, as facts a person (or a test) can read.
 
 `doctor_report` gathers versions, where each model file was found, whether the model cache is warm (and undamaged),
-which bundle filled the cache, the device, threads, precision and quick mode, and, unless told not to, loads both
-models and times them; everything that would stop the kit is listed under "problems". `format_doctor` prints it
+which bundle filled the cache, the device, threads, precision, whether the CPU has bf16 matmul instructions and what
+that does to the run times (`bf16_effect`, against the machine that measured them: data/run_times.json) and quick
+mode, and, unless told not to, loads both models and times them; everything that would stop the kit is listed under
+"problems". `format_doctor` prints it
 aligned; notebook 00 shows it. What it leaves out: fixing anything (each problem says what to do), and the other
 commands (`labkit.cli` dispatches them all).
 """
@@ -66,6 +68,9 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
         report["precision"] = models.resolve_precision(kit.precision, kit.device.split(":")[0])
     except ValueError as exc:
         problems.append(str(exc))
+    report["first_load"] = first_load_text()
+    found = models.bf16_instructions()
+    report["bf16"] = {"instructions": found or "none", "effect": bf16_effect(found, report.get("precision"))}
     try:
         report["generator_file"] = str(model_cache.gguf_path())
         cached = model_cache.generator_cache_dir()
@@ -76,7 +81,7 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
             if damage is not None and not load:  # with load, the load below rebuilds it and says so
                 problems.append(f"the model cache is damaged ({damage}); the next load dequantises the GGUF again")
         else:
-            report["generator_cache"] = "not cached yet (first load dequantises, ~10 s)"
+            report["generator_cache"] = f"not cached yet ({first_load_text()})"
     except model_cache.ModelNotAvailableError as exc:
         problems.append(str(exc))
     try:
@@ -119,6 +124,45 @@ def first_call_cost(embedder, load_s: float, sample: int = 64) -> str:
     return (f"models load in {load_s:.1f} s, then every chunk of the folder is embedded once: {rate:.0f} chunks/s "
             f"here, {1000 / rate:.0f} s per 1,000 chunks of {CHUNK_SIZE} words; later calls load the folder's cached "
             "index")
+
+
+def _times() -> dict:
+    from labkit.data import RUN_TIMES_PATH, load_run_times
+
+    return load_run_times() if RUN_TIMES_PATH.exists() else {}
+
+
+def first_load_text(times: dict | None = None) -> str:
+    """What the first load costs, as measured (benchmarks/bench_load.py, data/run_times.json).
+    Example: first_load_text() -> "the first load dequantises the model: 12 s when measured, later loads 2 s"
+    """
+    load = (_times() if times is None else times).get("generator_load")
+    if not load:
+        return "the first load dequantises the model once; later loads read the cache"
+    return (f"the first load dequantises the model: {load['first_s']:.0f} s when measured, later loads "
+            f"{load['cached_s']:.0f} s ({load['machine']}, {load['date']})")
+
+
+def bf16_effect(found: str, precision: str | None, times: dict | None = None) -> str:
+    """What the CPU's bf16 instructions (or their absence) do to the kit's run times, against the machine that
+    measured the README's table.
+
+    Example: bf16_effect("", "float32") -> "none here: training, answering and scoring run in float32, slower than
+        the README's run times, measured with them (...: float32 answered 2.4x and trained 1.6x slower)"
+    """
+    times = _times() if times is None else times
+    table_bf16 = times.get("precision") == "bfloat16"
+    speed = times.get("bf16_speedup")
+    there = (f" (on that machine float32 answered {speed['answering']:.1f}x and trained {speed['training']:.1f}x "
+             "slower than bfloat16: benchmarks/bench_precision.py)") if speed else ""
+    if found and precision == "bfloat16":
+        return ("training, answering and scoring run their matmuls in bfloat16"
+                + (", as on the machine that measured the README's run times" if table_bf16 else ""))
+    if found:
+        return ("the CPU has them, but LABKIT_PRECISION asks for float32: slower than the README's run times"
+                + there)
+    return ("none: training, answering and scoring run in float32 here, slower than the README's run-time table"
+            + (", which was measured on a CPU with them" + there if table_bf16 else ""))
 
 
 def format_doctor(report: dict) -> str:

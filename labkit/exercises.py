@@ -1,337 +1,239 @@
-"""Exercises at the end of each notebook: a task, `check(answer)`, `hint()` and `solution()` (after Kaggle's
-learntools).
+"""Exercises at the end of each notebook, and inside them where learners write the kit's core pieces: a task,
+`check(answer)`, `hint()` and `solution()` (after Kaggle's learntools).
 
-What it holds: each notebook's exercises (`Exercise`s of `labkit.grading`), and
-`for_notebook("02")`: the notebook's exercises as attributes `q1`, `q2`, ... .
+What it holds: notebooks 06 (side by side), 07 (combining and choosing) and 08 (your own documents, the capstone)'s
+exercises, and `for_notebook("02")`: a notebook's exercises as attributes (`q1`, `q2`, ..., and named ones such as
+`chunker` for a function the learner writes). The RAG track's are `labkit.exercises_rag`'s, the fine-tuning track's
+`labkit.exercises_tuning`'s.
 
-Every expected answer is computed when checked, from the kit's data, its committed results
-(`data/results.json`, the forgetting sweep) or labkit's own functions: never a typed number,
-so an exercise stays right when the data change.
+Every expected answer is computed when checked, from the kit's data, its committed results (`data/results.json`, the
+forgetting sweep), labkit's own functions, or the learner's own run (a modify-and-rerun exercise:
+`check(answer, run=...)`): never a typed number, so an exercise stays right when the data change. Hints climb towards
+the answer and stop short of it; `solution()` prints it.
 
 Example (notebook 01):
     >>> ex = for_notebook("01")
-    >>> ex.q1.check(0.5)
-    Not yet: 0.5 is chance with two choices; count the choices of one item.
+    >>> ex.q2.check((0.5, 0.9))
+    Not yet: (0.50, 0.90) is not the 95% Wilson interval of 12 right out of 16. Try hint().
     False
-    >>> ex.q1.check(0.25)
-    Correct: 4 choices per item, so guessing scores 1/4 = 0.25.
-    True
 
-What it leaves out: what an exercise is and how answers are graded (`labkit.grading`), and
-anything that needs a model run to grade (the notebooks' own asserts check the numbers;
-exercises check reading and reasoning).
+What it leaves out: what an exercise is and how answers are graded (`labkit.grading`); the notebooks' own asserts
+check the kit's numbers, exercises check the learner's reading and reasoning.
 """
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
-from labkit.grading import Exercise, Incorrect, close_to, equal, function_like, same_set
+from labkit.exercises_rag import nb01, nb02, nb03
+from labkit.exercises_tuning import nb04, nb05
+from labkit.grading import READINGS, Exercise, Incorrect, equal, one_of, reading, same_set
+from labkit.keys import SIDE_BY_SIDE, After
 
-# ---- the exercises, by notebook -----------------------------------------------------------
-
-def _nb01() -> dict:
-    from labkit.data import load_probe
-    from labkit.multiple_choice import mc_items_from_probe
-    from labkit.stats import wilson_interval
-
-    def chance():
-        return 1 / len(mc_items_from_probe(load_probe(1))[0].choices)
-
-    def interval_grade(answer, expected):
-        try:
-            lo, hi = (float(x) for x in answer)
-        except (TypeError, ValueError):
-            raise Incorrect("give the interval as two numbers: (low, high)") from None
-        if abs(lo - expected[0]) < 0.01 and abs(hi - expected[1]) < 0.01:
-            return (f"12 of 16 is 0.75, but the 95% interval runs from {expected[0]:.2f} to {expected[1]:.2f}: "
-                    "one item more or less moves the score 0.06, so small differences between runs on 16 items mean "
-                    "little.")
-        sd = math.sqrt(0.75 * 0.25 / 16)
-        if abs(lo - (0.75 - 1.96 * sd)) < 0.01:
-            raise Incorrect("that is the normal approximation (rate ± 1.96·sd); the kit uses the Wilson interval: call "
-                            "wilson_interval")
-        raise Incorrect(f"({lo:.2f}, {hi:.2f}) is not the 95% Wilson interval of 12 right out of 16. Try hint().")
-
-    return {
-        "q1": Exercise(
-            "Predict: the general probe is multiple choice. What accuracy does guessing at random give?",
-            chance,
-            close_to(0.01, lambda e: f"{round(1 / e)} choices per item, so guessing scores 1/{round(1 / e)} = {e:.2f}.",
-                             {0.5: "0.5 is chance with two choices; count the choices of one item."}),
-            ["Every probe item has the right answer and some distractors.",
-             "len(mc_items_from_probe(load_probe(1))[0].choices) counts the choices of one item."],
-            "from labkit.data import load_probe\nfrom labkit.multiple_choice import mc_items_from_probe\n"
-            "answer = 1 / len(mc_items_from_probe(load_probe(1))[0].choices)"),
-        "q2": Exercise(
-            "A fine-tune scores 12 of 16 probe items right. Give the 95% interval of that rate as (low, high).",
-            lambda: wilson_interval(12 / 16, 16), interval_grade,
-            ["labkit.stats has the interval the kit prints everywhere.", "wilson_interval(rate, n)"],
-            "from labkit.stats import wilson_interval\nanswer = wilson_interval(12 / 16, 16)"),
-    }
+# ---------------------------------------------------------------- 06
 
 
-def _nb02() -> dict:
-    from labkit.config import KB_DIR
-    from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE, chunk_corpus
-    from labkit.documents import load_folder
-    from labkit.evaluate import recall_at_k
+def nb06(**_) -> dict:
+    from labkit.stats import intervals_overlap
+    from labkit.verdicts import paired
 
-    def chunks(chunk_size=64, overlap=16):
-        return len(chunk_corpus(load_folder(KB_DIR), chunk_size=chunk_size, overlap=overlap))
+    def taught_only(results):
+        taught, untaught = results.get("differences") or {}, results.get("untaught_differences")
+        if not untaught:
+            raise Incorrect("these results have no untaught column (a record older than it): run the experiment live")
+        ahead = {a for a in SIDE_BY_SIDE if (taught.get(a) or {}).get("measurable") and taught[a]["diff"] > 0}
+        return {a for a in ahead if not ((untaught.get(a) or {}).get("measurable") and untaught[a]["diff"] > 0)}
 
-    def why_chunks(e):
-        notebook = chunks(CHUNK_SIZE, CHUNK_OVERLAP)  # the notebook's setting
-        ratio = e / notebook
-        return (f"{e} chunks, {ratio:.1f} times the {notebook} at chunk_size {CHUNK_SIZE}: "
-                + ("more than twice, because the overlap repeats words in every chunk and sections end in short chunks."
-                   if ratio > 2
-                   else f"not quite twice, because many sections are shorter than {CHUNK_SIZE} words and fit one "
-                   "chunk either way."))
+    def retrained_apart(results):
+        fresh = results.get("freshness") or {}
+        rag, tuned = (fresh.get(After.RAG) or {}).get("new"), (fresh.get(After.RETRAINED) or {}).get("new")
+        if not rag or not tuned:
+            raise Incorrect("these results have no freshness figures for RAG and the retrained fine-tune")
+        d = paired(results, "after_update", After.RAG, After.RETRAINED)
+        if d is not None:
+            return {"answer": d["measurable"], "basis": f"RAG minus retrained {d['diff']:+.2f} [{d['lo']:+.2f}, "
+                    f"{d['hi']:+.2f}] over {d['n']} questions (paired bootstrap)"}
+        apart = not intervals_overlap((rag["lo"], rag["hi"]), (tuned["lo"], tuned["hi"]))
+        return {"answer": apart, "basis": f"RAG [{rag['lo']:.2f}, {rag['hi']:.2f}], retrained [{tuned['lo']:.2f}, "
+                f"{tuned['hi']:.2f}] (95% intervals)"}
 
-    cases = [(["a", "b", "c"], {"b"}, 1), (["a", "b", "c"], {"b"}, 2), (["a", "b"], {"c"}, 2),
-             (["a", "b", "c"], {"a", "c"}, 3), (["x", "y"], ["y"], 5)]
-    return {
-        "q1": Exercise(
-            "Predict, then count: how many chunks does the knowledge base give with chunk_size=64 and overlap=16? "
-            f"(The notebook used {CHUNK_SIZE} and {CHUNK_OVERLAP}.) Is it about twice as many, more, or fewer, "
-            "and why?",
-            chunks,
-            close_to(
-                0.0,
-                why_chunks,
-                {lambda e: e * 0.5: "that is about half: a smaller chunk_size gives more chunks, not fewer."},
-            ),
-            ["chunk_corpus(load_folder(KB_DIR), chunk_size=..., overlap=...) returns the chunks."],
-            "from labkit.config import KB_DIR\nfrom labkit.corpus import chunk_corpus\nfrom labkit.documents import "
-            "load_folder\n"
-            "answer = len(chunk_corpus(load_folder(KB_DIR), chunk_size=64, overlap=16))",
-        ),
-        "q2": Exercise(
-            "Write recall(retrieved, gold, k): 1.0 if any of the first k retrieved document ids is a gold one, else "
-            "0.0. "
-            "Check it by passing the function itself: q2.check(recall).",
-            lambda: None,
-            function_like(
-                recall_at_k,
-                cases,
-                "it agrees with labkit.evaluate.recall_at_k on every case, "
-                "including k larger than the list and several gold "
-                "documents.",
-            ),
-            ["Look only at retrieved[:k].", "return float(any(doc in set(gold) for doc in retrieved[:k]))"],
-            "def recall(retrieved, gold, k):\n    return float(any(doc in set(gold) for doc in "
-            "retrieved[:k]))\nq2.check(recall)",
-        ),
-    }
+    def grade_fresh(answer, e):
+        return equal(lambda _: f"{e['basis']}: " + ("measurable." if e["answer"] else "the interval includes zero, no "
+                                                    "measurable difference; compare what each cost to get there."),
+                     lambda a, _: f"{e['basis']}: read it again.")(answer, e["answer"])
 
+    def n_reading(run):
+        closed, with_rag = run
+        if [r["id"] for r in closed.records] != [r["id"] for r in with_rag.records]:
+            raise Incorrect("ask both the same questions (`asked`)")
+        return {**reading([r["match"] for r in with_rag.records], [r["match"] for r in closed.records]),
+                "n": len(closed.records)}
 
-def _nb03() -> dict:
-    from labkit.data import load_updates
+    def grade_n(answer, e):
+        return one_of(READINGS, lambda _: f"RAG against closed-book on your {e['n']} questions: {e['basis']}. The "
+                      "interval narrows about as one over the square root of n: four times the questions, half the "
+                      "width.",
+                      lambda a, _: f"RAG against closed-book: {e['basis']}: that reads as {e['reading']!r}.")(
+            answer, e["reading"])
 
     return {
         "q1": Exercise(
-            "Which documents does data/updates.jsonl change? Give their doc_ids (a list or set): "
-            "only these are re-embedded by an index update.",
-            lambda: {u["doc_id"] for u in load_updates()},
-            same_set(lambda e: f"{len(e)} documents; the rest of the index is untouched, which is why an update takes "
-                     "seconds."),
-            ["labkit.data.load_updates() returns one record per changed fact.",
-             "Each record has a doc_id; some documents change twice."],
-            "from labkit.data import load_updates\nanswer = {u['doc_id'] for u in load_updates()}"),
+            "Which of this notebook's rows are measurably ahead of RAG on the taught column but NOT measurably ahead "
+            "of it on the untaught column (questions nobody trained for)? Give a set of names (an empty set if none): "
+            "ex.q1.check(answer, run=results).",
+            taught_only,
+            same_set(lambda e: f"{sorted(e) or 'none'}: a lead on the questions the team anticipated that does not "
+                     "carry over to the ones nobody listed."),
+            ["results['differences'] (taught) and results['untaught_differences'] hold each row's difference from "
+             "RAG: diff, lo, hi and measurable.",
+             "Keep the rows measurably ahead on the first; drop those measurably ahead on the second too. This "
+             "notebook's rows are labkit.keys.SIDE_BY_SIDE."],
+            "from labkit.keys import SIDE_BY_SIDE\n"
+            "taught, untaught = results['differences'], results['untaught_differences']\n"
+            "def ahead(d, a):\n    return a in d and d[a]['measurable'] and d[a]['diff'] > 0\n"
+            "answer = {a for a in SIDE_BY_SIDE if ahead(taught, a) and not ahead(untaught, a)}",
+            run_name="results"),
         "q2": Exercise(
-            "Predict: after an update, a RAG answer still gives the old value. Which is the likelier cause: "
-            "'retrieval' (the updated chunk was not among the sources) or 'index' (the index still holds the old "
-            "text)? "
-            "Answer 'retrieval' or 'index'.",
-            lambda: "retrieval",
-            equal(lambda e: "apply_updates deletes the document's old chunks and embeds the new text, so the old value "
-                  "can only "
-                            "come from the model itself or from another chunk retrieved instead.",
-                  lambda a,
-                  e: "the index no longer holds the old text: apply_updates deletes the old chunks before adding the "
-                  "new ones "
-                               "(see share_new and the retrieved sources above)."),
-            ["Read what apply_updates does to a changed document's chunks."],
-            "answer = 'retrieval'  # apply_updates replaces the whole document's chunks"),
+            "After the facts change, the fine-tune retrained on them and RAG reading the updated index each give the "
+            "new value in some share of answers. Is the difference between those two shares measurable? Answer True "
+            "or False: ex.q2.check(answer, run=results).",
+            retrained_apart, grade_fresh,
+            ["Both answered the same changed-fact questions: compare them question by question.",
+             "The kit pairs two rows' answers question by question and bootstraps the difference: labkit.verdicts "
+             "has the function the claims table uses; the freshness rows' names are labkit.keys.After's."],
+            "from labkit.keys import After\nfrom labkit.verdicts import paired\n"
+            "answer = paired(results, 'after_update', After.RAG, After.RETRAINED)['measurable']",
+            run_name="results"),
+        "q3": Exercise(
+            "Modify and rerun: the cell asks NUM_QUESTIONS of the kit's questions closed-book and with RAG. Predict "
+            "whether RAG's lead is measurable at that n, run it, then ask four times as many and run it again. On your "
+            "last run, does RAG read 'higher', 'lower' or 'no measurable difference' against closed-book? "
+            "ex.q3.check(answer, run=(closed_mine, rag_mine)).",
+            n_reading, grade_n,
+            ["Both runs answered the same questions: compare them question by question.",
+             "labkit.grading.reading takes RAG's per-question matches first, closed-book's second."],
+            "from labkit.grading import reading\n"
+            "answer = reading([r['match'] for r in rag_mine.records], [r['match'] for r in closed_mine.records])"
+            "['reading']",
+            run_name="(closed_mine, rag_mine)"),
     }
 
 
-def _nb04() -> dict:
-    import torch
-
-    def lora_forward_reference(x, W, A, B, alpha, rank):
-        return x @ W.T + (alpha / rank) * (x @ A.T @ B.T)
-
-    g = torch.Generator().manual_seed(0)
-    x, W = torch.randn(3, 6, generator=g), torch.randn(5, 6, generator=g)
-    A, B = torch.randn(2, 6, generator=g), torch.randn(5, 2, generator=g)
-
-    def same_tensor(answer, expected):
-        if not callable(answer):
-            raise Incorrect("pass your function itself (its name, without brackets)")
-        try:
-            got = answer(x, W, A, B, 16.0, 2)
-        except Exception as exc:  # the learner's code
-            raise Incorrect(f"your function raised {type(exc).__name__}: {exc}") from None
-        want = lora_forward_reference(x, W, A, B, 16.0, 2)
-        if not torch.is_tensor(got):
-            raise Incorrect(f"your function returned {type(got).__name__}; it should return the output tensor (batch × "
-                            "d_out)")
-        if tuple(got.shape) != tuple(want.shape):
-            raise Incorrect(
-                f"the output has shape {tuple(got.shape)}; it should be {tuple(want.shape)} (batch × d_out)")
-        if torch.allclose(got, x @ W.T + x @ A.T @ B.T, atol=1e-4):
-            raise Incorrect("the update is not scaled: LoRA multiplies B·A·x by alpha / rank")
-        if not torch.allclose(got, want, atol=1e-4):
-            raise Incorrect("the numbers differ from W·x + (alpha / rank)·B·A·x; check the order of the products")
-        return "W stays frozen; only A (rank × d_in) and B (d_out × rank) train, and alpha / rank scales their product."
-
-    return {
-        "q1": Exercise(
-            "SmolLM2-135M's q_proj is a 576 × 576 matrix. How many parameters does a rank-8 LoRA adapter train on it?",
-            lambda: 8 * (576 + 576),
-            close_to(0.0,
-                     lambda e: f"{e}: A is 8 × 576 and B is 576 × 8, {e / 576 ** 2:.1%} of the matrix's {576 ** 2} "
-                     "weights.",
-                     {576 * 576: "that is the whole matrix: LoRA trains two thin matrices beside it",
-                      8 * 576: "that is one of the two matrices (A); B trains too"}),
-            ["LoRA adds B·A with A of shape rank × d_in and B of shape d_out × rank.", "rank × (d_in + d_out)"],
-            "answer = 8 * (576 + 576)"),
-        "q2": Exercise(
-            "Write lora_forward(x, W, A, B, alpha, rank): a linear layer W (d_out × d_in) plus the LoRA update, for a "
-            "batch x "
-            "(batch × d_in). Check it with q2.check(lora_forward).",
-            lambda: None, same_tensor,
-            ["x @ W.T is the frozen layer.", "The update is x @ A.T @ B.T, scaled by alpha / rank."],
-            "def lora_forward(x, W, A, B, alpha, rank):\n    return x @ W.T + (alpha / rank) * (x @ A.T @ "
-            "B.T)\nq2.check(lora_forward)"),
-    }
+# ---------------------------------------------------------------- 07
 
 
-def _nb05() -> dict:
-    from labkit.data import load_sweep
-    from labkit.forgetting import drop_and_gain, probe_change, sweep_runs
-
-    def lora_runs():
-        sweep = load_sweep()
-        runs = [r for r in sweep_runs(sweep, "lora", replay=0.0) if r["entry"].get("rank")]
-        return sweep, runs
-
-    def most_forgetful():
-        _, runs = lora_runs()
-        return max(runs, key=lambda r: drop_and_gain(r)["drop"])["entry"]["rank"]
-
-    def measurable():
-        sweep, runs = lora_runs()
-        run = max(runs, key=lambda r: drop_and_gain(r)["drop"])
-        # the whole-probe final scores where the run has them
-        return probe_change(run, sweep["setup"]["num_probe"])["measurable"]
-
-    return {
-        "q1": Exercise(
-            "In the shipped sweep (without replay), which LoRA rank lost the most general knowledge (the largest "
-            "general_acc drop)? "
-            "Give the rank.",
-            most_forgetful, equal(lambda e: f"rank {e}; now look at its interval before calling it a trend (q2)."),
-            ["sweep_runs(load_sweep(), 'lora', replay=0.0) lists the runs; drop_and_gain(run)['drop'] is the loss."],
-            "from labkit.data import load_sweep\nfrom labkit.forgetting import drop_and_gain, sweep_runs\n"
-            "runs = sweep_runs(load_sweep(), 'lora', replay=0.0)\n"
-            "answer = max(runs, key=lambda r: drop_and_gain(r)['drop'])['entry']['rank']"),
-        "q2": Exercise(
-            "Is that run's drop measurable? Each run's final scores are in run['final']: general_acc_before and "
-            "general_acc_after "
-            "over run['final']['n_probe'] probe items (the whole probe). Answer True if their 95% Wilson intervals do "
-            "not overlap, else False.",
-            measurable,
-            equal(lambda e: ("the intervals do not overlap: a measurable loss." if e else
-                             "the intervals overlap: on this many probe items the drop is no measurable difference; "
-                             "notebook 05's live run scores the whole probe for that reason."),
-                  lambda a, e: "compute both intervals with wilson_interval(rate, n) and compare their ends."),
-            ["One item moves the score 1/n.",
-             "wilson_interval(run['final']['general_acc_before'], n) and the same for general_acc_after."],
-            "from labkit.data import load_sweep\nfrom labkit.stats import wilson_interval\n"
-            "from labkit.forgetting import drop_and_gain, sweep_runs\nsweep = load_sweep()\n"
-            "run = max(sweep_runs(sweep, 'lora', replay=0.0), key=lambda r: drop_and_gain(r)['drop'])\nf = "
-            "run['final']\n"
-            "(lo1, hi1) = wilson_interval(f['general_acc_before'], f['n_probe'])\n"
-            "(lo2, hi2) = wilson_interval(f['general_acc_after'], f['n_probe'])\nanswer = not (lo1 <= hi2 and lo2 <= "
-            "hi1)"),
-    }
-
-
-def _nb06() -> dict:
-    from labkit.data import load_shipped
-
-    def ahead():
-        d = load_shipped().get("differences") or {}
-        return {a for a, x in d.items() if x["measurable"] and x["diff"] > 0}
-
-    def freshest():
-        fr = load_shipped()["freshness"]
-        return max((k for k, v in fr.items() if isinstance(v, dict) and "new" in v), key=lambda k: fr[k]["new"]["mean"])
-
-    return {
-        "q1": Exercise(
-            "In the shipped full run (load_shipped()), which approaches are *measurably* ahead of RAG on accuracy on "
-            "the taught column (the questions the fine-tunes were taught)? Give a set of names (an empty set if "
-            "none).",
-            ahead,
-            same_set(lambda e: f"{sorted(e) or 'none'}: the others' differences from RAG have intervals that include "
-                     "zero."),
-            ["results['differences'][name] holds diff, lo, hi and measurable.",
-             "Keep the names whose difference is measurable and positive."],
-            "from labkit.data import load_shipped\nd = load_shipped()['differences']\n"
-            "answer = {a for a, x in d.items() if x['measurable'] and x['diff'] > 0}"),
-        "q2": Exercise(
-            "After the facts change, which row of the shipped freshness table gives the new value most often? Give its "
-            "name.",
-            freshest, equal(lambda e: f"{e}; compare what it cost to get there (index update or retraining seconds)."),
-            ["results['freshness'] maps each row to its 'new' and 'old' shares."],
-            "from labkit.data import load_shipped\nfr = load_shipped()['freshness']\n"
-            "answer = max((k for k, v in fr.items() if isinstance(v, dict) and 'new' in v), key=lambda k: "
-            "fr[k]['new']['mean'])"),
-    }
-
-
-def _nb07() -> dict:
-    from labkit.candidates import CHANGES_PER_YEAR
-    from labkit.choose import recommend
+def nb07(**_) -> dict:
+    from labkit.choose import pick, recommend
     from labkit.data import load_shipped
 
     answers = {"need": "knowledge", "change": "never", "traceability": "nice to have", "compute": "no training",
                "latency_s": 60}
+
+    def how_decided(rec):
+        if set(rec.chosen) != {"knowledge"}:
+            raise Incorrect("keep 'need': 'knowledge' in MY_ANSWERS (and leave some approach allowed) for this one")
+        best, runner, tied = pick(rec.candidates)
+        word = "only candidate" if runner is None else "cheapest among ties" if tied else "measurable lead"
+        return {"word": word, "approach": best.approach, "runner": runner.approach if runner else None}
+
+    def grade_decided(answer, e):
+        why = {"only candidate": "every other approach was excluded by your constraints",
+               "cheapest among ties": "a candidate is not measurably worse than the best score, so the cheapest over "
+                                      "a year among them won",
+               "measurable lead": f"every other candidate, {e['runner']} first, is measurably worse"}[e["word"]]
+        return one_of(("measurable lead", "cheapest among ties", "only candidate"),
+                      lambda _: f"{e['approach']}: {why}.",
+                      lambda a, _: f"{e['approach']}: {why}; read the guide's reasons again.")(answer, e["word"])
+
     return {
         "q1": Exercise(
             "Predict, then ask the guide: knowledge that never changes, traceability nice to have, no training budget. "
             "Which approach does choose.recommend pick on the shipped results? Give its scoreboard name.",
             lambda: recommend(answers, load_shipped()).approach,
             equal(lambda e: f"{e}: with no training budget every trained row is excluded, whatever its accuracy.",
-                  lambda a,
-                  e: f"{a!r} is not what the guide picks; print(recommend(answers, results).text()) and read its "
-                  "reasons."),
-            ["choose.recommend(answers, results) returns a Recommendation; its .approach is the row."],
+                  lambda a, e: f"{a!r} is not what the guide picks; print(recommend(answers, results).text()) and read "
+                  "its reasons."),
+            ["Which rows are left once every approach that trains is ruled out?",
+             "labkit.choose.recommend takes the answers (as a dict) and the results, and says why it picked."],
             "from labkit.choose import recommend\nfrom labkit.data import load_shipped\n"
             f"answers = {answers!r}\nanswer = recommend(answers, load_shipped()).approach"),
         "q2": Exercise(
-            "Keeping a fine-tune current by retraining after every weekly change: how many seconds of this CPU a year? "
-            "Use the shipped results' measured retraining time (results['freshness']['retrain_s']['mean']).",
-            lambda: CHANGES_PER_YEAR["weekly or faster"] * load_shipped()["freshness"]["retrain_s"]["mean"],
-            close_to(0.02,
-                     lambda e: f"about {e:.0f} s ({e / 3600:.1f} h) a year, against seconds for an index update each "
-                     "time.",
-                     {lambda e: e / 52 * 12: "that is monthly (12 a year); weekly is 52"}),
-            ["A year has 52 weeks.", "52 × retrain_s"],
-            "from labkit.data import load_shipped\nanswer = 52 * load_shipped()['freshness']['retrain_s']['mean']"),
+            "Modify and rerun: change one answer in MY_ANSWERS (how often the data changes, or how many questions you "
+            "can list in advance), predict the pick, and run the guide. How was its pick decided: a 'measurable "
+            "lead' over the runner-up, the 'cheapest among ties' (candidates not measurably worse), or the 'only "
+            "candidate' left? ex.q2.check(answer, run=my_rec).",
+            how_decided, grade_decided,
+            ["The guide's reasons name the runner-up and say whether it is within the best one's 95% interval.",
+             "Any candidate within the interval makes a tie: the guide then takes the cheapest over a year among them "
+             "(which may still be the best score). Only when all others are measurably worse does the lead decide."],
+            "from labkit.choose import pick\n"
+            "best, runner, tied = pick(my_rec.candidates)\n"
+            "answer = 'only candidate' if runner is None else 'cheapest among ties' if tied else 'measurable lead'",
+            run_name="my_rec"),
     }
 
 
-NOTEBOOKS = {"01": _nb01, "02": _nb02, "03": _nb03, "04": _nb04, "05": _nb05, "06": _nb06, "07": _nb07}
+# ---------------------------------------------------------------- 08
 
 
-def for_notebook(number: str) -> SimpleNamespace:
-    """The exercises of one notebook as q1, q2, ... . Example: for_notebook("04").q1.check(9216) -> True."""
+def nb08(**_) -> dict:
+    def plain_misses(run):
+        misses = run["readers"]["plain"]["misses"]
+        kinds = {k: len(v) for k, v in misses.items()}
+        word = "equal" if kinds["retrieval"] == kinds["reading"] else max(kinds, key=kinds.get)
+        return {"word": word, **misses, "example": run["example"], "n": run["n"]}
+
+    def grade_misses(answer, e):
+        why = (f"of {e['n']} questions, retrieval misses {e['retrieval'] or 'none'} (no gold file among the sources: "
+               f"better chunks or more sources would help), reading misses {e['reading'] or 'none'} (the file was "
+               "there: a better reader would help)"
+               + (". This is the kit's example folder: point FOLDER at your own documents." if e["example"] else "."))
+        return one_of(("retrieval", "reading", "equal"), lambda _: why, lambda a, _: why)(answer, e["word"])
+
+    def readers_reading(run):
+        plain, tuned = (run["readers"][k]["records"] for k in ("plain", "reading adapter"))
+        return reading([r["match"] for r in tuned], [r["match"] for r in plain])
+
+    def grade_readers(answer, e):
+        return one_of(READINGS, lambda _: f"the reading adapter against the plain model: {e['basis']}. Five questions "
+                      "separate only a large difference: add questions to make the interval narrower.",
+                      lambda a, _: f"the reading adapter against the plain model: {e['basis']}: that reads as "
+                      f"{e['reading']!r}.")(answer, e["reading"])
+
+    return {
+        "q1": Exercise(
+            "On your documents, which kind of miss did the plain model make more often: 'retrieval' (the file holding "
+            "the answer was not among the sources) or 'reading' (it was, and the answer was still wrong)? Answer "
+            "'retrieval', 'reading' or 'equal' (also when it missed none): ex.q1.check(answer, run=capstone_run).",
+            plain_misses, grade_misses,
+            ["The table above gives each answer's cause; count the plain column's.",
+             "capstone_run['readers']['plain']['misses'] lists the questions of each kind."],
+            "misses = capstone_run['readers']['plain']['misses']\n"
+            "r, g = len(misses['retrieval']), len(misses['reading'])\n"
+            "answer = 'equal' if r == g else 'retrieval' if r > g else 'reading'",
+            run_name="capstone_run"),
+        "q2": Exercise(
+            "Did the reading adapter answer your questions right measurably more often than the plain model? Answer "
+            "'higher', 'lower' or 'no measurable difference': ex.q2.check(answer, run=capstone_run).",
+            readers_reading, grade_readers,
+            ["Both readers answered the same questions from the same sources: compare them question by question.",
+             "labkit.grading.reading takes the adapter's per-question matches first, the plain model's second."],
+            "from labkit.grading import reading\nreaders = capstone_run['readers']\n"
+            "answer = reading([r['match'] for r in readers['reading adapter']['records']],\n"
+            "                 [r['match'] for r in readers['plain']['records']])['reading']",
+            run_name="capstone_run"),
+    }
+
+
+NOTEBOOKS = {"01": nb01, "02": nb02, "03": nb03, "04": nb04, "05": nb05, "06": nb06, "07": nb07, "08": nb08}
+
+
+def for_notebook(number: str, **context) -> SimpleNamespace:
+    """The exercises of one notebook by name (q1, q2, ..., chunker, step, ...); `context` hands them what the notebook
+    has loaded (gen=...), so a check need not load it again. Example: for_notebook("04", gen=gen).labels.check(f)."""
     if number not in NOTEBOOKS:
         raise ValueError(f"no exercises for notebook {number!r}; choose one of {', '.join(NOTEBOOKS)}")
-    return SimpleNamespace(**NOTEBOOKS[number]())
+    return SimpleNamespace(**NOTEBOOKS[number](**context))
+
+
+__all__ = ["NOTEBOOKS", "Exercise", "Incorrect", "for_notebook"]

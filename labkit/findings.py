@@ -174,14 +174,14 @@ def meaning(results: dict) -> list[str]:
     if m(Approach.RAFT_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
         lines.append(f"- The retrieval-aware fine-tune answers {m(Approach.RAFT_RAG, 'accuracy'):.2f}, "
                      f"{versus(results, Approach.RAFT_RAG)} "
-                     f"({m(Approach.RAG, 'accuracy'):.2f}).")
+                     f"(RAG: {m(Approach.RAG, 'accuracy'):.2f}).")
     if m(Approach.READER_RAG, "accuracy") is not None and m(Approach.RAG, "accuracy") is not None:
         lines.append("- The reading adapter (a small LoRA shipped in data/reader, trained once to read numbered "
                      "sources on the "
                      "questions of the trained two thirds of the documents) answers "
                      f"{m(Approach.READER_RAG, 'accuracy'):.2f} of the taught "
                      f"questions from the same sources, {versus(results, Approach.READER_RAG)} "
-                     f"({m(Approach.RAG, 'accuracy'):.2f}); it never "
+                     f"(RAG: {m(Approach.RAG, 'accuracy'):.2f}); it never "
                      "saw these paraphrases, but did see the training wordings of those questions.")
     multi = {a: row["multi_acc"] for a, row in board.items() if row.get("multi_acc")}
     if multi:

@@ -7,14 +7,15 @@ What is here:
   facts (the `fact_statements` knob: how many of each question's `facts` to add) and,
   optionally, raw document text. The held-out paraphrases of data/qa.jsonl are never used.
   `chat_example` is the one way to turn a prompt and a reply into a training example.
-- `encode`: an example's tokens in the compact chat format, loss on the answer tokens only
+- `encode` / `answer_labels`: an example's tokens in the compact chat format, loss on the answer tokens only
   (labels -100 elsewhere); the batches they go into are `labkit.batching`'s (length bucketing so
   that padding wastes little CPU, and replay: a share of every batch drawn from general text,
   data/general_text.jsonl).
 - `train`: one plain PyTorch loop (AdamW) for LoRA (through peft) and
   for full fine-tuning, seeded, with a callback every N steps that notebooks, the widget
   and the command line share, a tqdm.auto progress bar, and a clean stop (Ctrl-C or a
-  stop event) that keeps the weights of the last completed step.
+  stop event) that keeps the weights of the last completed step. `first_step`: the parts of its first
+  step (the model copy, the optimizer, the batch), for taking that step by hand (notebook 04).
 
 What is left out: a step's parts (the answer-only loss, frozen weights in bf16, Ctrl-C held
 during the update: `labkit.train_step`), quantised training (QLoRA), gradient accumulation,
@@ -160,14 +161,21 @@ def general_examples(gen, rows: list[dict] | None = None) -> list[Example]:
     return [chat_example(gen, r["question"], r["answer"], "general", r["id"]) for r in rows]
 
 
+def answer_labels(prompt_ids: list[int], answer_ids: list[int]) -> tuple[list[int], list[int]]:
+    """The ids a training example feeds the model, and its labels: -100 (no loss) under every prompt token, the answer's
+    own ids after. Example: answer_labels([5, 6], [7, 8]) -> ([5, 6, 7, 8], [-100, -100, 7, 8])
+    The model is asked to predict the answer, never the question it is given: the question is there at answer time.
+    """
+    return list(prompt_ids) + list(answer_ids), [-100] * len(prompt_ids) + list(answer_ids)
+
+
 def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
     """Token ids and labels of one example; labels are -100 on the prompt.
     Example: -> {"input_ids": [...], "labels": [-100, ..., 3, 13]}."""
     p = tokenizer(example.prompt, add_special_tokens=False)["input_ids"] if example.prompt else []
     t = tokenizer(example.target, add_special_tokens=False)["input_ids"]
-    ids = (p + t)[:max_len]
-    labels = ([-100] * len(p) + t)[:max_len]
-    return {"input_ids": ids, "labels": labels, "kind": example.kind}
+    ids, labels = answer_labels(p, t)
+    return {"input_ids": ids[:max_len], "labels": labels[:max_len], "kind": example.kind}
 
 
 # ---------------------------------------------------------------- models
@@ -243,6 +251,46 @@ def prepare_model(gen, train_config: TrainConfig):
                      {**gen.info, "method": train_config.method})
 
 
+def _optimizer(params, train_config: TrainConfig):
+    """AdamW and its linear warm-up: the learning rate is already the first step's when it is made."""
+    import torch
+
+    opt = torch.optim.AdamW(params, lr=train_config.lr, weight_decay=train_config.weight_decay)
+    warm = max(1, int(train_config.num_warmup_steps))
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+
+
+@dataclass
+class FirstStep:
+    """What `train` uses for its first step, for taking that step by hand."""
+
+    gen: Generator  # a fresh trainable copy, made as train() makes it (the same seed: the same adapter at the start)
+    optimizer: object  # AdamW over its trainable weights, at the learning rate of train()'s first step (warm-up)
+    batch: dict  # train()'s first batch, collated: input_ids, attention_mask, labels (-100 on prompts and padding)
+    rows: list  # that batch's encoded rows (input_ids, labels, kind)
+
+
+def first_step(gen, examples: list[Example], train_config: TrainConfig | None = None) -> FirstStep:
+    """The parts of `train`'s first step on these examples: the model copy, its optimizer and the first batch.
+
+    Example: parts = first_step(gen, examples); plain_step(parts.gen.model, parts.optimizer, parts.batch) -> 2.31
+    A step taken by hand on them gives train()'s first step with this config (run it with precision="float32": the hand
+    step has no bf16 autocast). Replay is left out: with replay 0 the first batch is train()'s.
+    """
+    train_config = train_config or TrainConfig()
+    mg = prepare_model(gen, train_config)
+    causal_lm(mg.model).set_attn_implementation(train_config.attention)
+    mg.model.train()
+    set_seed(train_config.seed)
+    rows = [encode(mg.tokenizer, e, train_config.max_len) for e in examples]
+    # the whole run's plan, as train() draws it (its first bucket is sorted by length over several steps)
+    first = next(iter_batches(rows, [], int(train_config.num_steps), int(train_config.batch_size), 0.0,
+                              train_config.seed))
+    pad = mg.tokenizer.pad_token_id if mg.tokenizer.pad_token_id is not None else mg.tokenizer.eos_token_id
+    opt, _ = _optimizer([p for p in mg.model.parameters() if p.requires_grad], train_config)
+    return FirstStep(mg, opt, collate(first, pad), first)
+
+
 @dataclass
 class TrainResult:
     """What a run returns: the trained generator, its history and how it ended."""
@@ -295,9 +343,7 @@ def train(gen, examples: list[Example], train_config: TrainConfig | None = None,
                  float(train_config.replay), train_config.seed)
     plan, n = iter_batches(*plan_args), int(train_config.num_steps)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=train_config.lr, weight_decay=train_config.weight_decay)
-    warm = max(1, int(train_config.num_warmup_steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    opt, sched = _optimizer(params, train_config)
     trainable, total = count_parameters(model)
     result = TrainResult(mg, train_config, trainable_params=trainable, total_params=total, num_examples=len(examples),
                          padding_waste=round(padding_waste(iter_batches(*plan_args)), 4), precision=precision)

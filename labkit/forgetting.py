@@ -8,7 +8,9 @@ What is here:
   {step, mc_acc, general_acc, loss, seconds}: mc_acc on the held-out paraphrases
   of the taught questions (never trained on), general_acc on data/general_probe.jsonl,
   both scored by `multiple_choice.mc_accuracy`.
-- `final_scores`: before/after scores including closed-book generation accuracy.
+- `final_scores`: before/after scores including closed-book generation accuracy; `point_text` /
+  `history_markdown`: a run's scored points with their intervals and n; `rerun`: the same run with one setting changed
+  (the run itself when nothing changed: greedy and seeded, it would repeat).
 - The sweep: `SWEEP_GRID`, `compute_sweep` (what `labkit sweep` runs), and for reading the
   shipped one (`data.load_sweep`): `nearest_run`, `sweep_runs`, `drop_and_gain`,
   `probe_change` (the general-probe change with its 95% intervals) and `sweep_findings`
@@ -31,7 +33,7 @@ from labkit.data import load_probe, load_qa, spread
 from labkit.evaluate import evaluate_batched
 from labkit.finetune import TrainConfig, build_examples, general_examples, make_config, train
 from labkit.multiple_choice import mc_accuracy, mc_items_from_probe, mc_items_from_qa
-from labkit.stats import intervals_overlap, wilson_interval
+from labkit.stats import intervals_overlap, rate_text, wilson_interval
 
 
 @dataclass
@@ -119,6 +121,41 @@ def run_forgetting(gen, train_config: TrainConfig | None = None, setup: LabSetup
     run.result = train(gen, examples, train_config, general=general, callback=callback, every=setup.every, stop=stop,
                        progress=progress)
     return run
+
+
+def point_text(point: dict, setup: LabSetup) -> str:
+    """One scored point of a run as a line: its step, loss and both rates with their intervals and n.
+
+    Example: point_text({"step": 4, "loss": 2.31, "mc_acc": 0.5, "general_acc": 0.75}, LabSetup())
+        -> "step   4 | loss 2.310 | mc_acc 0.50 [0.30, 0.70] (n=16) | general_acc 0.75 [0.55, 0.88] (n=24)"
+    """
+    loss = "-" if point.get("loss") is None else f"{point['loss']:.3f}"
+    return (f"step {point['step']:3d} | loss {loss} | mc_acc {rate_text(point['mc_acc'], setup.num_questions)} | "
+            f"general_acc {rate_text(point['general_acc'], setup.num_probe)}")
+
+
+def history_markdown(run: ForgettingRun) -> str:
+    """A run's scored points as a Markdown table, each rate with its 95% interval and n (never a raw dict).
+
+    Example: history_markdown(run).splitlines()[0] -> "| step | loss | mc_acc | general_acc |"
+    """
+    rows = ["| step | loss | mc_acc | general_acc |", "|---|---|---|---|"]
+    for p in run.history:
+        loss = "-" if p.get("loss") is None else f"{p['loss']:.3f}"
+        rows.append(f"| {p['step']} | {loss} | {rate_text(p['mc_acc'], run.setup.num_questions)} | "
+                    f"{rate_text(p['general_acc'], run.setup.num_probe)} |")
+    return "\n".join(rows)
+
+
+def rerun(gen, run: ForgettingRun, on_point=None, **changes) -> ForgettingRun:
+    """The same lab run with some settings changed (rank, lr, num_steps, replay, ...), or the run itself when none
+    differs from its own (training is seeded and greedy: it would repeat to the digit).
+
+    Example: rerun(gen, run, rank=4).config.rank -> 4; rerun(gen, run, rank=run.config.rank) is run -> True
+    """
+    if all(getattr(run.config, k) == v for k, v in changes.items()):
+        return run
+    return run_forgetting(gen, make_config(run.config, **changes), run.setup, on_point=on_point)
 
 
 def whole_probe(gen, trained_gen, before: float | None = None) -> dict:

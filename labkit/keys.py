@@ -1,6 +1,7 @@
 """The names the side-by-side experiment files its results under, each spelled once.
 
-What it holds: `Approach` (the scoreboard's rows) and `APPROACHES` (them in scoreboard order);
+What it holds: `Approach` (the scoreboard's rows), `APPROACHES` (them in scoreboard order) and `SIDE_BY_SIDE`
+(notebook 06's rows);
 `After` (the freshness figures: each approach after the facts change) and `AFTER_UPDATE` (them
 in the order a run writes them); `OLD_NAMES` and `renamed`: a record written under the keys' former names read
 under today's. The values are plain strings, not an Enum: `data/results.json`,
@@ -34,6 +35,9 @@ class Approach:
 
 APPROACHES = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS,
               Approach.FINE_TUNED_RAG, Approach.RAFT_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)
+# the rows notebook 06 runs and teaches (07 adds RAFT + RAG; 02 the reading adapter and the perfect retriever)
+SIDE_BY_SIDE = (Approach.CLOSED_BOOK, Approach.RAG, Approach.FINE_TUNED, Approach.FINE_TUNED_DOCS,
+                Approach.FINE_TUNED_RAG)
 # measurements, not systems a team could run: no decision picks them
 DIAGNOSTIC = (Approach.RAG_PERFECT, Approach.READER_PERFECT)
 

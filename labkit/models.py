@@ -3,8 +3,9 @@
 `load_generator` loads the embedded SmolLM2 (through the model cache, `labkit.model_cache`), a .gguf file (cached
 the same way), or any model id or local model folder; `load_embedder` the embedded all-MiniLM-L6-v2 or any other.
 Small shared helpers live here because every track needs them: `Generator.count_tokens` / `Generator.prompt_ids`
-(token counting, memoised per model), `causal_lm` (the model under a peft wrapper), `embedding_dim` and
-`resolve_precision`, `quiet_libraries` (the libraries' progress bars and warnings kept out of a command's output).
+(token counting, memoised per model), `causal_lm` (the model under a peft wrapper), `embedding_dim`,
+`resolve_precision` and `bf16_instructions`, `quiet_libraries` (the libraries' progress bars and warnings kept out of a
+command's output).
 A model folder that would run its own code (auto_map) is refused (`remote_code_problem`). Weights stay float32;
 answering and scoring run their matmuls in bfloat16 where the hardware has them (`Generator.inference`). What is
 left out: finding the embedded files, dequantising and the cache's checks (`labkit.model_cache`), quantised weights,
@@ -265,10 +266,18 @@ def resolve_precision(precision: str, device_type: str = "cpu") -> str:
         return precision
     if device_type == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if device_type == "cpu" and bf16_instructions() else "float32"
+
+
+def bf16_instructions() -> str:
+    """The CPU's bf16 matmul instructions as torch sees them ("AVX512-BF16", "AMX", both), or "" when it has none.
+    Example: bf16_instructions() -> "AVX512-BF16"
+    """
+    import torch
+
     # private but stable since torch 2.3; absent means no
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    fast = device_type == "cpu" and any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-    return "bfloat16" if fast else "float32"
+    probes = {"AVX512-BF16": "_is_avx512_bf16_supported", "AMX": "_is_amx_tile_supported"}
+    return " and ".join(name for name, probe in probes.items() if getattr(torch.cpu, probe, lambda: False)())
 
 
 def _set_threads() -> None:

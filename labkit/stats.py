@@ -2,7 +2,8 @@
 
 What it holds:
 - `wilson_interval`: a proportion's 95% interval (Wilson score), honest at 0 and 1 with small n;
-  `rate_text` writes a rate with it and its n, as every printed rate reads.
+  `rate_text` writes a rate with it and its n, as every printed rate reads; `rate_table` puts several such rates in a
+  Markdown table (the notebooks print rates this way, never as a bare dict).
 - `intervals_overlap`: the kit's "no measurable difference" between two rates.
 - `paired_bootstrap`: a difference's 95% interval over paired items (questions resampled), the kit's one test of
   "measurable"; `mixed_paired_bootstrap` the same for a score mixing several item sets (the decision guide's).
@@ -34,6 +35,38 @@ def rate_text(value: float, n: int, show_n: bool = True) -> str:
     Example: rate_text(0.9, 40) -> "0.90 [0.77, 0.96] (n=40)"."""
     lo, hi = wilson_interval(value, n)
     return f"{value:.2f} [{lo:.2f}, {hi:.2f}]" + (f" (n={n})" if show_n else "")
+
+
+def rate_of(value) -> str:
+    """Any of the kit's rate records as "rate [lo, hi] (n=N)": a (rate, n) pair, a scoreboard stat (mean, lo, hi, n,
+    spread over seeds), or a counted rate (hits, n); None is "n/a".
+
+    Example: rate_of((0.5, 40)) -> "0.50 [0.35, 0.65] (n=40)"; rate_of({"hits": 3, "n": 4}) -> "0.75 [0.30, 0.95] (n=4)"
+    """
+    if value is None:
+        return "n/a"
+    if isinstance(value, tuple):
+        return rate_text(value[0], value[1])
+    if "hits" in value:
+        return rate_text(value["hits"] / value["n"], value["n"]) if value["n"] else "n/a (n=0)"
+    if "lo" not in value or "n" not in value:
+        raise ValueError(f"not a rate with its n: {value!r} (give (rate, n), or a stat with mean, lo, hi and n)")
+    spread = f" ± {value['spread']:.2f}" if value.get("spread") else ""
+    return f"{value['mean']:.2f} [{value['lo']:.2f}, {value['hi']:.2f}]{spread} (n={value['n']})"
+
+
+def rate_table(rows: dict, first: str = "") -> str:
+    """A Markdown table of rates, each with its 95% interval and n: one row per name, one column per measure.
+
+    Example: rate_table({"RAG": {"accuracy": (0.5, 40)}}, "approach")
+        -> "| approach | accuracy |\n|---|---|\n| RAG | 0.50 [0.35, 0.65] (n=40) |"
+    rows: {name: {measure: a rate `rate_of` reads (or None: n/a)}}; every row gets every measure's column.
+    """
+    columns = list(dict.fromkeys(c for cells in rows.values() for c in cells))
+    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(rate_of(cells.get(c)) for c in columns) + " |"
+              for name, cells in rows.items()]
+    return "\n".join(lines)
 
 
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:

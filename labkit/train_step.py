@@ -6,6 +6,7 @@ What it holds:
 - `FrozenInBf16`: bf16 copies of a model's frozen linear weights, swapped in for each step's
   forward and backward (autocast would cast them again at every step), float32 between steps.
 - `defer_sigint`: Ctrl-C held while the optimizer updates, so weights are never half-updated.
+- `plain_step`: one whole step without those speed-ups (the one notebook 04's learners write by hand).
 
 What it leaves out: the loop that runs the steps, its settings and its batches (`labkit.finetune`),
 and choosing the precision (`labkit.models.resolve_precision`).
@@ -89,3 +90,22 @@ def defer_sigint():
         signal.signal(signal.SIGINT, previous)
     if caught:
         raise KeyboardInterrupt
+
+
+def plain_step(model, optimizer, batch, max_norm: float = 1.0) -> float:
+    """One optimizer step as `finetune.train` takes it, without its speed-ups (bf16 weights, Ctrl-C held): the loss on
+    the answer tokens, backward, gradients clipped to `max_norm`, the update, gradients cleared; returns the loss.
+
+    Example: parts = finetune.first_step(gen, examples); plain_step(parts.gen.model, parts.optimizer, parts.batch)
+        -> 2.31
+    Notebook 04's learners write this step themselves; it is the kit's own, which the notebook falls back on.
+    """
+    import torch
+
+    model.train()
+    loss = answer_loss(model, batch)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())

@@ -52,3 +52,37 @@ def test_bad_chunk_parameters(chunk_size, overlap):
 ])
 def test_a_heading_path_starts_with_the_title_unless_its_top_heading_names_it(text, title, expected):
     assert split_sections(text, title) == expected
+
+
+def test_chunk_paragraphs_packs_with_overlap_and_numbers_from_start():
+    from labkit.corpus import chunk_paragraphs
+
+    assert chunk_paragraphs("faq", ["a b", "c d", "e f"], chunk_size=4, overlap=2, start=3) == [
+        ("faq#3", "a b\n\nc d"), ("faq#4", "c d\n\ne f")]
+    assert chunk_paragraphs("x", [], 8, 2) == []
+
+
+def test_a_chunker_passed_in_makes_the_chunks_and_the_kits_own_gives_the_default(kb):
+    from labkit.corpus import chunk_corpus, chunk_paragraphs
+
+    docs = kb.documents[:5]
+    assert [c.to_dict() for c in chunk_corpus(docs, chunker=chunk_paragraphs)] == [c.to_dict() for c
+                                                                                   in chunk_corpus(docs)]
+    calls = []
+
+    def mine(doc_id, paragraphs, chunk_size, overlap, start):  # a learner's, as notebook 02 passes it
+        calls.append(start)
+        return [(f"{doc_id}#{start}", " ".join(paragraphs))]
+    chunks = chunk_document(docs[0], chunker=mine)
+    assert [c.id for c in chunks] == [f"{docs[0].id}#{i}" for i in range(len(chunks))]
+    assert calls == list(range(len(chunks)))
+
+
+def test_changing_one_document_leaves_every_other_chunk_id_as_it_was(kb):
+    from labkit.corpus import chunk_corpus
+
+    docs = kb.documents[:4]
+    edited = [docs[0], Document(docs[1].id, docs[1].title, docs[1].path, docs[1].text + "\n\nOne more paragraph."),
+              *docs[2:]]
+    before, after = chunk_corpus(docs), chunk_corpus(edited)
+    assert {c.id for c in before if c.doc_id != docs[1].id} == {c.id for c in after if c.doc_id != docs[1].id}

@@ -293,3 +293,43 @@ def test_taught_and_untaught_questions_never_share_a_document_and_cover_the_whol
     # every applied update changes a taught fact
     assert all(set(u["question_ids"]) <= {q["id"] for q in taught} for u in updates)
     assert untaught_questions(8) == spread(untaught, 8)
+
+
+def test_the_data_readme_quotes_the_files_counts():
+    """Issue 27: data/README.md said 18 multi-document questions (20 name two documents), 13 + 3 items per topic of 8
+    topics (128) for a 120-item probe, and a base probe score typed by hand. Each count it quotes is the file's."""
+    from labkit.config import DATA_DIR
+
+    text = (DATA_DIR / "README.md").read_text()
+    qa, probe = load_qa(), load_probe()
+    kinds = Counter(q["kind"] for q in qa)
+    topics = Counter(p["topic"] for p in probe)
+    usual = Counter(topics.values()).most_common(1)[0][0]
+    quoted = {
+        r"the knowledge base \((\d+) Markdown documents\)": len(list((DATA_DIR / "kb").glob("*.md"))),
+        r"frozen domain questions \((\d+)\)": len(qa),
+        r"`single` \((\d+)\)": kinds["single"], r"`numeric` \((\d+):": kinds["numeric"],
+        r"`multi` \((\d+):": kinds["multi"],
+        r"`doc_ids` name two: (\d+) do": sum(len(q["doc_ids"]) > 1 for q in qa),
+        r"freshness experiment \((\d+)\)": len(load_updates()),
+        r"forgetting yardstick \((\d+)\)": len(probe), r"(\d+) remain": len(probe),
+        r"remain: (\d+) per topic": usual,
+        r"replay data \((\d+)\)": len(load_general_text()),
+    }
+    for pattern, value in quoted.items():
+        match = re.search(pattern, text)
+        assert match and int(match.group(1)) == value, (pattern, value)
+    for topic, n in topics.items():
+        assert n == usual or f"{n} in {topic}" in text, (topic, n)
+    assert "0.80" not in text  # the base model's probe score is the results' (data/results.json), not typed
+
+
+def test_a_slow_cell_gets_one_line_from_the_measured_times_and_a_quick_cell_none():
+    from labkit.data import cell_time_note
+
+    times = {"machine": "Linux x86_64, 2 cores, CPU", "date": "2026-12-07", "precision": "bfloat16",
+             "cells": {"02_x": {"default": {"slow": 95.0, "fast": 12.0}, "quick": {"slow": 21.0}}}}
+    line = cell_time_note("02_x", "slow", quick=True, times=times)
+    assert line.startswith("This cell took 1.6 min in default mode when measured; quick mode, which is on: 21 s")
+    assert "with bf16 matmuls" in line and "\n" not in line
+    assert cell_time_note("02_x", "fast", times=times) == "" and cell_time_note("02_x", "unmeasured", times=times) == ""

@@ -69,3 +69,13 @@ def test_the_multi_document_bullet_names_the_best_row_and_says_when_the_others_a
     board["RAG"]["multi_acc"] = multi(0.0, 0.0, 0.20)
     line = next(x for x in findings.meaning({"scoreboard": board}) if "two documents" in x)
     assert "measurably ahead of every other row" in line
+
+
+def test_no_finding_ends_in_a_bare_unlabelled_figure():
+    """Issue 27: the README's generated bullets ended in "(0.25)": whose figure? Every figure in brackets is named."""
+    import re
+
+    from labkit.data import load_shipped
+    from labkit.readme import readme_markdown
+
+    assert not re.findall(r"\(\d\.\d\d\)[.;]", readme_markdown(load_shipped()))  # a figure closing a sentence

@@ -163,3 +163,26 @@ def test_final_scores_after_an_interrupt_are_the_kept_weights(generator, monkeyp
                                                                        scored_at_4["general_acc"])
     # final_scores' output carries its n, as the sweep's runs do
     assert final["n_probe"] == 8 and probe_change(final)["n"] == 8
+
+
+def test_a_runs_points_print_with_their_intervals_and_a_table_not_a_dict():
+    from types import SimpleNamespace
+
+    from labkit.forgetting import ForgettingRun, LabSetup, history_markdown, point_text
+
+    setup = LabSetup(num_questions=16, num_probe=24)
+    point = {"step": 4, "loss": 2.31, "mc_acc": 0.5, "general_acc": 0.75}
+    assert point_text(point, setup) == ("step   4 | loss 2.310 | mc_acc 0.50 [0.28, 0.72] (n=16) | "
+                                        "general_acc 0.75 [0.55, 0.88] (n=24)")
+    run = ForgettingRun(SimpleNamespace(history=[{**point, "step": 0, "loss": None}, point]), TrainConfig(), setup)
+    table = history_markdown(run).splitlines()
+    assert table[0] == "| step | loss | mc_acc | general_acc |" and table[2].startswith("| 0 | - | 0.50 [0.28, 0.72]")
+
+
+def test_a_rerun_with_nothing_changed_is_the_run_itself():
+    from types import SimpleNamespace
+
+    from labkit.forgetting import ForgettingRun, LabSetup, rerun
+
+    run = ForgettingRun(SimpleNamespace(history=[]), TrainConfig(rank=8, lr=2e-3), LabSetup())
+    assert rerun(None, run, rank=8, lr=2e-3) is run  # nothing trains: the model is not even needed

@@ -166,3 +166,13 @@ def test_resolve_precision_passes_a_named_one_and_picks_bf16_for_auto_only_on_bf
     assert models.resolve_precision("auto") == "bfloat16"
     with pytest.raises(ValueError, match="LABKIT_PRECISION"):
         models.resolve_precision("fp8")
+
+
+def test_bf16_instructions_name_what_auto_precision_relies_on(monkeypatch):
+    import torch
+
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert models.bf16_instructions() == ""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert models.bf16_instructions() == "AVX512-BF16" and models.resolve_precision("auto") == "bfloat16"

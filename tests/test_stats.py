@@ -43,3 +43,21 @@ def test_a_mixed_score_is_bootstrapped_part_by_part():
         mixed_paired_bootstrap([(1.0, [1, 0], [1])])
     with pytest.raises(ValueError, match="at least one part"):
         mixed_paired_bootstrap([(0.0, a, b)])
+
+
+def test_every_kind_of_rate_record_prints_with_its_interval_and_n():
+    assert stats.rate_of((0.5, 40)) == "0.50 [0.35, 0.65] (n=40)"
+    assert stats.rate_of({"hits": 3, "n": 4}) == "0.75 [0.30, 0.95] (n=4)"
+    assert stats.rate_of({"mean": 0.35, "spread": 0.05, "n": 120, "lo": 0.27, "hi": 0.44}) == \
+        "0.35 [0.27, 0.44] ± 0.05 (n=120)"
+    assert stats.rate_of(None) == "n/a"
+    with pytest.raises(ValueError, match="not a rate with its n"):
+        stats.rate_of({"mean": 0.3})  # a bare mean is refused, not printed without its interval
+
+
+def test_rate_table_is_markdown_with_a_column_per_measure_and_na_where_a_row_lacks_one():
+    table = stats.rate_table({"RAG": {"accuracy": (0.5, 40)}, "fine-tuned": {"accuracy": (0.25, 40), "mc": (1.0, 4)}},
+                             "row")
+    assert table.splitlines() == ["| row | accuracy | mc |", "|---|---|---|",
+                                  "| RAG | 0.50 [0.35, 0.65] (n=40) | n/a |",
+                                  "| fine-tuned | 0.25 [0.14, 0.40] (n=40) | 1.00 [0.51, 1.00] (n=4) |"]
