@@ -141,6 +141,15 @@ def _combining(rec: Records) -> list[str]:
     return lines + [f"| {r['claim']} | {r['verdict']} |" for r in rec.claim_rows.values()]
 
 
+
+def _own_documents(rec: Records) -> list[str]:
+    foreign = (rec.reader.get("evaluation") or {}).get("foreign corpus") or {}
+    if not foreign:
+        return ["- the learners' own folders: their figures are their own (the capstone's check prints them)"]
+    return ["- the capstone's reference point, a corpus nobody here wrote (the reading adapter's record): "
+            + "; ".join(f"{name} {reader_cell(s)}" for name, s in foreign.items()),
+            "- each learner's own folder: five questions, so every rate's interval is wide; compare misses, not rates"]
+
 @dataclass(frozen=True)
 class Section:
     """One notebook's part of the sheet."""
@@ -177,6 +186,9 @@ SECTIONS = (
             "Which part of behaviour + facts gives the format, which the facts? Which claims of the common guidance "
             "did the numbers support, and which not? Back to the morning's vote: what did the numbers say that "
             "opinion did not?"),
+    Section("08_your_own_documents", "Your own documents", _own_documents,
+            "On your folder, were the misses finding or reading? Which would you fix first, and how would you "
+            "measure that the fix worked?"),
 )
 
 
