@@ -92,14 +92,14 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"unknown set(s) {unknown}; the sets are: {', '.join(sets)}")
         sets = {name: sets[name] for name in wanted}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO_ROOT).stdout.strip()  # the code measured: taken before the run, not after it
     start, load = time.perf_counter(), LoadSampler()
     gen = load_generator()
     tuned, line = reader_for(gen, path=args.adapter)
     print(line)
     readers = {"reading adapter": tuned} if args.skip_plain else {"plain": gen, "reading adapter": tuned}
     result = compare_readers(readers, load_embedder(), sets)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=REPO_ROOT).stdout.strip()
     info = reader_info(args.adapter)
     record = {"command": "python benchmarks/bench_readers.py", "date": datetime.date.today().isoformat(),
               "commit": commit or "?",
