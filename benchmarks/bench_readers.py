@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from labkit import ask
 from labkit.config import DATA_DIR, KB_DIR, REPO_ROOT
 from labkit.data import (
     FOREIGN_CORPORA,
@@ -52,11 +53,18 @@ def question_sets() -> dict:
     return sets
 
 
-def retrieval_settings() -> str:
-    """index_folder's defaults as words, e.g. "kind flat, chunk_size 128, overlap 24" (whatever they are today)."""
+def ask_index_options() -> dict:
+    """The index_folder arguments `labkit ask` adds to its defaults: its retriever, where ask names one."""
+    retriever = getattr(ask, "ASK_RETRIEVER", None)
+    return {"retriever": retriever} if retriever else {}
+
+
+def retrieval_settings(options: dict) -> str:
+    """index_folder's settings as words, e.g. "kind flat, chunk_size 128, overlap 24" (whatever they are today)."""
     skip = {"folder", "embedder", "cache", "progress", "max_bytes", "follow_links"}
-    return ", ".join(f"{name} {p.default}" for name, p in inspect.signature(index_folder).parameters.items()
-                     if name not in skip and p.default is not inspect.Parameter.empty)
+    settings = {name: p.default for name, p in inspect.signature(index_folder).parameters.items()
+                if name not in skip and p.default is not inspect.Parameter.empty}
+    return ", ".join(f"{name} {value}" for name, value in {**settings, **options}.items())
 
 
 class LoadSampler:
@@ -92,19 +100,20 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"unknown set(s) {unknown}; the sets are: {', '.join(sets)}")
         sets = {name: sets[name] for name in wanted}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=REPO_ROOT).stdout.strip()  # the code measured: taken before the run, not after it
     start, load = time.perf_counter(), LoadSampler()
     gen = load_generator()
     tuned, line = reader_for(gen, path=args.adapter)
     print(line)
     readers = {"reading adapter": tuned} if args.skip_plain else {"plain": gen, "reading adapter": tuned}
-    result = compare_readers(readers, load_embedder(), sets)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=REPO_ROOT).stdout.strip()
+    options = ask_index_options()
+    result = compare_readers(readers, load_embedder(), sets, index_options=options)
     info = reader_info(args.adapter)
     record = {"command": "python benchmarks/bench_readers.py", "date": datetime.date.today().isoformat(),
               "commit": commit or "?",
               "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
-              "retrieval": f"index_folder's defaults: {retrieval_settings()}", "top_k": 3,
+              "retrieval": f"index_folder with {retrieval_settings(options)}", "top_k": 3,
               "adapter": {"command": info["command"], "train_s": info["train_s"]}, "kit_sets": [KIT_SET],
               "seconds": round(time.perf_counter() - start, 1), "load_average": load.finish(), "sets": result}
     print(reader_comparison_markdown(record))

@@ -341,18 +341,20 @@ def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], ev
     return out
 
 
-def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3, log=print) -> dict:
+def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3, log=print,
+                    index_options: dict | None = None) -> dict:
     """Each reader on each question set as `labkit ask` answers (`quote_empty`), every index built afresh and timed.
 
     Example: compare_readers({"plain": gen}, embedder, {"debian-faqs": (folder, items)})["debian-faqs"]["readers"][
         "plain"]["gold_shown"]["rate"] -> 0.86
     question_sets: name -> (folder of documents, items as score_reader takes them). Returns name -> {"documents",
     "chunks", "index_build_s", "questions", "readers": {reader: summarize_reader(...), records kept short}}.
+    index_options: more index_folder arguments (the retriever `labkit ask` uses, say), the same for every set.
     """
     out = {}
     for set_name, (folder, items) in question_sets.items():
         start = time.perf_counter()
-        index = index_folder(folder, embedder, cache=False, progress=False)
+        index = index_folder(folder, embedder, cache=False, progress=False, **(index_options or {}))
         entry = {"documents": len(index.documents), "chunks": len(index.chunks),
                  "index_build_s": round(time.perf_counter() - start, 2), "questions": len(items), "readers": {}}
         for name, reader in readers.items():
