@@ -211,8 +211,13 @@ def reader_comparison_markdown(record: dict, default_reader: str = "reading adap
     Then, for the default reader on each foreign corpus, which of the targets it meets (by the 95% interval) and, where
     it does not, which part (retrieval, reading, abstention) holds it back, with the figures.
     """
+    # a record made before `labkit ask` named its retriever was measured with dense retrieval: say so, not "as ask does"
+    how = (f"retrieval as `labkit ask --docs` does it ({record['retrieval']}, top {record['top_k']})"
+           if "retriever" in record["retrieval"] else
+           f"dense retrieval ({record['retrieval']}, top {record['top_k']}; measured before `labkit ask` searched "
+           "hybrid: run the benchmark again to measure what it does now)")
     lines = [f"`{record['command']}` measured on {record['machine']}, {record['date']}, commit {record['commit']}: "
-             f"retrieval as `labkit ask --docs` does it ({record['retrieval']}, top {record['top_k']}), answers as "
+             f"{how}, answers as "
              "`labkit ask` gives them (where the model wrote nothing usable, the supporting quote: \"quotes\"). "
              "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
              "from the gold document showed the answer's words. A wrong answer is a retrieval miss (the gold passage "

@@ -190,3 +190,15 @@ def test_the_behaviour_facts_table_and_bullet_quote_the_result_with_intervals():
         "between them), none measurably behind."
         in findings.behaviour_facts_findings(behaviour_facts_result(0.3))
     )
+
+
+def test_a_reader_comparison_made_before_ask_named_its_retriever_is_not_called_asks_retrieval():
+    from labkit.data import load_reader_comparison
+    from labkit.report import reader_comparison_markdown
+
+    record = load_reader_comparison()
+    old = {**record, "retrieval": "index_folder's defaults: kind flat, chunk_size 128, overlap 24"}
+    assert "dense retrieval (" in reader_comparison_markdown(old).splitlines()[0]
+    new = {**record, "retrieval": "index_folder with retriever hybrid"}
+    first = reader_comparison_markdown(new).splitlines()[0]
+    assert "as `labkit ask --docs` does it (index_folder with retriever hybrid" in first and "dense" not in first
