@@ -2,8 +2,9 @@
 
 Prints figures, asserts nothing. On a CPU with bf16 instructions (AVX512-BF16 or AMX) the kit answers and trains in
 bfloat16; a CPU without them runs float32. This runs the same work both ways in one process: closed-book answers to
-held-out questions (greedy, batched as evaluation batches them) and a few LoRA training steps of notebook 04's lesson;
-it prints the medians of `--repeats` runs and the ratios, and with --write records them in data/run_times.json
+held-out questions (greedy, batched as evaluation batches them) and a few LoRA training steps of notebook 04's lesson
+(the steps alone, `TrainResult.train_s`), the two precisions interleaved; it prints the medians of `--repeats` runs and
+the ratios, and with --write records them in data/run_times.json
 ("bf16_speedup"), where `labkit doctor` reads them to tell a learner on a CPU without the instructions what to expect.
 On a CPU without them it prints the float32 figures and says bfloat16 would be emulated (not worth measuring).
 
@@ -27,13 +28,10 @@ from labkit.forgetting import default_setup, lab_config, lesson
 from labkit.models import bf16_instructions, load_generator
 
 
-def timed(fn, repeats: int) -> float:
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
+def answer_s(gen, questions) -> float:
+    start = time.perf_counter()
+    evaluate_batched(gen, questions, max_new_tokens=32)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -43,21 +41,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="record the ratios in data/run_times.json")
     args = parser.parse_args()
-    found = bf16_instructions()
-    print(f"cpu_count={os.cpu_count()} load_avg={os.getloadavg()[0]:.1f} bf16 instructions: {found or 'none'}")
+    found, load = bf16_instructions(), os.getloadavg()[0]
+    print(f"cpu_count={os.cpu_count()} load_avg={load:.1f} bf16 instructions: {found or 'none'}")
     gen = load_generator()
     questions = spread(load_qa(), args.questions)
     taught, _, _ = lesson(default_setup(quick=True))
     examples = build_examples(gen, taught, fact_statements=1)
-    figures = {}
-    for precision in ("float32", "bfloat16") if found else ("float32",):
-        gen.precision = precision
-        answer_s = timed(lambda: evaluate_batched(gen, questions, max_new_tokens=32), args.repeats)
-        cfg = make_config(lab_config("lora", quick=True), num_steps=args.steps, precision=precision)
-        train_s = timed(lambda cfg=cfg: train(gen, examples, cfg, progress=False), args.repeats)
-        figures[precision] = (answer_s, train_s)
-        print(f"{precision:9s} {args.questions} answers {answer_s:6.2f} s | {args.steps} training steps "
-              f"{train_s:6.2f} s (medians of {args.repeats})")
+    precisions = ("float32", "bfloat16") if found else ("float32",)
+    seconds: dict = {p: {"answering": [], "training": []} for p in precisions}
+    for _ in range(args.repeats):  # the precisions interleaved: a busy machine slows both alike
+        for precision in precisions:
+            gen.precision = precision
+            seconds[precision]["answering"].append(answer_s(gen, questions))
+            cfg = make_config(lab_config("lora", quick=True), num_steps=args.steps, precision=precision)
+            # the optimizer steps alone (train_s): the model copy and the adapter's set-up cost the same either way
+            seconds[precision]["training"].append(train(gen, examples, cfg, progress=False).train_s)
+    figures = {p: (statistics.median(s["answering"]), statistics.median(s["training"])) for p, s in seconds.items()}
+    for precision, (answering, training) in figures.items():
+        print(f"{precision:9s} {args.questions} answers {answering:6.2f} s | {args.steps} training steps "
+              f"{training:6.2f} s (medians of {args.repeats})")
     if not found:
         print("no bf16 instructions: bfloat16 would be emulated here, so the kit runs float32")
         return
@@ -68,7 +70,7 @@ def main() -> None:
         times = load_run_times()
         times["bf16_speedup"] = {**ratios, "instructions": found, "questions": args.questions, "steps": args.steps,
                                  "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, CPU",
-                                 "date": datetime.date.today().isoformat()}
+                                 "date": datetime.date.today().isoformat(), "load_avg": round(load, 1)}
         RUN_TIMES_PATH.write_text(json.dumps(times, indent=1) + "\n")
         print(f"wrote {RUN_TIMES_PATH} (bf16_speedup)")
 

@@ -60,7 +60,8 @@ def nb06(**_) -> dict:
     def grade_fresh(answer, e):
         return equal(lambda _: f"{e['basis']}: " + ("measurable." if e["answer"] else "the interval includes zero, no "
                                                     "measurable difference; compare what each cost to get there."),
-                     lambda a, _: f"{e['basis']}: read it again.")(answer, e["answer"])
+                     lambda a, _: f"{e['basis']}: a difference is measurable only when its 95% interval leaves out "
+                     "zero; does this one?")(answer, e["answer"])
 
     def n_reading(run):
         closed, with_rag = run
