@@ -295,7 +295,7 @@ def train_triage(gen, num_steps: int, rank: int, lr: float, seed: int = 0):
 
 
 def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int, lr: float, seed: int = 0, then=None,
-                  lora=None) -> dict:
+                  lora=None, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
     """The behaviour experiment: zero-shot, retrieved few-shot and LoRA on the triage test split.
 
     Example: run_behaviour(gen, embedder, 8, 24, 16, 2e-3)["lora"]["format_compliance"] -> 0.95
@@ -304,12 +304,14 @@ def run_behaviour(gen, embedder, num_test: int | None, num_steps: int, rank: int
     the triage LoRA (`train_triage`'s result) if it is trained already (compare trains it once
     for this and behaviour + facts); otherwise it is trained here. `then(lora_gen)`, if given, is called
     with the trained LoRA and its dict is returned under "behaviour_facts" (notebook 07 runs
-    `labkit.behaviour_facts.run_behaviour_facts` with it, so the LoRA is trained once).
+    `labkit.behaviour_facts.run_behaviour_facts` with it, so the LoRA is trained once). `max_new_tokens` caps every
+    reply (the default fits the whole triage format; a test that checks only the plumbing asks for less).
     """
-    out = run_behaviour_baselines(gen, embedder, num_test=num_test)
+    out = run_behaviour_baselines(gen, embedder, num_test=num_test, max_new_tokens=max_new_tokens)
     result = lora if lora is not None else train_triage(gen, num_steps, rank, lr, seed)
     test = stratified_subset(load_triage("test"), num_test)
-    lora_scores = score_generator(result.gen, [finetuned_prompt(ex["message"]) for ex in test], test)
+    lora_scores = score_generator(result.gen, [finetuned_prompt(ex["message"]) for ex in test], test,
+                                  max_new_tokens=max_new_tokens)
     lora_scores["train_s"] = round(result.train_s, 2)
     out["lora"] = lora_scores
     keep = ("label_accuracy", "format_compliance", "priority_accuracy", "seconds_per_message", "prompt_tokens",

@@ -142,8 +142,7 @@ def _updated_copy(index: VectorIndex, embedder) -> VectorIndex:
 
 
 def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = None, num_messages: int | None = 24,
-                        top_k: int = 3,
-               shots: int = 4) -> dict:
+                        top_k: int = 3, shots: int = 4) -> dict:
     """Score the three ways of replying (BEHAVIOUR_FACTS_APPROACHES) before and after the facts change.
 
     Example: run_behaviour_facts(gen, lora_gen, embedder, num_messages=8)["before"]["few-shot +
@@ -157,25 +156,38 @@ def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = Non
     messages = fact_messages(num_messages)
     changed = [m for m in messages if m["changes"]]
     new = {q["id"]: [q["answer"], *q.get("aliases", [])] for q in updated_questions(changed, load_updates())}
-    retriever = ExampleRetriever(load_triage("train"), embedder)
+    texts = [m["message"] for m in messages]
+    examples = dict(zip(texts, ExampleRetriever(load_triage("train"), embedder).examples_for_many(texts, shots),
+                        strict=True))
     out = {"num_messages": len(messages), "num_changed": len(changed), "top_k": top_k}
-    for when, msgs, idx, accepted in (("before", messages, index, [m["answers"] for m in messages]),
-                                      ("after", changed, _updated_copy(index, embedder),
-                                       [new[m["id"]] for m in changed])):
-        texts = [m["message"] for m in msgs]
-        sources = [sources_from_hits(h) for h in idx.search_many(texts, top_k)]
-        examples = retriever.examples_for_many(texts, shots)
-        prompts = {
-            "few-shot + RAG": (gen,
-                               [few_shot_rag_prompt(t, e, s) for t, e, s
-                                in zip(texts, examples, sources, strict=True)]),
-            "behaviour LoRA": (lora_gen, [finetuned_prompt(t) for t in texts]),
-            "behaviour LoRA + RAG": (lora_gen, [lora_rag_prompt(t, s) for t, s in zip(texts, sources, strict=True)]),
-        }
-        out[when] = {}
-        for approach, (model, ps) in prompts.items():
-            answers = model.generate([render_prompt(model, p) for p in ps], max_new_tokens=MAX_NEW_TOKENS, chat=False)
-            scores = score_fact_replies(answers, msgs, accepted)
-            out[when][approach] = {k: v for k, v in scores.items() if k
-                                   != "records"} | {"examples": scores["records"][:2]}
+    when = {"before": (messages, index, [m["answers"] for m in messages]),
+            "after": (changed, _updated_copy(index, embedder), [new[m["id"]] for m in changed])}
+    prompts = {}  # (when, approach) -> (model, prompts)
+    for moment, (msgs, idx, _) in when.items():
+        asked = [m["message"] for m in msgs]
+        sources = [sources_from_hits(h) for h in idx.search_many(asked, top_k)]
+        prompts[moment, "few-shot + RAG"] = (gen, [few_shot_rag_prompt(t, examples[t], s)
+                                                   for t, s in zip(asked, sources, strict=True)])
+        prompts[moment, "behaviour LoRA"] = (lora_gen, [finetuned_prompt(t) for t in asked])
+        prompts[moment, "behaviour LoRA + RAG"] = (lora_gen, [lora_rag_prompt(t, s)
+                                                              for t, s in zip(asked, sources, strict=True)])
+    answers = {}
+    for approach in BEHAVIOUR_FACTS_APPROACHES:
+        model, before = prompts["before", approach]
+        _, after = prompts["after", approach]
+        # one generate call per approach, before and after together (the reply loop is the cost, not the batch);
+        # the LoRA alone reads no sources, so its replies after the update are its replies before
+        reuse = approach == "behaviour LoRA"
+        replies = model.generate([render_prompt(model, p) for p in before + ([] if reuse else after)],
+                                 max_new_tokens=MAX_NEW_TOKENS, chat=False)
+        by_message = dict(zip(texts, replies[: len(before)], strict=True))
+        answers["before", approach] = replies[: len(before)]
+        answers["after", approach] = ([by_message[m["message"]] for m in changed] if reuse
+                                      else replies[len(before):])
+    for moment, (msgs, _, accepted) in when.items():
+        out[moment] = {}
+        for approach in BEHAVIOUR_FACTS_APPROACHES:
+            scores = score_fact_replies(answers[moment, approach], msgs, accepted)
+            out[moment][approach] = {k: v for k, v in scores.items() if k
+                                     != "records"} | {"examples": scores["records"][:2]}
     return out

@@ -43,8 +43,8 @@ class CompareConfig:
     # LoRA steps that bring the fine-tuned adapter up to date: the changed facts plus as many unchanged ones (so those
     # are not forgotten); 24 got the new value in 0.27 of answers, 48 in 0.50, 96 in 0.62 (seed 0)
     num_retrain_steps: int = 48
-    # general-probe items scored for forgetting (None = the whole probe, 120 items, in quick mode too: the final figure
-    # needs its n)
+    # general-probe items scored for forgetting (None = the whole probe, 120 items; quick mode scores 40 spread over it,
+    # a third of the time for each trained row: its interval is wider and says so)
     num_probe: int | None = None
     num_behaviour_test: int | None = 40  # triage test messages scored (stratified; None = all)
     num_behaviour_steps: int = 80  # LoRA steps on the triage training examples
@@ -68,7 +68,8 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     quick = get_config().quick if quick is None else quick
     base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, num_docs_steps=12,
                           num_raft_steps=8, num_retrain_steps=8, multi_document=False,
-                          num_behaviour_test=8, num_behaviour_steps=24, num_fact_messages=4, seeds=[0])
+                          num_probe=40, num_behaviour_test=8, num_behaviour_steps=24, num_fact_messages=4,
+                          seeds=[0])
             if quick else CompareConfig())
     if seeds is not None:
         base.seeds = list(range(check("seeds", seeds, "--seeds")))

@@ -19,11 +19,12 @@ def tiny(generator, embedder):
     """A whole run at tiny sizes. The behaviour task, its triage LoRA and behaviour + facts are recorded, not run:
     test_behaviour and test_behaviour_facts run them (its 72-token replies cost ~35 s even here); what matters
     here is that compare passes them the run's settings, trains the LoRA once for both, and keeps their results."""
-    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_untaught=2, num_updates=1, num_steps=2,
-                                          num_docs_steps=2, num_raft_steps=2, num_retrain_steps=2, num_probe=4,
+    ccfg = compare.default_compare_config(quick=True, num_questions=4, num_untaught=2, num_updates=1, num_steps=1,
+                                          num_docs_steps=1, num_raft_steps=1, num_retrain_steps=2, num_probe=4,
                                           num_behaviour_test=2, num_behaviour_steps=2, num_fact_messages=2,
-                                          max_new_tokens=8, top_k=1, rebuild_index=False)  # 1 source: a third of
-    # the RAG prompts' length, which is most of the run's time
+                                          max_new_tokens=4, top_k=1, rebuild_index=False)  # 1 source: a third of
+    # the RAG prompts' length, which is most of the run's time; 1 step per fine-tune and 4-token answers: what is
+    # tested is that every row is there with its costs, not what it scores
     lora = SimpleNamespace(gen=generator)  # the base model stands in for the triage LoRA
     calls, folders = [], []
 

@@ -105,13 +105,6 @@ def test_general_probe_schema():
     assert len(Counter(p["answer_index"] for p in probe)) == 4  # the right answer is not always in one place
 
 
-def test_base_model_knows_the_general_probe(generator):
-    """The forgetting yardstick is only useful if the base model scores well on it."""
-    from labkit.multiple_choice import mc_accuracy, mc_items_from_probe
-
-    assert mc_accuracy(generator, mc_items_from_probe(load_probe())) >= 0.70
-
-
 @pytest.mark.parametrize("n, expected", [(3, [0, 3, 6]), (None, list(range(10))), (20, list(range(10)))])
 def test_spread_covers_the_list(n, expected):
     assert spread(list(range(10)), n) == expected

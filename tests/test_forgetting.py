@@ -138,9 +138,10 @@ def test_whole_probe_scores_every_probe_item(generator):
     from labkit.data import load_probe
     from labkit.forgetting import probe_change, whole_probe
 
-    final = whole_probe(generator, generator)
+    final = whole_probe(generator, generator)  # one model: scored once
     assert final["n_probe"] == len(load_probe()) == 120
-    assert final["general_acc_before"] == final["general_acc_after"] and 0.6 <= final["general_acc_before"] <= 0.95
+    # the forgetting yardstick is only useful if the base model scores well on it, and below the ceiling
+    assert final["general_acc_before"] == final["general_acc_after"] and 0.70 <= final["general_acc_before"] <= 0.95
     assert not probe_change(final)["measurable"]
 
 
