@@ -34,9 +34,10 @@ RENDERED_DIR = REPO_ROOT / "rendered"
 MANIFEST = "manifest.json"
 INDEX = "README.md"
 MODE_VARIABLES = ("LABKIT_QUICK", "LABKIT_LIVE")  # unset: default mode, notebooks 06 and 07 show the shipped run
-# the committed records a notebook shows in default mode (02, 05, 06, 07 and 00's run-time table read them)
+# the committed records a notebook shows in default mode (02, 03, 05, 06, 07 and 00's run-time table read them)
 RECORDS = tuple(DATA_DIR / name for name in ("results.json", "forgetting_sweep.json", "reader/labkit.json",
-                                             "run_times.json"))
+                                             "run_times.json", "reader_comparison.json", "retrieval.json",
+                                             "corpus_size.json"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = "[a widget (a control or a progress bar): it shows when you run the notebook]"  # a copy has no kernel
 # nbconvert's lab template, less the scripts it would fetch from a CDN when the page is opened

@@ -90,12 +90,18 @@ def ax():
 
 
 # make test runs files on 2 workers, one whole file at a time (--dist loadfile, so a notebook keeps its kernel), in
-# collection order (--no-loadscope-reorder): the longest start first, so the run does not end waiting on one of them
-# while the other worker idles. Their quick-mode times on one thread (pytest --durations, 2026-12-02): notebook 07
-# ~270 s (its RAFT run and the behaviour task), 06 ~200 s (the quick side-by-side run), test_compare ~100 s (a tiny
-# whole run), the browser test ~80 s; every other file is under a minute.
+# collection order (--no-loadscope-reorder): the longest start first and the shortest last, so the run does not end
+# with one worker on a long file while the other idles (a notebook left to the end cost up to a minute). Every file
+# over ~15 s, by its quick-mode time on one thread (pytest --durations=0, 2026-12-07, summed per file); the rest
+# follow in their own order.
 LONGEST_FIRST = ("notebooks/07_combining_and_choosing.ipynb", "notebooks/06_side_by_side.ipynb",
-                 "tests/test_compare.py", "tests/test_browser.py")
+                 "tests/test_compare.py", "notebooks/02_rag_from_scratch.ipynb",
+                 "notebooks/03_rag_freshness_and_tuning.ipynb", "tests/test_browser.py",
+                 "tests/test_shipped_notebooks.py", "notebooks/05_watching_forgetting.ipynb", "tests/test_cli.py",
+                 "notebooks/04_lora_from_scratch.ipynb", "tests/test_forgetting.py",
+                 "notebooks/08_your_own_documents.ipynb", "notebooks/01_closed_book_baseline.ipynb",
+                 "tests/test_behaviour.py", "tests/test_behaviour_facts.py",
+                 "tests/test_model_cache.py", "tests/test_capstone.py", "tests/test_export.py")
 
 
 def pytest_collection_modifyitems(config, items):
