@@ -222,7 +222,10 @@ def reader_comparison_markdown(record: dict, default_reader: str = "reading adap
              "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
              "from the gold document showed the answer's words. A wrong answer is a retrieval miss (the gold passage "
              "not shown), an abstention with it shown, or a reading miss (shown, misread). Index build: a fresh index "
-             "of the folder (load, chunk, embed; no cache)." + _load_note(record.get("load_average")), "",
+             "of the folder (load, chunk, embed; no cache). Answer p50: the median seconds per answer with the "
+             "questions answered in length-sorted batches of 32, the models already loaded (one `labkit ask` call "
+             "answers one question and loads them first: `labkit doctor` says what that costs)."
+             + _load_note(record.get("load_average")), "",
              "| question set | documents, chunks | index build | reader | right | gold passage shown | retrieval "
              "misses | reading misses | abstains, gold passage shown | abstains, no answer exists | quotes | empty "
              "answers | answer p50 |",
