@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,8 @@ def test_sweep_command_writes_where_asked(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(forgetting, "SWEEP_SETUP", forgetting.LabSetup(num_questions=2, num_probe=2, every=4))
     probe = forgetting.load_probe()[:6]  # the whole-probe scoring is test_forgetting's; here 6 items stand for the 120
     monkeypatch.setattr(forgetting, "load_probe", lambda: probe)
+    sweep_config = forgetting.sweep_config  # 2 examples a step, not 8: what is tested is the file, not the training
+    monkeypatch.setattr(forgetting, "sweep_config", lambda e, n: replace(sweep_config(e, n), batch_size=2))
     out = tmp_path / "sweep.json"
     assert main(["sweep", "--quick", "--out", str(out)]) == 0
     sweep = json.loads(out.read_text())
