@@ -94,10 +94,13 @@ def execute(path, env: dict | None = None, timeout: int = 3600):
     path = Path(path)
     kernel_env = {k: v for k, v in os.environ.items() if k not in MODE_VARIABLES} | dict(env or {})
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
+    # store_widget_state=True: nbclient's Output-widget hook writes into that state when a progress bar clears its
+    # output (with False it raised KeyError on notebook 02); the state itself is dropped, a copy shows no live widgets
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute(env=kernel_env)
+    nb.metadata.pop("widgets", None)
     return nb, time.perf_counter() - start
 
 
