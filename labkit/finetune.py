@@ -169,6 +169,21 @@ def answer_labels(prompt_ids: list[int], answer_ids: list[int]) -> tuple[list[in
     return list(prompt_ids) + list(answer_ids), [-100] * len(prompt_ids) + list(answer_ids)
 
 
+def check_answers_fit(tokenizer, examples: list[Example], max_len: int) -> None:
+    """Refuse examples whose prompt fills max_len, so that no token of their answer is trained on.
+
+    Example: check_answers_fit(tok, [Example("word " * 900, "$89", "qa")], 640) -> ValueError
+    `encode` keeps an example's start: a prompt longer than max_len leaves it no answer, and a batch of such examples
+    has no token to learn from (its loss is 0/0: nan). Documents (an empty prompt) are cut and still trained on.
+    """
+    cut = sum(1 for e in examples if e.prompt and len(tokenizer(e.prompt, add_special_tokens=False)["input_ids"])
+              >= max_len)
+    if cut:
+        raise ValueError(f"{cut} of {len(examples)} training examples have a prompt of max_len ({max_len} tokens) or "
+                         "more, so no token of their answer would be trained on: raise max_len, or shorten their "
+                         "prompts (fewer or shorter sources).")
+
+
 def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
     """Token ids and labels of one example; labels are -100 on the prompt.
     Example: -> {"input_ids": [...], "labels": [-100, ..., 3, 13]}."""
@@ -326,6 +341,7 @@ def train(gen, examples: list[Example], train_config: TrainConfig | None = None,
 
     train_config = train_config or TrainConfig()
     t_start = time.perf_counter()
+    check_answers_fit(gen.tokenizer, examples, train_config.max_len)
     mg = prepare_model(gen, train_config)
     model, tok = mg.model, mg.tokenizer
     device = next(model.parameters()).device

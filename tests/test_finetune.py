@@ -192,3 +192,18 @@ def test_lora_targets_come_from_the_models_own_module_names(arch, expected):
 
 def test_lora_targets_of_the_embedded_model_are_the_recipes(generator):
     assert lora_targets(generator.model) == list(TrainConfig().target_modules)
+
+
+def test_an_example_whose_prompt_fills_max_len_is_refused_before_training(generator, monkeypatch):
+    """train-reader --mix's reference pages made prompts of 700-1,100 tokens for max_len 640: 94 of 113 examples kept
+    no answer token, and their batches trained on nothing (loss nan). Refused, saying what to do, before any model
+    work."""
+    from labkit import finetune
+
+    monkeypatch.setattr(finetune, "prepare_model", lambda *a: pytest.fail("trained although it was refused"))
+    short = Example("Where is the warehouse?", "In Hollin Tarn.", "qa")
+    long = Example("Sources: " + "a passage of a long reference page " * 120, "The answer.", "qa")
+    with pytest.raises(ValueError, match=r"1 of 2 training examples .* max_len \(640 tokens\).*raise max_len"):
+        finetune.train(generator, [short, long], make_config(max_len=640, num_steps=1))
+    document = Example("", "word " * 900, "doc")  # a document is cut to max_len and still trained on
+    finetune.check_answers_fit(generator.tokenizer, [short, document], 640)
