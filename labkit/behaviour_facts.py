@@ -180,10 +180,12 @@ def run_behaviour_facts(gen, lora_gen, embedder, index: VectorIndex | None = Non
         reuse = approach == "behaviour LoRA"
         replies = model.generate([render_prompt(model, p) for p in before + ([] if reuse else after)],
                                  max_new_tokens=MAX_NEW_TOKENS, chat=False)
-        by_message = dict(zip(texts, replies[: len(before)], strict=True))
         answers["before", approach] = replies[: len(before)]
-        answers["after", approach] = ([by_message[m["message"]] for m in changed] if reuse
-                                      else replies[len(before):])
+        if reuse:
+            by_message = dict(zip(texts, replies, strict=True))
+            answers["after", approach] = [by_message[m["message"]] for m in changed]
+        else:
+            answers["after", approach] = replies[len(before):]
     for moment, (msgs, _, accepted) in when.items():
         out[moment] = {}
         for approach in BEHAVIOUR_FACTS_APPROACHES:

@@ -169,17 +169,17 @@ def answer_labels(prompt_ids: list[int], answer_ids: list[int]) -> tuple[list[in
     return list(prompt_ids) + list(answer_ids), [-100] * len(prompt_ids) + list(answer_ids)
 
 
-def check_answers_fit(tokenizer, examples: list[Example], max_len: int) -> None:
-    """Refuse examples whose prompt fills max_len, so that no token of their answer is trained on.
+def check_answers_fit(rows: list[dict], max_len: int) -> None:
+    """Refuse encoded examples (`encode`'s rows) that kept no token of their answer.
 
-    Example: check_answers_fit(tok, [Example("word " * 900, "$89", "qa")], 640) -> ValueError
-    `encode` keeps an example's start: a prompt longer than max_len leaves it no answer, and a batch of such examples
-    has no token to learn from (its loss is 0/0: nan). Documents (an empty prompt) are cut and still trained on.
+    Example: check_answers_fit([encode(tok, Example("word " * 900, "$89", "qa"), 640)], 640) -> ValueError
+    `encode` keeps an example's start: a prompt of max_len tokens or more leaves it no answer, and a batch of such
+    examples has no token to learn from (its loss is 0/0: nan). Documents (an empty prompt) are cut and still trained
+    on.
     """
-    cut = sum(1 for e in examples if e.prompt and len(tokenizer(e.prompt, add_special_tokens=False)["input_ids"])
-              >= max_len)
+    cut = sum(1 for r in rows if all(label == -100 for label in r["labels"]))
     if cut:
-        raise ValueError(f"{cut} of {len(examples)} training examples have a prompt of max_len ({max_len} tokens) or "
+        raise ValueError(f"{cut} of {len(rows)} training examples have a prompt of max_len ({max_len} tokens) or "
                          "more, so no token of their answer would be trained on: raise max_len, or shorten their "
                          "prompts (fewer or shorter sources).")
 
@@ -341,7 +341,10 @@ def train(gen, examples: list[Example], train_config: TrainConfig | None = None,
 
     train_config = train_config or TrainConfig()
     t_start = time.perf_counter()
-    check_answers_fit(gen.tokenizer, examples, train_config.max_len)
+    # encoded before any model work (prepare_model's copy shares gen's tokenizer), so a refusal costs nothing
+    domain_rows = [encode(gen.tokenizer, e, train_config.max_len) for e in examples]
+    general_rows = [encode(gen.tokenizer, e, train_config.max_len) for e in (general or [])]
+    check_answers_fit(domain_rows, train_config.max_len)
     mg = prepare_model(gen, train_config)
     model, tok = mg.model, mg.tokenizer
     device = next(model.parameters()).device
@@ -351,8 +354,6 @@ def train(gen, examples: list[Example], train_config: TrainConfig | None = None,
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     frozen = FrozenInBf16(model, enabled=precision == "bfloat16")
     set_seed(train_config.seed)
-    domain_rows = [encode(tok, e, train_config.max_len) for e in examples]
-    general_rows = [encode(tok, e, train_config.max_len) for e in (general or [])]
     # the plan is drawn a bucket at a time as the steps reach it; its padding share is counted on a second, identical
     # draw
     plan_args = (domain_rows, general_rows, int(train_config.num_steps), int(train_config.batch_size),

@@ -206,4 +206,4 @@ def test_an_example_whose_prompt_fills_max_len_is_refused_before_training(genera
     with pytest.raises(ValueError, match=r"1 of 2 training examples .* max_len \(640 tokens\).*raise max_len"):
         finetune.train(generator, [short, long], make_config(max_len=640, num_steps=1))
     document = Example("", "word " * 900, "doc")  # a document is cut to max_len and still trained on
-    finetune.check_answers_fit(generator.tokenizer, [short, document], 640)
+    finetune.check_answers_fit([encode(generator.tokenizer, e, 640) for e in (short, document)], 640)
