@@ -67,7 +67,7 @@ def default_compare_config(quick: bool | None = None, seeds: int | None = None, 
     """
     quick = get_config().quick if quick is None else quick
     base = (CompareConfig(num_questions=12, num_untaught=8, num_updates=8, num_steps=24, num_docs_steps=12,
-                          num_raft_steps=8, num_retrain_steps=8, multi_document=False,
+                          num_raft_steps=6, num_retrain_steps=8, multi_document=False,
                           num_probe=40, num_behaviour_test=8, num_behaviour_steps=24, num_fact_messages=4,
                           seeds=[0])
             if quick else CompareConfig())

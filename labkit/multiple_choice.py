@@ -35,7 +35,15 @@ def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: i
     choice, and only the choice tokens run after it (about 2.5x fewer tokens than scoring
     prompt + choice rows); the vocabulary projection runs only at the positions that
     predict a choice token. tests/test_multiple_choice.py checks it against a plain reference.
+    The untouched base model's scores are kept (`score_cache`): every notebook scores it on the same probe.
     """
+    from labkit.score_cache import cached_scores
+
+    return cached_scores(gen, questions, choices, {"batch_size": batch_size, "reduce": reduce},
+                         lambda: _mc_scores(gen, questions, choices, batch_size, reduce))
+
+
+def _mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: int, reduce: str) -> list[list[float]]:
     import torch
 
     tok = gen.tokenizer

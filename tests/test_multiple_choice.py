@@ -29,6 +29,7 @@ def test_mc_scores_equal_the_plain_reference(generator, source, monkeypatch):
     from labkit.data import load_probe, load_qa, spread
 
     monkeypatch.setattr(generator, "precision", "float32")  # the reference runs float32: the check is of the algorithm
+    monkeypatch.setenv("LABKIT_SCORE_CACHE", "0")  # computed here, not read from a cache (tests/test_score_cache.py)
     items = mc.mc_items_from_qa(spread(load_qa(), 4)) if source == "qa" else mc.mc_items_from_probe(spread(load_probe(),
                                                                                                            4))
     qs, cs = [it.question for it in items], [it.choices for it in items]
@@ -41,6 +42,7 @@ def test_bfloat16_scoring_stays_near_float32(generator, monkeypatch):
 
     items = mc.mc_items_from_probe(spread(load_probe(), 8))
     qs, cs = [it.question for it in items], [it.choices for it in items]
+    monkeypatch.setenv("LABKIT_SCORE_CACHE", "0")  # both computed here
     monkeypatch.setattr(generator, "precision", "float32")
     exact = sum(mc.mc_scores(generator, qs, cs), [])
     monkeypatch.setattr(generator, "precision", "bfloat16")
