@@ -3,7 +3,8 @@
 Prints, for one folder (default: Python's own HTML documentation, Debian's python3-doc, else data/kb):
 - the first call's wall seconds (the folder read, chunked, embedded, the BM25 index built and everything cached; run it
   with an empty LABKIT_CACHE beside a warm model cache to see the build), then the p50 / p95 of later calls, each
-  `labkit ask QUESTION --docs FOLDER --json` in a fresh process as a user runs it (model and index loads included);
+  `labkit ask QUESTION --docs FOLDER --json` in a fresh process as a user runs it: first with nothing kept loaded
+  (model and index loads included), then answered by the background process `labkit ask` keeps (labkit.ask_server);
 - with --phases, where a later call's seconds go, one process: imports, the embedder, the folder's key (its files
   hashed), the index load, the generator, the reading adapter, the search, the answer (wall and CPU seconds: on a
   shared machine the CPU seconds say what an idle one would take);
@@ -25,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from labkit.ask_server import running_servers, stop_servers
 from labkit.config import KB_DIR, REPO_ROOT
 
 PYTHON_DOCS = Path("/usr/share/doc/python3.11/html")
@@ -34,9 +36,11 @@ QUESTIONS = ["How do I read a file line by line?", "Which function creates a dir
              "Which exception does int() raise for a string that is not a number?"]
 
 
-def ask(question: str, folder: str) -> tuple[float, dict]:
-    """One `labkit ask --json` in a new process: (wall seconds, its JSON)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+def ask(question: str, folder: str, keep_loaded: float = 0) -> tuple[float, dict]:
+    """One `labkit ask --json` in a new process: (wall seconds, its JSON). keep_loaded: LABKIT_KEEP_LOADED's minutes
+    (0: the call loads everything itself, no background process is used or started)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+           "LABKIT_KEEP_LOADED": str(keep_loaded)}
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "labkit.cli", "ask", question, "--docs", folder, "--json"],
                          capture_output=True, text=True, env=env, check=True)
@@ -112,12 +116,23 @@ def main() -> None:
     first_s, first = ask(QUESTIONS[0], args.folder)
     print(f"first call: {first_s:.1f} s (index from cache: {first['timings']['index_from_cache']}, "
           f"{first['documents']} documents, index {first['timings']['index_s']:.1f} s)")
-    later = [ask(QUESTIONS[1 + i % (len(QUESTIONS) - 1)], args.folder) for i in range(args.calls)]
-    walls = sorted(s for s, _ in later)
-    print(f"later calls: p50 {statistics.median(walls):.2f} s, p95 {walls[int(0.95 * (len(walls) - 1))]:.2f} s over "
-          f"{len(walls)} calls (each a new process); in them, index load p50 "
-          f"{statistics.median(o['timings']['index_s'] for _, o in later):.2f} s, answer p50 "
-          f"{statistics.median(o['timings']['generate_s'] for _, o in later):.2f} s; load_avg={os.getloadavg()[0]:.1f}")
+    for kept in (False, True):
+        if kept:  # one call that answers itself and starts the background process, then wait until it listens
+            ask(QUESTIONS[0], args.folder, keep_loaded=10)
+            deadline = time.monotonic() + 600
+            while running_servers() == 0 and time.monotonic() < deadline:
+                time.sleep(1)
+        later = [ask(QUESTIONS[1 + i % (len(QUESTIONS) - 1)], args.folder, keep_loaded=10 if kept else 0)
+                 for i in range(args.calls)]
+        walls = sorted(s for s, _ in later)
+        print(("kept loaded (LABKIT_KEEP_LOADED=10, answered by the background process)" if kept else
+               "nothing kept loaded (LABKIT_KEEP_LOADED=0)") +
+              f": later calls p50 {statistics.median(walls):.2f} s, p95 {walls[int(0.95 * (len(walls) - 1))]:.2f} s "
+              f"over {len(walls)} calls (each a new process); in them, index p50 "
+              f"{statistics.median(o['timings']['index_s'] for _, o in later):.2f} s, answer p50 "
+              f"{statistics.median(o['timings']['generate_s'] for _, o in later):.2f} s; "
+              f"load_avg={os.getloadavg()[0]:.1f}")
+    print(f"stopped {stop_servers()} background process(es)")
     if args.phases:  # each in its own process, so neither inherits the other's imports
         for light in (False, True):
             print("phases, " + ("as `ask` loads now" if light else "as before (sentence-transformers, peft)") + ":")

@@ -35,70 +35,122 @@ def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: boo
     store (default LABKIT_STORE, else "faiss") keeps the vectors in Qdrant instead: the cached FAISS index is copied
     into a collection named for its content once, and searched there (qdrant_store.in_qdrant).
     """
-    from labkit.citations import citation_check, format_answer
-    from labkit.config import KB_DIR, check_device, get_config
-    from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb, skip_summary
-    from labkit.folder_index import index_folder
-    from labkit.light_embedder import LightEmbedder
-    from labkit.models import load_generator
-    from labkit.qdrant_store import in_qdrant, parse_store
     from labkit.question_check import check_question
-    from labkit.rag import RAG
-    from labkit.reader import reader_for
 
     question = check_question(question,
                               "The question is empty: type a question in quotes, e.g. labkit ask \"How long is the "
                               "return window?\"")
     top_k = check("top_k", top_k, "--top-k")
-    # checked before any model loads
-    max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)
-    store = store or get_config().store
-    parse_store(store)
-    folder = docs or KB_DIR
-    start = time.perf_counter()
-    # the embedder without sentence-transformers, and the reading adapter merged without peft: the same vectors and the
-    # same adapter, seconds less to start (benchmarks/bench_ask.py)
-    embedder = LightEmbedder(device=check_device(get_config().device))
-    index = index_folder(folder, embedder, progress=not as_json, max_bytes=max_bytes, follow_links=follow_links,
-                         retriever=retriever)
-    index = in_qdrant(index, store)  # the same index in a vector database, if one is named
-    index.retriever = retriever  # a collection opened again searches as asked too (its BM25 is made from its chunks)
-    index_s = time.perf_counter() - start
-    report = index.report or {}
-    if not as_json:
-        for line in skip_summary(report.get("skipped", [])):
-            print(line, file=sys.stderr)
-        for line in skip_summary(report.get("warnings", [])):
-            print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
-    answerer, reader_line = reader_for(load_generator(generator), reader, merged=True)
-    # an answer with no content (a bare ".", a citation, the question echoed) is replaced by the supporting quote
-    result = RAG(index, answerer, top_k=top_k, quote_empty=True).answer(question)
-    cite = citation_check(result)
-    if as_json:
-        out = {
-            "question": result.question,
-            "answer": result.answer,
-            "answer_kind": result.answer_kind,  # "answer": the model's words; "quote": a source's sentence
-            "model_answer": result.model_answer or None,  # what the model wrote when a quote replaced it
-            "cited": result.cited,
-            "cited_by": result.cited_by,
-            "citation_checked": cite["checked"],  # null: nothing to check (no citation, no content words)
-            "citation_missing": cite["missing"],
-            "reader": reader_line,
-            "retriever": index.retriever,
-            "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
-                         "score": round(s.score, 4)} for s in result.sources],
-            "store": store,
-            "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
-                        "retrieve_s": round(result.retrieve_s, 4), "generate_s": round(result.generate_s, 3)},
-            "prompt_tokens": result.prompt_tokens,
-            "question_cut": result.question_cut,
-            "documents": len(index.documents),
-            "skipped": report.get("skipped", []),
-            "warnings": report.get("warnings", []),
-        }
-        print(json.dumps(out, indent=2, ensure_ascii=False))
-    else:
-        print(format_answer(result))
-        print(reader_line)
-    return 0
+    asker = Asker(docs, generator=generator, reader=reader, max_file_mb=max_file_mb, follow_links=follow_links,
+                  store=store, retriever=retriever)
+    return asker.answer(question, top_k=top_k, as_json=as_json)
+
+
+class Asker:
+    """What `labkit ask` loads for one folder and its settings (the embedder, the reader, the folder's index), kept so
+    that `answer` can be called again: the ask server (`labkit.ask_server`) holds one between questions.
+
+    Example: asker = Asker("data/kb"); asker.answer("How long is the return window?") prints the answer, returns 0
+    Settings are checked here, before any model loads. Before every answer the folder's files are hashed again
+    (`folder_index.folder_key`): the index in memory is used only while it is the folder's current one.
+    """
+
+    def __init__(self, docs: str | None = None, generator: str | None = None, reader: str = "adapter",
+                 max_file_mb: float | str | None = None, follow_links: bool = False, store: str | None = None,
+                 retriever: str = ASK_RETRIEVER):
+        from labkit.config import KB_DIR, check_device, get_config
+        from labkit.documents import MAX_FILE_BYTES, max_bytes_from_mb
+        from labkit.folder_walk import check_folder
+        from labkit.light_embedder import LightEmbedder
+        from labkit.qdrant_store import parse_store
+        from labkit.retrieval import check_retriever
+
+        # checked before any model loads
+        self.max_bytes = MAX_FILE_BYTES if max_file_mb is None else max_bytes_from_mb(max_file_mb)
+        self.store = store or get_config().store
+        parse_store(self.store)
+        check_retriever(retriever)
+        self.folder = check_folder(docs or KB_DIR)
+        self.generator, self.reader, self.follow_links, self.retriever = generator, reader, follow_links, retriever
+        # the embedder without sentence-transformers, and the reading adapter merged without peft: the same vectors
+        # and the same adapter, seconds less to start (benchmarks/bench_ask.py)
+        self.embedder = LightEmbedder(device=check_device(get_config().device))
+        self._index = None
+        self._answerer = None
+
+    def index(self, progress: bool = True):
+        """The folder's index: the one in memory while no file changed since, else `index_folder`'s (cached on disk,
+        or built). Example: Asker().index().from_cache -> True"""
+        from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
+        from labkit.folder_index import folder_key, index_folder
+        from labkit.qdrant_store import in_qdrant
+
+        if self._index is not None and self._index.folder_key == folder_key(
+                self.folder, self.embedder, "flat", CHUNK_SIZE, CHUNK_OVERLAP, self.max_bytes, self.follow_links):
+            self._index.from_cache = True
+            return self._index
+        index = index_folder(self.folder, self.embedder, progress=progress, max_bytes=self.max_bytes,
+                             follow_links=self.follow_links, retriever=self.retriever)
+        key = index.folder_key
+        index = in_qdrant(index, self.store)  # the same index in a vector database, if one is named
+        # a collection opened again searches as asked too (its BM25 is made from its chunks)
+        index.retriever, index.folder_key = self.retriever, key
+        self._index = index
+        return index
+
+    def answerer(self):
+        """The model that reads the sources (loaded once) and the line that says which it is."""
+        from labkit.models import load_generator
+        from labkit.reader import reader_for
+
+        if self._answerer is None:
+            self._answerer = reader_for(load_generator(self.generator), self.reader, merged=True)
+        return self._answerer
+
+    def answer(self, question: str, top_k: int = 3, as_json: bool = False) -> int:
+        """Print one question's answer (text, or JSON with sources and timings); returns the exit code, 0."""
+        from labkit.citations import citation_check, format_answer
+        from labkit.documents import skip_summary
+        from labkit.rag import RAG
+
+        start = time.perf_counter()
+        index = self.index(progress=not as_json)
+        index_s = time.perf_counter() - start
+        report = index.report or {}
+        if not as_json:
+            for line in skip_summary(report.get("skipped", [])):
+                print(line, file=sys.stderr)
+            for line in skip_summary(report.get("warnings", [])):
+                print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
+        answerer, reader_line = self.answerer()
+        # an answer with no content (a bare ".", a citation, the question echoed) is replaced by the supporting quote
+        result = RAG(index, answerer, top_k=top_k, quote_empty=True).answer(question)
+        cite = citation_check(result)
+        if as_json:
+            out = {
+                "question": result.question,
+                "answer": result.answer,
+                "answer_kind": result.answer_kind,  # "answer": the model's words; "quote": a source's sentence
+                "model_answer": result.model_answer or None,  # what the model wrote when a quote replaced it
+                "cited": result.cited,
+                "cited_by": result.cited_by,
+                "citation_checked": cite["checked"],  # null: nothing to check (no citation, no content words)
+                "citation_missing": cite["missing"],
+                "reader": reader_line,
+                "retriever": index.retriever,
+                "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
+                             "score": round(s.score, 4)} for s in result.sources],
+                "store": self.store,
+                "timings": {"index_s": round(index_s, 3), "index_from_cache": index.from_cache,
+                            "retrieve_s": round(result.retrieve_s, 4), "generate_s": round(result.generate_s, 3)},
+                "prompt_tokens": result.prompt_tokens,
+                "question_cut": result.question_cut,
+                "documents": len(index.documents),
+                "skipped": report.get("skipped", []),
+                "warnings": report.get("warnings", []),
+            }
+            print(json.dumps(out, indent=2, ensure_ascii=False))
+        else:
+            print(format_answer(result))
+            print(reader_line)
+        return 0

@@ -3,7 +3,9 @@
 Each command's body is a short function in the module named for what it does, over the modules that do the work,
 so that notebooks, tests and the command line run the same code:
 - `labkit doctor`        environment check (`doctor.doctor_report`)
-- `labkit ask`           RAG answer with sources (`ask.run_ask`: `folder_index.index_folder` + `rag.RAG`)
+- `labkit ask`           RAG answer with sources (`ask.run_ask`: `folder_index.index_folder` + `rag.RAG`), through the
+                         background process that keeps them loaded when one runs (`ask_server`)
+- `labkit unload`        stop that background process now (`ask_server.stop_servers`)
 - `labkit train-reader`  train the reading adapter, score it against the plain model (`train_commands.run_train_reader`)
 - `labkit finetune`      LoRA or full fine-tune with the forgetting history (`train_commands.run_finetune`)
 - `labkit sweep`         recompute the forgetting lab's shipped sweep (`train_commands.run_sweep`)
@@ -70,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
                    "qdrant:FOLDER (embedded Qdrant) or qdrant://host:port (a Qdrant server)")
     p.add_argument("--verbose", action="store_true",
                    help="show the libraries' progress bars, warnings and log lines too")
+    p.add_argument("--keep-loaded", type=float, default=None, metavar="MINUTES",
+                   help="keep the model and the folder's index loaded in the background for later questions, which "
+                        "then answer in about a second (default 10 minutes, or $LABKIT_KEEP_LOADED; 0: keep nothing; "
+                        "labkit unload frees it now)")
+
+    sub.add_parser("unload", help="stop the background process labkit ask keeps loaded (frees its memory now)")
 
     p = sub.add_parser("train-reader",
                        help="train the reading adapter (data/reader) and score it against the plain model")
@@ -153,6 +161,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ask(args) -> int:
+    """`labkit ask`: through the background process that holds this folder and these settings loaded, if one runs
+    (`labkit.ask_server`); else answered here, and one is started for the next question."""
+    from labkit import ask_server
+
+    minutes = ask_server.idle_minutes() if args.keep_loaded is None else args.keep_loaded
+    if not 0 <= minutes <= ask_server.MAX_MINUTES:
+        raise ValueError(f"--keep-loaded {minutes:g}: give minutes from 0 (keep nothing loaded) to "
+                         f"{ask_server.MAX_MINUTES:.0f}")
+    settings = ask_server.settings_of(args.docs, args.generator, args.reader, args.max_file_mb, args.follow_links,
+                                      args.store, args.retriever)
+    if minutes > 0 and not args.verbose and (reply := ask_server.ask_via_server(settings, args.question, args.top_k,
+                                                                                   args.json)) is not None:
+        sys.stdout.write(reply["stdout"])
+        sys.stderr.write(reply["stderr"])
+        return int(reply["code"])
+    from labkit.models import quiet_libraries
+
+    with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
+        code = run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator,
+                       reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links,
+                       store=args.store, retriever=args.retriever)
+    if code == 0 and minutes > 0 and ask_server.start_server(settings, minutes) is not None:
+        print(f"labkit ask: keeping the model and this folder's index loaded for {minutes:g} minutes, so later "
+              "questions answer in about a second (labkit unload frees it now; --keep-loaded 0 keeps nothing)",
+              file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `labkit` console script.
     Example: main(["doctor", "--no-load"]) -> 0; main(["finetune", "--rank", "0"]) -> 2."""
@@ -167,13 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2) if args.json else format_doctor(report))
             return 1 if report["problems"] else 0
         if args.command == "ask":
-            from labkit.models import quiet_libraries
+            return _ask(args)
+        if args.command == "unload":
+            from labkit.ask_server import stop_servers
 
-            with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
-                return run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json,
-                               generator=args.generator,
-                               reader=args.reader, max_file_mb=args.max_file_mb, follow_links=args.follow_links,
-                               store=args.store, retriever=args.retriever)
+            print(f"labkit unload: stopped {stop_servers()} background process(es) of labkit ask")
+            return 0
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
                                     generator=args.generator, evaluate=not args.no_eval, mix=args.mix)

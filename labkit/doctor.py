@@ -69,6 +69,17 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
     except ValueError as exc:
         problems.append(str(exc))
     report["first_load"] = first_load_text()
+    from labkit import ask_server
+
+    try:  # labkit ask's background process (ask_server): how long it stays, and whether one holds a model now
+        minutes = ask_server.idle_minutes()
+        report["ask_kept_loaded"] = (
+            f"{minutes:g} minutes after a question (LABKIT_KEEP_LOADED); {ask_server.running_servers()} running now "
+            "(labkit unload frees it)" if minutes and ask_server.server_dir() else
+            "off: every labkit ask loads the model and the index itself" + ("" if ask_server.server_dir() else
+                                                                            " (no Unix sockets, or no private folder)"))
+    except ValueError as exc:
+        problems.append(str(exc))
     found = models.bf16_instructions()
     report["bf16"] = {"instructions": found or "none", "effect": bf16_effect(found, report.get("precision"))}
     try:
@@ -123,7 +134,7 @@ def first_call_cost(embedder, load_s: float, sample: int = 64) -> str:
     rate = len(texts) / (time.perf_counter() - start)
     return (f"models load in {load_s:.1f} s, then every chunk of the folder is embedded once: {rate:.0f} chunks/s "
             f"here, {1000 / rate:.0f} s per 1,000 chunks of {CHUNK_SIZE} words; later calls load the folder's cached "
-            "index")
+            "index, or within the kept-loaded minutes are answered by the process that holds it (ask_kept_loaded)")
 
 
 def _times() -> dict:

@@ -137,13 +137,14 @@ def index_folder(folder, embedder, kind: str = "flat", chunk_size: int = CHUNK_S
     if cache and cached.exists():
         try:
             index = VectorIndex.load(cached, embedder)
-            index.from_cache, index.retriever = True, retriever
+            index.from_cache, index.retriever, index.folder_key = True, retriever, key
             return index
         except (ValueError, OSError, RuntimeError, KeyError, TypeError, json.JSONDecodeError) as exc:
             damage = f"the cached index {cached.name} could not be used ({str(exc)[:160]}); rebuilt it"
             warn_once(damage)
     index = build_index(load_folder(root, max_bytes, follow_links=follow_links), embedder, kind, chunk_size, overlap,
                         progress, retriever=retriever)
+    index.folder_key = key  # what the ask server compares before reusing it (ask_server)
     settings = folder_settings(embedder, kind, chunk_size, overlap, max_bytes, follow_links)
     index.report.update(source=str(root.resolve()), settings=settings)  # which folder and settings it is: for pruning
     if damage:

@@ -91,6 +91,7 @@ class VectorIndex:
     next_id: int = 0
     tombstones: int = 0  # HNSW only: deleted vectors still in the graph (they are filtered out)
     from_cache: bool = False
+    folder_key: str = ""  # index_folder's key of the folder's files and settings (ask_server compares it)
     index: object = None  # the faiss index (IndexIDMap2, or IndexIVFFlat), created with the first vectors
     store: str = "faiss"  # where the vectors live: "faiss" (this process) or a Qdrant store (labkit.qdrant_store)
     keyword_index: KeywordIndex | None = None  # BM25 of the live chunks; None when they changed since (made again)

@@ -20,6 +20,10 @@ import labkit_netguard  # noqa: E402
 
 labkit_netguard.install()
 
+# `labkit ask` starts no background process to keep the model loaded (labkit.ask_server) in any test or notebook but
+# those that ask for one (tests/test_ask_server.py): a suite must not leave processes behind
+os.environ["LABKIT_KEEP_LOADED"] = "0"
+
 # tests/browser/widgets.ipynb is the browser test's page, not a notebook to validate (make test passes --nbval-lax)
 collect_ignore_glob = ["browser/*.ipynb"]
 if NETGUARD not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
