@@ -91,9 +91,9 @@ def _code_digest() -> str:
 def socket_path(settings: dict, folder: Path) -> Path:
     """Where the server for these settings listens: one socket per settings, cache, interpreter and labkit code.
     Example: socket_path(settings, server_dir()).name -> "3f9c0a1b2c3d4e5f6a7b.sock"."""
-    from labkit.config import get_config
+    from labkit.config import cache_dir  # not get_config(): it imports torch, seconds this quick path does not spend
 
-    key = json.dumps([settings, str(get_config().cache_dir), sys.executable, _code_digest()], sort_keys=True)
+    key = json.dumps([settings, str(cache_dir()), sys.executable, _code_digest()], sort_keys=True)
     return folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.sock"
 
 

@@ -43,6 +43,13 @@ def progress_bars(wanted: bool = True) -> bool:
     return bool(wanted) and not env_flag("TQDM_DISABLE")
 
 
+def cache_dir() -> Path:
+    """Where dequantised weights, indexes and adapters are cached: $LABKIT_CACHE, else ~/.cache/labkit; without
+    importing torch (Config's device does), for `labkit ask`'s quick path to a kept-loaded process.
+    Example: cache_dir() -> PosixPath("/home/me/.cache/labkit")"""
+    return Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit")).expanduser()
+
+
 def _default_device() -> str:
     import torch
 
@@ -120,9 +127,7 @@ def warn_once(message: str) -> None:
 @dataclass
 class Config:
     # where dequantised weights, indexes and adapters are cached ($LABKIT_CACHE overrides)
-    cache_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
-    )
+    cache_dir: Path = field(default_factory=lambda: cache_dir())
     # quick mode ($LABKIT_QUICK=1): fewer questions and training steps, for CI and a first look
     quick: bool = field(default_factory=lambda: env_flag("LABKIT_QUICK"))
     # run the notebooks' long experiments here ($LABKIT_LIVE=1) or show the shipped full run at once (0);
