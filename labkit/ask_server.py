@@ -31,27 +31,20 @@ import time
 from pathlib import Path
 
 IDLE_MINUTES = 10.0  # how long a server waits for the next question (LABKIT_KEEP_LOADED overrides)
-MAX_MINUTES = 24 * 60.0
 MAX_REQUEST_BYTES = 1 << 20  # a question is checked for size again by question_check
 ANSWER_TIMEOUT_S = 1800  # the client waits this long for an answer (a changed 500-page folder is embedded again)
 START_GRACE_S = 180  # a start marker older than this belongs to a server that never came up: start another
 
 
 def idle_minutes(env: dict | None = None) -> float:
-    """Minutes a server waits for another question: LABKIT_KEEP_LOADED, else 10; 0 keeps nothing loaded.
+    """Minutes a server waits for another question: LABKIT_KEEP_LOADED, else 10; 0 keeps nothing loaded (the range is
+    labkit.limits' "keep_loaded").
     Example: idle_minutes({"LABKIT_KEEP_LOADED": "0"}) -> 0.0; idle_minutes({"LABKIT_KEEP_LOADED": "x"}) -> ValueError
     """
+    from labkit.limits import read
+
     raw = (os.environ if env is None else env).get("LABKIT_KEEP_LOADED", "").strip()
-    if not raw:
-        return IDLE_MINUTES
-    try:
-        minutes = float(raw)
-    except ValueError:
-        minutes = -1.0
-    if not 0 <= minutes <= MAX_MINUTES:
-        raise ValueError(f"LABKIT_KEEP_LOADED={raw!r}: give minutes from 0 (keep nothing loaded) to {MAX_MINUTES:.0f}, "
-                         f"e.g. LABKIT_KEEP_LOADED=10")
-    return minutes
+    return IDLE_MINUTES if not raw else float(read("keep_loaded", raw, "LABKIT_KEEP_LOADED"))
 
 
 def server_dir(base: str | None = None) -> Path | None:
@@ -232,6 +225,9 @@ def serve(settings: dict, minutes: float, path: Path) -> None:
                     reply = {"code": 2, "stdout": "", "stderr": "labkit ask: the request was not a question\n"}
                 elif request.get("stop") or request.get("ping"):
                     reply = {"code": 0, "stdout": "", "stderr": ""}
+                    if request.get("stop"):  # gone before the reply: whoever got it finds no socket left
+                        with contextlib.suppress(OSError):
+                            path.unlink()
                 else:
                     reply = handle(asker, request)
                 with contextlib.suppress(OSError):

@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
                    "qdrant:FOLDER (embedded Qdrant) or qdrant://host:port (a Qdrant server)")
     p.add_argument("--verbose", action="store_true",
                    help="show the libraries' progress bars, warnings and log lines too")
-    p.add_argument("--keep-loaded", type=float, default=None, metavar="MINUTES",
+    p.add_argument("--keep-loaded", type=option("keep_loaded", "--keep-loaded"), default=None, metavar="MINUTES",
                    help="keep the model and the folder's index loaded in the background for later questions, which "
                         "then answer in about a second (default 10 minutes, or $LABKIT_KEEP_LOADED; 0: keep nothing; "
                         "labkit unload frees it now)")
@@ -167,9 +167,6 @@ def _ask(args) -> int:
     from labkit import ask_server
 
     minutes = ask_server.idle_minutes() if args.keep_loaded is None else args.keep_loaded
-    if not 0 <= minutes <= ask_server.MAX_MINUTES:
-        raise ValueError(f"--keep-loaded {minutes:g}: give minutes from 0 (keep nothing loaded) to "
-                         f"{ask_server.MAX_MINUTES:.0f}")
     settings = ask_server.settings_of(args.docs, args.generator, args.reader, args.max_file_mb, args.follow_links,
                                       args.store, args.retriever)
     if minutes > 0 and not args.verbose and (reply := ask_server.ask_via_server(settings, args.question, args.top_k,

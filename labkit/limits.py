@@ -107,6 +107,13 @@ LIMITS: dict[str, Limit] = {
         "sources per prompt, up to 128 tokens each: 20 already overflow the 1536-token prompt "
         "(Config.max_prompt_tokens), so more would only be cut; 3 is a good start",
     ),
+    "keep_loaded": Limit(
+        False,
+        0,
+        1440,
+        "minutes labkit ask keeps the model and the folder's index loaded after a question (default 10; 0 keeps "
+        "nothing): at most a day, as the process holds ~1 GB of memory all the while",
+    ),
     "max_file_mb": Limit(
         False,
         0,

@@ -23,7 +23,7 @@ def test_how_long_it_stays_loaded_comes_from_the_environment(raw, minutes):
 
 @pytest.mark.parametrize("raw", ["x", "-1", "100000"])
 def test_a_bad_keep_loaded_value_says_what_to_give(raw):
-    with pytest.raises(ValueError, match="LABKIT_KEEP_LOADED=.*give minutes from 0"):
+    with pytest.raises(ValueError, match="LABKIT_KEEP_LOADED .*keeps the model and the folder's index loaded"):
         ask_server.idle_minutes({"LABKIT_KEEP_LOADED": raw})
 
 
