@@ -5,7 +5,7 @@ core) before they train anything; its log-probabilities are the same every time,
 LABKIT_CACHE/scores/ under a key of everything they depend on: the weights themselves (`weights_fingerprint`, so a
 full fine-tune, whose weights changed, gets its own key), the tokenizer, the items, the scoring arguments, the
 precision, the device, torch's version and the source of the code that scores (multiple_choice.py, models.py: an
-edit there is a new key). Models with adapters (peft) are never cached: they are trained, scored once, discarded.
+edit there is a new key). Models the kit trained (with adapters, or fully) are never cached: scored once, discarded.
 
 Example: cached_scores(gen, ("q",), (("a", "b"),), {"batch_size": 16}, lambda: [[-1.0, -2.0]]) -> [[-1.0, -2.0]]
          (the second call with the same model and items reads the file and does not call the lambda)
@@ -35,13 +35,15 @@ def weights_fingerprint(model) -> str:
 
 
 def score_key(gen, questions, choices, args: dict) -> str | None:
-    """The cache key of one mc_scores call, or None where nothing is cached (a model with adapters).
+    """The cache key of one mc_scores call, or None where nothing is cached (a model the kit trained).
     Example: score_key(gen, ["q"], [["a", "b"]], {"batch_size": 16, "reduce": "sum"}) -> "9b2e..."."""
     import torch
 
     from labkit.models import resolve_precision
 
-    if hasattr(gen.model, "peft_config"):
+    # a model the kit trained (finetune.prepare_model marks its info with the method) is scored once and discarded:
+    # keeping a full fine-tune's every curve point would only fill the cache
+    if hasattr(gen.model, "peft_config") or "method" in (getattr(gen, "info", None) or {}):
         return None
     here = Path(__file__).parent
     device = next(gen.model.parameters()).device.type

@@ -65,14 +65,18 @@ def test_anything_the_scores_depend_on_changed_is_scored_again(tiny_gen, change)
     assert len(calls) == 2
 
 
-def test_a_model_with_adapters_is_never_kept(tiny_gen, tmp_path):
-    from peft import LoraConfig, get_peft_model
+@pytest.mark.parametrize("trained", ["lora", "full"])
+def test_a_model_the_kit_trained_is_never_kept(tiny_gen, tmp_path, trained):
+    if trained == "lora":
+        from peft import LoraConfig, get_peft_model
 
-    lora = SimpleNamespace(**{**vars(tiny_gen), "model": get_peft_model(
-        tiny_gen.model, LoraConfig(r=2, target_modules=["q_proj"]))})
+        model = SimpleNamespace(**{**vars(tiny_gen), "model": get_peft_model(
+            tiny_gen.model, LoraConfig(r=2, target_modules=["q_proj"]))})
+    else:  # finetune.prepare_model's copy, every weight trainable: marked by its info
+        model = SimpleNamespace(**vars(tiny_gen), info={"method": "full"})
     calls = []
     for _ in range(2):
-        score_cache.cached_scores(lora, ["q"], [["a", "b"]], ARGS, scorer(calls))
+        score_cache.cached_scores(model, ["q"], [["a", "b"]], ARGS, scorer(calls))
     assert len(calls) == 2 and not (tmp_path / "cache" / "scores").exists()
 
 
