@@ -91,3 +91,16 @@ def test_a_later_question_is_answered_by_the_loaded_process(tmp_path, fresh_cach
     assert ask_server._exchange(path, {"question": "ok?", "top_k": 0}, 30)["code"] == 2
     assert main(["unload"]) == 0 and "stopped 1" in capsys.readouterr().out
     assert not path.exists() and ask_server.running_servers(folder) == 0
+
+
+def test_doctor_says_how_long_ask_keeps_the_model_loaded(monkeypatch, short_tmp):
+    from labkit.doctor import doctor_report
+
+    monkeypatch.setenv("LABKIT_KEEP_LOADED", "7")
+    assert doctor_report(load=False)["ask_kept_loaded"].startswith("7 minutes after a question (LABKIT_KEEP_LOADED); "
+                                                                   "0 running now")
+    monkeypatch.setenv("LABKIT_KEEP_LOADED", "0")
+    assert doctor_report(load=False)["ask_kept_loaded"].startswith("off: every labkit ask loads")
+    monkeypatch.setenv("LABKIT_KEEP_LOADED", "soon")
+    report = doctor_report(load=False)
+    assert "ask_kept_loaded" not in report and any("LABKIT_KEEP_LOADED" in p for p in report["problems"])
