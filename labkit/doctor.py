@@ -72,12 +72,15 @@ def doctor_report(load: bool = True, generator: str | None = None) -> dict:
     from labkit import ask_server
 
     try:  # labkit ask's background process (ask_server): how long it stays, and whether one holds a model now
-        minutes = ask_server.idle_minutes()
-        report["ask_kept_loaded"] = (
-            f"{minutes:g} minutes after a question (LABKIT_KEEP_LOADED); {ask_server.running_servers()} running now "
-            "(labkit unload frees it)" if minutes and ask_server.server_dir() else
-            "off: every labkit ask loads the model and the index itself" + ("" if ask_server.server_dir() else
-                                                                            " (no Unix sockets, or no private folder)"))
+        minutes, folder = ask_server.idle_minutes(), ask_server.server_dir()
+        if folder is None:
+            report["ask_kept_loaded"] = ("off: every labkit ask loads the model and the index itself "
+                                         "(no Unix sockets, or no private folder)")
+        elif minutes:
+            report["ask_kept_loaded"] = (f"{minutes:g} minutes after a question (LABKIT_KEEP_LOADED); "
+                                         f"{ask_server.running_servers(folder)} running now (labkit unload frees it)")
+        else:
+            report["ask_kept_loaded"] = "off: every labkit ask loads the model and the index itself"
     except ValueError as exc:
         problems.append(str(exc))
     found = models.bf16_instructions()
