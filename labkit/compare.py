@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from labkit.adapters import save_adapter, with_lora
+from labkit.answer_memo import RememberingGenerator
 from labkit.behaviour_tasks import behaviour_facts_task, behaviour_serially, behaviour_task, triage_lora
 from labkit.claims import claims_table
 from labkit.compare_config import CompareConfig, default_compare_config
@@ -66,6 +67,9 @@ from labkit.workers import run_tasks, threads_per_worker
 PIECES = ("fine-tuned", "docs", "RAFT")
 # no training, greedy: once per run, the same for every seed
 UNTRAINED = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)
+READER_ROWS = {Approach.READER_RAG, Approach.READER_PERFECT}
+# the untrained rows in two parts, a task each in a parallel run: the base model's rows, the reading adapter's
+UNTRAINED_PARTS = ("base", "reader")
 
 
 def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
@@ -94,13 +98,16 @@ class Untrained:
     after_update: dict
 
 
-def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
+def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print, parts=UNTRAINED_PARTS) -> Untrained:
     """The rows that need no training (closed-book, RAG, the shipped reading adapter) and, where the run has freshness
     figures, the same models' answers on the updated index (`freshness.untrained_after_update`).
 
     Example: untrained_rows(setup, ccfg).rows["RAG"]["accuracy"] -> 0.25
     They decode greedily, so every seed would give the same answers (spread 0): computed once, they
-    are every seed's (recomputing them cost a third of a full-mode seed).
+    are every seed's (recomputing them cost a third of a full-mode seed). `parts` picks the base model's rows
+    ("base") and the reading adapter's ("reader"): a parallel run computes them in two tasks (`join_untrained`).
+    A perfect-retriever row asks most questions with its real row's prompt, word for word: those are answered once
+    (`answer_memo.RememberingGenerator`).
     """
     approaches, rows, t0 = set(ccfg.approaches), {}, time.perf_counter()
 
@@ -110,28 +117,49 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print) -> Untrained:
             f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)"
         )
 
-    if {Approach.CLOSED_BOOK, Approach.RAG, Approach.RAG_PERFECT} & approaches:
+    def perfect(model, row):
+        before = model.generated + model.remembered
+        out = row_perfect(setup, ccfg, model, row)
+        log(f"  perfect retriever: {model.remembered} of {model.generated + model.remembered - before} prompts were "
+            "the real row's, answered once")
+        return out
+
+    if "base" in parts and {Approach.CLOSED_BOOK, Approach.RAG, Approach.RAG_PERFECT} & approaches:
         # RAG's probe score is the base model's: without the closed-book row (notebook 07) only the probe is scored
         closed_book = (row_closed_book(setup, ccfg) if Approach.CLOSED_BOOK in approaches
                        else probe_score(setup.gen, setup.probe))
         if Approach.CLOSED_BOOK in approaches:
             keep(Approach.CLOSED_BOOK, closed_book)
-        rag = row_rag(setup, ccfg, closed_book) if {Approach.RAG, Approach.RAG_PERFECT} & approaches else None
+        base = RememberingGenerator(setup.gen)
+        rag = row_rag(setup, ccfg, closed_book, base) if {Approach.RAG, Approach.RAG_PERFECT} & approaches else None
         if Approach.RAG in approaches:
             keep(Approach.RAG, rag)
         if Approach.RAG_PERFECT in approaches:
-            keep(Approach.RAG_PERFECT, row_perfect(setup, ccfg, setup.gen, rag))
-    reader = fitting_reader(setup.gen) if {Approach.READER_RAG, Approach.READER_PERFECT} & approaches else None
-    if {Approach.READER_RAG, Approach.READER_PERFECT} & approaches:
+            keep(Approach.RAG_PERFECT, perfect(base, rag))
+    wants_reader = "reader" in parts and bool(READER_ROWS & approaches)
+    reader = fitting_reader(setup.gen) if wants_reader else None
+    if wants_reader:
         if reader is None:
             log(f"  {Approach.READER_RAG}: skipped (the shipped adapter was trained on another base model)")
         else:
+            reader = RememberingGenerator(reader)
             reading = row_reader(setup, ccfg, reader)
             if Approach.READER_RAG in approaches:
                 keep(Approach.READER_RAG, reading)
             if Approach.READER_PERFECT in approaches:
-                keep(Approach.READER_PERFECT, row_perfect(setup, ccfg, reader, reading))
-    return Untrained(rows, untrained_after_update(setup, ccfg, reader) if _fresh_too(ccfg, setup.updates) else {})
+                keep(Approach.READER_PERFECT, perfect(reader, reading))
+    return Untrained(rows, untrained_after_update(setup, ccfg, reader, parts) if _fresh_too(ccfg, setup.updates)
+                     else {})
+
+
+def join_untrained(parts: list[Untrained]) -> Untrained:
+    """The untrained rows computed in parts (`untrained_rows(..., parts=...)`) as one.
+
+    Example: join_untrained([Untrained({"RAG": r}, {}), Untrained({"reading adapter + RAG": a}, {})]).rows
+        -> {"RAG": r, "reading adapter + RAG": a}
+    """
+    return Untrained({k: v for p in parts for k, v in p.rows.items()},
+                     {k: v for p in parts for k, v in p.after_update.items()})
 
 
 def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=print) -> dict:
@@ -269,32 +297,33 @@ def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved:
                               lora), (save_adapter(lora, "triage", cache_dir=saved.folder) if keep else None)
     if kind == "behaviour + facts":
         return behaviour_facts_task(setup, ccfg, with_lora(setup.gen, before[1]))
-    if kind == "untrained":
-        return untrained_rows(setup, ccfg, log)
+    if kind in ("untrained", "untrained reader"):
+        return untrained_rows(setup, ccfg, log, parts=("reader",) if kind == "untrained reader" else ("base",))
     return run_piece(setup, ccfg, seed, kind, log)
 
 
-# longest first, so the last task to start is a short one and no worker idles long at the end; one full-size seed on
-# 1 thread (make report's log): behaviour with behaviour + facts ~460 s, RAFT ~270 s, fine-tuned with freshness ~235 s,
-# docs
-# ~150 s; the untrained rows (closed-book, RAG, reading adapter, and their answers after the update) are about as long
-# as docs. Behaviour + facts needs the behaviour task's LoRA: placed next to it, it is next in line as soon as that is
-# ready.
-_LONGEST_FIRST = ("behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained")
+# longest first, so the last task to start is a short one and no worker idles long at the end. One full-size seed on
+# 1 thread (make report's log at d6481c9): RAFT ~600 s at 80 steps, fine-tuned with freshness ~410 s, the untrained
+# rows ~600 s in all (so two tasks: the base model's rows, the reading adapter's), behaviour ~300 s, docs ~230 s,
+# behaviour + facts ~160 s. It needs the behaviour task's LoRA, so behaviour goes first; a task that cannot start yet
+# keeps its place and the workers take the next one.
+_LONGEST_FIRST = ("behaviour", "RAFT", "behaviour + facts", "fine-tuned", "untrained", "untrained reader", "docs")
 
 
 def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: Path) -> tuple[list[tuple], dict]:
     """The tasks of a parallel run, longest first, and which needs which (`workers.run_tasks`'s `needs`): every seed's
-    pieces, the untrained rows (once for every seed), the behaviour experiment and behaviour + facts (which needs its
-    LoRA). Saves the indexes every worker loads in `folder`.
+    pieces, the untrained rows (once for every seed, in two parts), the behaviour experiment and behaviour + facts
+    (which needs its LoRA). Saves the indexes every worker loads in `folder`.
 
     Example: [t[0] for t in parallel_tasks(setup, ccfg, True, tmp)[0]]
-        -> ["behaviour", "behaviour + facts", "RAFT", "fine-tuned", "docs", "untrained"]
+        -> ["behaviour", "RAFT", "behaviour + facts", "fine-tuned", "untrained", "untrained reader", "docs"]
     """
     saved, name, first = save_for_workers(setup, folder), setup.gen.name, ccfg.seeds[0]
     tasks = [(piece, ccfg, seed, name, saved) for seed in ccfg.seeds for piece in PIECES]
-    if set(UNTRAINED) & set(ccfg.approaches) or _fresh_too(ccfg, setup.updates):
+    if (set(UNTRAINED) - READER_ROWS) & set(ccfg.approaches) or _fresh_too(ccfg, setup.updates):
         tasks.append(("untrained", ccfg, first, name, saved))
+    if READER_ROWS & set(ccfg.approaches):
+        tasks.append(("untrained reader", ccfg, first, name, saved))
     if behaviour:
         tasks.append(("behaviour", ccfg, first, name, saved))
         if ccfg.num_fact_messages != 0:
@@ -325,7 +354,8 @@ def run_parallel(setup: Setup, ccfg: CompareConfig, workers: int, behaviour: boo
     log(f"{len(tasks)} tasks on {workers} worker processes of {threads_per_worker(workers)} thread(s) each")
     done = dict(zip([(t[0], t[2]) for t in tasks], run_tasks(_in_worker, tasks, workers, needs), strict=True))
     first = ccfg.seeds[0]
-    untrained = done.get(("untrained", first), Untrained({}, {}))
+    untrained = join_untrained([done[(kind, first)] for kind in ("untrained", "untrained reader")
+                                if (kind, first) in done])
     seed_runs = [join_pieces(setup, ccfg, seed, untrained, [done[(piece, seed)] for piece in PIECES]) for seed
                  in ccfg.seeds]
     if not behaviour:

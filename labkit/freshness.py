@@ -57,17 +57,18 @@ def _answers(index: VectorIndex, gen, ccfg: CompareConfig, texts: list[str]) -> 
     return [a.answer for a in RAG(index, gen, ccfg.top_k, ccfg.max_new_tokens).answer_many(texts)]
 
 
-def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None) -> dict:
-    """The untrained models' answers on the updated index: RAG's, and the reading adapter's if the run has its row (None
-    where the adapter does not fit). Greedy and untrained, so the same for every seed: computed once per run;
-    `join_freshness` puts their figures beside each seed's.
+def untrained_after_update(setup: Setup, ccfg: CompareConfig, reader=None, parts=("base", "reader")) -> dict:
+    """The untrained models' answers on the updated index: RAG's ("base" in parts), and the reading adapter's ("reader"
+    in parts) if the run has its row (None where the adapter does not fit). Greedy and untrained, so the same for every
+    seed: computed once per run; `join_freshness` puts their figures beside each seed's.
     Example: untrained_after_update(setup, ccfg)["RAG after update"][0] -> "$95 [1]."
     """
     _, _, texts = changed_questions(setup.questions, setup.updates)
     out = {}
-    if Approach.READER_RAG in ccfg.approaches:
+    if "reader" in parts and Approach.READER_RAG in ccfg.approaches:
         out[After.READER_RAG] = _answers(setup.updated, reader, ccfg, texts) if reader else None
-    out[After.RAG] = _answers(setup.updated, setup.gen, ccfg, texts)
+    if "base" in parts:
+        out[After.RAG] = _answers(setup.updated, setup.gen, ccfg, texts)
     return out
 
 

@@ -164,13 +164,14 @@ def row_closed_book(setup: Setup, ccfg: CompareConfig) -> dict:
             **row_costs(setup.index_info, rag=False)}
 
 
-def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict) -> dict:
+def row_rag(setup: Setup, ccfg: CompareConfig, closed_book: dict, model=None) -> dict:
     """The base model reading the top_k sources; its probe score is the base model's (`closed_book`: the closed-book row
-    or `probe_score`'s dict), since RAG leaves the weights alone.
+    or `probe_score`'s dict), since RAG leaves the weights alone. `model`: the base model as another object answers
+    (`answer_memo.RememberingGenerator`), default setup.gen.
 
     Example: row_rag(setup, ccfg, row_closed_book(setup, ccfg))["cited_gold"] -> 0.78
     """
-    rag = RAG(setup.index, setup.gen, ccfg.top_k, ccfg.max_new_tokens)
+    rag = RAG(setup.index, model or setup.gen, ccfg.top_k, ccfg.max_new_tokens)
     return {**score_rag(rag, setup.questions, closed_book["general_acc"], closed_book["n_probe"], setup.untaught,
                          closed_book["probe_records"]), **row_costs(setup.index_info, rag=True)}
 
@@ -194,12 +195,14 @@ def row_perfect(setup: Setup, ccfg: CompareConfig, model, reading_row: dict) -> 
     """A model reading through the perfect retriever (a gold chunk always among the top_k sources): its reading ceiling.
 
     Example: row_perfect(setup, ccfg, setup.gen, rag_row)["accuracy"] -> 0.41
-    `reading_row` is the same model's row with real retrieval: its probe score and costs are this row's.
+    `reading_row` is the same model's row with real retrieval: its probe score, costs and latency are this row's (a
+    prompt it shares with the real row may be answered from memory: `answer_memo`).
     """
     perfect = PerfectRetriever(setup.index, [*setup.questions, *setup.untaught])
     row = score_rag(RAG(perfect, model, ccfg.top_k, ccfg.max_new_tokens), setup.questions, reading_row["general_acc"],
                     reading_row["n_probe"], setup.untaught, reading_row.get("probe_records"))
-    return {**row, **{k: reading_row[k] for k in ("index_build_s", "index_bytes", "train_s", "adapter_bytes")}}
+    return {**row, **{k: reading_row[k] for k in ("index_build_s", "index_bytes", "train_s", "adapter_bytes",
+                                                  "latency_p50_s")}}
 
 
 def rows_fine_tuned(setup: Setup, ccfg: CompareConfig, seed: int) -> tuple[dict, dict, object]:

@@ -187,10 +187,10 @@ def test_parallel_tasks_go_longest_first_and_behaviour_facts_waits_for_the_behav
     setup = make_setup(SimpleNamespace(name="gen"), embedder, index, info, ccfg)
     tasks, needs = compare.parallel_tasks(setup, ccfg, True, tmp_path)
     kinds = [t[0] for t in tasks]
-    assert kinds == ["behaviour", "behaviour + facts", "RAFT", "RAFT", "fine-tuned", "fine-tuned", "docs", "docs",
-                     "untrained"]
+    assert kinds == ["behaviour", "RAFT", "RAFT", "behaviour + facts", "fine-tuned", "fine-tuned", "untrained",
+                     "untrained reader", "docs", "docs"]
     # behaviour + facts gets the behaviour task's result
-    assert needs == {1: 0} and [t[2] for t in tasks if t[0] == "RAFT"] == [0, 1]
+    assert needs == {3: 0} and [t[2] for t in tasks if t[0] == "RAFT"] == [0, 1]
     # what every worker loads
     assert (tmp_path / "index" / "index.faiss").is_file() and tasks[0][4].index == tmp_path / "index"
     no_facts = compare.default_compare_config(quick=True, num_fact_messages=0, approaches=(Approach.RAFT_RAG,))
@@ -222,7 +222,7 @@ def test_rag_without_the_closed_book_row_scores_only_the_base_models_probe(monke
     monkeypatch.setattr(compare, "row_closed_book", lambda *a: pytest.fail("the closed-book answers were computed"))
     monkeypatch.setattr(compare, "probe_score", lambda gen, probe: {"general_acc": 0.5, "n_probe": len(probe),
                                                                     "probe_records": {"g1": 1, "g2": 0}, "gen": gen})
-    monkeypatch.setattr(compare, "row_rag", lambda setup_, ccfg_, base: {"accuracy": 0.3, **base})
+    monkeypatch.setattr(compare, "row_rag", lambda setup_, ccfg_, base, model=None: {"accuracy": 0.3, **base})
     rows = compare.untrained_rows(setup, ccfg, log=lambda s: None).rows
     assert list(rows) == [Approach.RAG] and rows[Approach.RAG]["gen"] == "base model"
     assert rows[Approach.RAG]["n_probe"] == 2
