@@ -173,7 +173,9 @@ class VectorIndex:
 
     def add_chunks(self, chunks: list[Chunk], batch_size: int = 32, progress: bool = True) -> list[int]:
         """Embed chunks and add them. Example: index.add_chunks(chunk_document(doc)) -> [0, 1, 2]."""
-        vectors = embed_texts(self.embedder, [c.embed_text() for c in chunks], batch_size, progress)
+        # the corpus these chunks join, so a big index's later additions are embedded as its first ones were
+        vectors = embed_texts(self.embedder, [c.embed_text() for c in chunks], batch_size, progress,
+                              corpus_size=len(self.chunks) + len(chunks))
         return self.add_vectors(chunks, vectors)
 
     def add_documents(self, documents, batch_size: int = 32, progress: bool = True) -> int:
@@ -222,7 +224,8 @@ class VectorIndex:
         """
         start = time.perf_counter()
         chunks = chunk_document(doc, self.chunk_size, self.overlap)
-        vectors = embed_texts(self.embedder, [c.embed_text() for c in chunks], progress=progress)
+        vectors = embed_texts(self.embedder, [c.embed_text() for c in chunks], progress=progress,
+                              corpus_size=len(self.chunks) + len(chunks))
         removed = self.delete_document(doc.id) if doc.id in self.documents else 0
         self.add_vectors(chunks, vectors)
         self.documents[doc.id] = {"title": doc.title, "path": doc.path, "sha": doc.sha}

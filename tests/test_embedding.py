@@ -29,3 +29,27 @@ def test_embeddings_are_those_of_sentence_transformers_and_a_large_batch_runs_bf
     monkeypatch.setenv("LABKIT_PRECISION", "float32")  # the switch turns it off
     assert np.array_equal(embed_texts(embedder, texts, progress=False), reference)
     assert resolve_precision("float32") == "float32" and torch.is_autocast_enabled("cpu") is False
+
+
+def test_a_big_corpus_reads_each_text_up_to_its_first_128_tokens_and_the_embedder_is_left_as_it_was(embedder,
+                                                                                                     monkeypatch):
+    from labkit import embedding
+
+    long_text = " ".join(f"word{i} costs {i} dollars." for i in range(120))  # far over 256 tokens
+    texts = [long_text, "a kettle costs money"]
+    monkeypatch.setenv("LABKIT_PRECISION", "float32")  # the cut alone, compared exactly
+    whole = embed_texts(embedder, texts, progress=False)
+    assert embedder.max_seq_length == 256
+    monkeypatch.setattr(embedding, "BF16_EMBED_MIN", 2)  # as if these were a corpus of thousands
+    big = embed_texts(embedder, texts, progress=False)
+    assert embedder.max_seq_length == 256  # put back
+    embedder.max_seq_length = embedding.BIG_CORPUS_TOKENS
+    try:
+        cut = embedder.encode(texts, normalize_embeddings=True)
+    finally:
+        embedder.max_seq_length = 256
+    assert np.allclose(big, cut, atol=1e-6)  # the first 128 tokens, as the embedder itself reads them so cut
+    assert not np.allclose(big[0], whole[0], atol=1e-3) and np.allclose(big[1], whole[1], atol=1e-6)  # short: whole
+    # a sample timed as part of a big corpus is cut the same way (labkit doctor)
+    monkeypatch.setattr(embedding, "BF16_EMBED_MIN", 2048)
+    assert np.allclose(embed_texts(embedder, texts, progress=False, corpus_size=4096), big, atol=1e-6)
