@@ -11,8 +11,10 @@ Worked example:
     memo.generate(["Who is the CEO?", "When was it founded?"])        # generates the second only
     memo.generated, memo.remembered                                    # -> 3, 1
 
-One caveat, measured nowhere else: a prompt generated in another batch meets other padding, and in bf16 a rare answer
-can differ by a token between batches; the memo gives the answer the prompt got the first time.
+It also makes the two rows comparable: a prompt generated in another batch meets other padding, and in bf16 a few
+answers differ by a token between batches (before this memo, the shipped run of d6481c9 had RAG with a perfect
+retriever *below* plain RAG on the taught questions). The memo gives the answer the prompt got the first time, so the
+rows differ only where their prompts do.
 
 What it leaves out: which prompts a row asks (`labkit.rag`), scoring (`labkit.scoreboard`); a memo lives as long as
 the object (one run's untrained rows), never on disk.

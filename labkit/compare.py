@@ -302,11 +302,12 @@ def _in_worker(kind: str, ccfg: CompareConfig, seed: int, generator: str, saved:
     return run_piece(setup, ccfg, seed, kind, log)
 
 
-# longest first, so the last task to start is a short one and no worker idles long at the end. One full-size seed on
-# 1 thread (make report's log at d6481c9): RAFT ~600 s at 80 steps, fine-tuned with freshness ~410 s, the untrained
-# rows ~600 s in all (so two tasks: the base model's rows, the reading adapter's), behaviour ~300 s, docs ~230 s,
-# behaviour + facts ~160 s. It needs the behaviour task's LoRA, so behaviour goes first; a task that cannot start yet
-# keeps its place and the workers take the next one.
+# longest first, so the last task to start is a short one and no worker idles long at the end. At d6481c9 the untrained
+# rows were one ~600 s task placed last, and one worker ran it alone at the end; now two tasks (the base model's rows,
+# the reading adapter's). make report's log at a5e1559, one thread each: fine-tuned with freshness ~385 s, RAFT ~335 s
+# (40 steps), docs ~222 s, untrained 184 s + 133 s, behaviour and behaviour + facts ~450 s together; the two workers
+# were busy to the end (185% of 2 cores). Behaviour + facts needs the behaviour task's LoRA, so behaviour goes first;
+# a task that cannot start yet keeps its place and the workers take the next one.
 _LONGEST_FIRST = ("behaviour", "RAFT", "behaviour + facts", "fine-tuned", "untrained", "untrained reader", "docs")
 
 
