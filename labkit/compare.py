@@ -4,9 +4,8 @@ What it holds:
 - `prepare`: the run's `rows.Setup` (models, index, questions, probe, and the updated index where
   the run has freshness figures), built once and passed to every function below, which return
   what they measured: no state is parked anywhere;
-- `untrained_rows`: the rows that need no training (closed-book, RAG, the reading adapter) and the
-  same models' answers after the facts change, once per run (`Untrained`: greedy, so every seed
-  would give the same answers);
+- the rows that need no training come from `labkit.untrained` (`untrained_rows`, once per run: greedy,
+  so every seed would give the same answers);
 - `run_piece`: one training of a seed (fine-tuned, docs, RAFT) and everything scored with its
   model, from `labkit.rows` (its rows) and `labkit.freshness` (its figures after the facts change);
   `join_pieces` / `run_seed`: one seed's rows in scoreboard order;
@@ -31,7 +30,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from labkit.adapters import save_adapter, with_lora
-from labkit.answer_memo import RememberingGenerator
 from labkit.behaviour_tasks import behaviour_facts_task, behaviour_serially, behaviour_task, triage_lora
 from labkit.claims import claims_table
 from labkit.compare_config import CompareConfig, default_compare_config
@@ -41,7 +39,6 @@ from labkit.freshness import (
     join_freshness,
     score_freshness,
     score_raft_freshness,
-    untrained_after_update,
     with_updated_index,
 )
 from labkit.keys import After, Approach
@@ -49,32 +46,18 @@ from labkit.models import load_embedder, load_generator, resolve_precision
 from labkit.retrieval import VectorIndex
 from labkit.rows import (
     Setup,
-    fitting_reader,
     make_setup,
     measure_index,
-    row_closed_book,
     row_docs,
-    row_perfect,
     row_raft,
-    row_rag,
-    row_reader,
     rows_fine_tuned,
 )
-from labkit.scoreboard import aggregate, coverage_record, differences, per_question_table, probe_score
+from labkit.scoreboard import aggregate, coverage_record, differences, per_question_table
+from labkit.untrained import READER_ROWS, UNTRAINED, Untrained, fresh_too, join_untrained, untrained_rows
 from labkit.workers import run_tasks, threads_per_worker
 
 # a seed's trainings: none needs another's model, so a parallel run spreads them over workers
 PIECES = ("fine-tuned", "docs", "RAFT")
-# no training, greedy: once per run, the same for every seed
-UNTRAINED = (Approach.CLOSED_BOOK, Approach.RAG, Approach.READER_RAG, Approach.RAG_PERFECT, Approach.READER_PERFECT)
-READER_ROWS = {Approach.READER_RAG, Approach.READER_PERFECT}
-# the untrained rows in two parts, a task each in a parallel run: the base model's rows, the reading adapter's
-UNTRAINED_PARTS = ("base", "reader")
-
-
-def _fresh_too(ccfg: CompareConfig, updates: list[dict]) -> bool:
-    """Whether a run has freshness figures: facts change, and a fine-tune is there to go stale."""
-    return bool(updates) and bool({Approach.FINE_TUNED, Approach.FINE_TUNED_RAG} & set(ccfg.approaches))
 
 
 def prepare(gen, embedder, index: VectorIndex, index_info: dict, ccfg: CompareConfig, folder: Path) -> Setup:
@@ -83,83 +66,7 @@ def prepare(gen, embedder, index: VectorIndex, index_info: dict, ccfg: CompareCo
     Example: prepare(gen, embedder, index, info, ccfg, tmp).updated is not None
     """
     setup = make_setup(gen, embedder, index, index_info, ccfg)
-    return with_updated_index(setup, folder) if _fresh_too(ccfg, setup.updates) else setup
-
-
-# ---------------------------------------------------------------- the untrained rows, one seed
-
-
-@dataclass(frozen=True)
-class Untrained:
-    """The rows that need no training and the same models' answers after the facts change: computed once per run."""
-
-    rows: dict  # closed-book, RAG, reading adapter + RAG: those the run has, by name
-    # After.RAG (and After.READER_RAG) -> answers on the updated index; empty without freshness figures
-    after_update: dict
-
-
-def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print, parts=UNTRAINED_PARTS) -> Untrained:
-    """The rows that need no training (closed-book, RAG, the shipped reading adapter) and, where the run has freshness
-    figures, the same models' answers on the updated index (`freshness.untrained_after_update`).
-
-    Example: untrained_rows(setup, ccfg).rows["RAG"]["accuracy"] -> 0.25
-    They decode greedily, so every seed would give the same answers (spread 0): computed once, they
-    are every seed's (recomputing them cost a third of a full-mode seed). `parts` picks the base model's rows
-    ("base") and the reading adapter's ("reader"): a parallel run computes them in two tasks (`join_untrained`).
-    A perfect-retriever row asks most questions with its real row's prompt, word for word: those are answered once
-    (`answer_memo.RememberingGenerator`).
-    """
-    approaches, rows, t0 = set(ccfg.approaches), {}, time.perf_counter()
-
-    def keep(name, row):
-        rows[name] = row
-        log(
-            f"  {name} accuracy {row['accuracy']} ({time.perf_counter() - t0:.0f} s; every seed's: no training, greedy)"
-        )
-
-    def perfect(model, row):
-        before = model.generated + model.remembered
-        out = row_perfect(setup, ccfg, model, row)
-        log(f"  perfect retriever: {model.remembered} of {model.generated + model.remembered - before} prompts were "
-            "the real row's, answered once")
-        return out
-
-    if "base" in parts and {Approach.CLOSED_BOOK, Approach.RAG, Approach.RAG_PERFECT} & approaches:
-        # RAG's probe score is the base model's: without the closed-book row (notebook 07) only the probe is scored
-        closed_book = (row_closed_book(setup, ccfg) if Approach.CLOSED_BOOK in approaches
-                       else probe_score(setup.gen, setup.probe))
-        if Approach.CLOSED_BOOK in approaches:
-            keep(Approach.CLOSED_BOOK, closed_book)
-        base = RememberingGenerator(setup.gen)
-        rag = row_rag(setup, ccfg, closed_book, base) if {Approach.RAG, Approach.RAG_PERFECT} & approaches else None
-        if Approach.RAG in approaches:
-            keep(Approach.RAG, rag)
-        if Approach.RAG_PERFECT in approaches:
-            keep(Approach.RAG_PERFECT, perfect(base, rag))
-    wants_reader = "reader" in parts and bool(READER_ROWS & approaches)
-    reader = fitting_reader(setup.gen) if wants_reader else None
-    if wants_reader:
-        if reader is None:
-            log(f"  {Approach.READER_RAG}: skipped (the shipped adapter was trained on another base model)")
-        else:
-            reader = RememberingGenerator(reader)
-            reading = row_reader(setup, ccfg, reader)
-            if Approach.READER_RAG in approaches:
-                keep(Approach.READER_RAG, reading)
-            if Approach.READER_PERFECT in approaches:
-                keep(Approach.READER_PERFECT, perfect(reader, reading))
-    return Untrained(rows, untrained_after_update(setup, ccfg, reader, parts) if _fresh_too(ccfg, setup.updates)
-                     else {})
-
-
-def join_untrained(parts: list[Untrained]) -> Untrained:
-    """The untrained rows computed in parts (`untrained_rows(..., parts=...)`) as one.
-
-    Example: join_untrained([Untrained({"RAG": r}, {}), Untrained({"reading adapter + RAG": a}, {})]).rows
-        -> {"RAG": r, "reading adapter + RAG": a}
-    """
-    return Untrained({k: v for p in parts for k, v in p.rows.items()},
-                     {k: v for p in parts for k, v in p.after_update.items()})
+    return with_updated_index(setup, folder) if fresh_too(ccfg, setup.updates) else setup
 
 
 def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=print) -> dict:
@@ -175,7 +82,7 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
     set_seed(seed)
     approaches = set(ccfg.approaches)
     out, t0 = {"rows": {}}, time.perf_counter()
-    fresh_too = _fresh_too(ccfg, setup.updates)  # freshness compares against the fine-tune
+    with_freshness = fresh_too(ccfg, setup.updates)  # freshness compares against the fine-tune
 
     def note(what):
         log(f"  seed {seed}: {what} ({time.perf_counter() - t0:.0f} s)")
@@ -189,7 +96,7 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
                 out["rows"][name] = row
                 note(f"{name} accuracy {row['accuracy']}"
                      + (f" after {row['train_s']} s training" if name == Approach.FINE_TUNED else ""))
-        if fresh_too:
+        if with_freshness:
             out["freshness"] = fresh = score_freshness(setup, ccfg, ft.gen, seed)
             note(f"freshness: stale {fresh[After.STALE]['new']}, retrained {fresh[After.RETRAINED]['new']}")
     elif piece == "docs" and Approach.FINE_TUNED_DOCS in approaches:
@@ -198,7 +105,7 @@ def run_piece(setup: Setup, ccfg: CompareConfig, seed: int, piece: str, log=prin
     elif piece == "RAFT" and Approach.RAFT_RAG in approaches:
         out["rows"][Approach.RAFT_RAG], raft = row_raft(setup, ccfg, seed)
         note(f"{Approach.RAFT_RAG} accuracy {out['rows'][Approach.RAFT_RAG]['accuracy']}")
-        if fresh_too:
+        if with_freshness:
             out["raft_freshness"] = score_raft_freshness(setup, ccfg, raft.gen)
     return out
 
@@ -321,7 +228,7 @@ def parallel_tasks(setup: Setup, ccfg: CompareConfig, behaviour: bool, folder: P
     """
     saved, name, first = save_for_workers(setup, folder), setup.gen.name, ccfg.seeds[0]
     tasks = [(piece, ccfg, seed, name, saved) for seed in ccfg.seeds for piece in PIECES]
-    if (set(UNTRAINED) - READER_ROWS) & set(ccfg.approaches) or _fresh_too(ccfg, setup.updates):
+    if (set(UNTRAINED) - READER_ROWS) & set(ccfg.approaches) or fresh_too(ccfg, setup.updates):
         tasks.append(("untrained", ccfg, first, name, saved))
     if READER_ROWS & set(ccfg.approaches):
         tasks.append(("untrained reader", ccfg, first, name, saved))

@@ -1,7 +1,7 @@
 """labkit.answer_memo: a prompt answered before is answered from memory, with the settings it was asked with."""
 
 from labkit.answer_memo import RememberingGenerator
-from labkit.compare import Untrained, join_untrained
+from labkit.untrained import Untrained, join_untrained
 
 
 class Counting:

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from labkit import behaviour_tasks, compare
+from labkit import behaviour_tasks, compare, untrained
 from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
 from labkit.data import reader_info
 from labkit.freshness import changed_questions
@@ -219,10 +219,10 @@ def test_rag_without_the_closed_book_row_scores_only_the_base_models_probe(monke
     answers are not computed."""
     ccfg = compare.default_compare_config(quick=True, approaches=(Approach.RAG,))
     setup = SimpleNamespace(gen="base model", probe=["g1", "g2"], updates=[])
-    monkeypatch.setattr(compare, "row_closed_book", lambda *a: pytest.fail("the closed-book answers were computed"))
-    monkeypatch.setattr(compare, "probe_score", lambda gen, probe: {"general_acc": 0.5, "n_probe": len(probe),
+    monkeypatch.setattr(untrained, "row_closed_book", lambda *a: pytest.fail("the closed-book answers were computed"))
+    monkeypatch.setattr(untrained, "probe_score", lambda gen, probe: {"general_acc": 0.5, "n_probe": len(probe),
                                                                     "probe_records": {"g1": 1, "g2": 0}, "gen": gen})
-    monkeypatch.setattr(compare, "row_rag", lambda setup_, ccfg_, base, model=None: {"accuracy": 0.3, **base})
+    monkeypatch.setattr(untrained, "row_rag", lambda setup_, ccfg_, base, model=None: {"accuracy": 0.3, **base})
     rows = compare.untrained_rows(setup, ccfg, log=lambda s: None).rows
     assert list(rows) == [Approach.RAG] and rows[Approach.RAG]["gen"] == "base model"
     assert rows[Approach.RAG]["n_probe"] == 2
