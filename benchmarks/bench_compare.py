@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import torch
 
-from labkit import behaviour, compare, freshness, models, rows, scoreboard
+from labkit import behaviour, behaviour_tasks, compare, freshness, models, rows, scoreboard, untrained
 from labkit.costs import matmul_peak_gflops, memory_bandwidth_gbs
 
 
@@ -109,21 +109,24 @@ def main() -> None:
 
         models.Generator.generate = generate
 
-    # phases: the row functions (as compare's pieces call them) and the kinds of work inside them
-    for name, label in [("measure_index", "index"), ("row_closed_book", "row closed-book"), ("row_rag", "row RAG"),
-                        ("row_reader", "row reading adapter"), ("rows_fine_tuned", "rows fine-tuned (+ RAG)"),
-                        ("row_docs", "row fine-tuned (docs)"), ("row_raft", "row RAFT + RAG"),
-                        ("freshness", "freshness"),
-                        ("raft_freshness", "freshness (RAFT)"), ("untrained_after_update", "untrained after update"),
-                        ("train_triage", "behaviour's triage LoRA"), ("run_behaviour", "behaviour"),
-                        ("run_behaviour_facts", "behaviour + facts")]:
-        clock.wrap(compare, name, label)
+    # phases: the row functions, wrapped where they are looked up (the module whose code calls them), and the kinds of
+    # work inside them
+    for module, name, label in [
+            (compare, "measure_index", "index"), (untrained, "row_closed_book", "row closed-book"),
+            (untrained, "row_rag", "row RAG"), (untrained, "row_reader", "row reading adapter"),
+            (untrained, "row_perfect", "rows with the perfect retriever"),
+            (compare, "rows_fine_tuned", "rows fine-tuned (+ RAG)"), (compare, "row_docs", "row fine-tuned (docs)"),
+            (compare, "row_raft", "row RAFT + RAG"), (compare, "score_freshness", "freshness"),
+            (compare, "score_raft_freshness", "freshness (RAFT)"),
+            (untrained, "untrained_after_update", "untrained after update"),
+            (behaviour_tasks, "behaviour_task", "behaviour"),
+            (behaviour_tasks, "behaviour_facts_task", "behaviour + facts")]:
+        clock.wrap(module, name, label)
     for module in (rows, freshness):  # each module calls the training it imported
         clock.wrap(module, "train_lora", "work: training")
     clock.wrap(behaviour, "train", "work: training")
     clock.wrap(models.Generator, "generate", "work: generating answers")
-    for module in (rows, scoreboard):  # each scores multiple choice through the mc_accuracy it imported
-        clock.wrap(module, "mc_accuracy", "work: multiple-choice scoring")
+    clock.wrap(scoreboard, "mc_accuracy", "work: multiple-choice scoring")  # every row scores it through scoreboard
     clock.wrap(rows, "save_row_adapter", "work: saving adapters")
 
     ccfg = compare.default_compare_config(quick=not args.full, seeds=1)
