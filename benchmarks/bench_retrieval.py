@@ -25,7 +25,7 @@ from labkit.config import KB_DIR, REPO_ROOT
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from labkit.data import FOREIGN_CORPORA, RETRIEVAL_PATH, foreign_items, load_qa
 from labkit.documents import load_folder
-from labkit.evaluate import answer_variants, evaluate_retrieval, is_match
+from labkit.evaluate import answer_variants, evaluate_retrieval, shows_answer
 from labkit.keyword_index import RRF_K
 from labkit.models import load_embedder
 from labkit.rag import format_source, sources_from_hits
@@ -50,11 +50,9 @@ def corpora() -> list[tuple[str, str, list[dict]]]:
 
 
 def holds_answer(shown: str, item: dict) -> bool:
-    """Whether shown text holds an accepted answer: as the kit scores answers (`evaluate.is_match`), or verbatim (case
-    and spacing aside), since normalising drops the punctuation that joins "--isolated-context=user-b"."""
-    text = " ".join(shown.lower().split())
-    return is_match(shown, answer_variants(item)) or any(" ".join(a.lower().split()) in text
-                                                         for a in answer_variants(item))
+    """Whether shown text holds an accepted answer, as the reader comparison's "gold passage shown" counts it
+    (`evaluate.shows_answer`: as the kit scores answers, or verbatim)."""
+    return shows_answer(shown, answer_variants(item))
 
 
 def per_question(index, items: list[dict]) -> dict[str, list[float]]:

@@ -79,6 +79,19 @@ def is_match(prediction: str, answers) -> bool:
     return any(norm and f" {norm} " in pred for norm in map(normalize_answer, answers))
 
 
+def shows_answer(text: str, answers) -> bool:
+    """Whether a passage shows an accepted answer: as `is_match` scores an answer, or verbatim (case and spacing aside).
+    Dropping punctuation glues an identifier to its neighbours ("--isolated-context=user-b" becomes one word), so a
+    passage that shows "--isolated-context" word for word would otherwise count as not showing it.
+
+    Example: shows_answer("Start it with --isolated-context=user-b.", ["--isolated-context"]) -> True
+        (is_match -> False)
+    """
+    answers = [answers] if isinstance(answers, str) else answers
+    spaced = " ".join(str(text).lower().split())
+    return is_match(text, answers) or any(a.strip() and " ".join(a.lower().split()) in spaced for a in answers)
+
+
 def is_right(prediction: str, answers, rivals=()) -> bool:
     """is_match, and for a comparison question ("Which is heavier, the A or the B?", its other option in the record's
     `rivals`) the accepted option named before any rival: restating both options is not an answer.

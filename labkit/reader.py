@@ -43,7 +43,7 @@ import torch
 from labkit.adapters import merged_lora, with_lora
 from labkit.config import DATA_DIR
 from labkit.data import FOREIGN_DIR, READER_DIR, UNSEEN_EVERY, foreign_items, reader_info
-from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right
+from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right, shows_answer
 from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
 from labkit.models import GENERATE_BATCH, causal_lm
@@ -252,7 +252,8 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
     items: dicts with "asked" (the question put), "answer" (None when no document holds it),
     "aliases" and "doc_ids". Answerable questions score by normalised match; an abstention
     on them is wrong. Unanswerable ones count only towards the abstention rates. "gold_shown": a source of a gold
-    document showed the answer's words in the prompt (the gold passage was there to read).
+    document showed the answer in the prompt (`evaluate.shows_answer`: its words, or the identifier verbatim), so the
+    gold passage was there to read.
     """
     results = rag.answer_many([it["asked"] for it in items], batch_size or GENERATE_BATCH)
     records = []
@@ -264,7 +265,7 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
                         "answerable": answerable,
                         "match": answerable and is_right(r.answer, accepted, it.get("rivals", ())),
                         "retrieved_gold": bool(gold),
-                        "gold_shown": answerable and any(is_match(_shown(s.text), accepted) for s in gold),
+                        "gold_shown": answerable and any(shows_answer(_shown(s.text), accepted) for s in gold),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
                         "answer_kind": r.answer_kind, "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
     return summarize_reader(records)

@@ -116,3 +116,11 @@ def test_kb_retrieval_recall(embedder):
     index = index_folder(KB_DIR, embedder, progress=False)
     result = ev.evaluate_retrieval(index, load_qa()[::4])
     assert result["summary"]["recall@3"] >= 0.85 and 0.7 <= result["summary"]["mrr"] <= 1.0
+
+
+def test_a_passage_shows_an_identifier_word_for_word_even_where_punctuation_glues_it_to_its_neighbours():
+    passage = "Start a second browser with --isolated-context=user-b so cookies stay apart."
+    assert not ev.is_match(passage, ["--isolated-context"])  # normalised, "isolatedcontextuserb" is one word
+    assert ev.shows_answer(passage, ["--isolated-context"])
+    assert ev.shows_answer("It costs $89.", "$89") and ev.shows_answer("It costs  89  dollars", ["89 DOLLARS"])
+    assert not ev.shows_answer(passage, ["--remove-header", ""])  # nothing shown, and an empty answer shows nothing
