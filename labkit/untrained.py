@@ -67,10 +67,11 @@ def untrained_rows(setup: Setup, ccfg: CompareConfig, log=print, parts=UNTRAINED
         )
 
     def perfect(model, row):
-        before = model.generated + model.remembered
+        generated, remembered = model.generated, model.remembered
         out = row_perfect(setup, ccfg, model, row)
-        log(f"  perfect retriever: {model.remembered} of {model.generated + model.remembered - before} prompts were "
-            "the real row's, answered once")
+        reused = model.remembered - remembered
+        log(f"  perfect retriever: {reused} of {reused + model.generated - generated} prompts were the real row's, "
+            "answered once")
         return out
 
     if "base" in parts and {Approach.CLOSED_BOOK, Approach.RAG, Approach.RAG_PERFECT} & approaches:
