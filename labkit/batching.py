@@ -7,6 +7,7 @@ What it holds:
 - `iter_batches` / `batches`: a run's batches, each `bucket` steps drawn together and sorted
   by length (less padding), every batch with its exact replay count (`replay_counts`).
 - `padding_waste`: the share of padded slots in some batches.
+- `micro_batches`: a batch of long rows split into parts that fit in memory, each with its share of the loss.
 
 What it leaves out: what a row holds (`labkit.finetune.encode`) and the loop that trains on
 the batches (`labkit.finetune.train`).
@@ -38,6 +39,44 @@ def collate(rows: list[dict], pad_id: int):
     ids, mask = pad_right([r["input_ids"] for r in rows], pad_id)
     labels, _ = pad_right([r["labels"] for r in rows], -100)  # -100: no loss on padding
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+# what one forward and backward may hold of eager attention: rows x longest row squared (the attention weights kept for
+# the backward pass grow with the square of the length). 8 rows of 640 tokens, the longest batches the kit's training
+# sets make (RAFT, the knowledge-base reader), are never split; 8 rows of 1100 (the reader's man-page and changelog mix)
+# took over 24 GB at once and are split into 4 parts of 2
+MICRO_BATCH_CELLS = 8 * 640 * 640
+
+
+def answer_tokens(row: dict) -> int:
+    """Tokens a row's loss is taken on: its labels that are not -100, the first aside (`answer_loss` shifts by one).
+
+    Example: answer_tokens({"input_ids": [1, 2, 3, 4], "labels": [-100, -100, 3, 4]}) -> 2
+    """
+    return sum(label != -100 for label in row["labels"][1:])
+
+
+def micro_batches(rows: list[dict], cells: int = MICRO_BATCH_CELLS) -> list[tuple[list[dict], float]]:
+    """A batch in consecutive parts of at most `cells` (rows x longest row squared), each with its share of the batch's
+    answer tokens: the parts' losses weighted by their shares and summed give the whole batch's mean loss.
+
+    Example: micro_batches([a, b]) -> [([a, b], 1.0)] (within the budget: the batch as it is);
+        8 rows of 1100 tokens -> 4 parts of 2 rows, each share about 0.25 (its answer tokens over the batch's)
+    A row longer than the budget on its own is a part of its own.
+    """
+    parts, part, longest = [], [], 0
+    for row in rows:
+        width = max(longest, len(row["input_ids"]))
+        if part and (len(part) + 1) * width * width > cells:
+            parts.append(part)
+            part, width = [], len(row["input_ids"])
+        part.append(row)
+        longest = width
+    parts.append(part)
+    if len(parts) == 1:
+        return [(rows, 1.0)]
+    total = sum(map(answer_tokens, rows)) or 1
+    return [(p, sum(map(answer_tokens, p)) / total) for p in parts]
 
 
 def _replay_count(step: int, batch_size: int, replay: float) -> int:

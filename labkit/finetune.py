@@ -33,7 +33,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from labkit.batching import collate, iter_batches, padding_waste
+from labkit.batching import collate, iter_batches, micro_batches, padding_waste
 from labkit.config import KB_DIR, progress_bars, set_seed
 from labkit.data import load_general_text
 from labkit.documents import load_folder
@@ -388,9 +388,12 @@ def train(gen, examples: list[Example], train_config: TrainConfig | None = None,
             t0 = time.perf_counter()
             model.train()
             with frozen.swapped():
-                with autocast:
-                    loss = answer_loss(model, {k: v.to(device) for k, v in collate(rows, pad).items()})
-                loss.backward()
+                loss = 0.0
+                for part, share in micro_batches(rows):  # one part, the whole batch, unless its rows are long
+                    with autocast:
+                        part_loss = answer_loss(model, {k: v.to(device) for k, v in collate(part, pad).items()})
+                    (part_loss * share if share != 1.0 else part_loss).backward()
+                    loss = loss + part_loss.detach() * share
             with defer_sigint():
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()

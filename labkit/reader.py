@@ -43,7 +43,7 @@ import torch
 from labkit.adapters import merged_lora, with_lora
 from labkit.config import DATA_DIR
 from labkit.data import FOREIGN_DIR, READER_DIR, UNSEEN_EVERY, foreign_items, reader_info
-from labkit.evaluate import answer_variants, heldout_questions, is_match, is_right, shows_answer
+from labkit.evaluate import answer_variants, heldout_questions, is_right, shows_answer
 from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
 from labkit.models import GENERATE_BATCH, causal_lm
@@ -67,6 +67,9 @@ class ReaderConfig:
     abstain_share: float = 0.15  # training questions that also get an example without any gold source, answered ABSTAIN
     top_k: int = 3  # sources per prompt, as `labkit ask` shows them
     seed: int = 0  # seeds the adapter init, the source order and the abstain draw
+    # tokens per training example at most: the knowledge base's are under 400, the mix's man pages and changelogs up to
+    # ~1150 (their lines are dense with options, versions and addresses); batches pad to their longest, not to this
+    max_len: int = 1200
     # other styles trained beside the knowledge base (`reader_mix.MIX_STYLES`, each with its third held out); none by
     # default: the shipped adapter read the knowledge base only
     mix_styles: tuple = ()
@@ -98,10 +101,10 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
     for q, found in zip(questions, hits, strict=True):
         found = [h for h in found if h.chunk.doc_id not in unseen]
         accepted = answer_variants(q)
-        holds = [h for h in found if h.chunk.doc_id in q["doc_ids"] and is_match(_shown(h.chunk.text), accepted)]
+        holds = [h for h in found if h.chunk.doc_id in q["doc_ids"] and shows_answer(_shown(h.chunk.text), accepted)]
         if not holds:
             holds = [Hit(c, 0.0, 0) for c in index.chunks.values() if c.doc_id in q["doc_ids"]
-                     and is_match(_shown(c.text), accepted)]
+                     and shows_answer(_shown(c.text), accepted)]
         if not holds:
             continue
         chosen = found[: reader_config.top_k]
@@ -114,7 +117,7 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
         examples.append(Example(prompt, f"{q['answer']} [{number}].{end}", "reader", q["id"]))
         if rng.random() < reader_config.abstain_share:
             others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and
-                      not is_match(_shown(h.chunk.text), accepted)]
+                      not shows_answer(_shown(h.chunk.text), accepted)]
             if len(others) >= reader_config.top_k:
                 prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: reader_config.top_k])))
                 examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))
@@ -134,8 +137,8 @@ def train_reader(gen, index, questions: list[dict], reader_config: ReaderConfig 
     for other_index, other_questions, other_unseen in mix:
         examples += reader_examples(gen, other_index, other_questions, reader_config, other_unseen)
     train_config = make_config(rank=reader_config.rank, lr=reader_config.lr, num_steps=reader_config.num_steps,
-                               batch_size=reader_config.batch_size, max_len=640, seed=reader_config.seed,
-                               fact_statements=0)
+                               batch_size=reader_config.batch_size, max_len=reader_config.max_len,
+                               seed=reader_config.seed, fact_statements=0)
     return train(gen, examples, train_config, progress=progress), examples
 
 

@@ -47,6 +47,25 @@ def test_training_examples_show_the_answer_in_the_cited_source_or_abstain(genera
         assert e.target.startswith(ABSTAIN) and not is_match(sources, [q["answer"], *q["aliases"]])
 
 
+
+def test_an_identifier_shown_word_for_word_becomes_a_training_target(generator, embedder, tmp_path):
+    # "--isolated-context=user-b" loses its punctuation under is_match's normalisation and glues into one word; the
+    # passage still shows "--isolated-context" word for word, so the question is trained on, citing that passage
+    docs = {"tabs": "Open a tab of its own with tab-new --isolated-context=user-b so cookies stay apart.",
+            "cookies": "List the cookies of the current page with cookie-list; clear them all with cookie-clear.",
+            "trace": "Start a trace with tracing-start and stop it with tracing-stop; the file lands in traces/."}
+    for name, text in docs.items():
+        (tmp_path / f"{name}.md").write_text(f"# {name}\n\n{text}\n")
+    question = {"id": "q1", "question": "Which tab-new option keeps a new tab's cookies apart?",
+                "answer": "--isolated-context", "aliases": [], "doc_ids": ["tabs"]}
+    assert not is_match(docs["tabs"], [question["answer"]])
+    examples = reader_examples(generator, index_folder(tmp_path, embedder, cache=False, progress=False), [question],
+                               ReaderConfig(abstain_share=0.0))
+    assert [e.kind for e in examples] == ["reader"]
+    number = examples[0].target.split("[")[1].split("]")[0]
+    assert examples[0].target.startswith("--isolated-context [")
+    assert "--isolated-context=user-b" in examples[0].prompt.split(f"[{number}] ", 1)[1].split("\n")[0]
+
 def test_the_shipped_adapter_fits_the_embedded_model_and_is_small(generator):
     info = reader_info()
     files = {p.name: p.stat().st_size for p in READER_DIR.iterdir()}
