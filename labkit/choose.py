@@ -243,12 +243,13 @@ def _why(part: str, best: Candidate, a: dict, num) -> str:
             f"advance, {best.approach} "
             f"is the measured choice: accuracy {num(f'{best.approach} accuracy', f['accuracy'])} "
             f"[{num(f'{best.approach} accuracy lower', f['accuracy_lo'])}, "
-            f"{num(f'{best.approach} accuracy upper', f['accuracy_hi'])}] on the questions it was taught for")
+            f"{num(f'{best.approach} accuracy upper', f['accuracy_hi'])}] on the questions the team anticipated (the "
+            "taught column)")
     if "untaught" in f:
         text += (f", {num(f'{best.approach} untaught', f['untaught'])} "
                  f"[{num(f'{best.approach} untaught lower', f['untaught_lo'])}, "
                  f"{num(f'{best.approach} untaught upper', f['untaught_hi'])}] on questions nobody trained for "
-                 f"(weighted {UNTAUGHT_WEIGHT[a['questions']]:.1f})")
+                 f"(the untaught column, weighted {UNTAUGHT_WEIGHT[a['questions']]:.1f})")
     if "fresh" in f:
         text += (f", and {num(f'{best.approach} fresh', f['fresh'])} of answers give the new value after a change "
                  f"(score {num(f'{best.approach} score', best.score)} with freshness weighted "
