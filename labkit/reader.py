@@ -11,10 +11,11 @@ Worked example (what one training example looks like):
     question: "How much does the Brimble Kettle cost?"  ->  target "$89 [2]."
     the same question with the kettle's chunks removed          ->  target "The sources do not say."
 
-It is trained on the questions of two thirds of the knowledge base's documents only (`data.split_documents`: split by
-*document*: the scoreboard's unseen documents), so its score on the other third measures reading, not remembering. The
-shipped adapter lives in data/reader/ (rank 4, ~3.5 MB of safetensors) so a fresh machine has it without training;
-`labkit train-reader` re-makes it.
+It is trained on the questions of two thirds of the knowledge base's documents (`data.split_documents`: split by
+*document*: the scoreboard's unseen documents), so its score on the other third measures reading, not remembering;
+beside them, on questions about two thirds of the documents of two other styles, manual pages and changelogs
+(`labkit.reader_mix`), so that it meets documents unlike the kit's. The shipped adapter lives in data/reader/ (rank 4,
+~3.5 MB of safetensors) so a fresh machine has it without training; `labkit train-reader` re-makes it.
 
 What it holds: `ReaderConfig`, `reader_examples`,
 `train_reader`, `save_reader` / `load_reader` / `reader_for` (the shipped adapter, checked
@@ -70,9 +71,10 @@ class ReaderConfig:
     # tokens per training example at most: the knowledge base's are under 400, the mix's man pages and changelogs up to
     # ~1150 (their lines are dense with options, versions and addresses); batches pad to their longest, not to this
     max_len: int = 1200
-    # other styles trained beside the knowledge base (`reader_mix.MIX_STYLES`, each with its third held out); none by
-    # default: the shipped adapter read the knowledge base only
-    mix_styles: tuple = ()
+    # other styles trained beside the knowledge base (`reader_mix.MIX_STYLES`, each with its third held out), as the
+    # shipped adapter was: on the held-out thirds it answered measurably more right than the adapter trained on the
+    # knowledge base alone (benchmarks/bench_reader_candidate.py)
+    mix_styles: tuple = MIX_STYLES
 
 
 # ---------------------------------------------------------------- training examples

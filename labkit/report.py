@@ -164,9 +164,9 @@ def reader_markdown(info: dict) -> str:
              f"{reader_config['seed']}, "
              f"{info['trainable_params']} weights. Held out (no question of theirs trained on): "
              f"{', '.join(info['held_out_documents'])}."
-             + "".join(f" Beside them, {m['train_questions']} questions on documents of another style, "
-                       f"data/reader_mix/{style} ({len(m['held_out_documents'])} of its documents held out)."
-                       for style, m in info.get("mix", {}).items()), ""]
+             + (" Beside them, questions on documents of other styles: " + "; ".join(
+                 f"{m['train_questions']} on data/reader_mix/{style} ({len(m['held_out_documents'])} of its documents "
+                 "held out)" for style, m in info["mix"].items()) + "." if info.get("mix") else ""), ""]
     evaluation = info.get("evaluation")
     if evaluation:
         lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an "

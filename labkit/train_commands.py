@@ -20,13 +20,14 @@ from labkit.limits import check
 
 
 def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = None, overwrite: bool = False,
-                     generator: str | None = None, evaluate: bool = True, mix: bool = False) -> int:
+                     generator: str | None = None, evaluate: bool = True, mix: bool = True) -> int:
     """`labkit train-reader`: train the reading adapter on two thirds of the documents, save it, score it against plain.
 
     Example: run_train_reader() prints the training figures and a table of plain vs adapter, returns 0
     The shipped adapter (data/reader) was made by this command with its defaults. The --out folder is checked writable,
     with room, before any model loads; a save the disk refuses anyway goes to a rescue folder it names (exit 1).
-    mix: train on the other styles of data/reader_mix too (`reader.mix_sets`: a third of their documents held out).
+    mix: train on the other styles of data/reader_mix too (`reader.mix_sets`: a third of their documents held out), as
+    the shipped adapter was; False: the knowledge base only (`--no-mix`).
     """
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
@@ -70,7 +71,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     result, examples = train_reader(gen, index, trainable, reader_config, unseen=held_docs, mix=mixed)
     meta = {"reader_config": asdict(reader_config),
             "command": "labkit train-reader" + (f" --steps {steps}" if steps else "")
-            + (f" --seed {seed}" if seed else "") + (" --mix" if mix else ""),
+            + (f" --seed {seed}" if seed else "") + ("" if mix else " --no-mix"),
             "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
             "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}
     if mixed:
