@@ -76,7 +76,8 @@ def load(model: str | None, device: str):
 
 def training_speed(gen, steps: int) -> dict:
     from labkit.data import load_qa
-    from labkit.finetune import build_examples, lora_targets, make_config, train
+    from labkit.finetune import build_examples, make_config, train
+    from labkit.lora_targets import lora_targets
 
     examples = build_examples(gen, load_qa(20), fact_statements=1)
     train(gen, examples, make_config(num_steps=2), progress=False)  # warm-up: kernels, allocator

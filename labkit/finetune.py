@@ -18,9 +18,10 @@ What is here:
   step (the model copy, the optimizer, the batch), for taking that step by hand (notebook 04).
 
 What is left out: a step's parts (the answer-only loss, frozen weights in bf16, Ctrl-C held
-during the update: `labkit.train_step`), quantised training (QLoRA), gradient accumulation,
-multi-device training and learning-rate schedules beyond a short warm-up; scoring while
-training (`labkit.forgetting`), saving and loading adapters (`labkit.adapters`), LoRA on one
+during the update: `labkit.train_step`), which layers a LoRA adapts (`labkit.lora_targets`), quantised training
+(QLoRA), gradient accumulation across steps (a batch of long rows is split within its step:
+`labkit.batching.micro_batches`), multi-device training and learning-rate schedules beyond a short warm-up; scoring
+while training (`labkit.forgetting`), saving and loading adapters (`labkit.adapters`), LoRA on one
 layer by hand (`labkit.lora_demo`) and the `labkit finetune` command (`labkit.cli`). The loop
 never touches the base model it is given: it trains a copy.
 """
@@ -38,6 +39,7 @@ from labkit.config import KB_DIR, progress_bars, set_seed
 from labkit.data import load_general_text
 from labkit.documents import load_folder
 from labkit.limits import check
+from labkit.lora_targets import RECIPE_TARGETS, lora_targets
 from labkit.models import Generator, causal_lm, resolve_precision
 from labkit.train_step import FrozenInBf16, answer_loss, defer_sigint
 
@@ -50,7 +52,7 @@ class TrainConfig:
     dropout: float = 0.0  # LoRA dropout on the adapter input (0 keeps runs deterministic and fast)
     # which linear layers get adapters, by name; a model without all of them (GPT-NeoX, GPT-2, Phi, ...) gets every
     # linear layer of its blocks instead (lora_targets)
-    target_modules: tuple = ("q_proj", "v_proj", "o_proj", "up_proj", "down_proj")
+    target_modules: tuple = RECIPE_TARGETS
     lr: float = 2e-3  # AdamW learning rate, for LoRA and full alike (full usually wants ~1e-5)
     num_steps: int = 24  # optimizer steps
     batch_size: int = 8  # examples per step (domain + replay)
@@ -194,43 +196,6 @@ def encode(tokenizer, example: Example, max_len: int = 96) -> dict:
 
 
 # ---------------------------------------------------------------- models
-
-
-def block_linears(model) -> list[str]:
-    """The names of the linear layers inside a model's repeated blocks (the layers LoRA can adapt), read from its
-    modules; embeddings and the output layer are left out.
-
-    Example: block_linears(gen.model) -> ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
-    GPT-NeoX gives ["dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"]; GPT-2's Conv1D layers count too.
-    """
-    import torch
-
-    lm = causal_lm(model)
-    out_layer = lm.get_output_embeddings()
-    names = set()
-    for name, module in lm.named_modules():
-        parts = name.split(".")
-        # inside a block: a numbered module on the way (layers.3.self_attn.q_proj, h.0.attn.c_attn, ...)
-        if module is out_layer or not any(p.isdigit() for p in parts[:-1]):
-            continue
-        if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D":
-            names.add(parts[-1])
-    return sorted(names)
-
-
-def lora_targets(model, wanted=TrainConfig.target_modules) -> list[str]:
-    """The linear layers a LoRA adapts on this model: the wanted names if the model has every one of them, else every
-    linear layer of its blocks (what peft calls "all-linear").
-
-    Example: lora_targets(smollm2) -> ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"];
-    lora_targets(gpt_neox) -> ["dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"]
-    Found from the model's own module names, so no table of architectures is needed; ValueError if it has none.
-    """
-    present = block_linears(model)
-    if not present:
-        raise ValueError(f"{type(causal_lm(model)).__name__} has no linear layers in numbered blocks for LoRA to "
-                         "adapt; use --method full")
-    return list(wanted) if set(wanted) <= set(present) else present
 
 
 def count_parameters(model) -> tuple[int, int]:

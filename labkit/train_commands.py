@@ -32,8 +32,9 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
     from labkit.data import READER_DIR, load_qa, reader_info, split_documents, split_questions
-    from labkit.finetune import TrainConfig, lora_targets
+    from labkit.finetune import TrainConfig
     from labkit.folder_index import index_folder
+    from labkit.lora_targets import lora_targets
     from labkit.models import load_embedder, load_generator
     from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, mix_sets, save_reader, train_reader
     from labkit.reader_mix import MIX_STYLES
@@ -110,8 +111,8 @@ def run_finetune(method: str = "lora", rank: int | None = None, lr: float | None
     anyway goes to a rescue folder the message names (exit 1).
     """
     from labkit.adapters import adapter_bytes, adapters_dir, model_skeleton, save_or_rescue, write_adapter
-    from labkit.finetune import lora_targets
     from labkit.forgetting import change_text, final_scores, lab_config, probe_change, run_forgetting
+    from labkit.lora_targets import lora_targets
     from labkit.models import load_generator
     from labkit.storage import check_name, dir_size, room_problem
 

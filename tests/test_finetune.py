@@ -14,10 +14,10 @@ from labkit.finetune import (
     chat_example,
     doc_examples,
     encode,
-    lora_targets,
     make_config,
     train,
 )
+from labkit.lora_targets import lora_targets
 from labkit.models import resolve_precision
 from labkit.train_step import answer_loss
 
