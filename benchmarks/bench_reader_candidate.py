@@ -10,6 +10,7 @@ paired difference (candidate minus shipped) with its 95% bootstrap interval over
 nothing. About 6 minutes on 2 cores.
 
 Usage: python benchmarks/bench_reader_candidate.py /tmp/reader-mix [--shipped data/reader]
+       python benchmarks/bench_reader_candidate.py --extractive   (the shipped adapter, its answers copied or not)
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ def validation_sets() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("candidate", type=Path, help="the candidate adapter's folder (what train-reader --out wrote)")
+    parser.add_argument("candidate", type=Path, nargs="?", default=READER_DIR,
+                        help="the candidate adapter's folder (what train-reader --out wrote; default: the shipped one)")
     parser.add_argument("--shipped", type=Path, default=READER_DIR, help="the adapter to compare with (data/reader)")
+    parser.add_argument("--extractive", action="store_true",
+                        help="the candidate's answers copied from the sources (labkit.extractive), the shipped's not")
     args = parser.parse_args()
     gen = load_generator()
-    readers = {"shipped": load_reader(gen, args.shipped, merged=True),
-               "candidate": load_reader(gen, args.candidate, merged=True)}
+    shipped = load_reader(gen, args.shipped, merged=True)
+    candidate = shipped if args.candidate == args.shipped else load_reader(gen, args.candidate, merged=True)
+    readers = {"shipped": shipped, "candidate": (candidate, {"extractive": args.extractive})}
     result = compare_readers(readers, load_embedder(), validation_sets(), index_options=ask_index_options(),
                              log=lambda *_: None)
     print(f"candidate {args.candidate} against shipped {args.shipped}: right answers (of the answerable), abstentions "

@@ -106,7 +106,9 @@ def main() -> None:
     gen = load_generator()
     tuned, line = reader_for(gen, path=args.adapter)
     print(line)
-    readers = {"reading adapter": tuned} if args.skip_plain else {"plain": gen, "reading adapter": tuned}
+    # as `labkit ask` reads: the adapter's answers copied from the sources where ask copies them
+    adapter = (tuned, {"extractive": ask.ASK_EXTRACTIVE and "reader" in tuned.info})
+    readers = {"reading adapter": adapter} if args.skip_plain else {"plain": gen, "reading adapter": adapter}
     options = ask_index_options()
     result = compare_readers(readers, load_embedder(), sets, index_options=options)
     info = reader_info(args.adapter)
@@ -115,6 +117,7 @@ def main() -> None:
               "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
               "retrieval": f"index_folder with {retrieval_settings(options)}", "top_k": 3,
               "adapter": {"command": info["command"], "train_s": info["train_s"]}, "kit_sets": [KIT_SET],
+              "extractive": adapter[1]["extractive"],
               "seconds": round(time.perf_counter() - start, 1), "load_average": load.finish(), "sets": result}
     print(reader_comparison_markdown(record))
     if args.no_write or args.sets or args.skip_plain or args.adapter.resolve() != READER_DIR.resolve():

@@ -20,6 +20,10 @@ from labkit.limits import check
 # data/retrieval.json; tests/test_ask.py holds the two together: a measurement that chooses otherwise fails until this
 # follows)
 ASK_RETRIEVER = "hybrid"
+# the reading adapter's answers copied from the sources token by token (`labkit.extractive`): on the validation
+# questions (benchmarks/bench_reader_candidate.py --extractive) it lost no right answer and gained a few; the plain
+# model, which answers in sentences of its own, always writes freely
+ASK_EXTRACTIVE = True
 
 
 def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
@@ -124,7 +128,8 @@ class Asker:
                 print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
         answerer, reader_line = self.answerer()
         # an answer with no content (a bare ".", a citation, the question echoed) is replaced by the supporting quote
-        result = RAG(index, answerer, top_k=top_k, quote_empty=True).answer(question)
+        extractive = ASK_EXTRACTIVE and "reader" in answerer.info  # load_reader marks the reading adapter so
+        result = RAG(index, answerer, top_k=top_k, quote_empty=True, extractive=extractive).answer(question)
         cite = citation_check(result)
         if as_json:
             out = {
@@ -137,6 +142,7 @@ class Asker:
                 "citation_checked": cite["checked"],  # null: nothing to check (no citation, no content words)
                 "citation_missing": cite["missing"],
                 "reader": reader_line,
+                "extractive": extractive,  # the answer copied from the sources token by token (labkit.extractive)
                 "retriever": index.retriever,
                 "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
                              "score": round(s.score, 4)} for s in result.sources],

@@ -151,7 +151,7 @@ class Generator:
         return int(min(512, max(GENERATE_BATCH, torch.cuda.mem_get_info(device)[0] // 4 // per_answer)))
 
     def generate(self, prompts, max_new_tokens: int = 48, batch_size: int = GENERATE_BATCH, chat: bool = True,
-                 system: str | None = None, progress: bool = True, length_sorted: bool = True):
+                 system: str | None = None, progress: bool = True, length_sorted: bool = True, processor_for=None):
         """Greedy answers to one prompt or a list of them.
 
         Example: gen.generate("What is the capital of France?") -> "The capital of France is Paris."
@@ -160,6 +160,8 @@ class Generator:
         More than one batch shows a progress bar with an ETA (tqdm.auto: a widget in a notebook).
         length_sorted batches prompts of similar length together (answers come back in the
         order asked): left padding is wasted work in the prompt pass, most of a RAG answer's cost.
+        processor_for(prompt indices, padded prompt length) -> a logits processor for that batch, or None
+        (`extractive.span_processor`: answers copied from their sources).
         """
         from tqdm.auto import tqdm
 
@@ -189,9 +191,11 @@ class Generator:
             batch = tok(chosen, return_tensors="pt", padding=True, truncation=True, max_length=limit,
                         add_special_tokens=False)
             batch = {k: v.to(device) for k, v in batch.items()}
+            processor = processor_for and processor_for(order[start : start + batch_size], batch["input_ids"].shape[1])
             with self.inference():
                 out = self.model.generate(
                     **batch, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
+                    logits_processor=[processor] if processor else None,
                     eos_token_id=tok.convert_tokens_to_ids(self.end_of_turn()) if self.end_of_turn()
                     else tok.eos_token_id,
                 )

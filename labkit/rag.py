@@ -6,6 +6,7 @@ What it holds:
   document ids, retrieve/generate seconds, prompt tokens); `answer_many` batches the
   generation; `RAG.answer_fn` is the `answer_fn(question) -> dict` that
   `labkit.evaluate.evaluate_answers` scores. `closed_book(gen)` is the same without sources.
+  `RAG(..., extractive=True)` lets the reading adapter only copy its answer from `shown_text` (`labkit.extractive`).
 - `evaluate_rag` / `evaluate_closed_book`: normalised match and token F1 on held-out
   paraphrases, batched.
 
@@ -30,6 +31,7 @@ from labkit.evaluate import (
     score_answers,
     summarize,
 )
+from labkit.extractive import span_processor, span_rules
 from labkit.models import GENERATE_BATCH
 from labkit.question_check import check_question
 
@@ -95,6 +97,12 @@ def format_source(source: Source, max_words: int = MAX_SOURCE_WORDS) -> str:
     words = source.text.split()
     text = " ".join(words[:max_words]) + (" ..." if len(words) > max_words else "")
     return f"[{source.number}] {source.heading or source.title}: {text}"
+
+
+def shown_text(sources: list[Source], max_words: int = MAX_SOURCE_WORDS) -> str:
+    """What a prompt shows of its sources, heading and words (as format_source cuts them), one per line: the text an
+    extractive answer is copied from. Example: shown_text([kettle]) -> "Brimble Kettle: It costs $89."."""
+    return "\n".join(f"{s.heading or s.title}: {' '.join(s.text.split()[:max_words])}" for s in sources)
 
 
 def fit_prompt(gen, question: str, sources: list[Source], limit: int, instruction: str = INSTRUCTION,
@@ -231,7 +239,8 @@ class RAG:
     """
 
     def __init__(self, index, gen, top_k: int = 3, max_new_tokens: int = 48, instruction: str = INSTRUCTION,
-                 max_words: int = MAX_SOURCE_WORDS, add_citation: bool = True, quote_empty: bool = False):
+                 max_words: int = MAX_SOURCE_WORDS, add_citation: bool = True, quote_empty: bool = False,
+                 extractive: bool = False):
         self.index = index  # a labkit.retrieval.VectorIndex
         self.gen = gen  # a labkit.models.Generator
         self.top_k = top_k  # sources per prompt
@@ -242,6 +251,9 @@ class RAG:
         # an answer with no content of its own (a bare ".", a citation, the question echoed) becomes the supporting
         # quote, marked answer_kind "quote": what `labkit ask` does; off where the model's own reading is measured
         self.quote_empty = quote_empty
+        # the answer copied from the shown sources token by token, or the abstention (`labkit.extractive`): for a
+        # reader trained to answer "<span> [n]." (the reading adapter), never for one that answers in sentences
+        self.extractive = extractive
 
     def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s, question_cut=False) -> RAGAnswer:
         answer = clean_answer(raw)
@@ -278,7 +290,12 @@ class RAG:
         fitted = [fit_prompt(self.gen, q, sources_from_hits(h), limit, self.instruction, self.max_words) for q, h
                   in zip(questions, all_hits, strict=True)]
         start = time.perf_counter()
-        raws = self.gen.generate([p for p, _, _ in fitted], max_new_tokens=self.max_new_tokens, batch_size=batch_size)
+        processor_for = None
+        if self.extractive:
+            rules = span_rules(self.gen, [shown_text(s, self.max_words) for _, s, _ in fitted], ABSTAIN)
+            processor_for = lambda rows, prompt_length: span_processor([rules[i] for i in rows], prompt_length)  # noqa: E731
+        raws = self.gen.generate([p for p, _, _ in fitted], max_new_tokens=self.max_new_tokens, batch_size=batch_size,
+                                 **({"processor_for": processor_for} if processor_for else {}))
         generate_s = (time.perf_counter() - start) / max(1, len(questions))
         return [self._finish(q, r, s, p, retrieve_s, generate_s, cut) for q, r, (p, s, cut)
                 in zip(questions, raws, fitted, strict=True)]

@@ -353,6 +353,7 @@ def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3
 
     Example: compare_readers({"plain": gen}, embedder, {"debian-faqs": (folder, items)})["debian-faqs"]["readers"][
         "plain"]["gold_shown"]["rate"] -> 0.86
+    readers: name -> Generator, or (Generator, more RAG options: {"extractive": True}, say).
     question_sets: name -> (folder of documents, items as score_reader takes them). Returns name -> {"documents",
     "chunks", "index_build_s", "questions", "readers": {reader: summarize_reader(...), records kept short}}.
     index_options: more index_folder arguments (the retriever `labkit ask` uses, say), the same for every set.
@@ -364,7 +365,8 @@ def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3
         entry = {"documents": len(index.documents), "chunks": len(index.chunks),
                  "index_build_s": round(time.perf_counter() - start, 2), "questions": len(items), "readers": {}}
         for name, reader in readers.items():
-            summary = score_reader(RAG(index, reader, top_k=top_k, quote_empty=True), items)
+            reader, options = reader if isinstance(reader, tuple) else (reader, {})
+            summary = score_reader(RAG(index, reader, top_k=top_k, quote_empty=True, **options), items)
             summary["records"] = [{k: r[k] for k in ("id", "answer", "expected", "match", "gold_shown", "abstained",
                                                      "answer_kind")} for r in summary["records"]]
             entry["readers"][name] = summary

@@ -219,7 +219,9 @@ def reader_comparison_markdown(record: dict, default_reader: str = "reading adap
     lines = [f"`{record['command']}` measured on {record['machine']}, {record['date']}, commit {record['commit']}: "
              f"{how}, answers as "
              "`labkit ask` gives them (where the model wrote nothing usable, the supporting quote: \"quotes\"). "
-             "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
+             + ("The reading adapter's answers are copied from the sources token by token (`labkit.extractive`). "
+                if record.get("extractive") else "")
+             + "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
              "from the gold document showed the answer's words. A wrong answer is a retrieval miss (the gold passage "
              "not shown), an abstention with it shown, or a reading miss (shown, misread). Index build: a fresh index "
              "of the folder (load, chunk, embed; no cache). Answer p50: the median seconds per answer with the "

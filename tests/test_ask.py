@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from labkit.ask import ASK_RETRIEVER, run_ask
+from labkit.ask import ASK_EXTRACTIVE, ASK_RETRIEVER, run_ask
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from labkit.data import load_retrieval
-from labkit.rag import is_empty_answer
+from labkit.rag import is_abstention, is_empty_answer
 
 
 def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
@@ -28,6 +28,11 @@ def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     assert out["answer_kind"] in ("answer", "quote") and (out["model_answer"] is None) == (out["answer_kind"] ==
                                                                                           "answer")
     assert not is_empty_answer(out["answer"], out["question"])
+    # the reading adapter copies its answer from what the sources showed (ASK_EXTRACTIVE): the span before its citation
+    span = out["answer"].split(" [")[0]
+    assert out["extractive"] is ASK_EXTRACTIVE is True and "reading adapter" in out["reader"]
+    shown = "Grey Point Lighthouse: The Grey Point Lighthouse was built in 1871 by Ada Pell."
+    assert out["answer_kind"] != "answer" or is_abstention(span) or span in shown
     # citations.citation_check's
     assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)
     assert out["store"] == "faiss"  # the default; --store qdrant:... copies the index in (test_qdrant_store)
