@@ -5,11 +5,14 @@ notes, FAQs. `data/reader_mix/` holds two other styles, copied from Debian 12 pa
 README.md), never any of the evaluation corpora (`data/foreign/`):
 - `coreutils-man/`: 30 coreutils manual pages rendered as text (reference documentation: option lists);
 - `debian-changelogs/`: the last six entries of 14 packages' Debian changelogs (dated release notes, near-identical
-  entries: the right one must be told from its neighbours by version).
-Their questions are made by rule from the text, so each answer is verbatim in its document: `option_questions` ("Which
-sort option should I use to ignore leading blanks?" -> "--ignore-leading-blanks") and `changelog_questions` ("Who signed
-the sed 4.8-1 upload?" -> "Clint Adams"); `make_questions` writes a style's questions.jsonl, `mix_items` reads it, and
-`mix_split` holds out every third document of a style (none of its questions trained on, no chunk of it shown).
+  entries: the right one must be told from its neighbours by version);
+- `faqs/`: sections of three packages' FAQs (question-and-answer pages), their questions written by hand from the
+  text (`WRITTEN_STYLES`), answers verbatim.
+The first two styles' questions are made by rule from the text, so each answer is verbatim in its document:
+`option_questions` ("Which sort option should I use to ignore leading blanks?" -> "--ignore-leading-blanks") and
+`changelog_questions` ("Who signed the sed 4.8-1 upload?" -> "Clint Adams"); `make_questions` writes a style's
+questions.jsonl, `mix_items` reads any style's, and `mix_split` holds out every third document of a style (none of
+its questions trained on, no chunk of it shown).
 
 What it leaves out: building training examples and training (`labkit.reader`), indexing (`labkit.folder_index`).
 """
@@ -24,7 +27,9 @@ from labkit.config import DATA_DIR
 from labkit.evaluate import normalize_answer
 
 MIX_DIR = DATA_DIR / "reader_mix"
-MIX_STYLES = ("coreutils-man", "debian-changelogs")
+MIX_STYLES = ("coreutils-man", "debian-changelogs", "faqs")
+# styles whose questions were written by hand from the text (answers verbatim), not made by a rule
+WRITTEN_STYLES = ("faqs",)
 PER_DOCUMENT = 4  # questions made from one document at most: no page or package dominates the mix
 HELD_OUT_EVERY = 3  # every third document of a style (sorted by id) is held out
 
@@ -83,6 +88,8 @@ def make_questions(style_dir: Path) -> list[dict]:
     Example: make_questions(MIX_DIR / "coreutils-man")[0]["doc_ids"] -> ["cat"]
     """
     style_dir = Path(style_dir)
+    if style_dir.name in WRITTEN_STYLES:
+        raise ValueError(f"{style_dir.name}'s questions were written by hand (questions.jsonl): no rule makes them.")
     make = option_questions if style_dir.name == "coreutils-man" else changelog_questions
     out = []
     for path in sorted((style_dir / "docs").glob("*.txt")):

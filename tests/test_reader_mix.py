@@ -1,6 +1,7 @@
 """labkit.reader_mix: the training mix's documents, the questions made from them by rule, and the held-out third."""
 
 import hashlib
+from collections import Counter
 
 import pytest
 
@@ -9,6 +10,8 @@ from labkit.evaluate import normalize_answer
 from labkit.reader_mix import (
     MIX_DIR,
     MIX_STYLES,
+    PER_DOCUMENT,
+    WRITTEN_STYLES,
     changelog_questions,
     make_questions,
     mix_items,
@@ -72,7 +75,13 @@ def test_changelog_questions_take_turns_date_bug_signer_and_ask_a_bug_only_where
 def test_each_style_ships_the_questions_its_rule_makes_and_none_of_an_evaluation_corpus(style):
     folder = MIX_DIR / style
     questions = mix_items(folder)
-    assert questions == make_questions(folder), "questions.jsonl is made by write_questions: re-make it"
+    if style in WRITTEN_STYLES:  # written by hand from the text: numbered in order, at most PER_DOCUMENT a document
+        assert [q["id"] for q in questions] == [f"{style}:{i}" for i in range(1, len(questions) + 1)]
+        assert max(Counter(q["doc_ids"][0] for q in questions).values()) <= PER_DOCUMENT
+        with pytest.raises(ValueError, match="written by hand"):
+            make_questions(folder)
+    else:
+        assert questions == make_questions(folder), "questions.jsonl is made by write_questions: re-make it"
     docs = {p.stem: p.read_text() for p in (folder / "docs").glob("*.txt")}
     assert len(questions) >= 40 and {q["doc_ids"][0] for q in questions} == set(docs)  # every document asked about
     for q in questions:
