@@ -169,8 +169,8 @@ def handle(asker, request: dict) -> dict:
     """One question answered as `labkit ask` would, its printed output captured. Example: handle(asker, {"question":
     "How long is the return window?", "top_k": 3, "as_json": False})["code"] -> 0"""
     from labkit.limits import check
-    from labkit.models import quiet_libraries
     from labkit.question_check import check_question
+    from labkit.quiet import quiet_libraries
 
     out, err = io.StringIO(), io.StringIO()
     code = 2

@@ -176,7 +176,7 @@ def _ask(args) -> int:
         sys.stdout.write(reply["stdout"])
         sys.stderr.write(reply["stderr"])
         return int(reply["code"])
-    from labkit.models import quiet_libraries
+    from labkit.quiet import quiet_libraries
 
     with quiet_libraries(args.verbose):  # library bars and warnings stay out of the answer's output
         code = run_ask(args.question, docs=args.docs, top_k=args.top_k, as_json=args.json, generator=args.generator,
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bundle":
             return run_bundle(args.action, args.file, include_docs=args.include_docs)
         if args.command == "export":
-            from labkit.models import quiet_libraries
+            from labkit.quiet import quiet_libraries
 
             with quiet_libraries():  # the libraries' bars and warnings stay out of where it went
                 return run_export(args.name, merged=args.merged, peft=args.peft, overwrite=args.overwrite)

@@ -4,8 +4,8 @@
 the same way), or any model id or local model folder; `load_embedder` the embedded all-MiniLM-L6-v2 or any other.
 Small shared helpers live here because every track needs them: `Generator.count_tokens` / `Generator.prompt_ids`
 (token counting, memoised per model), `causal_lm` (the model under a peft wrapper), `embedding_dim`,
-`resolve_precision` and `bf16_instructions`, `quiet_libraries` (the libraries' progress bars and warnings kept out of a
-command's output).
+`resolve_precision` and `bf16_instructions` (keeping the libraries' bars and warnings out of a command's output is
+`labkit.quiet`'s).
 A model folder that would run its own code (auto_map) is refused (`remote_code_problem`). Weights stay float32;
 answering and scoring run their matmuls in bfloat16 where the hardware has them (`Generator.inference`). What is
 left out: finding the embedded files, dequantising and the cache's checks (`labkit.model_cache`), quantised weights,
@@ -205,56 +205,6 @@ class Generator:
         for i, answer in zip(order, answers, strict=True):
             in_order[i] = answer
         return in_order[0] if single else in_order
-
-
-@contextlib.contextmanager
-def quiet_libraries(verbose: bool = False):
-    """Keep the libraries' progress bars, warnings and log lines out of a command's output, unless verbose.
-
-    Example: with quiet_libraries(): load_generator()   # no "Loading weights" bar, no FutureWarning
-    transformers draws a "Loading weights" bar per model loaded and peft trips a deprecation warning: noise
-    before every `labkit ask` answer. The kit's own bars (embedding a new folder, with an ETA) are not touched.
-    Everything is put back as it was on leaving.
-    """
-    if verbose:
-        yield
-        return
-    import warnings
-
-    from transformers.utils import logging as hf_logging
-
-    bars, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        with warnings.catch_warnings(), _gguf_bar_off():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-@contextlib.contextmanager
-def _gguf_bar_off():
-    """transformers' GGUF conversion draws its bar with tqdm directly (not its switchable one): silence that one
-    name."""
-    import functools
-
-    try:
-        from transformers import modeling_gguf_pytorch_utils as gguf_utils
-    except ImportError:  # a transformers without GGUF support draws no such bar
-        yield
-        return
-    bar = getattr(gguf_utils, "tqdm", None)
-    if bar is not None:
-        gguf_utils.tqdm = functools.partial(bar, disable=True)
-    try:
-        yield
-    finally:
-        if bar is not None:
-            gguf_utils.tqdm = bar
 
 
 def resolve_precision(precision: str, device_type: str = "cpu") -> str:
