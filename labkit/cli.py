@@ -89,9 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an adapter already there")
     p.add_argument("--no-eval", action="store_true", help="skip scoring plain vs adapter (about 6 minutes)")
     p.add_argument("--mix", action=argparse.BooleanOptionalAction, default=True,
-                   help="train on documents of other styles too, data/reader_mix's manual pages and changelogs (the "
-                        "default, as the shipped adapter was; their prompts are 3x longer: about 23 minutes on 2 "
-                        "cores, up to 17 GB of memory); --no-mix: the knowledge base only (about 16 minutes)")
+                   help="train on documents of other styles too, data/reader_mix's manual pages, changelogs and "
+                        "FAQs (the default, as the shipped adapter was; their prompts are up to 3x longer: about 20 "
+                        "minutes on 2 cores, up to 17 GB of memory); --no-mix: the knowledge base only (about 16 "
+                        "minutes)")
     p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("finetune", help="fine-tune on the knowledge base and show learning and forgetting")

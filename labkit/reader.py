@@ -13,7 +13,7 @@ Worked example (what one training example looks like):
 
 It is trained on the questions of two thirds of the knowledge base's documents (`data.split_documents`: split by
 *document*: the scoreboard's unseen documents), so its score on the other third measures reading, not remembering;
-beside them, on questions about two thirds of the documents of two other styles, manual pages and changelogs
+beside them, on questions about two thirds of the documents of three other styles, manual pages, changelogs and FAQs
 (`labkit.reader_mix`), so that it meets documents unlike the kit's. The shipped adapter lives in data/reader/ (rank 4,
 ~3.5 MB of safetensors) so a fresh machine has it without training; `labkit train-reader` re-makes it.
 
@@ -72,8 +72,8 @@ class ReaderConfig:
     # ~1150 (their lines are dense with options, versions and addresses); batches pad to their longest, not to this
     max_len: int = 1200
     # other styles trained beside the knowledge base (`reader_mix.MIX_STYLES`, each with its third held out), as the
-    # shipped adapter was: on the held-out thirds it answered measurably more right than the adapter trained on the
-    # knowledge base alone (benchmarks/bench_reader_candidate.py)
+    # shipped adapter was: which adapter ships is decided on those held-out thirds
+    # (benchmarks/bench_reader_candidate.py; its labkit.json names the command and seed that made it)
     mix_styles: tuple = MIX_STYLES
 
 
