@@ -1,7 +1,7 @@
 """The reading adapter's training mix beyond the knowledge base: documents of other styles, and their questions.
 
 The shipped adapter read only the knowledge base's short, clean Markdown; a learner's folder is reference pages, release
-notes, FAQs. `data/reader_mix/` holds two other styles, copied from Debian 12 packages (sources and licences in its
+notes, FAQs. `data/reader_mix/` holds three other styles, copied from Debian 12 packages (sources and licences in its
 README.md), never any of the evaluation corpora (`data/foreign/`):
 - `coreutils-man/`: 30 coreutils manual pages rendered as text (reference documentation: option lists);
 - `debian-changelogs/`: the last six entries of 14 packages' Debian changelogs (dated release notes, near-identical
