@@ -280,9 +280,7 @@ def _targets(s: dict) -> str:
         parts = {"retrieval": s["retrieval_misses"]["hits"], "reading": s["reading_misses"]["hits"],
                  "abstention": s["abstain_gold_shown"]["hits"]}
         worst = max(parts, key=parts.get)
-        def count(n: int, word: str) -> str:
-            return f"{n} {word}" + ("" if n == 1 else "es" if word.endswith("miss") else "s")
-
+        count = lambda n, word: f"{n} {word}" + ("" if n == 1 else "es" if word.endswith("miss") else "s")  # noqa: E731
         text += (f". Of its {s['n'] - s['right']} wrong answers: {count(parts['retrieval'], 'retrieval miss')}, "
                  f"{count(parts['reading'], 'reading miss')} and {count(parts['abstention'], 'abstention')} with the "
                  f"gold passage shown: {worst} holds it back most")
