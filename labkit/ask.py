@@ -26,6 +26,12 @@ ASK_RETRIEVER = "hybrid"
 ASK_EXTRACTIVE = True
 
 
+def reads_extractively(answerer) -> bool:
+    """Whether `labkit ask` copies this reader's answers from the sources: the reading adapter (load_reader marks its
+    info with "reader") when ASK_EXTRACTIVE. Example: reads_extractively(load_generator()) -> False."""
+    return ASK_EXTRACTIVE and "reader" in answerer.info
+
+
 def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
             reader: str = "adapter", max_file_mb: float | str | None = None, follow_links: bool = False,
             store: str | None = None, retriever: str = ASK_RETRIEVER) -> int:
@@ -128,7 +134,7 @@ class Asker:
                 print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
         answerer, reader_line = self.answerer()
         # an answer with no content (a bare ".", a citation, the question echoed) is replaced by the supporting quote
-        extractive = ASK_EXTRACTIVE and "reader" in answerer.info  # load_reader marks the reading adapter so
+        extractive = reads_extractively(answerer)
         result = RAG(index, answerer, top_k=top_k, quote_empty=True, extractive=extractive).answer(question)
         cite = citation_check(result)
         if as_json:

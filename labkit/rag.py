@@ -92,17 +92,22 @@ def sources_from_hits(hits) -> list[Source]:
     ]
 
 
+def shown_words(text: str, max_words: int = MAX_SOURCE_WORDS) -> str:
+    """What a prompt shows of a chunk's text: its first max_words words, single-spaced.
+    Example: shown_words("It  costs\n$89.", 2) -> "It costs"."""
+    return " ".join(text.split()[:max_words])
+
+
 def format_source(source: Source, max_words: int = MAX_SOURCE_WORDS) -> str:
     """One source as a prompt line. Example: "[1] Returns Policy > Return shipping: A return label costs $6.50, ..."."""
-    words = source.text.split()
-    text = " ".join(words[:max_words]) + (" ..." if len(words) > max_words else "")
-    return f"[{source.number}] {source.heading or source.title}: {text}"
+    more = " ..." if len(source.text.split()) > max_words else ""
+    return f"[{source.number}] {source.heading or source.title}: {shown_words(source.text, max_words)}{more}"
 
 
 def shown_text(sources: list[Source], max_words: int = MAX_SOURCE_WORDS) -> str:
     """What a prompt shows of its sources, heading and words (as format_source cuts them), one per line: the text an
     extractive answer is copied from. Example: shown_text([kettle]) -> "Brimble Kettle: It costs $89."."""
-    return "\n".join(f"{s.heading or s.title}: {' '.join(s.text.split()[:max_words])}" for s in sources)
+    return "\n".join(f"{s.heading or s.title}: {shown_words(s.text, max_words)}" for s in sources)
 
 
 def fit_prompt(gen, question: str, sources: list[Source], limit: int, instruction: str = INSTRUCTION,

@@ -48,7 +48,7 @@ from labkit.evaluate import answer_variants, heldout_questions, is_right, shows_
 from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
 from labkit.models import GENERATE_BATCH, causal_lm
-from labkit.rag import ABSTAIN, MAX_SOURCE_WORDS, RAG, build_prompt, is_abstention, is_empty_answer, sources_from_hits
+from labkit.rag import ABSTAIN, RAG, build_prompt, is_abstention, is_empty_answer, shown_words, sources_from_hits
 from labkit.reader_mix import MIX_DIR, MIX_STYLES, mix_items, mix_split
 from labkit.retrieval import Hit
 from labkit.stats import wilson_interval
@@ -80,10 +80,6 @@ class ReaderConfig:
 # ---------------------------------------------------------------- training examples
 
 
-def _shown(source_text: str) -> str:
-    return " ".join(source_text.split()[:MAX_SOURCE_WORDS])  # what the prompt shows of a chunk
-
-
 def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConfig | None = None, unseen=()) -> list:
     """Training examples: the RAG prompt of each question's training wording and its target.
 
@@ -103,10 +99,11 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
     for q, found in zip(questions, hits, strict=True):
         found = [h for h in found if h.chunk.doc_id not in unseen]
         accepted = answer_variants(q)
-        holds = [h for h in found if h.chunk.doc_id in q["doc_ids"] and shows_answer(_shown(h.chunk.text), accepted)]
+        holds = [h for h in found
+                 if h.chunk.doc_id in q["doc_ids"] and shows_answer(shown_words(h.chunk.text), accepted)]
         if not holds:
             holds = [Hit(c, 0.0, 0) for c in index.chunks.values() if c.doc_id in q["doc_ids"]
-                     and shows_answer(_shown(c.text), accepted)]
+                     and shows_answer(shown_words(c.text), accepted)]
         if not holds:
             continue
         chosen = found[: reader_config.top_k]
@@ -119,7 +116,7 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
         examples.append(Example(prompt, f"{q['answer']} [{number}].{end}", "reader", q["id"]))
         if rng.random() < reader_config.abstain_share:
             others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and
-                      not shows_answer(_shown(h.chunk.text), accepted)]
+                      not shows_answer(shown_words(h.chunk.text), accepted)]
             if len(others) >= reader_config.top_k:
                 prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: reader_config.top_k])))
                 examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))
@@ -270,7 +267,7 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
                         "answerable": answerable,
                         "match": answerable and is_right(r.answer, accepted, it.get("rivals", ())),
                         "retrieved_gold": bool(gold),
-                        "gold_shown": answerable and any(shows_answer(_shown(s.text), accepted) for s in gold),
+                        "gold_shown": answerable and any(shows_answer(shown_words(s.text), accepted) for s in gold),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
                         "answer_kind": r.answer_kind, "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
     return summarize_reader(records)
