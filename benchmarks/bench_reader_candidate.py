@@ -11,11 +11,19 @@ nothing. About 6 minutes on 2 cores.
 
 Usage: python benchmarks/bench_reader_candidate.py /tmp/reader-mix [--shipped data/reader]
        python benchmarks/bench_reader_candidate.py --extractive   (the shipped adapter, its answers copied or not)
+       python benchmarks/bench_reader_candidate.py --abstain-margins 0,1,2,4,8   (the shipped adapter as ask reads,
+           each margin of RAG.abstain_margin; adds, per mix style, its held-out questions asked with their documents
+           taken out of the folder: unanswerable by construction, where abstaining is right)
+The margins are swept from one run: each answer records its abstention lead (`RAGAnswer.abstain_lead`), and an
+answer abstains under margin m exactly where greedy decoding abstained and the lead is at least m.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import shutil
+import tempfile
 from pathlib import Path
 
 from bench_readers import KIT_SET, ask_index_options, question_sets
@@ -46,7 +54,12 @@ def main() -> None:
     parser.add_argument("--shipped", type=Path, default=READER_DIR, help="the adapter to compare with (data/reader)")
     parser.add_argument("--extractive", action="store_true",
                         help="the candidate's answers copied from the sources (labkit.extractive), the shipped's not")
+    parser.add_argument("--abstain-margins", default="",
+                        help="comma-separated margins (nats) of the second look to sweep, e.g. 0,1,2,4,8")
     args = parser.parse_args()
+    if args.abstain_margins:
+        sweep_margins([float(m) for m in args.abstain_margins.split(",")], args.shipped)
+        return
     gen = load_generator()
     shipped = load_reader(gen, args.shipped, merged=True)
     candidate = shipped if args.candidate == args.shipped else load_reader(gen, args.candidate, merged=True)
@@ -66,6 +79,64 @@ def main() -> None:
               f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] ({verdict}); abstains with the gold shown "
               f"{shipped['abstain_gold_shown']['hits']}/{shipped['abstain_gold_shown']['n']} -> "
               f"{candidate['abstain_gold_shown']['hits']}/{candidate['abstain_gold_shown']['n']}")
+
+
+def gold_removed_sets(tmp: Path) -> dict:
+    """name -> (folder, items): per mix style, its held-out questions over the style's folder without their documents
+    (copied to `tmp`), each marked unanswerable (answer None). A question another document also answers counts as one
+    that should be abstained on: the sweep errs towards abstaining."""
+    sets = {}
+    for style in MIX_STYLES:
+        docs = MIX_DIR / style / "docs"
+        held = set(mix_split([p.stem for p in docs.iterdir() if p.is_file()])[1])
+        folder = tmp / style
+        folder.mkdir()
+        for p in docs.iterdir():
+            if p.is_file() and p.stem not in held:
+                shutil.copy(p, folder / p.name)
+        sets[f"{style} (gold removed)"] = (folder, [{**q, "asked": q["question"], "answer": None}
+                                                    for q in mix_items(MIX_DIR / style) if q["doc_ids"][0] in held])
+    return sets
+
+
+def under_margin(records: list[dict], margin: float) -> list[dict]:
+    """The records as they would be under `margin`: a second-look answer whose abstention lead reaches it abstains."""
+    return [{**r, "match": False, "abstained": True} if r["abstain_lead"] is not None and r["abstain_lead"] >= margin
+            else r for r in records]
+
+
+def sweep_margins(margins: list[float], adapter: Path) -> None:
+    """The shipped adapter as `labkit ask` reads (extractive), every abstention second-looked: per set and margin,
+    right answers and abstentions (with the gold shown; on unanswerable questions)."""
+    gen = load_generator()
+    reader = load_reader(gen, adapter, merged=True)
+    with tempfile.TemporaryDirectory(prefix="labkit-margins-") as tmp:
+        sets = {**validation_sets(), **gold_removed_sets(Path(tmp))}
+        result = compare_readers({"second look": (reader, {"extractive": True, "abstain_margin": math.inf})},
+                                 load_embedder(), sets, index_options=ask_index_options(), log=lambda *_: None)
+    print(f"{adapter}, extractive, margin inf = greedy: right answers (of the answerable); abstentions with the gold "
+          "shown; abstentions on unanswerable questions")
+    total: dict = {}
+    for name, entry in result.items():
+        records = entry["readers"]["second look"]["records"]
+        cells = []
+        for m in [math.inf, *margins]:
+            rs = under_margin(records, m)
+            answerable = [r for r in rs if r["answerable"]]
+            shown = [r for r in answerable if r["gold_shown"]]
+            none = [r for r in rs if not r["answerable"]]
+            right, gold_ab, none_ab = (sum(r["match"] for r in answerable), sum(r["abstained"] for r in shown),
+                                       sum(r["abstained"] for r in none))
+            t = total.setdefault(m, [0, 0, 0, 0, 0, 0])
+            for k, v in enumerate((right, len(answerable), gold_ab, len(shown), none_ab, len(none))):
+                t[k] += v
+            cells.append(f"m={m:g}: " + (f"right {right}/{len(answerable)}, abstain(gold) {gold_ab}/{len(shown)}"
+                                         if answerable else f"abstain {none_ab}/{len(none)}"))
+        print(f"{name:<32} " + "; ".join(cells))
+    for m, (right, n, gold_ab, n_shown, none_ab, n_none) in total.items():
+        print(f"all sets, margin {m:g}: right {right}/{n} = {right / n:.2f}; abstains with the gold shown "
+              f"{gold_ab}/{n_shown} = {gold_ab / n_shown:.2f}; abstains on unanswerable {none_ab}/{n_none} = "
+              f"{none_ab / n_none:.2f}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 The reading adapter answers "<span> [n]." (`labkit.reader`). A 135M model that finds the right place in a source
 still garbles what it copies: "Eccn99" for "EAR99", "clone_threading" for "CLONE_THREAD", "nsswitch-ng" for
 "libc-bin". Here greedy decoding may only take a token that keeps the answer so far a piece of the text the prompt
-showed, or of the abstention (`rag.ABSTAIN`, handed in: this module imports nothing of the kit's); once the span is
-closed by its citation (" [") the model writes the rest freely. A span that is right but read from the wrong place
-stays wrong: this only stops copying errors.
+showed, or of the abstention (`rag.ABSTAIN`, handed in); once the span is closed by its citation (" [") the model
+writes the rest freely. A span that is right but read from the wrong place stays wrong: this only stops copying errors.
+`second_look` weighs an abstention against the best answer the sources hold (SQuAD 2.0's no-answer threshold).
 
 Example:
     >>> vocab = Vocabulary.of(gen.tokenizer)
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from labkit.multiple_choice import mc_scores
 
 MAX_TOKEN_CHARS = 32  # longer tokens (runs of spaces or dashes) are not looked for in a source
 _CITED = re.compile(r" \[(\d|$)")  # the span has ended: its citation " [n" has begun
@@ -52,6 +54,7 @@ class SpanRule:
     """Which tokens may come next in one answer: those that keep it a span of `source` (or the abstention).
 
     Example: SpanRule(vocab, "It costs $89.", [2], ABSTAIN).allowed(ids_of("It costs $")) -> ids of "8", "89", "89." ...
+    abstain "": no abstention allowed (the best answer the sources hold, which `labkit.rag` weighs against abstaining).
     """
 
     def __init__(self, vocab: Vocabulary, source: str, eos: list[int], abstain: str):
@@ -69,12 +72,12 @@ class SpanRule:
             return None
         span = text.lstrip()
         out: set = set()
-        if self.abstain.startswith(span):  # the abstention, token by token
+        if self.abstain and self.abstain.startswith(span):  # the abstention, token by token
             for piece, ids in self.vocab.ids_of.items():
                 longer = span + piece if span else piece.lstrip()
                 if len(longer) > len(span) and self.abstain.startswith(longer):
                     out.update(ids)
-        if span == self.abstain:
+        if self.abstain and span == self.abstain:
             out.update(self.eos)
         if not span:  # the first token: the source read from the start of any word, never whitespace alone
             for at in range(len(self.source)):
@@ -126,3 +129,36 @@ def span_processor(rules: list, prompt_length: int):
             return scores
 
     return SpanProcessor()
+
+
+def second_look(gen, prompts: list[str], shown: list[str], raws: list[str], abstain: str, margin: float,
+                max_new_tokens: int = 32, batch_size: int = 8) -> tuple[list[str], list]:
+    """The raw answers with each abstention replaced by the best answer copied from the sources (decoded with the
+    abstention forbidden) unless the abstention is at least `margin` nats likelier, and each answer's lead.
+
+    Example: second_look(reader, [prompt], [shown], [ABSTAIN], ABSTAIN, 2.0) -> (["EAR99 [2]."], [1.3])
+    The lead is the abstention's summed log-probability minus the other answer's, each whole answer scored as multiple
+    choice scores a choice (`multiple_choice.mc_scores`); None where greedy decoding did not abstain or the sources gave
+    no other answer. SQuAD 2.0's no-answer threshold, for a generator: the margin is chosen on validation questions
+    (benchmarks/bench_reader_candidate.py --abstain-margins). Costs a second decoding of the abstaining prompts only.
+    """
+    rows = [i for i, raw in enumerate(raws) if abstain in raw]
+    leads: list = [None] * len(raws)
+    if not rows:
+        return raws, leads
+    rules = span_rules(gen, [shown[i] for i in rows], "")
+
+    def processor_for(picked, length):
+        return span_processor([rules[i] for i in picked], length)
+
+    answers = gen.generate([prompts[i] for i in rows], max_new_tokens=max_new_tokens, batch_size=batch_size,
+                           progress=False, processor_for=processor_for)
+    scores = mc_scores(gen, [prompts[i] for i in rows], [[raws[i], a] for i, a in zip(rows, answers, strict=True)],
+                       cache=False)  # prompts that hold a user's documents: nothing kept
+    out = list(raws)
+    for i, answer, (abstaining, reading) in zip(rows, answers, scores, strict=True):
+        if answer.strip(" .") and abstain not in answer:
+            leads[i] = round(abstaining - reading, 3)
+            if leads[i] < margin:
+                out[i] = answer
+    return out, leads

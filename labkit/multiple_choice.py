@@ -22,7 +22,7 @@ from labkit.models import causal_lm
 
 
 def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: int = 16,
-              reduce: str = "sum") -> list[list[float]]:
+              reduce: str = "sum", cache: bool = True) -> list[list[float]]:
     """Log-probability of each choice as the model's answer to each question.
 
     Example: mc_scores(gen, ["Capital of France?"], [["Paris", "Rome"]]) -> [[-2.3, -5.2]]
@@ -35,10 +35,13 @@ def mc_scores(gen, questions: list[str], choices: list[list[str]], batch_size: i
     choice, and only the choice tokens run after it (about 2.5x fewer tokens than scoring
     prompt + choice rows); the vocabulary projection runs only at the positions that
     predict a choice token. tests/test_multiple_choice.py checks it against a plain reference.
-    The untouched base model's scores are kept (`score_cache`): every notebook scores it on the same probe.
+    The untouched base model's scores are kept (`score_cache`): every notebook scores it on the same probe. cache=False
+    keeps nothing (prompts that hold a user's documents, scored once).
     """
     from labkit.score_cache import cached_scores
 
+    if not cache:
+        return _mc_scores(gen, questions, choices, batch_size, reduce)
     return cached_scores(gen, questions, choices, {"batch_size": batch_size, "reduce": reduce},
                          lambda: _mc_scores(gen, questions, choices, batch_size, reduce))
 

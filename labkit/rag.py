@@ -31,7 +31,7 @@ from labkit.evaluate import (
     score_answers,
     summarize,
 )
-from labkit.extractive import span_processor, span_rules
+from labkit.extractive import second_look, span_processor, span_rules
 from labkit.models import GENERATE_BATCH
 from labkit.question_check import check_question
 
@@ -71,6 +71,9 @@ class RAGAnswer:
     question_cut: bool = False  # True when a very long question was shortened so that the sources fit the prompt
     answer_kind: str = "answer"  # "quote": the model wrote nothing usable, so the answer is a source's sentence
     model_answer: str = ""  # what the model wrote, kept when a quote replaced it ("" otherwise)
+    # where greedy decoding abstained and the second look ran (`RAG.abstain_margin`): how many nats likelier the
+    # abstention was than the best answer the sources hold; None otherwise
+    abstain_lead: float | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evaluate_answers reads its "answer").
@@ -245,7 +248,7 @@ class RAG:
 
     def __init__(self, index, gen, top_k: int = 3, max_new_tokens: int = 48, instruction: str = INSTRUCTION,
                  max_words: int = MAX_SOURCE_WORDS, add_citation: bool = True, quote_empty: bool = False,
-                 extractive: bool = False):
+                 extractive: bool = False, abstain_margin: float | None = None):
         self.index = index  # a labkit.retrieval.VectorIndex
         self.gen = gen  # a labkit.models.Generator
         self.top_k = top_k  # sources per prompt
@@ -259,8 +262,12 @@ class RAG:
         # the answer copied from the shown sources token by token, or the abstention (`labkit.extractive`): for a
         # reader trained to answer "<span> [n]." (the reading adapter), never for one that answers in sentences
         self.extractive = extractive
+        # extractive only: where greedy decoding abstained, the best answer the sources hold replaces the abstention
+        # unless abstaining is at least this many nats likelier (`extractive.second_look`); None: greedy decides
+        self.abstain_margin = abstain_margin
 
-    def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s, question_cut=False) -> RAGAnswer:
+    def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s, question_cut=False,
+                abstain_lead=None) -> RAGAnswer:
         answer = clean_answer(raw)
         cited = cited_numbers(answer, len(sources))
         cited_by = "model"
@@ -268,13 +275,14 @@ class RAG:
         if self.quote_empty and is_empty_answer(answer, question) and (quote := quote_for(question, sources, cited,
                                                                                            self.max_words)):
             return RAGAnswer(question, f"\"{quote['sentence']}\" [{quote['source']}]", sources, [quote["source"]],
-                             "quote", retrieve_s, generate_s, tokens, prompt, question_cut, "quote", answer)
+                             "quote", retrieve_s, generate_s, tokens, prompt, question_cut, "quote", answer,
+                             abstain_lead)
         if not cited and self.add_citation and sources and not is_abstention(answer):  # an abstention cites nothing
             best = best_source(answer, sources)
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
         return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt,
-                         question_cut)
+                         question_cut, abstain_lead=abstain_lead)
 
     def answer(self, question: str) -> RAGAnswer:
         """Answer one question with cited sources.
@@ -301,9 +309,13 @@ class RAG:
             processor_for = lambda rows, prompt_length: span_processor([rules[i] for i in rows], prompt_length)  # noqa: E731
         raws = self.gen.generate([p for p, _, _ in fitted], max_new_tokens=self.max_new_tokens, batch_size=batch_size,
                                  **({"processor_for": processor_for} if processor_for else {}))
+        leads = [None] * len(raws)
+        if self.extractive and self.abstain_margin is not None:
+            raws, leads = second_look(self.gen, [p for p, _, _ in fitted], [r.source for r in rules], raws, ABSTAIN,
+                                      self.abstain_margin, self.max_new_tokens, batch_size)
         generate_s = (time.perf_counter() - start) / max(1, len(questions))
-        return [self._finish(q, r, s, p, retrieve_s, generate_s, cut) for q, r, (p, s, cut)
-                in zip(questions, raws, fitted, strict=True)]
+        return [self._finish(q, r, s, p, retrieve_s, generate_s, cut, lead) for q, r, (p, s, cut), lead
+                in zip(questions, raws, fitted, leads, strict=True)]
 
     def answer_fn(self, question: str) -> dict:
         """The answer as a dict, the shape evaluate_answers scores. Example: evaluate_answers(rag.answer_fn, qa[:5])."""

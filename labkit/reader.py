@@ -269,7 +269,8 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
                         "retrieved_gold": bool(gold),
                         "gold_shown": answerable and any(shows_answer(shown_words(s.text), accepted) for s in gold),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
-                        "answer_kind": r.answer_kind, "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s})
+                        "answer_kind": r.answer_kind, "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s,
+                        "abstain_lead": r.abstain_lead})
     return summarize_reader(records)
 
 
@@ -364,8 +365,9 @@ def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3
         for name, reader in readers.items():
             reader, options = reader if isinstance(reader, tuple) else (reader, {})
             summary = score_reader(RAG(index, reader, top_k=top_k, quote_empty=True, **options), items)
-            summary["records"] = [{k: r[k] for k in ("id", "answer", "expected", "match", "gold_shown", "abstained",
-                                                     "answer_kind")} for r in summary["records"]]
+            summary["records"] = [{k: r[k] for k in ("id", "answer", "expected", "answerable", "match", "gold_shown",
+                                                     "abstained", "answer_kind", "abstain_lead")}
+                                  for r in summary["records"]]
             entry["readers"][name] = summary
             log(f"{set_name:<22} {name:<16} {_line(summary)}")
         out[set_name] = entry

@@ -72,3 +72,29 @@ def test_real_answers_are_spans_of_the_sources(generator):
     spans = [s for s in after if not s.startswith(" [")]
     assert spans and all("R99 by the U.S. government.".startswith(s) for s in spans)
     assert rule.eos[0] in rule.allowed(asked)
+
+
+def test_without_the_abstention_only_the_source_is_allowed():
+    rule = SpanRule(toy(), SOURCE, EOS, "")
+    assert "The" not in {TOKENS[i] for i in rule.allowed([])} and EOS[0] not in rule.allowed([])
+    assert {TOKENS[i] for i in rule.allowed(ids("E"))} >= {"AR", "AR99"}
+
+
+def test_the_second_look_replaces_an_abstention_by_a_span_unless_the_abstention_leads_by_the_margin(generator):
+    """second_look on an abstention: the answer decoded with the abstention forbidden is a span of the source, its
+    lead (abstention minus answer, summed log-probabilities) is recorded, and the margin decides which is kept."""
+    import math
+
+    from labkit.extractive import second_look
+    from labkit.rag import build_prompt
+
+    source = Source(1, "c", "d", "p", "Export", "Export", 0.9, "zlib is not subject to export controls. It is "
+                    "classified EAR99 by the U.S. government.")
+    prompt, shown = build_prompt("How is zlib classified for export?", [source]), shown_text([source])
+    kept, leads = second_look(generator, [prompt, prompt], [shown, shown], [ABSTAIN, "EAR99 [1]."], ABSTAIN,
+                              -math.inf)
+    assert kept == [ABSTAIN, "EAR99 [1]."] and isinstance(leads[0], float) and leads[1] is None
+    replaced, again = second_look(generator, [prompt], [shown], [ABSTAIN], ABSTAIN, math.inf)
+    assert again == leads[:1] and replaced[0] != ABSTAIN
+    span = replaced[0].split(" [")[0].rstrip(".")
+    assert span and span in shown
