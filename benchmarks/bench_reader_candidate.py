@@ -114,13 +114,13 @@ def sweep_margins(margins: list[float], adapter: Path) -> None:
         sets = {**validation_sets(), **gold_removed_sets(Path(tmp))}
         result = compare_readers({"second look": (reader, {"extractive": True, "abstain_margin": math.inf})},
                                  load_embedder(), sets, index_options=ask_index_options(), log=lambda *_: None)
-    print(f"{adapter}, extractive, margin inf = greedy: right answers (of the answerable); abstentions with the gold "
-          "shown; abstentions on unanswerable questions")
+    print(f"{adapter}, extractive: right answers (of the answerable); abstentions with the gold shown; abstentions on "
+          "unanswerable questions. Margin -inf: greedy decoding's own abstentions; inf: never abstains")
     total: dict = {}
     for name, entry in result.items():
         records = entry["readers"]["second look"]["records"]
         cells = []
-        for m in [math.inf, *margins]:
+        for m in [-math.inf, *margins, math.inf]:
             rs = under_margin(records, m)
             answerable = [r for r in rs if r["answerable"]]
             shown = [r for r in answerable if r["gold_shown"]]
@@ -133,6 +133,13 @@ def sweep_margins(margins: list[float], adapter: Path) -> None:
             cells.append(f"m={m:g}: " + (f"right {right}/{len(answerable)}, abstain(gold) {gold_ab}/{len(shown)}"
                                          if answerable else f"abstain {none_ab}/{len(none)}"))
         print(f"{name:<32} " + "; ".join(cells))
+    leads = {kind: sorted(r["abstain_lead"] for entry in result.values()
+                          for r in entry["readers"]["second look"]["records"]
+                          if r["abstain_lead"] is not None and r["answerable"] == (kind == "answerable"))
+             for kind in ("answerable", "unanswerable")}
+    for kind, values in leads.items():
+        shown = ", ".join(f"{v:.1f}" for v in values)
+        print(f"abstention leads (nats) where greedy abstained, {kind} questions: {shown}")
     for m, (right, n, gold_ab, n_shown, none_ab, n_none) in total.items():
         print(f"all sets, margin {m:g}: right {right}/{n} = {right / n:.2f}; abstains with the gold shown "
               f"{gold_ab}/{n_shown} = {gold_ab / n_shown:.2f}; abstains on unanswerable {none_ab}/{n_none} = "

@@ -107,7 +107,7 @@ def main() -> None:
     tuned, line = reader_for(gen, path=args.adapter)
     print(line)
     # as `labkit ask` reads: the adapter's answers copied from the sources where ask copies them
-    adapter = (tuned, {"extractive": ask.reads_extractively(tuned)})
+    adapter = (tuned, {"extractive": ask.reads_extractively(tuned), "abstain_margin": ask.ASK_ABSTAIN_MARGIN})
     readers = {"reading adapter": adapter} if args.skip_plain else {"plain": gen, "reading adapter": adapter}
     options = ask_index_options()
     result = compare_readers(readers, load_embedder(), sets, index_options=options)

@@ -24,6 +24,11 @@ ASK_RETRIEVER = "hybrid"
 # questions (benchmarks/bench_reader_candidate.py --extractive) it lost no right answer and gained a few; the plain
 # model, which answers in sentences of its own, always writes freely
 ASK_EXTRACTIVE = True
+# no second look at an abstention (`RAG(abstain_margin=...)`): on the validation questions, with unanswerable ones made
+# by taking their documents out (benchmarks/bench_reader_candidate.py --abstain-margins), the abstention's lead over
+# the best span was as large where the answer was shown as where it was not: every margin that gave back answers took
+# more right abstentions with them
+ASK_ABSTAIN_MARGIN = None
 
 
 def reads_extractively(answerer) -> bool:
@@ -135,7 +140,8 @@ class Asker:
         answerer, reader_line = self.answerer()
         # an answer with no content (a bare ".", a citation, the question echoed) is replaced by the supporting quote
         extractive = reads_extractively(answerer)
-        result = RAG(index, answerer, top_k=top_k, quote_empty=True, extractive=extractive).answer(question)
+        result = RAG(index, answerer, top_k=top_k, quote_empty=True, extractive=extractive,
+                     abstain_margin=ASK_ABSTAIN_MARGIN).answer(question)
         cite = citation_check(result)
         if as_json:
             out = {

@@ -376,7 +376,9 @@ def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3
 
 def _line(s: dict) -> str:
     low, high = s["accuracy_95"]
-    return (f"right {s['right']}/{s['n']} = {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]; gold passage shown "
+    right = (f"right {s['right']}/{s['n']} = {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]" if s["accuracy"] is not None
+             else f"no answerable question; abstains {_pct(s['abstain_unanswerable'])}")
+    return (f"{right}; gold passage shown "
             f"{_pct(s['gold_shown'])}; abstains with it shown {_pct(s['abstain_gold_shown'])}; quotes "
             f"{_pct(s['quotes'])}; empty {_pct(s['empty'])}; p50 {s['answer_p50_s']:.2f} s")
 
