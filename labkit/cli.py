@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
                         "FAQs (the default, as the shipped adapter was; their prompts are up to 3x longer: about 20 "
                         "minutes on 2 cores, up to 17 GB of memory); --no-mix: the knowledge base only (about 16 "
                         "minutes)")
+    p.add_argument("--abstain-share", type=float, default=None,
+                   help="share of training questions that also get an example without their gold source, answered "
+                        "'The sources do not say.' (default 0.15)")
     p.add_argument("--generator", help=GENERATOR_HELP)
 
     p = sub.add_parser("finetune", help="fine-tune on the knowledge base and show learning and forgetting")
@@ -212,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "train-reader":
             return run_train_reader(steps=args.steps, seed=args.seed, out=args.out, overwrite=args.overwrite,
-                                    generator=args.generator, evaluate=not args.no_eval, mix=args.mix)
+                                    generator=args.generator, evaluate=not args.no_eval, mix=args.mix,
+                                    abstain_share=args.abstain_share)
         if args.command == "finetune":
             return run_finetune(
                 method=args.method, rank=args.rank, lr=args.lr, num_steps=args.num_steps, replay=args.replay,

@@ -20,14 +20,17 @@ from labkit.limits import check
 
 
 def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = None, overwrite: bool = False,
-                     generator: str | None = None, evaluate: bool = True, mix: bool = True) -> int:
+                     generator: str | None = None, evaluate: bool = True, mix: bool = True,
+                     abstain_share: float | None = None) -> int:
     """`labkit train-reader`: train the reading adapter on two thirds of the documents, save it, score it against plain.
 
     Example: run_train_reader() prints the training figures and a table of plain vs adapter, returns 0
     The shipped adapter (data/reader) was made by this command with its defaults. The --out folder is checked writable,
     with room, before any model loads; a save the disk refuses anyway goes to a rescue folder it names (exit 1).
     mix: train on the other styles of data/reader_mix too (`reader.mix_sets`: a third of their documents held out), as
-    the shipped adapter was; False: the knowledge base only (`--no-mix`).
+    the shipped adapter was; False: the knowledge base only (`--no-mix`). abstain_share: the share of training
+    questions that also get an example without their gold source, answered with the abstention (ReaderConfig's
+    default where None).
     """
     from labkit.adapters import adapter_bytes, model_skeleton, save_or_rescue
     from labkit.config import DATA_DIR, KB_DIR
@@ -44,6 +47,9 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
 
     steps = None if steps is None else check("num_reader_steps", steps, "--steps")
     seed = check("seed", seed, "--seed")
+    if abstain_share is not None and not 0.0 <= abstain_share < 1.0:
+        raise ValueError(f"--abstain-share is a share of the training questions: give a number from 0 up to (not "
+                         f"including) 1, not {abstain_share}")
     target = Path(out).expanduser() if out else READER_DIR
     if (target / "labkit.json").exists() and not overwrite:
         raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR "
@@ -51,6 +57,8 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     reader_config = ReaderConfig(seed=seed, mix_styles=MIX_STYLES if mix else ())
     if steps is not None:
         reader_config.num_steps = steps
+    if abstain_share is not None:
+        reader_config.abstain_share = abstain_share
 
     def room(model) -> None:  # a read-only or full --out must not cost the training and the scoring
         # the reader's layers
@@ -72,7 +80,8 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     result, examples = train_reader(gen, index, trainable, reader_config, unseen=held_docs, mix=mixed)
     meta = {"reader_config": asdict(reader_config),
             "command": "labkit train-reader" + (f" --steps {steps}" if steps else "")
-            + (f" --seed {seed}" if seed else "") + ("" if mix else " --no-mix"),
+            + (f" --seed {seed}" if seed else "") + ("" if mix else " --no-mix")
+            + (f" --abstain-share {abstain_share:g}" if abstain_share is not None else ""),
             "train_documents": len(trained_docs), "held_out_documents": held_docs, "train_questions": len(trainable),
             "examples": len(examples), "abstain_examples": sum(e.kind == "abstain" for e in examples)}
     if mixed:
