@@ -4,13 +4,17 @@ Which adapter ships is decided here, so the foreign corpora (`data/foreign`, wha
 nobody tuned on. The validation sets are the questions of documents both adapters were kept from: the knowledge base's
 held-out third (`held-out documents`, as bench_readers.py asks it) and the held-out third of each style of
 data/reader_mix (`reader_mix.mix_split`: no question of theirs trained on, no chunk of them shown in training).
-Both adapters answer as `labkit ask` does (merged weights, hybrid retrieval, top 3, a quote where the model wrote
-nothing usable); per set it prints each one's right answers and abstentions with the gold passage shown, and the
-paired difference (candidate minus shipped) with its 95% bootstrap interval over questions. Asserts nothing, writes
-nothing. About 6 minutes on 2 cores.
+Both adapters answer as `labkit ask` does (merged weights, hybrid retrieval, top 3, answers copied from the sources
+as `ask.ASK_EXTRACTIVE` says, a quote where the model wrote nothing usable); per set it prints each one's right answers
+and abstentions with the gold passage shown, and the paired difference (candidate minus shipped) with its 95%
+bootstrap interval over questions. The same held-out questions are also asked with their documents taken out of the
+folder (`gold_removed_sets`: unanswerable by construction), where an abstention is right: a candidate that abstains
+less where the answer is shown must not simply abstain less everywhere. Asserts nothing, writes nothing. About 10
+minutes on 2 cores.
 
 Usage: python benchmarks/bench_reader_candidate.py /tmp/reader-mix [--shipped data/reader]
-       python benchmarks/bench_reader_candidate.py --extractive   (the shipped adapter, its answers copied or not)
+       python benchmarks/bench_reader_candidate.py --extractive   (the shipped adapter decoding freely against the
+           same adapter copying its answers)
        python benchmarks/bench_reader_candidate.py --abstain-margins 0,1,2,4,8   (the shipped adapter as ask reads,
            each margin of RAG.abstain_margin; adds, per mix style, its held-out questions asked with their documents
            taken out of the folder: unanswerable by construction, where abstaining is right)
@@ -28,6 +32,7 @@ from pathlib import Path
 
 from bench_readers import KIT_SET, ask_index_options, question_sets
 
+from labkit import ask
 from labkit.data import READER_DIR
 from labkit.models import load_embedder, load_generator
 from labkit.reader import compare_readers, load_reader
@@ -63,22 +68,34 @@ def main() -> None:
     gen = load_generator()
     shipped = load_reader(gen, args.shipped, merged=True)
     candidate = shipped if args.candidate == args.shipped else load_reader(gen, args.candidate, merged=True)
-    readers = {"shipped": shipped, "candidate": (candidate, {"extractive": args.extractive})}
-    result = compare_readers(readers, load_embedder(), validation_sets(), index_options=ask_index_options(),
-                             log=lambda *_: None)
+    as_ask = {"extractive": ask.ASK_EXTRACTIVE, "abstain_margin": ask.ASK_ABSTAIN_MARGIN}
+    # --extractive: the shipped adapter decoding freely against the same adapter copying its answers
+    readers = {"shipped": (shipped, {} if args.extractive else as_ask),
+               "candidate": (candidate, {"extractive": True} if args.extractive else as_ask)}
+    with tempfile.TemporaryDirectory(prefix="labkit-candidate-") as tmp:
+        result = compare_readers(readers, load_embedder(), {**validation_sets(), **gold_removed_sets(Path(tmp))},
+                                 index_options=ask_index_options(), log=lambda *_: None)
     print(f"candidate {args.candidate} against shipped {args.shipped}: right answers (of the answerable), abstentions "
-          "with the gold passage shown, candidate minus shipped paired over questions")
+          "with the gold passage shown, candidate minus shipped paired over questions; on the sets with the gold "
+          "documents removed, abstentions (right there)")
     for name, entry in result.items():
         shipped, candidate = (entry["readers"][r] for r in ("shipped", "candidate"))
-        before = {r["id"]: bool(r["match"]) for r in shipped["records"] if r["match"] is not None}
-        after = {r["id"]: bool(r["match"]) for r in candidate["records"] if r["match"] is not None}
+        if not shipped["n"]:
+            print(f"{name:<32} abstains on unanswerable {_pct(shipped['abstain_unanswerable'])} -> "
+                  f"{_pct(candidate['abstain_unanswerable'])}")
+            continue
+        before = {r["id"]: bool(r["match"]) for r in shipped["records"] if r["answerable"]}
+        after = {r["id"]: bool(r["match"]) for r in candidate["records"] if r["answerable"]}
         ids = sorted(before)
         d = paired_bootstrap([float(after[i]) for i in ids], [float(before[i]) for i in ids])
         verdict = "measurable" if d["measurable"] else "no measurable difference"
         print(f"{name:<32} shipped {shipped['right']}/{shipped['n']}, candidate {candidate['right']}/{candidate['n']}: "
               f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] ({verdict}); abstains with the gold shown "
-              f"{shipped['abstain_gold_shown']['hits']}/{shipped['abstain_gold_shown']['n']} -> "
-              f"{candidate['abstain_gold_shown']['hits']}/{candidate['abstain_gold_shown']['n']}")
+              f"{_pct(shipped['abstain_gold_shown'])} -> {_pct(candidate['abstain_gold_shown'])}")
+
+
+def _pct(rate: dict) -> str:
+    return f"{rate['hits']}/{rate['n']}"
 
 
 def gold_removed_sets(tmp: Path) -> dict:

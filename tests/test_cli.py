@@ -297,6 +297,15 @@ def test_train_reader_out_where_it_cannot_write_is_refused_before_any_work(tmp_p
     assert "cannot be written" in err and "--out" in err
 
 
+@pytest.mark.parametrize("share", ["1", "-0.1", "1.5"])
+def test_train_reader_abstain_share_outside_0_to_1_is_refused_before_any_work(share, tmp_path, monkeypatch, capsys):
+    _no_model_load(monkeypatch)
+    monkeypatch.setattr("labkit.models.load_embedder", lambda *a, **k: pytest.fail("loaded a model before refusing"))
+    assert main(["train-reader", "--out", str(tmp_path / "reader"), "--abstain-share", share, "--no-eval"]) == 2
+    err = capsys.readouterr().err
+    assert "--abstain-share" in err and "from 0 up to" in err and not (tmp_path / "reader").exists()
+
+
 def test_a_trained_adapter_the_disk_refuses_is_kept_in_a_named_folder(linked_cache, tmp_path, monkeypatch, capsys):
     """The room check passed but the save failed anyway (the disk filled meanwhile): the training is not lost."""
     import tempfile
