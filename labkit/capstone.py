@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labkit.ask import ASK_ABSTAIN_MARGIN, ASK_RETRIEVER, reads_extractively
 from labkit.data import FOREIGN_DIR
 from labkit.evaluate import miss_split
 from labkit.question_check import check_question
@@ -77,8 +78,10 @@ def check_questions(questions, folder) -> list[dict]:
 
 
 def run_capstone(folder, questions, gen=None, embedder=None, top_k: int = 3, max_new_tokens: int = 48) -> dict:
-    """Your questions answered from your folder by both readers, as `labkit ask --docs FOLDER` answers (top_k sources,
-    the index cached), each scored with the kit's matcher and each miss split into retrieval's and reading's.
+    """Your questions answered from your folder by both readers, as `labkit ask --docs FOLDER` answers (its retriever,
+    top_k sources, the index cached, the reading adapter merged and copying its answers from the sources, a quote where
+    a model wrote nothing usable), each scored with the kit's matcher and each miss split into retrieval's and
+    reading's.
 
     Example: run_capstone(folder, questions)["readers"]["reading adapter"]["misses"]
         -> {"retrieval": ["yours-4"], "reading": ["yours-2"]}
@@ -87,7 +90,7 @@ def run_capstone(folder, questions, gen=None, embedder=None, top_k: int = 3, max
     from labkit.models import load_embedder, load_generator
 
     items = check_questions(questions, folder)
-    index = index_folder(folder, embedder or load_embedder(), progress=False)
+    index = index_folder(folder, embedder or load_embedder(), progress=False, retriever=ASK_RETRIEVER)
     unread = sorted({it["doc_ids"][0] for it in items} - set(index.documents))
     if unread:
         skipped = {Path(s["path"]).with_suffix("").as_posix(): s["reason"] for s in (index.report or {}).get("skipped",
@@ -95,10 +98,14 @@ def run_capstone(folder, questions, gen=None, embedder=None, top_k: int = 3, max
         raise ValueError("these files were not read, so no question about them can be answered: "
                          + "; ".join(f"{d} ({skipped.get(d, 'not among the documents read')})" for d in unread))
     gen = gen or load_generator()
-    tuned, reader_line = reader_for(gen, "adapter")
+    tuned, reader_line = reader_for(gen, "adapter", merged=True)
     out = {}
     for name, model in zip(READERS, (gen, tuned), strict=True):
-        scored = score_reader(RAG(index, model, top_k=top_k, max_new_tokens=max_new_tokens), items)
+        # ask's way: its retriever, the supporting quote where the model wrote nothing usable, the reading adapter's
+        # answer copied from the sources
+        rag = RAG(index, model, top_k=top_k, max_new_tokens=max_new_tokens, quote_empty=True,
+                  extractive=reads_extractively(model), abstain_margin=ASK_ABSTAIN_MARGIN)
+        scored = score_reader(rag, items)
         wrong = [r for r in scored["records"] if not r["match"]]
         scored["misses"] = {"retrieval": [r["id"] for r in wrong if not r["retrieved_gold"]],
                             "reading": [r["id"] for r in wrong if r["retrieved_gold"]]}
