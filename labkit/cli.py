@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                         "FAQs (the default, as the shipped adapter was; their prompts are up to 3x longer: about 20 "
                         "minutes on 2 cores, up to 17 GB of memory); --no-mix: the knowledge base only (about 16 "
                         "minutes)")
-    p.add_argument("--abstain-share", type=float, default=None,
+    p.add_argument("--abstain-share", type=option("abstain_share", "--abstain-share"), default=None,
                    help="share of training questions that also get an example without their gold source, answered "
                         "'The sources do not say.' (default 0.15)")
     p.add_argument("--generator", help=GENERATOR_HELP)

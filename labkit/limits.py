@@ -99,6 +99,14 @@ LIMITS: dict[str, Limit] = {
         0.9,
         "the share of each batch drawn from general text: above 0.9 hardly a row is left for the company's facts",
     ),
+    "abstain_share": Limit(
+        False,
+        0,
+        1,
+        "the share of the reading adapter's training questions that also teach the abstention (an example without "
+        "their gold source); 1 would leave no question answered from its source",
+        high_open=True,
+    ),
     "fact_statements": Limit(True, 0, 4, "fact statements trained per question: data/qa.jsonl has at most 4 for each"),
     "top_k": Limit(
         True,

@@ -47,9 +47,7 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
 
     steps = None if steps is None else check("num_reader_steps", steps, "--steps")
     seed = check("seed", seed, "--seed")
-    if abstain_share is not None and not 0.0 <= abstain_share < 1.0:
-        raise ValueError(f"--abstain-share is a share of the training questions: give a number from 0 up to (not "
-                         f"including) 1, not {abstain_share}")
+    abstain_share = None if abstain_share is None else check("abstain_share", abstain_share, "--abstain-share")
     target = Path(out).expanduser() if out else READER_DIR
     if (target / "labkit.json").exists() and not overwrite:
         raise ValueError(f"A reading adapter exists already in {target}; add --overwrite to replace it, or --out DIR "
