@@ -66,6 +66,9 @@ class ReaderConfig:
     num_steps: int = 64
     batch_size: int = 8  # examples per step
     abstain_share: float = 0.15  # training questions that also get an example without any gold source, answered ABSTAIN
+    # an abstention example shows, where retrieval found one, a chunk of the question's own document that lacks the
+    # answer (in a shuffled place): abstain because the answer is missing, not because the topic is
+    abstain_near_gold: bool = False
     top_k: int = 3  # sources per prompt, as `labkit ask` shows them
     seed: int = 0  # seeds the adapter init, the source order and the abstain draw
     # tokens per training example at most: the knowledge base's are under 400, the mix's man pages and changelogs up to
@@ -117,6 +120,11 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
         if rng.random() < reader_config.abstain_share:
             others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and
                       not shows_answer(shown_words(h.chunk.text), accepted)]
+            if reader_config.abstain_near_gold:
+                near = [h for h in found if h.chunk.doc_id in q["doc_ids"] and h not in holds and
+                        not shows_answer(shown_words(h.chunk.text), accepted)]
+                others = rng.sample(near[:1] + others[: reader_config.top_k - len(near[:1])], min(
+                    reader_config.top_k, len(near[:1]) + len(others)))
             if len(others) >= reader_config.top_k:
                 prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: reader_config.top_k])))
                 examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))

@@ -66,6 +66,25 @@ def test_an_identifier_shown_word_for_word_becomes_a_training_target(generator, 
     assert examples[0].target.startswith("--isolated-context [")
     assert "--isolated-context=user-b" in examples[0].prompt.split(f"[{number}] ", 1)[1].split("\n")[0]
 
+@pytest.mark.parametrize("near_gold", [False, True])
+def test_an_abstention_example_can_show_its_own_document_without_the_answer(near_gold, generator, embedder, tmp_path):
+    care = " ".join(["Descale the kettle monthly with white vinegar and rinse it twice before the next boil."] * 12)
+    docs = {"kettle": f"# Brimble Kettle\n\n## Price\n\nThe Brimble Kettle costs $89.\n\n## Care\n\n{care}\n",
+            "lamp": "# Lamp\n\nThe Lumenfold Lantern costs $45 and runs on two batteries.\n",
+            "teapot": "# Teapot\n\nThe Tessaly Teapot holds a litre and costs $30.\n",
+            "trowel": "# Trowel\n\nThe Cobbleway Trowel has an ash handle and costs $12.\n"}
+    for name, text in docs.items():
+        (tmp_path / f"{name}.md").write_text(text)
+    question = {"id": "q1", "question": "How much does the Brimble Kettle cost?", "answer": "$89", "aliases": [],
+                "doc_ids": ["kettle"]}
+    index = index_folder(tmp_path, embedder, cache=False, progress=False)
+    examples = reader_examples(generator, index, [question],
+                               ReaderConfig(abstain_share=1.0, abstain_near_gold=near_gold, seed=0))
+    abstain = next(e for e in examples if e.kind == "abstain")
+    sources = abstain.prompt.split("Question:")[0]
+    assert "$89" not in sources and ("Descale" in sources) == near_gold  # the kettle's care section: no price in it
+
+
 def test_the_shipped_adapter_fits_the_embedded_model_and_is_small(generator):
     info = reader_info()
     files = {p.name: p.stat().st_size for p in READER_DIR.iterdir()}
