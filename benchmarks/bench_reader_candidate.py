@@ -35,8 +35,9 @@ from bench_readers import KIT_SET, ask_index_options, question_sets
 from labkit import ask
 from labkit.data import READER_DIR
 from labkit.models import load_embedder, load_generator
-from labkit.reader import compare_readers, load_reader
+from labkit.reader import load_reader
 from labkit.reader_mix import MIX_DIR, MIX_STYLES, mix_items, mix_split
+from labkit.reader_sets import compare_readers
 from labkit.stats import paired_bootstrap
 
 

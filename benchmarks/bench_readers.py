@@ -37,7 +37,8 @@ from labkit.data import (
 )
 from labkit.folder_index import index_folder
 from labkit.models import load_embedder, load_generator
-from labkit.reader import compare_readers, kb_items, reader_for
+from labkit.reader import kb_items, reader_for
+from labkit.reader_sets import compare_readers
 from labkit.readme import READER_COMPARISON, README, write_block
 from labkit.report import reader_comparison_markdown
 

@@ -21,12 +21,11 @@ What it holds: `ReaderConfig`, `reader_examples`,
 `train_reader`, `save_reader` / `load_reader` / `reader_for` (the shipped adapter, checked
 against the base model's fingerprint), `is_abstention` / `is_empty_answer`,
 `score_reader` (accuracy, abstentions and empty answers of one RAG system on one question set; with the misses split
-into retrieval misses, reading misses and abstentions with the gold passage shown), `evaluate_readers` (what
-`labkit train-reader` records) and `compare_readers` (every reader on every corpus as `labkit ask` answers, with the
-index build timed: benchmarks/bench_readers.py writes it to data/reader_comparison.json).
-What it leaves out: retrieval (`labkit.retrieval`), prompting (`labkit.rag`), the training
-loop (`labkit.finetune.train`), reading the shipped records and the foreign questions (`labkit.data`: `reader_info`,
-`load_reader_comparison`, `foreign_items`) and the README's tables of them (`labkit.report`, `labkit.readme`).
+into retrieval misses, reading misses and abstentions with the gold passage shown).
+What it leaves out: every reader on several question sets (`labkit.reader_sets`), retrieval (`labkit.retrieval`),
+prompting (`labkit.rag`), the training loop (`labkit.finetune.train`), reading the shipped records and the foreign
+questions (`labkit.data`: `reader_info`, `load_reader_comparison`, `foreign_items`) and the README's tables of them
+(`labkit.report`, `labkit.readme`).
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ import hashlib
 import json
 import random
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +41,12 @@ import torch
 
 from labkit.adapters import merged_lora, with_lora
 from labkit.config import DATA_DIR
-from labkit.data import FOREIGN_DIR, READER_DIR, UNSEEN_EVERY, foreign_items, reader_info
+from labkit.data import READER_DIR, UNSEEN_EVERY, reader_info
 from labkit.evaluate import answer_variants, heldout_questions, is_right, shows_answer
 from labkit.finetune import Example, make_config, train
 from labkit.folder_index import index_folder
 from labkit.models import GENERATE_BATCH, causal_lm
-from labkit.rag import ABSTAIN, RAG, build_prompt, is_abstention, is_empty_answer, shown_words, sources_from_hits
+from labkit.rag import ABSTAIN, build_prompt, is_abstention, is_empty_answer, shown_words, sources_from_hits
 from labkit.reader_mix import MIX_DIR, MIX_STYLES, mix_items, mix_split
 from labkit.retrieval import Hit
 from labkit.stats import wilson_interval
@@ -328,81 +326,3 @@ def kb_items(questions: list[dict]) -> list[dict]:
     Example: kb_items(load_qa(1))[0]["asked"] -> "What is the price of the Brimble Kettle?"
     """
     return heldout_questions(questions, 1)
-
-
-def evaluate_readers(readers: dict, embedder, kb_index, held_out: list[dict], everything: list[dict] | None = None,
-                     foreign: Path | None = FOREIGN_DIR, top_k: int = 3) -> dict:
-    """Each reader (name -> Generator) on the same retrieval and questions: held-out documents, the kit's set, a foreign
-    corpus.
-
-    Example: evaluate_readers({"plain": gen, "reading adapter": tuned}, embedder, index, held)["held-out
-        documents"]["plain"]["accuracy"]
-    Returns {question set: {reader name: summarize_reader(...) without its records}}.
-    """
-    sets = {"held-out documents": (kb_index, kb_items(held_out))}
-    if everything:
-        sets["all questions"] = (kb_index, kb_items(everything))
-    if foreign is not None:
-        sets["foreign corpus"] = (index_folder(Path(foreign) / "docs", embedder, progress=False),
-                                  foreign_items(foreign))
-    out: dict = {}
-    for set_name, (index, items) in sets.items():
-        for name, reader in readers.items():
-            summary = score_reader(RAG(index, reader, top_k=top_k, max_new_tokens=32), items)
-            out.setdefault(set_name, {})[name] = {k: v for k, v in summary.items() if k != "records"}
-    return out
-
-
-def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3, log=print,
-                    index_options: dict | None = None) -> dict:
-    """Each reader on each question set as `labkit ask` answers (`quote_empty`), every index built afresh and timed.
-
-    Example: compare_readers({"plain": gen}, embedder, {"debian-faqs": (folder, items)})["debian-faqs"]["readers"][
-        "plain"]["gold_shown"]["rate"] -> 0.86
-    readers: name -> Generator, or (Generator, more RAG options: {"extractive": True}, say).
-    question_sets: name -> (folder of documents, items as score_reader takes them). Returns name -> {"documents",
-    "chunks", "index_build_s", "questions", "readers": {reader: summarize_reader(...), records kept short}}.
-    index_options: more index_folder arguments (the retriever `labkit ask` uses, say), the same for every set.
-    """
-    out = {}
-    for set_name, (folder, items) in question_sets.items():
-        start = time.perf_counter()
-        index = index_folder(folder, embedder, cache=False, progress=False, **(index_options or {}))
-        entry = {"documents": len(index.documents), "chunks": len(index.chunks),
-                 "index_build_s": round(time.perf_counter() - start, 2), "questions": len(items), "readers": {}}
-        for name, reader in readers.items():
-            reader, options = reader if isinstance(reader, tuple) else (reader, {})
-            summary = score_reader(RAG(index, reader, top_k=top_k, quote_empty=True, **options), items)
-            summary["records"] = [{k: r[k] for k in ("id", "answer", "expected", "answerable", "match", "gold_shown",
-                                                     "abstained", "answer_kind", "abstain_lead")}
-                                  for r in summary["records"]]
-            entry["readers"][name] = summary
-            log(f"{set_name:<22} {name:<16} {_line(summary)}")
-        out[set_name] = entry
-    return out
-
-
-def _line(s: dict) -> str:
-    low, high = s["accuracy_95"]
-    right = (f"right {s['right']}/{s['n']} = {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]" if s["accuracy"] is not None
-             else f"no answerable question; abstains {_pct(s['abstain_unanswerable'])}")
-    return (f"{right}; gold passage shown "
-            f"{_pct(s['gold_shown'])}; abstains with it shown {_pct(s['abstain_gold_shown'])}; quotes "
-            f"{_pct(s['quotes'])}; empty {_pct(s['empty'])}; p50 {s['answer_p50_s']:.2f} s")
-
-
-def format_evaluation(evaluation: dict) -> str:
-    """A plain-text table of evaluate_readers' result. Example: print(format_evaluation(ev))."""
-    lines = [f"{'question set':<20} {'reader':<16} {'accuracy [95% CI]':<24} {'n':>4} {'abstain (gold found)':>21} "
-             f"{'abstain (no answer)':>20} {'empty':>6} {'p50 s':>6}"]
-    for set_name, readers in evaluation.items():
-        for name, s in readers.items():
-            low, high = s["accuracy_95"]
-            gold, none = s["abstain_gold_found"], s["abstain_no_answer"]
-            lines.append(f"{set_name:<20} {name:<16} {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]{'':<10} {s['n']:>4} "
-                         f"{_pct(gold):>21} {_pct(none):>20} {s['empty']['rate']:>6.2f} {s['answer_p50_s']:>6.2f}")
-    return "\n".join(lines)
-
-
-def _pct(rate: dict) -> str:
-    return f"{rate['hits']}/{rate['n']}" if rate["n"] else "-"

@@ -39,8 +39,9 @@ def run_train_reader(steps: int | None = None, seed: int = 0, out: str | None = 
     from labkit.folder_index import index_folder
     from labkit.lora_targets import lora_targets
     from labkit.models import load_embedder, load_generator
-    from labkit.reader import ReaderConfig, evaluate_readers, format_evaluation, mix_sets, save_reader, train_reader
+    from labkit.reader import ReaderConfig, mix_sets, save_reader, train_reader
     from labkit.reader_mix import MIX_STYLES
+    from labkit.reader_sets import evaluate_readers, format_evaluation
     from labkit.readme import READER, write_block
     from labkit.report import reader_markdown
     from labkit.storage import room_problem
