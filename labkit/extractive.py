@@ -54,7 +54,7 @@ class SpanRule:
     """Which tokens may come next in one answer: those that keep it a span of `source` (or the abstention).
 
     Example: SpanRule(vocab, "It costs $89.", [2], ABSTAIN).allowed(ids_of("It costs $")) -> ids of "8", "89", "89." ...
-    abstain "": no abstention allowed (the best answer the sources hold, which `labkit.rag` weighs against abstaining).
+    abstain "": no abstention allowed (the best answer the sources hold, which `second_look` weighs against abstaining).
     """
 
     def __init__(self, vocab: Vocabulary, source: str, eos: list[int], abstain: str):
