@@ -37,7 +37,7 @@ from labkit.data import READER_DIR
 from labkit.models import load_embedder, load_generator
 from labkit.reader import load_reader
 from labkit.reader_mix import MIX_DIR, MIX_STYLES, mix_items, mix_split
-from labkit.reader_sets import compare_readers
+from labkit.reader_sets import compare_readers, fraction
 from labkit.stats import paired_bootstrap
 
 
@@ -82,8 +82,8 @@ def main() -> None:
     for name, entry in result.items():
         shipped, candidate = (entry["readers"][r] for r in ("shipped", "candidate"))
         if not shipped["n"]:
-            print(f"{name:<32} abstains on unanswerable {_pct(shipped['abstain_unanswerable'])} -> "
-                  f"{_pct(candidate['abstain_unanswerable'])}")
+            print(f"{name:<32} abstains on unanswerable {fraction(shipped['abstain_unanswerable'])} -> "
+                  f"{fraction(candidate['abstain_unanswerable'])}")
             continue
         before = {r["id"]: bool(r["match"]) for r in shipped["records"] if r["answerable"]}
         after = {r["id"]: bool(r["match"]) for r in candidate["records"] if r["answerable"]}
@@ -92,11 +92,7 @@ def main() -> None:
         verdict = "measurable" if d["measurable"] else "no measurable difference"
         print(f"{name:<32} shipped {shipped['right']}/{shipped['n']}, candidate {candidate['right']}/{candidate['n']}: "
               f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] ({verdict}); abstains with the gold shown "
-              f"{_pct(shipped['abstain_gold_shown'])} -> {_pct(candidate['abstain_gold_shown'])}")
-
-
-def _pct(rate: dict) -> str:
-    return f"{rate['hits']}/{rate['n']}"
+              f"{fraction(shipped['abstain_gold_shown'])} -> {fraction(candidate['abstain_gold_shown'])}")
 
 
 def gold_removed_sets(tmp: Path) -> dict:

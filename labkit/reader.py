@@ -116,13 +116,11 @@ def reader_examples(gen, index, questions: list[dict], reader_config: ReaderConf
         prompt = gen.chat_prompt(build_prompt(q["question"], sources))
         examples.append(Example(prompt, f"{q['answer']} [{number}].{end}", "reader", q["id"]))
         if rng.random() < reader_config.abstain_share:
-            others = [h for h in found if h.chunk.doc_id not in q["doc_ids"] and
-                      not shows_answer(shown_words(h.chunk.text), accepted)]
-            if reader_config.abstain_near_gold:
-                near = [h for h in found if h.chunk.doc_id in q["doc_ids"] and h not in holds and
-                        not shows_answer(shown_words(h.chunk.text), accepted)]
-                others = rng.sample(near[:1] + others[: reader_config.top_k - len(near[:1])], min(
-                    reader_config.top_k, len(near[:1]) + len(others)))
+            lacking = [h for h in found if not shows_answer(shown_words(h.chunk.text), accepted)]
+            others = [h for h in lacking if h.chunk.doc_id not in q["doc_ids"]]
+            if reader_config.abstain_near_gold:  # one chunk of its own document among them, in a shuffled place
+                pool = ([h for h in lacking if h.chunk.doc_id in q["doc_ids"]][:1] + others)[: reader_config.top_k]
+                others = rng.sample(pool, len(pool))
             if len(others) >= reader_config.top_k:
                 prompt = gen.chat_prompt(build_prompt(q["question"], sources_from_hits(others[: reader_config.top_k])))
                 examples.append(Example(prompt, f"{ABSTAIN}{end}", "abstain", q["id"]))

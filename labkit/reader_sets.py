@@ -78,10 +78,10 @@ def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3
 def _line(s: dict) -> str:
     low, high = s["accuracy_95"]
     right = (f"right {s['right']}/{s['n']} = {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]" if s["accuracy"] is not None
-             else f"no answerable question; abstains {_pct(s['abstain_unanswerable'])}")
+             else f"no answerable question; abstains {fraction(s['abstain_unanswerable'])}")
     return (f"{right}; gold passage shown "
-            f"{_pct(s['gold_shown'])}; abstains with it shown {_pct(s['abstain_gold_shown'])}; quotes "
-            f"{_pct(s['quotes'])}; empty {_pct(s['empty'])}; p50 {s['answer_p50_s']:.2f} s")
+            f"{fraction(s['gold_shown'])}; abstains with it shown {fraction(s['abstain_gold_shown'])}; quotes "
+            f"{fraction(s['quotes'])}; empty {fraction(s['empty'])}; p50 {s['answer_p50_s']:.2f} s")
 
 
 def format_evaluation(evaluation: dict) -> str:
@@ -93,9 +93,11 @@ def format_evaluation(evaluation: dict) -> str:
             low, high = s["accuracy_95"]
             gold, none = s["abstain_gold_found"], s["abstain_no_answer"]
             lines.append(f"{set_name:<20} {name:<16} {s['accuracy']:.2f} [{low:.2f}, {high:.2f}]{'':<10} {s['n']:>4} "
-                         f"{_pct(gold):>21} {_pct(none):>20} {s['empty']['rate']:>6.2f} {s['answer_p50_s']:>6.2f}")
+                         f"{fraction(gold):>21} {fraction(none):>20} {s['empty']['rate']:>6.2f} "
+                         f"{s['answer_p50_s']:>6.2f}")
     return "\n".join(lines)
 
 
-def _pct(rate: dict) -> str:
+def fraction(rate: dict) -> str:
+    """A rate as hits/n. Example: fraction({"hits": 3, "n": 29, ...}) -> "3/29"; "-" where n is 0."""
     return f"{rate['hits']}/{rate['n']}" if rate["n"] else "-"
