@@ -18,8 +18,12 @@ Usage: python benchmarks/bench_reader_candidate.py /tmp/reader-mix [--shipped da
        python benchmarks/bench_reader_candidate.py --abstain-margins 0,1,2,4,8   (the shipped adapter as ask reads,
            each margin of RAG.abstain_margin; adds, per mix style, its held-out questions asked with their documents
            taken out of the folder: unanswerable by construction, where abstaining is right)
+       python benchmarks/bench_reader_candidate.py --term-share 0.5:0.3,0.6:0   (the shipped adapter as ask reads, each
+           answerable rule answer_from:abstain_below of labkit.answerable, on the same sets as the margins)
 The margins are swept from one run: each answer records its abstention lead (`RAGAnswer.abstain_lead`), and an
-answer abstains under margin m exactly where greedy decoding abstained and the lead is at least m.
+answer abstains under margin m exactly where greedy decoding abstained and the lead is at least m. So are the rules:
+each answer records its term share, and abstains under a rule where greedy decoding abstained and the term share is
+below answer_from, or wherever it is below abstain_below.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 from bench_readers import KIT_SET, ask_index_options, question_sets
 
 from labkit import ask
+from labkit.answerable import AnswerableRule
 from labkit.data import READER_DIR
 from labkit.models import load_embedder, load_generator
 from labkit.reader import load_reader
@@ -62,17 +67,23 @@ def main() -> None:
                         help="the candidate's answers copied from the sources (labkit.extractive), the shipped's not")
     parser.add_argument("--abstain-margins", default="",
                         help="comma-separated margins (nats) of the second look to sweep, e.g. 0,1,2,4,8")
+    parser.add_argument("--term-share", default="",
+                        help="answerable rules to sweep, comma-separated answer_from:abstain_below pairs, e.g. "
+                             "0.5:0.3,0.6:0 (labkit.answerable)")
     args = parser.parse_args()
+    if args.term_share:
+        rules = [tuple(float(x) for x in pair.split(":")) for pair in args.term_share.split(",")]
+        sweep_term_share(rules, args.shipped)
+        return
     if args.abstain_margins:
         sweep_margins([float(m) for m in args.abstain_margins.split(",")], args.shipped)
         return
     gen = load_generator()
     shipped = load_reader(gen, args.shipped, merged=True)
     candidate = shipped if args.candidate == args.shipped else load_reader(gen, args.candidate, merged=True)
-    as_ask = {"extractive": ask.ASK_EXTRACTIVE, "abstain_margin": ask.ASK_ABSTAIN_MARGIN}
     # --extractive: the shipped adapter decoding freely against the same adapter copying its answers
-    readers = {"shipped": (shipped, {} if args.extractive else as_ask),
-               "candidate": (candidate, {"extractive": True} if args.extractive else as_ask)}
+    readers = {"shipped": (shipped, {} if args.extractive else ask.reading_options(shipped)),
+               "candidate": (candidate, {"extractive": True} if args.extractive else ask.reading_options(candidate))}
     with tempfile.TemporaryDirectory(prefix="labkit-candidate-") as tmp:
         result = compare_readers(readers, load_embedder(), {**validation_sets(), **gold_removed_sets(Path(tmp))},
                                  index_options=ask_index_options(), log=lambda *_: None)
@@ -158,6 +169,51 @@ def sweep_margins(margins: list[float], adapter: Path) -> None:
         print(f"all sets, margin {m:g}: right {right}/{n} = {right / n:.2f}; abstains with the gold shown "
               f"{gold_ab}/{n_shown} = {gold_ab / n_shown:.2f}; abstains on unanswerable {none_ab}/{n_none} = "
               f"{none_ab / n_none:.2f}")
+
+
+def under_rule(records: list[dict], answer_from: float, abstain_below: float) -> list[dict]:
+    """The records of a run that never abstained where it could answer (margin inf) as they would be under the
+    answerable rule: an abstention greedy decoding made (its lead recorded) stands where the sources cover less than
+    answer_from; any answer withdraws where they cover less than abstain_below."""
+    out = []
+    for r in records:
+        c = r["term_share"]
+        withdrawn = c is not None and (c < abstain_below or (r["abstain_lead"] is not None and c < answer_from))
+        out.append({**r, "match": False, "abstained": True} if withdrawn else r)
+    return out
+
+
+def sweep_term_share(rules: list[tuple], adapter: Path) -> None:
+    """The shipped adapter as `labkit ask` reads (extractive), every abstention second-looked and every term share
+    recorded: per rule (answer_from, abstain_below), pooled over the sets, right answers and abstentions (with the gold
+    shown; on unanswerable questions), and per set."""
+    gen = load_generator()
+    reader = load_reader(gen, adapter, merged=True)
+    never = AnswerableRule(answer_from=math.inf, abstain_below=0.0)  # records term share, changes nothing
+    with tempfile.TemporaryDirectory(prefix="labkit-term-share-") as tmp:
+        sets = {**validation_sets(), **gold_removed_sets(Path(tmp))}
+        result = compare_readers({"second look": (reader, {"extractive": True, "abstain_margin": math.inf,
+                                                           "answerable": never})},
+                                 load_embedder(), sets, index_options=ask_index_options(), log=lambda *_: None)
+    print(f"{adapter}, extractive: right answers (of the answerable); abstentions with the gold shown; abstentions on "
+          "unanswerable questions. Rule inf:0 is greedy decoding's own abstentions")
+    for answer_from, abstain_below in [(math.inf, 0.0), *rules]:
+        total = [0, 0, 0, 0, 0, 0]
+        cells = []
+        for name, entry in result.items():
+            rs = under_rule(entry["readers"]["second look"]["records"], answer_from, abstain_below)
+            answerable = [r for r in rs if r["answerable"]]
+            shown = [r for r in answerable if r["gold_shown"]]
+            none = [r for r in rs if not r["answerable"]]
+            counts = (sum(r["match"] for r in answerable), len(answerable), sum(r["abstained"] for r in shown),
+                      len(shown), sum(r["abstained"] for r in none), len(none))
+            total = [t + c for t, c in zip(total, counts, strict=True)]
+            cells.append(f"{name}: " + (f"right {counts[0]}/{counts[1]}, abstain(gold) {counts[2]}/{counts[3]}"
+                                        if answerable else f"abstain {counts[4]}/{counts[5]}"))
+        right, n, gold_ab, n_shown, none_ab, n_none = total
+        print(f"rule {answer_from:g}:{abstain_below:g}: right {right}/{n} = {right / n:.2f}; abstains with the gold "
+              f"shown {gold_ab}/{n_shown} = {gold_ab / n_shown:.2f}; abstains on unanswerable {none_ab}/{n_none} = "
+              f"{none_ab / n_none:.2f}\n    " + "; ".join(cells))
 
 
 if __name__ == "__main__":

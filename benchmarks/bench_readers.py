@@ -21,6 +21,7 @@ import platform
 import subprocess
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from labkit import ask
@@ -108,7 +109,7 @@ def main() -> None:
     tuned, line = reader_for(gen, path=args.adapter)
     print(line)
     # as `labkit ask` reads: the adapter's answers copied from the sources where ask copies them
-    adapter = (tuned, {"extractive": ask.reads_extractively(tuned), "abstain_margin": ask.ASK_ABSTAIN_MARGIN})
+    adapter = (tuned, ask.reading_options(tuned))
     readers = {"reading adapter": adapter} if args.skip_plain else {"plain": gen, "reading adapter": adapter}
     options = ask_index_options()
     result = compare_readers(readers, load_embedder(), sets, index_options=options)
@@ -119,6 +120,7 @@ def main() -> None:
               "retrieval": f"index_folder with {retrieval_settings(options)}", "top_k": 3,
               "adapter": {"command": info["command"], "train_s": info["train_s"]}, "kit_sets": [KIT_SET],
               "extractive": adapter[1]["extractive"],
+              "answerable": asdict(adapter[1]["answerable"]) if adapter[1]["answerable"] else None,
               "seconds": round(time.perf_counter() - start, 1), "load_average": load.finish(), "sets": result}
     print(reader_comparison_markdown(record))
     if args.no_write or args.sets or args.skip_plain or args.adapter.resolve() != READER_DIR.resolve():

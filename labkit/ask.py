@@ -14,6 +14,7 @@ import json
 import sys
 import time
 
+from labkit.answerable import AnswerableRule
 from labkit.limits import check
 
 # how `labkit ask` finds its sources: the retriever benchmarks/bench_retrieval.py chose by its rule (the "choice" of
@@ -29,12 +30,28 @@ ASK_EXTRACTIVE = True
 # the best span was as large where the answer was shown as where it was not: every margin that gave back answers took
 # more right abstentions with them
 ASK_ABSTAIN_MARGIN = None
+# where the reading adapter abstains or answers, decided by how much of the question the shown sources name
+# (`labkit.answerable`): the thresholds chosen on the validation questions, answerable and made unanswerable
+# (benchmarks/bench_reader_candidate.py --term-share; the figures are in that run's output and the closing note)
+ASK_ANSWERABLE = AnswerableRule(answer_from=0.5, abstain_below=0.3)
 
 
 def reads_extractively(answerer) -> bool:
     """Whether `labkit ask` copies this reader's answers from the sources: the reading adapter (load_reader marks its
     info with "reader") when ASK_EXTRACTIVE. Example: reads_extractively(load_generator()) -> False."""
     return ASK_EXTRACTIVE and "reader" in answerer.info
+
+
+def reading_options(answerer) -> dict:
+    """The RAG options `labkit ask` reads with for this answerer: extractive, the second look, the answerable rule
+    (the last two only where it reads extractively: measured for the reading adapter only).
+
+    Example: RAG(index, reader, quote_empty=True, **reading_options(reader)); reading_options(load_generator())
+        -> {"extractive": False, "abstain_margin": None, "answerable": None}
+    """
+    extractive = reads_extractively(answerer)
+    return {"extractive": extractive, "abstain_margin": ASK_ABSTAIN_MARGIN if extractive else None,
+            "answerable": ASK_ANSWERABLE if extractive else None}
 
 
 def run_ask(question: str, docs: str | None = None, top_k: int = 3, as_json: bool = False, generator: str | None = None,
@@ -139,9 +156,9 @@ class Asker:
                 print(line.replace("skipped", "read with a warning", 1), file=sys.stderr)
         answerer, reader_line = self.answerer()
         # an answer with no content (a bare ".", a citation, the question echoed) is replaced by the supporting quote
-        extractive = reads_extractively(answerer)
-        result = RAG(index, answerer, top_k=top_k, quote_empty=True, extractive=extractive,
-                     abstain_margin=ASK_ABSTAIN_MARGIN).answer(question)
+        options = reading_options(answerer)
+        extractive = options["extractive"]
+        result = RAG(index, answerer, top_k=top_k, quote_empty=True, **options).answer(question)
         cite = citation_check(result)
         if as_json:
             out = {
@@ -155,6 +172,8 @@ class Asker:
                 "citation_missing": cite["missing"],
                 "reader": reader_line,
                 "extractive": extractive,  # the answer copied from the sources token by token (labkit.extractive)
+                # how much of the question the sources name (labkit.answerable); null where no rule was applied
+                "term_share": result.term_share,
                 "retriever": index.retriever,
                 "sources": [{"number": s.number, "path": s.path, "chunk_id": s.chunk_id, "doc_id": s.doc_id,
                              "score": round(s.score, 4)} for s in result.sources],

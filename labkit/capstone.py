@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labkit.ask import ASK_ABSTAIN_MARGIN, ASK_RETRIEVER, reads_extractively
+from labkit.ask import ASK_RETRIEVER, reading_options
 from labkit.data import FOREIGN_DIR
 from labkit.evaluate import miss_split
 from labkit.question_check import check_question
@@ -104,7 +104,7 @@ def run_capstone(folder, questions, gen=None, embedder=None, top_k: int = 3, max
         # ask's way: its retriever, the supporting quote where the model wrote nothing usable, the reading adapter's
         # answer copied from the sources
         rag = RAG(index, model, top_k=top_k, max_new_tokens=max_new_tokens, quote_empty=True,
-                  extractive=reads_extractively(model), abstain_margin=ASK_ABSTAIN_MARGIN)
+                  **reading_options(model))
         scored = score_reader(rag, items)
         wrong = [r for r in scored["records"] if not r["match"]]
         scored["misses"] = {"retrieval": [r["id"] for r in wrong if not r["retrieved_gold"]],

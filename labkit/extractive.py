@@ -131,6 +131,22 @@ def span_processor(rules: list, prompt_length: int):
     return SpanProcessor()
 
 
+def best_spans(gen, prompts: list[str], shown: list[str], max_new_tokens: int = 32, batch_size: int = 8) -> list[str]:
+    """Each prompt's answer decoded with the abstention forbidden: the best span its sources hold, with its citation.
+
+    Example: best_spans(reader, [prompt], [shown]) -> ["EAR99 [2]."]
+    What `second_look` weighs an abstention against, and what `labkit.answerable` answers with where the sources hold
+    the question's terms. "" (or punctuation) where the model found nothing to copy.
+    """
+    rules = span_rules(gen, shown, "")
+
+    def processor_for(picked, length):
+        return span_processor([rules[i] for i in picked], length)
+
+    return gen.generate(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False,
+                        processor_for=processor_for)
+
+
 def second_look(gen, prompts: list[str], shown: list[str], raws: list[str], abstain: str, margin: float,
                 max_new_tokens: int = 32, batch_size: int = 8) -> tuple[list[str], list]:
     """The raw answers with each abstention replaced by the best answer copied from the sources (decoded with the
@@ -146,13 +162,7 @@ def second_look(gen, prompts: list[str], shown: list[str], raws: list[str], abst
     leads: list = [None] * len(raws)
     if not rows:
         return raws, leads
-    rules = span_rules(gen, [shown[i] for i in rows], "")
-
-    def processor_for(picked, length):
-        return span_processor([rules[i] for i in picked], length)
-
-    answers = gen.generate([prompts[i] for i in rows], max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           progress=False, processor_for=processor_for)
+    answers = best_spans(gen, [prompts[i] for i in rows], [shown[i] for i in rows], max_new_tokens, batch_size)
     scores = mc_scores(gen, [prompts[i] for i in rows], [[raws[i], a] for i, a in zip(rows, answers, strict=True)],
                        cache=False)  # prompts that hold a user's documents: nothing kept
     out = list(raws)

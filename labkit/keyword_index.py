@@ -5,7 +5,8 @@ What it holds:
   ("--isolated-context" -> "isolated-context", "isolated", "context"), so a question naming an exact flag, function or
   file finds the chunk that names it: what dense embeddings blur.
 - `KeywordIndex`: BM25 scores of chunks (by the integer ids of `labkit.retrieval.VectorIndex`), built whole from their
-  texts, searched, saved to / loaded from a folder (numpy arrays and JSON: no pickle).
+  texts, searched, saved to / loaded from a folder (numpy arrays and JSON: no pickle); `idf`, how much each term
+  weighs (what `labkit.answerable` weighs a question's terms by).
 - `fuse`: reciprocal rank fusion (Cormack et al. 2009): each list gives an item 1 / (RRF_K + rank); sums decide.
 
 What it leaves out: the dense index and choosing among dense, BM25 and hybrid search (`labkit.retrieval`), and
@@ -99,6 +100,24 @@ class KeywordIndex:
             best = best[np.lexsort((best, -scores[best]))]  # score, then position: the same order every run
             results.append([(self.ids[j], float(scores[j])) for j in best.tolist() if scores[j] > 0])
         return results
+
+    def idf(self, terms: list[str]) -> dict:
+        """Each term's inverse document frequency over the indexed chunks, as BM25 (Lucene) weighs it: a term in few
+        chunks weighs much, one in most weighs little, one in none the most.
+
+        Example: KeywordIndex([0, 1], ["a kettle", "a lamp"]).idf(["kettle", "teapot"]) -> {"kettle": 0.69, "teapot":
+            1.79}
+        """
+        n = len(self.ids)
+        vocab = self.bm25.vocab_dict if self.bm25 is not None else {}
+        indptr = self.bm25.scores["indptr"] if self.bm25 is not None else None
+        out = {}
+        for term in terms:
+            # BM25's score matrix has a column per term, a nonzero per chunk holding it: its length is the term's count
+            t = vocab.get(term)
+            df = int(indptr[t + 1] - indptr[t]) if t is not None else 0
+            out[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return out
 
     # ------------------------------------------------------------ saving
     def save(self, directory) -> str:

@@ -22,6 +22,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 
+from labkit.answerable import apply_rule, term_shares
 from labkit.config import get_config
 from labkit.evaluate import (
     EvalResult,
@@ -74,6 +75,9 @@ class RAGAnswer:
     # where greedy decoding abstained and the second look ran (`RAG.abstain_margin`): how many nats likelier the
     # abstention was than the best answer the sources hold; None otherwise
     abstain_lead: float | None = None
+    # the share of the question's terms the shown sources name, IDF-weighted (`labkit.answerable`); None unless the
+    # RAG system has an answerable rule
+    term_share: float | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evaluate_answers reads its "answer").
@@ -248,7 +252,7 @@ class RAG:
 
     def __init__(self, index, gen, top_k: int = 3, max_new_tokens: int = 48, instruction: str = INSTRUCTION,
                  max_words: int = MAX_SOURCE_WORDS, add_citation: bool = True, quote_empty: bool = False,
-                 extractive: bool = False, abstain_margin: float | None = None):
+                 extractive: bool = False, abstain_margin: float | None = None, answerable=None):
         self.index = index  # a labkit.retrieval.VectorIndex
         self.gen = gen  # a labkit.models.Generator
         self.top_k = top_k  # sources per prompt
@@ -265,9 +269,12 @@ class RAG:
         # extractive only: where greedy decoding abstained, the best answer the sources hold replaces the abstention
         # unless abstaining is at least this many nats likelier (`extractive.second_look`); None: greedy decides
         self.abstain_margin = abstain_margin
+        # an `answerable.AnswerableRule`: an abstention overruled where the sources name the question, an answer
+        # withdrawn where they do not; None: the reader decides
+        self.answerable = answerable
 
     def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s, question_cut=False,
-                abstain_lead=None) -> RAGAnswer:
+                abstain_lead=None, covered=None) -> RAGAnswer:
         answer = clean_answer(raw)
         cited = cited_numbers(answer, len(sources))
         cited_by = "model"
@@ -276,13 +283,13 @@ class RAG:
                                                                                            self.max_words)):
             return RAGAnswer(question, f"\"{quote['sentence']}\" [{quote['source']}]", sources, [quote["source"]],
                              "quote", retrieve_s, generate_s, tokens, prompt, question_cut, "quote", answer,
-                             abstain_lead)
+                             abstain_lead, covered)
         if not cited and self.add_citation and sources and not is_abstention(answer):  # an abstention cites nothing
             best = best_source(answer, sources)
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
         return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt,
-                         question_cut, abstain_lead=abstain_lead)
+                         question_cut, abstain_lead=abstain_lead, term_share=covered)
 
     def answer(self, question: str) -> RAGAnswer:
         """Answer one question with cited sources.
@@ -304,18 +311,24 @@ class RAG:
                   in zip(questions, all_hits, strict=True)]
         start = time.perf_counter()
         processor_for = None
+        shown = [shown_text(s, self.max_words) for _, s, _ in fitted]
         if self.extractive:
-            rules = span_rules(self.gen, [shown_text(s, self.max_words) for _, s, _ in fitted], ABSTAIN)
+            rules = span_rules(self.gen, shown, ABSTAIN)
             processor_for = lambda rows, prompt_length: span_processor([rules[i] for i in rows], prompt_length)  # noqa: E731
         raws = self.gen.generate([p for p, _, _ in fitted], max_new_tokens=self.max_new_tokens, batch_size=batch_size,
                                  **({"processor_for": processor_for} if processor_for else {}))
         leads = [None] * len(raws)
         if self.extractive and self.abstain_margin is not None:
-            raws, leads = second_look(self.gen, [p for p, _, _ in fitted], [r.source for r in rules], raws, ABSTAIN,
+            raws, leads = second_look(self.gen, [p for p, _, _ in fitted], shown, raws, ABSTAIN,
                                       self.abstain_margin, self.max_new_tokens, batch_size)
+        covered = [None] * len(raws)
+        if self.answerable is not None:
+            covered = term_shares(self.index, questions, shown)
+            raws = apply_rule(self.answerable, self.gen, [p for p, _, _ in fitted], shown, raws, covered, ABSTAIN,
+                              self.max_new_tokens, batch_size)
         generate_s = (time.perf_counter() - start) / max(1, len(questions))
-        return [self._finish(q, r, s, p, retrieve_s, generate_s, cut, lead) for q, r, (p, s, cut), lead
-                in zip(questions, raws, fitted, leads, strict=True)]
+        return [self._finish(q, r, s, p, retrieve_s, generate_s, cut, lead, c) for q, r, (p, s, cut), lead, c
+                in zip(questions, raws, fitted, leads, covered, strict=True)]
 
     def answer_fn(self, question: str) -> dict:
         """The answer as a dict, the shape evaluate_answers scores. Example: evaluate_answers(rag.answer_fn, qa[:5])."""

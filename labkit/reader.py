@@ -274,7 +274,7 @@ def score_reader(rag, items: list[dict], batch_size: int | None = None) -> dict:
                         "gold_shown": answerable and any(shows_answer(shown_words(s.text), accepted) for s in gold),
                         "abstained": is_abstention(r.answer), "empty": is_empty_answer(r.answer, it["asked"]),
                         "answer_kind": r.answer_kind, "cited_by": r.cited_by, "seconds": r.retrieve_s + r.generate_s,
-                        "abstain_lead": r.abstain_lead})
+                        "abstain_lead": r.abstain_lead, "term_share": r.term_share})
     return summarize_reader(records)
 
 

@@ -67,7 +67,8 @@ def compare_readers(readers: dict, embedder, question_sets: dict, top_k: int = 3
             reader, options = reader if isinstance(reader, tuple) else (reader, {})
             summary = score_reader(RAG(index, reader, top_k=top_k, quote_empty=True, **options), items)
             summary["records"] = [{k: r[k] for k in ("id", "answer", "expected", "answerable", "match", "gold_shown",
-                                                     "abstained", "answer_kind", "abstain_lead")}
+                                                     "abstained", "answer_kind", "abstain_lead",
+                                                     "term_share")}
                                   for r in summary["records"]]
             entry["readers"][name] = summary
             log(f"{set_name:<22} {name:<16} {_line(summary)}")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from labkit.ask import ASK_EXTRACTIVE, ASK_RETRIEVER, run_ask
+from labkit.ask import ASK_ANSWERABLE, ASK_EXTRACTIVE, ASK_RETRIEVER, run_ask
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE
 from labkit.data import load_retrieval
 from labkit.rag import is_abstention, is_empty_answer
@@ -33,6 +33,8 @@ def test_labkit_ask_json_on_own_folder(tmp_path, fresh_cache, capsys):
     assert out["extractive"] is ASK_EXTRACTIVE is True and "reading adapter" in out["reader"]
     shown = "Grey Point Lighthouse: The Grey Point Lighthouse was built in 1871 by Ada Pell."
     assert out["answer_kind"] != "answer" or is_abstention(span) or span in shown
+    # every term of the question is in the source, so the answerable rule (ASK_ANSWERABLE) never lets it abstain
+    assert out["term_share"] == 1.0 >= ASK_ANSWERABLE.answer_from and not is_abstention(out["answer"])
     # citations.citation_check's
     assert out["citation_checked"] in (True, False, None) and isinstance(out["citation_missing"], list)
     assert out["store"] == "faiss"  # the default; --store qdrant:... copies the index in (test_qdrant_store)
