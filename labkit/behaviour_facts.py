@@ -50,8 +50,9 @@ from labkit.config import KB_DIR
 from labkit.data import load_qa, load_triage, load_updates, spread, updated_questions
 from labkit.evaluate import is_match
 from labkit.folder_index import index_folder
+from labkit.kb_updates import apply_updates
 from labkit.rag import Source, sources_block, sources_from_hits
-from labkit.retrieval import VectorIndex, apply_updates
+from labkit.retrieval import VectorIndex
 
 BEHAVIOUR_FACTS_APPROACHES = ("few-shot + RAG", "behaviour LoRA", "behaviour LoRA + RAG")
 # messages read like the triage data's, not like quiz questions

@@ -25,9 +25,10 @@ from labkit.compare_config import CompareConfig
 from labkit.data import updated_questions
 from labkit.evaluate import heldout_questions, score_answers, share_new
 from labkit.finetune import build_examples
+from labkit.kb_updates import apply_updates
 from labkit.keys import After, Approach
 from labkit.rag import RAG, clean_answer
-from labkit.retrieval import VectorIndex, apply_updates
+from labkit.retrieval import VectorIndex
 from labkit.rows import Setup, train_lora
 
 

@@ -7,14 +7,13 @@ What it holds:
   same chunks next to it, searches by its `retriever` ("dense": embeddings; "bm25": keywords; "hybrid": both lists
   fused by reciprocal rank), and saves to / loads from a directory (`index.faiss`, `chunks.json`, `keywords/`; no
   pickle). `build_index` makes one of some documents.
-- `apply_updates`: edit documents as data/updates.jsonl says and swap them into an index.
 - `search_latency`: p50/p95 milliseconds of single-question searches.
 
 What it leaves out: embedding texts (`labkit.embedding`), BM25 and the fusion rule (`labkit.keyword_index`), the cache
-of a folder's index (`labkit.folder_index`), recall@k and MRR (`labkit.evaluate.evaluate_retrieval`), prompting and
-generation (`labkit.rag`), re-ranking, GPU indexes, and a vector database (`labkit.qdrant_store` puts a Qdrant
-collection where the FAISS object is, answering the same calls; `store` names it). Vectors are normalised, so inner
-product = cosine similarity.
+of a folder's index (`labkit.folder_index`), the knowledge base's fact changes (`labkit.kb_updates`), recall@k and MRR
+(`labkit.evaluate.evaluate_retrieval`), prompting and generation (`labkit.rag`), re-ranking, GPU indexes, and a vector
+database (`labkit.qdrant_store` puts a Qdrant collection where the FAISS object is, answering the same calls; `store`
+names it). Vectors are normalised, so inner product = cosine similarity.
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit.config import KB_DIR
 from labkit.corpus import CHUNK_OVERLAP, CHUNK_SIZE, Chunk, chunk_corpus, chunk_document
-from labkit.documents import Corpus, Document, load_folder
+from labkit.documents import Corpus, Document
 from labkit.embedding import embed_texts, embedder_name, few_threads
 from labkit.keyword_index import KeywordIndex, fuse
 from labkit.models import embedding_dim
@@ -379,25 +377,6 @@ def build_index(documents, embedder, kind: str = "flat", chunk_size: int = CHUNK
     if isinstance(documents, Corpus):
         index.report = {"root": documents.root, "skipped": documents.skipped, "warnings": documents.warnings}
     return index
-
-
-def apply_updates(index: VectorIndex, updates: list[dict], folder=KB_DIR) -> dict:
-    """Edit each updated document's text (its old sentence becomes the new one) and swap it into the index.
-
-    Example: apply_updates(index, load_updates()[:2]) -> {"documents": 2, "seconds": 0.31, "per_document_s": 0.155}
-    Only the changed documents are re-embedded: no rebuild. The seconds are the swaps' own time.
-    """
-    documents = {d.id: d for d in load_folder(folder).documents}
-    seconds = 0.0
-    for u in updates:
-        doc = documents[u["doc_id"]]
-        if u["old"] not in doc.text:
-            raise ValueError(f"update {u['id']}: its old sentence is not in {u['doc_id']}; data/updates.jsonl and "
-                             "data/kb disagree")
-        doc.text = doc.text.replace(u["old"], u["new"])
-        seconds += index.replace_document(doc)["seconds"]
-    return {"documents": len(updates), "seconds": round(seconds, 4),
-            "per_document_s": round(seconds / max(1, len(updates)), 4)}
 
 
 # ---------------------------------------------------------------- measuring

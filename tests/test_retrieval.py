@@ -10,12 +10,11 @@ import pytest
 
 from labkit.config import KB_DIR
 from labkit.corpus import chunk_corpus
-from labkit.data import load_updates
 from labkit.documents import Document, load_folder
 from labkit.embedding import embed_texts
 from labkit.keyword_index import fuse
 from labkit.qdrant_store import qdrant_index
-from labkit.retrieval import FUSE_DEPTH, INDEX_KINDS, RETRIEVERS, VectorIndex, apply_updates, build_index, ivf_nlist
+from labkit.retrieval import FUSE_DEPTH, INDEX_KINDS, RETRIEVERS, VectorIndex, build_index, ivf_nlist
 
 DOCS = ["product-brimble-kettle", "policy-returns", "company-leadership", "faq-gift-cards"]
 
@@ -133,16 +132,6 @@ def test_an_index_file_from_another_folder_is_refused(tmp_path, embedder, small_
 def test_search_reads_a_latin1_byte_in_the_question(small_index):
     hits = small_index.search("gift card caf\udce9 balance?", 2)
     assert hits and hits[0].chunk.doc_id == "faq-gift-cards"
-
-
-def test_apply_updates_on_a_tiny_index(embedder):
-    u = load_updates()[0]
-    doc = next(d for d in load_folder(KB_DIR).documents if d.id == u["doc_id"])
-    index = build_index([doc], embedder, progress=False)
-    info = apply_updates(index, [u])
-    assert info["documents"] == 1 and info["per_document_s"] == info["seconds"]
-    text = " ".join(c.text for c in index.chunks.values())
-    assert u["new"] in text and u["old"] not in text
 
 
 @pytest.mark.parametrize("retriever", RETRIEVERS)
