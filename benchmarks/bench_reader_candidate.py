@@ -171,14 +171,17 @@ def sweep_margins(margins: list[float], adapter: Path) -> None:
               f"{none_ab / n_none:.2f}")
 
 
-def under_rule(records: list[dict], answer_from: float, abstain_below: float) -> list[dict]:
+def under_rule(records: list[dict], answer_from: float, abstain_below: float, chunks: int) -> list[dict]:
     """The records of a run that never abstained where it could answer (margin inf) as they would be under the
     answerable rule: an abstention greedy decoding made (its lead recorded) stands where the sources cover less than
-    answer_from; any answer withdraws where they cover less than abstain_below."""
+    answer_from; any answer withdraws where they cover less than abstain_below (on an index of `chunks` chunks, at
+    least AnswerableRule's min_chunks)."""
+    withdraws = chunks >= AnswerableRule().min_chunks
     out = []
     for r in records:
         c = r["term_share"]
-        withdrawn = c is not None and (c < abstain_below or (r["abstain_lead"] is not None and c < answer_from))
+        withdrawn = c is not None and ((withdraws and c < abstain_below)
+                                       or (r["abstain_lead"] is not None and c < answer_from))
         out.append({**r, "match": False, "abstained": True} if withdrawn else r)
     return out
 
@@ -201,7 +204,7 @@ def sweep_term_share(rules: list[tuple], adapter: Path) -> None:
         total = [0, 0, 0, 0, 0, 0]
         cells = []
         for name, entry in result.items():
-            rs = under_rule(entry["readers"]["second look"]["records"], answer_from, abstain_below)
+            rs = under_rule(entry["readers"]["second look"]["records"], answer_from, abstain_below, entry["chunks"])
             answerable = [r for r in rs if r["answerable"]]
             shown = [r for r in answerable if r["gold_shown"]]
             none = [r for r in rs if not r["answerable"]]

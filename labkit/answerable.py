@@ -10,7 +10,8 @@ count little.
 `AnswerableRule` turns term share into two decisions about an extractive answer (`RAG(answerable=...)`):
 - an abstention where the sources cover at least `answer_from` of the question is overruled: the best span the
   sources hold answers instead (`extractive.best_spans`), and stays an abstention where they hold none;
-- an answer where they cover less than `abstain_below` becomes the abstention: the sources do not name what is asked.
+- an answer where they cover less than `abstain_below` becomes the abstention: the sources do not name what is asked
+  (on an index of `min_chunks` or more: over a handful of chunks a term's rarity means little).
 The thresholds `labkit ask` uses (`ask.ASK_ANSWERABLE`) were chosen on the validation questions only
 (benchmarks/bench_reader_candidate.py --term-share), never on the evaluation corpora.
 
@@ -38,7 +39,10 @@ class AnswerableRule:
     """When the share of the question the sources name (`term_share`) overrules the reader on abstaining."""
 
     answer_from: float = 0.5  # an abstention is overruled (the best span answers) at or above this term share
-    abstain_below: float = 0.3  # an answer becomes the abstention below this term share
+    abstain_below: float = 0.3  # an answer becomes the abstention below this term share ...
+    # ... on an index of at least this many chunks: over a few, rarity says little (over one chunk, every word the
+    # question shares with it weighs least, every paraphrased word most); the smallest index measured held 22
+    min_chunks: int = 20
 
     def __post_init__(self):
         if not 0.0 <= self.abstain_below <= self.answer_from:
@@ -79,16 +83,16 @@ def term_shares(index, questions: list[str], shown: list[str]) -> list[float | N
 
 
 def apply_rule(rule: AnswerableRule, gen, prompts: list[str], shown: list[str], raws: list[str],
-               covered: list[float | None], abstain: str, max_new_tokens: int = 32,
+               covered: list[float | None], abstain: str, chunks: int, max_new_tokens: int = 32,
                batch_size: int = 8) -> list[str]:
     """The raw answers after the rule: abstentions overruled where the sources cover the question, answers withdrawn
-    where they do not. Example: apply_rule(AnswerableRule(), reader, prompts, shown, raws, [0.9], ABSTAIN)
-    -> ["EAR99 [2]."]"""
+    where they do not (on an index of at least `rule.min_chunks` chunks; `chunks`: how many the index holds).
+    Example: apply_rule(AnswerableRule(), reader, prompts, shown, raws, [0.9], ABSTAIN, 323) -> ["EAR99 [2]."]"""
     from labkit.extractive import best_spans
 
     out = list(raws)
     for i, c in enumerate(covered):
-        if c is not None and c < rule.abstain_below:
+        if c is not None and c < rule.abstain_below and chunks >= rule.min_chunks:
             out[i] = abstain
     rows = [i for i, c in enumerate(covered) if c is not None and c >= rule.answer_from and abstain in raws[i]]
     if rows:

@@ -325,7 +325,7 @@ class RAG:
         if self.answerable is not None:
             covered = term_shares(self.index, questions, shown)
             raws = apply_rule(self.answerable, self.gen, [p for p, _, _ in fitted], shown, raws, covered, ABSTAIN,
-                              self.max_new_tokens, batch_size)
+                              len(self.index), self.max_new_tokens, batch_size)
         generate_s = (time.perf_counter() - start) / max(1, len(questions))
         return [self._finish(q, r, s, p, retrieve_s, generate_s, cut, lead, c) for q, r, (p, s, cut), lead, c
                 in zip(questions, raws, fitted, leads, covered, strict=True)]

@@ -39,9 +39,13 @@ def test_a_rule_that_would_overrule_and_withdraw_at_once_is_refused():
 
 def test_an_answer_the_sources_do_not_name_is_withdrawn_and_one_they_name_is_kept():
     # no abstention to overrule, so no decoding: the generator is never asked
-    out = apply_rule(AnswerableRule(0.5, 0.3), None, ["p1", "p2", "p3"], ["s1", "s2", "s3"],
-                     ["EAR99 [1].", "$89 [2].", "blue [1]."], [0.1, 0.3, None], ABSTAIN)
+    raws = ["EAR99 [1].", "$89 [2].", "blue [1]."]
+    out = apply_rule(AnswerableRule(0.5, 0.3), None, ["p1", "p2", "p3"], ["s1", "s2", "s3"], raws, [0.1, 0.3, None],
+                     ABSTAIN, chunks=300)
     assert out == [ABSTAIN, "$89 [2].", "blue [1]."]
+    # over a handful of chunks rarity means little: nothing is withdrawn there
+    assert apply_rule(AnswerableRule(0.5, 0.3, min_chunks=20), None, ["p1"], ["s1"], raws[:1], [0.1], ABSTAIN,
+                      chunks=19) == raws[:1]
 
 
 def test_an_abstention_over_sources_that_name_the_question_is_answered_from_them(generator):
@@ -49,7 +53,7 @@ def test_an_abstention_over_sources_that_name_the_question_is_answered_from_them
                     "classified EAR99 by the U.S. government.")
     prompt, shown = build_prompt("How is zlib classified for export?", [source]), shown_text([source])
     out = apply_rule(AnswerableRule(0.5, 0.3), generator, [prompt, prompt], [shown, shown], [ABSTAIN, ABSTAIN],
-                     [0.9, 0.4], ABSTAIN)
+                     [0.9, 0.4], ABSTAIN, chunks=1)  # overruling needs no index size
     assert out[1] == ABSTAIN  # between the thresholds the reader's abstention stands
     span = out[0].split(" [")[0].rstrip(".")
     assert out[0] != ABSTAIN and span and span in shown
@@ -64,7 +68,7 @@ def test_rag_records_term_share_and_withdraws_what_its_index_cannot_answer(gener
                       Chunk("lamp#0", "lamp", 0, "The Orrin Desk Lamp has a 5-year warranty.", "Orrin Desk Lamp")],
                      progress=False)
     questions = ["What does the Brimble Kettle hold?", "Who designed the Quaxley teapot's spout?"]
-    rule = AnswerableRule(0.5, 0.3)
+    rule = AnswerableRule(0.5, 0.3, min_chunks=2)
     answers = RAG(index, generator, top_k=1, max_new_tokens=16, answerable=rule).answer_many(questions)
     covered = term_shares(index, questions, [shown_text(a.sources) for a in answers])
     assert [a.term_share for a in answers] == covered
