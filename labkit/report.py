@@ -224,7 +224,9 @@ def reader_comparison_markdown(record: dict, default_reader: str = "reading adap
              + (f"Its abstaining follows the term share (`labkit.answerable`: how much of the question the sources "
                 f"name, each term weighed by its rarity): an abstention over sources naming at least "
                 f"{record['answerable']['answer_from']:g} of the question becomes the best span they hold, an answer "
-                f"from sources naming less than {record['answerable']['abstain_below']:g} becomes the abstention. "
+                f"from sources naming less than {record['answerable']['abstain_below']:g} becomes the abstention"
+                + (f" (on an index of {record['answerable']['min_chunks']} chunks or more). "
+                   if "min_chunks" in record["answerable"] else ". ")
                 if record.get("answerable") else "")
              + "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
              "from the gold document showed the answer's words. A wrong answer is a retrieval miss (the gold passage "

@@ -154,6 +154,11 @@ def test_the_reader_comparison_has_a_row_per_set_and_reader_and_names_what_holds
         "passage shown 0.95 [0.83, 0.99] (at least 0.90)" in targets[0]
     assert "misses abstains with the gold passage shown 0.21 [0.11, 0.36] (at most 0.10)" in targets[0]
     assert targets[0].endswith("8 abstentions with the gold passage shown: abstention holds it back most.")
+    assert "term share" not in lines[0]  # a record measured without ask's answerable rule says nothing of it
+    ruled = report.reader_comparison_markdown({**record, "answerable": {"answer_from": 0.5, "abstain_below": 0.3,
+                                                                        "min_chunks": 20}}).splitlines()[0]
+    assert "at least 0.5 of the question becomes the best span" in ruled and "less than 0.3 becomes the abstention " \
+        "(on an index of 20 chunks or more)" in ruled
     perfect = report._targets(_reader(40, 40, 40, 0, 0, 0))
     assert perfect.startswith("meets gold passage shown 1.00 [0.91, 1.00]") and "holds it back" not in perfect
 
