@@ -44,6 +44,15 @@ class AnswerableRule:
     # question shares with it weighs least, every paraphrased word most); the smallest index measured held 22
     min_chunks: int = 20
 
+    def in_words(self) -> str:
+        """The rule as the reader table states it. Example: AnswerableRule().in_words() -> "Its abstaining follows ..."
+        """
+        return ("Its abstaining follows the term share (`labkit.answerable`: how much of the question the sources "
+                f"name, each term weighed by its rarity): an abstention over sources naming at least "
+                f"{self.answer_from:g} of the question becomes the best span they hold, an answer from sources naming "
+                f"less than {self.abstain_below:g} becomes the abstention (on an index of {self.min_chunks} chunks or "
+                "more).")
+
     def __post_init__(self):
         if not 0.0 <= self.abstain_below <= self.answer_from:
             raise ValueError(f"AnswerableRule: need 0 <= abstain_below ({self.abstain_below}) <= answer_from "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from labkit.answerable import AnswerableRule
 from labkit.behaviour_facts import BEHAVIOUR_FACTS_APPROACHES
 from labkit.claims import claims_markdown
 from labkit.config import get_config
@@ -170,12 +171,10 @@ def reader_markdown(info: dict) -> str:
     evaluation = info.get("evaluation")
     if evaluation:
         lines += ["Same retrieval (top 3), same prompt, same questions; accuracy with its 95% Wilson interval; an "
-                  "abstention is "
-                  "\"The sources do not say.\"; an empty answer has no content of its own. Held-out documents: the "
-                  "first paraphrase of "
-                  "each question about them; all questions: the kit's 195 (paraphrases: the adapter trained on the "
-                  "training wording of "
-                  "the questions outside the held-out documents); foreign corpus: data/foreign/playwright-cli.", "",
+                  "abstention is \"The sources do not say.\"; an empty answer has no content of its own. Held-out "
+                  "documents: the first paraphrase of each question about them; all questions: the kit's 195 "
+                  "(paraphrases: the adapter trained on the training wording of the questions outside the held-out "
+                  "documents); foreign corpus: data/foreign/playwright-cli.", "",
                   "| question set | reader | accuracy | abstains, a gold document retrieved | abstains, none retrieved "
                   "or no answer exists | empty answers | answer p50 |",
                   "|---|---|---|---|---|---|---|"]
@@ -184,8 +183,7 @@ def reader_markdown(info: dict) -> str:
                 gold, none, empty = s["abstain_gold_found"], s["abstain_no_answer"], s["empty"]
                 lines.append(f"| {set_name} | {name} | {reader_cell(s)} | "
                              f"{gold['hits']}/{gold['n']} | {none['hits']}/{none['n']} | {empty['hits']}/{empty['n']} "
-                             "| "
-                             f"{s['answer_p50_s']:.2f} s |")
+                             f"| {s['answer_p50_s']:.2f} s |")
     return "\n".join(lines)
 
 
@@ -221,13 +219,7 @@ def reader_comparison_markdown(record: dict, default_reader: str = "reading adap
              "`labkit ask` gives them (where the model wrote nothing usable, the supporting quote: \"quotes\"). "
              + ("The reading adapter's answers are copied from the sources token by token (`labkit.extractive`). "
                 if record.get("extractive") else "")
-             + (f"Its abstaining follows the term share (`labkit.answerable`: how much of the question the sources "
-                f"name, each term weighed by its rarity): an abstention over sources naming at least "
-                f"{record['answerable']['answer_from']:g} of the question becomes the best span they hold, an answer "
-                f"from sources naming less than {record['answerable']['abstain_below']:g} becomes the abstention"
-                + (f" (on an index of {record['answerable']['min_chunks']} chunks or more). "
-                   if "min_chunks" in record["answerable"] else ". ")
-                if record.get("answerable") else "")
+             + (AnswerableRule(**record["answerable"]).in_words() + " " if record.get("answerable") else "")
              + "Rates with their 95% Wilson interval. Right: of the answerable questions. Gold passage shown: a source "
              "from the gold document showed the answer's words. A wrong answer is a retrieval miss (the gold passage "
              "not shown), an abstention with it shown, or a reading miss (shown, misread). Index build: a fresh index "
