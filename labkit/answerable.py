@@ -92,7 +92,7 @@ def term_shares(index, questions: list[str], shown: list[str]) -> list[float | N
 
 
 def apply_rule(rule: AnswerableRule, gen, prompts: list[str], shown: list[str], raws: list[str],
-               covered: list[float | None], abstain: str, chunks: int, max_new_tokens: int = 32,
+               shares: list[float | None], abstain: str, chunks: int, max_new_tokens: int = 32,
                batch_size: int = 8) -> list[str]:
     """The raw answers after the rule: abstentions overruled where the sources cover the question, answers withdrawn
     where they do not (on an index of at least `rule.min_chunks` chunks; `chunks`: how many the index holds).
@@ -100,10 +100,10 @@ def apply_rule(rule: AnswerableRule, gen, prompts: list[str], shown: list[str], 
     from labkit.extractive import best_spans
 
     out = list(raws)
-    for i, c in enumerate(covered):
+    for i, c in enumerate(shares):
         if c is not None and c < rule.abstain_below and chunks >= rule.min_chunks:
             out[i] = abstain
-    rows = [i for i, c in enumerate(covered) if c is not None and c >= rule.answer_from and abstain in raws[i]]
+    rows = [i for i, c in enumerate(shares) if c is not None and c >= rule.answer_from and abstain in raws[i]]
     if rows:
         spans = best_spans(gen, [prompts[i] for i in rows], [shown[i] for i in rows], max_new_tokens, batch_size)
         for i, span in zip(rows, spans, strict=True):

@@ -28,15 +28,16 @@ def apply_updates(index, updates: list[dict], folder=KB_DIR) -> dict:
     """
     documents = {d.id: d for d in load_folder(folder).documents}
     texts = {doc_id: d.text for doc_id, d in documents.items()}
-    for u in updates:  # every change checked, in order, before the index is touched
+    edits = []  # (document, its text after this change): every change checked, in order, before the index is touched
+    for u in updates:
         if u["old"] not in texts.get(u["doc_id"], ""):
             raise ValueError(f"update {u['id']}: its old sentence is not in {u['doc_id']}; data/updates.jsonl and "
                              f"{folder} disagree")
         texts[u["doc_id"]] = texts[u["doc_id"]].replace(u["old"], u["new"])
+        edits.append((documents[u["doc_id"]], texts[u["doc_id"]]))
     seconds = 0.0
-    for u in updates:
-        doc = documents[u["doc_id"]]
-        doc.text = doc.text.replace(u["old"], u["new"])
+    for doc, text in edits:
+        doc.text = text
         seconds += index.replace_document(doc)["seconds"]
     return {"documents": len(updates), "seconds": round(seconds, 4),
             "per_document_s": round(seconds / max(1, len(updates)), 4)}

@@ -274,7 +274,7 @@ class RAG:
         self.answerable = answerable
 
     def _finish(self, question, raw, sources, prompt, retrieve_s, generate_s, question_cut=False,
-                abstain_lead=None, covered=None) -> RAGAnswer:
+                abstain_lead=None, term_share=None) -> RAGAnswer:
         answer = clean_answer(raw)
         cited = cited_numbers(answer, len(sources))
         cited_by = "model"
@@ -283,13 +283,13 @@ class RAG:
                                                                                            self.max_words)):
             return RAGAnswer(question, f"\"{quote['sentence']}\" [{quote['source']}]", sources, [quote["source"]],
                              "quote", retrieve_s, generate_s, tokens, prompt, question_cut, "quote", answer,
-                             abstain_lead, covered)
+                             abstain_lead, term_share)
         if not cited and self.add_citation and sources and not is_abstention(answer):  # an abstention cites nothing
             best = best_source(answer, sources)
             if best is not None:
                 answer, cited, cited_by = f"{answer} [{best}]", [best], "overlap"
         return RAGAnswer(question, answer, sources, cited, cited_by, retrieve_s, generate_s, tokens, prompt,
-                         question_cut, abstain_lead=abstain_lead, term_share=covered)
+                         question_cut, abstain_lead=abstain_lead, term_share=term_share)
 
     def answer(self, question: str) -> RAGAnswer:
         """Answer one question with cited sources.
@@ -321,14 +321,14 @@ class RAG:
         if self.extractive and self.abstain_margin is not None:
             raws, leads = second_look(self.gen, [p for p, _, _ in fitted], shown, raws, ABSTAIN,
                                       self.abstain_margin, self.max_new_tokens, batch_size)
-        covered = [None] * len(raws)
+        shares = [None] * len(raws)
         if self.answerable is not None:
-            covered = term_shares(self.index, questions, shown)
-            raws = apply_rule(self.answerable, self.gen, [p for p, _, _ in fitted], shown, raws, covered, ABSTAIN,
+            shares = term_shares(self.index, questions, shown)
+            raws = apply_rule(self.answerable, self.gen, [p for p, _, _ in fitted], shown, raws, shares, ABSTAIN,
                               len(self.index), self.max_new_tokens, batch_size)
         generate_s = (time.perf_counter() - start) / max(1, len(questions))
         return [self._finish(q, r, s, p, retrieve_s, generate_s, cut, lead, c) for q, r, (p, s, cut), lead, c
-                in zip(questions, raws, fitted, leads, covered, strict=True)]
+                in zip(questions, raws, fitted, leads, shares, strict=True)]
 
     def answer_fn(self, question: str) -> dict:
         """The answer as a dict, the shape evaluate_answers scores. Example: evaluate_answers(rag.answer_fn, qa[:5])."""
